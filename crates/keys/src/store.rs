@@ -1,0 +1,152 @@
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, SqlErr};
+
+use crate::algorithm::SigningAlgorithm;
+use crate::entity::signing_key;
+use crate::error::KeyError;
+use crate::lifecycle::{self, Change, KeyPolicy, KeyState, KeyTimes, ScheduledKey};
+use crate::master_key::MasterKey;
+use crate::material::KeyMaterial;
+use crate::ring::{KeyRing, LoadedKey};
+
+/// The key ring as stored in the database: the one place that reads and writes signing keys.
+#[derive(Clone, Debug)]
+pub struct KeyStore {
+    db: DatabaseConnection,
+    master_key: Arc<MasterKey>,
+    policy: KeyPolicy,
+}
+
+impl KeyStore {
+    pub fn new(db: DatabaseConnection, master_key: Arc<MasterKey>, policy: KeyPolicy) -> Self {
+        Self { db, master_key, policy }
+    }
+
+    pub fn policy(&self) -> &KeyPolicy {
+        &self.policy
+    }
+
+    /// Every stored key with its state at `now`.
+    pub async fn schedule(&self, now: DateTime<Utc>) -> Result<Vec<ScheduledKey>, KeyError> {
+        let rows = signing_key::Entity::find().all(&self.db).await?;
+        Ok(lifecycle::schedule(&times(&rows), now, &self.policy))
+    }
+
+    /// Makes sure each algorithm has an active and a next key and drops keys no token needs.
+    /// Safe to run from every replica at once: a generation can be stored only once.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn maintain(&self, now: DateTime<Utc>) -> Result<Vec<ScheduledKey>, KeyError> {
+        let changes = lifecycle::maintenance(&self.schedule(now).await?, now, &self.policy);
+        self.apply(&changes, now).await?;
+        self.schedule(now).await
+    }
+
+    /// Rotates every algorithm's key (see [`lifecycle::rotation`]) and returns the new schedule.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn rotate(&self, now: DateTime<Utc>) -> Result<Vec<ScheduledKey>, KeyError> {
+        let maintained = self.maintain(now).await?;
+        let changes = lifecycle::rotation(&maintained, now, &self.policy);
+        self.apply(&changes, now).await?;
+        self.schedule(now).await
+    }
+
+    /// Loads the published keys, parsing each private key that may still sign.
+    pub async fn load(&self, now: DateTime<Utc>) -> Result<KeyRing, KeyError> {
+        let rows = signing_key::Entity::find().all(&self.db).await?;
+        let schedule = lifecycle::schedule(&times(&rows), now, &self.policy);
+        let mut loaded = Vec::with_capacity(rows.len());
+        for key in schedule.iter().filter(|k| !k.unpublished_at.is_some_and(|at| at <= now)) {
+            let Some(row) = rows.iter().find(|r| r.kid == key.kid) else { continue };
+            let jwk = serde_json::from_str(&row.public_jwk)?;
+            let signer = if key.state == KeyState::Retired {
+                None
+            } else {
+                Some(self.open(row)?.signer()?)
+            };
+            loaded.push(LoadedKey::from_parts(jwk, row.activates_at, signer)?);
+        }
+        KeyRing::new(loaded)
+    }
+
+    fn open(&self, row: &signing_key::Model) -> Result<KeyMaterial, KeyError> {
+        let der = self
+            .master_key
+            .open(&row.kid, &row.sealed_private_key)
+            .map_err(|source| KeyError::Sealed { kid: row.kid.clone(), source })?;
+        Ok(KeyMaterial::from_pkcs8(row.algorithm, der))
+    }
+
+    async fn apply(&self, changes: &[Change], now: DateTime<Utc>) -> Result<(), KeyError> {
+        for change in changes {
+            match change {
+                Change::Create { algorithm, generation, activates_at } => {
+                    self.create(*algorithm, *generation, now, *activates_at).await?
+                }
+                Change::Promote { kid, activates_at } => {
+                    // Only a key that is still waiting moves; a concurrent rotation wins once.
+                    signing_key::Entity::update_many()
+                        .col_expr(signing_key::Column::ActivatesAt, Expr::value(*activates_at))
+                        .filter(signing_key::Column::Kid.eq(kid.as_str()))
+                        .filter(signing_key::Column::ActivatesAt.gt(*activates_at))
+                        .exec(&self.db)
+                        .await?;
+                    tracing::info!(kid, %activates_at, "signing key promoted");
+                }
+                Change::Delete { kid } => {
+                    signing_key::Entity::delete_by_id(kid.as_str()).exec(&self.db).await?;
+                    tracing::info!(kid, "retired signing key removed from the JWKS");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn create(
+        &self,
+        algorithm: SigningAlgorithm,
+        generation: i64,
+        now: DateTime<Utc>,
+        activates_at: DateTime<Utc>,
+    ) -> Result<(), KeyError> {
+        let material = KeyMaterial::generate(algorithm)?;
+        let jwk = crate::jwk::public_jwk(algorithm, &material.public_parameters()?)?;
+        let kid = jwk.common.key_id.clone().unwrap_or_default();
+        let sealed = self
+            .master_key
+            .seal(&kid, material.pkcs8_der())
+            .map_err(|source| KeyError::Sealed { kid: kid.clone(), source })?;
+        let row = signing_key::ActiveModel {
+            kid: Set(kid.clone()),
+            algorithm: Set(algorithm),
+            generation: Set(generation),
+            created_at: Set(now),
+            activates_at: Set(activates_at),
+            sealed_private_key: Set(sealed),
+            public_jwk: Set(serde_json::to_string(&jwk)?),
+        };
+        match signing_key::Entity::insert(row).exec_without_returning(&self.db).await {
+            Ok(_) => {
+                tracing::info!(%kid, %algorithm, generation, %activates_at, "signing key created");
+                Ok(())
+            }
+            // Another replica stored this generation first; its key is as good as ours.
+            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn times(rows: &[signing_key::Model]) -> Vec<KeyTimes> {
+    rows.iter()
+        .map(|r| KeyTimes {
+            kid: r.kid.clone(),
+            algorithm: r.algorithm,
+            generation: r.generation,
+            created_at: r.created_at,
+            activates_at: r.activates_at,
+        })
+        .collect()
+}
