@@ -1,1 +1,16 @@
+//! Latchkey's schema. One file per change; a migration is never edited once it has landed.
+//! This crate imports none of Latchkey's own crates, so old migrations never move when
+//! entities do.
 
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_signing_keys;
+
+/// Every migration, oldest first.
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_create_signing_keys::Migration)]
+    }
+}

@@ -1,1 +1,12 @@
+//! The identity provider's HTTP surface. Handlers are thin: they extract, call the domain
+//! crates, and map the result to a response in one place (`web::error`).
 
+mod discovery;
+mod issuer;
+mod pages;
+mod state;
+pub mod telemetry;
+pub mod web;
+
+pub use issuer::{Issuer, IssuerError};
+pub use state::{AppState, SharedKeyRing};

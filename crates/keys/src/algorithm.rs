@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 
 /// The JWS algorithms Latchkey signs with. ES256 is the default for everything; RS256 exists
 /// for relying parties that accept nothing else (and for OpenID certification).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
 #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
 pub enum SigningAlgorithm {
     #[sea_orm(string_value = "ES256")]

@@ -32,7 +32,10 @@ pub enum VerifyError {
     #[error("the token's signature does not verify")]
     BadSignature,
     #[error("the token's type is {found:?}; {expected:?} was expected")]
-    WrongType { expected: String, found: Option<String> },
+    WrongType {
+        expected: String,
+        found: Option<String>,
+    },
     #[error("the token is not meant for this audience")]
     WrongAudience,
     #[error("the token was not issued by this issuer")]

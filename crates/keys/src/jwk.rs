@@ -1,8 +1,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{
-    AlgorithmParameters, CommonParameters, EllipticCurve, EllipticCurveKeyParameters, EllipticCurveKeyType, Jwk,
-    KeyAlgorithm, PublicKeyUse, RSAKeyParameters, RSAKeyType, ThumbprintHash,
+    AlgorithmParameters, CommonParameters, EllipticCurve, EllipticCurveKeyParameters,
+    EllipticCurveKeyType, Jwk, KeyAlgorithm, PublicKeyUse, RSAKeyParameters, RSAKeyType,
+    ThumbprintHash,
 };
 
 use crate::algorithm::SigningAlgorithm;
@@ -10,14 +11,19 @@ use crate::error::KeyError;
 use crate::material::PublicParameters;
 
 /// Writes a public key as a JWK with `use: sig`, its `alg`, and `kid` = its RFC 7638 thumbprint.
-pub(crate) fn public_jwk(algorithm: SigningAlgorithm, public: &PublicParameters) -> Result<Jwk, KeyError> {
+pub(crate) fn public_jwk(
+    algorithm: SigningAlgorithm,
+    public: &PublicParameters,
+) -> Result<Jwk, KeyError> {
     let parameters = match public {
-        PublicParameters::Ec { x, y } => AlgorithmParameters::EllipticCurve(EllipticCurveKeyParameters {
-            key_type: EllipticCurveKeyType::EC,
-            curve: EllipticCurve::P256,
-            x: URL_SAFE_NO_PAD.encode(x),
-            y: URL_SAFE_NO_PAD.encode(y),
-        }),
+        PublicParameters::Ec { x, y } => {
+            AlgorithmParameters::EllipticCurve(EllipticCurveKeyParameters {
+                key_type: EllipticCurveKeyType::EC,
+                curve: EllipticCurve::P256,
+                x: URL_SAFE_NO_PAD.encode(x),
+                y: URL_SAFE_NO_PAD.encode(y),
+            })
+        }
         PublicParameters::Rsa { n, e } => AlgorithmParameters::RSA(RSAKeyParameters {
             key_type: RSAKeyType::RSA,
             n: URL_SAFE_NO_PAD.encode(n),
@@ -56,6 +62,9 @@ mod tests {
             e: URL_SAFE_NO_PAD.decode(e).expect("e"),
         };
         let jwk = public_jwk(SigningAlgorithm::Rs256, &public).expect("jwk");
-        assert_eq!(jwk.common.key_id.as_deref(), Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"));
+        assert_eq!(
+            jwk.common.key_id.as_deref(),
+            Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs")
+        );
     }
 }

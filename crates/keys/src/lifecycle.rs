@@ -57,7 +57,11 @@ pub struct ScheduledKey {
 }
 
 /// Derives every key's state at `now`. A key retires when the next generation activates.
-pub(crate) fn schedule(keys: &[KeyTimes], now: DateTime<Utc>, policy: &KeyPolicy) -> Vec<ScheduledKey> {
+pub(crate) fn schedule(
+    keys: &[KeyTimes],
+    now: DateTime<Utc>,
+    policy: &KeyPolicy,
+) -> Vec<ScheduledKey> {
     let mut sorted: Vec<&KeyTimes> = keys.iter().collect();
     sorted.sort_by_key(|k| (k.algorithm.as_str(), k.generation));
     sorted
@@ -91,23 +95,36 @@ pub(crate) fn schedule(keys: &[KeyTimes], now: DateTime<Utc>, policy: &KeyPolicy
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Change {
     /// Generate and store a key of this generation that activates at the given time.
-    Create { algorithm: SigningAlgorithm, generation: i64, activates_at: DateTime<Utc> },
+    Create {
+        algorithm: SigningAlgorithm,
+        generation: i64,
+        activates_at: DateTime<Utc>,
+    },
     /// Move a next key's activation earlier, to the given time.
-    Promote { kid: String, activates_at: DateTime<Utc> },
+    Promote {
+        kid: String,
+        activates_at: DateTime<Utc>,
+    },
     /// Delete a retired key whose tokens have all expired.
     Delete { kid: String },
 }
 
 /// What keeps the ring healthy at `now`: an active and a next key for each algorithm, and no
 /// key published longer than needed.
-pub(crate) fn maintenance(keys: &[ScheduledKey], now: DateTime<Utc>, policy: &KeyPolicy) -> Vec<Change> {
+pub(crate) fn maintenance(
+    keys: &[ScheduledKey],
+    now: DateTime<Utc>,
+    policy: &KeyPolicy,
+) -> Vec<Change> {
     let mut changes = Vec::new();
     for algorithm in SigningAlgorithm::ALL {
         let of_alg: Vec<&ScheduledKey> = keys.iter().filter(|k| k.algorithm == algorithm).collect();
         let last_generation = of_alg.iter().map(|k| k.generation).max().unwrap_or(0);
         for key in &of_alg {
             if key.unpublished_at.is_some_and(|at| at <= now) && key.state == KeyState::Retired {
-                changes.push(Change::Delete { kid: key.kid.clone() });
+                changes.push(Change::Delete {
+                    kid: key.kid.clone(),
+                });
             }
         }
         let active = of_alg.iter().find(|k| k.state == KeyState::Active);
@@ -117,10 +134,14 @@ pub(crate) fn maintenance(keys: &[ScheduledKey], now: DateTime<Utc>, policy: &Ke
             (Some(active), None) => changes.push(Change::Create {
                 algorithm,
                 generation: last_generation + 1,
-                activates_at: (active.activates_at + policy.rotation_period).max(now + policy.publish_ahead),
+                activates_at: (active.activates_at + policy.rotation_period)
+                    .max(now + policy.publish_ahead),
             }),
             (None, Some(next)) => {
-                changes.push(Change::Promote { kid: next.kid.clone(), activates_at: now });
+                changes.push(Change::Promote {
+                    kid: next.kid.clone(),
+                    activates_at: now,
+                });
                 changes.push(Change::Create {
                     algorithm,
                     generation: last_generation + 1,
@@ -130,7 +151,11 @@ pub(crate) fn maintenance(keys: &[ScheduledKey], now: DateTime<Utc>, policy: &Ke
             (None, None) => {
                 // First start: nothing has been published, so nothing can be cached yet and
                 // the first key may sign at once.
-                changes.push(Change::Create { algorithm, generation: last_generation + 1, activates_at: now });
+                changes.push(Change::Create {
+                    algorithm,
+                    generation: last_generation + 1,
+                    activates_at: now,
+                });
                 changes.push(Change::Create {
                     algorithm,
                     generation: last_generation + 2,
@@ -145,14 +170,27 @@ pub(crate) fn maintenance(keys: &[ScheduledKey], now: DateTime<Utc>, policy: &Ke
 /// A rotation at `now`: each algorithm's next key becomes active as soon as it has been
 /// published for `publish_ahead`, and a new next key is scheduled one period after that.
 /// Expects a maintained ring (a next key for each algorithm).
-pub(crate) fn rotation(keys: &[ScheduledKey], now: DateTime<Utc>, policy: &KeyPolicy) -> Vec<Change> {
+pub(crate) fn rotation(
+    keys: &[ScheduledKey],
+    now: DateTime<Utc>,
+    policy: &KeyPolicy,
+) -> Vec<Change> {
     let mut changes = Vec::new();
     for algorithm in SigningAlgorithm::ALL {
         let of_alg: Vec<&ScheduledKey> = keys.iter().filter(|k| k.algorithm == algorithm).collect();
-        let Some(next) = of_alg.iter().find(|k| k.state == KeyState::Next) else { continue };
-        let last_generation = of_alg.iter().map(|k| k.generation).max().unwrap_or(next.generation);
+        let Some(next) = of_alg.iter().find(|k| k.state == KeyState::Next) else {
+            continue;
+        };
+        let last_generation = of_alg
+            .iter()
+            .map(|k| k.generation)
+            .max()
+            .unwrap_or(next.generation);
         let activates_at = now.max(next.created_at + policy.publish_ahead);
-        changes.push(Change::Promote { kid: next.kid.clone(), activates_at });
+        changes.push(Change::Promote {
+            kid: next.kid.clone(),
+            activates_at,
+        });
         changes.push(Change::Create {
             algorithm,
             generation: last_generation + 1,
@@ -182,16 +220,21 @@ mod tests {
     fn apply(keys: &mut Vec<KeyTimes>, changes: &[Change], now: DateTime<Utc>) {
         for change in changes {
             match change {
-                Change::Create { algorithm, generation, activates_at } => keys.push(KeyTimes {
+                Change::Create {
+                    algorithm,
+                    generation,
+                    activates_at,
+                } => keys.push(KeyTimes {
                     kid: format!("{algorithm}-{generation}"),
                     algorithm: *algorithm,
                     generation: *generation,
                     created_at: now,
                     activates_at: *activates_at,
                 }),
-                Change::Promote { kid, activates_at } => {
-                    keys.iter_mut().filter(|k| &k.kid == kid).for_each(|k| k.activates_at = *activates_at)
-                }
+                Change::Promote { kid, activates_at } => keys
+                    .iter_mut()
+                    .filter(|k| &k.kid == kid)
+                    .for_each(|k| k.activates_at = *activates_at),
                 Change::Delete { kid } => keys.retain(|k| &k.kid != kid),
             }
         }
@@ -213,21 +256,36 @@ mod tests {
         apply(&mut keys, &changes, t(0));
         assert_eq!(
             states(&keys, t(0)),
-            vec![("ES256-1".into(), KeyState::Active), ("ES256-2".into(), KeyState::Next)]
+            vec![
+                ("ES256-1".into(), KeyState::Active),
+                ("ES256-2".into(), KeyState::Next)
+            ]
         );
-        assert!(maintenance(&schedule(&keys, t(1), &p), t(1), &p).is_empty(), "a healthy ring needs nothing");
+        assert!(
+            maintenance(&schedule(&keys, t(1), &p), t(1), &p).is_empty(),
+            "a healthy ring needs nothing"
+        );
 
         // Thirty days on, the next key takes over by schedule, and maintenance adds a successor.
         let later = t(30 * 24);
         assert_eq!(
             states(&keys, later),
-            vec![("ES256-1".into(), KeyState::Retired), ("ES256-2".into(), KeyState::Active)]
+            vec![
+                ("ES256-1".into(), KeyState::Retired),
+                ("ES256-2".into(), KeyState::Active)
+            ]
         );
         let changes = maintenance(&schedule(&keys, later, &p), later, &p);
         assert_eq!(
             changes
                 .iter()
-                .filter(|c| matches!(c, Change::Create { algorithm: SigningAlgorithm::Es256, .. }))
+                .filter(|c| matches!(
+                    c,
+                    Change::Create {
+                        algorithm: SigningAlgorithm::Es256,
+                        ..
+                    }
+                ))
                 .count(),
             1
         );
@@ -238,7 +296,9 @@ mod tests {
         assert!(maintenance(&schedule(&keys, just_before, &p), just_before, &p).is_empty());
         let after = later + p.retain_retired;
         let changes = maintenance(&schedule(&keys, after, &p), after, &p);
-        assert!(changes.contains(&Change::Delete { kid: "ES256-1".into() }));
+        assert!(changes.contains(&Change::Delete {
+            kid: "ES256-1".into()
+        }));
     }
 
     #[test]
@@ -249,7 +309,10 @@ mod tests {
 
         // Two hours after first start the next key has been public for two hours only.
         let changes = rotation(&schedule(&keys, t(2), &p), t(2), &p);
-        assert!(changes.contains(&Change::Promote { kid: "ES256-2".into(), activates_at: t(24) }));
+        assert!(changes.contains(&Change::Promote {
+            kid: "ES256-2".into(),
+            activates_at: t(24)
+        }));
         apply(&mut keys, &changes, t(2));
         assert_eq!(states(&keys, t(2))[1], ("ES256-2".into(), KeyState::Next));
         assert_eq!(
@@ -264,7 +327,10 @@ mod tests {
         // Once the next key has been public long enough, a rotation takes effect at once.
         let now = t(24 + 48);
         let changes = rotation(&schedule(&keys, now, &p), now, &p);
-        assert!(changes.contains(&Change::Promote { kid: "ES256-3".into(), activates_at: now }));
+        assert!(changes.contains(&Change::Promote {
+            kid: "ES256-3".into(),
+            activates_at: now
+        }));
     }
 
     #[test]
@@ -278,7 +344,10 @@ mod tests {
             activates_at: t(5),
         }];
         let changes = maintenance(&schedule(&keys, t(1), &p), t(1), &p);
-        assert!(changes.contains(&Change::Promote { kid: "k".into(), activates_at: t(1) }));
+        assert!(changes.contains(&Change::Promote {
+            kid: "k".into(),
+            activates_at: t(1)
+        }));
         assert!(changes.contains(&Change::Create {
             algorithm: SigningAlgorithm::Es256,
             generation: 5,

@@ -65,7 +65,8 @@ impl MasterKey {
             return Err(MasterKeyError::CannotOpen);
         }
         let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| MasterKeyError::CannotOpen)?;
+        let nonce =
+            Nonce::try_assume_unique_for_key(nonce).map_err(|_| MasterKeyError::CannotOpen)?;
         let mut in_out = ciphertext.to_vec();
         let plaintext = self
             .aead
@@ -86,25 +87,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_sealed_key_opens_only_under_the_same_master_key_and_context() -> Result<(), MasterKeyError> {
+    fn a_sealed_key_opens_only_under_the_same_master_key_and_context() -> Result<(), MasterKeyError>
+    {
         let (key, _) = MasterKey::generate()?;
         let (other, _) = MasterKey::generate()?;
         let sealed = key.seal("kid-1", b"private")?;
         assert_eq!(key.open("kid-1", &sealed)?, b"private");
-        assert!(matches!(key.open("kid-2", &sealed), Err(MasterKeyError::CannotOpen)));
-        assert!(matches!(other.open("kid-1", &sealed), Err(MasterKeyError::CannotOpen)));
+        assert!(matches!(
+            key.open("kid-2", &sealed),
+            Err(MasterKeyError::CannotOpen)
+        ));
+        assert!(matches!(
+            other.open("kid-1", &sealed),
+            Err(MasterKeyError::CannotOpen)
+        ));
         let mut tampered = sealed.clone();
         if let Some(last) = tampered.last_mut() {
             *last ^= 1;
         }
-        assert!(matches!(key.open("kid-1", &tampered), Err(MasterKeyError::CannotOpen)));
+        assert!(matches!(
+            key.open("kid-1", &tampered),
+            Err(MasterKeyError::CannotOpen)
+        ));
         Ok(())
     }
 
     #[test]
     fn a_master_key_must_be_base64_of_32_bytes() {
-        assert!(matches!(MasterKey::from_base64("not base64!"), Err(MasterKeyError::NotBase64(_))));
-        assert!(matches!(MasterKey::from_base64("AAAA"), Err(MasterKeyError::WrongLength(3))));
+        assert!(matches!(
+            MasterKey::from_base64("not base64!"),
+            Err(MasterKeyError::NotBase64(_))
+        ));
+        assert!(matches!(
+            MasterKey::from_base64("AAAA"),
+            Err(MasterKeyError::WrongLength(3))
+        ));
         let (_, encoded) = MasterKey::generate().expect("generate");
         assert!(MasterKey::from_base64(&encoded).is_ok());
     }

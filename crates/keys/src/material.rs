@@ -38,11 +38,17 @@ impl KeyMaterial {
                     .to_vec()
             }
         };
-        Ok(Self { algorithm, pkcs8_der })
+        Ok(Self {
+            algorithm,
+            pkcs8_der,
+        })
     }
 
     pub(crate) fn from_pkcs8(algorithm: SigningAlgorithm, pkcs8_der: Vec<u8>) -> Self {
-        Self { algorithm, pkcs8_der }
+        Self {
+            algorithm,
+            pkcs8_der,
+        }
     }
 
     pub(crate) fn pkcs8_der(&self) -> &[u8] {
@@ -56,9 +62,11 @@ impl KeyMaterial {
     /// Parses the key once into the form that signs; signing then costs no parsing.
     pub(crate) fn signer(&self) -> Result<Signer, KeyError> {
         match self.algorithm {
-            SigningAlgorithm::Es256 => EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &self.pkcs8_der)
-                .map(Signer::Ecdsa)
-                .map_err(|e| KeyError::Crypto(format!("parsing a P-256 key: {e}"))),
+            SigningAlgorithm::Es256 => {
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &self.pkcs8_der)
+                    .map(Signer::Ecdsa)
+                    .map_err(|e| KeyError::Crypto(format!("parsing a P-256 key: {e}")))
+            }
             SigningAlgorithm::Rs256 => RsaKeyPair::from_pkcs8(&self.pkcs8_der)
                 .map(Signer::Rsa)
                 .map_err(|e| KeyError::Crypto(format!("parsing an RSA key: {e}"))),
@@ -74,8 +82,13 @@ impl KeyMaterial {
                     .map_err(|e| KeyError::Crypto(format!("parsing a P-256 key: {e}")))?;
                 let point = secret.public_key().to_sec1_point(false);
                 match (point.x(), point.y()) {
-                    (Some(x), Some(y)) => Ok(PublicParameters::Ec { x: x.to_vec(), y: y.to_vec() }),
-                    _ => Err(KeyError::Crypto("a P-256 public key has no coordinates".into())),
+                    (Some(x), Some(y)) => Ok(PublicParameters::Ec {
+                        x: x.to_vec(),
+                        y: y.to_vec(),
+                    }),
+                    _ => Err(KeyError::Crypto(
+                        "a P-256 public key has no coordinates".into(),
+                    )),
                 }
             }
             SigningAlgorithm::Rs256 => {
@@ -93,7 +106,9 @@ impl KeyMaterial {
 
 impl std::fmt::Debug for KeyMaterial {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyMaterial").field("algorithm", &self.algorithm).finish_non_exhaustive()
+        f.debug_struct("KeyMaterial")
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
     }
 }
 

@@ -25,20 +25,48 @@ pub struct LoadedKey {
 
 impl LoadedKey {
     /// Parses a key's material for signing and for verifying.
-    pub fn new(material: &KeyMaterial, activates_at: DateTime<Utc>, can_sign: bool) -> Result<Self, KeyError> {
+    pub fn new(
+        material: &KeyMaterial,
+        activates_at: DateTime<Utc>,
+        can_sign: bool,
+    ) -> Result<Self, KeyError> {
         let jwk = crate::jwk::public_jwk(material.algorithm(), &material.public_parameters()?)?;
-        Self::from_parts(jwk, activates_at, if can_sign { Some(material.signer()?) } else { None })
+        Self::from_parts(
+            jwk,
+            activates_at,
+            if can_sign {
+                Some(material.signer()?)
+            } else {
+                None
+            },
+        )
     }
 
-    pub(crate) fn from_parts(jwk: Jwk, activates_at: DateTime<Utc>, signer: Option<Signer>) -> Result<Self, KeyError> {
+    pub(crate) fn from_parts(
+        jwk: Jwk,
+        activates_at: DateTime<Utc>,
+        signer: Option<Signer>,
+    ) -> Result<Self, KeyError> {
         let kid = jwk.common.key_id.clone().unwrap_or_default();
         let algorithm = match jwk.common.key_algorithm {
             Some(jsonwebtoken::jwk::KeyAlgorithm::ES256) => SigningAlgorithm::Es256,
             Some(jsonwebtoken::jwk::KeyAlgorithm::RS256) => SigningAlgorithm::Rs256,
-            other => return Err(KeyError::Crypto(format!("key {kid} has an unsupported algorithm {other:?}"))),
+            other => {
+                return Err(KeyError::Crypto(format!(
+                    "key {kid} has an unsupported algorithm {other:?}"
+                )));
+            }
         };
-        let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| KeyError::Crypto(format!("key {kid}: {e}")))?;
-        Ok(Self { kid, algorithm, activates_at, signer, decoding, jwk })
+        let decoding =
+            DecodingKey::from_jwk(&jwk).map_err(|e| KeyError::Crypto(format!("key {kid}: {e}")))?;
+        Ok(Self {
+            kid,
+            algorithm,
+            activates_at,
+            signer,
+            decoding,
+            jwk,
+        })
     }
 }
 
@@ -61,11 +89,19 @@ impl KeyRing {
     /// Builds a ring from loaded keys and serializes its JWKS.
     pub fn new(mut keys: Vec<LoadedKey>) -> Result<Self, KeyError> {
         keys.sort_by_key(|k| k.activates_at);
-        let set = JwkSet { keys: keys.iter().map(|k| k.jwk.clone()).collect() };
+        let set = JwkSet {
+            keys: keys.iter().map(|k| k.jwk.clone()).collect(),
+        };
         let json = serde_json::to_vec(&set)?;
         let digest = Sha256::digest(&json);
         let etag = format!("\"{}\"", URL_SAFE_NO_PAD.encode(&digest[..16]));
-        Ok(Self { keys, jwks: Jwks { json: json.into(), etag: etag.into() } })
+        Ok(Self {
+            keys,
+            jwks: Jwks {
+                json: json.into(),
+                etag: etag.into(),
+            },
+        })
     }
 
     /// The published keys as a JWKS document.
@@ -89,8 +125,13 @@ impl KeyRing {
         claims: &C,
         now: DateTime<Utc>,
     ) -> Result<String, KeyError> {
-        let key = self.active(algorithm, now).ok_or(KeyError::NoActiveKey(algorithm))?;
-        let signer = key.signer.as_ref().ok_or(KeyError::NoActiveKey(algorithm))?;
+        let key = self
+            .active(algorithm, now)
+            .ok_or(KeyError::NoActiveKey(algorithm))?;
+        let signer = key
+            .signer
+            .as_ref()
+            .ok_or(KeyError::NoActiveKey(algorithm))?;
         jws::compact(signer, algorithm.as_str(), typ, &key.kid, claims)
     }
 

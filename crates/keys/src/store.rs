@@ -2,7 +2,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, SqlErr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, SqlErr,
+};
 
 use crate::algorithm::SigningAlgorithm;
 use crate::entity::signing_key;
@@ -22,7 +24,11 @@ pub struct KeyStore {
 
 impl KeyStore {
     pub fn new(db: DatabaseConnection, master_key: Arc<MasterKey>, policy: KeyPolicy) -> Self {
-        Self { db, master_key, policy }
+        Self {
+            db,
+            master_key,
+            policy,
+        }
     }
 
     pub fn policy(&self) -> &KeyPolicy {
@@ -58,8 +64,13 @@ impl KeyStore {
         let rows = signing_key::Entity::find().all(&self.db).await?;
         let schedule = lifecycle::schedule(&times(&rows), now, &self.policy);
         let mut loaded = Vec::with_capacity(rows.len());
-        for key in schedule.iter().filter(|k| !k.unpublished_at.is_some_and(|at| at <= now)) {
-            let Some(row) = rows.iter().find(|r| r.kid == key.kid) else { continue };
+        for key in schedule
+            .iter()
+            .filter(|k| !k.unpublished_at.is_some_and(|at| at <= now))
+        {
+            let Some(row) = rows.iter().find(|r| r.kid == key.kid) else {
+                continue;
+            };
             let jwk = serde_json::from_str(&row.public_jwk)?;
             let signer = if key.state == KeyState::Retired {
                 None
@@ -75,15 +86,23 @@ impl KeyStore {
         let der = self
             .master_key
             .open(&row.kid, &row.sealed_private_key)
-            .map_err(|source| KeyError::Sealed { kid: row.kid.clone(), source })?;
+            .map_err(|source| KeyError::Sealed {
+                kid: row.kid.clone(),
+                source,
+            })?;
         Ok(KeyMaterial::from_pkcs8(row.algorithm, der))
     }
 
     async fn apply(&self, changes: &[Change], now: DateTime<Utc>) -> Result<(), KeyError> {
         for change in changes {
             match change {
-                Change::Create { algorithm, generation, activates_at } => {
-                    self.create(*algorithm, *generation, now, *activates_at).await?
+                Change::Create {
+                    algorithm,
+                    generation,
+                    activates_at,
+                } => {
+                    self.create(*algorithm, *generation, now, *activates_at)
+                        .await?
                 }
                 Change::Promote { kid, activates_at } => {
                     // Only a key that is still waiting moves; a concurrent rotation wins once.
@@ -96,7 +115,9 @@ impl KeyStore {
                     tracing::info!(kid, %activates_at, "signing key promoted");
                 }
                 Change::Delete { kid } => {
-                    signing_key::Entity::delete_by_id(kid.as_str()).exec(&self.db).await?;
+                    signing_key::Entity::delete_by_id(kid.as_str())
+                        .exec(&self.db)
+                        .await?;
                     tracing::info!(kid, "retired signing key removed from the JWKS");
                 }
             }
@@ -117,7 +138,10 @@ impl KeyStore {
         let sealed = self
             .master_key
             .seal(&kid, material.pkcs8_der())
-            .map_err(|source| KeyError::Sealed { kid: kid.clone(), source })?;
+            .map_err(|source| KeyError::Sealed {
+                kid: kid.clone(),
+                source,
+            })?;
         let row = signing_key::ActiveModel {
             kid: Set(kid.clone()),
             algorithm: Set(algorithm),
@@ -127,7 +151,10 @@ impl KeyStore {
             sealed_private_key: Set(sealed),
             public_jwk: Set(serde_json::to_string(&jwk)?),
         };
-        match signing_key::Entity::insert(row).exec_without_returning(&self.db).await {
+        match signing_key::Entity::insert(row)
+            .exec_without_returning(&self.db)
+            .await
+        {
             Ok(_) => {
                 tracing::info!(%kid, %algorithm, generation, %activates_at, "signing key created");
                 Ok(())

@@ -42,15 +42,24 @@ impl KeyRing {
         now: DateTime<Utc>,
     ) -> Result<Verified<T>, VerifyError> {
         let header = decode_header(token).map_err(|_| unreadable_header(token))?;
-        let key = self.find(header.kid.as_deref().ok_or(VerifyError::MissingKeyId)?).ok_or(VerifyError::UnknownKey)?;
+        let key = self
+            .find(header.kid.as_deref().ok_or(VerifyError::MissingKeyId)?)
+            .ok_or(VerifyError::UnknownKey)?;
         if SigningAlgorithm::from_jsonwebtoken(header.alg) != Some(key.algorithm) {
             return Err(VerifyError::AlgorithmMismatch {
                 header: format!("{:?}", header.alg),
                 key: key.algorithm.to_string(),
             });
         }
-        if !header.typ.as_deref().is_some_and(|typ| same_media_type(typ, expect.token_type)) {
-            return Err(VerifyError::WrongType { expected: expect.token_type.to_owned(), found: header.typ });
+        if !header
+            .typ
+            .as_deref()
+            .is_some_and(|typ| same_media_type(typ, expect.token_type))
+        {
+            return Err(VerifyError::WrongType {
+                expected: expect.token_type.to_owned(),
+                found: header.typ,
+            });
         }
 
         let mut validation = Validation::new(key.algorithm.jsonwebtoken());
@@ -59,28 +68,47 @@ impl KeyRing {
         validation.set_audience(&[expect.audience]);
         validation.set_issuer(&[expect.issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        let data = decode::<serde_json::Value>(token, &key.decoding, &validation).map_err(|e| match e.into_kind() {
-            ErrorKind::InvalidSignature => VerifyError::BadSignature,
-            ErrorKind::InvalidAudience => VerifyError::WrongAudience,
-            ErrorKind::InvalidIssuer => VerifyError::WrongIssuer,
-            ErrorKind::MissingRequiredClaim(claim) => VerifyError::MissingClaim(claim),
-            ErrorKind::Json(e) => VerifyError::InvalidClaims(e.to_string()),
-            _ => VerifyError::Malformed,
-        })?;
+        let data =
+            decode::<serde_json::Value>(token, &key.decoding, &validation).map_err(|e| match e
+                .into_kind()
+            {
+                ErrorKind::InvalidSignature => VerifyError::BadSignature,
+                ErrorKind::InvalidAudience => VerifyError::WrongAudience,
+                ErrorKind::InvalidIssuer => VerifyError::WrongIssuer,
+                ErrorKind::MissingRequiredClaim(claim) => VerifyError::MissingClaim(claim),
+                ErrorKind::Json(e) => VerifyError::InvalidClaims(e.to_string()),
+                _ => VerifyError::Malformed,
+            })?;
 
         // Expiry is judged here, against the caller's clock, rather than by jsonwebtoken.
-        let time_claim = |name: &str| data.claims.get(name).map(|v| v.as_i64().ok_or_else(|| VerifyError::InvalidClaims(format!("{name} is not a number"))));
+        let time_claim = |name: &str| {
+            data.claims.get(name).map(|v| {
+                v.as_i64()
+                    .ok_or_else(|| VerifyError::InvalidClaims(format!("{name} is not a number")))
+            })
+        };
         let exp = time_claim("exp").ok_or_else(|| VerifyError::MissingClaim("exp".into()))??;
         let now_secs = now.timestamp();
         if exp <= now_secs {
             return Err(VerifyError::Expired);
         }
-        if time_claim("nbf").transpose()?.is_some_and(|nbf| nbf > now_secs) {
+        if time_claim("nbf")
+            .transpose()?
+            .is_some_and(|nbf| nbf > now_secs)
+        {
             return Err(VerifyError::NotYetValid);
         }
-        let expires_at = Utc.timestamp_opt(exp, 0).single().ok_or(VerifyError::Malformed)?;
-        let claims = T::deserialize(data.claims).map_err(|e| VerifyError::InvalidClaims(e.to_string()))?;
-        Ok(Verified { kid: key.kid.clone(), expires_at, claims })
+        let expires_at = Utc
+            .timestamp_opt(exp, 0)
+            .single()
+            .ok_or(VerifyError::Malformed)?;
+        let claims =
+            T::deserialize(data.claims).map_err(|e| VerifyError::InvalidClaims(e.to_string()))?;
+        Ok(Verified {
+            kid: key.kid.clone(),
+            expires_at,
+            claims,
+        })
     }
 }
 
@@ -94,7 +122,11 @@ fn unreadable_header(token: &str) -> VerifyError {
         .and_then(|json| serde_json::from_slice::<AlgorithmOnly>(&json).ok())
         .and_then(|header| header.alg);
     match alg {
-        Some(alg) if SigningAlgorithm::ALL.iter().all(|known| known.as_str() != alg) => {
+        Some(alg)
+            if SigningAlgorithm::ALL
+                .iter()
+                .all(|known| known.as_str() != alg) =>
+        {
             VerifyError::UnsupportedAlgorithm(alg)
         }
         _ => VerifyError::Malformed,
@@ -106,7 +138,10 @@ fn unreadable_header(token: &str) -> VerifyError {
 fn same_media_type(found: &str, expected: &str) -> bool {
     let strip = |s: &str| {
         let lower = s.to_ascii_lowercase();
-        lower.strip_prefix("application/").map(str::to_owned).unwrap_or(lower)
+        lower
+            .strip_prefix("application/")
+            .map(str::to_owned)
+            .unwrap_or(lower)
     };
     strip(found) == strip(expected)
 }

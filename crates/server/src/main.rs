@@ -1,1 +1,48 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+use latchkey_server::cli::{Cli, Command, KeysCommand};
+use latchkey_server::config::Config;
+use latchkey_server::{commands, serve, telemetry};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Config::load(cli.config.as_deref()).and_then(Config::check) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("latchkey: configuration: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(settings.log_format, &settings.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("latchkey: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve => {
+                serve::start(&settings)
+                    .await?
+                    .serve_until(serve::shutdown_signal())
+                    .await
+            }
+            Command::Migrate => commands::migrate(&settings, cli.json).await,
+            Command::Keys(KeysCommand::List) => commands::keys_list(&settings, cli.json).await,
+            Command::Keys(KeysCommand::Rotate) => commands::keys_rotate(&settings, cli.json).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("latchkey: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,48 @@
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::pages::ErrorView;
+use crate::state::AppState;
+
+/// An error shown to a person as a page: what happened and what to do next.
+pub struct PageError {
+    pub status: StatusCode,
+    pub title: &'static str,
+    pub message: String,
+    pub hint: Option<&'static str>,
+}
+
+impl PageError {
+    /// Renders the page; if the template itself fails, a plain sentence still gets through.
+    pub(crate) fn render(self, state: &AppState) -> Response {
+        let view = ErrorView {
+            title: self.title,
+            message: &self.message,
+            hint: self.hint,
+        };
+        match state.pages.render("error.html", &view) {
+            Ok(html) => (
+                self.status,
+                [(header::CACHE_CONTROL, "no-store")],
+                Html(html),
+            )
+                .into_response(),
+            Err(error) => {
+                tracing::error!(%error, "rendering the error page");
+                (self.status, format!("{}: {}", self.title, self.message)).into_response()
+            }
+        }
+    }
+}
+
+/// Any path the provider does not serve.
+pub(super) async fn not_found(State(state): State<AppState>) -> Response {
+    PageError {
+        status: StatusCode::NOT_FOUND,
+        title: "Page not found",
+        message: "There is nothing at this address.".into(),
+        hint: Some("Check the link, or start again from the application you were signing in to."),
+    }
+    .render(&state)
+}

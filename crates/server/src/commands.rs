@@ -1,0 +1,128 @@
+//! The one-shot commands: each connects, migrates, does its work and prints the result.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use latchkey_keys::{KeyStore, ScheduledKey};
+use sea_orm::DatabaseConnection;
+use serde::Serialize;
+
+use crate::config::Settings;
+use crate::serve::ServeError;
+use crate::{database, master_key};
+
+async fn open_database(settings: &Settings) -> Result<DatabaseConnection, ServeError> {
+    let db = database::connect(&settings.database_url).await?;
+    database::migrate(&db, &settings.database_url).await?;
+    Ok(db)
+}
+
+async fn key_store(settings: &Settings) -> Result<KeyStore, ServeError> {
+    let db = open_database(settings).await?;
+    Ok(KeyStore::new(
+        db,
+        master_key::resolve(&settings.master_key)?,
+        settings.key_policy,
+    ))
+}
+
+/// `latchkey migrate`.
+pub async fn migrate(settings: &Settings, json: bool) -> Result<(), ServeError> {
+    open_database(settings).await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "migrated": true, "database_url": database::redact(&settings.database_url) })
+        );
+    } else {
+        println!(
+            "The database at {} is up to date.",
+            database::redact(&settings.database_url)
+        );
+    }
+    Ok(())
+}
+
+/// `latchkey keys list`.
+pub async fn keys_list(settings: &Settings, json: bool) -> Result<(), ServeError> {
+    let keys = key_store(settings).await?.schedule(Utc::now()).await?;
+    if keys.is_empty() && !json {
+        println!(
+            "There are no signing keys yet: `latchkey serve` or `latchkey keys rotate` creates them."
+        );
+        return Ok(());
+    }
+    print_keys(&keys, json);
+    Ok(())
+}
+
+/// `latchkey keys rotate`: prints the keys the rotation created or moved.
+pub async fn keys_rotate(settings: &Settings, json: bool) -> Result<(), ServeError> {
+    let store = key_store(settings).await?;
+    let now = Utc::now();
+    let before = store.schedule(now).await?;
+    let after = store.rotate(now).await?;
+    let changed: Vec<ScheduledKey> = after
+        .into_iter()
+        .filter(|key| {
+            !before
+                .iter()
+                .any(|old| old.kid == key.kid && old.activates_at == key.activates_at)
+        })
+        .collect();
+    print_keys(&changed, json);
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct KeyView<'a> {
+    kid: &'a str,
+    algorithm: &'a str,
+    state: latchkey_keys::KeyState,
+    created_at: String,
+    activates_at: String,
+    retires_at: Option<String>,
+    unpublished_at: Option<String>,
+}
+
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn print_keys(keys: &[ScheduledKey], json: bool) {
+    let views: Vec<KeyView<'_>> = keys
+        .iter()
+        .map(|k| KeyView {
+            kid: &k.kid,
+            algorithm: k.algorithm.as_str(),
+            state: k.state,
+            created_at: rfc3339(k.created_at),
+            activates_at: rfc3339(k.activates_at),
+            retires_at: k.retires_at.map(rfc3339),
+            unpublished_at: k.unpublished_at.map(rfc3339),
+        })
+        .collect();
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&views).unwrap_or_else(|_| "[]".into())
+        );
+        return;
+    }
+    println!(
+        "{:<44} {:<6} {:<8} {:<21} {:<21}",
+        "KID", "ALG", "STATE", "ACTIVATES", "RETIRES"
+    );
+    for v in &views {
+        let state = serde_json::to_value(v.state)
+            .ok()
+            .and_then(|s| s.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        println!(
+            "{:<44} {:<6} {:<8} {:<21} {:<21}",
+            v.kid,
+            v.algorithm,
+            state,
+            v.activates_at,
+            v.retires_at.as_deref().unwrap_or("-")
+        );
+    }
+}

@@ -1,0 +1,243 @@
+//! Configuration: `config/latchkey.toml` (or `--config FILE`), then `LATCHKEY_*` environment
+//! variables, read once into [`Config`] and checked into [`Settings`], whose fields are parsed
+//! values. Every error names the key and says what is wrong.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use latchkey_idp::Issuer;
+use latchkey_keys::{KeyPolicy, MasterKey};
+use serde::Deserialize;
+
+use crate::duration::Ttl;
+
+/// Where the configuration is read from when `--config` is not given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "config/latchkey.toml";
+
+/// The top-level keys, the only ones `LATCHKEY_*` variables may set, so unrelated variables
+/// with the same prefix (a test's database URL, say) are not read as configuration.
+const TOP_LEVEL_KEYS: [&str; 5] = ["issuer", "listen", "database_url", "keys", "log"];
+
+/// The configuration as written, before it is checked.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub issuer: String,
+    pub listen: String,
+    pub database_url: String,
+    pub keys: KeysConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    pub master_key: String,
+    pub rotation_period: Ttl,
+    pub publish_ahead: Ttl,
+    pub retired_ttl: Ttl,
+    pub jwks_cache: Ttl,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            issuer: "http://127.0.0.1:8080".into(),
+            listen: "127.0.0.1:8080".into(),
+            database_url: "sqlite://var/latchkey.db?mode=rwc".into(),
+            keys: KeysConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self {
+            master_key: String::new(),
+            rotation_period: Ttl::from_secs(30 * 86_400),
+            publish_ahead: Ttl::from_secs(86_400),
+            retired_ttl: Ttl::from_secs(72 * 3600),
+            jwks_cache: Ttl::from_secs(300),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+/// A configuration problem, said so that the reader knows which key to fix and how.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("the configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("{0}")]
+    Read(String),
+    #[error("{key}: {problem}")]
+    Invalid { key: &'static str, problem: String },
+}
+
+fn invalid(key: &'static str, problem: impl std::fmt::Display) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        problem: problem.to_string(),
+    }
+}
+
+/// Where the master key comes from.
+#[derive(Debug)]
+pub enum MasterKeySource {
+    /// `keys.master_key`, already checked.
+    Configured(Arc<MasterKey>),
+    /// Not configured: read from, or generated into, this file.
+    File(PathBuf),
+}
+
+/// The checked configuration every part of the program runs on.
+#[derive(Debug)]
+pub struct Settings {
+    pub issuer: Issuer,
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub master_key: MasterKeySource,
+    pub key_policy: KeyPolicy,
+    pub jwks_cache: Ttl,
+    pub log_format: LogFormat,
+    pub log_level: String,
+}
+
+impl Config {
+    /// Reads the file (the given one, which must exist, or the default one if present) and
+    /// the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        match file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.to_owned())),
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
+                figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE))
+            }
+            None => {}
+        }
+        let env = Env::prefixed("LATCHKEY_").split("__").filter(|key| {
+            let top = key.as_str().split('.').next().unwrap_or_default();
+            TOP_LEVEL_KEYS
+                .iter()
+                .any(|known| top.eq_ignore_ascii_case(known))
+        });
+        figment
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError::Read(describe(e)))
+    }
+
+    /// Checks every value, naming the key of the first one that is wrong.
+    pub fn check(self) -> Result<Settings, ConfigError> {
+        let issuer = Issuer::parse(&self.issuer).map_err(|e| invalid("issuer", e))?;
+        let listen = self.listen.parse::<SocketAddr>().map_err(|_| {
+            invalid(
+                "listen",
+                format!(
+                    "{:?} is not a socket address like 127.0.0.1:8080 or [::]:8080",
+                    self.listen
+                ),
+            )
+        })?;
+        let scheme = self.database_url.split(':').next().unwrap_or_default();
+        if !matches!(scheme, "sqlite" | "postgres" | "postgresql") {
+            return Err(invalid(
+                "database_url",
+                "must be a sqlite:// URL (sqlite://var/latchkey.db?mode=rwc) or a postgres:// URL",
+            ));
+        }
+        let master_key = if self.keys.master_key.trim().is_empty() {
+            MasterKeySource::File(PathBuf::from("var/master.key"))
+        } else {
+            MasterKeySource::Configured(Arc::new(
+                MasterKey::from_base64(&self.keys.master_key).map_err(|e| {
+                    invalid(
+                        "keys.master_key",
+                        format!("{e}; generate one with: openssl rand -base64 32"),
+                    )
+                })?,
+            ))
+        };
+        let keys = &self.keys;
+        if keys.publish_ahead < keys.jwks_cache {
+            return Err(invalid(
+                "keys.publish_ahead",
+                format!(
+                    "{} is shorter than keys.jwks_cache ({}): relying parties could meet a token signed by a key their cached JWKS does not have yet",
+                    keys.publish_ahead, keys.jwks_cache
+                ),
+            ));
+        }
+        if keys.rotation_period <= keys.publish_ahead {
+            return Err(invalid(
+                "keys.rotation_period",
+                format!(
+                    "{} must be longer than keys.publish_ahead ({})",
+                    keys.rotation_period, keys.publish_ahead
+                ),
+            ));
+        }
+        if keys.jwks_cache.as_duration().is_zero() {
+            return Err(invalid("keys.jwks_cache", "must be at least 1s"));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
+            invalid(
+                "log.level",
+                format!(
+                    "{:?} is not a level or filter like info or latchkey=debug ({e})",
+                    self.log.level
+                ),
+            )
+        })?;
+        Ok(Settings {
+            issuer,
+            listen,
+            database_url: self.database_url,
+            master_key,
+            key_policy: KeyPolicy {
+                rotation_period: keys.rotation_period.as_time_delta(),
+                publish_ahead: keys.publish_ahead.as_time_delta(),
+                retain_retired: keys.retired_ttl.as_time_delta(),
+            },
+            jwks_cache: keys.jwks_cache,
+            log_format: self.log.format,
+            log_level: self.log.level,
+        })
+    }
+}
+
+/// Figment's own message already names the key and where the value came from; say it plainly.
+fn describe(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,84 @@
+//! Connecting to the database the configuration names, and applying migrations.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use latchkey_migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+
+/// Why the database could not be used; each message names the URL (without its password).
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    #[error("database_url: {url} is not a usable SQLite URL ({reason})")]
+    BadSqliteUrl { url: String, reason: String },
+    #[error("database_url: cannot create the folder {folder} for the SQLite database: {reason}")]
+    Folder { folder: String, reason: String },
+    #[error("database_url: cannot connect to {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("applying migrations to {url}: {reason}")]
+    Migrate { url: String, reason: String },
+}
+
+/// Connects to SQLite (creating the file and its folder, WAL, foreign keys on) or PostgreSQL.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DatabaseError> {
+    let shown = redact(url);
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(10));
+    if url.starts_with("sqlite:") {
+        let parsed =
+            SqliteConnectOptions::from_str(url).map_err(|e| DatabaseError::BadSqliteUrl {
+                url: shown.clone(),
+                reason: e.to_string(),
+            })?;
+        if let Some(folder) = parsed
+            .get_filename()
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(folder).map_err(|e| DatabaseError::Folder {
+                folder: folder.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        }
+        options.map_sqlx_sqlite_opts(|o| {
+            o.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5))
+        });
+    } else {
+        options.max_connections(20);
+    }
+    Database::connect(options)
+        .await
+        .map_err(|e| DatabaseError::Connect {
+            url: shown,
+            reason: e.to_string(),
+        })
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection, url: &str) -> Result<(), DatabaseError> {
+    Migrator::up(db, None)
+        .await
+        .map_err(|e| DatabaseError::Migrate {
+            url: redact(url),
+            reason: e.to_string(),
+        })
+}
+
+/// The URL with any password replaced, so it can be shown in errors and logs.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,11 @@
+//! The `latchkey` program: configuration, command line, wiring, background workers and
+//! telemetry. The only crate that reads files and the environment.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod database;
+pub mod duration;
+pub mod master_key;
+pub mod serve;
+pub mod telemetry;

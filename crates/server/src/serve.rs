@@ -1,0 +1,179 @@
+//! Running the provider: migrate, load the key ring, serve until told to stop.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use chrono::Utc;
+use latchkey_idp::{AppState, SharedKeyRing};
+use latchkey_keys::KeyStore;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::Settings;
+use crate::{database, master_key};
+
+/// Why the provider could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Database(#[from] database::DatabaseError),
+    #[error(transparent)]
+    MasterKey(#[from] master_key::MasterKeyFileError),
+    #[error("signing keys: {0}")]
+    Keys(#[from] latchkey_keys::KeyError),
+    #[error("listen: cannot listen on {addr}: {reason}")]
+    Listen { addr: SocketAddr, reason: String },
+    #[error("starting the web application: {0}")]
+    State(#[from] latchkey_idp::web::StateError),
+    #[error("serving: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A provider that is listening. Dropping it does not stop it; call [`Running::shutdown`].
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<Result<(), std::io::Error>>,
+    key_worker: JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting connections, lets in-flight requests finish, and stops the workers.
+    pub async fn shutdown(self) -> Result<(), ServeError> {
+        let _ = self.stop.send(true);
+        let served = self.server.await.unwrap_or(Ok(()));
+        self.key_worker.abort();
+        served.map_err(ServeError::from)
+    }
+
+    /// Waits until `signal` resolves, then shuts down gracefully.
+    pub async fn serve_until(self, signal: impl Future<Output = ()>) -> Result<(), ServeError> {
+        signal.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        self.shutdown().await
+    }
+}
+
+/// Migrates the database, makes sure the key ring is ready, and starts serving.
+pub async fn start(settings: &Settings) -> Result<Running, ServeError> {
+    let started = Instant::now();
+    let db = database::connect(&settings.database_url).await?;
+    database::migrate(&db, &settings.database_url).await?;
+    let store = KeyStore::new(
+        db.clone(),
+        master_key::resolve(&settings.master_key)?,
+        settings.key_policy,
+    );
+    store.maintain(Utc::now()).await?;
+    let keys: SharedKeyRing = Arc::new(ArcSwap::from_pointee(store.load(Utc::now()).await?));
+
+    let state = AppState::new(
+        settings.issuer.clone(),
+        db,
+        keys.clone(),
+        settings.jwks_cache.as_duration(),
+        latchkey_idp::telemetry::metrics_handle(),
+    )?;
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| ServeError::Listen {
+            addr: settings.listen,
+            reason: e.to_string(),
+        })?;
+    let addr = listener.local_addr()?;
+
+    let (stop, stopped) = watch::channel(false);
+    let key_worker = tokio::spawn(refresh_keys(
+        store,
+        keys,
+        settings.jwks_cache.as_duration(),
+        stopped.clone(),
+    ));
+    let app = latchkey_idp::web::router(state.clone())
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let mut stopped_server = stopped;
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped_server.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    tracing::info!(
+        %addr,
+        issuer = %settings.issuer,
+        ready_after_ms = started.elapsed().as_millis() as u64,
+        "latchkey is ready"
+    );
+    Ok(Running {
+        addr,
+        state,
+        stop,
+        server,
+        key_worker,
+    })
+}
+
+/// Keeps the ring current: maintains it (scheduled rotation, retirement) and reloads it from
+/// the database, so a rotation made anywhere is served here within half the JWKS cache period.
+async fn refresh_keys(
+    store: KeyStore,
+    keys: SharedKeyRing,
+    jwks_cache: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let period = (jwks_cache / 2).max(Duration::from_millis(200));
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+        let now = Utc::now();
+        let refreshed = match store.maintain(now).await {
+            Ok(_) => store.load(now).await,
+            Err(e) => Err(e),
+        };
+        match refreshed {
+            Ok(ring) => {
+                let changed = ring.jwks().etag != keys.load().jwks().etag;
+                keys.store(Arc::new(ring));
+                if changed {
+                    tracing::info!("published signing keys changed; now serving the new JWKS");
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "refreshing signing keys failed; keeping the current ones")
+            }
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}
