@@ -1,1 +1,13 @@
+//! End-to-end tests: the real provider on a random port, the real `latchkey` binary, a real
+//! SQLite file and (when LATCHKEY_TEST_POSTGRES_URL is set, as CI does) a real PostgreSQL
+//! database per test, and the `openidconnect` crate as the relying party.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+
+mod config_errors;
+mod discovery;
+mod jwks;
+mod key_rotation;
+mod operations;

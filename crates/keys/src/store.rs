@@ -66,7 +66,7 @@ impl KeyStore {
         let mut loaded = Vec::with_capacity(rows.len());
         for key in schedule
             .iter()
-            .filter(|k| !k.unpublished_at.is_some_and(|at| at <= now))
+            .filter(|k| k.unpublished_at.is_none_or(|at| at > now))
         {
             let Some(row) = rows.iter().find(|r| r.kid == key.kid) else {
                 continue;

@@ -24,13 +24,28 @@ pub enum ServeError {
     #[error(transparent)]
     MasterKey(#[from] master_key::MasterKeyFileError),
     #[error("signing keys: {0}")]
-    Keys(#[from] latchkey_keys::KeyError),
+    Keys(latchkey_keys::KeyError),
+    #[error(
+        "signing keys: {0}. Set keys.master_key to the master key this database's keys were sealed with"
+    )]
+    MasterKeyMismatch(String),
     #[error("listen: cannot listen on {addr}: {reason}")]
     Listen { addr: SocketAddr, reason: String },
     #[error("starting the web application: {0}")]
     State(#[from] latchkey_idp::web::StateError),
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl From<latchkey_keys::KeyError> for ServeError {
+    fn from(error: latchkey_keys::KeyError) -> Self {
+        match error {
+            latchkey_keys::KeyError::Sealed { .. } => {
+                ServeError::MasterKeyMismatch(error.to_string())
+            }
+            other => ServeError::Keys(other),
+        }
+    }
 }
 
 /// A provider that is listening. Dropping it does not stop it; call [`Running::shutdown`].

@@ -53,7 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::METRICS, get(health::metrics))
         .route(paths::STYLESHEET, get(assets::stylesheet))
         .fallback(error::not_found)
-        .route_layer(axum::middleware::from_fn(telemetry::record_request))
+        .layer(axum::middleware::from_fn(telemetry::record_request))
         .layer(axum::middleware::from_fn_with_state(https, security_headers::add))
         .layer(
             ServiceBuilder::new()

@@ -1,0 +1,164 @@
+//! A provider that is misconfigured refuses to start and says which key to fix and how.
+
+use crate::harness::{TestDb, latchkey, stderr, write_file};
+
+fn refuses(env: &[(&str, &str)], args: &[&str], expected: &[&str]) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = latchkey(dir.path(), env, args);
+    let message = stderr(&output);
+    assert!(
+        !output.status.success(),
+        "latchkey {args:?} with {env:?} should fail, printed: {message}"
+    );
+    for fragment in expected {
+        assert!(
+            message.contains(fragment),
+            "expected {fragment:?} in the error, got: {message}"
+        );
+    }
+    assert!(
+        !message.contains("panicked"),
+        "a configuration error must not panic: {message}"
+    );
+}
+
+#[test]
+fn an_issuer_that_is_not_an_absolute_url_is_refused() {
+    refuses(
+        &[("LATCHKEY_ISSUER", "id.example.com")],
+        &["migrate"],
+        &["issuer", "not an absolute URL"],
+    );
+    refuses(
+        &[("LATCHKEY_ISSUER", "https://id.example.com/?tenant=1")],
+        &["migrate"],
+        &["issuer", "query"],
+    );
+}
+
+#[test]
+fn a_listen_address_that_is_not_a_socket_address_is_refused() {
+    refuses(
+        &[("LATCHKEY_LISTEN", "localhost")],
+        &["serve"],
+        &["listen", "not a socket address"],
+    );
+}
+
+#[test]
+fn an_unreachable_database_is_named_with_the_drivers_reason_and_no_password() {
+    refuses(
+        &[(
+            "LATCHKEY_DATABASE_URL",
+            "postgres://latchkey:hunter2@127.0.0.1:1/latchkey",
+        )],
+        &["migrate"],
+        &[
+            "database_url",
+            "cannot connect to postgres://latchkey:***@127.0.0.1:1/latchkey",
+        ],
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = latchkey(
+        dir.path(),
+        &[(
+            "LATCHKEY_DATABASE_URL",
+            "postgres://latchkey:hunter2@127.0.0.1:1/latchkey",
+        )],
+        &["migrate"],
+    );
+    assert!(
+        !stderr(&output).contains("hunter2"),
+        "the password must not be printed"
+    );
+    refuses(
+        &[("LATCHKEY_DATABASE_URL", "mysql://localhost/latchkey")],
+        &["migrate"],
+        &["database_url", "sqlite://"],
+    );
+}
+
+#[test]
+fn a_bad_duration_or_unknown_key_in_the_file_is_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad_duration = write_file(
+        dir.path(),
+        "duration.toml",
+        "[keys]\nrotation_period = \"soon\"\n",
+    );
+    refuses(
+        &[],
+        &["--config", bad_duration.to_str().unwrap(), "migrate"],
+        &["rotation_period", "10m, 72h, 30d or 2s"],
+    );
+
+    let typo = write_file(
+        dir.path(),
+        "typo.toml",
+        "[keys]\nrotaton_period = \"30d\"\n",
+    );
+    refuses(
+        &[],
+        &["migrate", "--config", typo.to_str().unwrap()],
+        &["unknown field", "rotaton_period"],
+    );
+
+    refuses(
+        &[],
+        &["--config", "/nonexistent/latchkey.toml", "migrate"],
+        &["/nonexistent/latchkey.toml", "does not exist"],
+    );
+}
+
+#[test]
+fn a_master_key_that_is_not_32_bytes_of_base64_is_refused() {
+    refuses(
+        &[("LATCHKEY_KEYS__MASTER_KEY", "c2hvcnQ=")],
+        &["migrate"],
+        &["keys.master_key", "32"],
+    );
+}
+
+#[test]
+fn keys_published_for_less_than_the_jwks_cache_period_are_refused() {
+    refuses(
+        &[
+            ("LATCHKEY_KEYS__PUBLISH_AHEAD", "1m"),
+            ("LATCHKEY_KEYS__JWKS_CACHE", "5m"),
+        ],
+        &["migrate"],
+        &["keys.publish_ahead", "keys.jwks_cache"],
+    );
+}
+
+#[test]
+fn the_repository_configuration_file_documents_valid_defaults() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/latchkey.toml");
+    let db = TestDb::sqlite();
+    let output = latchkey(
+        db.dir.path(),
+        &[("LATCHKEY_DATABASE_URL", &db.url)],
+        &["--config", file, "migrate", "--json"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON value on stdout");
+    assert_eq!(printed["migrated"], true);
+}
+
+#[test]
+fn help_describes_every_command() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let help = crate::harness::stdout(&latchkey(dir.path(), &[], &["--help"]));
+    for command in ["serve", "migrate", "keys", "--config", "--json"] {
+        assert!(
+            help.contains(command),
+            "--help should mention {command}: {help}"
+        );
+    }
+    let keys_help = crate::harness::stdout(&latchkey(dir.path(), &[], &["keys", "--help"]));
+    assert!(
+        keys_help.contains("list") && keys_help.contains("rotate"),
+        "{keys_help}"
+    );
+}

@@ -1,0 +1,241 @@
+//! The test harness: databases, running providers and the binary, with typed helpers.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use latchkey_keys::{KeyRing, MasterKey};
+use latchkey_server::config::Config;
+use latchkey_server::serve::{self, Running};
+use sea_orm::{ConnectionTrait, Database};
+
+/// Runs an async test body once on SQLite and once on PostgreSQL.
+/// `on_both_databases!(name)` expects `async fn name(db: TestDb)` beside it.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::harness::TestDb::sqlite()).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                match $crate::harness::TestDb::postgres().await {
+                    Some(db) => super::$name(db).await,
+                    None => eprintln!(
+                        "LATCHKEY_TEST_POSTGRES_URL is not set: PostgreSQL variant not run"
+                    ),
+                }
+            }
+        }
+    };
+}
+
+/// A database of its own for one test.
+pub struct TestDb {
+    pub url: String,
+    /// Holds the SQLite file's folder, and is the working directory of binaries run on it.
+    pub dir: tempfile::TempDir,
+    /// For PostgreSQL: the server's admin URL, to drop the database when the test ends.
+    admin_url: Option<String>,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(admin_url) = self.admin_url.take() else {
+            return;
+        };
+        let Some(name) = url::Url::parse(&self.url)
+            .ok()
+            .map(|u| u.path().trim_start_matches('/').to_owned())
+        else {
+            return;
+        };
+        // Drop runs inside the test's runtime, which cannot block on itself: use a thread of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let admin = Database::connect(&admin_url).await.ok()?;
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .ok()
+            })
+        });
+        let _ = dropped.join();
+    }
+}
+
+impl TestDb {
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}/latchkey.db?mode=rwc", dir.path().display());
+        Self {
+            url,
+            dir,
+            admin_url: None,
+        }
+    }
+
+    /// A fresh PostgreSQL database, or None when the tests are not given a server.
+    pub async fn postgres() -> Option<Self> {
+        let admin_url = std::env::var("LATCHKEY_TEST_POSTGRES_URL").ok()?;
+        let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| {
+            panic!("LATCHKEY_TEST_POSTGRES_URL={admin_url} is set but unreachable: {e}")
+        });
+        let name = format!("latchkey_test_{}", uuid::Uuid::new_v4().simple());
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        let mut url = url::Url::parse(&admin_url).expect("LATCHKEY_TEST_POSTGRES_URL is a URL");
+        url.set_path(&name);
+        Some(Self {
+            url: url.to_string(),
+            dir: tempfile::tempdir().expect("tempdir"),
+            admin_url: Some(admin_url),
+        })
+    }
+}
+
+/// A fresh master key, in the base64 form configuration takes.
+pub fn master_key() -> String {
+    MasterKey::generate().expect("master key").1
+}
+
+/// A free port on the loopback interface.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Settings for a provider on `db`, on a free port, with a test's adjustments.
+pub fn config(db: &TestDb, master_key: &str) -> Config {
+    let port = free_port();
+    let mut config = Config {
+        issuer: format!("http://127.0.0.1:{port}"),
+        listen: format!("127.0.0.1:{port}"),
+        database_url: db.url.clone(),
+        ..Config::default()
+    };
+    config.keys.master_key = master_key.to_owned();
+    config.log.level = "warn".into();
+    config
+}
+
+/// A provider running in this process.
+pub struct TestApp {
+    pub base_url: String,
+    pub addr: SocketAddr,
+    pub running: Running,
+    pub http: reqwest::Client,
+}
+
+impl TestApp {
+    pub async fn spawn(config: Config) -> Self {
+        let settings = config.check().expect("test configuration is valid");
+        let running = serve::start(&settings).await.expect("provider starts");
+        let addr = running.addr;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Self {
+            base_url: format!("http://{addr}"),
+            addr,
+            running,
+            http,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.expect("request")
+    }
+
+    /// The JWKS as served, parsed.
+    pub async fn jwks(&self) -> serde_json::Value {
+        self.get("/.well-known/jwks.json")
+            .await
+            .json()
+            .await
+            .expect("jwks json")
+    }
+
+    /// The kids in the served JWKS, sorted.
+    pub async fn published_kids(&self) -> Vec<String> {
+        let mut kids: Vec<String> = self.jwks().await["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .map(|k| k["kid"].as_str().expect("kid").to_owned())
+            .collect();
+        kids.sort();
+        kids
+    }
+
+    /// The key ring this provider signs with right now.
+    pub fn ring(&self) -> std::sync::Arc<KeyRing> {
+        self.running.state.keys().load_full()
+    }
+
+    pub async fn stop(self) {
+        self.running.shutdown().await.expect("graceful shutdown");
+    }
+}
+
+/// The `latchkey` binary, run in `dir` with these environment variables.
+pub fn latchkey(dir: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_latchkey"));
+    command.current_dir(dir).args(args).env_remove("RUST_LOG");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("run latchkey")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Polls `check` every 100 ms until it holds or `within` has passed.
+pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A folder for configuration files a test writes.
+pub fn write_file(dir: &std::path::Path, name: &str, contents: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).expect("write file");
+    path
+}

@@ -1,0 +1,145 @@
+//! Health, readiness, metrics and graceful shutdown, as an operator or orchestrator sees them.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::harness::{TestApp, TestDb, config, eventually, free_port, master_key};
+use crate::on_both_databases;
+
+async fn health_readiness_and_metrics_answer(db: TestDb) {
+    let app = TestApp::spawn(config(&db, &master_key())).await;
+    let health = app.get("/healthz").await;
+    assert_eq!(health.status(), StatusCode::OK);
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), StatusCode::OK);
+    app.get("/.well-known/jwks.json").await;
+    app.get("/no-such-page").await;
+
+    let metrics = app.get("/metrics").await;
+    assert_eq!(metrics.status(), StatusCode::OK);
+    assert!(
+        metrics.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.contains(
+            r#"http_requests_total{route="/.well-known/jwks.json",method="GET",status="200"}"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"http_request_duration_seconds_bucket{route="/readyz""#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"route="unmatched",method="GET",status="404""#),
+        "unknown paths share one series: {text}"
+    );
+    app.stop().await;
+}
+on_both_databases!(health_readiness_and_metrics_answer);
+
+#[tokio::test]
+async fn readiness_fails_when_the_database_goes_away() {
+    let Some(db) = TestDb::postgres().await else {
+        eprintln!("LATCHKEY_TEST_POSTGRES_URL is not set: not run");
+        return;
+    };
+    let app = TestApp::spawn(config(&db, &master_key())).await;
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+    let admin = sea_orm::Database::connect(std::env::var("LATCHKEY_TEST_POSTGRES_URL").unwrap())
+        .await
+        .unwrap();
+    let name = url::Url::parse(&db.url)
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_owned();
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &admin,
+        &format!("DROP DATABASE {name} WITH (FORCE)"),
+    )
+    .await
+    .unwrap();
+    let unready = eventually(Duration::from_secs(10), || async {
+        app.get("/readyz").await.status() == StatusCode::SERVICE_UNAVAILABLE
+    })
+    .await;
+    assert!(unready, "/readyz reports the lost database");
+    assert_eq!(
+        app.get("/healthz").await.status(),
+        StatusCode::OK,
+        "the process itself is still up"
+    );
+}
+
+#[tokio::test]
+async fn the_binary_serves_and_stops_cleanly_on_sigterm() {
+    let db = TestDb::sqlite();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .current_dir(db.dir.path())
+        .arg("serve")
+        .env("LATCHKEY_DATABASE_URL", &db.url)
+        .env("LATCHKEY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("LATCHKEY_ISSUER", format!("http://127.0.0.1:{port}"))
+        .env("LATCHKEY_LOG__FORMAT", "json")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn latchkey serve");
+    let client = reqwest::Client::new();
+    let up = eventually(Duration::from_secs(20), || async {
+        client.get(format!("http://127.0.0.1:{port}/readyz")).send().await.is_ok_and(|r| r.status().is_success())
+    })
+    .await;
+    if up {
+        let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+        assert!(killed.success());
+    } else {
+        let _ = child.kill();
+    }
+    // Wait for the exit (at most 10 s after SIGTERM), then read what it printed.
+    let (exited, output) = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let exited = matches!(child.try_wait(), Ok(Some(_)));
+        if !exited {
+            let _ = child.kill();
+        }
+        (exited, child.wait_with_output().expect("output"))
+    })
+    .await
+    .unwrap();
+    assert!(up, "latchkey serve became ready: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(exited, "latchkey serve stopped within 10 s of SIGTERM");
+    assert!(db.dir.path().join("var/master.key").exists(), "a master key was generated on first start");
+    assert!(output.status.success(), "exit status {:?}", output.status);
+    assert!(output.stdout.is_empty(), "serve prints nothing on stdout");
+    let logs = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("every log line is JSON: {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["message"] == "latchkey is ready"),
+        "{logs}"
+    );
+    assert!(
+        lines.iter().any(|l| l["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("shutting down"))),
+        "{logs}"
+    );
+    assert!(lines.iter().any(
+        |l| l["level"] == "WARN" && l["message"].as_str().unwrap_or("").contains("MASTER KEY")
+    ));
+}
