@@ -16,7 +16,7 @@ pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export LATCHKEY_ISSUER=http://127.0.0.1:$port LATCHKEY_LISTEN=127.0.0.1:$port LATCHKEY_LOG__LEVEL=warn
+export LATCHKEY_ISSUER=http://127.0.0.1:$port LATCHKEY_LISTEN=127.0.0.1:$port
 export LATCHKEY_DATABASE_URL="sqlite://$work/latchkey.db?mode=rwc"
 export LATCHKEY_KEYS__MASTER_KEY=$(python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')
 

@@ -278,3 +278,23 @@ async fn private_keys_are_stored_sealed() {
         );
     }
 }
+
+#[test]
+fn listing_keys_needs_no_master_key_and_creates_none() {
+    let db = TestDb::sqlite();
+    let output = latchkey(
+        db.dir.path(),
+        &[("LATCHKEY_DATABASE_URL", &db.url)],
+        &["keys", "list"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("no signing keys yet"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(
+        !db.dir.path().join("var/master.key").exists(),
+        "listing must not generate a master key"
+    );
+}

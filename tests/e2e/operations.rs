@@ -96,11 +96,18 @@ async fn the_binary_serves_and_stops_cleanly_on_sigterm() {
         .expect("spawn latchkey serve");
     let client = reqwest::Client::new();
     let up = eventually(Duration::from_secs(20), || async {
-        client.get(format!("http://127.0.0.1:{port}/readyz")).send().await.is_ok_and(|r| r.status().is_success())
+        client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
     })
     .await;
     if up {
-        let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill");
         assert!(killed.success());
     } else {
         let _ = child.kill();
@@ -119,9 +126,16 @@ async fn the_binary_serves_and_stops_cleanly_on_sigterm() {
     })
     .await
     .unwrap();
-    assert!(up, "latchkey serve became ready: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        up,
+        "latchkey serve became ready: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(exited, "latchkey serve stopped within 10 s of SIGTERM");
-    assert!(db.dir.path().join("var/master.key").exists(), "a master key was generated on first start");
+    assert!(
+        db.dir.path().join("var/master.key").exists(),
+        "a master key was generated on first start"
+    );
     assert!(output.status.success(), "exit status {:?}", output.status);
     assert!(output.stdout.is_empty(), "serve prints nothing on stdout");
     let logs = String::from_utf8_lossy(&output.stderr);

@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use axum::body::Bytes;
+use axum::http::HeaderValue;
 use latchkey_keys::KeyRing;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sea_orm::DatabaseConnection;
@@ -13,15 +14,19 @@ use crate::pages::Pages;
 /// The key ring every handler reads; a background worker swaps in a fresh one.
 pub type SharedKeyRing = Arc<ArcSwap<KeyRing>>;
 
-/// Everything a handler needs. Cloned per request, so every field is cheap to clone.
+/// Everything a handler needs. axum clones the state for every request, so it is one `Arc`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+/// What [`AppState`] shares; handlers reach the fields through `Deref`.
+pub struct Services {
     pub(crate) issuer: Issuer,
     pub(crate) db: DatabaseConnection,
     pub(crate) keys: SharedKeyRing,
-    pub(crate) jwks_max_age: Duration,
+    /// `public, max-age=` the JWKS cache period, made once.
+    pub(crate) jwks_cache_control: HeaderValue,
     pub(crate) discovery: Bytes,
-    pub(crate) pages: Arc<Pages>,
+    pub(crate) pages: Pages,
     pub(crate) metrics: PrometheusHandle,
 }
 
@@ -32,6 +37,14 @@ pub enum StateError {
     Discovery(#[from] serde_json::Error),
     #[error("loading the page templates: {0}")]
     Templates(#[from] tera::Error),
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
 }
 
 impl AppState {
@@ -45,15 +58,18 @@ impl AppState {
         metrics: PrometheusHandle,
     ) -> Result<Self, StateError> {
         let discovery = Bytes::from(crate::discovery::document(&issuer)?);
-        Ok(Self {
+        let jwks_cache_control =
+            HeaderValue::from_str(&format!("public, max-age={}", jwks_max_age.as_secs()))
+                .unwrap_or(HeaderValue::from_static("no-cache"));
+        Ok(Self(Arc::new(Services {
             issuer,
             db,
             keys,
-            jwks_max_age,
+            jwks_cache_control,
             discovery,
-            pages: Arc::new(Pages::load()?),
+            pages: Pages::load()?,
             metrics,
-        })
+        })))
     }
 
     pub fn issuer(&self) -> &Issuer {

@@ -36,7 +36,10 @@ fn rate(label: &str, budget: Duration, mut op: impl FnMut()) {
         count += 100;
     }
     let per_second = count as f64 / started.elapsed().as_secs_f64();
-    println!("{label:<28} {per_second:>10.0} /s   {:>7.2} µs each", 1e6 / per_second);
+    println!(
+        "{label:<28} {per_second:>10.0} /s   {:>7.2} µs each",
+        1e6 / per_second
+    );
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -56,7 +59,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         exp: (now + TimeDelta::minutes(10)).timestamp(),
         jti: "b1f0c7d2e5a84f3e9c6d2a1b0e9f8d7c",
     };
-    let expect = Expectations { token_type: "at+jwt", audience: "https://api.example.com", issuer: "https://id.example.com" };
+    let expect = Expectations {
+        token_type: "at+jwt",
+        audience: "https://api.example.com",
+        issuer: "https://id.example.com",
+    };
     let budget = Duration::from_secs(3);
     for alg in SigningAlgorithm::ALL {
         let token = ring.sign(alg, "at+jwt", &claims, now)?;
@@ -65,7 +72,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             black_box(ring.sign(alg, "at+jwt", black_box(&claims), now).ok());
         });
         rate(&format!("{alg} verify"), budget, || {
-            black_box(ring.verify::<serde_json::Value>(black_box(&token), &expect, now).ok());
+            black_box(
+                ring.verify::<serde_json::Value>(black_box(&token), &expect, now)
+                    .ok(),
+            );
         });
     }
     Ok(())

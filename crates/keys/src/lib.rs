@@ -20,7 +20,7 @@ pub use lifecycle::{KeyPolicy, KeyState, ScheduledKey};
 pub use master_key::{MasterKey, MasterKeyError};
 pub use material::KeyMaterial;
 pub use ring::{Jwks, KeyRing, LoadedKey};
-pub use store::KeyStore;
+pub use store::{KeyStore, list_keys};
 pub use verify::{Expectations, Verified};
 
 /// Entities for the migrations crate's tests and for tools that read the table directly.

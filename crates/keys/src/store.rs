@@ -37,8 +37,7 @@ impl KeyStore {
 
     /// Every stored key with its state at `now`.
     pub async fn schedule(&self, now: DateTime<Utc>) -> Result<Vec<ScheduledKey>, KeyError> {
-        let rows = signing_key::Entity::find().all(&self.db).await?;
-        Ok(lifecycle::schedule(&times(&rows), now, &self.policy))
+        list_keys(&self.db, &self.policy, now).await
     }
 
     /// Makes sure each algorithm has an active and a next key and drops keys no token needs.
@@ -164,6 +163,16 @@ impl KeyStore {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// Every stored key with its state at `now`. Reads no private key, so it needs no master key.
+pub async fn list_keys(
+    db: &DatabaseConnection,
+    policy: &KeyPolicy,
+    now: DateTime<Utc>,
+) -> Result<Vec<ScheduledKey>, KeyError> {
+    let rows = signing_key::Entity::find().all(db).await?;
+    Ok(lifecycle::schedule(&times(&rows), now, policy))
 }
 
 fn times(rows: &[signing_key::Model]) -> Vec<KeyTimes> {

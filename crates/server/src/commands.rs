@@ -43,7 +43,9 @@ pub async fn migrate(settings: &Settings, json: bool) -> Result<(), ServeError> 
 
 /// `latchkey keys list`.
 pub async fn keys_list(settings: &Settings, json: bool) -> Result<(), ServeError> {
-    let keys = key_store(settings).await?.schedule(Utc::now()).await?;
+    // Listing reads no private key: it neither needs nor generates a master key.
+    let db = open_database(settings).await?;
+    let keys = latchkey_keys::list_keys(&db, &settings.key_policy, Utc::now()).await?;
     if keys.is_empty() && !json {
         println!(
             "There are no signing keys yet: `latchkey serve` or `latchkey keys rotate` creates them."

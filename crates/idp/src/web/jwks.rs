@@ -10,7 +10,6 @@ use crate::state::AppState;
 pub(super) async fn jwks(State(state): State<AppState>, request_headers: HeaderMap) -> Response {
     let ring = state.keys.load();
     let jwks = ring.jwks();
-    let cache_control = format!("public, max-age={}", state.jwks_max_age.as_secs());
     let etag =
         HeaderValue::from_str(&jwks.etag).unwrap_or_else(|_| HeaderValue::from_static("\"\""));
     let not_modified = request_headers
@@ -25,10 +24,7 @@ pub(super) async fn jwks(State(state): State<AppState>, request_headers: HeaderM
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/jwk-set+json"),
         ),
-        (
-            header::CACHE_CONTROL,
-            HeaderValue::from_str(&cache_control).unwrap_or(HeaderValue::from_static("no-cache")),
-        ),
+        (header::CACHE_CONTROL, state.jwks_cache_control.clone()),
         (header::ETAG, etag),
     ];
     if not_modified {

@@ -6,6 +6,7 @@ mod discovery;
 mod error;
 mod health;
 mod jwks;
+mod request_id;
 mod security_headers;
 
 use std::time::Duration;
@@ -14,9 +15,7 @@ use axum::Router;
 use axum::http::HeaderName;
 use axum::routing::get;
 use tower::ServiceBuilder;
-use tower_http::request_id::{
-    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
+use tower_http::request_id::{PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -57,7 +56,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(https, security_headers::add))
         .layer(
             ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(SetRequestIdLayer::new(REQUEST_ID, request_id::ProcessCounter::new()))
                 .layer(
                     TraceLayer::new_for_http()
                         .make_span_with(|request: &axum::http::Request<_>| {
