@@ -135,6 +135,16 @@ impl KeyRing {
         jws::compact(signer, algorithm.as_str(), typ, &key.kid, claims)
     }
 
+    /// Whether this ring holds exactly these keys (kid, activation, may sign).
+    pub(crate) fn holds_exactly(&self, wanted: &[(&str, DateTime<Utc>, bool)]) -> bool {
+        self.keys.len() == wanted.len()
+            && wanted.iter().all(|(kid, activates_at, can_sign)| {
+                self.find(kid).is_some_and(|k| {
+                    k.activates_at == *activates_at && k.signer.is_some() == *can_sign
+                })
+            })
+    }
+
     pub(crate) fn find(&self, kid: &str) -> Option<&LoadedKey> {
         self.keys.iter().find(|k| k.kid == kid)
     }

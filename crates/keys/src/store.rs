@@ -81,6 +81,25 @@ impl KeyStore {
         KeyRing::new(loaded)
     }
 
+    /// Maintains the ring and, only if the published keys or their roles changed since
+    /// `current` was loaded, loads a new one; otherwise no private key is parsed again.
+    pub async fn refresh(
+        &self,
+        current: &KeyRing,
+        now: DateTime<Utc>,
+    ) -> Result<Option<KeyRing>, KeyError> {
+        let schedule = self.maintain(now).await?;
+        let wanted: Vec<(&str, DateTime<Utc>, bool)> = schedule
+            .iter()
+            .filter(|k| k.unpublished_at.is_none_or(|at| at > now))
+            .map(|k| (k.kid.as_str(), k.activates_at, k.state != KeyState::Retired))
+            .collect();
+        if current.holds_exactly(&wanted) {
+            return Ok(None);
+        }
+        self.load(now).await.map(Some)
+    }
+
     fn open(&self, row: &signing_key::Model) -> Result<KeyMaterial, KeyError> {
         let der = self
             .master_key

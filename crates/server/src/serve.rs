@@ -151,19 +151,12 @@ async fn refresh_keys(
             _ = ticker.tick() => {}
             _ = stopped.wait_for(|stop| *stop) => return,
         }
-        let now = Utc::now();
-        let refreshed = match store.maintain(now).await {
-            Ok(_) => store.load(now).await,
-            Err(e) => Err(e),
-        };
-        match refreshed {
-            Ok(ring) => {
-                let changed = ring.jwks().etag != keys.load().jwks().etag;
+        match store.refresh(&keys.load(), Utc::now()).await {
+            Ok(Some(ring)) => {
                 keys.store(Arc::new(ring));
-                if changed {
-                    tracing::info!("published signing keys changed; now serving the new JWKS");
-                }
+                tracing::info!("signing keys changed; now signing with and publishing the new set");
             }
+            Ok(None) => {}
             Err(error) => {
                 tracing::warn!(%error, "refreshing signing keys failed; keeping the current ones")
             }
