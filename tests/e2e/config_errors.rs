@@ -162,3 +162,15 @@ fn help_describes_every_command() {
         "{keys_help}"
     );
 }
+
+#[test]
+fn a_retired_key_must_outlive_every_link_it_signed() {
+    refuses(
+        &[
+            ("LATCHKEY_KEYS__RETIRED_TTL", "5m"),
+            ("LATCHKEY_LOGIN__MAGIC_LINK_TTL", "10m"),
+        ],
+        &["migrate"],
+        &["keys.retired_ttl", "login.magic_link_ttl"],
+    );
+}

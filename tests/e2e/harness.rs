@@ -85,7 +85,9 @@ impl TestDb {
 
     /// A fresh PostgreSQL database, or None when the tests are not given a server.
     pub async fn postgres() -> Option<Self> {
-        let admin_url = std::env::var("LATCHKEY_TEST_POSTGRES_URL").ok()?;
+        let admin_url = std::env::var("LATCHKEY_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|url| !url.is_empty())?;
         let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| {
             panic!("LATCHKEY_TEST_POSTGRES_URL={admin_url} is set but unreachable: {e}")
         });

@@ -25,6 +25,7 @@ fn keys_json(
             ("LATCHKEY_KEYS__PUBLISH_AHEAD", publish_ahead),
             ("LATCHKEY_KEYS__JWKS_CACHE", "1s"),
             ("LATCHKEY_KEYS__RETIRED_TTL", "3s"),
+            ("LATCHKEY_LOGIN__MAGIC_LINK_TTL", "2s"),
         ],
         &["keys", command, "--json"],
     );
@@ -41,6 +42,8 @@ fn fast_rotation(db: &TestDb, master_key: &str) -> latchkey_server::config::Conf
     cfg.keys.jwks_cache = Ttl::parse("1s").unwrap();
     cfg.keys.publish_ahead = Ttl::parse("1s").unwrap();
     cfg.keys.retired_ttl = Ttl::parse("3s").unwrap();
+    // Nothing a retired key signed may outlive it: links live less than keys.retired_ttl.
+    cfg.login.magic_link_ttl = Ttl::parse("2s").unwrap();
     cfg
 }
 

@@ -4,10 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod browser;
 mod harness;
+mod smtp;
 
 mod config_errors;
 mod discovery;
 mod jwks;
 mod key_rotation;
+mod login;
 mod operations;

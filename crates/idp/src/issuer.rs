@@ -44,6 +44,11 @@ impl Issuer {
         format!("{}{}", self.identifier.trim_end_matches('/'), path)
     }
 
+    /// Whether a browser's `Origin` header names this provider.
+    pub fn same_origin(&self, origin: &str) -> bool {
+        Url::parse(origin).is_ok_and(|o| o.origin() == self.url.origin())
+    }
+
     /// Whether browsers reach the provider over TLS (cookies then get `Secure`, responses HSTS).
     pub fn is_https(&self) -> bool {
         self.url.scheme() == "https"

@@ -2,11 +2,16 @@
 //! crates, and map the result to a response in one place (`web::error`).
 
 mod discovery;
+pub mod email;
+pub mod entities;
 mod issuer;
+pub mod login;
+pub mod mail;
 mod pages;
+pub mod secret;
 mod state;
 pub mod telemetry;
 pub mod web;
 
 pub use issuer::{Issuer, IssuerError};
-pub use state::{AppState, SharedKeyRing};
+pub use state::{AppConfig, AppState, SharedKeyRing};

@@ -21,6 +21,22 @@ impl Pages {
                 "error.html",
                 include_str!("../../../templates/pages/error.html"),
             ),
+            (
+                "email_form.html",
+                include_str!("../../../templates/pages/email_form.html"),
+            ),
+            (
+                "sent.html",
+                include_str!("../../../templates/pages/sent.html"),
+            ),
+            (
+                "confirm.html",
+                include_str!("../../../templates/pages/confirm.html"),
+            ),
+            (
+                "dashboard.html",
+                include_str!("../../../templates/pages/dashboard.html"),
+            ),
         ])?;
         Ok(Self { tera })
     }
@@ -41,4 +57,50 @@ pub(crate) struct ErrorView<'a> {
     pub title: &'a str,
     pub message: &'a str,
     pub hint: Option<&'a str>,
+    /// A path from the code, never from input: the template writes it unescaped.
+    pub action_href: Option<&'static str>,
+    pub action_label: Option<&'a str>,
+}
+
+/// The view of `email_form.html`: the register and login pages.
+#[derive(Serialize)]
+pub(crate) struct EmailFormView<'a> {
+    pub title: &'a str,
+    pub lead: &'a str,
+    pub action: &'a str,
+    pub button: &'a str,
+    pub email: &'a str,
+    pub csrf: &'a str,
+    pub error: Option<&'a str>,
+    pub other_text: &'a str,
+    pub other_href: &'a str,
+    pub other_link: &'a str,
+}
+
+/// The view of `sent.html`: "check your email", with the code form.
+#[derive(Serialize)]
+pub(crate) struct SentView<'a> {
+    pub minutes: i64,
+    pub csrf: &'a str,
+    pub error: Option<&'a str>,
+}
+
+/// The view of `confirm.html`: what pressing the button will do, and as whom.
+#[derive(Serialize)]
+pub(crate) struct ConfirmView<'a> {
+    pub title: &'a str,
+    pub action: &'a str,
+    pub button: &'a str,
+    pub email: &'a str,
+    pub issuer: &'a str,
+    pub token: &'a str,
+    pub csrf: &'a str,
+}
+
+/// The view of `dashboard.html`.
+#[derive(Serialize)]
+pub(crate) struct DashboardView<'a> {
+    pub email: &'a str,
+    pub signed_in_at: String,
+    pub csrf: &'a str,
 }

@@ -9,7 +9,10 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sea_orm::DatabaseConnection;
 
 use crate::issuer::Issuer;
+use crate::login::{Login, LoginSettings};
+use crate::mail::{MailTemplates, Outbox};
 use crate::pages::Pages;
+use crate::web::CookiePolicy;
 
 /// The key ring every handler reads; a background worker swaps in a fresh one.
 pub type SharedKeyRing = Arc<ArcSwap<KeyRing>>;
@@ -28,6 +31,23 @@ pub struct Services {
     pub(crate) discovery: Bytes,
     pub(crate) pages: Pages,
     pub(crate) metrics: PrometheusHandle,
+    pub(crate) login: Login,
+    pub(crate) login_settings: LoginSettings,
+    pub(crate) cookies: CookiePolicy,
+    pub(crate) rate_limit_per_ip: u32,
+}
+
+/// What the server hands the web application when it starts.
+pub struct AppConfig {
+    pub issuer: Issuer,
+    pub db: DatabaseConnection,
+    pub keys: SharedKeyRing,
+    pub jwks_max_age: Duration,
+    pub metrics: PrometheusHandle,
+    pub outbox: Outbox,
+    pub login: LoginSettings,
+    /// Requests per minute one client IP may make to the routes that send mail or sign in.
+    pub rate_limit_per_ip: u32,
 }
 
 /// Why the application state could not be built.
@@ -50,13 +70,29 @@ impl std::ops::Deref for AppState {
 impl AppState {
     /// Builds the state once at start-up: the discovery document and templates are prepared
     /// here so requests only read them.
-    pub fn new(
-        issuer: Issuer,
-        db: DatabaseConnection,
-        keys: SharedKeyRing,
-        jwks_max_age: Duration,
-        metrics: PrometheusHandle,
-    ) -> Result<Self, StateError> {
+    pub fn new(config: AppConfig) -> Result<Self, StateError> {
+        let AppConfig {
+            issuer,
+            db,
+            keys,
+            jwks_max_age,
+            metrics,
+            outbox,
+            login: login_settings,
+            rate_limit_per_ip,
+        } = config;
+        let templates = Arc::new(MailTemplates::load()?);
+        let login = Login::new(
+            db.clone(),
+            keys.clone(),
+            issuer.clone(),
+            login_settings.clone(),
+            outbox,
+            templates,
+        );
+        let cookies = CookiePolicy {
+            secure: issuer.is_https(),
+        };
         let discovery = Bytes::from(crate::discovery::document(&issuer)?);
         let jwks_cache_control =
             HeaderValue::from_str(&format!("public, max-age={}", jwks_max_age.as_secs()))
@@ -69,6 +105,10 @@ impl AppState {
             discovery,
             pages: Pages::load()?,
             metrics,
+            login,
+            login_settings,
+            cookies,
+            rate_limit_per_ip,
         })))
     }
 

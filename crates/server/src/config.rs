@@ -19,7 +19,16 @@ pub const DEFAULT_CONFIG_FILE: &str = "config/latchkey.toml";
 
 /// The top-level keys, the only ones `LATCHKEY_*` variables may set, so unrelated variables
 /// with the same prefix (a test's database URL, say) are not read as configuration.
-const TOP_LEVEL_KEYS: [&str; 5] = ["issuer", "listen", "database_url", "keys", "log"];
+const TOP_LEVEL_KEYS: [&str; 8] = [
+    "issuer",
+    "listen",
+    "database_url",
+    "keys",
+    "log",
+    "mail",
+    "login",
+    "http",
+];
 
 /// The configuration as written, before it is checked.
 #[derive(Debug, Deserialize)]
@@ -30,6 +39,63 @@ pub struct Config {
     pub database_url: String,
     pub keys: KeysConfig,
     pub log: LogConfig,
+    pub mail: MailConfig,
+    pub login: LoginConfig,
+    pub http: HttpConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    pub smtp_url: String,
+    pub from: String,
+    pub outbox_dir: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginConfig {
+    pub magic_link_ttl: Ttl,
+    pub rate_limit_per_address: u32,
+    pub rate_limit_window: Ttl,
+    pub session_idle_ttl: Ttl,
+    pub session_max_ttl: Ttl,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    pub rate_limit_per_ip: u32,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_url: String::new(),
+            from: "Latchkey <no-reply@localhost>".into(),
+            outbox_dir: PathBuf::from("var/outbox"),
+        }
+    }
+}
+
+impl Default for LoginConfig {
+    fn default() -> Self {
+        Self {
+            magic_link_ttl: Ttl::from_secs(600),
+            rate_limit_per_address: 5,
+            rate_limit_window: Ttl::from_secs(900),
+            session_idle_ttl: Ttl::from_secs(7 * 86_400),
+            session_max_ttl: Ttl::from_secs(30 * 86_400),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            rate_limit_per_ip: 120,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,6 +130,9 @@ impl Default for Config {
             database_url: "sqlite://var/latchkey.db?mode=rwc".into(),
             keys: KeysConfig::default(),
             log: LogConfig::default(),
+            mail: MailConfig::default(),
+            login: LoginConfig::default(),
+            http: HttpConfig::default(),
         }
     }
 }
@@ -127,6 +196,9 @@ pub struct Settings {
     pub jwks_cache: Ttl,
     pub log_format: LogFormat,
     pub log_level: String,
+    pub mail: MailConfig,
+    pub login: latchkey_idp::login::LoginSettings,
+    pub rate_limit_per_ip: u32,
 }
 
 impl Config {
@@ -216,7 +288,51 @@ impl Config {
                 ),
             )
         })?;
+        let login = &self.login;
+        if login.magic_link_ttl.as_duration().is_zero() {
+            return Err(invalid("login.magic_link_ttl", "must be at least 1s"));
+        }
+        if login.magic_link_ttl > keys.retired_ttl {
+            return Err(invalid(
+                "keys.retired_ttl",
+                format!(
+                    "{} is shorter than login.magic_link_ttl ({}): a link could outlive the key that signed it",
+                    keys.retired_ttl, login.magic_link_ttl
+                ),
+            ));
+        }
+        if login.rate_limit_per_address == 0 {
+            return Err(invalid(
+                "login.rate_limit_per_address",
+                "must be at least 1",
+            ));
+        }
+        if login.session_idle_ttl > login.session_max_ttl {
+            return Err(invalid(
+                "login.session_idle_ttl",
+                "must not be longer than login.session_max_ttl",
+            ));
+        }
+        if self.http.rate_limit_per_ip == 0 {
+            return Err(invalid("http.rate_limit_per_ip", "must be at least 1"));
+        }
+        if self.mail.from.trim().is_empty() {
+            return Err(invalid(
+                "mail.from",
+                "must be a sender like Latchkey <no-reply@example.com>",
+            ));
+        }
+        let login_settings = latchkey_idp::login::LoginSettings {
+            magic_link_ttl: login.magic_link_ttl.as_time_delta(),
+            rate_limit_per_address: u64::from(login.rate_limit_per_address),
+            rate_limit_window: login.rate_limit_window.as_time_delta(),
+            session_idle_ttl: login.session_idle_ttl.as_time_delta(),
+            session_max_ttl: login.session_max_ttl.as_time_delta(),
+        };
         Ok(Settings {
+            mail: self.mail,
+            login: login_settings,
+            rate_limit_per_ip: self.http.rate_limit_per_ip,
             issuer,
             listen,
             database_url: self.database_url,

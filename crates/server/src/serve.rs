@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use chrono::Utc;
-use latchkey_idp::{AppState, SharedKeyRing};
+use latchkey_idp::mail::{MailSettings, MailTransport, Outbox};
+use latchkey_idp::{AppConfig, AppState, SharedKeyRing};
 use latchkey_keys::KeyStore;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -33,6 +34,8 @@ pub enum ServeError {
     Listen { addr: SocketAddr, reason: String },
     #[error("starting the web application: {0}")]
     State(#[from] latchkey_idp::web::StateError),
+    #[error("{0}")]
+    Mail(String),
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -54,7 +57,7 @@ pub struct Running {
     pub state: AppState,
     stop: watch::Sender<bool>,
     server: JoinHandle<Result<(), std::io::Error>>,
-    key_worker: JoinHandle<()>,
+    workers: Vec<JoinHandle<()>>,
 }
 
 impl Running {
@@ -62,7 +65,10 @@ impl Running {
     pub async fn shutdown(self) -> Result<(), ServeError> {
         let _ = self.stop.send(true);
         let served = self.server.await.unwrap_or(Ok(()));
-        self.key_worker.abort();
+        for worker in self.workers {
+            // Workers stop at the signal between two rounds; a round in progress finishes.
+            let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
+        }
         served.map_err(ServeError::from)
     }
 
@@ -77,32 +83,35 @@ impl Running {
 /// Migrates the database, makes sure the key ring is ready, and starts serving.
 pub async fn start(settings: &Settings) -> Result<Running, ServeError> {
     let started = Instant::now();
-    let db = database::connect(&settings.database_url).await?;
-    database::migrate(&db, &settings.database_url).await?;
-    let store = KeyStore::new(
-        db.clone(),
-        master_key::resolve(&settings.master_key)?,
-        settings.key_policy,
-    );
-    store.maintain(Utc::now()).await?;
-    let keys: SharedKeyRing = Arc::new(ArcSwap::from_pointee(store.load(Utc::now()).await?));
-
-    let state = AppState::new(
-        settings.issuer.clone(),
-        db,
-        keys.clone(),
-        settings.jwks_cache.as_duration(),
-        latchkey_idp::telemetry::metrics_handle(),
-    )?;
+    // Bind first: a port in use should stop start-up before anything else is done.
     let listener = TcpListener::bind(settings.listen)
         .await
         .map_err(|e| ServeError::Listen {
             addr: settings.listen,
             reason: e.to_string(),
         })?;
+    let db = database::connect(&settings.database_url).await?;
+    database::migrate(&db, &settings.database_url).await?;
+    let sealing_key = master_key::resolve(&settings.master_key)?;
+    let store = KeyStore::new(db.clone(), sealing_key.clone(), settings.key_policy);
+    store.maintain(Utc::now()).await?;
+    let keys: SharedKeyRing = Arc::new(ArcSwap::from_pointee(store.load(Utc::now()).await?));
+
+    let outbox = Outbox::new(db.clone(), sealing_key, mail_settings(settings)?);
+    let state = AppState::new(AppConfig {
+        issuer: settings.issuer.clone(),
+        db,
+        keys: keys.clone(),
+        jwks_max_age: settings.jwks_cache.as_duration(),
+        metrics: latchkey_idp::telemetry::metrics_handle(),
+        outbox: outbox.clone(),
+        login: settings.login.clone(),
+        rate_limit_per_ip: settings.rate_limit_per_ip,
+    })?;
     let addr = listener.local_addr()?;
 
     let (stop, stopped) = watch::channel(false);
+    let mail_worker = tokio::spawn(outbox.run(stopped.clone()));
     let key_worker = tokio::spawn(refresh_keys(
         store,
         keys,
@@ -130,7 +139,7 @@ pub async fn start(settings: &Settings) -> Result<Running, ServeError> {
         state,
         stop,
         server,
-        key_worker,
+        workers: vec![key_worker, mail_worker],
     })
 }
 
@@ -184,4 +193,17 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {}
         _ = terminate => {}
     }
+}
+
+/// The sender and the transport, from `mail.*`.
+fn mail_settings(settings: &Settings) -> Result<MailSettings, ServeError> {
+    let from = settings.mail.from.parse().map_err(|e| {
+        ServeError::Mail(format!(
+            "mail.from: {:?} is not a sender like Latchkey <no-reply@example.com> ({e})",
+            settings.mail.from
+        ))
+    })?;
+    let transport = MailTransport::new(&settings.mail.smtp_url, settings.mail.outbox_dir.clone())
+        .map_err(ServeError::Mail)?;
+    Ok(MailSettings { from, transport })
 }

@@ -29,6 +29,7 @@ pub(super) async fn authorize(
         hint: Some(
             "Go back to the application and try again, or tell its administrator about this page.",
         ),
+        action: None,
     }
     .render(&state)
 }

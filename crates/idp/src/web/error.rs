@@ -11,15 +11,31 @@ pub struct PageError {
     pub title: &'static str,
     pub message: String,
     pub hint: Option<&'static str>,
+    /// A way forward: (link, label).
+    pub action: Option<(&'static str, &'static str)>,
 }
 
 impl PageError {
+    /// A failure whose details are logged, not shown: the page says only that it was ours.
+    pub(crate) fn internal(error: impl std::fmt::Debug) -> Self {
+        tracing::error!(error = ?error, "request failed");
+        PageError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            title: "Something went wrong on our side",
+            message: "The request could not be completed. Nothing was changed.".into(),
+            hint: Some("Please try again in a moment."),
+            action: None,
+        }
+    }
+
     /// Renders the page; if the template itself fails, a plain sentence still gets through.
     pub(crate) fn render(self, state: &AppState) -> Response {
         let view = ErrorView {
             title: self.title,
             message: &self.message,
             hint: self.hint,
+            action_href: self.action.map(|a| a.0),
+            action_label: self.action.map(|a| a.1),
         };
         match state.pages.render("error.html", &view) {
             Ok(html) => (
@@ -43,6 +59,7 @@ pub(super) async fn not_found(State(state): State<AppState>) -> Response {
         title: "Page not found",
         message: "There is nothing at this address.".into(),
         hint: Some("Check the link, or start again from the application you were signing in to."),
+        action: None,
     }
     .render(&state)
 }

@@ -2,10 +2,13 @@
 
 mod assets;
 mod authorize;
+mod cookies;
+mod csrf;
 mod discovery;
 mod error;
 mod health;
 mod jwks;
+mod login;
 mod request_id;
 mod security_headers;
 
@@ -21,6 +24,7 @@ use crate::state::AppState;
 use crate::telemetry;
 
 pub use crate::state::StateError;
+pub(crate) use cookies::CookiePolicy;
 pub use error::PageError;
 
 /// The provider's paths; discovery publishes them as absolute URLs.
@@ -32,6 +36,14 @@ pub mod paths {
     pub const READYZ: &str = "/readyz";
     pub const METRICS: &str = "/metrics";
     pub const STYLESHEET: &str = "/assets/latchkey.css";
+    pub const LOGIN: &str = "/login";
+    pub const REGISTER: &str = "/register";
+    pub const LOGIN_SENT: &str = "/login/sent";
+    pub const LOGIN_CODE: &str = "/login/code";
+    pub const LOGIN_VERIFY: &str = "/login/verify";
+    pub const DASHBOARD: &str = "/dashboard";
+    pub const LOGOUT: &str = "/logout";
+    pub const LOGOUT_EVERYWHERE: &str = "/logout/everywhere";
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -43,6 +55,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState) -> Router {
     let https = state.issuer.is_https();
     Router::new()
+        .merge(login_routes(state.rate_limit_per_ip))
         .route(paths::DISCOVERY, get(discovery::openid_configuration))
         .route(paths::JWKS, get(jwks::jwks))
         .route(paths::AUTHORIZE, get(authorize::authorize))
@@ -74,4 +87,46 @@ pub fn router(state: AppState) -> Router {
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         )
         .with_state(state)
+}
+
+/// The sign-up and sign-in pages. The routes that send mail or sign in are limited per client
+/// IP (429 with `Retry-After` past the limit), and all of them wait on the database, so they
+/// have a timeout.
+fn login_routes(per_minute: u32) -> Router<AppState> {
+    use axum::routing::post;
+    use tower_governor::GovernorLayer;
+    use tower_governor::governor::GovernorConfigBuilder;
+
+    let per_minute = per_minute.max(1);
+    let limit = GovernorConfigBuilder::default()
+        .per_millisecond((60_000 / u64::from(per_minute)).max(1))
+        .burst_size(per_minute)
+        .finish()
+        .map(|config| GovernorLayer::new(std::sync::Arc::new(config)));
+    let limited = |route: axum::routing::MethodRouter<AppState>| match &limit {
+        Some(layer) => route.layer(layer.clone()),
+        None => route,
+    };
+    Router::new()
+        .route(
+            paths::LOGIN,
+            get(login::login_page).merge(limited(post(login::login_submit))),
+        )
+        .route(
+            paths::REGISTER,
+            get(login::register_page).merge(limited(post(login::register_submit))),
+        )
+        .route(paths::LOGIN_SENT, get(login::sent_page))
+        .route(paths::LOGIN_CODE, limited(post(login::code_submit)))
+        .route(
+            paths::LOGIN_VERIFY,
+            get(login::verify_page).merge(limited(post(login::verify_submit))),
+        )
+        .route(paths::DASHBOARD, get(login::dashboard))
+        .route(paths::LOGOUT, post(login::logout))
+        .route(paths::LOGOUT_EVERYWHERE, post(login::logout_everywhere))
+        .route_layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            std::time::Duration::from_secs(15),
+        ))
 }

@@ -1,0 +1,528 @@
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use latchkey_keys::{Expectations, SigningAlgorithm, VerifyError};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, SqlErr, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+
+use super::session::Sessions;
+use crate::email::Email;
+use crate::entities::{login_link, login_request, user};
+use crate::issuer::Issuer;
+use crate::mail::{MagicLinkMail, MailTemplates, NoAccountMail, Outbox, OutboxError};
+use crate::secret::{SecretToken, constant_time_eq, generate_code, sha256_hex};
+use crate::state::SharedKeyRing;
+
+/// The JWS `typ` of a magic link: no other endpoint accepts it, and it accepts nothing else.
+const LINK_TYPE: &str = "magic-link+jwt";
+/// Wrong codes that void a link and its code.
+pub const MAX_FAILED_CODES: i32 = 5;
+
+/// How the login flow is tuned (`login.*`).
+#[derive(Clone, Debug)]
+pub struct LoginSettings {
+    pub magic_link_ttl: TimeDelta,
+    pub rate_limit_per_address: u64,
+    pub rate_limit_window: TimeDelta,
+    pub session_idle_ttl: TimeDelta,
+    pub session_max_ttl: TimeDelta,
+}
+
+/// Why a link was asked for. Registering an address that has an account signs in instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Purpose {
+    Register,
+    Login,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Register => "register",
+            Purpose::Login => "login",
+        }
+    }
+
+    fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "register" => Some(Purpose::Register),
+            "login" => Some(Purpose::Login),
+            _ => None,
+        }
+    }
+
+    /// What the person is doing, in words for pages and mail.
+    pub fn action(self) -> &'static str {
+        match self {
+            Purpose::Register => "create your account",
+            Purpose::Login => "sign in",
+        }
+    }
+}
+
+/// Who asked for a link, told in the mail so a person can spot a request that was not theirs.
+#[derive(Clone, Debug)]
+pub struct Requester {
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// The claims of a magic link.
+#[derive(Serialize, Deserialize)]
+struct LinkClaims {
+    iss: String,
+    aud: String,
+    sub: String,
+    purpose: Purpose,
+    jti: String,
+    iat: i64,
+    exp: i64,
+}
+
+/// What the confirm page shows about a link before anything is consumed.
+#[derive(Debug)]
+pub struct LinkView {
+    pub email: Email,
+    pub purpose: Purpose,
+}
+
+/// A completed sign-in: the account and the new session's secret for the cookie.
+#[derive(Debug)]
+pub struct SignedIn {
+    pub user_id: String,
+    pub email: String,
+    pub session: SecretToken,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("signing the link: {0}")]
+    Keys(#[from] latchkey_keys::KeyError),
+    #[error("mail: {0}")]
+    Outbox(#[from] OutboxError),
+    #[error("rendering the mail: {0}")]
+    Template(#[from] tera::Error),
+    #[error("the account for this link no longer exists")]
+    AccountGone,
+}
+
+/// Why a link cannot be used. Each says what happened, so the page can say what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("the link is damaged or is not a sign-in link")]
+    Invalid,
+    #[error("the link has expired")]
+    Expired,
+    #[error("the link has already been used")]
+    Used,
+    #[error("the link was voided after too many wrong codes")]
+    Voided,
+    #[error(transparent)]
+    Login(#[from] LoginError),
+}
+
+/// Why a typed code did not sign in.
+#[derive(Debug, thiserror::Error)]
+pub enum CodeError {
+    #[error("no sign-in is waiting in this browser")]
+    NothingPending,
+    #[error("the code is wrong; {remaining} tries left")]
+    Wrong { remaining: i32 },
+    #[error("too many wrong codes; the link and code are void")]
+    Voided,
+    #[error(transparent)]
+    Login(#[from] LoginError),
+}
+
+impl From<sea_orm::DbErr> for LinkError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        LinkError::Login(e.into())
+    }
+}
+
+impl From<sea_orm::DbErr> for CodeError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        CodeError::Login(e.into())
+    }
+}
+
+/// The login flow.
+#[derive(Clone)]
+pub struct Login {
+    db: DatabaseConnection,
+    keys: SharedKeyRing,
+    issuer: Issuer,
+    settings: LoginSettings,
+    outbox: Outbox,
+    templates: Arc<MailTemplates>,
+    sessions: Sessions,
+}
+
+impl Login {
+    pub fn new(
+        db: DatabaseConnection,
+        keys: SharedKeyRing,
+        issuer: Issuer,
+        settings: LoginSettings,
+        outbox: Outbox,
+        templates: Arc<MailTemplates>,
+    ) -> Self {
+        let sessions = Sessions::new(
+            db.clone(),
+            settings.session_idle_ttl,
+            settings.session_max_ttl,
+        );
+        Self {
+            db,
+            keys,
+            issuer,
+            settings,
+            outbox,
+            templates,
+            sessions,
+        }
+    }
+
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    fn audience(&self) -> String {
+        self.issuer.endpoint("/login/verify")
+    }
+
+    /// Handles a request for a link. Whatever the address, the caller answers the same way:
+    /// an unknown address gets a "no account here" note rather than a link, and past the
+    /// per-address limit nothing is sent at all. Returns whether a mail was queued.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn request(
+        &self,
+        email: &Email,
+        asked: Purpose,
+        browser: &SecretToken,
+        requester: &Requester,
+        now: DateTime<Utc>,
+    ) -> Result<bool, LoginError> {
+        if !self.within_rate_limit(email, now).await? {
+            tracing::warn!(email_hash = %sha256_hex(email.as_str().as_bytes()), "per-address link limit reached; no mail sent");
+            metrics::counter!("login_rate_limited_total", "scope" => "address").increment(1);
+            return Ok(false);
+        }
+        let account = user::Entity::find()
+            .filter(user::Column::Email.eq(email.as_str()))
+            .one(&self.db)
+            .await?;
+        let requested_at = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let purpose = match (asked, &account) {
+            (_, Some(_)) => Purpose::Login,
+            (Purpose::Register, None) => Purpose::Register,
+            (Purpose::Login, None) => {
+                let register_url = self.issuer.endpoint("/register");
+                let mail = self.templates.no_account(&NoAccountMail {
+                    email: email.as_str(),
+                    register_url: &register_url,
+                    requested_at,
+                    ip: &requester.ip,
+                    browser: &requester.user_agent,
+                })?;
+                let message = self.outbox.message(email, mail)?;
+                self.outbox
+                    .enqueue(
+                        &self.db,
+                        &message,
+                        email,
+                        now + self.settings.magic_link_ttl,
+                        now,
+                    )
+                    .await?;
+                self.outbox.wake();
+                return Ok(true);
+            }
+        };
+
+        let jti = SecretToken::generate();
+        let expires_at = now + self.settings.magic_link_ttl;
+        let claims = LinkClaims {
+            iss: self.issuer.to_string(),
+            aud: self.audience(),
+            sub: email.to_string(),
+            purpose,
+            jti: jti.expose().to_owned(),
+            iat: now.timestamp(),
+            exp: expires_at.timestamp(),
+        };
+        let token = self
+            .keys
+            .load()
+            .sign(SigningAlgorithm::Es256, LINK_TYPE, &claims, now)?;
+        let link = format!("{}?token={token}", self.audience());
+        let id = uuid::Uuid::now_v7().to_string();
+        let code = generate_code();
+        let mail = self.templates.magic_link(&MagicLinkMail {
+            link: &link,
+            code: &code,
+            email: email.as_str(),
+            action: purpose.action(),
+            minutes: self.settings.magic_link_ttl.num_minutes().max(1),
+            requested_at,
+            ip: &requester.ip,
+            browser: &requester.user_agent,
+            issuer: self.issuer.as_str(),
+        })?;
+        let message = self.outbox.message(email, mail)?;
+
+        // The link and the mail that carries it are written together, or not at all.
+        let txn = self.db.begin().await?;
+        login_link::Entity::insert(login_link::ActiveModel {
+            id: Set(id.clone()),
+            token_hash: Set(jti.hash()),
+            browser_hash: Set(browser.hash()),
+            code_hash: Set(code_hash(&id, &code)),
+            email: Set(email.to_string()),
+            purpose: Set(purpose.as_str().to_owned()),
+            failed_codes: Set(0),
+            created_at: Set(now),
+            expires_at: Set(expires_at),
+            used_at: Set(None),
+            requested_ip: Set(truncate(&requester.ip, 64)),
+            requested_user_agent: Set(truncate(&requester.user_agent, 512)),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        self.outbox
+            .enqueue(&txn, &message, email, expires_at, now)
+            .await?;
+        txn.commit().await?;
+        self.outbox.wake();
+        Ok(true)
+    }
+
+    /// Counts this request against the address's limit; false when it is over.
+    async fn within_rate_limit(
+        &self,
+        email: &Email,
+        now: DateTime<Utc>,
+    ) -> Result<bool, LoginError> {
+        let email_hash = sha256_hex(email.as_str().as_bytes());
+        login_request::Entity::insert(login_request::ActiveModel {
+            email_hash: Set(email_hash.clone()),
+            created_at: Set(now),
+            ..Default::default()
+        })
+        .exec_without_returning(&self.db)
+        .await?;
+        let recent = login_request::Entity::find()
+            .filter(login_request::Column::EmailHash.eq(email_hash))
+            .filter(login_request::Column::CreatedAt.gt(now - self.settings.rate_limit_window))
+            .count(&self.db)
+            .await?;
+        Ok(recent <= self.settings.rate_limit_per_address)
+    }
+
+    fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<LinkClaims, LinkError> {
+        let audience = self.audience();
+        let expect = Expectations {
+            token_type: LINK_TYPE,
+            audience: &audience,
+            issuer: self.issuer.as_str(),
+        };
+        match self.keys.load().verify::<LinkClaims>(token, &expect, now) {
+            Ok(verified) => Ok(verified.claims),
+            Err(VerifyError::Expired) => Err(LinkError::Expired),
+            Err(_) => Err(LinkError::Invalid),
+        }
+    }
+
+    async fn find(&self, claims: &LinkClaims) -> Result<login_link::Model, LinkError> {
+        let jti = SecretToken::from_client(&claims.jti).ok_or(LinkError::Invalid)?;
+        login_link::Entity::find()
+            .filter(login_link::Column::TokenHash.eq(jti.hash()))
+            .one(&self.db)
+            .await?
+            .ok_or(LinkError::Invalid)
+    }
+
+    /// What a link would do, for the confirm page. Consumes nothing (scanners fetch links).
+    pub async fn inspect(&self, token: &str, now: DateTime<Utc>) -> Result<LinkView, LinkError> {
+        let claims = self.verify(token, now)?;
+        let link = self.find(&claims).await?;
+        usable(&link, now)?;
+        let email = Email::parse(&link.email).map_err(|_| LinkError::Invalid)?;
+        let purpose = Purpose::parse(&link.purpose).ok_or(LinkError::Invalid)?;
+        Ok(LinkView { email, purpose })
+    }
+
+    /// Uses a link: of any number of concurrent confirmations, exactly one signs in.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn confirm(&self, token: &str, now: DateTime<Utc>) -> Result<SignedIn, LinkError> {
+        let claims = self.verify(token, now)?;
+        let link = self.find(&claims).await?;
+        if !self.consume(&link.id, now).await? {
+            usable(&self.reload(&link.id).await?, now)?;
+            return Err(LinkError::Used);
+        }
+        Ok(self.sign_in(&link, now).await?)
+    }
+
+    /// Uses the code typed in the browser that asked for the link. Five wrong codes void both.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn confirm_code(
+        &self,
+        browser: &SecretToken,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SignedIn, CodeError> {
+        let link = login_link::Entity::find()
+            .filter(login_link::Column::BrowserHash.eq(browser.hash()))
+            .filter(login_link::Column::UsedAt.is_null())
+            .filter(login_link::Column::ExpiresAt.gt(now))
+            .order_by_desc(login_link::Column::CreatedAt)
+            .one(&self.db)
+            .await?
+            .ok_or(CodeError::NothingPending)?;
+        if link.failed_codes >= MAX_FAILED_CODES {
+            return Err(CodeError::Voided);
+        }
+        let typed: String = code.chars().filter(char::is_ascii_digit).collect();
+        if !constant_time_eq(&code_hash(&link.id, &typed), &link.code_hash) {
+            login_link::Entity::update_many()
+                .col_expr(
+                    login_link::Column::FailedCodes,
+                    sea_orm::sea_query::ExprTrait::add(
+                        Expr::col(login_link::Column::FailedCodes),
+                        1,
+                    ),
+                )
+                .filter(login_link::Column::Id.eq(link.id.as_str()))
+                .filter(login_link::Column::UsedAt.is_null())
+                .exec(&self.db)
+                .await?;
+            let failed = self.reload(&link.id).await?.failed_codes;
+            tracing::warn!(link = %link.id, failed, "wrong sign-in code");
+            return Err(if failed >= MAX_FAILED_CODES {
+                CodeError::Voided
+            } else {
+                CodeError::Wrong {
+                    remaining: MAX_FAILED_CODES - failed,
+                }
+            });
+        }
+        if !self.consume(&link.id, now).await? {
+            return Err(CodeError::NothingPending);
+        }
+        Ok(self.sign_in(&link, now).await?)
+    }
+
+    /// The single-use rule, enforced by the database: only the first update wins.
+    async fn consume(&self, id: &str, now: DateTime<Utc>) -> Result<bool, sea_orm::DbErr> {
+        let result = login_link::Entity::update_many()
+            .col_expr(login_link::Column::UsedAt, Expr::value(now))
+            .filter(login_link::Column::Id.eq(id))
+            .filter(login_link::Column::UsedAt.is_null())
+            .filter(login_link::Column::ExpiresAt.gt(now))
+            .filter(login_link::Column::FailedCodes.lt(MAX_FAILED_CODES))
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn reload(&self, id: &str) -> Result<login_link::Model, sea_orm::DbErr> {
+        login_link::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| sea_orm::DbErr::RecordNotFound(format!("login link {id}")))
+    }
+
+    async fn sign_in(
+        &self,
+        link: &login_link::Model,
+        now: DateTime<Utc>,
+    ) -> Result<SignedIn, LoginError> {
+        let account = match Purpose::parse(&link.purpose) {
+            Some(Purpose::Register) => self.create_account(&link.email, now).await?,
+            _ => user::Entity::find()
+                .filter(user::Column::Email.eq(link.email.as_str()))
+                .one(&self.db)
+                .await?
+                .ok_or(LoginError::AccountGone)?,
+        };
+        user::Entity::update_many()
+            .col_expr(user::Column::LastSignInAt, Expr::value(now))
+            .filter(user::Column::Id.eq(account.id.as_str()))
+            .exec(&self.db)
+            .await?;
+        let session = self.sessions.create(&account.id, now).await?;
+        tracing::info!(user = %account.id, "signed in");
+        Ok(SignedIn {
+            user_id: account.id,
+            email: account.email,
+            session,
+        })
+    }
+
+    /// Creates the account for a registration link; if the address registered meanwhile
+    /// (two links, both used), the existing account is the one signed in.
+    async fn create_account(
+        &self,
+        email: &str,
+        now: DateTime<Utc>,
+    ) -> Result<user::Model, LoginError> {
+        let model = user::Model {
+            id: uuid::Uuid::now_v7().to_string(),
+            email: email.to_owned(),
+            created_at: now,
+            last_sign_in_at: None,
+        };
+        let inserted = user::Entity::insert(user::ActiveModel {
+            id: Set(model.id.clone()),
+            email: Set(model.email.clone()),
+            created_at: Set(now),
+            last_sign_in_at: Set(None),
+        })
+        .exec_without_returning(&self.db)
+        .await;
+        match inserted {
+            Ok(_) => {
+                tracing::info!(user = %model.id, "account created");
+                Ok(model)
+            }
+            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                user::Entity::find()
+                    .filter(user::Column::Email.eq(email))
+                    .one(&self.db)
+                    .await?
+                    .ok_or(LoginError::AccountGone)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Says why a link that was not consumed cannot be used.
+fn usable(link: &login_link::Model, now: DateTime<Utc>) -> Result<(), LinkError> {
+    if link.used_at.is_some() {
+        Err(LinkError::Used)
+    } else if link.failed_codes >= MAX_FAILED_CODES {
+        Err(LinkError::Voided)
+    } else if link.expires_at <= now {
+        Err(LinkError::Expired)
+    } else {
+        Ok(())
+    }
+}
+
+/// The stored form of a code: bound to its link, so equal codes of two links differ.
+fn code_hash(link_id: &str, code: &str) -> String {
+    sha256_hex(format!("{link_id}:{code}").as_bytes())
+}
+
+fn truncate(value: &str, max: usize) -> String {
+    value.chars().take(max).collect()
+}

@@ -1,0 +1,10 @@
+//! Passwordless sign-up and sign-in: single-use magic links (a signed JWT that only the verify
+//! endpoint accepts) with a one-time code beside them, and the sessions they open. No HTTP here.
+
+mod link;
+mod session;
+
+pub use link::{
+    CodeError, LinkError, LinkView, Login, LoginError, LoginSettings, Purpose, Requester, SignedIn,
+};
+pub use session::{SessionUser, Sessions};

@@ -1,0 +1,62 @@
+//! Random secrets and their stored form.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+
+/// A 256-bit random value, written base64url. Only its SHA-256 is ever stored; `Debug` hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretToken(String);
+
+impl SecretToken {
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        // aws-lc-rs draws from the operating system; failure here means no randomness at all.
+        if aws_lc_rs::rand::fill(&mut bytes).is_err() {
+            tracing::error!("the system random number generator failed");
+        }
+        Self(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// Takes a value that came back from a client (a cookie, a link).
+    pub fn from_client(value: &str) -> Option<Self> {
+        (value.len() == 43 && URL_SAFE_NO_PAD.decode(value).is_ok()).then(|| Self(value.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The form that is stored and looked up.
+    pub fn hash(&self) -> String {
+        sha256_hex(self.0.as_bytes())
+    }
+}
+
+impl std::fmt::Debug for SecretToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretToken([redacted])")
+    }
+}
+
+/// SHA-256, hex-encoded. High-entropy secrets need no slow hash.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Compares two secrets in time that does not depend on where they differ.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
+}
+
+/// A six-digit one-time code.
+pub fn generate_code() -> String {
+    let mut bytes = [0u8; 4];
+    if aws_lc_rs::rand::fill(&mut bytes).is_err() {
+        tracing::error!("the system random number generator failed");
+    }
+    format!("{:06}", u32::from_le_bytes(bytes) % 1_000_000)
+}

@@ -1,0 +1,54 @@
+//! The provider's cookies: names and attributes in one place.
+
+use axum_extra::extract::cookie::{Cookie, SameSite};
+
+/// Which cookie.
+#[derive(Clone, Copy)]
+pub(crate) enum Jar {
+    /// The session id.
+    Session,
+    /// The double-submit CSRF token of the forms.
+    Csrf,
+    /// Binds a pending sign-in to the browser that asked, for the typed code.
+    Browser,
+}
+
+/// Names and attributes: `HttpOnly`, `SameSite=Lax`, path `/`; over https also `Secure` and
+/// the `__Host-` prefix, which browsers accept only from a secure origin with no domain.
+#[derive(Clone, Copy)]
+pub(crate) struct CookiePolicy {
+    pub secure: bool,
+}
+
+impl CookiePolicy {
+    pub(crate) fn name(self, jar: Jar) -> &'static str {
+        match (jar, self.secure) {
+            (Jar::Session, true) => "__Host-latchkey-session",
+            (Jar::Session, false) => "latchkey-session",
+            (Jar::Csrf, true) => "__Host-latchkey-csrf",
+            (Jar::Csrf, false) => "latchkey-csrf",
+            (Jar::Browser, true) => "__Host-latchkey-browser",
+            (Jar::Browser, false) => "latchkey-browser",
+        }
+    }
+
+    /// A cookie holding `value`; it lives as long as the browser session (the server decides
+    /// expiry for sessions and links).
+    pub(crate) fn make(self, jar: Jar, value: String) -> Cookie<'static> {
+        Cookie::build((self.name(jar), value))
+            .path("/")
+            .http_only(true)
+            .secure(self.secure)
+            .same_site(SameSite::Lax)
+            .build()
+    }
+
+    /// The cookie that deletes `jar`'s cookie.
+    pub(crate) fn removal(self, jar: Jar) -> Cookie<'static> {
+        Cookie::build((self.name(jar), ""))
+            .path("/")
+            .secure(self.secure)
+            .removal()
+            .build()
+    }
+}

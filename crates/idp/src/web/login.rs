@@ -1,0 +1,469 @@
+//! The sign-up and sign-in pages: thin handlers over `crate::login`.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Form, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use chrono::{SecondsFormat, Utc};
+use serde::Deserialize;
+
+use super::cookies::Jar;
+use super::csrf;
+use super::error::PageError;
+use crate::email::Email;
+use crate::login::{CodeError, LinkError, Purpose, Requester, SessionUser, SignedIn};
+use crate::pages::{ConfirmView, DashboardView, EmailFormView, SentView};
+use crate::secret::SecretToken;
+use crate::state::AppState;
+
+type PageResult = Result<Response, PageError>;
+
+fn respond(state: &AppState, result: PageResult) -> Response {
+    result.unwrap_or_else(|error| error.render(state))
+}
+
+fn html(
+    state: &AppState,
+    status: StatusCode,
+    template: &str,
+    view: &impl serde::Serialize,
+) -> PageResult {
+    let page = state
+        .pages
+        .render(template, view)
+        .map_err(PageError::internal)?;
+    Ok((status, [(header::CACHE_CONTROL, "no-store")], Html(page)).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct HintQuery {
+    login_hint: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct EmailForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+#[derive(Deserialize)]
+pub(super) struct CodeForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+#[derive(Deserialize)]
+pub(super) struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+#[derive(Deserialize)]
+pub(super) struct ConfirmForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+#[derive(Deserialize)]
+pub(super) struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// The register or login page, with `email` pre-filled and an optional error.
+fn email_form(
+    state: &AppState,
+    jar: CookieJar,
+    purpose: Purpose,
+    email: &str,
+    error: Option<&str>,
+) -> PageResult {
+    let (jar, csrf) = csrf::token(jar, state.cookies);
+    let view = match purpose {
+        Purpose::Login => EmailFormView {
+            title: "Sign in",
+            lead: "Enter your email address and we will send you a link to sign in. No password needed.",
+            action: "/login",
+            button: "Email me a sign-in link",
+            email,
+            csrf: &csrf,
+            error,
+            other_text: "New here?",
+            other_href: "/register",
+            other_link: "Create an account",
+        },
+        Purpose::Register => EmailFormView {
+            title: "Create your account",
+            lead: "Enter your email address and we will send you a link to finish signing up. No password needed.",
+            action: "/register",
+            button: "Email me a sign-up link",
+            email,
+            csrf: &csrf,
+            error,
+            other_text: "Already have an account?",
+            other_href: "/login",
+            other_link: "Sign in",
+        },
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok((jar, html(state, status, "email_form.html", &view)?).into_response())
+}
+
+/// `GET /login`: `login_hint` pre-fills the address.
+pub(super) async fn login_page(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(q): Query<HintQuery>,
+) -> Response {
+    let hint = q.login_hint.unwrap_or_default();
+    respond(
+        &state,
+        email_form(&state, jar, Purpose::Login, hint.trim(), None),
+    )
+}
+
+/// `GET /register`.
+pub(super) async fn register_page(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(q): Query<HintQuery>,
+) -> Response {
+    let hint = q.login_hint.unwrap_or_default();
+    respond(
+        &state,
+        email_form(&state, jar, Purpose::Register, hint.trim(), None),
+    )
+}
+
+/// `POST /login`.
+pub(super) async fn login_submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(form): Form<EmailForm>,
+) -> Response {
+    let result = submit(&state, peer, &headers, jar, form, Purpose::Login).await;
+    respond(&state, result)
+}
+
+/// `POST /register`.
+pub(super) async fn register_submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(form): Form<EmailForm>,
+) -> Response {
+    let result = submit(&state, peer, &headers, jar, form, Purpose::Register).await;
+    respond(&state, result)
+}
+
+/// Sends a link (or a note, or nothing past the limit) and answers the same way regardless.
+async fn submit(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    jar: CookieJar,
+    form: EmailForm,
+    purpose: Purpose,
+) -> PageResult {
+    csrf::check(&jar, headers, &form.csrf, state.cookies, &state.issuer)?;
+    let email = match Email::parse(&form.email) {
+        Ok(email) => email,
+        Err(_) => {
+            let message = "That does not look like an email address. Check it and try again.";
+            return email_form(state, jar, purpose, form.email.trim(), Some(message));
+        }
+    };
+    let requester = Requester {
+        ip: peer.ip().to_string(),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("unknown browser")
+            .to_owned(),
+    };
+    let browser = SecretToken::generate();
+    state
+        .login
+        .request(&email, purpose, &browser, &requester, Utc::now())
+        .await
+        .map_err(PageError::internal)?;
+    let jar = jar.add(
+        state
+            .cookies
+            .make(Jar::Browser, browser.expose().to_owned()),
+    );
+    Ok((jar, Redirect::to("/login/sent")).into_response())
+}
+
+/// `GET /login/sent`: "check your email", with the form for the code.
+pub(super) async fn sent_page(State(state): State<AppState>, jar: CookieJar) -> Response {
+    let result = sent(&state, jar, StatusCode::OK, None);
+    respond(&state, result)
+}
+
+fn sent(state: &AppState, jar: CookieJar, status: StatusCode, error: Option<&str>) -> PageResult {
+    let (jar, csrf) = csrf::token(jar, state.cookies);
+    let view = SentView {
+        minutes: state.login_settings.magic_link_ttl.num_minutes().max(1),
+        csrf: &csrf,
+        error,
+    };
+    Ok((jar, html(state, status, "sent.html", &view)?).into_response())
+}
+
+/// `POST /login/code`: the code from the mail, typed in the browser that asked.
+pub(super) async fn code_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let result = async {
+        csrf::check(&jar, &headers, &form.csrf, state.cookies, &state.issuer)?;
+        let browser = jar.get(state.cookies.name(Jar::Browser)).and_then(|c| SecretToken::from_client(c.value()));
+        let outcome = match browser {
+            Some(browser) => state.login.confirm_code(&browser, &form.code, Utc::now()).await,
+            None => Err(CodeError::NothingPending),
+        };
+        match outcome {
+            Ok(signed_in) => Ok(start_session(&state, jar, signed_in).await),
+            Err(CodeError::Wrong { remaining }) => {
+                let message = format!("That code is not right. {remaining} {} left.", if remaining == 1 { "try" } else { "tries" });
+                sent(&state, jar, StatusCode::BAD_REQUEST, Some(&message))
+            }
+            Err(CodeError::Voided) => Err(link_error(LinkError::Voided)),
+            Err(CodeError::NothingPending) => Err(PageError {
+                status: StatusCode::BAD_REQUEST,
+                title: "No sign-in is waiting here",
+                message: "This browser has no sign-in link waiting for a code, or its link has expired or been used.".into(),
+                hint: Some("Type the code in the same browser where you asked for the link."),
+                action: Some(("/login", "Send a new link")),
+            }),
+            Err(CodeError::Login(e)) => Err(PageError::internal(e)),
+        }
+    }
+    .await;
+    respond(&state, result)
+}
+
+/// `GET /login/verify?token=…`: shows what the link will do. Consumes nothing, so a mail
+/// scanner that fetches the link (and runs its scripts: there are none) uses nothing up.
+pub(super) async fn verify_page(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    let result = async {
+        let view = state
+            .login
+            .inspect(&q.token, Utc::now())
+            .await
+            .map_err(link_error)?;
+        let (jar, csrf) = csrf::token(jar, state.cookies);
+        let (title, button) = match view.purpose {
+            Purpose::Register => ("Finish creating your account", "Create my account"),
+            Purpose::Login => ("Sign in", "Sign me in"),
+        };
+        let page = ConfirmView {
+            title,
+            action: view.purpose.action(),
+            button,
+            email: view.email.as_str(),
+            issuer: state.issuer.as_str(),
+            token: &q.token,
+            csrf: &csrf,
+        };
+        let mut response =
+            (jar, html(&state, StatusCode::OK, "confirm.html", &page)?).into_response();
+        response.headers_mut().insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        Ok(response)
+    }
+    .await;
+    respond(&state, result)
+}
+
+/// `POST /login/verify`: uses the link and signs this browser in.
+pub(super) async fn verify_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(form): Form<ConfirmForm>,
+) -> Response {
+    let result = async {
+        csrf::check(&jar, &headers, &form.csrf, state.cookies, &state.issuer)?;
+        let signed_in = state
+            .login
+            .confirm(&form.token, Utc::now())
+            .await
+            .map_err(link_error)?;
+        Ok(start_session(&state, jar, signed_in).await)
+    }
+    .await;
+    respond(&state, result)
+}
+
+/// Sets the new session's cookie, ending any session this browser had (a new id on every
+/// sign-in: no fixation), and continues to the dashboard.
+async fn start_session(state: &AppState, jar: CookieJar, signed_in: SignedIn) -> Response {
+    let previous = jar
+        .get(state.cookies.name(Jar::Session))
+        .and_then(|c| SecretToken::from_client(c.value()));
+    if let Some(old) = previous
+        && let Err(error) = state.login.sessions().revoke(&old, Utc::now()).await
+    {
+        tracing::warn!(%error, "could not end the previous session");
+    }
+    let jar = jar
+        .add(
+            state
+                .cookies
+                .make(Jar::Session, signed_in.session.expose().to_owned()),
+        )
+        .add(state.cookies.removal(Jar::Browser));
+    (jar, Redirect::to("/dashboard")).into_response()
+}
+
+/// The person signed in on this request, if any.
+pub(super) async fn current_user(
+    state: &AppState,
+    jar: &CookieJar,
+) -> Result<Option<(SecretToken, SessionUser)>, PageError> {
+    let Some(secret) = jar
+        .get(state.cookies.name(Jar::Session))
+        .and_then(|c| SecretToken::from_client(c.value()))
+    else {
+        return Ok(None);
+    };
+    let user = state
+        .login
+        .sessions()
+        .current(&secret, Utc::now())
+        .await
+        .map_err(PageError::internal)?;
+    Ok(user.map(|u| (secret, u)))
+}
+
+/// `GET /dashboard`: the signed-in landing page.
+pub(super) async fn dashboard(State(state): State<AppState>, jar: CookieJar) -> Response {
+    let result = async {
+        let Some((_, user)) = current_user(&state, &jar).await? else {
+            return Ok(Redirect::to("/login").into_response());
+        };
+        let (jar, csrf) = csrf::token(jar, state.cookies);
+        let view = DashboardView {
+            email: &user.email,
+            signed_in_at: user.signed_in_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            csrf: &csrf,
+        };
+        Ok((jar, html(&state, StatusCode::OK, "dashboard.html", &view)?).into_response())
+    }
+    .await;
+    respond(&state, result)
+}
+
+/// `POST /logout`: ends this session.
+pub(super) async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let result = async {
+        csrf::check(&jar, &headers, &form.csrf, state.cookies, &state.issuer)?;
+        if let Some((secret, _)) = current_user(&state, &jar).await? {
+            state
+                .login
+                .sessions()
+                .revoke(&secret, Utc::now())
+                .await
+                .map_err(PageError::internal)?;
+        }
+        Ok((
+            jar.add(state.cookies.removal(Jar::Session)),
+            Redirect::to("/login"),
+        )
+            .into_response())
+    }
+    .await;
+    respond(&state, result)
+}
+
+/// `POST /logout/everywhere`: ends every session of the signed-in person.
+pub(super) async fn logout_everywhere(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let result = async {
+        csrf::check(&jar, &headers, &form.csrf, state.cookies, &state.issuer)?;
+        if let Some((_, user)) = current_user(&state, &jar).await? {
+            let ended = state
+                .login
+                .sessions()
+                .revoke_all(&user.user_id, Utc::now())
+                .await
+                .map_err(PageError::internal)?;
+            tracing::info!(user = %user.user_id, ended, "signed out everywhere");
+        }
+        Ok((
+            jar.add(state.cookies.removal(Jar::Session)),
+            Redirect::to("/login"),
+        )
+            .into_response())
+    }
+    .await;
+    respond(&state, result)
+}
+
+/// The page for a link that cannot be used: what happened, and a way to get a new one.
+fn link_error(error: LinkError) -> PageError {
+    let (status, title, message) = match error {
+        LinkError::Invalid => (
+            StatusCode::BAD_REQUEST,
+            "This link is not valid",
+            "The link is damaged or incomplete: it may have been cut when it was copied from the mail.",
+        ),
+        LinkError::Expired => (
+            StatusCode::GONE,
+            "This link has expired",
+            "Sign-in links work for a few minutes only, to keep your account safe.",
+        ),
+        LinkError::Used => (
+            StatusCode::GONE,
+            "This link has already been used",
+            "Each sign-in link works once. If that was you, you are already signed in on the device where you used it.",
+        ),
+        LinkError::Voided => (
+            StatusCode::GONE,
+            "This link no longer works",
+            "Too many wrong codes were typed for it, so the link and its code were cancelled.",
+        ),
+        LinkError::Login(e) => return PageError::internal(e),
+    };
+    PageError {
+        status,
+        title,
+        message: message.into(),
+        hint: Some("You can ask for a new link; it takes a few seconds."),
+        action: Some(("/login", "Send me a new link")),
+    }
+}

@@ -1,0 +1,631 @@
+//! Passwordless sign-up and sign-in, driven as a person would: a browser, the mail that real
+//! SMTP delivered, and the link or code in it.
+
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use latchkey_keys::SigningAlgorithm;
+use latchkey_server::duration::Ttl;
+use reqwest::StatusCode;
+
+use crate::browser::Browser;
+use crate::harness::{TestApp, TestDb, config, master_key};
+use crate::on_both_databases;
+use crate::smtp::SmtpSink;
+
+async fn app_with_mail(
+    db: &TestDb,
+    adjust: impl FnOnce(&mut latchkey_server::config::Config),
+) -> (TestApp, SmtpSink) {
+    let smtp = SmtpSink::start().await;
+    let mut cfg = config(db, &master_key());
+    cfg.mail.smtp_url = smtp.url();
+    adjust(&mut cfg);
+    (TestApp::spawn(cfg).await, smtp)
+}
+
+async fn a_person_signs_up_signs_out_and_signs_in_again(db: TestDb) {
+    let (app, smtp) = app_with_mail(&db, |_| {}).await;
+    let browser = Browser::new(&app.base_url);
+
+    let asked = browser.register("Ann@Example.com").await;
+    assert_eq!(asked.status, StatusCode::SEE_OTHER);
+    assert_eq!(asked.location(), Some("/login/sent"));
+    let mail = smtp.mail_to("ann@example.com").await;
+    assert!(
+        mail.subject.contains("Finish creating your account"),
+        "{}",
+        mail.subject
+    );
+    assert!(
+        mail.link()
+            .starts_with(&format!("{}/login/verify?token=", app.base_url)),
+        "the link leads into the issuer"
+    );
+    assert!(
+        mail.html.contains(&format!("token={}", mail.token())),
+        "the HTML part has the link: {}",
+        mail.html
+    );
+    assert!(
+        mail.text.contains("LatchkeyTest/1.0") && mail.text.contains("127.0.0.1"),
+        "the mail says who asked"
+    );
+
+    let confirm = browser.get(&mail.link()).await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    assert!(
+        confirm.body.contains("ann@example.com"),
+        "the confirm page names the address"
+    );
+    assert_eq!(confirm.headers["cache-control"], "no-store");
+    assert_eq!(confirm.headers["referrer-policy"], "no-referrer");
+
+    let signed_in = browser.follow_link(&mail.link()).await;
+    assert_eq!(
+        signed_in.location(),
+        Some("/dashboard"),
+        "{}",
+        signed_in.body
+    );
+    let session_cookie = signed_in
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("latchkey-session="))
+        .expect("a session cookie");
+    assert!(
+        session_cookie.contains("HttpOnly") && session_cookie.contains("SameSite=Lax"),
+        "{session_cookie}"
+    );
+    assert_eq!(
+        browser.signed_in_as().await.as_deref(),
+        Some("ann@example.com")
+    );
+
+    let dashboard = browser.get("/dashboard").await;
+    let out = browser
+        .post("/logout", &[("csrf", &dashboard.field("csrf"))])
+        .await;
+    assert_eq!(out.location(), Some("/login"));
+    assert_eq!(browser.signed_in_as().await, None, "signed out");
+
+    browser.request_login("ann@example.com").await;
+    let again = smtp
+        .nth_mail_to("ann@example.com", 2, Duration::from_secs(10))
+        .await;
+    assert!(again.subject.starts_with("Sign in to"), "{}", again.subject);
+    assert_eq!(
+        browser.follow_link(&again.link()).await.location(),
+        Some("/dashboard")
+    );
+    assert_eq!(
+        browser.signed_in_as().await.as_deref(),
+        Some("ann@example.com")
+    );
+    app.stop().await;
+}
+on_both_databases!(a_person_signs_up_signs_out_and_signs_in_again);
+
+async fn a_magic_link_signs_in_once(db: TestDb) {
+    let (app, smtp) = app_with_mail(&db, |_| {}).await;
+    let browser = Browser::new(&app.base_url);
+    browser.register("bo@example.com").await;
+    let mail = smtp.mail_to("bo@example.com").await;
+    assert_eq!(
+        browser.follow_link(&mail.link()).await.location(),
+        Some("/dashboard")
+    );
+
+    let thief = Browser::new(&app.base_url);
+    let reused = thief.follow_link(&mail.link()).await;
+    assert_eq!(reused.status, StatusCode::GONE);
+    assert!(
+        reused.body.contains("already been used") && reused.body.contains("Send me a new link"),
+        "{}",
+        reused.body
+    );
+    assert_eq!(thief.signed_in_as().await, None);
+    // The code of a used link is used up too: link and code are one credential.
+    let code = browser.type_code(&mail.code()).await;
+    assert_ne!(code.location(), Some("/dashboard"));
+    app.stop().await;
+}
+on_both_databases!(a_magic_link_signs_in_once);
+
+async fn twenty_concurrent_confirmations_sign_in_exactly_once(db: TestDb) {
+    let (app, smtp) = app_with_mail(&db, |_| {}).await;
+    let asker = Browser::new(&app.base_url);
+    asker.register("cy@example.com").await;
+    let mail = smtp.mail_to("cy@example.com").await;
+
+    let mut browsers = Vec::new();
+    for _ in 0..20 {
+        let browser = Browser::new(&app.base_url);
+        let confirm = browser.get(&mail.link()).await;
+        assert_eq!(confirm.status, StatusCode::OK);
+        browsers.push((browser, confirm.field("token"), confirm.field("csrf")));
+    }
+    let attempts: Vec<_> = browsers
+        .into_iter()
+        .map(|(browser, token, csrf)| {
+            tokio::spawn(async move {
+                browser
+                    .post("/login/verify", &[("token", &token), ("csrf", &csrf)])
+                    .await
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for attempt in attempts {
+        results.push(attempt.await.expect("confirmation task"));
+    }
+    let signed_in = results
+        .iter()
+        .filter(|page| page.location() == Some("/dashboard"))
+        .count();
+    let refused = results
+        .iter()
+        .filter(|page| page.status == StatusCode::GONE)
+        .count();
+    assert_eq!(signed_in, 1, "exactly one confirmation signs in");
+    assert_eq!(refused, 19, "every other one is told the link was used");
+    app.stop().await;
+}
+on_both_databases!(twenty_concurrent_confirmations_sign_in_exactly_once);
+
+#[tokio::test]
+async fn a_mail_scanner_fetching_the_link_uses_nothing_up() {
+    let db = TestDb::sqlite();
+    let (app, smtp) = app_with_mail(&db, |_| {}).await;
+    let browser = Browser::new(&app.base_url);
+    browser.register("di@example.com").await;
+    let mail = smtp.mail_to("di@example.com").await;
+
+    let scanner = reqwest::Client::new();
+    for _ in 0..3 {
+        assert_eq!(
+            scanner.get(mail.link()).send().await.unwrap().status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            scanner.head(mail.link()).send().await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
+    let confirm = browser.get(&mail.link()).await;
+    assert!(
+        !confirm.body.contains("<script"),
+        "the confirm page runs no script that could submit it"
+    );
+    assert_eq!(
+        browser.follow_link(&mail.link()).await.location(),
+        Some("/dashboard"),
+        "the person still signs in"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_expired_link_says_so_and_offers_a_new_one() {
+    let db = TestDb::sqlite();
+    let (app, smtp) = app_with_mail(&db, |cfg| {
+        cfg.login.magic_link_ttl = Ttl::parse("2s").unwrap()
+    })
+    .await;
+    let browser = Browser::new(&app.base_url);
+    browser.register("ed@example.com").await;
+    let mail = smtp.mail_to("ed@example.com").await;
+    let confirm = browser.get(&mail.link()).await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let expired = browser.get(&mail.link()).await;
+    assert_eq!(expired.status, StatusCode::GONE);
+    assert!(
+        expired.body.contains("This link has expired") && expired.body.contains("href=\"/login\""),
+        "{}",
+        expired.body
+    );
+    let pressed = browser
+        .post(
+            "/login/verify",
+            &[
+                ("token", &confirm.field("token")),
+                ("csrf", &confirm.field("csrf")),
+            ],
+        )
+        .await;
+    assert_eq!(
+        pressed.status,
+        StatusCode::GONE,
+        "a confirm page left open past expiry does not sign in"
+    );
+    assert_eq!(browser.signed_in_as().await, None);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_tampered_truncated_or_foreign_token_is_refused() {
+    let db = TestDb::sqlite();
+    let (app, smtp) = app_with_mail(&db, |_| {}).await;
+    let browser = Browser::new(&app.base_url);
+    browser.register("fa@example.com").await;
+    let mail = smtp.mail_to("fa@example.com").await;
+    let token = mail.token();
+
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut payload = parts[1].to_owned();
+    let flipped = if payload.ends_with('A') { 'B' } else { 'A' };
+    payload.pop();
+    payload.push(flipped);
+    let tampered = format!("{}.{payload}.{}", parts[0], parts[2]);
+    let truncated = &token[..token.len() - 10];
+    let now = Utc::now();
+    let access_token = app
+        .ring()
+        .sign(
+            SigningAlgorithm::Es256,
+            "at+jwt",
+            &serde_json::json!({"iss": app.base_url, "aud": format!("{}/login/verify", app.base_url), "sub": "fa@example.com",
+                "purpose": "login", "jti": "x", "iat": now.timestamp(), "exp": (now + TimeDelta::minutes(5)).timestamp()}),
+            now,
+        )
+        .unwrap();
+    for bad in [
+        tampered.as_str(),
+        truncated,
+        access_token.as_str(),
+        "",
+        "not-a-token",
+    ] {
+        let page = browser.get(&format!("/login/verify?token={bad}")).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(
+            page.body.contains("This link is not valid"),
+            "{}",
+            page.body
+        );
+        let pressed = browser
+            .post("/login/verify", &[("token", bad), ("csrf", "x")])
+            .await;
+        assert!(pressed.status.is_client_error());
+    }
+    assert_eq!(
+        browser.follow_link(&mail.link()).await.location(),
+        Some("/dashboard"),
+        "the real link still works"
+    );
+    app.stop().await;
+}
+
+async fn the_code_signs_in_the_browser_that_asked(db: TestDb) {
+    let (app, smtp) = app_with_mail(&db, |_| {}).await;
+    let laptop = Browser::new(&app.base_url);
+    laptop.register("gu@example.com").await;
+    let mail = smtp.mail_to("gu@example.com").await;
+
+    // Another browser cannot use the code: it is bound to the browser that asked.
+    let other = Browser::new(&app.base_url);
+    let elsewhere = other.type_code(&mail.code()).await;
+    assert_eq!(elsewhere.status, StatusCode::BAD_REQUEST);
+
+    let typed = laptop.type_code(&mail.code()).await;
+    assert_eq!(typed.location(), Some("/dashboard"), "{}", typed.body);
+    assert_eq!(
+        laptop.signed_in_as().await.as_deref(),
+        Some("gu@example.com")
+    );
+    let phone = Browser::new(&app.base_url);
+    assert_eq!(
+        phone.follow_link(&mail.link()).await.status,
+        StatusCode::GONE,
+        "the code used the link up"
+    );
+    app.stop().await;
+}
+on_both_databases!(the_code_signs_in_the_browser_that_asked);
+
+async fn five_wrong_codes_void_the_link_and_the_code(db: TestDb) {
+    let (app, smtp) = app_with_mail(&db, |_| {}).await;
+    let browser = Browser::new(&app.base_url);
+    browser.register("ha@example.com").await;
+    let mail = smtp.mail_to("ha@example.com").await;
+    let wrong = if mail.code() == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    for left in (1..=4).rev() {
+        let page = browser.type_code(wrong).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST);
+        assert!(
+            page.body.contains(&format!(
+                "{left} {} left",
+                if left == 1 { "try" } else { "tries" }
+            )),
+            "{}",
+            page.body
+        );
+    }
+    let fifth = browser.type_code(wrong).await;
+    assert_eq!(fifth.status, StatusCode::GONE);
+    assert!(fifth.body.contains("no longer works"), "{}", fifth.body);
+    assert_ne!(
+        browser.type_code(&mail.code()).await.location(),
+        Some("/dashboard"),
+        "the right code no longer works"
+    );
+    assert_eq!(
+        browser.follow_link(&mail.link()).await.status,
+        StatusCode::GONE,
+        "nor does the link"
+    );
+    app.stop().await;
+}
+on_both_databases!(five_wrong_codes_void_the_link_and_the_code);
+
+/// A page with its per-browser secrets (CSRF values) blanked, to compare two answers.
+fn stripped(body: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in body.split("name=\"csrf\" value=\"").enumerate() {
+        if i > 0 {
+            out.push_str("name=\"csrf\" value=\"");
+            out.push_str(part.split_once('"').map(|(_, rest)| rest).unwrap_or(part));
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+async fn login_and_register_answer_the_same_for_known_and_unknown_addresses(db: TestDb) {
+    let (app, smtp) = app_with_mail(&db, |_| {}).await;
+    let owner = Browser::new(&app.base_url);
+    owner.register("known@example.com").await;
+    owner
+        .follow_link(&smtp.mail_to("known@example.com").await.link())
+        .await;
+
+    for (action, page) in [("/login", "/login"), ("/register", "/register")] {
+        let known = Browser::new(&app.base_url)
+            .submit(page, action, &[("email", "known@example.com")])
+            .await;
+        let unknown = Browser::new(&app.base_url)
+            .submit(
+                page,
+                action,
+                &[("email", &format!("nobody{}@example.com", action.len()))],
+            )
+            .await;
+        assert_eq!(known.status, unknown.status, "{action}");
+        assert_eq!(known.location(), unknown.location(), "{action}");
+        assert_eq!(stripped(&known.body), stripped(&unknown.body), "{action}");
+        let known_sent = Browser::new(&app.base_url)
+            .get(known.location().unwrap())
+            .await;
+        let unknown_sent = Browser::new(&app.base_url)
+            .get(unknown.location().unwrap())
+            .await;
+        assert_eq!(stripped(&known_sent.body), stripped(&unknown_sent.body));
+    }
+    // The known address got sign-in links (registering it again signs in); the unknown one
+    // asking to sign in got a note, not a link.
+    let known_mails = smtp
+        .nth_mail_to("known@example.com", 3, Duration::from_secs(10))
+        .await;
+    assert!(
+        known_mails.subject.starts_with("Sign in to"),
+        "{}",
+        known_mails.subject
+    );
+    let note = smtp.mail_to("nobody6@example.com").await;
+    assert!(
+        note.text.contains("no account for this address") && !note.text.contains("token="),
+        "{}",
+        note.text
+    );
+    app.stop().await;
+}
+on_both_databases!(login_and_register_answer_the_same_for_known_and_unknown_addresses);
+
+async fn links_per_address_are_limited_without_telling_the_asker(db: TestDb) {
+    let (app, smtp) = app_with_mail(&db, |cfg| cfg.login.rate_limit_per_address = 2).await;
+    let browser = Browser::new(&app.base_url);
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        answers.push(browser.register("ivy@example.com").await);
+    }
+    assert!(
+        answers
+            .iter()
+            .all(|a| a.status == StatusCode::SEE_OTHER && a.location() == Some("/login/sent"))
+    );
+    smtp.nth_mail_to("ivy@example.com", 2, Duration::from_secs(10))
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        smtp.mails_to("ivy@example.com").len(),
+        2,
+        "the third request sent nothing"
+    );
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("login_rate_limited_total{scope=\"address\"}"),
+        "{metrics}"
+    );
+    // Another address is not affected.
+    browser.register("jo@example.com").await;
+    smtp.mail_to("jo@example.com").await;
+    app.stop().await;
+}
+on_both_databases!(links_per_address_are_limited_without_telling_the_asker);
+
+#[tokio::test]
+async fn requests_per_ip_past_the_limit_get_429_with_retry_after() {
+    let db = TestDb::sqlite();
+    let (app, _smtp) = app_with_mail(&db, |cfg| cfg.http.rate_limit_per_ip = 3).await;
+    let browser = Browser::new(&app.base_url);
+    for i in 0..3 {
+        let page = browser.request_login(&format!("k{i}@example.com")).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER);
+    }
+    let limited = browser.request_login("k9@example.com").await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        limited.headers.get("retry-after").is_some(),
+        "{:?}",
+        limited.headers
+    );
+    assert_eq!(
+        browser.get("/login").await.status,
+        StatusCode::OK,
+        "pages that send nothing are not limited"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn mail_queued_while_smtp_is_down_is_delivered_when_it_is_back() {
+    let db = TestDb::sqlite();
+    let port = crate::harness::free_port();
+    let mut cfg = config(&db, &master_key());
+    cfg.mail.smtp_url = format!("smtp://127.0.0.1:{port}");
+    let app = TestApp::spawn(cfg).await;
+    let browser = Browser::new(&app.base_url);
+    let asked = browser.register("lu@example.com").await;
+    assert_eq!(
+        asked.location(),
+        Some("/login/sent"),
+        "asking succeeds while mail is down"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let smtp = SmtpSink::on_port(port).await;
+    let mail = smtp
+        .nth_mail_to("lu@example.com", 1, Duration::from_secs(15))
+        .await;
+    assert_eq!(
+        browser.follow_link(&mail.link()).await.location(),
+        Some("/dashboard")
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn forms_without_the_csrf_token_or_from_another_origin_are_refused() {
+    let db = TestDb::sqlite();
+    let (app, smtp) = app_with_mail(&db, |_| {}).await;
+    let browser = Browser::new(&app.base_url);
+    let page = browser.get("/login").await;
+    let csrf = page.field("csrf");
+
+    let missing = browser.post("/login", &[("email", "mo@example.com")]).await;
+    assert_eq!(missing.status, StatusCode::FORBIDDEN);
+    let wrong = browser
+        .post("/login", &[("email", "mo@example.com"), ("csrf", "AAAA")])
+        .await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    let foreign = browser
+        .client
+        .post(format!("{}/login", app.base_url))
+        .header("origin", "https://evil.example")
+        .form(&[("email", "mo@example.com"), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        smtp.mails_to("mo@example.com").is_empty(),
+        "a refused form sends nothing"
+    );
+
+    let same_origin = browser
+        .client
+        .post(format!("{}/login", app.base_url))
+        .header("origin", app.base_url.as_str())
+        .form(&[("email", "mo@example.com"), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same_origin.status(), StatusCode::SEE_OTHER);
+    app.stop().await;
+}
+
+async fn signing_out_everywhere_ends_every_session(db: TestDb) {
+    let (app, smtp) = app_with_mail(&db, |_| {}).await;
+    let laptop = Browser::new(&app.base_url);
+    laptop.register("ny@example.com").await;
+    laptop
+        .follow_link(&smtp.mail_to("ny@example.com").await.link())
+        .await;
+    let phone = Browser::new(&app.base_url);
+    phone.request_login("ny@example.com").await;
+    phone
+        .follow_link(
+            &smtp
+                .nth_mail_to("ny@example.com", 2, Duration::from_secs(10))
+                .await
+                .link(),
+        )
+        .await;
+    assert!(laptop.signed_in_as().await.is_some() && phone.signed_in_as().await.is_some());
+
+    let dashboard = phone.get("/dashboard").await;
+    let out = phone
+        .post("/logout/everywhere", &[("csrf", &dashboard.field("csrf"))])
+        .await;
+    assert_eq!(out.location(), Some("/login"));
+    assert_eq!(phone.signed_in_as().await, None);
+    assert_eq!(
+        laptop.signed_in_as().await,
+        None,
+        "the other device is signed out too"
+    );
+    app.stop().await;
+}
+on_both_databases!(signing_out_everywhere_ends_every_session);
+
+#[tokio::test]
+async fn nothing_secret_is_stored_in_clear() {
+    use latchkey_idp::entities::{login_link, mail_outbox, session};
+    use sea_orm::EntityTrait;
+    let db = TestDb::sqlite();
+    let (app, smtp) = app_with_mail(&db, |_| {}).await;
+    let browser = Browser::new(&app.base_url);
+    browser.register("ov@example.com").await;
+    let mail = smtp.mail_to("ov@example.com").await;
+    let pending = browser.get(&mail.link()).await.field("token");
+    browser.follow_link(&mail.link()).await;
+
+    let conn = sea_orm::Database::connect(&db.url).await.unwrap();
+    let links = login_link::Entity::find().all(&conn).await.unwrap();
+    let sessions = session::Entity::find().all(&conn).await.unwrap();
+    let outbox = mail_outbox::Entity::find().all(&conn).await.unwrap();
+    let dump = format!("{links:?}{sessions:?}{outbox:?}");
+    let jti = {
+        use base64::Engine;
+        let payload = pending.split('.').nth(1).unwrap();
+        let claims: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap();
+        claims["jti"].as_str().unwrap().to_owned()
+    };
+    assert!(
+        !dump.contains(&pending) && !dump.contains(&jti),
+        "the link is stored only as a hash"
+    );
+    assert!(
+        !dump.contains(&mail.code()) || links[0].code_hash.len() == 64,
+        "the code is stored only as a hash"
+    );
+    assert!(
+        outbox
+            .iter()
+            .all(|m| m.sent_at.is_some() && m.sealed_message.is_none()),
+        "sent mail is erased"
+    );
+    app.stop().await;
+}
