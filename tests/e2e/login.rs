@@ -132,16 +132,40 @@ async fn a_magic_link_signs_in_once(db: TestDb) {
 }
 on_both_databases!(a_magic_link_signs_in_once);
 
-async fn twenty_concurrent_confirmations_sign_in_exactly_once(db: TestDb) {
-    let (app, smtp) = app_with_mail(&db, |_| {}).await;
+/// Two providers on one database, sharing a master key and a mail server.
+async fn two_replicas(db: &TestDb) -> (TestApp, TestApp, SmtpSink) {
+    let smtp = SmtpSink::start().await;
+    let key = master_key();
+    let mut first = config(db, &key);
+    first.mail.smtp_url = smtp.url();
+    let mut second = config(db, &key);
+    second.mail.smtp_url = smtp.url();
+    // Replicas are one provider: one issuer, whichever replica a request reaches.
+    second.issuer = first.issuer.clone();
+    (
+        TestApp::spawn(first).await,
+        TestApp::spawn(second).await,
+        smtp,
+    )
+}
+
+async fn twenty_concurrent_confirmations_across_two_replicas_sign_in_exactly_once(db: TestDb) {
+    let (app, other, smtp) = two_replicas(&db).await;
     let asker = Browser::new(&app.base_url);
     asker.register("cy@example.com").await;
     let mail = smtp.mail_to("cy@example.com").await;
+    let token = mail.token();
 
     let mut browsers = Vec::new();
-    for _ in 0..20 {
-        let browser = Browser::new(&app.base_url);
-        let confirm = browser.get(&mail.link()).await;
+    for i in 0..20 {
+        // Half the browsers reach the other replica, as behind a load balancer.
+        let base = if i % 2 == 0 {
+            &app.base_url
+        } else {
+            &other.base_url
+        };
+        let browser = Browser::new(base);
+        let confirm = browser.get(&format!("/login/verify?token={token}")).await;
         assert_eq!(confirm.status, StatusCode::OK);
         browsers.push((browser, confirm.field("token"), confirm.field("csrf")));
     }
@@ -170,8 +194,167 @@ async fn twenty_concurrent_confirmations_sign_in_exactly_once(db: TestDb) {
     assert_eq!(signed_in, 1, "exactly one confirmation signs in");
     assert_eq!(refused, 19, "every other one is told the link was used");
     app.stop().await;
+    other.stop().await;
 }
-on_both_databases!(twenty_concurrent_confirmations_sign_in_exactly_once);
+on_both_databases!(twenty_concurrent_confirmations_across_two_replicas_sign_in_exactly_once);
+
+async fn replicas_share_the_outbox_and_send_each_mail_once(db: TestDb) {
+    let (app, other, smtp) = two_replicas(&db).await;
+    for i in 0..6 {
+        let base = if i % 2 == 0 {
+            &app.base_url
+        } else {
+            &other.base_url
+        };
+        Browser::new(base)
+            .register(&format!("r{i}@example.com"))
+            .await;
+    }
+    for i in 0..6 {
+        smtp.mail_to(&format!("r{i}@example.com")).await;
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for i in 0..6 {
+        assert_eq!(
+            smtp.mails_to(&format!("r{i}@example.com")).len(),
+            1,
+            "r{i} got exactly one mail"
+        );
+    }
+    app.stop().await;
+    other.stop().await;
+}
+on_both_databases!(replicas_share_the_outbox_and_send_each_mail_once);
+
+#[tokio::test]
+async fn a_mail_whose_link_expired_while_smtp_was_down_is_dropped_not_sent() {
+    let db = TestDb::sqlite();
+    let port = crate::harness::free_port();
+    let mut cfg = config(&db, &master_key());
+    cfg.mail.smtp_url = format!("smtp://127.0.0.1:{port}");
+    cfg.login.magic_link_ttl = Ttl::parse("1s").unwrap();
+    let app = TestApp::spawn(cfg).await;
+    Browser::new(&app.base_url)
+        .register("stale@example.com")
+        .await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let smtp = SmtpSink::on_port(port).await;
+    let dropped = crate::harness::eventually(Duration::from_secs(12), || async {
+        app.get("/metrics")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("mail_dropped_total")
+    })
+    .await;
+    assert!(dropped, "the expired mail is counted as dropped");
+    assert!(
+        smtp.mails_to("stale@example.com").is_empty(),
+        "a dead link is never mailed"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn over_https_cookies_are_secure_host_only() {
+    let db = TestDb::sqlite();
+    let (app, _smtp) =
+        app_with_mail(&db, |cfg| cfg.issuer = "https://id.example.test".into()).await;
+    let page = Browser::new(&app.base_url).get("/login").await;
+    let csrf = page
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("__Host-latchkey-csrf="))
+        .expect("__Host- cookie");
+    for attribute in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(csrf.contains(attribute), "{attribute} in {csrf}");
+    }
+    assert!(!csrf.contains("Domain"), "host-only: {csrf}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_ends_when_idle_and_every_sign_in_gets_a_new_one() {
+    let db = TestDb::sqlite();
+    let (app, smtp) = app_with_mail(&db, |cfg| {
+        cfg.login.session_idle_ttl = Ttl::parse("2s").unwrap()
+    })
+    .await;
+    let browser = Browser::new(&app.base_url);
+    browser.register("pia@example.com").await;
+    let first = browser
+        .follow_link(&smtp.mail_to("pia@example.com").await.link())
+        .await;
+    let first_cookie = first
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("latchkey-session="))
+        .unwrap();
+
+    browser.request_login("pia@example.com").await;
+    let second = browser
+        .follow_link(
+            &smtp
+                .nth_mail_to("pia@example.com", 2, Duration::from_secs(10))
+                .await
+                .link(),
+        )
+        .await;
+    let second_cookie = second
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("latchkey-session="))
+        .unwrap();
+    assert_ne!(
+        first_cookie, second_cookie,
+        "a sign-in always issues a new session id"
+    );
+    let replay = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let old_value = first_cookie.split(';').next().unwrap().to_owned();
+    let with_old = replay
+        .get(app.url("/dashboard"))
+        .header("cookie", old_value)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        with_old.status(),
+        StatusCode::SEE_OTHER,
+        "the session replaced at sign-in no longer works"
+    );
+
+    assert!(browser.signed_in_as().await.is_some());
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(
+        browser.signed_in_as().await,
+        None,
+        "an idle session has ended"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn login_hint_prefills_the_address() {
+    let db = TestDb::sqlite();
+    let (app, _smtp) = app_with_mail(&db, |_| {}).await;
+    let page = Browser::new(&app.base_url)
+        .get("/login?login_hint=quinn%40example.com")
+        .await;
+    assert!(
+        page.body.contains("value=\"quinn@example.com\""),
+        "{}",
+        page.body
+    );
+    let hostile = Browser::new(&app.base_url)
+        .get("/login?login_hint=%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+        .await;
+    assert!(!hostile.body.contains("<script>"), "the hint is escaped");
+    app.stop().await;
+}
 
 #[tokio::test]
 async fn a_mail_scanner_fetching_the_link_uses_nothing_up() {
