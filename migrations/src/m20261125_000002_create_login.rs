@@ -52,17 +52,10 @@ enum MailOutbox {
     Attempts,
     NextAttemptAt,
     ClaimedUntil,
+    ClaimedBy,
     SentAt,
     DroppedAt,
     LastError,
-}
-
-#[derive(DeriveIden)]
-enum LoginRequests {
-    Table,
-    Id,
-    EmailHash,
-    CreatedAt,
 }
 
 #[async_trait::async_trait]
@@ -148,6 +141,7 @@ impl MigrationTrait for Migration {
                     .col(integer(MailOutbox::Attempts).default(0))
                     .col(timestamp_with_time_zone(MailOutbox::NextAttemptAt))
                     .col(timestamp_with_time_zone_null(MailOutbox::ClaimedUntil))
+                    .col(string_len_null(MailOutbox::ClaimedBy, 36))
                     .col(timestamp_with_time_zone_null(MailOutbox::SentAt))
                     .col(timestamp_with_time_zone_null(MailOutbox::DroppedAt))
                     .col(text_null(MailOutbox::LastError))
@@ -164,36 +158,21 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table(LoginRequests::Table)
-                    .col(pk_auto(LoginRequests::Id))
-                    .col(string_len(LoginRequests::EmailHash, 64))
-                    .col(timestamp_with_time_zone(LoginRequests::CreatedAt))
-                    .to_owned(),
-            )
-            .await?;
+        // The per-address limit counts the mail sent to an address in a window.
         manager
             .create_index(
                 Index::create()
-                    .name("login_requests_email_hash_created_at")
-                    .table(LoginRequests::Table)
-                    .col(LoginRequests::EmailHash)
-                    .col(LoginRequests::CreatedAt)
+                    .name("mail_outbox_recipient_created_at")
+                    .table(MailOutbox::Table)
+                    .col(MailOutbox::Recipient)
+                    .col(MailOutbox::CreatedAt)
                     .to_owned(),
             )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [
-            "login_requests",
-            "mail_outbox",
-            "sessions",
-            "login_links",
-            "users",
-        ] {
+        for table in ["mail_outbox", "sessions", "login_links", "users"] {
             manager
                 .drop_table(Table::drop().table(Alias::new(table)).to_owned())
                 .await?;

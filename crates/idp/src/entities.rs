@@ -88,29 +88,11 @@ pub mod mail_outbox {
         pub attempts: i32,
         pub next_attempt_at: DateTimeUtc,
         pub claimed_until: Option<DateTimeUtc>,
+        /// The delivery round that holds the claim.
+        pub claimed_by: Option<String>,
         pub sent_at: Option<DateTimeUtc>,
         pub dropped_at: Option<DateTimeUtc>,
         pub last_error: Option<String>,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-pub mod login_request {
-    use sea_orm::entity::prelude::*;
-
-    /// One request for a link, by address hash: the per-address rate limit counts these, so it
-    /// holds across replicas.
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "login_requests")]
-    pub struct Model {
-        #[sea_orm(primary_key)]
-        pub id: i32,
-        pub email_hash: String,
-        pub created_at: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

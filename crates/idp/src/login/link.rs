@@ -4,14 +4,14 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use latchkey_keys::{Expectations, SigningAlgorithm, VerifyError};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, SqlErr, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    SqlErr, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 
 use super::session::Sessions;
 use crate::email::Email;
-use crate::entities::{login_link, login_request, user};
+use crate::entities::{login_link, user};
 use crate::issuer::Issuer;
 use crate::mail::{MagicLinkMail, MailTemplates, NoAccountMail, Outbox, OutboxError};
 use crate::secret::{SecretToken, constant_time_eq, generate_code, sha256_hex};
@@ -304,26 +304,18 @@ impl Login {
         Ok(true)
     }
 
-    /// Counts this request against the address's limit; false when it is over.
+    /// Whether the address may be sent another mail: the limit counts what the outbox holds
+    /// for it in the window, which every replica sees.
     async fn within_rate_limit(
         &self,
         email: &Email,
         now: DateTime<Utc>,
     ) -> Result<bool, LoginError> {
-        let email_hash = sha256_hex(email.as_str().as_bytes());
-        login_request::Entity::insert(login_request::ActiveModel {
-            email_hash: Set(email_hash.clone()),
-            created_at: Set(now),
-            ..Default::default()
-        })
-        .exec_without_returning(&self.db)
-        .await?;
-        let recent = login_request::Entity::find()
-            .filter(login_request::Column::EmailHash.eq(email_hash))
-            .filter(login_request::Column::CreatedAt.gt(now - self.settings.rate_limit_window))
-            .count(&self.db)
+        let sent = self
+            .outbox
+            .count_to(email, now - self.settings.rate_limit_window)
             .await?;
-        Ok(recent <= self.settings.rate_limit_per_address)
+        Ok(sent < self.settings.rate_limit_per_address)
     }
 
     fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<LinkClaims, LinkError> {

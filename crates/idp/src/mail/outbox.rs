@@ -9,7 +9,7 @@ use lettre::{Address, AsyncTransport, Message};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QuerySelect,
+    PaginatorTrait, QueryFilter, QuerySelect,
 };
 use tokio::sync::{Notify, watch};
 
@@ -18,6 +18,8 @@ use super::{MailSettings, MailTransport};
 use crate::email::Email;
 use crate::entities::mail_outbox;
 
+/// The most mails one delivery round claims.
+const BATCH: u64 = 64;
 /// How long one worker owns a mail it is sending before another may try it.
 const CLAIM: TimeDelta = TimeDelta::seconds(60);
 /// The longest wait between two attempts at one mail.
@@ -88,6 +90,7 @@ impl Outbox {
             attempts: Set(0),
             next_attempt_at: Set(now),
             claimed_until: Set(None),
+            claimed_by: Set(None),
             sent_at: Set(None),
             dropped_at: Set(None),
             last_error: Set(None),
@@ -102,65 +105,88 @@ impl Outbox {
         self.wake.notify_one();
     }
 
-    /// Sends every mail that is due, returning how many were sent.
+    /// How many mails were queued for `recipient` since `since` (the per-address limit).
+    pub async fn count_to(
+        &self,
+        recipient: &Email,
+        since: DateTime<Utc>,
+    ) -> Result<u64, OutboxError> {
+        Ok(mail_outbox::Entity::find()
+            .filter(mail_outbox::Column::Recipient.eq(recipient.as_str()))
+            .filter(mail_outbox::Column::CreatedAt.gt(since))
+            .count(&self.db)
+            .await?)
+    }
+
+    /// Sends every mail that is due, returning how many were sent. A round claims a batch in
+    /// one statement, so replicas never send a mail twice and the database sees a few
+    /// statements per batch rather than several per mail.
     pub async fn deliver_due(&self, now: DateTime<Utc>) -> Result<usize, OutboxError> {
-        let due = mail_outbox::Entity::find()
+        let due: Vec<String> = mail_outbox::Entity::find()
+            .select_only()
+            .column(mail_outbox::Column::Id)
             .filter(mail_outbox::Column::SentAt.is_null())
             .filter(mail_outbox::Column::DroppedAt.is_null())
             .filter(mail_outbox::Column::NextAttemptAt.lte(now))
             .filter(unclaimed(now))
-            .limit(32)
+            .limit(BATCH)
+            .into_tuple()
             .all(&self.db)
             .await?;
-        let mut sent = 0;
-        for mail in due {
-            if self.claim(&mail.id, now).await? && self.deliver(mail, now).await? {
-                sent += 1;
-            }
+        if due.is_empty() {
+            return Ok(0);
         }
-        Ok(sent)
-    }
-
-    /// Takes a mail for this worker; false when another worker took it first.
-    async fn claim(&self, id: &str, now: DateTime<Utc>) -> Result<bool, OutboxError> {
-        let claimed = mail_outbox::Entity::update_many()
+        let round = uuid::Uuid::new_v4().to_string();
+        mail_outbox::Entity::update_many()
             .col_expr(mail_outbox::Column::ClaimedUntil, Expr::value(now + CLAIM))
+            .col_expr(mail_outbox::Column::ClaimedBy, Expr::value(round.as_str()))
             .col_expr(
                 mail_outbox::Column::Attempts,
                 sea_orm::sea_query::ExprTrait::add(Expr::col(mail_outbox::Column::Attempts), 1),
             )
-            .filter(mail_outbox::Column::Id.eq(id))
+            .filter(mail_outbox::Column::Id.is_in(due))
             .filter(mail_outbox::Column::SentAt.is_null())
             .filter(unclaimed(now))
             .exec(&self.db)
             .await?;
-        Ok(claimed.rows_affected == 1)
+        let claimed = mail_outbox::Entity::find()
+            .filter(mail_outbox::Column::ClaimedBy.eq(round.as_str()))
+            .filter(mail_outbox::Column::SentAt.is_null())
+            .filter(mail_outbox::Column::DroppedAt.is_null())
+            .all(&self.db)
+            .await?;
+        let (mut sent, mut dropped) = (Vec::new(), Vec::new());
+        for mail in claimed {
+            match self.deliver(mail, now).await? {
+                Delivery::Sent(id) => sent.push(id),
+                Delivery::Dropped(id) => dropped.push(id),
+                Delivery::Retry => {}
+            }
+        }
+        let count = sent.len();
+        self.finish(sent, mail_outbox::Column::SentAt, now).await?;
+        self.finish(dropped, mail_outbox::Column::DroppedAt, now)
+            .await?;
+        Ok(count)
     }
 
     async fn deliver(
         &self,
         mail: mail_outbox::Model,
         now: DateTime<Utc>,
-    ) -> Result<bool, OutboxError> {
+    ) -> Result<Delivery, OutboxError> {
         if mail.expires_at <= now {
             tracing::warn!(mail = %mail.id, "mail dropped unsent: what it announced expired before it could be delivered");
             metrics::counter!("mail_dropped_total").increment(1);
-            self.finish(&mail.id, mail_outbox::Column::DroppedAt, now)
-                .await?;
-            return Ok(false);
+            return Ok(Delivery::Dropped(mail.id));
         }
-        let bytes = match mail
+        let Some(Ok(bytes)) = mail
             .sealed_message
             .as_deref()
             .map(|sealed| self.master_key.open(&mail.id, sealed))
-        {
-            Some(Ok(bytes)) => bytes,
-            _ => {
-                tracing::error!(mail = %mail.id, "mail dropped: it cannot be opened with this master key");
-                self.finish(&mail.id, mail_outbox::Column::DroppedAt, now)
-                    .await?;
-                return Ok(false);
-            }
+        else {
+            tracing::error!(mail = %mail.id, "mail dropped: it cannot be opened with this master key");
+            return Ok(Delivery::Dropped(mail.id));
         };
         let envelope =
             mail.recipient.parse::<Address>().ok().and_then(|to| {
@@ -168,9 +194,7 @@ impl Outbox {
             });
         let Some(envelope) = envelope else {
             tracing::error!(mail = %mail.id, "mail dropped: its recipient is not an address");
-            self.finish(&mail.id, mail_outbox::Column::DroppedAt, now)
-                .await?;
-            return Ok(false);
+            return Ok(Delivery::Dropped(mail.id));
         };
         let result = match &self.settings.transport {
             MailTransport::Smtp(smtp) => smtp
@@ -186,8 +210,6 @@ impl Outbox {
         };
         match result {
             Ok(path) => {
-                self.finish(&mail.id, mail_outbox::Column::SentAt, now)
-                    .await?;
                 metrics::counter!("mail_sent_total").increment(1);
                 match path {
                     Some(path) => {
@@ -195,11 +217,13 @@ impl Outbox {
                     }
                     None => tracing::info!(mail = %mail.id, "mail sent"),
                 }
-                Ok(true)
+                Ok(Delivery::Sent(mail.id))
             }
             Err(error) => {
-                let attempts = i64::from(mail.attempts) + 1;
-                let backoff = TimeDelta::seconds((1_i64 << attempts.min(9)).min(MAX_BACKOFF_SECS));
+                // `attempts` already counts this one: the claim added it.
+                let attempts = i64::from(mail.attempts);
+                let backoff =
+                    TimeDelta::seconds((1_i64 << attempts.clamp(0, 9)).min(MAX_BACKOFF_SECS));
                 tracing::warn!(mail = %mail.id, attempts, retry_in_s = backoff.num_seconds(), %error, "mail not sent; will retry");
                 metrics::counter!("mail_send_failures_total").increment(1);
                 mail_outbox::Entity::update_many()
@@ -215,18 +239,21 @@ impl Outbox {
                     .filter(mail_outbox::Column::Id.eq(mail.id.as_str()))
                     .exec(&self.db)
                     .await?;
-                Ok(false)
+                Ok(Delivery::Retry)
             }
         }
     }
 
-    /// Marks a mail sent or dropped and erases its sealed body: nothing secret outlives it.
+    /// Marks mails sent or dropped and erases their sealed bodies: nothing secret outlives them.
     async fn finish(
         &self,
-        id: &str,
+        ids: Vec<String>,
         column: mail_outbox::Column,
         now: DateTime<Utc>,
     ) -> Result<(), OutboxError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         mail_outbox::Entity::update_many()
             .col_expr(column, Expr::value(now))
             .col_expr(
@@ -237,7 +264,7 @@ impl Outbox {
                 mail_outbox::Column::ClaimedUntil,
                 Expr::value(Option::<DateTime<Utc>>::None),
             )
-            .filter(mail_outbox::Column::Id.eq(id))
+            .filter(mail_outbox::Column::Id.is_in(ids))
             .exec(&self.db)
             .await?;
         Ok(())
@@ -256,6 +283,13 @@ impl Outbox {
             }
         }
     }
+}
+
+/// What became of one mail in a round.
+enum Delivery {
+    Sent(String),
+    Dropped(String),
+    Retry,
 }
 
 fn unclaimed(now: DateTime<Utc>) -> Condition {

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# POST /login under load: each request checks CSRF and the per-address limit, signs a magic
+# link (ES256), and writes the link and its sealed mail in one transaction. Every request uses
+# a new address, so every one takes that full path. Runs on SQLite, then on PostgreSQL.
+#   bench/login.sh [SECONDS]     needs: wrk, python3; PostgreSQL at LATCHKEY_BENCH_POSTGRES
+#                                (default postgres://postgres@127.0.0.1:5432) for the second run
+# Prints figures for people to read; nothing here passes or fails on a number.
+set -euo pipefail
+secs=${1:-10}
+root=$(cd "$(dirname "$0")/.." && pwd)
+pg=${LATCHKEY_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
+(cd "$root" && cargo build --release --quiet)
+bin=$root/target/release/latchkey
+work=$(mktemp -d)
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+csrf=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA   # any 43-character token, in cookie and form alike
+cat > "$work/login.lua" <<LUA
+local counter = 0
+local id = 0
+setup = function(thread) id = id + 1; thread:set("id", id) end
+request = function()
+  counter = counter + 1
+  local body = "csrf=$csrf&email=bench-" .. id .. "-" .. counter .. "-" .. math.random(1e9) .. "%40example.com"
+  return wrk.format("POST", "/login", {["Content-Type"] = "application/x-www-form-urlencoded",
+    ["Cookie"] = "latchkey-csrf=$csrf"}, body)
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %.0f %.2f %.2f %d\n", summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, e.connect + e.read + e.write + e.timeout + e.status))
+end
+LUA
+
+run() { # name database_url
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  LATCHKEY_ISSUER=http://127.0.0.1:$port LATCHKEY_LISTEN=127.0.0.1:$port LATCHKEY_DATABASE_URL=$2 \
+  LATCHKEY_LOG__LEVEL=warn LATCHKEY_HTTP__RATE_LIMIT_PER_IP=100000000 \
+  LATCHKEY_MAIL__OUTBOX_DIR=$work/outbox-$1 LATCHKEY_KEYS__MASTER_KEY=$(python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())') \
+    "$bin" serve 2>"$work/$1.log" & pid=$!
+  for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+  local out
+  out=$(wrk -t2 -c64 -d"${secs}s" --latency -s "$work/login.lua" "http://127.0.0.1:$port" | grep '^RESULT')
+  echo "login_$1 ${out#RESULT }   (req/s p50_ms p99_ms errors)"
+  sleep 2
+  echo "mails_written_$1 $(ls "$work/outbox-$1" | wc -l)"
+  kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+}
+run sqlite "sqlite://$work/latchkey.db?mode=rwc"
+db=latchkey_bench_$$
+if psql "$pg/postgres" -qc "CREATE DATABASE $db" 2>/dev/null; then
+  run postgres "$pg/$db"
+  psql "$pg/postgres" -qc "DROP DATABASE $db WITH (FORCE)" >/dev/null
+else
+  echo "PostgreSQL at $pg not reachable: the PostgreSQL run was skipped"
+fi
