@@ -58,6 +58,14 @@ enum MailOutbox {
     LastError,
 }
 
+#[derive(DeriveIden)]
+enum AddressLimits {
+    Table,
+    EmailHash,
+    WindowStartedAt,
+    Count,
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -158,21 +166,26 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // The per-address limit counts the mail sent to an address in a window.
         manager
-            .create_index(
-                Index::create()
-                    .name("mail_outbox_recipient_created_at")
-                    .table(MailOutbox::Table)
-                    .col(MailOutbox::Recipient)
-                    .col(MailOutbox::CreatedAt)
+            .create_table(
+                Table::create()
+                    .table(AddressLimits::Table)
+                    .col(string_len(AddressLimits::EmailHash, 64).primary_key())
+                    .col(timestamp_with_time_zone(AddressLimits::WindowStartedAt))
+                    .col(big_integer(AddressLimits::Count))
                     .to_owned(),
             )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in ["mail_outbox", "sessions", "login_links", "users"] {
+        for table in [
+            "address_limits",
+            "mail_outbox",
+            "sessions",
+            "login_links",
+            "users",
+        ] {
             manager
                 .drop_table(Table::drop().table(Alias::new(table)).to_owned())
                 .await?;

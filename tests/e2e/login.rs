@@ -569,10 +569,12 @@ async fn login_and_register_answer_the_same_for_known_and_unknown_addresses(db: 
         .await;
 
     for (action, page) in [("/login", "/login"), ("/register", "/register")] {
-        let known = Browser::new(&app.base_url)
+        let (known_browser, unknown_browser) =
+            (Browser::new(&app.base_url), Browser::new(&app.base_url));
+        let known = known_browser
             .submit(page, action, &[("email", "known@example.com")])
             .await;
-        let unknown = Browser::new(&app.base_url)
+        let unknown = unknown_browser
             .submit(
                 page,
                 action,
@@ -589,6 +591,17 @@ async fn login_and_register_answer_the_same_for_known_and_unknown_addresses(db: 
             .get(unknown.location().unwrap())
             .await;
         assert_eq!(stripped(&known_sent.body), stripped(&unknown_sent.body));
+        // A wrong code typed in the asking browser is answered alike too.
+        let (known_code, unknown_code) = (
+            known_browser.type_code("000001").await,
+            unknown_browser.type_code("000001").await,
+        );
+        assert_eq!(known_code.status, unknown_code.status, "{action}");
+        assert_eq!(
+            stripped(&known_code.body),
+            stripped(&unknown_code.body),
+            "{action}"
+        );
     }
     // The known address got sign-in links (registering it again signs in); the unknown one
     // asking to sign in got a note, not a link.
@@ -641,6 +654,29 @@ async fn links_per_address_are_limited_without_telling_the_asker(db: TestDb) {
     app.stop().await;
 }
 on_both_databases!(links_per_address_are_limited_without_telling_the_asker);
+
+async fn concurrent_requests_cannot_slip_under_the_per_address_limit(db: TestDb) {
+    let (app, smtp) = app_with_mail(&db, |cfg| cfg.login.rate_limit_per_address = 2).await;
+    let requests: Vec<_> = (0..10)
+        .map(|_| {
+            let browser = Browser::new(&app.base_url);
+            tokio::spawn(async move { browser.register("flood@example.com").await })
+        })
+        .collect();
+    for request in requests {
+        assert_eq!(request.await.unwrap().location(), Some("/login/sent"));
+    }
+    smtp.nth_mail_to("flood@example.com", 2, Duration::from_secs(10))
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        smtp.mails_to("flood@example.com").len(),
+        2,
+        "ten concurrent requests, two mails"
+    );
+    app.stop().await;
+}
+on_both_databases!(concurrent_requests_cannot_slip_under_the_per_address_limit);
 
 #[tokio::test]
 async fn requests_per_ip_past_the_limit_get_429_with_retry_after() {

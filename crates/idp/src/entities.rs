@@ -100,3 +100,23 @@ pub mod mail_outbox {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod address_limit {
+    use sea_orm::entity::prelude::*;
+
+    /// Mail sent to one address (by hash) in the current window: the per-address limit,
+    /// kept in the database so it holds across replicas.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "address_limits")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub email_hash: String,
+        pub window_started_at: DateTimeUtc,
+        pub count: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -11,10 +11,7 @@ pub struct SecretToken(String);
 impl SecretToken {
     pub fn generate() -> Self {
         let mut bytes = [0u8; 32];
-        // aws-lc-rs draws from the operating system; failure here means no randomness at all.
-        if aws_lc_rs::rand::fill(&mut bytes).is_err() {
-            tracing::error!("the system random number generator failed");
-        }
+        fill_random(&mut bytes);
         Self(URL_SAFE_NO_PAD.encode(bytes))
     }
 
@@ -55,8 +52,15 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
 /// A six-digit one-time code.
 pub fn generate_code() -> String {
     let mut bytes = [0u8; 4];
-    if aws_lc_rs::rand::fill(&mut bytes).is_err() {
-        tracing::error!("the system random number generator failed");
-    }
+    fill_random(&mut bytes);
     format!("{:06}", u32::from_le_bytes(bytes) % 1_000_000)
+}
+
+/// Fills `bytes` from the operating system's generator. Without randomness every secret
+/// would be guessable, so the process stops rather than continue.
+fn fill_random(bytes: &mut [u8]) {
+    if aws_lc_rs::rand::fill(bytes).is_err() {
+        tracing::error!("the system random number generator failed; stopping");
+        std::process::abort();
+    }
 }

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use latchkey_keys::{Expectations, SigningAlgorithm, VerifyError};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
     SqlErr, TransactionTrait,
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::session::Sessions;
 use crate::email::Email;
-use crate::entities::{login_link, user};
+use crate::entities::{address_limit, login_link, user};
 use crate::issuer::Issuer;
 use crate::mail::{MagicLinkMail, MailTemplates, NoAccountMail, Outbox, OutboxError};
 use crate::secret::{SecretToken, constant_time_eq, generate_code, sha256_hex};
@@ -220,65 +220,59 @@ impl Login {
             .one(&self.db)
             .await?;
         let requested_at = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let expires_at = now + self.settings.magic_link_ttl;
+        let id = uuid::Uuid::now_v7().to_string();
+        let jti = SecretToken::generate();
+        let code = generate_code();
         let purpose = match (asked, &account) {
-            (_, Some(_)) => Purpose::Login,
-            (Purpose::Register, None) => Purpose::Register,
-            (Purpose::Login, None) => {
+            (_, Some(_)) => Some(Purpose::Login),
+            (Purpose::Register, None) => Some(Purpose::Register),
+            (Purpose::Login, None) => None,
+        };
+        let mail = match purpose {
+            Some(purpose) => {
+                let claims = LinkClaims {
+                    iss: self.issuer.to_string(),
+                    aud: self.audience(),
+                    sub: email.to_string(),
+                    purpose,
+                    jti: jti.expose().to_owned(),
+                    iat: now.timestamp(),
+                    exp: expires_at.timestamp(),
+                };
+                let token =
+                    self.keys
+                        .load()
+                        .sign(SigningAlgorithm::Es256, LINK_TYPE, &claims, now)?;
+                let link = format!("{}?token={token}", self.audience());
+                self.templates.magic_link(&MagicLinkMail {
+                    link: &link,
+                    code: &code,
+                    email: email.as_str(),
+                    action: purpose.action(),
+                    minutes: self.settings.magic_link_ttl.num_minutes().max(1),
+                    requested_at,
+                    ip: &requester.ip,
+                    browser: &requester.user_agent,
+                    issuer: self.issuer.as_str(),
+                })?
+            }
+            None => {
                 let register_url = self.issuer.endpoint("/register");
-                let mail = self.templates.no_account(&NoAccountMail {
+                self.templates.no_account(&NoAccountMail {
                     email: email.as_str(),
                     register_url: &register_url,
                     requested_at,
                     ip: &requester.ip,
                     browser: &requester.user_agent,
-                })?;
-                let message = self.outbox.message(email, mail)?;
-                self.outbox
-                    .enqueue(
-                        &self.db,
-                        &message,
-                        email,
-                        now + self.settings.magic_link_ttl,
-                        now,
-                    )
-                    .await?;
-                self.outbox.wake();
-                return Ok(true);
+                })?
             }
         };
-
-        let jti = SecretToken::generate();
-        let expires_at = now + self.settings.magic_link_ttl;
-        let claims = LinkClaims {
-            iss: self.issuer.to_string(),
-            aud: self.audience(),
-            sub: email.to_string(),
-            purpose,
-            jti: jti.expose().to_owned(),
-            iat: now.timestamp(),
-            exp: expires_at.timestamp(),
-        };
-        let token = self
-            .keys
-            .load()
-            .sign(SigningAlgorithm::Es256, LINK_TYPE, &claims, now)?;
-        let link = format!("{}?token={token}", self.audience());
-        let id = uuid::Uuid::now_v7().to_string();
-        let code = generate_code();
-        let mail = self.templates.magic_link(&MagicLinkMail {
-            link: &link,
-            code: &code,
-            email: email.as_str(),
-            action: purpose.action(),
-            minutes: self.settings.magic_link_ttl.num_minutes().max(1),
-            requested_at,
-            ip: &requester.ip,
-            browser: &requester.user_agent,
-            issuer: self.issuer.as_str(),
-        })?;
         let message = self.outbox.message(email, mail)?;
 
-        // The link and the mail that carries it are written together, or not at all.
+        // The link and the mail that carries it are written together, or not at all. An
+        // address with no account gets a row too, whose link and code are never sent: the
+        // asking browser then meets the same code form, answers and timing as for a real one.
         let txn = self.db.begin().await?;
         login_link::Entity::insert(login_link::ActiveModel {
             id: Set(id.clone()),
@@ -286,7 +280,7 @@ impl Login {
             browser_hash: Set(browser.hash()),
             code_hash: Set(code_hash(&id, &code)),
             email: Set(email.to_string()),
-            purpose: Set(purpose.as_str().to_owned()),
+            purpose: Set(purpose.map_or("none", Purpose::as_str).to_owned()),
             failed_codes: Set(0),
             created_at: Set(now),
             expires_at: Set(expires_at),
@@ -304,18 +298,49 @@ impl Login {
         Ok(true)
     }
 
-    /// Whether the address may be sent another mail: the limit counts what the outbox holds
-    /// for it in the window, which every replica sees.
+    /// Counts this request against the address's limit; false when it is over. Each step is
+    /// one conditional update, so concurrent requests (on any replica) cannot all slip under it.
     async fn within_rate_limit(
         &self,
         email: &Email,
         now: DateTime<Utc>,
     ) -> Result<bool, LoginError> {
-        let sent = self
-            .outbox
-            .count_to(email, now - self.settings.rate_limit_window)
+        let email_hash = sha256_hex(email.as_str().as_bytes());
+        let window_open_since = now - self.settings.rate_limit_window;
+        address_limit::Entity::insert(address_limit::ActiveModel {
+            email_hash: Set(email_hash.clone()),
+            window_started_at: Set(now),
+            count: Set(0),
+        })
+        .on_conflict(
+            OnConflict::column(address_limit::Column::EmailHash)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&self.db)
+        .await?;
+        let counted = address_limit::Entity::update_many()
+            .col_expr(
+                address_limit::Column::Count,
+                sea_orm::sea_query::ExprTrait::add(Expr::col(address_limit::Column::Count), 1),
+            )
+            .filter(address_limit::Column::EmailHash.eq(email_hash.as_str()))
+            .filter(address_limit::Column::WindowStartedAt.gt(window_open_since))
+            .filter(address_limit::Column::Count.lt(self.settings.rate_limit_per_address))
+            .exec(&self.db)
             .await?;
-        Ok(sent < self.settings.rate_limit_per_address)
+        if counted.rows_affected == 1 {
+            return Ok(true);
+        }
+        // A window that has ended starts again with this request.
+        let restarted = address_limit::Entity::update_many()
+            .col_expr(address_limit::Column::WindowStartedAt, Expr::value(now))
+            .col_expr(address_limit::Column::Count, Expr::value(1))
+            .filter(address_limit::Column::EmailHash.eq(email_hash.as_str()))
+            .filter(address_limit::Column::WindowStartedAt.lte(window_open_since))
+            .exec(&self.db)
+            .await?;
+        Ok(restarted.rows_affected == 1)
     }
 
     fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<LinkClaims, LinkError> {
@@ -439,7 +464,8 @@ impl Login {
     ) -> Result<SignedIn, LoginError> {
         let account = match Purpose::parse(&link.purpose) {
             Some(Purpose::Register) => self.create_account(&link.email, now).await?,
-            _ => user::Entity::find()
+            None => return Err(LoginError::AccountGone),
+            Some(Purpose::Login) => user::Entity::find()
                 .filter(user::Column::Email.eq(link.email.as_str()))
                 .one(&self.db)
                 .await?

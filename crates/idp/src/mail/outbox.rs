@@ -9,7 +9,7 @@ use lettre::{Address, AsyncTransport, Message};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect,
+    QueryFilter, QuerySelect,
 };
 use tokio::sync::{Notify, watch};
 
@@ -105,19 +105,6 @@ impl Outbox {
         self.wake.notify_one();
     }
 
-    /// How many mails were queued for `recipient` since `since` (the per-address limit).
-    pub async fn count_to(
-        &self,
-        recipient: &Email,
-        since: DateTime<Utc>,
-    ) -> Result<u64, OutboxError> {
-        Ok(mail_outbox::Entity::find()
-            .filter(mail_outbox::Column::Recipient.eq(recipient.as_str()))
-            .filter(mail_outbox::Column::CreatedAt.gt(since))
-            .count(&self.db)
-            .await?)
-    }
-
     /// Sends every mail that is due, returning how many were sent. A round claims a batch in
     /// one statement, so replicas never send a mail twice and the database sees a few
     /// statements per batch rather than several per mail.
@@ -155,30 +142,55 @@ impl Outbox {
             .filter(mail_outbox::Column::DroppedAt.is_null())
             .all(&self.db)
             .await?;
-        let (mut sent, mut dropped) = (Vec::new(), Vec::new());
+        let mut sent = 0;
         for mail in claimed {
-            match self.deliver(mail, now).await? {
-                Delivery::Sent(id) => sent.push(id),
-                Delivery::Dropped(id) => dropped.push(id),
+            // Each mail is re-leased just before it is sent and marked just after, both only
+            // while this round still holds it: a slow relay can never let another replica
+            // claim, and send again, a mail this round has sent.
+            let now = Utc::now();
+            if !self.renew(&mail.id, &round, now).await? {
+                continue;
+            }
+            let id = mail.id.clone();
+            match self.deliver(mail, &round, now).await? {
+                Delivery::Sent => {
+                    self.finish(&id, &round, mail_outbox::Column::SentAt, Utc::now())
+                        .await?;
+                    sent += 1;
+                }
+                Delivery::Dropped => {
+                    self.finish(&id, &round, mail_outbox::Column::DroppedAt, now)
+                        .await?
+                }
                 Delivery::Retry => {}
             }
         }
-        let count = sent.len();
-        self.finish(sent, mail_outbox::Column::SentAt, now).await?;
-        self.finish(dropped, mail_outbox::Column::DroppedAt, now)
+        Ok(sent)
+    }
+
+    /// Extends this round's lease on a mail; false if the round no longer holds it.
+    async fn renew(&self, id: &str, round: &str, now: DateTime<Utc>) -> Result<bool, OutboxError> {
+        let renewed = mail_outbox::Entity::update_many()
+            .col_expr(mail_outbox::Column::ClaimedUntil, Expr::value(now + CLAIM))
+            .filter(mail_outbox::Column::Id.eq(id))
+            .filter(mail_outbox::Column::ClaimedBy.eq(round))
+            .filter(mail_outbox::Column::ClaimedUntil.gt(now))
+            .filter(mail_outbox::Column::SentAt.is_null())
+            .exec(&self.db)
             .await?;
-        Ok(count)
+        Ok(renewed.rows_affected == 1)
     }
 
     async fn deliver(
         &self,
         mail: mail_outbox::Model,
+        round: &str,
         now: DateTime<Utc>,
     ) -> Result<Delivery, OutboxError> {
         if mail.expires_at <= now {
             tracing::warn!(mail = %mail.id, "mail dropped unsent: what it announced expired before it could be delivered");
             metrics::counter!("mail_dropped_total").increment(1);
-            return Ok(Delivery::Dropped(mail.id));
+            return Ok(Delivery::Dropped);
         }
         let Some(Ok(bytes)) = mail
             .sealed_message
@@ -186,7 +198,7 @@ impl Outbox {
             .map(|sealed| self.master_key.open(&mail.id, sealed))
         else {
             tracing::error!(mail = %mail.id, "mail dropped: it cannot be opened with this master key");
-            return Ok(Delivery::Dropped(mail.id));
+            return Ok(Delivery::Dropped);
         };
         let envelope =
             mail.recipient.parse::<Address>().ok().and_then(|to| {
@@ -194,7 +206,7 @@ impl Outbox {
             });
         let Some(envelope) = envelope else {
             tracing::error!(mail = %mail.id, "mail dropped: its recipient is not an address");
-            return Ok(Delivery::Dropped(mail.id));
+            return Ok(Delivery::Dropped);
         };
         let result = match &self.settings.transport {
             MailTransport::Smtp(smtp) => smtp
@@ -217,7 +229,7 @@ impl Outbox {
                     }
                     None => tracing::info!(mail = %mail.id, "mail sent"),
                 }
-                Ok(Delivery::Sent(mail.id))
+                Ok(Delivery::Sent)
             }
             Err(error) => {
                 // `attempts` already counts this one: the claim added it.
@@ -237,6 +249,7 @@ impl Outbox {
                     )
                     .col_expr(mail_outbox::Column::LastError, Expr::value(error))
                     .filter(mail_outbox::Column::Id.eq(mail.id.as_str()))
+                    .filter(mail_outbox::Column::ClaimedBy.eq(round))
                     .exec(&self.db)
                     .await?;
                 Ok(Delivery::Retry)
@@ -244,16 +257,14 @@ impl Outbox {
         }
     }
 
-    /// Marks mails sent or dropped and erases their sealed bodies: nothing secret outlives them.
+    /// Marks a mail sent or dropped and erases its sealed body: nothing secret outlives it.
     async fn finish(
         &self,
-        ids: Vec<String>,
+        id: &str,
+        round: &str,
         column: mail_outbox::Column,
         now: DateTime<Utc>,
     ) -> Result<(), OutboxError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
         mail_outbox::Entity::update_many()
             .col_expr(column, Expr::value(now))
             .col_expr(
@@ -264,7 +275,8 @@ impl Outbox {
                 mail_outbox::Column::ClaimedUntil,
                 Expr::value(Option::<DateTime<Utc>>::None),
             )
-            .filter(mail_outbox::Column::Id.is_in(ids))
+            .filter(mail_outbox::Column::Id.eq(id))
+            .filter(mail_outbox::Column::ClaimedBy.eq(round))
             .exec(&self.db)
             .await?;
         Ok(())
@@ -287,8 +299,8 @@ impl Outbox {
 
 /// What became of one mail in a round.
 enum Delivery {
-    Sent(String),
-    Dropped(String),
+    Sent,
+    Dropped,
     Retry,
 }
 
