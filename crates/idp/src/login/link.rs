@@ -4,8 +4,8 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use latchkey_keys::{Expectations, SigningAlgorithm, VerifyError};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    SqlErr, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -381,11 +381,13 @@ impl Login {
     pub async fn confirm(&self, token: &str, now: DateTime<Utc>) -> Result<SignedIn, LinkError> {
         let claims = self.verify(token, now)?;
         let link = self.find(&claims).await?;
-        if !self.consume(&link.id, now).await? {
-            usable(&self.reload(&link.id).await?, now)?;
-            return Err(LinkError::Used);
+        match self.redeem(&link, now).await? {
+            Some(signed_in) => Ok(signed_in),
+            None => {
+                usable(&self.reload(&link.id).await?, now)?;
+                Err(LinkError::Used)
+            }
         }
-        Ok(self.sign_in(&link, now).await?)
     }
 
     /// Uses the code typed in the browser that asked for the link. Five wrong codes void both.
@@ -431,23 +433,27 @@ impl Login {
                 }
             });
         }
-        if !self.consume(&link.id, now).await? {
-            return Err(CodeError::NothingPending);
-        }
-        Ok(self.sign_in(&link, now).await?)
+        self.redeem(&link, now)
+            .await?
+            .ok_or(CodeError::NothingPending)
     }
 
-    /// The single-use rule, enforced by the database: only the first update wins.
-    async fn consume(&self, id: &str, now: DateTime<Utc>) -> Result<bool, sea_orm::DbErr> {
-        let result = login_link::Entity::update_many()
-            .col_expr(login_link::Column::UsedAt, Expr::value(now))
-            .filter(login_link::Column::Id.eq(id))
-            .filter(login_link::Column::UsedAt.is_null())
-            .filter(login_link::Column::ExpiresAt.gt(now))
-            .filter(login_link::Column::FailedCodes.lt(MAX_FAILED_CODES))
-            .exec(&self.db)
-            .await?;
-        Ok(result.rows_affected == 1)
+    /// Uses the link and signs in, in one transaction: either both happen or neither, so a
+    /// failure cannot spend a link without signing anyone in. None: the link was not usable.
+    async fn redeem(
+        &self,
+        link: &login_link::Model,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SignedIn>, LoginError> {
+        let txn = self.db.begin().await?;
+        if !consume(&txn, &link.id, now).await? {
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        let signed_in = self.sign_in(&txn, link, now).await?;
+        txn.commit().await?;
+        tracing::info!(user = %signed_in.user_id, "signed in");
+        Ok(Some(signed_in))
     }
 
     async fn reload(&self, id: &str) -> Result<login_link::Model, sea_orm::DbErr> {
@@ -457,70 +463,82 @@ impl Login {
             .ok_or_else(|| sea_orm::DbErr::RecordNotFound(format!("login link {id}")))
     }
 
-    async fn sign_in(
+    async fn sign_in<C: ConnectionTrait>(
         &self,
+        conn: &C,
         link: &login_link::Model,
         now: DateTime<Utc>,
     ) -> Result<SignedIn, LoginError> {
         let account = match Purpose::parse(&link.purpose) {
-            Some(Purpose::Register) => self.create_account(&link.email, now).await?,
+            Some(Purpose::Register) => create_account(conn, &link.email, now).await?,
             None => return Err(LoginError::AccountGone),
             Some(Purpose::Login) => user::Entity::find()
                 .filter(user::Column::Email.eq(link.email.as_str()))
-                .one(&self.db)
+                .one(conn)
                 .await?
                 .ok_or(LoginError::AccountGone)?,
         };
         user::Entity::update_many()
             .col_expr(user::Column::LastSignInAt, Expr::value(now))
             .filter(user::Column::Id.eq(account.id.as_str()))
-            .exec(&self.db)
+            .exec(conn)
             .await?;
-        let session = self.sessions.create(&account.id, now).await?;
-        tracing::info!(user = %account.id, "signed in");
+        let session = self.sessions.create(conn, &account.id, now).await?;
         Ok(SignedIn {
             user_id: account.id,
             email: account.email,
             session,
         })
     }
+}
 
-    /// Creates the account for a registration link; if the address registered meanwhile
-    /// (two links, both used), the existing account is the one signed in.
-    async fn create_account(
-        &self,
-        email: &str,
-        now: DateTime<Utc>,
-    ) -> Result<user::Model, LoginError> {
-        let model = user::Model {
-            id: uuid::Uuid::now_v7().to_string(),
-            email: email.to_owned(),
-            created_at: now,
-            last_sign_in_at: None,
-        };
-        let inserted = user::Entity::insert(user::ActiveModel {
-            id: Set(model.id.clone()),
-            email: Set(model.email.clone()),
-            created_at: Set(now),
-            last_sign_in_at: Set(None),
-        })
-        .exec_without_returning(&self.db)
-        .await;
-        match inserted {
-            Ok(_) => {
-                tracing::info!(user = %model.id, "account created");
-                Ok(model)
-            }
-            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-                user::Entity::find()
-                    .filter(user::Column::Email.eq(email))
-                    .one(&self.db)
-                    .await?
-                    .ok_or(LoginError::AccountGone)
-            }
-            Err(e) => Err(e.into()),
-        }
+/// The single-use rule, enforced by the database: only the first update wins.
+async fn consume<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, sea_orm::DbErr> {
+    let result = login_link::Entity::update_many()
+        .col_expr(login_link::Column::UsedAt, Expr::value(now))
+        .filter(login_link::Column::Id.eq(id))
+        .filter(login_link::Column::UsedAt.is_null())
+        .filter(login_link::Column::ExpiresAt.gt(now))
+        .filter(login_link::Column::FailedCodes.lt(MAX_FAILED_CODES))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Creates the account for a registration link; if the address registered meanwhile (two
+/// links, both used), the existing account is the one signed in. `ON CONFLICT DO NOTHING`
+/// rather than catching the violation, which would abort a PostgreSQL transaction.
+async fn create_account<C: ConnectionTrait>(
+    conn: &C,
+    email: &str,
+    now: DateTime<Utc>,
+) -> Result<user::Model, LoginError> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let inserted = user::Entity::insert(user::ActiveModel {
+        id: Set(id.clone()),
+        email: Set(email.to_owned()),
+        created_at: Set(now),
+        last_sign_in_at: Set(None),
+    })
+    .on_conflict(
+        OnConflict::column(user::Column::Email)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    if inserted == 1 {
+        tracing::info!(user = %id, "account created");
     }
+    user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .one(conn)
+        .await?
+        .ok_or(LoginError::AccountGone)
 }
 
 /// Says why a link that was not consumed cannot be used.

@@ -1,6 +1,8 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+};
 
 use crate::entities::{session, user};
 use crate::secret::SecretToken;
@@ -34,8 +36,9 @@ impl Sessions {
     }
 
     /// Opens a new session; the caller puts the secret in the cookie.
-    pub async fn create(
+    pub async fn create<C: ConnectionTrait>(
         &self,
+        conn: &C,
         user_id: &str,
         now: DateTime<Utc>,
     ) -> Result<SecretToken, sea_orm::DbErr> {
@@ -48,7 +51,7 @@ impl Sessions {
             expires_at: Set(now + self.max_ttl),
             revoked_at: Set(None),
         })
-        .exec_without_returning(&self.db)
+        .exec_without_returning(conn)
         .await?;
         Ok(secret)
     }
