@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_signing_keys;
 mod m20261125_000002_create_login;
+mod m20261125_000003_create_oauth;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_create_signing_keys::Migration),
             Box::new(m20261125_000002_create_login::Migration),
+            Box::new(m20261125_000003_create_oauth::Migration),
         ]
     }
 }

@@ -123,7 +123,7 @@ async fn the_authorization_endpoint_shows_an_error_page_and_never_redirects_for_
         "must not redirect to an unverified URI"
     );
     let page = response.text().await.expect("body");
-    assert!(page.contains("not registered with this provider"), "{page}");
+    assert!(page.contains("is not registered"), "{page}");
     assert!(
         !page.contains("evil.example"),
         "the unverified redirect URI is not echoed"

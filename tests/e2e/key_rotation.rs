@@ -26,6 +26,9 @@ fn keys_json(
             ("LATCHKEY_KEYS__JWKS_CACHE", "1s"),
             ("LATCHKEY_KEYS__RETIRED_TTL", "3s"),
             ("LATCHKEY_LOGIN__MAGIC_LINK_TTL", "2s"),
+            ("LATCHKEY_TOKENS__ACCESS_TOKEN_TTL", "2s"),
+            ("LATCHKEY_TOKENS__ID_TOKEN_TTL", "2s"),
+            ("LATCHKEY_TOKENS__CODE_TTL", "2s"),
         ],
         &["keys", command, "--json"],
     );
@@ -42,8 +45,12 @@ fn fast_rotation(db: &TestDb, master_key: &str) -> latchkey_server::config::Conf
     cfg.keys.jwks_cache = Ttl::parse("1s").unwrap();
     cfg.keys.publish_ahead = Ttl::parse("1s").unwrap();
     cfg.keys.retired_ttl = Ttl::parse("3s").unwrap();
-    // Nothing a retired key signed may outlive it: links live less than keys.retired_ttl.
+    // Nothing a retired key signed may outlive it: links and tokens live less than
+    // keys.retired_ttl.
     cfg.login.magic_link_ttl = Ttl::parse("2s").unwrap();
+    cfg.tokens.access_token_ttl = Ttl::parse("2s").unwrap();
+    cfg.tokens.id_token_ttl = Ttl::parse("2s").unwrap();
+    cfg.tokens.code_ttl = Ttl::parse("2s").unwrap();
     cfg
 }
 

@@ -13,4 +13,5 @@ mod discovery;
 mod jwks;
 mod key_rotation;
 mod login;
+mod oidc;
 mod operations;

@@ -1,30 +1,95 @@
+//! The OpenID Provider Metadata (OpenID Connect Discovery 1.0 §3, RFC 8414), made once at
+//! start-up. Every value is what the endpoints actually do.
+
 use serde::Serialize;
 
 use crate::issuer::Issuer;
+use crate::oauth::client::{AuthMethod, GrantType};
+use crate::oauth::scope::DEFAULT_SCOPES;
 use crate::web::paths;
 
-/// OpenID Provider Metadata (OpenID Connect Discovery 1.0 §3). It lists only what the
-/// provider really does; each capability is added with the code that provides it.
 #[derive(Serialize)]
 struct ProviderMetadata<'a> {
     issuer: &'a str,
     authorization_endpoint: String,
+    token_endpoint: String,
+    userinfo_endpoint: String,
     jwks_uri: String,
+    revocation_endpoint: String,
+    introspection_endpoint: String,
+    end_session_endpoint: String,
+    scopes_supported: &'a [&'a str],
     response_types_supported: &'a [&'a str],
     response_modes_supported: &'a [&'a str],
+    grant_types_supported: Vec<&'a str>,
     subject_types_supported: &'a [&'a str],
     id_token_signing_alg_values_supported: &'a [&'a str],
+    token_endpoint_auth_methods_supported: Vec<&'a str>,
+    token_endpoint_auth_signing_alg_values_supported: &'a [&'a str],
+    revocation_endpoint_auth_methods_supported: Vec<&'a str>,
+    introspection_endpoint_auth_methods_supported: Vec<&'a str>,
+    code_challenge_methods_supported: &'a [&'a str],
+    claims_supported: &'a [&'a str],
+    prompt_values_supported: &'a [&'a str],
+    claims_parameter_supported: bool,
+    request_parameter_supported: bool,
+    request_uri_parameter_supported: bool,
+    authorization_response_iss_parameter_supported: bool,
 }
 
-/// The discovery document, serialized once at start-up.
+const ASSERTION_ALGORITHMS: [&str; 5] = ["ES256", "ES384", "RS256", "PS256", "EdDSA"];
+
 pub(crate) fn document(issuer: &Issuer) -> Result<Vec<u8>, serde_json::Error> {
+    let auth_methods: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
+    let confidential_methods: Vec<&str> = auth_methods
+        .iter()
+        .copied()
+        .filter(|m| *m != "none")
+        .collect();
     serde_json::to_vec(&ProviderMetadata {
         issuer: issuer.as_str(),
         authorization_endpoint: issuer.endpoint(paths::AUTHORIZE),
+        token_endpoint: issuer.endpoint(paths::TOKEN),
+        userinfo_endpoint: issuer.endpoint(paths::USERINFO),
         jwks_uri: issuer.endpoint(paths::JWKS),
+        revocation_endpoint: issuer.endpoint(paths::REVOCATION),
+        introspection_endpoint: issuer.endpoint(paths::INTROSPECTION),
+        end_session_endpoint: issuer.endpoint(paths::END_SESSION),
+        scopes_supported: &DEFAULT_SCOPES,
         response_types_supported: &["code"],
         response_modes_supported: &["query"],
+        // The JWT bearer grant arrives with the integrations; until then it is not offered.
+        grant_types_supported: GrantType::ALL
+            .iter()
+            .filter(|g| **g != GrantType::JwtBearer)
+            .map(|g| g.as_str())
+            .collect(),
         subject_types_supported: &["public"],
         id_token_signing_alg_values_supported: &["ES256", "RS256"],
+        token_endpoint_auth_methods_supported: auth_methods.clone(),
+        token_endpoint_auth_signing_alg_values_supported: &ASSERTION_ALGORITHMS,
+        revocation_endpoint_auth_methods_supported: auth_methods,
+        introspection_endpoint_auth_methods_supported: confidential_methods,
+        code_challenge_methods_supported: &["S256"],
+        claims_supported: &[
+            "iss",
+            "sub",
+            "aud",
+            "azp",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "at_hash",
+            "amr",
+            "sid",
+            "email",
+            "email_verified",
+        ],
+        prompt_values_supported: &["none", "login", "consent", "select_account"],
+        claims_parameter_supported: false,
+        request_parameter_supported: false,
+        request_uri_parameter_supported: false,
+        authorization_response_iss_parameter_supported: true,
     })
 }

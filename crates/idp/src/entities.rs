@@ -42,6 +42,8 @@ pub mod login_link {
         pub used_at: Option<DateTimeUtc>,
         pub requested_ip: String,
         pub requested_user_agent: String,
+        /// The pending authorization request that signing in continues.
+        pub authorization_request: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

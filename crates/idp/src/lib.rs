@@ -7,11 +7,16 @@ pub mod entities;
 mod issuer;
 pub mod login;
 pub mod mail;
+pub mod oauth;
 mod pages;
+pub mod remote_jwks;
 pub mod secret;
 mod state;
 pub mod telemetry;
 pub mod web;
+mod write_gate;
+
+pub use write_gate::WriteGate;
 
 pub use issuer::{Issuer, IssuerError};
 pub use state::{AppConfig, AppState, SharedKeyRing};

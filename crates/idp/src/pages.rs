@@ -37,6 +37,14 @@ impl Pages {
                 "dashboard.html",
                 include_str!("../../../templates/pages/dashboard.html"),
             ),
+            (
+                "consent.html",
+                include_str!("../../../templates/pages/consent.html"),
+            ),
+            (
+                "end_session.html",
+                include_str!("../../../templates/pages/end_session.html"),
+            ),
         ])?;
         Ok(Self { tera })
     }
@@ -71,6 +79,8 @@ pub(crate) struct EmailFormView<'a> {
     pub button: &'a str,
     pub email: &'a str,
     pub csrf: &'a str,
+    /// The pending authorization request, carried in a hidden field.
+    pub request: &'a str,
     pub error: Option<&'a str>,
     pub other_text: &'a str,
     pub other_href: &'a str,

@@ -49,6 +49,13 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
     aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
 }
 
+/// A public identifier that must not be guessable (client ids): 128 random bits, base64url.
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    fill_random(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
 /// A six-digit one-time code.
 pub fn generate_code() -> String {
     let mut bytes = [0u8; 4];

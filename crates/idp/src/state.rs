@@ -11,8 +11,11 @@ use sea_orm::DatabaseConnection;
 use crate::issuer::Issuer;
 use crate::login::{Login, LoginSettings};
 use crate::mail::{MailTemplates, Outbox};
+use crate::oauth::{ClientAuthenticator, Clients, Provider, TokenSettings};
 use crate::pages::Pages;
+use crate::remote_jwks::RemoteJwks;
 use crate::web::CookiePolicy;
+use crate::write_gate::WriteGate;
 
 /// The key ring every handler reads; a background worker swaps in a fresh one.
 pub type SharedKeyRing = Arc<ArcSwap<KeyRing>>;
@@ -33,6 +36,7 @@ pub struct Services {
     pub(crate) metrics: PrometheusHandle,
     pub(crate) login: Login,
     pub(crate) login_settings: LoginSettings,
+    pub(crate) provider: Provider,
     pub(crate) cookies: CookiePolicy,
     pub(crate) rate_limit_per_ip: u32,
 }
@@ -46,6 +50,7 @@ pub struct AppConfig {
     pub metrics: PrometheusHandle,
     pub outbox: Outbox,
     pub login: LoginSettings,
+    pub tokens: TokenSettings,
     /// Requests per minute one client IP may make to the routes that send mail or sign in.
     pub rate_limit_per_ip: u32,
 }
@@ -79,8 +84,10 @@ impl AppState {
             metrics,
             outbox,
             login: login_settings,
+            tokens,
             rate_limit_per_ip,
         } = config;
+        let write_gate = WriteGate::for_database(&db);
         let templates = Arc::new(MailTemplates::load()?);
         let login = Login::new(
             db.clone(),
@@ -89,6 +96,24 @@ impl AppState {
             login_settings.clone(),
             outbox,
             templates,
+            write_gate.clone(),
+        );
+        let authenticator = ClientAuthenticator::new(
+            Clients::new(db.clone()),
+            RemoteJwks::new(),
+            db.clone(),
+            [
+                issuer.to_string(),
+                issuer.endpoint(crate::web::paths::TOKEN),
+            ],
+        );
+        let provider = Provider::new(
+            db.clone(),
+            keys.clone(),
+            issuer.clone(),
+            tokens,
+            authenticator,
+            write_gate,
         );
         let cookies = CookiePolicy {
             secure: issuer.is_https(),
@@ -107,6 +132,7 @@ impl AppState {
             metrics,
             login,
             login_settings,
+            provider,
             cookies,
             rate_limit_per_ip,
         })))
@@ -114,6 +140,10 @@ impl AppState {
 
     pub fn issuer(&self) -> &Issuer {
         &self.issuer
+    }
+
+    pub fn provider(&self) -> &Provider {
+        &self.provider
     }
 
     pub fn keys(&self) -> &SharedKeyRing {

@@ -41,6 +41,25 @@ impl KeyRing {
         expect: &Expectations<'_>,
         now: DateTime<Utc>,
     ) -> Result<Verified<T>, VerifyError> {
+        self.verify_at(token, expect, Some(now))
+    }
+
+    /// Like [`KeyRing::verify`], but accepts an expired token: for hints such as
+    /// `id_token_hint`, which name a person and grant nothing (OpenID Connect Core §3.1.2.1).
+    pub fn verify_ignoring_expiry<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        expect: &Expectations<'_>,
+    ) -> Result<Verified<T>, VerifyError> {
+        self.verify_at(token, expect, None)
+    }
+
+    fn verify_at<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        expect: &Expectations<'_>,
+        now: Option<DateTime<Utc>>,
+    ) -> Result<Verified<T>, VerifyError> {
         let header = decode_header(token).map_err(|_| unreadable_header(token))?;
         let key = self
             .find(header.kid.as_deref().ok_or(VerifyError::MissingKeyId)?)
@@ -88,15 +107,17 @@ impl KeyRing {
             })
         };
         let exp = time_claim("exp").ok_or_else(|| VerifyError::MissingClaim("exp".into()))??;
-        let now_secs = now.timestamp();
-        if exp <= now_secs {
-            return Err(VerifyError::Expired);
-        }
-        if time_claim("nbf")
-            .transpose()?
-            .is_some_and(|nbf| nbf > now_secs)
-        {
-            return Err(VerifyError::NotYetValid);
+        if let Some(now) = now {
+            let now_secs = now.timestamp();
+            if exp <= now_secs {
+                return Err(VerifyError::Expired);
+            }
+            if time_claim("nbf")
+                .transpose()?
+                .is_some_and(|nbf| nbf > now_secs)
+            {
+                return Err(VerifyError::NotYetValid);
+            }
         }
         let expires_at = Utc
             .timestamp_opt(exp, 0)

@@ -9,7 +9,7 @@ use crate::config::Settings;
 use crate::serve::ServeError;
 use crate::{database, master_key};
 
-async fn open_database(settings: &Settings) -> Result<DatabaseConnection, ServeError> {
+pub(crate) async fn open_database(settings: &Settings) -> Result<DatabaseConnection, ServeError> {
     let db = database::connect(&settings.database_url).await?;
     database::migrate(&db, &settings.database_url).await?;
     Ok(db)

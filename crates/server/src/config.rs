@@ -19,7 +19,7 @@ pub const DEFAULT_CONFIG_FILE: &str = "config/latchkey.toml";
 
 /// The top-level keys, the only ones `LATCHKEY_*` variables may set, so unrelated variables
 /// with the same prefix (a test's database URL, say) are not read as configuration.
-const TOP_LEVEL_KEYS: [&str; 8] = [
+const TOP_LEVEL_KEYS: [&str; 9] = [
     "issuer",
     "listen",
     "database_url",
@@ -28,6 +28,7 @@ const TOP_LEVEL_KEYS: [&str; 8] = [
     "mail",
     "login",
     "http",
+    "tokens",
 ];
 
 /// The configuration as written, before it is checked.
@@ -42,6 +43,29 @@ pub struct Config {
     pub mail: MailConfig,
     pub login: LoginConfig,
     pub http: HttpConfig,
+    pub tokens: TokensConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokensConfig {
+    pub access_token_ttl: Ttl,
+    pub id_token_ttl: Ttl,
+    pub code_ttl: Ttl,
+    pub refresh_idle_ttl: Ttl,
+    pub refresh_max_ttl: Ttl,
+}
+
+impl Default for TokensConfig {
+    fn default() -> Self {
+        Self {
+            access_token_ttl: Ttl::from_secs(600),
+            id_token_ttl: Ttl::from_secs(600),
+            code_ttl: Ttl::from_secs(60),
+            refresh_idle_ttl: Ttl::from_secs(14 * 86_400),
+            refresh_max_ttl: Ttl::from_secs(90 * 86_400),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -133,6 +157,7 @@ impl Default for Config {
             mail: MailConfig::default(),
             login: LoginConfig::default(),
             http: HttpConfig::default(),
+            tokens: TokensConfig::default(),
         }
     }
 }
@@ -198,6 +223,7 @@ pub struct Settings {
     pub log_level: String,
     pub mail: MailConfig,
     pub login: latchkey_idp::login::LoginSettings,
+    pub tokens: latchkey_idp::oauth::TokenSettings,
     pub rate_limit_per_ip: u32,
 }
 
@@ -313,6 +339,32 @@ impl Config {
                 "must not be longer than login.session_max_ttl",
             ));
         }
+        let tokens = &self.tokens;
+        for (key, ttl) in [
+            ("tokens.access_token_ttl", tokens.access_token_ttl),
+            ("tokens.id_token_ttl", tokens.id_token_ttl),
+            ("tokens.code_ttl", tokens.code_ttl),
+            ("tokens.refresh_idle_ttl", tokens.refresh_idle_ttl),
+        ] {
+            if ttl.as_duration().is_zero() {
+                return Err(invalid(key, "must be at least 1s"));
+            }
+            if key != "tokens.refresh_idle_ttl" && ttl > keys.retired_ttl {
+                return Err(invalid(
+                    "keys.retired_ttl",
+                    format!(
+                        "{} is shorter than {key} ({ttl}): a token could outlive the key that signed it",
+                        keys.retired_ttl
+                    ),
+                ));
+            }
+        }
+        if tokens.refresh_idle_ttl > tokens.refresh_max_ttl {
+            return Err(invalid(
+                "tokens.refresh_idle_ttl",
+                "must not be longer than tokens.refresh_max_ttl",
+            ));
+        }
         if self.http.rate_limit_per_ip == 0 {
             return Err(invalid("http.rate_limit_per_ip", "must be at least 1"));
         }
@@ -329,7 +381,18 @@ impl Config {
             session_idle_ttl: login.session_idle_ttl.as_time_delta(),
             session_max_ttl: login.session_max_ttl.as_time_delta(),
         };
+        let token_settings = latchkey_idp::oauth::TokenSettings {
+            access_token_ttl: tokens.access_token_ttl.as_time_delta(),
+            id_token_ttl: tokens.id_token_ttl.as_time_delta(),
+            code_ttl: tokens.code_ttl.as_time_delta(),
+            refresh_idle_ttl: tokens.refresh_idle_ttl.as_time_delta(),
+            refresh_max_ttl: tokens.refresh_max_ttl.as_time_delta(),
+            // Long enough to read the mail and sign in, short enough not to pile up.
+            request_ttl: (login.magic_link_ttl.as_time_delta() * 2)
+                .max(chrono::TimeDelta::minutes(30)),
+        };
         Ok(Settings {
+            tokens: token_settings,
             mail: self.mail,
             login: login_settings,
             rate_limit_per_ip: self.http.rate_limit_per_ip,

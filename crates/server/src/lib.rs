@@ -2,6 +2,7 @@
 //! telemetry. The only crate that reads files and the environment.
 
 pub mod cli;
+pub mod client_commands;
 pub mod commands;
 pub mod config;
 pub mod database;

@@ -1,9 +1,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use latchkey_server::cli::{Cli, Command, KeysCommand};
+use latchkey_server::cli::{Cli, ClientCommand, Command, KeysCommand};
 use latchkey_server::config::Config;
-use latchkey_server::{commands, serve, telemetry};
+use latchkey_server::{client_commands, commands, serve, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -36,6 +36,15 @@ fn main() -> ExitCode {
             Command::Migrate => commands::migrate(&settings, cli.json).await,
             Command::Keys(KeysCommand::List) => commands::keys_list(&settings, cli.json).await,
             Command::Keys(KeysCommand::Rotate) => commands::keys_rotate(&settings, cli.json).await,
+            Command::Client(ClientCommand::Create(args)) => {
+                client_commands::create(&settings, *args, cli.json).await
+            }
+            Command::Client(ClientCommand::List) => {
+                client_commands::list(&settings, cli.json).await
+            }
+            Command::Client(ClientCommand::Delete { client_id }) => {
+                client_commands::delete(&settings, &client_id, cli.json).await
+            }
         }
     });
     match result {

@@ -36,6 +36,10 @@ pub enum ServeError {
     State(#[from] latchkey_idp::web::StateError),
     #[error("{0}")]
     Mail(String),
+    #[error("{0}")]
+    Client(#[from] latchkey_idp::oauth::ClientError),
+    #[error("{0}")]
+    Usage(String),
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -106,6 +110,7 @@ pub async fn start(settings: &Settings) -> Result<Running, ServeError> {
         metrics: latchkey_idp::telemetry::metrics_handle(),
         outbox: outbox.clone(),
         login: settings.login.clone(),
+        tokens: settings.tokens.clone(),
         rate_limit_per_ip: settings.rate_limit_per_ip,
     })?;
     let addr = listener.local_addr()?;

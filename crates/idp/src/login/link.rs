@@ -16,6 +16,7 @@ use crate::issuer::Issuer;
 use crate::mail::{MagicLinkMail, MailTemplates, NoAccountMail, Outbox, OutboxError};
 use crate::secret::{SecretToken, constant_time_eq, generate_code, sha256_hex};
 use crate::state::SharedKeyRing;
+use crate::write_gate::WriteGate;
 
 /// The JWS `typ` of a magic link: no other endpoint accepts it, and it accepts nothing else.
 const LINK_TYPE: &str = "magic-link+jwt";
@@ -97,6 +98,8 @@ pub struct SignedIn {
     pub user_id: String,
     pub email: String,
     pub session: SecretToken,
+    /// The authorization request the sign-in continues, if it began at a client.
+    pub continues: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -163,10 +166,7 @@ pub struct Login {
     outbox: Outbox,
     templates: Arc<MailTemplates>,
     sessions: Sessions,
-    /// SQLite allows one writer; its other writers wait in a busy handler that sleeps (up to
-    /// 100 ms a turn), which made the slowest sign-ins take half a second under load. On
-    /// SQLite, write transactions queue here instead. PostgreSQL needs no gate.
-    write_gate: Option<Arc<tokio::sync::Mutex<()>>>,
+    write_gate: WriteGate,
 }
 
 impl Login {
@@ -177,14 +177,13 @@ impl Login {
         settings: LoginSettings,
         outbox: Outbox,
         templates: Arc<MailTemplates>,
+        write_gate: WriteGate,
     ) -> Self {
         let sessions = Sessions::new(
             db.clone(),
             settings.session_idle_ttl,
             settings.session_max_ttl,
         );
-        let write_gate = (db.get_database_backend() == sea_orm::DbBackend::Sqlite)
-            .then(|| Arc::new(tokio::sync::Mutex::new(())));
         Self {
             db,
             keys,
@@ -201,21 +200,14 @@ impl Login {
         &self.sessions
     }
 
-    /// Waits for this process's turn to write, on SQLite; at once elsewhere.
-    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match &self.write_gate {
-            Some(gate) => Some(gate.lock().await),
-            None => None,
-        }
-    }
-
     fn audience(&self) -> String {
         self.issuer.endpoint("/login/verify")
     }
 
     /// Handles a request for a link. Whatever the address, the caller answers the same way:
     /// an unknown address gets a "no account here" note rather than a link, and past the
-    /// per-address limit nothing is sent at all. Returns whether a mail was queued.
+    /// per-address limit nothing is sent at all. `continues` names the authorization request
+    /// that signing in resumes. Returns whether a mail was queued.
     #[tracing::instrument(skip_all, err)]
     pub async fn request(
         &self,
@@ -223,6 +215,7 @@ impl Login {
         asked: Purpose,
         browser: &SecretToken,
         requester: &Requester,
+        continues: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<bool, LoginError> {
         let account = user::Entity::find()
@@ -283,7 +276,7 @@ impl Login {
         // The link and the mail that carries it are written together, or not at all. An
         // address with no account gets a row too, whose link and code are never sent: the
         // asking browser then meets the same code form, answers and timing as for a real one.
-        let _turn = self.write_turn().await;
+        let _turn = self.write_gate.turn().await;
         let txn = self.db.begin().await?;
         // Counted in the same transaction, so a request costs one write transaction.
         if !self.within_rate_limit(&txn, email, now).await? {
@@ -305,6 +298,7 @@ impl Login {
             used_at: Set(None),
             requested_ip: Set(truncate(&requester.ip, 64)),
             requested_user_agent: Set(truncate(&requester.user_agent, 512)),
+            authorization_request: Set(continues.map(str::to_owned)),
         })
         .exec_without_returning(&txn)
         .await?;
@@ -464,7 +458,7 @@ impl Login {
         link: &login_link::Model,
         now: DateTime<Utc>,
     ) -> Result<Option<SignedIn>, LoginError> {
-        let _turn = self.write_turn().await;
+        let _turn = self.write_gate.turn().await;
         let txn = self.db.begin().await?;
         if !consume(&txn, &link.id, now).await? {
             txn.rollback().await?;
@@ -508,6 +502,7 @@ impl Login {
             user_id: account.id,
             email: account.email,
             session,
+            continues: link.authorization_request.clone(),
         })
     }
 }

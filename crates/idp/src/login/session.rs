@@ -5,7 +5,7 @@ use sea_orm::{
 };
 
 use crate::entities::{session, user};
-use crate::secret::SecretToken;
+use crate::secret::{SecretToken, sha256_hex};
 
 /// How often a session's last-seen time is written, at most: every request would be a write.
 const TOUCH_EVERY: TimeDelta = TimeDelta::seconds(60);
@@ -24,6 +24,9 @@ pub struct SessionUser {
     pub user_id: String,
     pub email: String,
     pub signed_in_at: DateTime<Utc>,
+    /// The session's public identifier (the `sid` claim): derived from the stored hash, so it
+    /// reveals nothing that could open the session.
+    pub sid: String,
 }
 
 impl Sessions {
@@ -88,6 +91,7 @@ impl Sessions {
             user_id: a.id,
             email: a.email,
             signed_in_at: found.created_at,
+            sid: session_id(&found.id_hash),
         }))
     }
 
@@ -120,4 +124,11 @@ impl Sessions {
             .await?;
         Ok(result.rows_affected)
     }
+}
+
+/// The `sid` of a session, from the hash that is its key.
+fn session_id(id_hash: &str) -> String {
+    let mut sid = sha256_hex(format!("sid:{id_hash}").as_bytes());
+    sid.truncate(32);
+    sid
 }

@@ -24,7 +24,7 @@ fn respond(state: &AppState, result: PageResult) -> Response {
     result.unwrap_or_else(|error| error.render(state))
 }
 
-fn html(
+pub(super) fn html(
     state: &AppState,
     status: StatusCode,
     template: &str,
@@ -40,6 +40,8 @@ fn html(
 #[derive(Deserialize)]
 pub(super) struct HintQuery {
     login_hint: Option<String>,
+    /// The pending authorization request that signing in continues.
+    request: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -48,6 +50,8 @@ pub(super) struct EmailForm {
     email: String,
     #[serde(default)]
     csrf: String,
+    #[serde(default)]
+    request: String,
 }
 
 #[derive(Deserialize)]
@@ -84,9 +88,19 @@ fn email_form(
     jar: CookieJar,
     purpose: Purpose,
     email: &str,
+    request: &str,
     error: Option<&str>,
 ) -> PageResult {
     let (jar, csrf) = csrf::token(jar, state.cookies);
+    // The links between the two forms keep the pending request.
+    let (login_href, register_href) = if request.is_empty() {
+        ("/login".to_owned(), "/register".to_owned())
+    } else {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("request", request)
+            .finish();
+        (format!("/login?{query}"), format!("/register?{query}"))
+    };
     let view = match purpose {
         Purpose::Login => EmailFormView {
             title: "Sign in",
@@ -95,9 +109,10 @@ fn email_form(
             button: "Email me a sign-in link",
             email,
             csrf: &csrf,
+            request,
             error,
             other_text: "New here?",
-            other_href: "/register",
+            other_href: &register_href,
             other_link: "Create an account",
         },
         Purpose::Register => EmailFormView {
@@ -107,9 +122,10 @@ fn email_form(
             button: "Email me a sign-up link",
             email,
             csrf: &csrf,
+            request,
             error,
             other_text: "Already have an account?",
-            other_href: "/login",
+            other_href: &login_href,
             other_link: "Sign in",
         },
     };
@@ -121,6 +137,15 @@ fn email_form(
     Ok((jar, html(state, status, "email_form.html", &view)?).into_response())
 }
 
+/// The pending authorization request named by a page's `request` parameter, if it still
+/// waits; empty otherwise (a stale id is dropped rather than carried into the mail).
+async fn pending<'a>(state: &AppState, request: Option<&'a str>) -> &'a str {
+    match request {
+        Some(id) if !id.is_empty() && state.provider.is_pending(id, Utc::now()).await => id,
+        _ => "",
+    }
+}
+
 /// `GET /login`: `login_hint` pre-fills the address.
 pub(super) async fn login_page(
     State(state): State<AppState>,
@@ -128,9 +153,10 @@ pub(super) async fn login_page(
     Query(q): Query<HintQuery>,
 ) -> Response {
     let hint = q.login_hint.unwrap_or_default();
+    let request = pending(&state, q.request.as_deref()).await;
     respond(
         &state,
-        email_form(&state, jar, Purpose::Login, hint.trim(), None),
+        email_form(&state, jar, Purpose::Login, hint.trim(), request, None),
     )
 }
 
@@ -141,9 +167,10 @@ pub(super) async fn register_page(
     Query(q): Query<HintQuery>,
 ) -> Response {
     let hint = q.login_hint.unwrap_or_default();
+    let request = pending(&state, q.request.as_deref()).await;
     respond(
         &state,
-        email_form(&state, jar, Purpose::Register, hint.trim(), None),
+        email_form(&state, jar, Purpose::Register, hint.trim(), request, None),
     )
 }
 
@@ -185,7 +212,14 @@ async fn submit(
         Ok(email) => email,
         Err(_) => {
             let message = "That does not look like an email address. Check it and try again.";
-            return email_form(state, jar, purpose, form.email.trim(), Some(message));
+            return email_form(
+                state,
+                jar,
+                purpose,
+                form.email.trim(),
+                pending(state, Some(&form.request)).await,
+                Some(message),
+            );
         }
     };
     let requester = Requester {
@@ -197,9 +231,10 @@ async fn submit(
             .to_owned(),
     };
     let browser = SecretToken::generate();
+    let continues = Some(pending(state, Some(&form.request)).await).filter(|r| !r.is_empty());
     state
         .login
-        .request(&email, purpose, &browser, &requester, Utc::now())
+        .request(&email, purpose, &browser, &requester, continues, Utc::now())
         .await
         .map_err(PageError::internal)?;
     let jar = jar.add(
@@ -321,7 +356,8 @@ pub(super) async fn verify_submit(
 }
 
 /// Sets the new session's cookie, ending any session this browser had (a new id on every
-/// sign-in: no fixation), and continues to the dashboard.
+/// sign-in: no fixation), and continues the authorization request it began with, or goes to
+/// the dashboard.
 async fn start_session(state: &AppState, jar: CookieJar, signed_in: SignedIn) -> Response {
     let previous = jar
         .get(state.cookies.name(Jar::Session))
@@ -338,11 +374,21 @@ async fn start_session(state: &AppState, jar: CookieJar, signed_in: SignedIn) ->
                 .make(Jar::Session, signed_in.session.expose().to_owned()),
         )
         .add(state.cookies.removal(Jar::Browser));
-    (jar, Redirect::to("/dashboard")).into_response()
+    let next = match &signed_in.continues {
+        Some(request) => format!(
+            "{}?{}",
+            super::paths::AUTHORIZE_CONTINUE,
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("request", request)
+                .finish()
+        ),
+        None => super::paths::DASHBOARD.to_owned(),
+    };
+    (jar, Redirect::to(&next)).into_response()
 }
 
 /// The person signed in on this request, if any.
-pub(super) async fn current_user(
+pub(crate) async fn current_user(
     state: &AppState,
     jar: &CookieJar,
 ) -> Result<Option<(SecretToken, SessionUser)>, PageError> {

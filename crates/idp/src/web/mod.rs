@@ -5,12 +5,16 @@ mod authorize;
 mod cookies;
 mod csrf;
 mod discovery;
+mod end_session;
 mod error;
 mod health;
 mod jwks;
 mod login;
+mod oauth_response;
 mod request_id;
 mod security_headers;
+mod token;
+mod userinfo;
 
 use axum::Router;
 use axum::http::HeaderName;
@@ -32,6 +36,13 @@ pub mod paths {
     pub const DISCOVERY: &str = "/.well-known/openid-configuration";
     pub const JWKS: &str = "/.well-known/jwks.json";
     pub const AUTHORIZE: &str = "/authorize";
+    pub const AUTHORIZE_CONTINUE: &str = "/authorize/continue";
+    pub const AUTHORIZE_CONSENT: &str = "/authorize/consent";
+    pub const TOKEN: &str = "/token";
+    pub const USERINFO: &str = "/userinfo";
+    pub const REVOCATION: &str = "/revoke";
+    pub const INTROSPECTION: &str = "/introspect";
+    pub const END_SESSION: &str = "/end-session";
     pub const HEALTHZ: &str = "/healthz";
     pub const READYZ: &str = "/readyz";
     pub const METRICS: &str = "/metrics";
@@ -58,7 +69,7 @@ pub fn router(state: AppState) -> Router {
         .merge(login_routes(state.rate_limit_per_ip))
         .route(paths::DISCOVERY, get(discovery::openid_configuration))
         .route(paths::JWKS, get(jwks::jwks))
-        .route(paths::AUTHORIZE, get(authorize::authorize))
+        .merge(oauth_routes())
         .route(paths::HEALTHZ, get(health::healthz))
         .route(paths::READYZ, get(health::readyz))
         .route(paths::METRICS, get(health::metrics))
@@ -87,6 +98,40 @@ pub fn router(state: AppState) -> Router {
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         )
         .with_state(state)
+}
+
+/// The OpenID provider's endpoints. The browser-facing ones wait on the database, so they
+/// have a timeout; the token endpoint answers `client_credentials` from memory.
+fn oauth_routes() -> Router<AppState> {
+    use axum::routing::post;
+
+    let browser = Router::new()
+        .route(
+            paths::AUTHORIZE,
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        )
+        .route(
+            paths::AUTHORIZE_CONTINUE,
+            get(authorize::authorize_continue),
+        )
+        .route(paths::AUTHORIZE_CONSENT, post(authorize::consent_submit))
+        .route(
+            paths::END_SESSION,
+            get(end_session::end_session_get).post(end_session::end_session_post),
+        )
+        .route_layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            std::time::Duration::from_secs(15),
+        ));
+    Router::new()
+        .merge(browser)
+        .route(paths::TOKEN, post(token::token))
+        .route(paths::REVOCATION, post(token::revoke))
+        .route(paths::INTROSPECTION, post(token::introspect))
+        .route(
+            paths::USERINFO,
+            get(userinfo::userinfo_get).post(userinfo::userinfo_post),
+        )
 }
 
 /// The sign-up and sign-in pages. The routes that send mail or sign in are limited per client

@@ -3,9 +3,11 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-/// Pages load only the provider's own stylesheet, run no script, post forms only to the
-/// provider and cannot be framed.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// Pages load only the provider's own stylesheet, run no script and cannot be framed. There
+/// is no `form-action 'self'`: browsers apply it to the redirects that follow a form, and the
+/// consent and sign-in forms end in a redirect to the client's registered redirect URI.
+const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Adds the security headers to every response, unless a handler chose its own; HSTS only
 /// when the issuer is https.

@@ -1,0 +1,215 @@
+//! What resource-facing endpoints ask of an issued token: userinfo (Core §5.3), introspection
+//! (RFC 7662) and revocation (RFC 7009). An access token is live when its signature, type,
+//! issuer, audience and expiry check out, its `jti` was not revoked, and its grant (if any)
+//! still stands.
+
+use chrono::{DateTime, Utc};
+use latchkey_keys::Expectations;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, EntityTrait};
+use serde_json::{Map, Value, json};
+
+use super::client::Client;
+use super::entities::{grant, refresh_token, revoked_token};
+use super::error::OAuthError;
+use super::provider::Provider;
+use super::scope::{EMAIL, OPENID, Scopes};
+use super::tokens::{ACCESS_TOKEN_TYPE, AccessClaims};
+use crate::entities::user;
+use crate::secret::SecretToken;
+
+impl Provider {
+    /// The claims of a live access token, or `invalid_token` saying why not.
+    pub async fn check_access_token(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<AccessClaims, OAuthError> {
+        let expect = Expectations {
+            token_type: ACCESS_TOKEN_TYPE,
+            audience: self.access_token_audience(),
+            issuer: self.issuer.as_str(),
+        };
+        let claims = self
+            .keys
+            .load()
+            .verify::<AccessClaims>(token, &expect, now)
+            .map_err(|e| OAuthError::invalid_token(format!("the access token is not valid: {e}")))?
+            .claims;
+        if revoked_token::Entity::find_by_id(claims.jti.as_str())
+            .one(&self.db)
+            .await?
+            .is_some()
+        {
+            return Err(OAuthError::invalid_token(
+                "the access token has been revoked",
+            ));
+        }
+        if let Some(grant_id) = &claims.grant_id {
+            let live = grant::Entity::find_by_id(grant_id.as_str())
+                .one(&self.db)
+                .await?
+                .is_some_and(|g| g.revoked_at.is_none());
+            if !live {
+                return Err(OAuthError::invalid_token(
+                    "the grant behind this access token has been revoked",
+                ));
+            }
+        }
+        Ok(claims)
+    }
+
+    /// The UserInfo response: `sub`, and the claims the token's scopes allow.
+    pub async fn userinfo(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Map<String, Value>, OAuthError> {
+        let claims = self.check_access_token(token, now).await?;
+        let scopes = Scopes::parse(&claims.scope).unwrap_or_default();
+        if claims.grant_id.is_none() || !scopes.contains(OPENID) {
+            return Err(OAuthError::insufficient_scope(
+                "userinfo needs a token issued for a person with the openid scope",
+            ));
+        }
+        let account = user::Entity::find_by_id(claims.sub.as_str())
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| OAuthError::invalid_token("the account no longer exists"))?;
+        let mut info = Map::new();
+        info.insert("sub".into(), json!(account.id));
+        if scopes.contains(EMAIL) {
+            info.insert("email".into(), json!(account.email));
+            info.insert("email_verified".into(), json!(true));
+        }
+        Ok(info)
+    }
+
+    /// RFC 7662: `{"active": false}` for anything not live; refresh tokens are described only
+    /// to the client they were issued to.
+    pub async fn introspect(
+        &self,
+        client: &Client,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Value, OAuthError> {
+        if let Some(secret) = SecretToken::from_client(token) {
+            return Ok(self
+                .introspect_refresh(client, &secret, now)
+                .await?
+                .unwrap_or_else(inactive));
+        }
+        match self.check_access_token(token, now).await {
+            Ok(claims) => Ok(json!({
+                "active": true,
+                "token_type": "Bearer",
+                "scope": claims.scope,
+                "client_id": claims.client_id,
+                "sub": claims.sub,
+                "aud": claims.aud,
+                "iss": claims.iss,
+                "iat": claims.iat,
+                "exp": claims.exp,
+                "jti": claims.jti,
+            })),
+            Err(e) if e.code == "invalid_token" => Ok(inactive()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn introspect_refresh(
+        &self,
+        client: &Client,
+        token: &SecretToken,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Value>, OAuthError> {
+        let Some(row) = refresh_token::Entity::find_by_id(token.hash())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(family) = grant::Entity::find_by_id(row.grant_id.as_str())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let live = family.client_id == client.id
+            && family.revoked_at.is_none()
+            && row.used_at.is_none()
+            && row.expires_at > now
+            && family.expires_at > now;
+        Ok(live.then(|| {
+            json!({
+                "active": true,
+                "scope": family.scope,
+                "client_id": family.client_id,
+                "sub": family.user_id,
+                "iss": self.issuer.as_str(),
+                "iat": row.created_at.timestamp(),
+                "exp": row.expires_at.timestamp(),
+            })
+        }))
+    }
+
+    /// RFC 7009: revokes a refresh token (and with it its grant, so the access tokens from it
+    /// stop too) or an access token. Unknown or invalid tokens are not an error (§2.2).
+    pub async fn revoke(
+        &self,
+        client: &Client,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), OAuthError> {
+        let not_yours =
+            || OAuthError::unauthorized_client("the token was issued to another client");
+        if let Some(secret) = SecretToken::from_client(token) {
+            let Some(row) = refresh_token::Entity::find_by_id(secret.hash())
+                .one(&self.db)
+                .await?
+            else {
+                return Ok(());
+            };
+            if let Some(family) = grant::Entity::find_by_id(row.grant_id.as_str())
+                .one(&self.db)
+                .await?
+            {
+                if family.client_id != client.id {
+                    return Err(not_yours());
+                }
+                self.revoke_grant(&family.id, "revoked_by_client", now)
+                    .await?;
+            }
+            return Ok(());
+        }
+        let expect = Expectations {
+            token_type: ACCESS_TOKEN_TYPE,
+            audience: self.access_token_audience(),
+            issuer: self.issuer.as_str(),
+        };
+        let Ok(verified) = self.keys.load().verify::<AccessClaims>(token, &expect, now) else {
+            return Ok(());
+        };
+        if verified.claims.client_id != client.id {
+            return Err(not_yours());
+        }
+        let _turn = self.write_gate.turn().await;
+        revoked_token::Entity::insert(revoked_token::ActiveModel {
+            jti: Set(verified.claims.jti.clone()),
+            expires_at: Set(verified.expires_at),
+        })
+        .on_conflict(
+            OnConflict::column(revoked_token::Column::Jti)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&self.db)
+        .await?;
+        tracing::info!(client = %client.id, jti = %verified.claims.jti, "access token revoked");
+        Ok(())
+    }
+}
+
+fn inactive() -> Value {
+    json!({ "active": false })
+}

@@ -1,0 +1,304 @@
+//! The authorization request (RFC 6749 §4.1.1, OpenID Connect Core §3.1.2.1): checked once,
+//! then kept server-side while the person signs in and consents, so the magic link can
+//! continue it in whichever browser opens it.
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::client::{Client, GrantType};
+use super::error::OAuthError;
+use super::pkce;
+use super::redirect;
+use super::scope::{OPENID, Scopes};
+
+/// The parameters as they arrive, in the query (GET) or the form (POST).
+#[derive(Debug, Default, Deserialize)]
+pub struct AuthorizeParams {
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub response_type: Option<String>,
+    pub response_mode: Option<String>,
+    pub scope: Option<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub prompt: Option<String>,
+    pub max_age: Option<String>,
+    pub login_hint: Option<String>,
+    pub id_token_hint: Option<String>,
+    pub request: Option<String>,
+    pub request_uri: Option<String>,
+}
+
+/// A request that passed every check, as it is stored while it waits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub prompt: Prompt,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    /// The token in `id_token_hint`, checked later against the signed-in person.
+    pub id_token_hint: Option<String>,
+}
+
+/// The `prompt` values (Core §3.1.2.1). `select_account` is accepted and means nothing here:
+/// a browser holds one session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prompt {
+    pub none: bool,
+    pub login: bool,
+    pub consent: bool,
+}
+
+/// Why a request failed: before the redirect URI is trusted, only a page may say so;
+/// after, the client hears it at its redirect URI.
+#[derive(Debug)]
+pub enum AuthorizeError {
+    /// The client or redirect URI is unknown: never redirect.
+    Page(&'static str, String),
+    Redirect {
+        redirect_uri: String,
+        state: Option<String>,
+        error: OAuthError,
+    },
+    /// Our failure (logged where it happened).
+    Failed,
+}
+
+const LONGEST_STATE: usize = 2048;
+const LONGEST_NONCE: usize = 512;
+const LONGEST_HINT: usize = 320;
+
+/// Checks that the client and redirect URI are registered; errors here are shown, never
+/// redirected (RFC 6749 §4.1.2.1).
+pub fn check_client_and_redirect(
+    params: &AuthorizeParams,
+    client: Option<&Client>,
+) -> Result<String, AuthorizeError> {
+    let Some(client) = client else {
+        return Err(AuthorizeError::Page(
+            "Unknown application",
+            "The application that sent you here is not registered with this sign-in service, so you were not sent back to it.".into(),
+        ));
+    };
+    let Some(redirect_uri) = params.redirect_uri.as_deref() else {
+        return Err(AuthorizeError::Page(
+            "The sign-in request is incomplete",
+            format!(
+                "{} did not say where to return you after signing in (redirect_uri is missing).",
+                client.name
+            ),
+        ));
+    };
+    if !redirect::matches(&client.redirect_uris, redirect_uri, client.is_public()) {
+        return Err(AuthorizeError::Page(
+            "The return address is not registered",
+            format!(
+                "{} asked to send you to an address it has not registered, so you were not sent there.",
+                client.name
+            ),
+        ));
+    }
+    Ok(redirect_uri.to_owned())
+}
+
+/// Checks everything else; failures go back to the client's redirect URI.
+pub fn check_request(
+    params: AuthorizeParams,
+    client: &Client,
+    redirect_uri: String,
+) -> Result<AuthorizationRequest, AuthorizeError> {
+    let state = params.state.clone().filter(|s| !s.is_empty());
+    let fail = |error: OAuthError| AuthorizeError::Redirect {
+        redirect_uri: redirect_uri.clone(),
+        state: state.clone(),
+        error,
+    };
+    if state.as_ref().is_some_and(|s| s.len() > LONGEST_STATE) {
+        return Err(AuthorizeError::Redirect {
+            redirect_uri: redirect_uri.clone(),
+            state: None,
+            error: OAuthError::invalid_request("state is longer than 2048 characters"),
+        });
+    }
+    if params.request.is_some() {
+        return Err(fail(OAuthError {
+            code: "request_not_supported",
+            description: "request objects are not supported; send the parameters in the query"
+                .into(),
+        }));
+    }
+    if params.request_uri.is_some() {
+        return Err(fail(OAuthError {
+            code: "request_uri_not_supported",
+            description: "request_uri is not supported; send the parameters in the query".into(),
+        }));
+    }
+    match params.response_type.as_deref() {
+        Some("code") => {}
+        None => {
+            return Err(fail(OAuthError::invalid_request(
+                "response_type is missing",
+            )));
+        }
+        Some(other) => {
+            return Err(fail(OAuthError::unsupported_response_type(format!(
+                "response_type {other:?} is not supported; use code (implicit and hybrid flows are not offered)"
+            ))));
+        }
+    }
+    if let Some(mode) = params.response_mode.as_deref()
+        && mode != "query"
+    {
+        return Err(fail(OAuthError::invalid_request(format!(
+            "response_mode {mode:?} is not supported; use query"
+        ))));
+    }
+    if !client.allows(GrantType::AuthorizationCode) {
+        return Err(fail(OAuthError::unauthorized_client(
+            "this client is not allowed the authorization code flow",
+        )));
+    }
+    let scope = Scopes::parse(params.scope.as_deref().unwrap_or_default())
+        .map_err(|e| fail(OAuthError::invalid_scope(e.to_string())))?;
+    if scope.is_empty() {
+        return Err(fail(OAuthError::invalid_scope(
+            "scope is missing; ask for at least openid",
+        )));
+    }
+    if let Some(extra) = scope.not_in(&client.scopes).next() {
+        return Err(fail(OAuthError::invalid_scope(format!(
+            "this client is not allowed the scope {extra:?}"
+        ))));
+    }
+    let code_challenge = match (
+        params.code_challenge,
+        params.code_challenge_method.as_deref(),
+    ) {
+        (Some(challenge), Some("S256")) if pkce::valid_challenge(&challenge) => Some(challenge),
+        (Some(_), Some("S256")) => {
+            return Err(fail(OAuthError::invalid_request(
+                "code_challenge must be the base64url SHA-256 of the verifier (43 characters)",
+            )));
+        }
+        (Some(_), _) => {
+            return Err(fail(OAuthError::invalid_request(
+                "code_challenge_method must be S256; plain is not accepted",
+            )));
+        }
+        (None, Some(_)) => {
+            return Err(fail(OAuthError::invalid_request(
+                "code_challenge is missing",
+            )));
+        }
+        (None, None) if client.require_pkce => {
+            return Err(fail(OAuthError::invalid_request(
+                "this client must use PKCE: send code_challenge and code_challenge_method=S256",
+            )));
+        }
+        (None, None) => None,
+    };
+    let prompt = parse_prompt(params.prompt.as_deref()).map_err(&fail)?;
+    let max_age =
+        match params.max_age.as_deref() {
+            None | Some("") => None,
+            Some(raw) => Some(raw.parse::<i64>().ok().filter(|age| *age >= 0).ok_or_else(
+                || {
+                    fail(OAuthError::invalid_request(
+                        "max_age must be a whole number of seconds",
+                    ))
+                },
+            )?),
+        };
+    let nonce = params.nonce.filter(|n| !n.is_empty());
+    if nonce.as_ref().is_some_and(|n| n.len() > LONGEST_NONCE) {
+        return Err(fail(OAuthError::invalid_request(
+            "nonce is longer than 512 characters",
+        )));
+    }
+    let login_hint = params
+        .login_hint
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty() && h.len() <= LONGEST_HINT);
+    Ok(AuthorizationRequest {
+        client_id: client.id.clone(),
+        redirect_uri,
+        scope: scope.to_string(),
+        state,
+        nonce,
+        code_challenge,
+        prompt,
+        max_age,
+        login_hint,
+        id_token_hint: params.id_token_hint.filter(|h| !h.is_empty()),
+    })
+}
+
+fn parse_prompt(raw: Option<&str>) -> Result<Prompt, OAuthError> {
+    let mut prompt = Prompt::default();
+    for value in raw.unwrap_or_default().split(' ').filter(|v| !v.is_empty()) {
+        match value {
+            "none" => prompt.none = true,
+            "login" => prompt.login = true,
+            "consent" => prompt.consent = true,
+            "select_account" => {}
+            other => {
+                return Err(OAuthError::invalid_request(format!(
+                    "unknown prompt value {other:?}"
+                )));
+            }
+        }
+    }
+    if prompt.none && (prompt.login || prompt.consent) {
+        return Err(OAuthError::invalid_request(
+            "prompt=none cannot be combined with other values",
+        ));
+    }
+    Ok(prompt)
+}
+
+impl AuthorizationRequest {
+    pub fn scopes(&self) -> Scopes {
+        Scopes::parse(&self.scope).unwrap_or_default()
+    }
+
+    pub fn is_openid(&self) -> bool {
+        self.scopes().contains(OPENID)
+    }
+}
+
+/// The client's redirect URI with the response parameters added, `iss` always (RFC 9207).
+pub fn response_url(redirect_uri: &str, params: &[(&str, &str)]) -> String {
+    match Url::parse(redirect_uri) {
+        Ok(mut url) => {
+            url.query_pairs_mut().extend_pairs(params);
+            url.into()
+        }
+        // Registered URIs were parsed at registration; this cannot happen, but never panic.
+        Err(_) => redirect_uri.to_owned(),
+    }
+}
+
+/// An error response at the redirect URI.
+pub fn error_url(
+    redirect_uri: &str,
+    state: Option<&str>,
+    error: &OAuthError,
+    issuer: &str,
+) -> String {
+    let mut params = vec![
+        ("error", error.code),
+        ("error_description", error.description.as_str()),
+    ];
+    if let Some(state) = state {
+        params.push(("state", state));
+    }
+    params.push(("iss", issuer));
+    response_url(redirect_uri, &params)
+}

@@ -1,0 +1,171 @@
+//! The tables of the OAuth flows. Secrets appear here only as SHA-256 hex.
+
+macro_rules! no_relations {
+    () => {
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    };
+}
+
+pub mod client {
+    use sea_orm::entity::prelude::*;
+
+    /// A registered relying party. Lists are JSON arrays of strings.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "clients")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub name: String,
+        pub secret_hash: Option<String>,
+        pub auth_method: String,
+        pub redirect_uris: String,
+        pub post_logout_redirect_uris: String,
+        pub grant_types: String,
+        pub scopes: String,
+        pub jwks_uri: Option<String>,
+        pub jwks: Option<String>,
+        pub team_id: Option<String>,
+        pub first_party: bool,
+        pub require_pkce: bool,
+        pub id_token_alg: String,
+        pub created_at: DateTimeUtc,
+    }
+
+    no_relations!();
+}
+
+pub mod authorization_request {
+    use sea_orm::entity::prelude::*;
+
+    /// A validated authorization request waiting for sign-in or consent.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "authorization_requests")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub client_id: String,
+        pub params: String,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+        pub completed_at: Option<DateTimeUtc>,
+    }
+
+    no_relations!();
+}
+
+pub mod authorization_code {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "authorization_codes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub code_hash: String,
+        /// The grant the code's exchange creates; a replayed code revokes it.
+        pub grant_id: String,
+        pub client_id: String,
+        pub user_id: String,
+        pub redirect_uri: String,
+        pub scope: String,
+        pub nonce: Option<String>,
+        pub code_challenge: String,
+        pub auth_time: DateTimeUtc,
+        pub sid: String,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+        pub used_at: Option<DateTimeUtc>,
+    }
+
+    no_relations!();
+}
+
+pub mod grant {
+    use sea_orm::entity::prelude::*;
+
+    /// What one authorization gave one client: the family of its refresh tokens and the
+    /// access tokens issued from them. Revoking it ends them all.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "grants")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub client_id: String,
+        pub user_id: String,
+        pub scope: String,
+        pub auth_time: DateTimeUtc,
+        pub sid: String,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+        pub revoked_at: Option<DateTimeUtc>,
+        pub revoked_reason: Option<String>,
+    }
+
+    no_relations!();
+}
+
+pub mod refresh_token {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "refresh_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_hash: String,
+        pub grant_id: String,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+        pub used_at: Option<DateTimeUtc>,
+    }
+
+    no_relations!();
+}
+
+pub mod consent {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "consents")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub client_id: String,
+        pub scope: String,
+        pub granted_at: DateTimeUtc,
+    }
+
+    no_relations!();
+}
+
+pub mod revoked_token {
+    use sea_orm::entity::prelude::*;
+
+    /// An access token revoked before its expiry, kept until then.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "revoked_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub jti: String,
+        pub expires_at: DateTimeUtc,
+    }
+
+    no_relations!();
+}
+
+pub mod seen_assertion {
+    use sea_orm::entity::prelude::*;
+
+    /// A client assertion's `jti` (hashed with its client), kept until it expires: replays fail.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "seen_assertions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub expires_at: DateTimeUtc,
+    }
+
+    no_relations!();
+}

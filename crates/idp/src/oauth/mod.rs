@@ -1,0 +1,21 @@
+//! The OAuth 2.0 / OpenID Connect provider: clients and how they authenticate, the
+//! authorization request, codes, grants, refresh-token rotation, and the tokens issued.
+//! No HTTP here.
+
+mod access;
+pub mod authorize;
+pub mod client;
+pub mod client_auth;
+pub mod entities;
+pub mod error;
+pub mod pkce;
+mod provider;
+pub mod redirect;
+pub mod scope;
+pub mod tokens;
+
+pub use authorize::{AuthorizationRequest, AuthorizeError, AuthorizeParams};
+pub use client::{AuthMethod, Client, ClientError, Clients, CreatedClient, GrantType, NewClient};
+pub use client_auth::{ClientAuthenticator, Presented};
+pub use error::OAuthError;
+pub use provider::{Next, Provider, TokenSettings};

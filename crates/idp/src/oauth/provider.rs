@@ -1,0 +1,840 @@
+//! The OpenID provider's flows: the authorization request from arrival to code, and the
+//! token endpoint's grants. No HTTP here: handlers pass parameters in and map results out.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use latchkey_keys::{Expectations, SigningAlgorithm};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
+
+use super::authorize::{
+    AuthorizationRequest, AuthorizeError, AuthorizeParams, check_client_and_redirect,
+    check_request, error_url, response_url,
+};
+use super::client::{Client, Clients, GrantType};
+use super::client_auth::ClientAuthenticator;
+use super::entities::{authorization_code, authorization_request, consent, grant, refresh_token};
+use super::error::OAuthError;
+use super::pkce;
+use super::scope::{EMAIL, OFFLINE_ACCESS, OPENID, Scopes, USER_SCOPES};
+use super::tokens::{
+    ACCESS_TOKEN_TYPE, AccessClaims, ID_TOKEN_TYPE, IdClaims, TokenResponse, at_hash,
+};
+use crate::entities::user;
+use crate::issuer::Issuer;
+use crate::login::SessionUser;
+use crate::secret::SecretToken;
+use crate::state::SharedKeyRing;
+use crate::write_gate::WriteGate;
+
+/// Lifetimes of what the provider issues (`tokens.*`).
+#[derive(Clone, Debug)]
+pub struct TokenSettings {
+    pub access_token_ttl: TimeDelta,
+    pub id_token_ttl: TimeDelta,
+    pub code_ttl: TimeDelta,
+    pub refresh_idle_ttl: TimeDelta,
+    pub refresh_max_ttl: TimeDelta,
+    /// How long a pending authorization request waits for sign-in and consent.
+    pub request_ttl: TimeDelta,
+}
+
+/// What happens next with an authorization request.
+#[derive(Debug)]
+pub enum Next {
+    /// Nobody (or not the right person, or not recently enough) is signed in.
+    SignIn {
+        request_id: String,
+        login_hint: Option<String>,
+    },
+    /// The person must agree to share the scopes with the client.
+    Consent {
+        request_id: String,
+        client_name: String,
+        scopes: Scopes,
+        /// Who is signed in, shown so nobody consents as someone else by mistake.
+        email: String,
+    },
+    /// Back to the client, with a code or an error.
+    Redirect(String),
+}
+
+const AMR_EMAIL_OTP: &str = "otp";
+
+#[derive(Clone)]
+pub struct Provider {
+    pub(super) db: DatabaseConnection,
+    pub(super) keys: SharedKeyRing,
+    pub(super) issuer: Issuer,
+    pub(super) settings: TokenSettings,
+    authenticator: ClientAuthenticator,
+    pub(super) write_gate: WriteGate,
+}
+
+impl Provider {
+    pub fn new(
+        db: DatabaseConnection,
+        keys: SharedKeyRing,
+        issuer: Issuer,
+        settings: TokenSettings,
+        authenticator: ClientAuthenticator,
+        write_gate: WriteGate,
+    ) -> Self {
+        Self {
+            db,
+            keys,
+            issuer,
+            settings,
+            authenticator,
+            write_gate,
+        }
+    }
+
+    pub fn authenticator(&self) -> &ClientAuthenticator {
+        &self.authenticator
+    }
+
+    pub fn clients(&self) -> &Clients {
+        self.authenticator.clients()
+    }
+
+    pub fn settings(&self) -> &TokenSettings {
+        &self.settings
+    }
+
+    // ---- the authorization endpoint -------------------------------------------------------
+
+    /// Checks a new authorization request, keeps it, and says what comes next.
+    pub async fn start(
+        &self,
+        params: AuthorizeParams,
+        user: Option<&SessionUser>,
+        now: DateTime<Utc>,
+    ) -> Result<Next, AuthorizeError> {
+        let client = match params.client_id.as_deref() {
+            Some(id) => self.clients().find(id).await.map_err(page_failure)?,
+            None => None,
+        };
+        let redirect_uri = check_client_and_redirect(&params, client.as_deref())?;
+        let Some(client) = client else {
+            return Err(page_failure("client vanished"));
+        };
+        let request = check_request(params, &client, redirect_uri)?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let params = serde_json::to_string(&request).map_err(page_failure)?;
+        authorization_request::Entity::insert(authorization_request::ActiveModel {
+            id: Set(id.clone()),
+            client_id: Set(client.id.clone()),
+            params: Set(params),
+            created_at: Set(now),
+            expires_at: Set(now + self.settings.request_ttl),
+            completed_at: Set(None),
+        })
+        .exec_without_returning(&self.db)
+        .await
+        .map_err(page_failure)?;
+        self.next(&id, now, &request, &client, user, now).await
+    }
+
+    /// Continues a kept request after sign-in.
+    pub async fn resume(
+        &self,
+        request_id: &str,
+        user: Option<&SessionUser>,
+        now: DateTime<Utc>,
+    ) -> Result<Next, AuthorizeError> {
+        let (row, request, client) = self.pending(request_id, now).await?;
+        self.next(&row.id, row.created_at, &request, &client, user, now)
+            .await
+    }
+
+    /// Whether a request is still waiting (the login pages carry its id along).
+    pub async fn is_pending(&self, request_id: &str, now: DateTime<Utc>) -> bool {
+        self.pending(request_id, now).await.is_ok()
+    }
+
+    /// The person's answer on the consent page.
+    pub async fn decide_consent(
+        &self,
+        request_id: &str,
+        user: &SessionUser,
+        allow: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Next, AuthorizeError> {
+        let (row, request, client) = self.pending(request_id, now).await?;
+        if !allow {
+            self.complete(&row.id, now).await?;
+            tracing::info!(client = %client.id, user = %user.user_id, "consent refused");
+            return Ok(Next::Redirect(self.error_redirect(
+                &request,
+                &OAuthError::access_denied(
+                    "the person declined to share the requested information",
+                ),
+            )));
+        }
+        self.remember_consent(&user.user_id, &client.id, &request.scopes(), now)
+            .await
+            .map_err(page_failure)?;
+        self.issue_code(&row.id, &request, user, now).await
+    }
+
+    async fn pending(
+        &self,
+        request_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<
+        (
+            authorization_request::Model,
+            AuthorizationRequest,
+            Arc<Client>,
+        ),
+        AuthorizeError,
+    > {
+        let gone = || {
+            AuthorizeError::Page(
+                "This sign-in request has ended",
+                "It was completed or cancelled, or it waited too long. Go back to the application and start signing in again.".into(),
+            )
+        };
+        if uuid::Uuid::parse_str(request_id).is_err() {
+            return Err(gone());
+        }
+        let row = authorization_request::Entity::find_by_id(request_id)
+            .one(&self.db)
+            .await
+            .map_err(page_failure)?
+            .filter(|r| r.completed_at.is_none() && r.expires_at > now)
+            .ok_or_else(gone)?;
+        let request: AuthorizationRequest =
+            serde_json::from_str(&row.params).map_err(page_failure)?;
+        let client = self
+            .clients()
+            .find(&request.client_id)
+            .await
+            .map_err(page_failure)?
+            .ok_or_else(gone)?;
+        Ok((row, request, client))
+    }
+
+    async fn next(
+        &self,
+        request_id: &str,
+        requested_at: DateTime<Utc>,
+        request: &AuthorizationRequest,
+        client: &Client,
+        user: Option<&SessionUser>,
+        now: DateTime<Utc>,
+    ) -> Result<Next, AuthorizeError> {
+        let sign_in = || {
+            if request.prompt.none {
+                Ok(Next::Redirect(self.error_redirect(
+                    request,
+                    &OAuthError::login_required("nobody is signed in, or not recently enough"),
+                )))
+            } else {
+                Ok(Next::SignIn {
+                    request_id: request_id.to_owned(),
+                    login_hint: request.login_hint.clone(),
+                })
+            }
+        };
+        let Some(user) = user else {
+            return sign_in();
+        };
+        // A sign-in made after the request satisfies prompt=login and any max_age.
+        let fresh = user.signed_in_at >= requested_at;
+        let too_old = request
+            .max_age
+            .is_some_and(|max_age| now - user.signed_in_at > TimeDelta::seconds(max_age));
+        if !fresh && (request.prompt.login || too_old) {
+            return sign_in();
+        }
+        if let Some(hint) = &request.id_token_hint {
+            match self.id_token_subject(hint, &client.id) {
+                Some(sub) if sub == user.user_id => {}
+                Some(_) if request.prompt.none => return sign_in(),
+                Some(_) if !fresh => return sign_in(),
+                Some(_) => {}
+                None => {
+                    return Ok(Next::Redirect(self.error_redirect(
+                        request,
+                        &OAuthError::invalid_request(
+                            "id_token_hint is not an ID token issued to this client",
+                        ),
+                    )));
+                }
+            }
+        }
+        let scopes = request.scopes();
+        let consented = client.first_party
+            || self
+                .has_consent(&user.user_id, &client.id, &scopes)
+                .await
+                .map_err(page_failure)?;
+        if request.prompt.consent || !consented {
+            if request.prompt.none {
+                return Ok(Next::Redirect(self.error_redirect(
+                    request,
+                    &OAuthError::consent_required(
+                        "the person has not agreed to share these scopes with this client",
+                    ),
+                )));
+            }
+            return Ok(Next::Consent {
+                request_id: request_id.to_owned(),
+                client_name: client.name.clone(),
+                scopes,
+                email: user.email.clone(),
+            });
+        }
+        self.issue_code(request_id, request, user, now).await
+    }
+
+    /// Ends the request and sends the person back with a code bound to the client, the
+    /// redirect URI, the PKCE challenge and the nonce.
+    async fn issue_code(
+        &self,
+        request_id: &str,
+        request: &AuthorizationRequest,
+        user: &SessionUser,
+        now: DateTime<Utc>,
+    ) -> Result<Next, AuthorizeError> {
+        let code = SecretToken::generate();
+        let _turn = self.write_gate.turn().await;
+        let txn = self.db.begin().await.map_err(page_failure)?;
+        if !complete(&txn, request_id, now)
+            .await
+            .map_err(page_failure)?
+        {
+            return Err(ended());
+        }
+        authorization_code::Entity::insert(authorization_code::ActiveModel {
+            code_hash: Set(code.hash()),
+            grant_id: Set(uuid::Uuid::now_v7().to_string()),
+            client_id: Set(request.client_id.clone()),
+            user_id: Set(user.user_id.clone()),
+            redirect_uri: Set(request.redirect_uri.clone()),
+            scope: Set(request.scope.clone()),
+            nonce: Set(request.nonce.clone()),
+            code_challenge: Set(request.code_challenge.clone().unwrap_or_default()),
+            auth_time: Set(user.signed_in_at),
+            sid: Set(user.sid.clone()),
+            created_at: Set(now),
+            expires_at: Set(now + self.settings.code_ttl),
+            used_at: Set(None),
+        })
+        .exec_without_returning(&txn)
+        .await
+        .map_err(page_failure)?;
+        txn.commit().await.map_err(page_failure)?;
+        tracing::info!(client = %request.client_id, user = %user.user_id, "authorization code issued");
+        let mut params = vec![("code", code.expose())];
+        if let Some(state) = &request.state {
+            params.push(("state", state));
+        }
+        params.push(("iss", self.issuer.as_str()));
+        Ok(Next::Redirect(response_url(&request.redirect_uri, &params)))
+    }
+
+    async fn complete(&self, request_id: &str, now: DateTime<Utc>) -> Result<(), AuthorizeError> {
+        if complete(&self.db, request_id, now)
+            .await
+            .map_err(page_failure)?
+        {
+            Ok(())
+        } else {
+            Err(ended())
+        }
+    }
+
+    fn error_redirect(&self, request: &AuthorizationRequest, error: &OAuthError) -> String {
+        error_url(
+            &request.redirect_uri,
+            request.state.as_deref(),
+            error,
+            self.issuer.as_str(),
+        )
+    }
+
+    /// The `sub` of an ID token this provider issued to `client_id`, expired or not.
+    pub fn id_token_subject(&self, token: &str, client_id: &str) -> Option<String> {
+        let expect = Expectations {
+            token_type: ID_TOKEN_TYPE,
+            audience: client_id,
+            issuer: self.issuer.as_str(),
+        };
+        self.keys
+            .load()
+            .verify_ignoring_expiry::<IdClaims>(token, &expect)
+            .ok()
+            .map(|v| v.claims.sub)
+    }
+
+    /// The client an ID token was issued to and its subject, expired or not (for logout).
+    pub fn id_token_audience(&self, token: &str) -> Option<(String, String)> {
+        let unverified: IdClaims = jsonwebtoken::dangerous::insecure_decode(token).ok()?.claims;
+        let sub = self.id_token_subject(token, &unverified.aud)?;
+        Some((unverified.aud, sub))
+    }
+
+    async fn has_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scopes: &Scopes,
+    ) -> Result<bool, sea_orm::DbErr> {
+        let found = consent::Entity::find_by_id((user_id.to_owned(), client_id.to_owned()))
+            .one(&self.db)
+            .await?;
+        Ok(
+            found
+                .is_some_and(|c| scopes.is_subset_of(&Scopes::parse(&c.scope).unwrap_or_default())),
+        )
+    }
+
+    async fn remember_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scopes: &Scopes,
+        now: DateTime<Utc>,
+    ) -> Result<(), sea_orm::DbErr> {
+        let earlier = consent::Entity::find_by_id((user_id.to_owned(), client_id.to_owned()))
+            .one(&self.db)
+            .await?
+            .and_then(|c| Scopes::parse(&c.scope).ok())
+            .unwrap_or_default();
+        let all = Scopes::from_tokens(earlier.iter().chain(scopes.iter())).unwrap_or_default();
+        consent::Entity::insert(consent::ActiveModel {
+            user_id: Set(user_id.to_owned()),
+            client_id: Set(client_id.to_owned()),
+            scope: Set(all.to_string()),
+            granted_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::columns([consent::Column::UserId, consent::Column::ClientId])
+                .update_columns([consent::Column::Scope, consent::Column::GrantedAt])
+                .to_owned(),
+        )
+        .exec_without_returning(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    // ---- the token endpoint ---------------------------------------------------------------
+
+    /// `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6).
+    pub async fn exchange_code(
+        &self,
+        client: &Client,
+        code: Option<&str>,
+        redirect_uri: Option<&str>,
+        code_verifier: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<TokenResponse, OAuthError> {
+        if !client.allows(GrantType::AuthorizationCode) {
+            return Err(OAuthError::unauthorized_client(
+                "this client is not allowed authorization_code",
+            ));
+        }
+        let code = code.ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
+        let code = SecretToken::from_client(code)
+            .ok_or_else(|| OAuthError::invalid_grant("the code is not valid"))?;
+        let row = authorization_code::Entity::find_by_id(code.hash())
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| OAuthError::invalid_grant("the code is not valid"))?;
+        if row.used_at.is_some() {
+            self.revoke_grant(&row.grant_id, "code_replay", now).await?;
+            return Err(OAuthError::invalid_grant(
+                "the code was already used; the tokens issued with it are revoked",
+            ));
+        }
+        if row.client_id != client.id {
+            return Err(OAuthError::invalid_grant(
+                "the code was issued to another client",
+            ));
+        }
+        if row.expires_at <= now {
+            return Err(OAuthError::invalid_grant("the code has expired"));
+        }
+        if redirect_uri != Some(row.redirect_uri.as_str()) {
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri must be the one sent in the authorization request",
+            ));
+        }
+        match (row.code_challenge.as_str(), code_verifier) {
+            ("", None) => {}
+            ("", Some(_)) => {
+                return Err(OAuthError::invalid_grant(
+                    "code_verifier was sent but the authorization request had no code_challenge",
+                ));
+            }
+            (_, None) => return Err(OAuthError::invalid_grant("code_verifier is missing")),
+            (challenge, Some(verifier)) if !pkce::verifies(verifier, challenge) => {
+                return Err(OAuthError::invalid_grant(
+                    "code_verifier does not match the code_challenge",
+                ));
+            }
+            _ => {}
+        }
+        let scopes = Scopes::parse(&row.scope).unwrap_or_default();
+        let account = self.account(&row.user_id).await?;
+        let refresh = (scopes.contains(OFFLINE_ACCESS) && client.allows(GrantType::RefreshToken))
+            .then(SecretToken::generate);
+
+        let turn = self.write_gate.turn().await;
+        let txn = self.db.begin().await?;
+        let consumed = authorization_code::Entity::update_many()
+            .col_expr(authorization_code::Column::UsedAt, Expr::value(now))
+            .filter(authorization_code::Column::CodeHash.eq(row.code_hash.as_str()))
+            .filter(authorization_code::Column::UsedAt.is_null())
+            .exec(&txn)
+            .await?;
+        if consumed.rows_affected != 1 {
+            txn.rollback().await?;
+            drop(turn);
+            self.revoke_grant(&row.grant_id, "code_replay", now).await?;
+            return Err(OAuthError::invalid_grant(
+                "the code was already used; the tokens issued with it are revoked",
+            ));
+        }
+        let grant_expires_at = now + self.settings.refresh_max_ttl;
+        grant::Entity::insert(grant::ActiveModel {
+            id: Set(row.grant_id.clone()),
+            client_id: Set(client.id.clone()),
+            user_id: Set(row.user_id.clone()),
+            scope: Set(row.scope.clone()),
+            auth_time: Set(row.auth_time),
+            sid: Set(row.sid.clone()),
+            created_at: Set(now),
+            expires_at: Set(grant_expires_at),
+            revoked_at: Set(None),
+            revoked_reason: Set(None),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        if let Some(refresh) = &refresh {
+            self.insert_refresh(&txn, refresh, &row.grant_id, grant_expires_at, now)
+                .await?;
+        }
+        txn.commit().await?;
+        drop(turn);
+        tracing::info!(client = %client.id, user = %row.user_id, grant = %row.grant_id, "code exchanged");
+
+        let session = IssuedFor {
+            user: &account,
+            grant_id: &row.grant_id,
+            auth_time: row.auth_time,
+            sid: &row.sid,
+            nonce: row.nonce.as_deref(),
+        };
+        self.user_tokens(client, &scopes, &session, refresh, now)
+    }
+
+    /// `grant_type=refresh_token` (RFC 6749 §6): the token is rotated on every use; using a
+    /// rotated token again revokes its whole family (RFC 9700 §4.14.2).
+    pub async fn refresh(
+        &self,
+        client: &Client,
+        token: Option<&str>,
+        scope: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<TokenResponse, OAuthError> {
+        if !client.allows(GrantType::RefreshToken) {
+            return Err(OAuthError::unauthorized_client(
+                "this client is not allowed refresh_token",
+            ));
+        }
+        let token = token.ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
+        let invalid = || OAuthError::invalid_grant("the refresh token is not valid");
+        let token = SecretToken::from_client(token).ok_or_else(invalid)?;
+        let row = refresh_token::Entity::find_by_id(token.hash())
+            .one(&self.db)
+            .await?
+            .ok_or_else(invalid)?;
+        let family = grant::Entity::find_by_id(row.grant_id.as_str())
+            .one(&self.db)
+            .await?
+            .ok_or_else(invalid)?;
+        if family.client_id != client.id {
+            return Err(OAuthError::invalid_grant(
+                "the refresh token was issued to another client",
+            ));
+        }
+        if family.revoked_at.is_some() {
+            return Err(OAuthError::invalid_grant(
+                "the refresh token has been revoked",
+            ));
+        }
+        if row.used_at.is_some() {
+            self.revoke_grant(&family.id, "refresh_token_reuse", now)
+                .await?;
+            return Err(OAuthError::invalid_grant(
+                "the refresh token was already used; every token of its family is now revoked",
+            ));
+        }
+        if row.expires_at <= now || family.expires_at <= now {
+            return Err(OAuthError::invalid_grant("the refresh token has expired"));
+        }
+        let granted = Scopes::parse(&family.scope).unwrap_or_default();
+        let scopes = match scope {
+            Some(raw) if !raw.trim().is_empty() => {
+                let asked =
+                    Scopes::parse(raw).map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
+                if let Some(extra) = asked.not_in(&granted).next() {
+                    return Err(OAuthError::invalid_scope(format!(
+                        "{extra:?} was not granted"
+                    )));
+                }
+                asked
+            }
+            _ => granted,
+        };
+        let account = self.account(&family.user_id).await?;
+        let next = SecretToken::generate();
+
+        let turn = self.write_gate.turn().await;
+        let txn = self.db.begin().await?;
+        let consumed = refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
+            .filter(refresh_token::Column::TokenHash.eq(row.token_hash.as_str()))
+            .filter(refresh_token::Column::UsedAt.is_null())
+            .exec(&txn)
+            .await?;
+        if consumed.rows_affected != 1 {
+            txn.rollback().await?;
+            drop(turn);
+            self.revoke_grant(&family.id, "refresh_token_reuse", now)
+                .await?;
+            return Err(OAuthError::invalid_grant(
+                "the refresh token was already used; every token of its family is now revoked",
+            ));
+        }
+        self.insert_refresh(&txn, &next, &family.id, family.expires_at, now)
+            .await?;
+        txn.commit().await?;
+        drop(turn);
+
+        let session = IssuedFor {
+            user: &account,
+            grant_id: &family.id,
+            auth_time: family.auth_time,
+            sid: &family.sid,
+            nonce: None,
+        };
+        self.user_tokens(client, &scopes, &session, Some(next), now)
+    }
+
+    /// `grant_type=client_credentials` (RFC 6749 §4.4): a token for the client itself, with
+    /// only scopes it was registered with. Reads nothing from the database.
+    pub fn client_credentials(
+        &self,
+        client: &Client,
+        scope: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<TokenResponse, OAuthError> {
+        if !client.allows(GrantType::ClientCredentials) {
+            return Err(OAuthError::unauthorized_client(
+                "this client is not allowed client_credentials",
+            ));
+        }
+        let machine_scopes = client.scopes.without(&USER_SCOPES);
+        let scopes = match scope {
+            Some(raw) if !raw.trim().is_empty() => {
+                let asked =
+                    Scopes::parse(raw).map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
+                if let Some(extra) = asked.not_in(&machine_scopes).next() {
+                    return Err(OAuthError::invalid_scope(format!(
+                        "this client is not allowed the scope {extra:?} for its own tokens"
+                    )));
+                }
+                asked
+            }
+            _ => machine_scopes,
+        };
+        let access_token = self.access_token(client, &client.id, &scopes, None, None, now)?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.settings.access_token_ttl.num_seconds(),
+            scope: scopes.to_string(),
+            refresh_token: None,
+            id_token: None,
+        })
+    }
+
+    fn user_tokens(
+        &self,
+        client: &Client,
+        scopes: &Scopes,
+        issued: &IssuedFor<'_>,
+        refresh: Option<SecretToken>,
+        now: DateTime<Utc>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let access_token = self.access_token(
+            client,
+            &issued.user.id,
+            scopes,
+            Some(issued.grant_id),
+            Some(issued.auth_time.timestamp()),
+            now,
+        )?;
+        let id_token = if scopes.contains(OPENID) {
+            let claims = IdClaims {
+                iss: self.issuer.to_string(),
+                sub: issued.user.id.clone(),
+                aud: client.id.clone(),
+                azp: client.id.clone(),
+                iat: now.timestamp(),
+                exp: (now + self.settings.id_token_ttl).timestamp(),
+                auth_time: issued.auth_time.timestamp(),
+                nonce: issued.nonce.map(str::to_owned),
+                at_hash: Some(at_hash(&access_token)),
+                amr: vec![AMR_EMAIL_OTP.to_owned()],
+                sid: issued.sid.to_owned(),
+                email: scopes.contains(EMAIL).then(|| issued.user.email.clone()),
+                email_verified: scopes.contains(EMAIL).then_some(true),
+            };
+            Some(
+                self.keys
+                    .load()
+                    .sign(client.id_token_alg, ID_TOKEN_TYPE, &claims, now)?,
+            )
+        } else {
+            None
+        };
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.settings.access_token_ttl.num_seconds(),
+            scope: scopes.to_string(),
+            refresh_token: refresh.map(|r| r.expose().to_owned()),
+            id_token,
+        })
+    }
+
+    fn access_token(
+        &self,
+        client: &Client,
+        subject: &str,
+        scopes: &Scopes,
+        grant_id: Option<&str>,
+        auth_time: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<String, OAuthError> {
+        let claims = AccessClaims {
+            iss: self.issuer.to_string(),
+            sub: subject.to_owned(),
+            aud: self.access_token_audience().to_owned(),
+            client_id: client.id.clone(),
+            scope: scopes.to_string(),
+            iat: now.timestamp(),
+            exp: (now + self.settings.access_token_ttl).timestamp(),
+            jti: crate::secret::random_id(),
+            auth_time,
+            grant_id: grant_id.map(str::to_owned),
+        };
+        Ok(self
+            .keys
+            .load()
+            .sign(SigningAlgorithm::Es256, ACCESS_TOKEN_TYPE, &claims, now)?)
+    }
+
+    /// Access tokens name Latchkey itself as their audience: the userinfo endpoint and the
+    /// resource servers that introspect them.
+    pub fn access_token_audience(&self) -> &str {
+        self.issuer.as_str()
+    }
+
+    async fn insert_refresh<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        token: &SecretToken,
+        grant_id: &str,
+        grant_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), sea_orm::DbErr> {
+        refresh_token::Entity::insert(refresh_token::ActiveModel {
+            token_hash: Set(token.hash()),
+            grant_id: Set(grant_id.to_owned()),
+            created_at: Set(now),
+            expires_at: Set((now + self.settings.refresh_idle_ttl).min(grant_expires_at)),
+            used_at: Set(None),
+        })
+        .exec_without_returning(conn)
+        .await?;
+        Ok(())
+    }
+
+    async fn account(&self, user_id: &str) -> Result<user::Model, OAuthError> {
+        user::Entity::find_by_id(user_id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| OAuthError::invalid_grant("the account no longer exists"))
+    }
+
+    /// Revokes a grant: its refresh tokens stop working at once, and its access tokens fail
+    /// introspection and userinfo.
+    pub async fn revoke_grant(
+        &self,
+        grant_id: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), sea_orm::DbErr> {
+        let _turn = self.write_gate.turn().await;
+        let revoked = grant::Entity::update_many()
+            .col_expr(grant::Column::RevokedAt, Expr::value(now))
+            .col_expr(grant::Column::RevokedReason, Expr::value(reason))
+            .filter(grant::Column::Id.eq(grant_id))
+            .filter(grant::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        if revoked.rows_affected > 0 {
+            tracing::warn!(grant = %grant_id, reason, "grant revoked");
+            metrics::counter!("oauth_grants_revoked_total", "reason" => reason.to_owned())
+                .increment(1);
+        }
+        Ok(())
+    }
+}
+
+/// Whom user tokens are issued for, and from which sign-in.
+struct IssuedFor<'a> {
+    user: &'a user::Model,
+    grant_id: &'a str,
+    auth_time: DateTime<Utc>,
+    sid: &'a str,
+    nonce: Option<&'a str>,
+}
+
+/// Marks a pending request completed; false when it already was.
+async fn complete<C: ConnectionTrait>(
+    conn: &C,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, sea_orm::DbErr> {
+    let done = authorization_request::Entity::update_many()
+        .col_expr(authorization_request::Column::CompletedAt, Expr::value(now))
+        .filter(authorization_request::Column::Id.eq(request_id))
+        .filter(authorization_request::Column::CompletedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+fn ended() -> AuthorizeError {
+    AuthorizeError::Page(
+        "This sign-in request has ended",
+        "It was already completed, perhaps in another tab. Go back to the application and start signing in again.".into(),
+    )
+}
+
+fn page_failure(error: impl std::fmt::Display) -> AuthorizeError {
+    tracing::error!(%error, "authorization request failed");
+    AuthorizeError::Failed
+}

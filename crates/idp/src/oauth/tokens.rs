@@ -1,0 +1,88 @@
+//! The JWTs Latchkey issues to clients: access tokens (RFC 9068, `typ: at+jwt`) and ID tokens
+//! (OpenID Connect Core §2). Each has a `typ` the other's verifier refuses, so neither can
+//! stand in for the other, nor for a magic link.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The JWS `typ` of an access token (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+/// The JWS `typ` of an ID token.
+pub const ID_TOKEN_TYPE: &str = "JWT";
+
+/// The claims of an access token. `sub` is the person's id, or the client's for
+/// `client_credentials`; `grant_id` ties it to the grant whose revocation ends it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub client_id: String,
+    pub scope: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
+}
+
+/// The claims of an ID token.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct IdClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub azp: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub auth_time: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_hash: Option<String>,
+    /// How the person signed in: a one-time credential sent to their mail (RFC 8176 `otp`).
+    pub amr: Vec<String>,
+    pub sid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+}
+
+/// The token endpoint's answer (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3).
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+}
+
+/// `at_hash`: the left half of the SHA-256 of the access token, base64url (Core §3.1.3.6).
+/// SHA-256 fits both ES256 and RS256.
+pub fn at_hash(access_token: &str) -> String {
+    let digest = Sha256::digest(access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_hash_is_the_left_half_of_sha256() {
+        // Expected value from: printf '<token>' | openssl dgst -sha256 -binary | head -c16 | base64url
+        assert_eq!(
+            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNNtFkKbYtGhrRjJ4mSM"),
+            "dzLsvSbET9X02VCfmbkZhA"
+        );
+    }
+}

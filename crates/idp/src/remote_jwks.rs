@@ -1,0 +1,183 @@
+//! Keys published by others (a client's `jwks_uri`, an integration's issuer): fetched over
+//! HTTPS, kept as long as the publisher's `Cache-Control` says, and fetched again when a `kid`
+//! appears that the cached set lacks — at most once a minute, so a stream of made-up kids
+//! cannot turn Latchkey into a load generator.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use url::{Host, Url};
+
+/// Kept this long when the publisher does not say.
+const DEFAULT_MAX_AGE: Duration = Duration::from_secs(300);
+/// Never kept longer than this, whatever the publisher says.
+const LONGEST_MAX_AGE: Duration = Duration::from_secs(86_400);
+/// A set is fetched again for an unknown `kid` at most this often.
+pub const UNKNOWN_KID_REFETCH: Duration = Duration::from_secs(60);
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// A JWKS larger than this is refused.
+const LARGEST_JWKS: usize = 256 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JwksError {
+    #[error("fetching the JWKS at {url}: {reason}")]
+    Fetch { url: String, reason: String },
+    #[error("the JWKS at {0} is not a JSON Web Key Set")]
+    Invalid(String),
+    #[error("no key with kid {0:?} in the JWKS")]
+    UnknownKey(String),
+    #[error("the JWKS holds several keys, so the JWT header must name one with kid")]
+    KidRequired,
+}
+
+/// Whether a JWKS may be fetched from this URL: https, or http on a loopback address.
+pub fn acceptable_url(raw: &str) -> bool {
+    let Ok(url) = Url::parse(raw) else {
+        return false;
+    };
+    match url.scheme() {
+        "https" => url.host().is_some(),
+        "http" => match url.host() {
+            Some(Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(Host::Domain(d)) => d == "localhost",
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+/// Picks the key a JWT names from a set.
+pub fn select(set: &JwkSet, kid: Option<&str>) -> Result<Jwk, JwksError> {
+    match kid {
+        Some(kid) => set
+            .keys
+            .iter()
+            .find(|k| k.common.key_id.as_deref() == Some(kid))
+            .cloned()
+            .ok_or_else(|| JwksError::UnknownKey(kid.to_owned())),
+        None if set.keys.len() == 1 => Ok(set.keys[0].clone()),
+        None => Err(JwksError::KidRequired),
+    }
+}
+
+struct Cached {
+    set: Arc<JwkSet>,
+    fetched_at: Instant,
+    fresh_for: Duration,
+}
+
+/// A cache of remote key sets, shared by every request.
+#[derive(Clone)]
+pub struct RemoteJwks {
+    http: reqwest::Client,
+    cache: Arc<Mutex<HashMap<String, Cached>>>,
+}
+
+impl Default for RemoteJwks {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RemoteJwks {
+    pub fn new() -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(FETCH_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Self {
+            http,
+            cache: Arc::default(),
+        }
+    }
+
+    /// The key `kid` from the set at `url`.
+    pub async fn key(&self, url: &str, kid: Option<&str>) -> Result<Jwk, JwksError> {
+        let cached = self.cached(url);
+        if let Some((set, fetched_at, fresh)) = &cached {
+            match select(set, kid) {
+                Ok(key) if *fresh => return Ok(key),
+                Err(e) if fetched_at.elapsed() < UNKNOWN_KID_REFETCH => return Err(e),
+                _ => {}
+            }
+        }
+        let set = self.fetch(url).await?;
+        select(&set, kid)
+    }
+
+    fn cached(&self, url: &str) -> Option<(Arc<JwkSet>, Instant, bool)> {
+        let cache = self.cache.lock().ok()?;
+        cache.get(url).map(|c| {
+            (
+                c.set.clone(),
+                c.fetched_at,
+                c.fetched_at.elapsed() < c.fresh_for,
+            )
+        })
+    }
+
+    async fn fetch(&self, url: &str) -> Result<Arc<JwkSet>, JwksError> {
+        let failed = |reason: String| JwksError::Fetch {
+            url: url.to_owned(),
+            reason,
+        };
+        if !acceptable_url(url) {
+            return Err(failed(
+                "only https URLs (or http on a loopback address) are fetched".into(),
+            ));
+        }
+        let response = self
+            .http
+            .get(url)
+            .header(
+                reqwest::header::ACCEPT,
+                "application/jwk-set+json, application/json",
+            )
+            .send()
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(failed(format!("HTTP {}", response.status())));
+        }
+        let fresh_for = max_age(response.headers()).unwrap_or(DEFAULT_MAX_AGE);
+        let body = response.bytes().await.map_err(|e| failed(e.to_string()))?;
+        if body.len() > LARGEST_JWKS {
+            return Err(failed(format!("larger than {LARGEST_JWKS} bytes")));
+        }
+        let set: JwkSet =
+            serde_json::from_slice(&body).map_err(|_| JwksError::Invalid(url.to_owned()))?;
+        let set = Arc::new(set);
+        tracing::info!(%url, keys = set.keys.len(), "fetched a JWKS");
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(
+                url.to_owned(),
+                Cached {
+                    set: set.clone(),
+                    fetched_at: Instant::now(),
+                    fresh_for,
+                },
+            );
+        }
+        Ok(set)
+    }
+}
+
+/// `max-age` from `Cache-Control` (`no-store`/`no-cache` count as zero), capped at a day.
+fn max_age(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::CACHE_CONTROL)?.to_str().ok()?;
+    let mut seconds = None;
+    for directive in value.split(',').map(str::trim) {
+        if directive.eq_ignore_ascii_case("no-store") || directive.eq_ignore_ascii_case("no-cache")
+        {
+            return Some(Duration::ZERO);
+        }
+        if let Some(v) = directive.strip_prefix("max-age=") {
+            seconds = v.trim_matches('"').parse::<u64>().ok();
+        }
+    }
+    seconds.map(|s| Duration::from_secs(s).min(LONGEST_MAX_AGE))
+}

@@ -1,0 +1,142 @@
+//! The token endpoint (RFC 6749 §3.2), revocation (RFC 7009) and introspection (RFC 7662):
+//! each authenticates the client first, then calls the provider.
+
+use std::collections::HashMap;
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+
+use super::oauth_response::{no_store_json, oauth_error, single_valued};
+use crate::oauth::{Client, OAuthError, Presented};
+use crate::state::AppState;
+
+type Params = HashMap<String, String>;
+
+/// Reads the form body, refusing repeated parameters and other content types.
+fn params(body: Result<Form<Vec<(String, String)>>, FormRejection>) -> Result<Params, OAuthError> {
+    let Form(pairs) = body.map_err(|e| {
+        OAuthError::invalid_request(format!(
+            "the body must be application/x-www-form-urlencoded ({e})"
+        ))
+    })?;
+    single_valued(pairs)
+}
+
+/// The client the request authenticates as.
+async fn client(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &mut Params,
+) -> Result<std::sync::Arc<Client>, OAuthError> {
+    let basic = match headers.get(header::AUTHORIZATION) {
+        Some(value) => Some(Presented::parse_basic(value.to_str().map_err(|_| {
+            OAuthError::invalid_client("the Authorization header is not valid Basic credentials")
+        })?)?),
+        None => None,
+    };
+    let presented = Presented {
+        basic,
+        client_id: params.remove("client_id"),
+        client_secret: params.remove("client_secret"),
+        assertion_type: params.remove("client_assertion_type"),
+        assertion: params.remove("client_assertion"),
+    };
+    state
+        .provider
+        .authenticator()
+        .authenticate(presented, Utc::now())
+        .await
+}
+
+/// `POST /token`.
+pub(super) async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let result = async {
+        let mut params = params(body)?;
+        let client = client(&state, &headers, &mut params).await?;
+        let get = |name: &str| params.get(name).map(String::as_str);
+        let now = Utc::now();
+        let provider = &state.provider;
+        match get("grant_type") {
+            Some("authorization_code") => {
+                provider
+                    .exchange_code(
+                        &client,
+                        get("code"),
+                        get("redirect_uri"),
+                        get("code_verifier"),
+                        now,
+                    )
+                    .await
+            }
+            Some("refresh_token") => {
+                provider
+                    .refresh(&client, get("refresh_token"), get("scope"), now)
+                    .await
+            }
+            Some("client_credentials") => provider.client_credentials(&client, get("scope"), now),
+            Some(other) => Err(OAuthError::unsupported_grant_type(format!(
+                "grant_type {other:?} is not supported"
+            ))),
+            None => Err(OAuthError::invalid_request("grant_type is missing")),
+        }
+    }
+    .await;
+    match result {
+        Ok(tokens) => no_store_json(StatusCode::OK, &tokens),
+        Err(error) => oauth_error(error),
+    }
+}
+
+/// `POST /revoke` (RFC 7009): 200 whether or not the token was valid.
+pub(super) async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let result = async {
+        let mut params = params(body)?;
+        let client = client(&state, &headers, &mut params).await?;
+        let token = params
+            .get("token")
+            .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
+        state.provider.revoke(&client, token, Utc::now()).await
+    }
+    .await;
+    match result {
+        Ok(()) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response(),
+        Err(error) => oauth_error(error),
+    }
+}
+
+/// `POST /introspect` (RFC 7662): only clients that can authenticate may ask.
+pub(super) async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let result = async {
+        let mut params = params(body)?;
+        let client = client(&state, &headers, &mut params).await?;
+        if client.is_public() {
+            return Err(OAuthError::invalid_client(
+                "public clients cannot introspect tokens",
+            ));
+        }
+        let token = params
+            .get("token")
+            .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
+        state.provider.introspect(&client, token, Utc::now()).await
+    }
+    .await;
+    match result {
+        Ok(answer) => no_store_json(StatusCode::OK, &answer),
+        Err(error) => oauth_error(error),
+    }
+}

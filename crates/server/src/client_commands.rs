@@ -1,0 +1,124 @@
+//! `latchkey client create | list | delete`.
+
+use chrono::Utc;
+use latchkey_idp::oauth::{Clients, NewClient};
+
+use crate::cli::ClientCreateArgs;
+use crate::commands::open_database;
+use crate::config::Settings;
+use crate::serve::ServeError;
+
+/// `latchkey client create`: prints the client with its secret, which is not stored.
+pub async fn create(
+    settings: &Settings,
+    args: ClientCreateArgs,
+    json: bool,
+) -> Result<(), ServeError> {
+    let jwks = match &args.jwks_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| ServeError::Usage(format!("--jwks-file {}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
+    let clients = Clients::new(open_database(settings).await?);
+    let created = clients
+        .create(
+            NewClient {
+                name: args.name,
+                team_id: args.team,
+                redirect_uris: args.redirect_uris,
+                post_logout_redirect_uris: args.post_logout_redirect_uris,
+                public: args.public,
+                grant_types: args.grant_types,
+                auth_method: args.auth_method,
+                jwks_uri: args.jwks_uri,
+                jwks,
+                scopes: args.scopes,
+                first_party: args.first_party,
+                pkce_optional: args.pkce_optional,
+                id_token_alg: args.id_token_alg,
+            },
+            Utc::now(),
+        )
+        .await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&created).unwrap_or_else(|_| "{}".into())
+        );
+        return Ok(());
+    }
+    println!("Created client {:?}.", created.details.name);
+    println!("  client_id:     {}", created.client_id);
+    match &created.client_secret {
+        Some(secret) => {
+            println!("  client_secret: {secret}");
+            println!("Store the secret now: it is not kept and cannot be shown again.");
+        }
+        None => println!(
+            "  client_secret: none ({})",
+            created.details.token_endpoint_auth_method
+        ),
+    }
+    println!("  issuer:        {}", settings.issuer);
+    println!(
+        "  discovery:     {}",
+        settings
+            .issuer
+            .endpoint("/.well-known/openid-configuration")
+    );
+    Ok(())
+}
+
+/// `latchkey client list`.
+pub async fn list(settings: &Settings, json: bool) -> Result<(), ServeError> {
+    let clients = Clients::new(open_database(settings).await?).list().await?;
+    if json {
+        let views: Vec<serde_json::Value> = clients
+            .iter()
+            .map(|(id, summary)| {
+                let mut value = serde_json::to_value(summary).unwrap_or_default();
+                if let Some(object) = value.as_object_mut() {
+                    object.insert("client_id".into(), id.clone().into());
+                }
+                value
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(views));
+        return Ok(());
+    }
+    if clients.is_empty() {
+        println!(
+            "No clients yet: `latchkey client create --name NAME --redirect-uri URI` registers one."
+        );
+        return Ok(());
+    }
+    println!("{:<24} {:<28} {:<20} GRANTS", "CLIENT_ID", "NAME", "AUTH");
+    for (id, c) in &clients {
+        println!(
+            "{:<24} {:<28} {:<20} {}",
+            id,
+            c.name,
+            c.token_endpoint_auth_method,
+            c.grant_types.join(",")
+        );
+    }
+    Ok(())
+}
+
+/// `latchkey client delete`.
+pub async fn delete(settings: &Settings, client_id: &str, json: bool) -> Result<(), ServeError> {
+    Clients::new(open_database(settings).await?)
+        .delete(client_id)
+        .await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "client_id": client_id, "deleted": true })
+        );
+    } else {
+        println!("Deleted client {client_id} and everything issued to it.");
+    }
+    Ok(())
+}

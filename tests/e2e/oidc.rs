@@ -1,0 +1,1090 @@
+//! The OpenID provider driven by the `openidconnect` crate as a real relying party: discovery,
+//! the authorization code flow with PKCE through a real sign-in (the magic link read from the
+//! SMTP sink), ID token verification, userinfo, refresh rotation, revocation, introspection
+//! and logout; and every refusal a relying party or an attacker can cause.
+
+use std::time::Duration;
+
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
+};
+use openidconnect::{
+    AccessToken, AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::browser::{Browser, Page};
+use crate::harness::{TestApp, TestDb, config, eventually, latchkey, master_key, stderr, stdout};
+use crate::on_both_databases;
+use crate::smtp::SmtpSink;
+
+const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
+const LOGOUT_URI: &str = "http://127.0.0.1:9/signed-out";
+
+type Rp = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+struct Provider {
+    app: TestApp,
+    smtp: SmtpSink,
+    http: openidconnect::reqwest::Client,
+    metadata: CoreProviderMetadata,
+}
+
+async fn provider(
+    db: &TestDb,
+    adjust: impl FnOnce(&mut latchkey_server::config::Config),
+) -> Provider {
+    let smtp = SmtpSink::start().await;
+    let mut cfg = config(db, &master_key());
+    cfg.mail.smtp_url = smtp.url();
+    // Each test signs in several times from one address and one IP.
+    cfg.login.rate_limit_per_address = 50;
+    adjust(&mut cfg);
+    let app = TestApp::spawn(cfg).await;
+    let http = openidconnect::reqwest::Client::builder()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let metadata = CoreProviderMetadata::discover_async(
+        IssuerUrl::new(app.base_url.clone()).expect("issuer"),
+        &http,
+    )
+    .await
+    .expect("discovery");
+    Provider {
+        app,
+        smtp,
+        http,
+        metadata,
+    }
+}
+
+/// Registers a client with the real CLI and returns its `--json` answer.
+fn create_client(db: &TestDb, app: &TestApp, args: &[&str]) -> Value {
+    let mut all = vec!["client", "create", "--json"];
+    all.extend_from_slice(args);
+    let output = latchkey(db.dir.path(), &cli_env(db, app), &all);
+    assert!(
+        output.status.success(),
+        "client create failed: {}",
+        stderr(&output)
+    );
+    serde_json::from_str(&stdout(&output)).expect("one JSON value on stdout")
+}
+
+fn cli_env<'a>(db: &'a TestDb, app: &'a TestApp) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("LATCHKEY_DATABASE_URL", db.url.as_str()),
+        ("LATCHKEY_ISSUER", app.base_url.as_str()),
+        ("LATCHKEY_LOG__LEVEL", "warn"),
+    ]
+}
+
+/// A web application's client: confidential, authorization code + refresh, consent required.
+fn web_client(db: &TestDb, app: &TestApp, name: &str) -> (String, String) {
+    let created = create_client(
+        db,
+        app,
+        &[
+            "--name",
+            name,
+            "--redirect-uri",
+            REDIRECT_URI,
+            "--post-logout-redirect-uri",
+            LOGOUT_URI,
+        ],
+    );
+    (
+        created["client_id"].as_str().expect("client_id").to_owned(),
+        created["client_secret"]
+            .as_str()
+            .expect("secret")
+            .to_owned(),
+    )
+}
+
+impl Provider {
+    fn rp(&self, client_id: &str, secret: Option<&str>) -> Rp {
+        CoreClient::from_provider_metadata(
+            self.metadata.clone(),
+            ClientId::new(client_id.to_owned()),
+            secret.map(|s| ClientSecret::new(s.to_owned())),
+        )
+        .set_redirect_uri(RedirectUrl::new(REDIRECT_URI.into()).expect("redirect"))
+    }
+
+    /// A raw form POST to a discovered endpoint, for what the crate has no call for.
+    async fn post(
+        &self,
+        url: &str,
+        auth: (&str, &str),
+        form: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let response = self
+            .app
+            .http
+            .post(url)
+            .basic_auth(auth.0, Some(auth.1))
+            .form(form)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn token(&self, auth: (&str, &str), form: &[(&str, &str)]) -> (StatusCode, Value) {
+        self.post(&self.app.url("/token"), auth, form).await
+    }
+
+    async fn introspect(&self, auth: (&str, &str), token: &str) -> Value {
+        let (status, body) = self
+            .post(&self.app.url("/introspect"), auth, &[("token", token)])
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+}
+
+/// An authorization request as the relying party makes it.
+struct Request {
+    url: String,
+    state: CsrfToken,
+    nonce: Nonce,
+    verifier: PkceCodeVerifier,
+}
+
+fn authorize(rp: &Rp, extra: &[(&str, &str)]) -> Request {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request = rp
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("email".into()))
+        .add_scope(Scope::new("offline_access".into()))
+        .set_pkce_challenge(challenge);
+    for (name, value) in extra {
+        request = request.add_extra_param(*name, *value);
+    }
+    let (url, state, nonce) = request.url();
+    Request {
+        url: url.to_string(),
+        state,
+        nonce,
+        verifier,
+    }
+}
+
+/// The query parameters of a redirect to the client.
+fn callback(page: &Page) -> std::collections::HashMap<String, String> {
+    let location = page
+        .location()
+        .unwrap_or_else(|| panic!("no redirect: {} {}", page.status, page.body));
+    assert!(
+        location.starts_with(REDIRECT_URI),
+        "redirected to the client: {location}"
+    );
+    url::Url::parse(location)
+        .expect("url")
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// From the authorization request to the page after sign-in: the person is sent to sign in,
+/// asks for a link (registering if new), and opens it; the browser lands on the continuation.
+async fn sign_in(p: &Provider, browser: &Browser, authorize_url: &str, email: &str) -> Page {
+    let first = browser.get(authorize_url).await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+    let login = first.location().expect("to the login page").to_owned();
+    assert!(
+        login.starts_with("/login?request="),
+        "{login} from {authorize_url}"
+    );
+    let form = browser.get(&login).await;
+    let request = form.field("request");
+    let register = format!("/register?request={request}");
+    let before = p.smtp.mails_to(email).len();
+    let asked = browser
+        .submit(
+            &register,
+            "/register",
+            &[("email", email), ("request", &request)],
+        )
+        .await;
+    assert_eq!(asked.location(), Some("/login/sent"), "{}", asked.body);
+    let mail = p
+        .smtp
+        .nth_mail_to(email, before + 1, Duration::from_secs(10))
+        .await;
+    let signed_in = browser.follow_link(&mail.link()).await;
+    let next = signed_in.location().expect("continues").to_owned();
+    assert!(
+        next.starts_with("/authorize/continue?request="),
+        "sign-in continues the request: {next}"
+    );
+    browser.get(&next).await
+}
+
+/// Presses "Allow" on the consent page.
+async fn allow(browser: &Browser, consent: &Page) -> Page {
+    assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
+    assert!(
+        consent.body.contains("wants to access your account"),
+        "{}",
+        consent.body
+    );
+    browser
+        .post(
+            "/authorize/consent",
+            &[
+                ("request", &consent.field("request")),
+                ("csrf", &consent.field("csrf")),
+                ("decision", "allow"),
+            ],
+        )
+        .await
+}
+
+async fn a_relying_party_signs_a_person_in_and_out(db: TestDb) {
+    let p = provider(&db, |_| {}).await;
+    assert_eq!(
+        p.metadata.token_endpoint().map(|u| u.as_str().to_owned()),
+        Some(p.app.url("/token"))
+    );
+    let (client_id, secret) = web_client(&db, &p.app, "Helpdesk");
+    let rp = p.rp(&client_id, Some(&secret));
+    let browser = Browser::new(&p.app.base_url);
+
+    let request = authorize(&rp, &[]);
+    let consent = sign_in(&p, &browser, &request.url, "ann@example.com").await;
+    assert!(consent.body.contains("Helpdesk") && consent.body.contains("ann@example.com"));
+    let back = allow(&browser, &consent).await;
+    let params = callback(&back);
+    assert_eq!(params["state"], *request.state.secret(), "state comes back");
+    assert_eq!(
+        params["iss"], p.app.base_url,
+        "iss in the authorization response (RFC 9207)"
+    );
+
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(params["code"].clone()))
+        .expect("token endpoint discovered")
+        .set_pkce_verifier(request.verifier)
+        .request_async(&p.http)
+        .await
+        .expect("code exchange");
+    let id_token = tokens.id_token().expect("an ID token");
+    let verifier = rp.id_token_verifier();
+    let claims = id_token
+        .claims(&verifier, &request.nonce)
+        .expect("the ID token verifies");
+    assert_eq!(claims.email().map(|e| e.as_str()), Some("ann@example.com"));
+    assert_eq!(claims.email_verified(), Some(true));
+    assert!(claims.auth_time().is_some(), "auth_time");
+    let at_hash = AccessTokenHash::from_token(
+        tokens.access_token(),
+        id_token.signing_alg().expect("alg"),
+        id_token.signing_key(&verifier).expect("key"),
+    )
+    .expect("hash");
+    assert_eq!(
+        claims.access_token_hash(),
+        Some(&at_hash),
+        "at_hash binds the access token"
+    );
+    let subject = claims.subject().clone();
+    let raw_id_token = id_token.to_string();
+    let id_payload = jwt_payload(&raw_id_token);
+    assert_eq!(id_payload["azp"], client_id);
+    assert!(
+        id_payload["sid"].as_str().is_some_and(|s| !s.is_empty()),
+        "sid"
+    );
+    let access = tokens.access_token().secret().clone();
+    assert_eq!(
+        jwt_header(&access)["typ"],
+        "at+jwt",
+        "RFC 9068 access token"
+    );
+    let access_claims = jwt_payload(&access);
+    for claim in [
+        "iss",
+        "sub",
+        "aud",
+        "client_id",
+        "scope",
+        "iat",
+        "exp",
+        "jti",
+    ] {
+        assert!(
+            !access_claims[claim].is_null(),
+            "access token has {claim}: {access_claims}"
+        );
+    }
+
+    let userinfo: CoreUserInfoClaims = rp
+        .user_info(tokens.access_token().clone(), Some(subject.clone()))
+        .expect("userinfo discovered")
+        .request_async(&p.http)
+        .await
+        .expect("userinfo");
+    assert_eq!(
+        userinfo.email().map(|e| e.as_str()),
+        Some("ann@example.com")
+    );
+    // An access token cannot pose as an ID token, nor the ID token as an access token.
+    let as_bearer = p
+        .app
+        .http
+        .get(p.app.url("/userinfo"))
+        .bearer_auth(&raw_id_token)
+        .send()
+        .await
+        .expect("userinfo");
+    assert_eq!(as_bearer.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        as_bearer.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+
+    // Refresh: a new refresh token every time; the old one used again revokes the family.
+    let first_refresh = tokens
+        .refresh_token()
+        .expect("offline_access gives a refresh token")
+        .clone();
+    let refreshed = rp
+        .exchange_refresh_token(&first_refresh)
+        .expect("token endpoint")
+        .request_async(&p.http)
+        .await
+        .expect("refresh");
+    let second_refresh = refreshed.refresh_token().expect("rotated").clone();
+    assert_ne!(second_refresh.secret(), first_refresh.secret());
+    let introspected = p
+        .introspect((&client_id, &secret), refreshed.access_token().secret())
+        .await;
+    assert_eq!(introspected["active"], true, "{introspected}");
+    assert_eq!(introspected["sub"], subject.as_str());
+
+    let reuse = rp
+        .exchange_refresh_token(&first_refresh)
+        .expect("token endpoint")
+        .request_async(&p.http)
+        .await;
+    assert!(reuse.is_err(), "a rotated refresh token is refused");
+    let (status, body) = p
+        .token(
+            (&client_id, &secret),
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", second_refresh.secret()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "the whole family is revoked: {body}"
+    );
+    let after_reuse = p
+        .introspect((&client_id, &secret), refreshed.access_token().secret())
+        .await;
+    assert_eq!(
+        after_reuse,
+        serde_json::json!({"active": false}),
+        "access tokens of the family stop too"
+    );
+
+    // A second authorization: consent is remembered, the session is reused, no mail is sent.
+    let again = authorize(&rp, &[]);
+    let back = browser.get(&again.url).await;
+    let code = callback(&back)["code"].clone();
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(code))
+        .expect("token endpoint")
+        .set_pkce_verifier(again.verifier)
+        .request_async(&p.http)
+        .await
+        .expect("second exchange");
+    assert_eq!(
+        p.smtp.mails_to("ann@example.com").len(),
+        1,
+        "no new mail for a live session"
+    );
+
+    // Revoking the access token ends it for userinfo and introspection.
+    let access = tokens.access_token().secret().clone();
+    let (status, _) = p
+        .post(
+            &p.app.url("/revoke"),
+            (&client_id, &secret),
+            &[("token", &access)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        p.introspect((&client_id, &secret), &access).await["active"],
+        false
+    );
+    let revoked: Result<CoreUserInfoClaims, _> = rp
+        .user_info(AccessToken::new(access), None)
+        .expect("userinfo")
+        .request_async(&p.http)
+        .await;
+    assert!(revoked.is_err(), "a revoked token gets no userinfo");
+    // Revoking the refresh token ends its grant.
+    let refresh = tokens.refresh_token().expect("refresh").secret().clone();
+    let (status, _) = p
+        .post(
+            &p.app.url("/revoke"),
+            (&client_id, &secret),
+            &[("token", &refresh), ("token_type_hint", "refresh_token")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, body) = p
+        .token(
+            (&client_id, &secret),
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .await;
+    assert_eq!(body["error"], "invalid_grant");
+
+    // RP-initiated logout: a registered return address only, with state; the session ends.
+    let unregistered = browser
+        .get(&format!(
+            "/end-session?id_token_hint={raw_id_token}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F"
+        ))
+        .await;
+    assert_eq!(unregistered.status, StatusCode::BAD_REQUEST);
+    assert!(
+        unregistered.location().is_none(),
+        "never redirected to an unregistered address"
+    );
+    assert!(
+        browser.signed_in_as().await.is_some(),
+        "and still signed in"
+    );
+    let logout = browser
+        .get(&format!(
+            "/end-session?id_token_hint={raw_id_token}&post_logout_redirect_uri={}&state=bye",
+            urlencode(LOGOUT_URI)
+        ))
+        .await;
+    assert_eq!(
+        logout.location(),
+        Some(format!("{LOGOUT_URI}?state=bye").as_str()),
+        "{}",
+        logout.body
+    );
+    assert_eq!(browser.signed_in_as().await, None, "signed out");
+    let after = authorize(&rp, &[("prompt", "none")]);
+    let back = browser.get(&after.url).await;
+    assert_eq!(callback(&back)["error"], "login_required");
+}
+on_both_databases!(a_relying_party_signs_a_person_in_and_out);
+
+async fn the_authorization_endpoint_refuses_bad_requests(db: TestDb) {
+    let p = provider(&db, |_| {}).await;
+    let (client_id, secret) = web_client(&db, &p.app, "Helpdesk");
+    let rp = p.rp(&client_id, Some(&secret));
+    let browser = Browser::new(&p.app.base_url);
+    let base = authorize(&rp, &[]).url;
+
+    // Unknown client or redirect URI: a page, never a redirect.
+    for url in [
+        base.replace(&client_id, "no-such-client"),
+        base.replace(
+            &urlencode(REDIRECT_URI),
+            &urlencode("http://127.0.0.1:9/other"),
+        ),
+        base.replace(
+            &urlencode(REDIRECT_URI),
+            &urlencode(&format!("{REDIRECT_URI}/")),
+        ),
+    ] {
+        let page = browser.get(&url).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{url}");
+        assert!(page.location().is_none(), "no redirect for {url}");
+    }
+
+    // Everything else goes back to the client with error, state and iss.
+    let plain = base.replace("code_challenge_method=S256", "code_challenge_method=plain");
+    let no_pkce = url_without(&base, &["code_challenge", "code_challenge_method"]);
+    let implicit = base.replace("response_type=code", "response_type=token");
+    let bad_scope = base.replace("scope=openid", "scope=openid+admin");
+    for (url, error) in [
+        (plain, "invalid_request"),
+        (no_pkce, "invalid_request"),
+        (implicit, "unsupported_response_type"),
+        (bad_scope, "invalid_scope"),
+        (format!("{base}&prompt=none"), "login_required"),
+    ] {
+        let params = callback(&browser.get(&url).await);
+        assert_eq!(params["error"], error, "{url}: {params:?}");
+        assert!(
+            params.contains_key("state") && params["iss"] == p.app.base_url,
+            "{params:?}"
+        );
+    }
+
+    // Denying consent tells the client access_denied.
+    let request = authorize(&rp, &[]);
+    let consent = sign_in(&p, &browser, &request.url, "bo@example.com").await;
+    let denied = browser
+        .post(
+            "/authorize/consent",
+            &[
+                ("request", &consent.field("request")),
+                ("csrf", &consent.field("csrf")),
+                ("decision", "deny"),
+            ],
+        )
+        .await;
+    assert_eq!(callback(&denied)["error"], "access_denied");
+    // With a session but no consent, prompt=none cannot ask: consent_required.
+    let silent = authorize(&rp, &[("prompt", "none")]);
+    assert_eq!(
+        callback(&browser.get(&silent.url).await)["error"],
+        "consent_required"
+    );
+    // The consent form needs its CSRF token.
+    let request = authorize(&rp, &[]);
+    let consent = browser.get(&request.url).await;
+    let forged = browser
+        .post(
+            "/authorize/consent",
+            &[
+                ("request", &consent.field("request")),
+                ("decision", "allow"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+}
+on_both_databases!(the_authorization_endpoint_refuses_bad_requests);
+
+/// Signs in and allows, returning the authorization request and its code.
+async fn a_code(p: &Provider, rp: &Rp, browser: &Browser, email: &str) -> (Request, String) {
+    let request = authorize(rp, &[]);
+    let mut page = browser.get(&request.url).await;
+    if page.location().is_some_and(|l| l.starts_with("/login")) {
+        page = sign_in(p, browser, &request.url, email).await;
+    }
+    if page.status == StatusCode::OK {
+        page = allow(browser, &page).await;
+    }
+    let code = callback(&page)["code"].clone();
+    (request, code)
+}
+
+async fn send(
+    p: &Provider,
+    auth: (&str, &str),
+    form: Vec<(&'static str, String)>,
+) -> (StatusCode, Value) {
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    p.token(auth, &form).await
+}
+
+async fn the_token_endpoint_refuses_stolen_and_replayed_codes(db: TestDb) {
+    let p = provider(&db, |_| {}).await;
+    let (client_id, secret) = web_client(&db, &p.app, "Helpdesk");
+    let (other_id, other_secret) = web_client(&db, &p.app, "Other app");
+    let rp = p.rp(&client_id, Some(&secret));
+    let browser = Browser::new(&p.app.base_url);
+    let (request, code) = a_code(&p, &rp, &browser, "cy@example.com").await;
+    let verifier = request.verifier.secret().clone();
+    let form = |verifier: Option<&str>, redirect: &str| {
+        let mut form = vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code.clone()),
+            ("redirect_uri", redirect.to_owned()),
+        ];
+        if let Some(verifier) = verifier {
+            form.push(("code_verifier", verifier.to_owned()));
+        }
+        form
+    };
+    let wrong_verifier = "x".repeat(43);
+    for (auth, form, status, error) in [
+        (
+            (client_id.as_str(), "wrong-secret"),
+            form(Some(&verifier), REDIRECT_URI),
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+        ),
+        (
+            (other_id.as_str(), other_secret.as_str()),
+            form(Some(&verifier), REDIRECT_URI),
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+        ),
+        (
+            (client_id.as_str(), secret.as_str()),
+            form(Some(&wrong_verifier), REDIRECT_URI),
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+        ),
+        (
+            (client_id.as_str(), secret.as_str()),
+            form(None, REDIRECT_URI),
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+        ),
+        (
+            (client_id.as_str(), secret.as_str()),
+            form(Some(&verifier), "http://127.0.0.1:9/other"),
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+        ),
+    ] {
+        let (got, body) = send(&p, auth, form).await;
+        assert_eq!(
+            (got, body["error"].as_str()),
+            (status, Some(error)),
+            "{body}"
+        );
+    }
+
+    // None of the refusals spent the code: the rightful exchange works, once.
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(code.clone()))
+        .expect("token endpoint")
+        .set_pkce_verifier(PkceCodeVerifier::new(verifier.clone()))
+        .request_async(&p.http)
+        .await
+        .expect("the rightful exchange");
+    let (status, body) = send(
+        &p,
+        (&client_id, &secret),
+        form(Some(&verifier), REDIRECT_URI),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("already used"),
+        "{body}"
+    );
+    // The replay revoked what the code gave.
+    let access = tokens.access_token().secret();
+    assert_eq!(
+        p.introspect((&client_id, &secret), access).await["active"],
+        false
+    );
+    let refresh = tokens.refresh_token().expect("refresh").secret().clone();
+    let (_, body) = p
+        .token(
+            (&client_id, &secret),
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .await;
+    assert_eq!(body["error"], "invalid_grant");
+
+    // Every token response and error is uncacheable; repeated parameters are refused.
+    let response = p
+        .app
+        .http
+        .post(p.app.url("/token"))
+        .basic_auth(&client_id, Some(&secret))
+        .body("grant_type=refresh_token&grant_type=client_credentials")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_request");
+}
+on_both_databases!(the_token_endpoint_refuses_stolen_and_replayed_codes);
+
+async fn machine_clients_get_only_their_scopes(db: TestDb) {
+    let p = provider(&db, |cfg| {
+        cfg.tokens.access_token_ttl = latchkey_server::duration::Ttl::from_secs(2);
+    })
+    .await;
+    let machine = create_client(
+        &db,
+        &p.app,
+        &[
+            "--name",
+            "Reports job",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "api,reports",
+        ],
+    );
+    let (id, secret) = (
+        machine["client_id"].as_str().unwrap(),
+        machine["client_secret"].as_str().unwrap(),
+    );
+    let resource = create_client(
+        &db,
+        &p.app,
+        &[
+            "--name",
+            "API",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "introspect",
+        ],
+    );
+    let (rs_id, rs_secret) = (
+        resource["client_id"].as_str().unwrap(),
+        resource["client_secret"].as_str().unwrap(),
+    );
+
+    let (status, body) = p
+        .token(
+            (id, secret),
+            &[("grant_type", "client_credentials"), ("scope", "api")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["scope"], "api");
+    assert!(body.get("refresh_token").is_none() && body.get("id_token").is_none());
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let claims = jwt_payload(&token);
+    assert_eq!(
+        (claims["sub"].as_str(), claims["client_id"].as_str()),
+        (Some(id), Some(id))
+    );
+
+    for scope in ["api admin", "openid", "offline_access"] {
+        let (status, body) = p
+            .token(
+                (id, secret),
+                &[("grant_type", "client_credentials"), ("scope", scope)],
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_scope")),
+            "{scope}"
+        );
+    }
+    let (_, body) = p
+        .token(
+            (id, secret),
+            &[("grant_type", "authorization_code"), ("code", "x")],
+        )
+        .await;
+    assert_eq!(body["error"], "unauthorized_client");
+    let (_, body) = p.token((id, secret), &[("grant_type", "password")]).await;
+    assert_eq!(body["error"], "unsupported_grant_type");
+    // client_secret_post is not this client's registered method.
+    let response = p
+        .app
+        .http
+        .post(p.app.url("/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(response.headers().contains_key("www-authenticate"));
+
+    // A resource server introspects; another client cannot revoke the token; its owner can.
+    let seen = p.introspect((rs_id, rs_secret), &token).await;
+    assert_eq!(
+        (seen["active"].as_bool(), seen["scope"].as_str()),
+        (Some(true), Some("api"))
+    );
+    let (status, body) = p
+        .post(
+            &p.app.url("/revoke"),
+            (rs_id, rs_secret),
+            &[("token", &token)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        p.introspect((rs_id, rs_secret), &token).await["active"],
+        true
+    );
+    let (status, _) = p
+        .post(&p.app.url("/revoke"), (id, secret), &[("token", &token)])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        p.introspect((rs_id, rs_secret), &token).await["active"],
+        false
+    );
+    // Garbage is simply inactive, and revoking it is not an error (RFC 7009 §2.2).
+    assert_eq!(
+        p.introspect((rs_id, rs_secret), "not-a-token").await["active"],
+        false
+    );
+    assert_eq!(
+        p.post(
+            &p.app.url("/revoke"),
+            (id, secret),
+            &[("token", "not-a-token")]
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+
+    // Tokens expire.
+    let (_, body) = p
+        .token((id, secret), &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(body["scope"], "api reports", "all its scopes by default");
+    let short_lived = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        p.introspect((rs_id, rs_secret), &short_lived).await["active"],
+        true
+    );
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    assert_eq!(
+        p.introspect((rs_id, rs_secret), &short_lived).await["active"],
+        false,
+        "expired"
+    );
+
+    // A deleted client stops working (within the client cache's few seconds).
+    let output = latchkey(
+        db.dir.path(),
+        &cli_env(&db, &p.app),
+        &["client", "delete", id, "--json"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let gone = eventually(Duration::from_secs(8), || async {
+        p.token((id, secret), &[("grant_type", "client_credentials")])
+            .await
+            .0
+            == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert!(gone, "a deleted client is refused");
+}
+on_both_databases!(machine_clients_get_only_their_scopes);
+
+async fn prompt_and_max_age_force_a_new_sign_in(db: TestDb) {
+    let p = provider(&db, |cfg| {
+        cfg.tokens.code_ttl = latchkey_server::duration::Ttl::from_secs(1);
+    })
+    .await;
+    let created = create_client(
+        &db,
+        &p.app,
+        &[
+            "--name",
+            "Portal",
+            "--redirect-uri",
+            REDIRECT_URI,
+            "--first-party",
+        ],
+    );
+    let (id, secret) = (
+        created["client_id"].as_str().unwrap(),
+        created["client_secret"].as_str().unwrap(),
+    );
+    let rp = p.rp(id, Some(secret));
+    let browser = Browser::new(&p.app.base_url);
+    let (_, _) = a_code(&p, &rp, &browser, "di@example.com").await;
+    assert_eq!(p.smtp.mails_to("di@example.com").len(), 1);
+
+    // A first-party client asks no consent, and prompt=none answers at once with a session.
+    let silent = authorize(&rp, &[("prompt", "none")]);
+    let code = callback(&browser.get(&silent.url).await)["code"].clone();
+
+    // An expired code is refused.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let (_, body) = p
+        .token(
+            (id, secret),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_verifier", silent.verifier.secret()),
+            ],
+        )
+        .await;
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
+
+    // prompt=login and an exceeded max_age send the person to sign in again, and the new
+    // sign-in satisfies them.
+    for extra in [("prompt", "login"), ("max_age", "1")] {
+        let before = p.smtp.mails_to("di@example.com").len();
+        let request = authorize(&rp, &[extra]);
+        let page = sign_in(&p, &browser, &request.url, "di@example.com").await;
+        assert_eq!(
+            p.smtp.mails_to("di@example.com").len(),
+            before + 1,
+            "{extra:?} asked for a new sign-in"
+        );
+        let code = callback(&page)["code"].clone();
+        let tokens = rp
+            .exchange_code(AuthorizationCode::new(code))
+            .expect("token endpoint")
+            .set_pkce_verifier(request.verifier)
+            .request_async(&p.http)
+            .await
+            .expect("exchange");
+        let claims = tokens
+            .id_token()
+            .unwrap()
+            .claims(&rp.id_token_verifier(), &request.nonce)
+            .unwrap();
+        let auth_time = claims.auth_time().expect("auth_time");
+        assert!(
+            (chrono::Utc::now() - auth_time).num_seconds() <= 5,
+            "auth_time is the new sign-in"
+        );
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+    }
+}
+on_both_databases!(prompt_and_max_age_force_a_new_sign_in);
+
+async fn client_registration_says_what_to_fix(db: TestDb) {
+    let app = TestApp::spawn(config(&db, &master_key())).await;
+    for (args, message) in [
+        (vec!["--name", "No redirect"], "--redirect-uri"),
+        (
+            vec![
+                "--name",
+                "Insecure",
+                "--redirect-uri",
+                "http://app.example.com/cb",
+            ],
+            "https",
+        ),
+        (
+            vec![
+                "--name",
+                "Public",
+                "--public",
+                "--grant-type",
+                "client_credentials",
+            ],
+            "public client",
+        ),
+        (
+            vec![
+                "--name",
+                "Keys",
+                "--redirect-uri",
+                REDIRECT_URI,
+                "--auth-method",
+                "private_key_jwt",
+            ],
+            "--jwks-uri",
+        ),
+        (
+            vec!["--name", "Grant", "--grant-type", "password"],
+            "unknown grant type",
+        ),
+    ] {
+        let mut all = vec!["client", "create"];
+        all.extend(args.iter().copied());
+        let output = latchkey(db.dir.path(), &cli_env(&db, &app), &all);
+        assert!(!output.status.success(), "{args:?} is refused");
+        assert!(
+            stderr(&output).contains(message),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    let public = create_client(
+        &db,
+        &app,
+        &[
+            "--name",
+            "Mobile",
+            "--public",
+            "--redirect-uri",
+            "http://127.0.0.1/cb,com.example.app:/cb",
+        ],
+    );
+    assert!(public["client_secret"].is_null());
+    assert_eq!(public["token_endpoint_auth_method"], "none");
+    assert_eq!(
+        public["redirect_uris"].as_array().unwrap().len(),
+        2,
+        "comma lists split"
+    );
+    let output = latchkey(
+        db.dir.path(),
+        &cli_env(&db, &app),
+        &["client", "list", "--json"],
+    );
+    let listed: Value = serde_json::from_str(&stdout(&output)).expect("json");
+    assert_eq!(listed[0]["client_id"], public["client_id"]);
+    assert!(
+        !stdout(&output).contains("secret_hash"),
+        "no secret material is listed"
+    );
+}
+on_both_databases!(client_registration_says_what_to_fix);
+
+fn jwt_part(token: &str, index: usize) -> Value {
+    use base64::Engine;
+    let part = token.split('.').nth(index).expect("JWT part");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("json")
+}
+
+fn jwt_header(token: &str) -> Value {
+    jwt_part(token, 0)
+}
+
+fn jwt_payload(token: &str) -> Value {
+    jwt_part(token, 1)
+}
+
+fn urlencode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+fn url_without(url: &str, names: &[&str]) -> String {
+    let mut parsed = url::Url::parse(url).expect("url");
+    let kept: Vec<(String, String)> = parsed
+        .query_pairs()
+        .filter(|(k, _)| !names.contains(&k.as_ref()))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    parsed.query_pairs_mut().clear().extend_pairs(kept);
+    parsed.into()
+}
