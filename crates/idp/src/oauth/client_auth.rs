@@ -189,7 +189,11 @@ impl ClientAuthenticator {
         now: DateTime<Utc>,
     ) -> Result<Arc<Client>, OAuthError> {
         let invalid = |why: &str| OAuthError::invalid_client(format!("client assertion: {why}"));
-        let header = jsonwebtoken::decode_header(assertion).map_err(|_| invalid("not a JWT"))?;
+        let header = jsonwebtoken::decode_header(assertion).map_err(|_| {
+            invalid(
+                "not a JWT signed with a supported algorithm (ES256, ES384, RS256, PS256, EdDSA)",
+            )
+        })?;
         if !ASSERTION_ALGORITHMS.contains(&header.alg) {
             return Err(invalid(
                 "the algorithm must be ES256, ES384, RS256, PS256 or EdDSA",
