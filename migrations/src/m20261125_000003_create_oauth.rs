@@ -14,6 +14,13 @@ enum Users {
 enum LoginLinks {
     Table,
     AuthorizationRequest,
+    ExpiresAt,
+}
+
+#[derive(DeriveIden)]
+enum Sessions {
+    Table,
+    ExpiresAt,
 }
 
 #[derive(DeriveIden)]
@@ -322,10 +329,64 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(SeenAssertions::ExpiresAt))
                     .to_owned(),
             )
-            .await
+            .await?;
+        // The housekeeping sweep deletes by expiry.
+        for (name, table, column) in [
+            (
+                "authorization_requests_expires_at",
+                AuthorizationRequests::Table.into_iden(),
+                AuthorizationRequests::ExpiresAt.into_iden(),
+            ),
+            (
+                "authorization_codes_expires_at",
+                AuthorizationCodes::Table.into_iden(),
+                AuthorizationCodes::ExpiresAt.into_iden(),
+            ),
+            (
+                "refresh_tokens_expires_at",
+                RefreshTokens::Table.into_iden(),
+                RefreshTokens::ExpiresAt.into_iden(),
+            ),
+            (
+                "grants_expires_at",
+                Grants::Table.into_iden(),
+                Grants::ExpiresAt.into_iden(),
+            ),
+            (
+                "revoked_tokens_expires_at",
+                RevokedTokens::Table.into_iden(),
+                RevokedTokens::ExpiresAt.into_iden(),
+            ),
+            (
+                "seen_assertions_expires_at",
+                SeenAssertions::Table.into_iden(),
+                SeenAssertions::ExpiresAt.into_iden(),
+            ),
+            (
+                "login_links_expires_at",
+                LoginLinks::Table.into_iden(),
+                LoginLinks::ExpiresAt.into_iden(),
+            ),
+            (
+                "sessions_expires_at",
+                Sessions::Table.into_iden(),
+                Sessions::ExpiresAt.into_iden(),
+            ),
+        ] {
+            manager.create_index(index(name, table, column)).await?;
+        }
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for (name, table) in [
+            ("login_links_expires_at", "login_links"),
+            ("sessions_expires_at", "sessions"),
+        ] {
+            manager
+                .drop_index(Index::drop().name(name).table(Alias::new(table)).to_owned())
+                .await?;
+        }
         for table in [
             "seen_assertions",
             "revoked_tokens",

@@ -341,6 +341,8 @@ async fn public_clients_must_use_pkce_and_may_use_any_loopback_port(db: TestDb) 
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "unauthorized_client");
 }
 on_both_databases!(public_clients_must_use_pkce_and_may_use_any_loopback_port);

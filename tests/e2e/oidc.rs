@@ -545,6 +545,37 @@ async fn the_authorization_endpoint_refuses_bad_requests(db: TestDb) {
         );
     }
 
+    // A huge max_age is capped, not a crash; prompt=none stands alone.
+    let huge = browser
+        .get(&format!("{base}&max_age=99999999999999999"))
+        .await;
+    assert_eq!(huge.status, StatusCode::SEE_OTHER, "{}", huge.body);
+    let mixed = callback(
+        &browser
+            .get(&format!("{base}&prompt=none+select_account"))
+            .await,
+    );
+    assert_eq!(mixed["error"], "invalid_request");
+    // A form POST from the client's site becomes the same GET, which carries the session cookie.
+    let pairs: Vec<(String, String)> = url::Url::parse(&base)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    let posted = browser
+        .client
+        .post(p.app.url("/authorize"))
+        .form(&pairs)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), StatusCode::SEE_OTHER);
+    let location = posted.headers()["location"].to_str().unwrap();
+    assert!(
+        location.starts_with("/authorize?") && location.contains(&client_id),
+        "{location}"
+    );
+
     // Denying consent tells the client access_denied.
     let request = authorize(&rp, &[]);
     let consent = sign_in(&p, &browser, &request.url, "bo@example.com").await;
@@ -696,6 +727,52 @@ async fn the_token_endpoint_refuses_stolen_and_replayed_codes(db: TestDb) {
         false
     );
     let refresh = tokens.refresh_token().expect("refresh").secret().clone();
+    let (_, body) = p
+        .token(
+            (&client_id, &secret),
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .await;
+    assert_eq!(body["error"], "invalid_grant");
+
+    // Expired rows are swept; live ones are not.
+    let db_conn = latchkey_server::database::connect(&db.url)
+        .await
+        .expect("connect");
+    let (request, code) = a_code(&p, &rp, &browser, "cy@example.com").await;
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(code))
+        .expect("token endpoint")
+        .set_pkce_verifier(request.verifier)
+        .request_async(&p.http)
+        .await
+        .expect("exchange after a sweep");
+    let refresh = tokens.refresh_token().expect("refresh").secret().clone();
+    latchkey_idp::housekeeping::sweep(&db_conn, chrono::Utc::now())
+        .await
+        .expect("sweep");
+    let (status, body) = p
+        .token(
+            (&client_id, &secret),
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a sweep now leaves live tokens: {body}"
+    );
+    let refresh = body["refresh_token"].as_str().unwrap().to_owned();
+    let swept = latchkey_idp::housekeeping::sweep(
+        &db_conn,
+        chrono::Utc::now() + chrono::TimeDelta::days(400),
+    )
+    .await
+    .expect("sweep");
+    assert!(
+        swept >= 3,
+        "a sweep a year on deletes the grant, its tokens and the codes: {swept}"
+    );
     let (_, body) = p
         .token(
             (&client_id, &secret),

@@ -4,6 +4,7 @@
 mod discovery;
 pub mod email;
 pub mod entities;
+pub mod housekeeping;
 mod issuer;
 pub mod login;
 pub mod mail;

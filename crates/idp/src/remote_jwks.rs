@@ -12,6 +12,9 @@ use url::{Host, Url};
 
 /// Kept this long when the publisher does not say.
 const DEFAULT_MAX_AGE: Duration = Duration::from_secs(300);
+/// Kept at least this long, whatever the publisher says: assertions that anyone can send must
+/// not each cause a fetch.
+const SHORTEST_MAX_AGE: Duration = Duration::from_secs(60);
 /// Never kept longer than this, whatever the publisher says.
 const LONGEST_MAX_AGE: Duration = Duration::from_secs(86_400);
 /// A set is fetched again for an unknown `kid` at most this often.
@@ -143,10 +146,23 @@ impl RemoteJwks {
         if !response.status().is_success() {
             return Err(failed(format!("HTTP {}", response.status())));
         }
-        let fresh_for = max_age(response.headers()).unwrap_or(DEFAULT_MAX_AGE);
-        let body = response.bytes().await.map_err(|e| failed(e.to_string()))?;
-        if body.len() > LARGEST_JWKS {
-            return Err(failed(format!("larger than {LARGEST_JWKS} bytes")));
+        let fresh_for = max_age(response.headers())
+            .unwrap_or(DEFAULT_MAX_AGE)
+            .max(SHORTEST_MAX_AGE);
+        let too_large = || failed(format!("larger than {LARGEST_JWKS} bytes"));
+        if response
+            .content_length()
+            .is_some_and(|len| len > LARGEST_JWKS as u64)
+        {
+            return Err(too_large());
+        }
+        let mut response = response;
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| failed(e.to_string()))? {
+            if body.len() + chunk.len() > LARGEST_JWKS {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
         }
         let set: JwkSet =
             serde_json::from_slice(&body).map_err(|_| JwksError::Invalid(url.to_owned()))?;

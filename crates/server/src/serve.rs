@@ -102,6 +102,7 @@ pub async fn start(settings: &Settings) -> Result<Running, ServeError> {
     let keys: SharedKeyRing = Arc::new(ArcSwap::from_pointee(store.load(Utc::now()).await?));
 
     let outbox = Outbox::new(db.clone(), sealing_key, mail_settings(settings)?);
+    let db_for_sweeper = db.clone();
     let state = AppState::new(AppConfig {
         issuer: settings.issuer.clone(),
         db,
@@ -123,6 +124,7 @@ pub async fn start(settings: &Settings) -> Result<Running, ServeError> {
         settings.jwks_cache.as_duration(),
         stopped.clone(),
     ));
+    let sweeper = tokio::spawn(sweep_expired(db_for_sweeper, stopped.clone()));
     let app = latchkey_idp::web::router(state.clone())
         .into_make_service_with_connect_info::<SocketAddr>();
     let mut stopped_server = stopped;
@@ -144,7 +146,7 @@ pub async fn start(settings: &Settings) -> Result<Running, ServeError> {
         state,
         stop,
         server,
-        workers: vec![key_worker, mail_worker],
+        workers: vec![key_worker, mail_worker, sweeper],
     })
 }
 
@@ -174,6 +176,25 @@ async fn refresh_keys(
             Err(error) => {
                 tracing::warn!(%error, "refreshing signing keys failed; keeping the current ones")
             }
+        }
+    }
+}
+
+/// How often expired rows are deleted.
+const SWEEP_EVERY: Duration = Duration::from_secs(600);
+
+async fn sweep_expired(db: sea_orm::DatabaseConnection, mut stopped: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(SWEEP_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+        match latchkey_idp::housekeeping::sweep(&db, Utc::now()).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "expired rows deleted"),
+            Err(error) => tracing::warn!(%error, "deleting expired rows failed; will try again"),
         }
     }
 }

@@ -45,6 +45,18 @@ impl Provider {
                 "the access token has been revoked",
             ));
         }
+        if claims.grant_id.is_none()
+            && self
+                .clients()
+                .find(&claims.client_id)
+                .await
+                .map_err(OAuthError::internal)?
+                .is_none()
+        {
+            return Err(OAuthError::invalid_token(
+                "the client this token was issued to was deleted",
+            ));
+        }
         if let Some(grant_id) = &claims.grant_id {
             let live = grant::Entity::find_by_id(grant_id.as_str())
                 .one(&self.db)

@@ -74,6 +74,10 @@ pub enum AuthorizeError {
 const LONGEST_STATE: usize = 2048;
 const LONGEST_NONCE: usize = 512;
 const LONGEST_HINT: usize = 320;
+/// An ID token is a few hundred bytes; a longer hint is not one, and is not stored.
+const LONGEST_ID_TOKEN_HINT: usize = 8192;
+/// `max_age` beyond ten years means "any sign-in will do"; larger values are capped.
+const LONGEST_MAX_AGE: i64 = 10 * 365 * 86_400;
 
 /// Checks that the client and redirect URI are registered; errors here are shown, never
 /// redirected (RFC 6749 §4.1.2.1).
@@ -205,21 +209,33 @@ pub fn check_request(
         (None, None) => None,
     };
     let prompt = parse_prompt(params.prompt.as_deref()).map_err(&fail)?;
-    let max_age =
-        match params.max_age.as_deref() {
-            None | Some("") => None,
-            Some(raw) => Some(raw.parse::<i64>().ok().filter(|age| *age >= 0).ok_or_else(
-                || {
+    let max_age = match params.max_age.as_deref() {
+        None | Some("") => None,
+        Some(raw) => Some(
+            raw.parse::<i64>()
+                .ok()
+                .filter(|age| *age >= 0)
+                .map(|age| age.min(LONGEST_MAX_AGE))
+                .ok_or_else(|| {
                     fail(OAuthError::invalid_request(
                         "max_age must be a whole number of seconds",
                     ))
-                },
-            )?),
-        };
+                })?,
+        ),
+    };
     let nonce = params.nonce.filter(|n| !n.is_empty());
     if nonce.as_ref().is_some_and(|n| n.len() > LONGEST_NONCE) {
         return Err(fail(OAuthError::invalid_request(
             "nonce is longer than 512 characters",
+        )));
+    }
+    if params
+        .id_token_hint
+        .as_ref()
+        .is_some_and(|h| h.len() > LONGEST_ID_TOKEN_HINT)
+    {
+        return Err(fail(OAuthError::invalid_request(
+            "id_token_hint is too long to be an ID token",
         )));
     }
     let login_hint = params
@@ -242,6 +258,7 @@ pub fn check_request(
 
 fn parse_prompt(raw: Option<&str>) -> Result<Prompt, OAuthError> {
     let mut prompt = Prompt::default();
+    let mut others = false;
     for value in raw.unwrap_or_default().split(' ').filter(|v| !v.is_empty()) {
         match value {
             "none" => prompt.none = true,
@@ -254,8 +271,9 @@ fn parse_prompt(raw: Option<&str>) -> Result<Prompt, OAuthError> {
                 )));
             }
         }
+        others |= value != "none";
     }
-    if prompt.none && (prompt.login || prompt.consent) {
+    if prompt.none && others {
         return Err(OAuthError::invalid_request(
             "prompt=none cannot be combined with other values",
         ));

@@ -79,6 +79,7 @@ struct AssertionClaims {
 #[derive(Deserialize)]
 struct UnverifiedSubject {
     sub: Option<String>,
+    aud: Option<serde_json::Value>,
 }
 
 /// Authenticates clients.
@@ -210,6 +211,17 @@ impl ClientAuthenticator {
             (Some(id), _) | (None, Some(id)) => id.to_owned(),
             (None, None) => return Err(invalid("no sub")),
         };
+        // One audience only: an assertion that names several could have been made for
+        // another server and replayed here.
+        if !unverified
+            .aud
+            .as_ref()
+            .is_some_and(serde_json::Value::is_string)
+        {
+            return Err(invalid(
+                "aud must be one string: the issuer or the token endpoint URL",
+            ));
+        }
         let client = self.registered(&id, AuthMethod::PrivateKeyJwt).await?;
         let key = match (&client.jwks, &client.jwks_uri) {
             (Some(inline), _) => serde_json::from_str(inline)
@@ -224,6 +236,21 @@ impl ClientAuthenticator {
                 .map_err(|e| invalid(&e.to_string())),
             (None, None) => Err(invalid("the client has no registered keys")),
         }?;
+        // A key published for one algorithm or for encryption is not used otherwise
+        // (RFC 8725 §3.1).
+        if key.common.public_key_use == Some(jsonwebtoken::jwk::PublicKeyUse::Encryption) {
+            return Err(invalid(
+                "the key named by kid is for encryption, not signing",
+            ));
+        }
+        // Both enums print the algorithm's JOSE name.
+        if let Some(alg) = key.common.key_algorithm
+            && format!("{alg:?}") != format!("{:?}", header.alg)
+        {
+            return Err(invalid(
+                "the header's alg differs from the alg of the client's key",
+            ));
+        }
         let decoding =
             DecodingKey::from_jwk(&key).map_err(|_| invalid("the client's key cannot be used"))?;
         let mut validation = Validation::new(header.alg);

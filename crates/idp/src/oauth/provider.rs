@@ -108,7 +108,8 @@ impl Provider {
 
     // ---- the authorization endpoint -------------------------------------------------------
 
-    /// Checks a new authorization request, keeps it, and says what comes next.
+    /// Checks a new authorization request and says what comes next. The request is kept in
+    /// the database only when it must wait for sign-in or consent.
     pub async fn start(
         &self,
         params: AuthorizeParams,
@@ -124,20 +125,13 @@ impl Provider {
             return Err(page_failure("client vanished"));
         };
         let request = check_request(params, &client, redirect_uri)?;
-        let id = uuid::Uuid::now_v7().to_string();
-        let params = serde_json::to_string(&request).map_err(page_failure)?;
-        authorization_request::Entity::insert(authorization_request::ActiveModel {
-            id: Set(id.clone()),
-            client_id: Set(client.id.clone()),
-            params: Set(params),
-            created_at: Set(now),
-            expires_at: Set(now + self.settings.request_ttl),
-            completed_at: Set(None),
-        })
-        .exec_without_returning(&self.db)
-        .await
-        .map_err(page_failure)?;
-        self.next(&id, now, &request, &client, user, now).await
+        let pending = Pending {
+            id: None,
+            requested_at: now,
+            request: &request,
+            client: &client,
+        };
+        self.next(pending, user, now).await
     }
 
     /// Continues a kept request after sign-in.
@@ -148,8 +142,13 @@ impl Provider {
         now: DateTime<Utc>,
     ) -> Result<Next, AuthorizeError> {
         let (row, request, client) = self.pending(request_id, now).await?;
-        self.next(&row.id, row.created_at, &request, &client, user, now)
-            .await
+        let pending = Pending {
+            id: Some(&row.id),
+            requested_at: row.created_at,
+            request: &request,
+            client: &client,
+        };
+        self.next(pending, user, now).await
     }
 
     /// Whether a request is still waiting (the login pages carry its id along).
@@ -157,7 +156,8 @@ impl Provider {
         self.pending(request_id, now).await.is_ok()
     }
 
-    /// The person's answer on the consent page.
+    /// The person's answer on the consent page. Sign-in requirements are checked again: the
+    /// form can be posted by anyone holding a session, not only by whoever saw the page.
     pub async fn decide_consent(
         &self,
         request_id: &str,
@@ -166,20 +166,31 @@ impl Provider {
         now: DateTime<Utc>,
     ) -> Result<Next, AuthorizeError> {
         let (row, request, client) = self.pending(request_id, now).await?;
+        let pending = Pending {
+            id: Some(&row.id),
+            requested_at: row.created_at,
+            request: &request,
+            client: &client,
+        };
+        if let Some(next) = self.check_person(&pending, user, now).await? {
+            return Ok(next);
+        }
         if !allow {
-            self.complete(&row.id, now).await?;
             tracing::info!(client = %client.id, user = %user.user_id, "consent refused");
-            return Ok(Next::Redirect(self.error_redirect(
-                &request,
-                &OAuthError::access_denied(
-                    "the person declined to share the requested information",
-                ),
-            )));
+            return self
+                .refuse(
+                    &pending,
+                    OAuthError::access_denied(
+                        "the person declined to share the requested information",
+                    ),
+                    now,
+                )
+                .await;
         }
         self.remember_consent(&user.user_id, &client.id, &request.scopes(), now)
             .await
             .map_err(page_failure)?;
-        self.issue_code(&row.id, &request, user, now).await
+        self.issue_code(&pending, user, now).await
     }
 
     async fn pending(
@@ -220,95 +231,159 @@ impl Provider {
         Ok((row, request, client))
     }
 
-    async fn next(
+    /// Keeps a request that must wait, and returns its id.
+    async fn keep(
         &self,
-        request_id: &str,
-        requested_at: DateTime<Utc>,
-        request: &AuthorizationRequest,
-        client: &Client,
-        user: Option<&SessionUser>,
+        pending: &Pending<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<String, AuthorizeError> {
+        if let Some(id) = pending.id {
+            return Ok(id.to_owned());
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        let params = serde_json::to_string(pending.request).map_err(page_failure)?;
+        authorization_request::Entity::insert(authorization_request::ActiveModel {
+            id: Set(id.clone()),
+            client_id: Set(pending.client.id.clone()),
+            params: Set(params),
+            created_at: Set(pending.requested_at),
+            expires_at: Set(now + self.settings.request_ttl),
+            completed_at: Set(None),
+        })
+        .exec_without_returning(&self.db)
+        .await
+        .map_err(page_failure)?;
+        Ok(id)
+    }
+
+    /// Ends the request with an error at the client's redirect URI.
+    async fn refuse(
+        &self,
+        pending: &Pending<'_>,
+        error: OAuthError,
         now: DateTime<Utc>,
     ) -> Result<Next, AuthorizeError> {
-        let sign_in = || {
-            if request.prompt.none {
-                Ok(Next::Redirect(self.error_redirect(
-                    request,
-                    &OAuthError::login_required("nobody is signed in, or not recently enough"),
-                )))
-            } else {
-                Ok(Next::SignIn {
-                    request_id: request_id.to_owned(),
-                    login_hint: request.login_hint.clone(),
-                })
-            }
-        };
-        let Some(user) = user else {
-            return sign_in();
-        };
-        // A sign-in made after the request satisfies prompt=login and any max_age.
-        let fresh = user.signed_in_at >= requested_at;
+        if let Some(id) = pending.id {
+            complete(&self.db, id, now).await.map_err(page_failure)?;
+        }
+        Ok(Next::Redirect(self.error_redirect(pending.request, &error)))
+    }
+
+    /// Sends the person to sign in, or (with `prompt=none`) tells the client it cannot.
+    async fn sign_in(
+        &self,
+        pending: &Pending<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Next, AuthorizeError> {
+        if pending.request.prompt.none {
+            return self
+                .refuse(
+                    pending,
+                    OAuthError::login_required("nobody is signed in, or not recently enough"),
+                    now,
+                )
+                .await;
+        }
+        Ok(Next::SignIn {
+            request_id: self.keep(pending, now).await?,
+            login_hint: pending.request.login_hint.clone(),
+        })
+    }
+
+    /// Whether the signed-in person may answer this request: signed in recently enough for
+    /// `prompt=login` and `max_age` (a sign-in after the request satisfies both), and the
+    /// person `id_token_hint` names. `Some` is what to do instead.
+    async fn check_person(
+        &self,
+        pending: &Pending<'_>,
+        user: &SessionUser,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Next>, AuthorizeError> {
+        let request = pending.request;
+        let fresh = user.signed_in_at >= pending.requested_at;
         let too_old = request
             .max_age
             .is_some_and(|max_age| now - user.signed_in_at > TimeDelta::seconds(max_age));
         if !fresh && (request.prompt.login || too_old) {
-            return sign_in();
+            return self.sign_in(pending, now).await.map(Some);
         }
         if let Some(hint) = &request.id_token_hint {
-            match self.id_token_subject(hint, &client.id) {
+            match self.id_token_subject(hint, &pending.client.id) {
                 Some(sub) if sub == user.user_id => {}
-                Some(_) if request.prompt.none => return sign_in(),
-                Some(_) if !fresh => return sign_in(),
-                Some(_) => {}
+                // Someone else is signed in: let the right person sign in, once.
+                Some(_) if !fresh && !request.prompt.none => {
+                    return self.sign_in(pending, now).await.map(Some);
+                }
+                Some(_) => {
+                    let error = OAuthError::login_required(
+                        "the signed-in person is not the one id_token_hint names",
+                    );
+                    return self.refuse(pending, error, now).await.map(Some);
+                }
                 None => {
-                    return Ok(Next::Redirect(self.error_redirect(
-                        request,
-                        &OAuthError::invalid_request(
-                            "id_token_hint is not an ID token issued to this client",
-                        ),
-                    )));
+                    let error = OAuthError::invalid_request(
+                        "id_token_hint is not an ID token issued to this client",
+                    );
+                    return self.refuse(pending, error, now).await.map(Some);
                 }
             }
         }
+        Ok(None)
+    }
+
+    async fn next(
+        &self,
+        pending: Pending<'_>,
+        user: Option<&SessionUser>,
+        now: DateTime<Utc>,
+    ) -> Result<Next, AuthorizeError> {
+        let Some(user) = user else {
+            return self.sign_in(&pending, now).await;
+        };
+        if let Some(next) = self.check_person(&pending, user, now).await? {
+            return Ok(next);
+        }
+        let (request, client) = (pending.request, pending.client);
         let scopes = request.scopes();
+        // A public client's redirect can be claimed by another app on the device (RFC 8252
+        // §8.6), so it is never approved silently on remembered consent.
         let consented = client.first_party
-            || self
-                .has_consent(&user.user_id, &client.id, &scopes)
-                .await
-                .map_err(page_failure)?;
+            || (!client.is_public()
+                && self
+                    .has_consent(&user.user_id, &client.id, &scopes)
+                    .await
+                    .map_err(page_failure)?);
         if request.prompt.consent || !consented {
             if request.prompt.none {
-                return Ok(Next::Redirect(self.error_redirect(
-                    request,
-                    &OAuthError::consent_required(
-                        "the person has not agreed to share these scopes with this client",
-                    ),
-                )));
+                let error = OAuthError::consent_required(
+                    "the person has not agreed to share these scopes with this client",
+                );
+                return self.refuse(&pending, error, now).await;
             }
             return Ok(Next::Consent {
-                request_id: request_id.to_owned(),
+                request_id: self.keep(&pending, now).await?,
                 client_name: client.name.clone(),
                 scopes,
                 email: user.email.clone(),
             });
         }
-        self.issue_code(request_id, request, user, now).await
+        self.issue_code(&pending, user, now).await
     }
 
     /// Ends the request and sends the person back with a code bound to the client, the
     /// redirect URI, the PKCE challenge and the nonce.
     async fn issue_code(
         &self,
-        request_id: &str,
-        request: &AuthorizationRequest,
+        pending: &Pending<'_>,
         user: &SessionUser,
         now: DateTime<Utc>,
     ) -> Result<Next, AuthorizeError> {
+        let request = pending.request;
         let code = SecretToken::generate();
         let _turn = self.write_gate.turn().await;
         let txn = self.db.begin().await.map_err(page_failure)?;
-        if !complete(&txn, request_id, now)
-            .await
-            .map_err(page_failure)?
+        if let Some(id) = pending.id
+            && !complete(&txn, id, now).await.map_err(page_failure)?
         {
             return Err(ended());
         }
@@ -338,17 +413,6 @@ impl Provider {
         }
         params.push(("iss", self.issuer.as_str()));
         Ok(Next::Redirect(response_url(&request.redirect_uri, &params)))
-    }
-
-    async fn complete(&self, request_id: &str, now: DateTime<Utc>) -> Result<(), AuthorizeError> {
-        if complete(&self.db, request_id, now)
-            .await
-            .map_err(page_failure)?
-        {
-            Ok(())
-        } else {
-            Err(ended())
-        }
     }
 
     fn error_redirect(&self, request: &AuthorizationRequest, error: &OAuthError) -> String {
@@ -448,21 +512,24 @@ impl Provider {
             .one(&self.db)
             .await?
             .ok_or_else(|| OAuthError::invalid_grant("the code is not valid"))?;
+        // The client is checked first: someone else's replay must not revoke the grant.
+        if row.client_id != client.id {
+            return Err(OAuthError::invalid_grant(
+                "the code was issued to another client",
+            ));
+        }
         if row.used_at.is_some() {
             self.revoke_grant(&row.grant_id, "code_replay", now).await?;
             return Err(OAuthError::invalid_grant(
                 "the code was already used; the tokens issued with it are revoked",
             ));
         }
-        if row.client_id != client.id {
-            return Err(OAuthError::invalid_grant(
-                "the code was issued to another client",
-            ));
-        }
         if row.expires_at <= now {
             return Err(OAuthError::invalid_grant("the code has expired"));
         }
-        if redirect_uri != Some(row.redirect_uri.as_str()) {
+        let redirect_uri =
+            redirect_uri.ok_or_else(|| OAuthError::invalid_request("redirect_uri is missing"))?;
+        if redirect_uri != row.redirect_uri {
             return Err(OAuthError::invalid_grant(
                 "redirect_uri must be the one sent in the authorization request",
             ));
@@ -801,6 +868,14 @@ impl Provider {
         }
         Ok(())
     }
+}
+
+/// An authorization request on its way: kept in the database (`id`) or not yet.
+struct Pending<'a> {
+    id: Option<&'a str>,
+    requested_at: DateTime<Utc>,
+    request: &'a AuthorizationRequest,
+    client: &'a Client,
 }
 
 /// Whom user tokens are issued for, and from which sign-in.

@@ -30,14 +30,25 @@ pub(super) async fn authorize_get(
     authorize(state, jar, pairs).await
 }
 
-/// `POST /authorize` (Core §3.1.2.1 allows the parameters in a form).
+/// `POST /authorize` (Core §3.1.2.1 allows the parameters in a form). A form posted from
+/// the client's site carries no `SameSite=Lax` session cookie, so the request is turned into
+/// the same GET, which does.
 pub(super) async fn authorize_post(
     State(state): State<AppState>,
-    jar: CookieJar,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let pairs = form.map(|Form(p)| p).map_err(|e| e.to_string());
-    authorize(state, jar, pairs).await
+    match form {
+        Ok(Form(pairs)) => same_as_get(paths::AUTHORIZE, &pairs),
+        Err(e) => bad_request_page(&state, format!("The request could not be read ({e}).")),
+    }
+}
+
+/// A 303 to `path` with `pairs` as its query.
+pub(super) fn same_as_get(path: &str, pairs: &[(String, String)]) -> Response {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    Redirect::to(&format!("{path}?{query}")).into_response()
 }
 
 async fn authorize(

@@ -44,7 +44,8 @@ pub(super) async fn end_session_get(
         .unwrap_or_else(|e| e.render(&state))
 }
 
-/// `POST /end-session`: from the client, or the confirmation form.
+/// `POST /end-session`: the confirmation form, or a client's form. The client's comes from
+/// its own site without the `SameSite=Lax` session cookie, so it is turned into the same GET.
 pub(super) async fn end_session_post(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -52,6 +53,9 @@ pub(super) async fn end_session_post(
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
     let pairs = form.map(|Form(p)| p).unwrap_or_default();
+    if !pairs.iter().any(|(name, _)| name == "confirm") {
+        return super::authorize::same_as_get(super::paths::END_SESSION, &pairs);
+    }
     end_session(&state, &headers, jar, pairs)
         .await
         .unwrap_or_else(|e| e.render(&state))

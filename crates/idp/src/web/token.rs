@@ -125,7 +125,7 @@ pub(super) async fn introspect(
         let mut params = params(body)?;
         let client = client(&state, &headers, &mut params).await?;
         if client.is_public() {
-            return Err(OAuthError::invalid_client(
+            return Err(OAuthError::unauthorized_client(
                 "public clients cannot introspect tokens",
             ));
         }
