@@ -110,6 +110,7 @@ enum Consents {
 enum RevokedTokens {
     Table,
     Jti,
+    RevokedAt,
     ExpiresAt,
 }
 
@@ -317,6 +318,7 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(RevokedTokens::Table)
                     .col(string_len(RevokedTokens::Jti, 64).primary_key())
+                    .col(timestamp_with_time_zone(RevokedTokens::RevokedAt))
                     .col(timestamp_with_time_zone(RevokedTokens::ExpiresAt))
                     .to_owned(),
             )
@@ -356,6 +358,17 @@ impl MigrationTrait for Migration {
                 "revoked_tokens_expires_at",
                 RevokedTokens::Table.into_iden(),
                 RevokedTokens::ExpiresAt.into_iden(),
+            ),
+            // Replicas poll for revocations newer than their last look.
+            (
+                "revoked_tokens_revoked_at",
+                RevokedTokens::Table.into_iden(),
+                RevokedTokens::RevokedAt.into_iden(),
+            ),
+            (
+                "grants_revoked_at",
+                Grants::Table.into_iden(),
+                Grants::RevokedAt.into_iden(),
             ),
             (
                 "seen_assertions_expires_at",

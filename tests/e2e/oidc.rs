@@ -1165,3 +1165,74 @@ fn url_without(url: &str, names: &[&str]) -> String {
     parsed.query_pairs_mut().clear().extend_pairs(kept);
     parsed.into()
 }
+
+async fn a_revocation_reaches_every_replica(db: TestDb) {
+    // Two replicas of one provider: same database, issuer and master key.
+    let key = master_key();
+    let first = config(&db, &key);
+    let mut second = config(&db, &key);
+    second.issuer = first.issuer.clone();
+    let a = TestApp::spawn(first).await;
+    let b = TestApp::spawn(second).await;
+    let machine = create_client(
+        &db,
+        &a,
+        &[
+            "--name",
+            "Job",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "api",
+        ],
+    );
+    let (id, secret) = (
+        machine["client_id"].as_str().unwrap(),
+        machine["client_secret"].as_str().unwrap(),
+    );
+    let post = |app: &TestApp, path: &str, form: Vec<(&'static str, String)>| {
+        let request = app
+            .http
+            .post(app.url(path))
+            .basic_auth(id, Some(secret))
+            .form(&form);
+        async move {
+            request
+                .send()
+                .await
+                .expect("request")
+                .json::<Value>()
+                .await
+                .unwrap_or(Value::Null)
+        }
+    };
+    let issued = post(
+        &a,
+        "/token",
+        vec![("grant_type", "client_credentials".into())],
+    )
+    .await;
+    let token = issued["access_token"].as_str().expect("token").to_owned();
+    let active_on_b = || post(&b, "/introspect", vec![("token", token.clone())]);
+    assert_eq!(
+        active_on_b().await["active"],
+        true,
+        "replica b accepts what a issued"
+    );
+
+    post(&a, "/revoke", vec![("token", token.clone())]).await;
+    assert_eq!(
+        post(&a, "/introspect", vec![("token", token.clone())]).await["active"],
+        false,
+        "at once where revoked"
+    );
+    let seen = eventually(Duration::from_secs(5), || async {
+        active_on_b().await["active"] == false
+    })
+    .await;
+    assert!(
+        seen,
+        "the other replica learns of the revocation within seconds"
+    );
+}
+on_both_databases!(a_revocation_reaches_every_replica);

@@ -40,6 +40,8 @@ pub enum ServeError {
     Client(#[from] latchkey_idp::oauth::ClientError),
     #[error("{0}")]
     Usage(String),
+    #[error("reading revocations from the database: {0}")]
+    Revocations(String),
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -114,6 +116,13 @@ pub async fn start(settings: &Settings) -> Result<Running, ServeError> {
         tokens: settings.tokens.clone(),
         rate_limit_per_ip: settings.rate_limit_per_ip,
     })?;
+    // Revocations are read before the first request, then followed.
+    state
+        .provider()
+        .revocations()
+        .refresh(Utc::now())
+        .await
+        .map_err(|e| ServeError::Revocations(e.to_string()))?;
     let addr = listener.local_addr()?;
 
     let (stop, stopped) = watch::channel(false);
@@ -125,6 +134,7 @@ pub async fn start(settings: &Settings) -> Result<Running, ServeError> {
         stopped.clone(),
     ));
     let sweeper = tokio::spawn(sweep_expired(db_for_sweeper, stopped.clone()));
+    let revocation_worker = tokio::spawn(follow_revocations(state.clone(), stopped.clone()));
     let app = latchkey_idp::web::router(state.clone())
         .into_make_service_with_connect_info::<SocketAddr>();
     let mut stopped_server = stopped;
@@ -146,7 +156,7 @@ pub async fn start(settings: &Settings) -> Result<Running, ServeError> {
         state,
         stop,
         server,
-        workers: vec![key_worker, mail_worker, sweeper],
+        workers: vec![key_worker, mail_worker, sweeper, revocation_worker],
     })
 }
 
@@ -176,6 +186,21 @@ async fn refresh_keys(
             Err(error) => {
                 tracing::warn!(%error, "refreshing signing keys failed; keeping the current ones")
             }
+        }
+    }
+}
+
+/// Reads other replicas' revocations every second (this replica's apply at once).
+async fn follow_revocations(state: AppState, mut stopped: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(latchkey_idp::oauth::revocations::POLL_EVERY);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+        if let Err(error) = state.provider().revocations().refresh(Utc::now()).await {
+            tracing::warn!(%error, "reading revocations failed; will try again");
         }
     }
 }

@@ -3,6 +3,8 @@
 //! issuer, audience and expiry check out, its `jti` was not revoked, and its grant (if any)
 //! still stands.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use latchkey_keys::Expectations;
 use sea_orm::sea_query::OnConflict;
@@ -24,49 +26,54 @@ impl Provider {
         &self,
         token: &str,
         now: DateTime<Utc>,
-    ) -> Result<AccessClaims, OAuthError> {
-        let expect = Expectations {
-            token_type: ACCESS_TOKEN_TYPE,
-            audience: self.access_token_audience(),
-            issuer: self.issuer.as_str(),
+    ) -> Result<Arc<AccessClaims>, OAuthError> {
+        let ring = self.keys.load();
+        let claims = match self.verified.get(token, &ring) {
+            Some(claims) => claims,
+            None => {
+                let expect = Expectations {
+                    token_type: ACCESS_TOKEN_TYPE,
+                    audience: self.access_token_audience(),
+                    issuer: self.issuer.as_str(),
+                };
+                let verified = ring
+                    .verify::<AccessClaims>(token, &expect, now)
+                    .map_err(|e| {
+                        OAuthError::invalid_token(format!("the access token is not valid: {e}"))
+                    })?;
+                let claims = Arc::new(verified.claims);
+                self.verified.insert(token, verified.kid, claims.clone());
+                claims
+            }
         };
-        let claims = self
-            .keys
-            .load()
-            .verify::<AccessClaims>(token, &expect, now)
-            .map_err(|e| OAuthError::invalid_token(format!("the access token is not valid: {e}")))?
-            .claims;
-        if revoked_token::Entity::find_by_id(claims.jti.as_str())
-            .one(&self.db)
-            .await?
-            .is_some()
+        if claims.exp <= now.timestamp() {
+            return Err(OAuthError::invalid_token(
+                "the access token is not valid: the token has expired",
+            ));
+        }
+        if !self.revocations.is_loaded() {
+            return Err(OAuthError::server_error(
+                "revocations are not loaded yet; try again",
+            ));
+        }
+        if self
+            .revocations
+            .is_revoked(&claims.jti, claims.grant_id.as_deref())
         {
             return Err(OAuthError::invalid_token(
                 "the access token has been revoked",
             ));
         }
-        if claims.grant_id.is_none()
-            && self
-                .clients()
-                .find(&claims.client_id)
-                .await
-                .map_err(OAuthError::internal)?
-                .is_none()
+        if self
+            .clients()
+            .find(&claims.client_id)
+            .await
+            .map_err(OAuthError::internal)?
+            .is_none()
         {
             return Err(OAuthError::invalid_token(
                 "the client this token was issued to was deleted",
             ));
-        }
-        if let Some(grant_id) = &claims.grant_id {
-            let live = grant::Entity::find_by_id(grant_id.as_str())
-                .one(&self.db)
-                .await?
-                .is_some_and(|g| g.revoked_at.is_none());
-            if !live {
-                return Err(OAuthError::invalid_token(
-                    "the grant behind this access token has been revoked",
-                ));
-            }
         }
         Ok(claims)
     }
@@ -208,6 +215,7 @@ impl Provider {
         let _turn = self.write_gate.turn().await;
         revoked_token::Entity::insert(revoked_token::ActiveModel {
             jti: Set(verified.claims.jti.clone()),
+            revoked_at: Set(now),
             expires_at: Set(verified.expires_at),
         })
         .on_conflict(
@@ -217,6 +225,8 @@ impl Provider {
         )
         .exec_without_returning(&self.db)
         .await?;
+        self.revocations
+            .add_token(&verified.claims.jti, verified.expires_at);
         tracing::info!(client = %client.id, jti = %verified.claims.jti, "access token revoked");
         Ok(())
     }

@@ -149,6 +149,7 @@ pub mod revoked_token {
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub jti: String,
+        pub revoked_at: DateTimeUtc,
         pub expires_at: DateTimeUtc,
     }
 

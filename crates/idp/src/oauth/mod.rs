@@ -11,11 +11,14 @@ pub mod error;
 pub mod pkce;
 mod provider;
 pub mod redirect;
+pub mod revocations;
 pub mod scope;
 pub mod tokens;
+mod verified_tokens;
 
 pub use authorize::{AuthorizationRequest, AuthorizeError, AuthorizeParams};
 pub use client::{AuthMethod, Client, ClientError, Clients, CreatedClient, GrantType, NewClient};
 pub use client_auth::{ClientAuthenticator, Presented};
 pub use error::OAuthError;
 pub use provider::{Next, Provider, TokenSettings};
+pub use revocations::Revocations;

@@ -20,10 +20,12 @@ use super::client_auth::ClientAuthenticator;
 use super::entities::{authorization_code, authorization_request, consent, grant, refresh_token};
 use super::error::OAuthError;
 use super::pkce;
+use super::revocations::Revocations;
 use super::scope::{EMAIL, OFFLINE_ACCESS, OPENID, Scopes, USER_SCOPES};
 use super::tokens::{
     ACCESS_TOKEN_TYPE, AccessClaims, ID_TOKEN_TYPE, IdClaims, TokenResponse, at_hash,
 };
+use super::verified_tokens::VerifiedTokens;
 use crate::entities::user;
 use crate::issuer::Issuer;
 use crate::login::SessionUser;
@@ -73,6 +75,8 @@ pub struct Provider {
     pub(super) settings: TokenSettings,
     authenticator: ClientAuthenticator,
     pub(super) write_gate: WriteGate,
+    pub(super) revocations: Arc<Revocations>,
+    pub(super) verified: Arc<VerifiedTokens>,
 }
 
 impl Provider {
@@ -85,6 +89,8 @@ impl Provider {
         write_gate: WriteGate,
     ) -> Self {
         Self {
+            revocations: Arc::new(Revocations::new(db.clone())),
+            verified: Arc::default(),
             db,
             keys,
             issuer,
@@ -92,6 +98,11 @@ impl Provider {
             authenticator,
             write_gate,
         }
+    }
+
+    /// The in-memory view of revocations; the server loads it before serving and refreshes it.
+    pub fn revocations(&self) -> &Revocations {
+        &self.revocations
     }
 
     pub fn authenticator(&self) -> &ClientAuthenticator {
@@ -861,6 +872,7 @@ impl Provider {
             .filter(grant::Column::RevokedAt.is_null())
             .exec(&self.db)
             .await?;
+        self.revocations.add_grant(grant_id);
         if revoked.rows_affected > 0 {
             tracing::warn!(grant = %grant_id, reason, "grant revoked");
             metrics::counter!("oauth_grants_revoked_total", "reason" => reason.to_owned())

@@ -1,0 +1,110 @@
+//! What has been revoked, held in memory so that checking an access token (introspection,
+//! userinfo) reads no row. This replica's own revocations apply at once; other replicas'
+//! arrive with the next poll (every [`POLL_EVERY`]), which reads only rows revoked since the
+//! last one. Refresh tokens and codes are always checked in the database.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+
+use super::entities::{grant, revoked_token};
+
+/// How often other replicas' revocations are read.
+pub const POLL_EVERY: Duration = Duration::from_secs(1);
+/// Each poll looks this far behind the previous one: a revocation committed late, or stamped
+/// by a replica whose clock runs behind, is still seen.
+const OVERLAP: TimeDelta = TimeDelta::seconds(10);
+
+#[derive(Default)]
+struct Revoked {
+    /// Revoked access tokens by `jti`, with when they expire anyway.
+    jtis: HashMap<String, DateTime<Utc>>,
+    /// Revoked grants, with when they end anyway. A grant revoked here is kept "forever" until
+    /// the next poll reads its row and its real end.
+    grants: HashMap<String, DateTime<Utc>>,
+    /// Rows revoked before this were read; `None` until the first load.
+    read_until: Option<DateTime<Utc>>,
+}
+
+pub struct Revocations {
+    db: DatabaseConnection,
+    revoked: RwLock<Revoked>,
+}
+
+impl Revocations {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self {
+            db,
+            revoked: RwLock::default(),
+        }
+    }
+
+    /// Whether the token `jti`, or the grant it came from, was revoked.
+    pub fn is_revoked(&self, jti: &str, grant_id: Option<&str>) -> bool {
+        match self.revoked.read() {
+            Ok(revoked) => {
+                revoked.jtis.contains_key(jti)
+                    || grant_id.is_some_and(|g| revoked.grants.contains_key(g))
+            }
+            // A poisoned lock means a panic while writing; fail closed.
+            Err(_) => true,
+        }
+    }
+
+    /// Whether the first load has happened; until then nothing may be trusted as live.
+    pub fn is_loaded(&self) -> bool {
+        self.revoked.read().is_ok_and(|r| r.read_until.is_some())
+    }
+
+    pub fn add_token(&self, jti: &str, expires_at: DateTime<Utc>) {
+        if let Ok(mut revoked) = self.revoked.write() {
+            revoked.jtis.insert(jti.to_owned(), expires_at);
+        }
+    }
+
+    pub fn add_grant(&self, grant_id: &str) {
+        if let Ok(mut revoked) = self.revoked.write() {
+            revoked
+                .grants
+                .insert(grant_id.to_owned(), DateTime::<Utc>::MAX_UTC);
+        }
+    }
+
+    /// Reads revocations made since the last read (all of them the first time), and forgets
+    /// tokens that have expired anyway.
+    pub async fn refresh(&self, now: DateTime<Utc>) -> Result<(), sea_orm::DbErr> {
+        let since = self
+            .revoked
+            .read()
+            .ok()
+            .and_then(|r| r.read_until)
+            .map(|until| until - OVERLAP);
+        let mut tokens =
+            revoked_token::Entity::find().filter(revoked_token::Column::ExpiresAt.gt(now));
+        let mut grants = grant::Entity::find()
+            .select_only()
+            .column(grant::Column::Id)
+            .column(grant::Column::ExpiresAt)
+            .filter(grant::Column::RevokedAt.is_not_null())
+            .filter(grant::Column::ExpiresAt.gt(now));
+        if let Some(since) = since {
+            tokens = tokens.filter(revoked_token::Column::RevokedAt.gte(since));
+            grants = grants.filter(grant::Column::RevokedAt.gte(since));
+        }
+        let tokens = tokens.all(&self.db).await?;
+        let grants: Vec<(String, DateTime<Utc>)> = grants.into_tuple().all(&self.db).await?;
+        if let Ok(mut revoked) = self.revoked.write() {
+            for token in tokens {
+                revoked.jtis.insert(token.jti, token.expires_at);
+            }
+            revoked.grants.extend(grants);
+            revoked.jtis.retain(|_, expires_at| *expires_at > now);
+            revoked.grants.retain(|_, expires_at| *expires_at > now);
+            revoked.read_until = Some(now);
+        }
+        Ok(())
+    }
+}
