@@ -65,7 +65,9 @@ impl Sessions {
         secret: &SecretToken,
         now: DateTime<Utc>,
     ) -> Result<Option<SessionUser>, sea_orm::DbErr> {
-        let Some(found) = session::Entity::find_by_id(secret.hash())
+        // One query for the session and its person: this runs on every signed-in request.
+        let Some((found, Some(account))) = session::Entity::find_by_id(secret.hash())
+            .find_also_related(user::Entity)
             .one(&self.db)
             .await?
         else {
@@ -84,12 +86,9 @@ impl Sessions {
                 .exec(&self.db)
                 .await?;
         }
-        let account = user::Entity::find_by_id(found.user_id.as_str())
-            .one(&self.db)
-            .await?;
-        Ok(account.map(|a| SessionUser {
-            user_id: a.id,
-            email: a.email,
+        Ok(Some(SessionUser {
+            user_id: account.id,
+            email: account.email,
             signed_in_at: found.created_at,
             sid: session_id(&found.id_hash),
         }))

@@ -391,10 +391,11 @@ impl Provider {
     ) -> Result<Next, AuthorizeError> {
         let request = pending.request;
         let code = SecretToken::generate();
+        // Ending a kept request is the atomic step (a request yields one code); the code
+        // follows without a transaction. Should writing it fail, the person starts again.
         let _turn = self.write_gate.turn().await;
-        let txn = self.db.begin().await.map_err(page_failure)?;
         if let Some(id) = pending.id
-            && !complete(&txn, id, now).await.map_err(page_failure)?
+            && !complete(&self.db, id, now).await.map_err(page_failure)?
         {
             return Err(ended());
         }
@@ -413,10 +414,9 @@ impl Provider {
             expires_at: Set(now + self.settings.code_ttl),
             used_at: Set(None),
         })
-        .exec_without_returning(&txn)
+        .exec_without_returning(&self.db)
         .await
         .map_err(page_failure)?;
-        txn.commit().await.map_err(page_failure)?;
         tracing::info!(client = %request.client_id, user = %user.user_id, "authorization code issued");
         let mut params = vec![("code", code.expose())];
         if let Some(state) = &request.state {
@@ -565,16 +565,17 @@ impl Provider {
         let refresh = (scopes.contains(OFFLINE_ACCESS) && client.allows(GrantType::RefreshToken))
             .then(SecretToken::generate);
 
+        // Spending the code is the one step that must be atomic: of concurrent exchanges only
+        // one updates the row. The grant follows it without a transaction (one write less on
+        // the hot path); if writing it fails, the code is spent and the person signs in again.
         let turn = self.write_gate.turn().await;
-        let txn = self.db.begin().await?;
         let consumed = authorization_code::Entity::update_many()
             .col_expr(authorization_code::Column::UsedAt, Expr::value(now))
             .filter(authorization_code::Column::CodeHash.eq(row.code_hash.as_str()))
             .filter(authorization_code::Column::UsedAt.is_null())
-            .exec(&txn)
+            .exec(&self.db)
             .await?;
         if consumed.rows_affected != 1 {
-            txn.rollback().await?;
             drop(turn);
             self.revoke_grant(&row.grant_id, "code_replay", now).await?;
             return Err(OAuthError::invalid_grant(
@@ -594,13 +595,12 @@ impl Provider {
             revoked_at: Set(None),
             revoked_reason: Set(None),
         })
-        .exec_without_returning(&txn)
+        .exec_without_returning(&self.db)
         .await?;
         if let Some(refresh) = &refresh {
-            self.insert_refresh(&txn, refresh, &row.grant_id, grant_expires_at, now)
+            self.insert_refresh(&self.db, refresh, &row.grant_id, grant_expires_at, now)
                 .await?;
         }
-        txn.commit().await?;
         drop(turn);
         tracing::info!(client = %client.id, user = %row.user_id, grant = %row.grant_id, "code exchanged");
 
