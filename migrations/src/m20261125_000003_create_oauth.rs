@@ -55,21 +55,10 @@ enum AuthorizationRequests {
 }
 
 #[derive(DeriveIden)]
-enum AuthorizationCodes {
+enum UsedCodes {
     Table,
-    CodeHash,
-    GrantId,
-    ClientId,
-    UserId,
-    RedirectUri,
-    Scope,
-    Nonce,
-    CodeChallenge,
-    AuthTime,
-    Sid,
-    CreatedAt,
+    IdHash,
     ExpiresAt,
-    UsedAt,
 }
 
 #[derive(DeriveIden)]
@@ -236,30 +225,9 @@ impl MigrationTrait for Migration {
         manager
             .create_table(
                 Table::create()
-                    .table(AuthorizationCodes::Table)
-                    .col(string_len(AuthorizationCodes::CodeHash, 64).primary_key())
-                    .col(string_len(AuthorizationCodes::GrantId, 36))
-                    .col(string_len(AuthorizationCodes::ClientId, 64))
-                    .col(string_len(AuthorizationCodes::UserId, 36))
-                    .col(text(AuthorizationCodes::RedirectUri))
-                    .col(text(AuthorizationCodes::Scope))
-                    .col(text_null(AuthorizationCodes::Nonce))
-                    .col(string_len(AuthorizationCodes::CodeChallenge, 128))
-                    .col(timestamp_with_time_zone(AuthorizationCodes::AuthTime))
-                    .col(string_len(AuthorizationCodes::Sid, 64))
-                    .col(timestamp_with_time_zone(AuthorizationCodes::CreatedAt))
-                    .col(timestamp_with_time_zone(AuthorizationCodes::ExpiresAt))
-                    .col(timestamp_with_time_zone_null(AuthorizationCodes::UsedAt))
-                    .foreign_key(&mut cascade(
-                        "authorization_codes_client",
-                        (AuthorizationCodes::Table, AuthorizationCodes::ClientId),
-                        (Clients::Table, Clients::Id),
-                    ))
-                    .foreign_key(&mut cascade(
-                        "authorization_codes_user",
-                        (AuthorizationCodes::Table, AuthorizationCodes::UserId),
-                        (Users::Table, Users::Id),
-                    ))
+                    .table(UsedCodes::Table)
+                    .col(string_len(UsedCodes::IdHash, 64).primary_key())
+                    .col(timestamp_with_time_zone(UsedCodes::ExpiresAt))
                     .to_owned(),
             )
             .await?;
@@ -340,9 +308,9 @@ impl MigrationTrait for Migration {
                 AuthorizationRequests::ExpiresAt.into_iden(),
             ),
             (
-                "authorization_codes_expires_at",
-                AuthorizationCodes::Table.into_iden(),
-                AuthorizationCodes::ExpiresAt.into_iden(),
+                "used_codes_expires_at",
+                UsedCodes::Table.into_iden(),
+                UsedCodes::ExpiresAt.into_iden(),
             ),
             (
                 "refresh_tokens_expires_at",
@@ -405,7 +373,7 @@ impl MigrationTrait for Migration {
             "revoked_tokens",
             "consents",
             "refresh_tokens",
-            "authorization_codes",
+            "used_codes",
             "grants",
             "authorization_requests",
             "clients",

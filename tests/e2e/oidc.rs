@@ -166,6 +166,10 @@ struct Request {
 }
 
 fn authorize(rp: &Rp, extra: &[(&str, &str)]) -> Request {
+    authorize_scopes(rp, &["email", "offline_access"], extra)
+}
+
+fn authorize_scopes(rp: &Rp, scopes: &[&str], extra: &[(&str, &str)]) -> Request {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = rp
         .authorize_url(
@@ -173,9 +177,10 @@ fn authorize(rp: &Rp, extra: &[(&str, &str)]) -> Request {
             CsrfToken::new_random,
             Nonce::new_random,
         )
-        .add_scope(Scope::new("email".into()))
-        .add_scope(Scope::new("offline_access".into()))
         .set_pkce_challenge(challenge);
+    for scope in scopes {
+        request = request.add_scope(Scope::new((*scope).into()));
+    }
     for (name, value) in extra {
         request = request.add_extra_param(*name, *value);
     }
@@ -734,6 +739,57 @@ async fn the_token_endpoint_refuses_stolen_and_replayed_codes(db: TestDb) {
         )
         .await;
     assert_eq!(body["error"], "invalid_grant");
+
+    // Without offline_access there is no refresh token, but a replay still ends the access
+    // token the code gave.
+    let request = authorize_scopes(&rp, &["email"], &[]);
+    let code = callback(&browser.get(&request.url).await)["code"].clone();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT_URI),
+        ("code_verifier", request.verifier.secret().as_str()),
+    ];
+    let (status, first) = p.token((&client_id, &secret), &form).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert!(first.get("refresh_token").is_none());
+    let access = first["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        p.introspect((&client_id, &secret), &access).await["active"],
+        true
+    );
+    let (_, replay) = p.token((&client_id, &secret), &form).await;
+    assert_eq!(replay["error"], "invalid_grant");
+    assert_eq!(
+        p.introspect((&client_id, &secret), &access).await["active"],
+        false,
+        "the replay revoked it"
+    );
+    let fresh = authorize_scopes(&rp, &["email"], &[]);
+    let code = callback(&browser.get(&fresh.url).await)["code"].clone();
+    let mut tampered = code.clone().into_bytes();
+    let middle = tampered.len() / 2;
+    tampered[middle] = if tampered[middle] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let (_, body) = p
+        .token(
+            (&client_id, &secret),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &tampered),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_verifier", fresh.verifier.secret()),
+            ],
+        )
+        .await;
+    assert_eq!(body["error"], "invalid_grant", "a tampered code is refused");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("not valid"),
+        "{body}"
+    );
 
     // Expired rows are swept; live ones are not.
     let db_conn = latchkey_server::database::connect(&db.url)

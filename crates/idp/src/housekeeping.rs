@@ -7,10 +7,10 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::entities::{login_link, session};
 use crate::oauth::entities::{
-    authorization_code, authorization_request, grant, refresh_token, revoked_token, seen_assertion,
+    authorization_request, grant, refresh_token, revoked_token, seen_assertion, used_code,
 };
 
-/// Used codes and links are kept this long past their expiry, so a late replay is still
+/// Spent codes and used links are kept this long past their expiry, so a late replay is still
 /// recognised as one (and revokes what the code gave) rather than met as unknown.
 const KEEP_AFTER_EXPIRY: TimeDelta = TimeDelta::days(1);
 
@@ -23,8 +23,8 @@ pub async fn sweep(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u64, s
         .exec(db)
         .await?
         .rows_affected;
-    deleted += authorization_code::Entity::delete_many()
-        .filter(authorization_code::Column::ExpiresAt.lt(long_ago))
+    deleted += used_code::Entity::delete_many()
+        .filter(used_code::Column::ExpiresAt.lt(long_ago))
         .exec(db)
         .await?
         .rows_affected;

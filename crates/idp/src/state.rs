@@ -51,6 +51,8 @@ pub struct AppConfig {
     pub outbox: Outbox,
     pub login: LoginSettings,
     pub tokens: TokenSettings,
+    /// Seals authorization codes (and mail, through the outbox).
+    pub master_key: Arc<latchkey_keys::MasterKey>,
     /// Requests per minute one client IP may make to the routes that send mail or sign in.
     pub rate_limit_per_ip: u32,
 }
@@ -85,6 +87,7 @@ impl AppState {
             outbox,
             login: login_settings,
             tokens,
+            master_key,
             rate_limit_per_ip,
         } = config;
         let write_gate = WriteGate::for_database(&db);
@@ -114,6 +117,7 @@ impl AppState {
             tokens,
             authenticator,
             write_gate,
+            master_key,
         );
         let cookies = CookiePolicy {
             secure: issuer.is_https(),

@@ -103,7 +103,7 @@ pub async fn start(settings: &Settings) -> Result<Running, ServeError> {
     store.maintain(Utc::now()).await?;
     let keys: SharedKeyRing = Arc::new(ArcSwap::from_pointee(store.load(Utc::now()).await?));
 
-    let outbox = Outbox::new(db.clone(), sealing_key, mail_settings(settings)?);
+    let outbox = Outbox::new(db.clone(), sealing_key.clone(), mail_settings(settings)?);
     let db_for_sweeper = db.clone();
     let state = AppState::new(AppConfig {
         issuer: settings.issuer.clone(),
@@ -114,6 +114,7 @@ pub async fn start(settings: &Settings) -> Result<Running, ServeError> {
         outbox: outbox.clone(),
         login: settings.login.clone(),
         tokens: settings.tokens.clone(),
+        master_key: sealing_key,
         rate_limit_per_ip: settings.rate_limit_per_ip,
     })?;
     // Revocations are read before the first request, then followed.

@@ -56,27 +56,17 @@ pub mod authorization_request {
     no_relations!();
 }
 
-pub mod authorization_code {
+pub mod used_code {
     use sea_orm::entity::prelude::*;
 
+    /// An authorization code that has been exchanged (by the SHA-256 of its id), kept past
+    /// its expiry so a replay is recognised and revokes what the code gave.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "authorization_codes")]
+    #[sea_orm(table_name = "used_codes")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
-        pub code_hash: String,
-        /// The grant the code's exchange creates; a replayed code revokes it.
-        pub grant_id: String,
-        pub client_id: String,
-        pub user_id: String,
-        pub redirect_uri: String,
-        pub scope: String,
-        pub nonce: Option<String>,
-        pub code_challenge: String,
-        pub auth_time: DateTimeUtc,
-        pub sid: String,
-        pub created_at: DateTimeUtc,
+        pub id_hash: String,
         pub expires_at: DateTimeUtc,
-        pub used_at: Option<DateTimeUtc>,
     }
 
     no_relations!();

@@ -6,6 +6,7 @@ mod access;
 pub mod authorize;
 pub mod client;
 pub mod client_auth;
+mod code;
 pub mod entities;
 pub mod error;
 pub mod pkce;

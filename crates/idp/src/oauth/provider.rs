@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, TimeDelta, Utc};
-use latchkey_keys::{Expectations, SigningAlgorithm};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use latchkey_keys::{Expectations, MasterKey, SigningAlgorithm};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -17,7 +17,8 @@ use super::authorize::{
 };
 use super::client::{Client, Clients, GrantType};
 use super::client_auth::ClientAuthenticator;
-use super::entities::{authorization_code, authorization_request, consent, grant, refresh_token};
+use super::code::{self, CodeClaims};
+use super::entities::{authorization_request, consent, grant, refresh_token, used_code};
 use super::error::OAuthError;
 use super::pkce;
 use super::revocations::Revocations;
@@ -29,7 +30,7 @@ use super::verified_tokens::VerifiedTokens;
 use crate::entities::user;
 use crate::issuer::Issuer;
 use crate::login::SessionUser;
-use crate::secret::SecretToken;
+use crate::secret::{SecretToken, sha256_hex};
 use crate::state::SharedKeyRing;
 use crate::write_gate::WriteGate;
 
@@ -77,6 +78,8 @@ pub struct Provider {
     pub(super) write_gate: WriteGate,
     pub(super) revocations: Arc<Revocations>,
     pub(super) verified: Arc<VerifiedTokens>,
+    /// Seals authorization codes.
+    master_key: Arc<MasterKey>,
 }
 
 impl Provider {
@@ -87,8 +90,10 @@ impl Provider {
         settings: TokenSettings,
         authenticator: ClientAuthenticator,
         write_gate: WriteGate,
+        master_key: Arc<MasterKey>,
     ) -> Self {
         Self {
+            master_key,
             revocations: Arc::new(Revocations::new(db.clone())),
             verified: Arc::default(),
             db,
@@ -382,7 +387,8 @@ impl Provider {
     }
 
     /// Ends the request and sends the person back with a code bound to the client, the
-    /// redirect URI, the PKCE challenge and the nonce.
+    /// redirect URI, the PKCE challenge and the nonce. The code is sealed, so issuing it
+    /// writes nothing (but ending a kept request, which yields one code only).
     async fn issue_code(
         &self,
         pending: &Pending<'_>,
@@ -390,35 +396,29 @@ impl Provider {
         now: DateTime<Utc>,
     ) -> Result<Next, AuthorizeError> {
         let request = pending.request;
-        let code = SecretToken::generate();
-        // Ending a kept request is the atomic step (a request yields one code); the code
-        // follows without a transaction. Should writing it fail, the person starts again.
-        let _turn = self.write_gate.turn().await;
-        if let Some(id) = pending.id
-            && !complete(&self.db, id, now).await.map_err(page_failure)?
-        {
-            return Err(ended());
+        if let Some(id) = pending.id {
+            let _turn = self.write_gate.turn().await;
+            if !complete(&self.db, id, now).await.map_err(page_failure)? {
+                return Err(ended());
+            }
         }
-        authorization_code::Entity::insert(authorization_code::ActiveModel {
-            code_hash: Set(code.hash()),
-            grant_id: Set(uuid::Uuid::now_v7().to_string()),
-            client_id: Set(request.client_id.clone()),
-            user_id: Set(user.user_id.clone()),
-            redirect_uri: Set(request.redirect_uri.clone()),
-            scope: Set(request.scope.clone()),
-            nonce: Set(request.nonce.clone()),
-            code_challenge: Set(request.code_challenge.clone().unwrap_or_default()),
-            auth_time: Set(user.signed_in_at),
-            sid: Set(user.sid.clone()),
-            created_at: Set(now),
-            expires_at: Set(now + self.settings.code_ttl),
-            used_at: Set(None),
-        })
-        .exec_without_returning(&self.db)
-        .await
-        .map_err(page_failure)?;
+        let claims = CodeClaims {
+            id: crate::secret::random_id(),
+            grant_id: uuid::Uuid::now_v7().to_string(),
+            client_id: request.client_id.clone(),
+            user_id: user.user_id.clone(),
+            email: user.email.clone(),
+            redirect_uri: request.redirect_uri.clone(),
+            scope: request.scope.clone(),
+            nonce: request.nonce.clone(),
+            code_challenge: request.code_challenge.clone(),
+            auth_time: user.signed_in_at.timestamp(),
+            sid: user.sid.clone(),
+            exp: (now + self.settings.code_ttl).timestamp(),
+        };
+        let code = code::seal(&self.master_key, &claims).map_err(page_failure)?;
         tracing::info!(client = %request.client_id, user = %user.user_id, "authorization code issued");
-        let mut params = vec![("code", code.expose())];
+        let mut params = vec![("code", code.as_str())];
         if let Some(state) = &request.state {
             params.push(("state", state));
         }
@@ -502,7 +502,8 @@ impl Provider {
 
     // ---- the token endpoint ---------------------------------------------------------------
 
-    /// `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6).
+    /// `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6). Every check is made
+    /// before the code is spent, so a wrong attempt does not burn the rightful client's code.
     pub async fn exchange_code(
         &self,
         client: &Client,
@@ -517,101 +518,127 @@ impl Provider {
             ));
         }
         let code = code.ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
-        let code = SecretToken::from_client(code)
+        let claims = code::open(&self.master_key, code)
             .ok_or_else(|| OAuthError::invalid_grant("the code is not valid"))?;
-        let row = authorization_code::Entity::find_by_id(code.hash())
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| OAuthError::invalid_grant("the code is not valid"))?;
-        // The client is checked first: someone else's replay must not revoke the grant.
-        if row.client_id != client.id {
+        if claims.client_id != client.id {
             return Err(OAuthError::invalid_grant(
                 "the code was issued to another client",
             ));
         }
-        if row.used_at.is_some() {
-            self.revoke_grant(&row.grant_id, "code_replay", now).await?;
-            return Err(OAuthError::invalid_grant(
-                "the code was already used; the tokens issued with it are revoked",
-            ));
-        }
-        if row.expires_at <= now {
+        if claims.exp <= now.timestamp() {
             return Err(OAuthError::invalid_grant("the code has expired"));
         }
         let redirect_uri =
             redirect_uri.ok_or_else(|| OAuthError::invalid_request("redirect_uri is missing"))?;
-        if redirect_uri != row.redirect_uri {
+        if redirect_uri != claims.redirect_uri {
             return Err(OAuthError::invalid_grant(
                 "redirect_uri must be the one sent in the authorization request",
             ));
         }
-        match (row.code_challenge.as_str(), code_verifier) {
-            ("", None) => {}
-            ("", Some(_)) => {
+        match (claims.code_challenge.as_deref(), code_verifier) {
+            (None, None) => {}
+            (None, Some(_)) => {
                 return Err(OAuthError::invalid_grant(
                     "code_verifier was sent but the authorization request had no code_challenge",
                 ));
             }
-            (_, None) => return Err(OAuthError::invalid_grant("code_verifier is missing")),
-            (challenge, Some(verifier)) if !pkce::verifies(verifier, challenge) => {
+            (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier is missing")),
+            (Some(challenge), Some(verifier)) if !pkce::verifies(verifier, challenge) => {
                 return Err(OAuthError::invalid_grant(
                     "code_verifier does not match the code_challenge",
                 ));
             }
             _ => {}
         }
-        let scopes = Scopes::parse(&row.scope).unwrap_or_default();
-        let account = self.account(&row.user_id).await?;
+        let scopes = Scopes::parse(&claims.scope).unwrap_or_default();
+        let auth_time = Utc
+            .timestamp_opt(claims.auth_time, 0)
+            .single()
+            .ok_or_else(|| OAuthError::invalid_grant("the code is not valid"))?;
+
+        // Spending the code is the atomic step: of concurrent exchanges only one inserts its id.
+        // A grant row is written only when a refresh token needs one; access tokens carry the
+        // grant id, so revoking it (on a replay) still ends them.
         let refresh = (scopes.contains(OFFLINE_ACCESS) && client.allows(GrantType::RefreshToken))
             .then(SecretToken::generate);
-
-        // Spending the code is the one step that must be atomic: of concurrent exchanges only
-        // one updates the row. The grant follows it without a transaction (one write less on
-        // the hot path); if writing it fails, the code is spent and the person signs in again.
         let turn = self.write_gate.turn().await;
-        let consumed = authorization_code::Entity::update_many()
-            .col_expr(authorization_code::Column::UsedAt, Expr::value(now))
-            .filter(authorization_code::Column::CodeHash.eq(row.code_hash.as_str()))
-            .filter(authorization_code::Column::UsedAt.is_null())
-            .exec(&self.db)
-            .await?;
-        if consumed.rows_affected != 1 {
+        let spent = used_code::Entity::insert(used_code::ActiveModel {
+            id_hash: Set(sha256_hex(claims.id.as_bytes())),
+            expires_at: Set(now + self.settings.code_ttl),
+        })
+        .on_conflict(
+            OnConflict::column(used_code::Column::IdHash)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&self.db)
+        .await?;
+        if spent != 1 {
             drop(turn);
-            self.revoke_grant(&row.grant_id, "code_replay", now).await?;
+            self.revoke_code_grant(&claims, auth_time, "code_replay", now)
+                .await?;
             return Err(OAuthError::invalid_grant(
                 "the code was already used; the tokens issued with it are revoked",
             ));
         }
-        let grant_expires_at = now + self.settings.refresh_max_ttl;
-        grant::Entity::insert(grant::ActiveModel {
-            id: Set(row.grant_id.clone()),
-            client_id: Set(client.id.clone()),
-            user_id: Set(row.user_id.clone()),
-            scope: Set(row.scope.clone()),
-            auth_time: Set(row.auth_time),
-            sid: Set(row.sid.clone()),
-            created_at: Set(now),
-            expires_at: Set(grant_expires_at),
-            revoked_at: Set(None),
-            revoked_reason: Set(None),
-        })
-        .exec_without_returning(&self.db)
-        .await?;
         if let Some(refresh) = &refresh {
-            self.insert_refresh(&self.db, refresh, &row.grant_id, grant_expires_at, now)
+            let grant_expires_at = now + self.settings.refresh_max_ttl;
+            let inserted =
+                grant::Entity::insert(grant_row(&claims, auth_time, grant_expires_at, now))
+                    .on_conflict(
+                        OnConflict::column(grant::Column::Id)
+                            .do_nothing()
+                            .to_owned(),
+                    )
+                    .exec_without_returning(&self.db)
+                    .await?;
+            if inserted != 1 {
+                // A replay revoked the grant between spending the code and writing it.
+                return Err(OAuthError::invalid_grant(
+                    "the code was used twice; its tokens are revoked",
+                ));
+            }
+            self.insert_refresh(&self.db, refresh, &claims.grant_id, grant_expires_at, now)
                 .await?;
         }
         drop(turn);
-        tracing::info!(client = %client.id, user = %row.user_id, grant = %row.grant_id, "code exchanged");
+        tracing::info!(client = %client.id, user = %claims.user_id, grant = %claims.grant_id, "code exchanged");
 
         let session = IssuedFor {
-            user: &account,
-            grant_id: &row.grant_id,
-            auth_time: row.auth_time,
-            sid: &row.sid,
-            nonce: row.nonce.as_deref(),
+            user_id: &claims.user_id,
+            email: &claims.email,
+            grant_id: &claims.grant_id,
+            auth_time,
+            sid: &claims.sid,
+            nonce: claims.nonce.as_deref(),
         };
         self.user_tokens(client, &scopes, &session, refresh, now)
+    }
+
+    /// Revokes the grant a replayed code gave. The grant has a row only if a refresh token
+    /// was issued; otherwise a revoked row is written, which is what access tokens are
+    /// checked against.
+    async fn revoke_code_grant(
+        &self,
+        claims: &CodeClaims,
+        auth_time: DateTime<Utc>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), sea_orm::DbErr> {
+        self.revoke_grant(&claims.grant_id, reason, now).await?;
+        let mut row = grant_row(claims, auth_time, now + self.settings.access_token_ttl, now);
+        row.revoked_at = Set(Some(now));
+        row.revoked_reason = Set(Some(reason.to_owned()));
+        let _turn = self.write_gate.turn().await;
+        grant::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(grant::Column::Id)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await?;
+        Ok(())
     }
 
     /// `grant_type=refresh_token` (RFC 6749 §6): the token is rotated on every use; using a
@@ -699,7 +726,8 @@ impl Provider {
         drop(turn);
 
         let session = IssuedFor {
-            user: &account,
+            user_id: &account.id,
+            email: &account.email,
             grant_id: &family.id,
             auth_time: family.auth_time,
             sid: &family.sid,
@@ -756,7 +784,7 @@ impl Provider {
     ) -> Result<TokenResponse, OAuthError> {
         let access_token = self.access_token(
             client,
-            &issued.user.id,
+            issued.user_id,
             scopes,
             Some(issued.grant_id),
             Some(issued.auth_time.timestamp()),
@@ -765,7 +793,7 @@ impl Provider {
         let id_token = if scopes.contains(OPENID) {
             let claims = IdClaims {
                 iss: self.issuer.to_string(),
-                sub: issued.user.id.clone(),
+                sub: issued.user_id.to_owned(),
                 aud: client.id.clone(),
                 azp: client.id.clone(),
                 iat: now.timestamp(),
@@ -775,7 +803,7 @@ impl Provider {
                 at_hash: Some(at_hash(&access_token)),
                 amr: vec![AMR_EMAIL_OTP.to_owned()],
                 sid: issued.sid.to_owned(),
-                email: scopes.contains(EMAIL).then(|| issued.user.email.clone()),
+                email: scopes.contains(EMAIL).then(|| issued.email.to_owned()),
                 email_verified: scopes.contains(EMAIL).then_some(true),
             };
             Some(
@@ -892,11 +920,33 @@ struct Pending<'a> {
 
 /// Whom user tokens are issued for, and from which sign-in.
 struct IssuedFor<'a> {
-    user: &'a user::Model,
+    user_id: &'a str,
+    email: &'a str,
     grant_id: &'a str,
     auth_time: DateTime<Utc>,
     sid: &'a str,
     nonce: Option<&'a str>,
+}
+
+/// The grant a code gives, as a row.
+fn grant_row(
+    claims: &CodeClaims,
+    auth_time: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> grant::ActiveModel {
+    grant::ActiveModel {
+        id: Set(claims.grant_id.clone()),
+        client_id: Set(claims.client_id.clone()),
+        user_id: Set(claims.user_id.clone()),
+        scope: Set(claims.scope.clone()),
+        auth_time: Set(auth_time),
+        sid: Set(claims.sid.clone()),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+        revoked_at: Set(None),
+        revoked_reason: Set(None),
+    }
 }
 
 /// Marks a pending request completed; false when it already was.
