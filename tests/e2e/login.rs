@@ -624,7 +624,11 @@ async fn login_and_register_answer_the_same_for_known_and_unknown_addresses(db: 
 on_both_databases!(login_and_register_answer_the_same_for_known_and_unknown_addresses);
 
 async fn links_per_address_are_limited_without_telling_the_asker(db: TestDb) {
-    let (app, smtp) = app_with_mail(&db, |cfg| cfg.login.rate_limit_per_address = 2).await;
+    let (app, smtp) = app_with_mail(&db, |cfg| {
+        cfg.login.rate_limit_per_address = 2;
+        cfg.login.rate_limit_window = Ttl::parse("3s").unwrap();
+    })
+    .await;
     let browser = Browser::new(&app.base_url);
     let mut answers = Vec::new();
     for _ in 0..3 {
@@ -651,6 +655,19 @@ async fn links_per_address_are_limited_without_telling_the_asker(db: TestDb) {
     // Another address is not affected.
     browser.register("jo@example.com").await;
     smtp.mail_to("jo@example.com").await;
+    // When the window has passed, the address may be sent links again: two more, not three.
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    for _ in 0..3 {
+        browser.register("ivy@example.com").await;
+    }
+    smtp.nth_mail_to("ivy@example.com", 4, Duration::from_secs(10))
+        .await;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert_eq!(
+        smtp.mails_to("ivy@example.com").len(),
+        4,
+        "a new window allows the limit again, no more"
+    );
     app.stop().await;
 }
 on_both_databases!(links_per_address_are_limited_without_telling_the_asker);

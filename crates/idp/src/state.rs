@@ -53,6 +53,8 @@ pub struct AppConfig {
     pub tokens: TokenSettings,
     /// Seals authorization codes (and mail, through the outbox).
     pub master_key: Arc<latchkey_keys::MasterKey>,
+    /// The process's queue for SQLite writes, shared with the mail worker.
+    pub write_gate: WriteGate,
     /// Requests per minute one client IP may make to the routes that send mail or sign in.
     pub rate_limit_per_ip: u32,
 }
@@ -88,9 +90,9 @@ impl AppState {
             login: login_settings,
             tokens,
             master_key,
+            write_gate,
             rate_limit_per_ip,
         } = config;
-        let write_gate = WriteGate::for_database(&db);
         let templates = Arc::new(MailTemplates::load()?);
         let login = Login::new(
             db.clone(),

@@ -103,7 +103,14 @@ pub async fn start(settings: &Settings) -> Result<Running, ServeError> {
     store.maintain(Utc::now()).await?;
     let keys: SharedKeyRing = Arc::new(ArcSwap::from_pointee(store.load(Utc::now()).await?));
 
-    let outbox = Outbox::new(db.clone(), sealing_key.clone(), mail_settings(settings)?);
+    // One queue for every writer in this process (SQLite takes one writer at a time).
+    let write_gate = latchkey_idp::WriteGate::for_database(&db);
+    let outbox = Outbox::new(
+        db.clone(),
+        sealing_key.clone(),
+        mail_settings(settings)?,
+        write_gate.clone(),
+    );
     let db_for_sweeper = db.clone();
     let state = AppState::new(AppConfig {
         issuer: settings.issuer.clone(),
@@ -115,6 +122,7 @@ pub async fn start(settings: &Settings) -> Result<Running, ServeError> {
         login: settings.login.clone(),
         tokens: settings.tokens.clone(),
         master_key: sealing_key,
+        write_gate,
         rate_limit_per_ip: settings.rate_limit_per_ip,
     })?;
     // Revocations are read before the first request, then followed.

@@ -310,50 +310,46 @@ impl Login {
         Ok(true)
     }
 
-    /// Counts this request against the address's limit; false when it is over. Each step is
-    /// one conditional update, so concurrent requests (on any replica) cannot all slip under it.
+    /// Counts this request against the address's limit; false when it is over. One upsert
+    /// counts it (or starts a new window) and returns the count, so concurrent requests on
+    /// any replica cannot all slip under the limit.
     async fn within_rate_limit<C: ConnectionTrait>(
         &self,
         conn: &C,
         email: &Email,
         now: DateTime<Utc>,
     ) -> Result<bool, LoginError> {
-        let email_hash = sha256_hex(email.as_str().as_bytes());
-        let window_open_since = now - self.settings.rate_limit_window;
-        address_limit::Entity::insert(address_limit::ActiveModel {
-            email_hash: Set(email_hash.clone()),
+        use address_limit::{Column, Entity};
+        use sea_orm::sea_query::ExprTrait;
+        let window_over = ExprTrait::lte(
+            Expr::col((Entity, Column::WindowStartedAt)),
+            now - self.settings.rate_limit_window,
+        );
+        let counted = Entity::insert(address_limit::ActiveModel {
+            email_hash: Set(sha256_hex(email.as_str().as_bytes())),
             window_started_at: Set(now),
-            count: Set(0),
+            count: Set(1),
         })
         .on_conflict(
-            OnConflict::column(address_limit::Column::EmailHash)
-                .do_nothing()
+            OnConflict::column(Column::EmailHash)
+                .value(
+                    Column::Count,
+                    Expr::case(window_over.clone(), 1)
+                        .finally(ExprTrait::add(Expr::col((Entity, Column::Count)), 1)),
+                )
+                .value(
+                    Column::WindowStartedAt,
+                    Expr::case(window_over, now)
+                        .finally(Expr::col((Entity, Column::WindowStartedAt))),
+                )
                 .to_owned(),
         )
-        .exec_without_returning(conn)
+        .exec_with_returning(conn)
         .await?;
-        let counted = address_limit::Entity::update_many()
-            .col_expr(
-                address_limit::Column::Count,
-                sea_orm::sea_query::ExprTrait::add(Expr::col(address_limit::Column::Count), 1),
-            )
-            .filter(address_limit::Column::EmailHash.eq(email_hash.as_str()))
-            .filter(address_limit::Column::WindowStartedAt.gt(window_open_since))
-            .filter(address_limit::Column::Count.lt(self.settings.rate_limit_per_address))
-            .exec(conn)
-            .await?;
-        if counted.rows_affected == 1 {
-            return Ok(true);
-        }
-        // A window that has ended starts again with this request.
-        let restarted = address_limit::Entity::update_many()
-            .col_expr(address_limit::Column::WindowStartedAt, Expr::value(now))
-            .col_expr(address_limit::Column::Count, Expr::value(1))
-            .filter(address_limit::Column::EmailHash.eq(email_hash.as_str()))
-            .filter(address_limit::Column::WindowStartedAt.lte(window_open_since))
-            .exec(conn)
-            .await?;
-        Ok(restarted.rows_affected == 1)
+        Ok(
+            u64::try_from(counted.count).unwrap_or(u64::MAX)
+                <= self.settings.rate_limit_per_address,
+        )
     }
 
     fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<LinkClaims, LinkError> {

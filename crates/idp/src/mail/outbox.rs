@@ -17,6 +17,7 @@ use super::templates::RenderedMail;
 use super::{MailSettings, MailTransport};
 use crate::email::Email;
 use crate::entities::mail_outbox;
+use crate::write_gate::WriteGate;
 
 /// The most mails one delivery round claims.
 const BATCH: u64 = 64;
@@ -43,15 +44,23 @@ pub struct Outbox {
     master_key: Arc<MasterKey>,
     settings: MailSettings,
     wake: Arc<Notify>,
+    /// The worker's writes queue with the requests' on SQLite.
+    write_gate: WriteGate,
 }
 
 impl Outbox {
-    pub fn new(db: DatabaseConnection, master_key: Arc<MasterKey>, settings: MailSettings) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        master_key: Arc<MasterKey>,
+        settings: MailSettings,
+        write_gate: WriteGate,
+    ) -> Self {
         Self {
             db,
             master_key,
             settings,
             wake: Arc::new(Notify::new()),
+            write_gate,
         }
     }
 
@@ -124,6 +133,7 @@ impl Outbox {
             return Ok(0);
         }
         let round = uuid::Uuid::new_v4().to_string();
+        let turn = self.write_gate.turn().await;
         mail_outbox::Entity::update_many()
             .col_expr(mail_outbox::Column::ClaimedUntil, Expr::value(now + CLAIM))
             .col_expr(mail_outbox::Column::ClaimedBy, Expr::value(round.as_str()))
@@ -136,49 +146,53 @@ impl Outbox {
             .filter(unclaimed(now))
             .exec(&self.db)
             .await?;
+        drop(turn);
         let claimed = mail_outbox::Entity::find()
             .filter(mail_outbox::Column::ClaimedBy.eq(round.as_str()))
             .filter(mail_outbox::Column::SentAt.is_null())
             .filter(mail_outbox::Column::DroppedAt.is_null())
             .all(&self.db)
             .await?;
-        let mut sent = 0;
+        let (mut sent, mut dropped) = (Vec::new(), Vec::new());
+        let mut leased_until = now + CLAIM;
         for mail in claimed {
-            // Each mail is re-leased just before it is sent and marked just after, both only
-            // while this round still holds it: a slow relay can never let another replica
-            // claim, and send again, a mail this round has sent.
+            // A mail is sent only while this round holds its lease, and the lease is renewed
+            // before it could run out, so a slow relay never lets another replica claim (and
+            // send again) a mail this round is sending. Marking the round's mails sent once,
+            // at its end, costs one write rather than one per mail.
             let now = Utc::now();
-            if !self.renew(&mail.id, &round, now).await? {
-                continue;
+            if leased_until - now < CLAIM / 2 {
+                if !self.renew_round(&round, now).await? {
+                    break;
+                }
+                leased_until = now + CLAIM;
             }
             let id = mail.id.clone();
             match self.deliver(mail, &round, now).await? {
-                Delivery::Sent => {
-                    self.finish(&id, &round, mail_outbox::Column::SentAt, Utc::now())
-                        .await?;
-                    sent += 1;
-                }
-                Delivery::Dropped => {
-                    self.finish(&id, &round, mail_outbox::Column::DroppedAt, now)
-                        .await?
-                }
+                Delivery::Sent => sent.push(id),
+                Delivery::Dropped => dropped.push(id),
                 Delivery::Retry => {}
             }
         }
-        Ok(sent)
+        let count = sent.len();
+        self.finish(sent, &round, mail_outbox::Column::SentAt, Utc::now())
+            .await?;
+        self.finish(dropped, &round, mail_outbox::Column::DroppedAt, Utc::now())
+            .await?;
+        Ok(count)
     }
 
-    /// Extends this round's lease on a mail; false if the round no longer holds it.
-    async fn renew(&self, id: &str, round: &str, now: DateTime<Utc>) -> Result<bool, OutboxError> {
+    /// Extends this round's lease on its mails; false if the round no longer holds them.
+    async fn renew_round(&self, round: &str, now: DateTime<Utc>) -> Result<bool, OutboxError> {
+        let _turn = self.write_gate.turn().await;
         let renewed = mail_outbox::Entity::update_many()
             .col_expr(mail_outbox::Column::ClaimedUntil, Expr::value(now + CLAIM))
-            .filter(mail_outbox::Column::Id.eq(id))
             .filter(mail_outbox::Column::ClaimedBy.eq(round))
             .filter(mail_outbox::Column::ClaimedUntil.gt(now))
             .filter(mail_outbox::Column::SentAt.is_null())
             .exec(&self.db)
             .await?;
-        Ok(renewed.rows_affected == 1)
+        Ok(renewed.rows_affected > 0)
     }
 
     async fn deliver(
@@ -238,6 +252,7 @@ impl Outbox {
                     TimeDelta::seconds((1_i64 << attempts.clamp(0, 9)).min(MAX_BACKOFF_SECS));
                 tracing::warn!(mail = %mail.id, attempts, retry_in_s = backoff.num_seconds(), %error, "mail not sent; will retry");
                 metrics::counter!("mail_send_failures_total").increment(1);
+                let _turn = self.write_gate.turn().await;
                 mail_outbox::Entity::update_many()
                     .col_expr(
                         mail_outbox::Column::NextAttemptAt,
@@ -257,14 +272,19 @@ impl Outbox {
         }
     }
 
-    /// Marks a mail sent or dropped and erases its sealed body: nothing secret outlives it.
+    /// Marks mails sent or dropped and erases their sealed bodies: nothing secret outlives
+    /// them.
     async fn finish(
         &self,
-        id: &str,
+        ids: Vec<String>,
         round: &str,
         column: mail_outbox::Column,
         now: DateTime<Utc>,
     ) -> Result<(), OutboxError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let _turn = self.write_gate.turn().await;
         mail_outbox::Entity::update_many()
             .col_expr(column, Expr::value(now))
             .col_expr(
@@ -275,7 +295,7 @@ impl Outbox {
                 mail_outbox::Column::ClaimedUntil,
                 Expr::value(Option::<DateTime<Utc>>::None),
             )
-            .filter(mail_outbox::Column::Id.eq(id))
+            .filter(mail_outbox::Column::Id.is_in(ids))
             .filter(mail_outbox::Column::ClaimedBy.eq(round))
             .exec(&self.db)
             .await?;
