@@ -948,6 +948,23 @@ async fn machine_clients_get_only_their_scopes(db: TestDb) {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(response.headers().contains_key("www-authenticate"));
 
+    // Browser apps may call the token endpoint from their own origin (a CORS preflight).
+    let preflight = p
+        .app
+        .http
+        .request(reqwest::Method::OPTIONS, p.app.url("/token"))
+        .header("origin", "https://spa.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+
     // A resource server introspects; another client cannot revoke the token; its owner can.
     let seen = p.introspect((rs_id, rs_secret), &token).await;
     assert_eq!(

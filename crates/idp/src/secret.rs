@@ -38,10 +38,14 @@ impl std::fmt::Debug for SecretToken {
 
 /// SHA-256, hex-encoded. High-entropy secrets need no slow hash.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(bytes);
+    let mut hex = String::with_capacity(digest.len() * 2);
+    for byte in digest {
+        hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        hex.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    hex
 }
 
 /// Compares two secrets in time that does not depend on where they differ.
@@ -69,5 +73,18 @@ fn fill_random(bytes: &mut [u8]) {
     if aws_lc_rs::rand::fill(bytes).is_err() {
         tracing::error!("the system random number generator failed; stopping");
         std::process::abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_hex_matches_the_fips_180_example() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

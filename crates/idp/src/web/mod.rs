@@ -67,8 +67,6 @@ pub fn router(state: AppState) -> Router {
     let https = state.issuer.is_https();
     Router::new()
         .merge(login_routes(state.rate_limit_per_ip))
-        .route(paths::DISCOVERY, get(discovery::openid_configuration))
-        .route(paths::JWKS, get(jwks::jwks))
         .merge(oauth_routes())
         .route(paths::HEALTHZ, get(health::healthz))
         .route(paths::READYZ, get(health::readyz))
@@ -123,15 +121,32 @@ fn oauth_routes() -> Router<AppState> {
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             std::time::Duration::from_secs(15),
         ));
-    Router::new()
-        .merge(browser)
+    // Browser apps (public clients) call these from their own origin. No cookies are
+    // involved, so any origin may: the credentials are in the request itself.
+    let for_browser_apps = Router::new()
         .route(paths::TOKEN, post(token::token))
         .route(paths::REVOCATION, post(token::revoke))
-        .route(paths::INTROSPECTION, post(token::introspect))
         .route(
             paths::USERINFO,
             get(userinfo::userinfo_get).post(userinfo::userinfo_post),
         )
+        .route(paths::DISCOVERY, get(discovery::openid_configuration))
+        .route(paths::JWKS, get(jwks::jwks))
+        .route_layer(cors());
+    Router::new()
+        .merge(browser)
+        .merge(for_browser_apps)
+        .route(paths::INTROSPECTION, post(token::introspect))
+}
+
+/// Cross-origin access for browser apps: any origin, no cookies.
+fn cors() -> tower_http::cors::CorsLayer {
+    use axum::http::{Method, header};
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(3600))
 }
 
 /// The sign-up and sign-in pages. The routes that send mail or sign in are limited per client
