@@ -791,6 +791,77 @@ async fn the_token_endpoint_refuses_stolen_and_replayed_codes(db: TestDb) {
         "{body}"
     );
 
+    // Ten exchanges of one code at once: at most one gets tokens, and the others, being
+    // replays, revoke them.
+    let (request, code) = a_code(&p, &rp, &browser, "cy@example.com").await;
+    let verifier = request.verifier.secret().clone();
+    let token_url = p.app.url("/token");
+    let attempts: Vec<_> = (0..10)
+        .map(|_| {
+            let (http, url, id, secret) = (
+                p.app.http.clone(),
+                token_url.clone(),
+                client_id.clone(),
+                secret.clone(),
+            );
+            let form = [
+                ("grant_type", "authorization_code".to_owned()),
+                ("code", code.clone()),
+                ("redirect_uri", REDIRECT_URI.to_owned()),
+                ("code_verifier", verifier.clone()),
+            ];
+            tokio::spawn(async move {
+                let response = http
+                    .post(url)
+                    .basic_auth(id, Some(secret))
+                    .form(&form)
+                    .send()
+                    .await
+                    .expect("token");
+                (
+                    response.status(),
+                    response.json::<Value>().await.unwrap_or(Value::Null),
+                )
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for attempt in attempts {
+        answers.push(attempt.await.expect("exchange task"));
+    }
+    let won: Vec<&Value> = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::OK)
+        .map(|(_, body)| body)
+        .collect();
+    assert!(
+        won.len() <= 1,
+        "at most one exchange gets tokens: {answers:?}"
+    );
+    assert!(
+        answers
+            .iter()
+            .all(|(status, body)| *status == StatusCode::OK || body["error"] == "invalid_grant"),
+        "{answers:?}"
+    );
+    // The replays revoke whatever the winner (if any, as the race fell) was given.
+    if let Some(winner) = won.first() {
+        let access = winner["access_token"].as_str().unwrap();
+        assert_eq!(
+            p.introspect((&client_id, &secret), access).await["active"],
+            false,
+            "the replays revoked it"
+        );
+        let refresh = winner["refresh_token"].as_str().unwrap();
+        let (_, body) = p
+            .token(
+                (&client_id, &secret),
+                &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+            )
+            .await;
+        assert_eq!(body["error"], "invalid_grant", "and its refresh token");
+    }
+
     // Expired rows are swept; live ones are not.
     let db_conn = latchkey_server::database::connect(&db.url)
         .await
@@ -1240,13 +1311,13 @@ fn url_without(url: &str, names: &[&str]) -> String {
 }
 
 async fn a_revocation_reaches_every_replica(db: TestDb) {
-    // Two replicas of one provider: same database, issuer and master key.
+    // Two replicas of one provider: same database, issuer and master key. The second starts
+    // after a first revocation, so it must read it when it loads.
     let key = master_key();
     let first = config(&db, &key);
     let mut second = config(&db, &key);
     second.issuer = first.issuer.clone();
     let a = TestApp::spawn(first).await;
-    let b = TestApp::spawn(second).await;
     let machine = create_client(
         &db,
         &a,
@@ -1279,18 +1350,34 @@ async fn a_revocation_reaches_every_replica(db: TestDb) {
                 .unwrap_or(Value::Null)
         }
     };
-    let issued = post(
-        &a,
-        "/token",
-        vec![("grant_type", "client_credentials".into())],
-    )
-    .await;
-    let token = issued["access_token"].as_str().expect("token").to_owned();
-    let active_on_b = || post(&b, "/introspect", vec![("token", token.clone())]);
+    let issue = || {
+        post(
+            &a,
+            "/token",
+            vec![("grant_type", "client_credentials".into())],
+        )
+    };
+    let early = issue().await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let token = issue().await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    post(&a, "/revoke", vec![("token", early.clone())]).await;
+
+    let b = TestApp::spawn(second).await;
+    let introspect_on_b = |token: String| post(&b, "/introspect", vec![("token", token)]);
     assert_eq!(
-        active_on_b().await["active"],
+        introspect_on_b(early).await["active"],
+        false,
+        "revoked before b started"
+    );
+    assert_eq!(
+        introspect_on_b(token.clone()).await["active"],
         true,
-        "replica b accepts what a issued"
+        "b accepts what a issued"
     );
 
     post(&a, "/revoke", vec![("token", token.clone())]).await;
@@ -1300,7 +1387,7 @@ async fn a_revocation_reaches_every_replica(db: TestDb) {
         "at once where revoked"
     );
     let seen = eventually(Duration::from_secs(5), || async {
-        active_on_b().await["active"] == false
+        introspect_on_b(token.clone()).await["active"] == false
     })
     .await;
     assert!(

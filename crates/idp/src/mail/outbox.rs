@@ -153,46 +153,44 @@ impl Outbox {
             .filter(mail_outbox::Column::DroppedAt.is_null())
             .all(&self.db)
             .await?;
-        let (mut sent, mut dropped) = (Vec::new(), Vec::new());
-        let mut leased_until = now + CLAIM;
+        let mut sent = 0;
         for mail in claimed {
-            // A mail is sent only while this round holds its lease, and the lease is renewed
-            // before it could run out, so a slow relay never lets another replica claim (and
-            // send again) a mail this round is sending. Marking the round's mails sent once,
-            // at its end, costs one write rather than one per mail.
+            // Each mail is re-leased just before it is sent and marked just after, both only
+            // while this round still holds it: a slow relay can never let another replica
+            // claim, and send again, a mail this round has sent.
             let now = Utc::now();
-            if leased_until - now < CLAIM / 2 {
-                if !self.renew_round(&round, now).await? {
-                    break;
-                }
-                leased_until = now + CLAIM;
+            if !self.renew(&mail.id, &round, now).await? {
+                continue;
             }
             let id = mail.id.clone();
             match self.deliver(mail, &round, now).await? {
-                Delivery::Sent => sent.push(id),
-                Delivery::Dropped => dropped.push(id),
+                Delivery::Sent => {
+                    self.finish(&id, &round, mail_outbox::Column::SentAt, Utc::now())
+                        .await?;
+                    sent += 1;
+                }
+                Delivery::Dropped => {
+                    self.finish(&id, &round, mail_outbox::Column::DroppedAt, now)
+                        .await?
+                }
                 Delivery::Retry => {}
             }
         }
-        let count = sent.len();
-        self.finish(sent, &round, mail_outbox::Column::SentAt, Utc::now())
-            .await?;
-        self.finish(dropped, &round, mail_outbox::Column::DroppedAt, Utc::now())
-            .await?;
-        Ok(count)
+        Ok(sent)
     }
 
-    /// Extends this round's lease on its mails; false if the round no longer holds them.
-    async fn renew_round(&self, round: &str, now: DateTime<Utc>) -> Result<bool, OutboxError> {
+    /// Extends this round's lease on a mail; false if the round no longer holds it.
+    async fn renew(&self, id: &str, round: &str, now: DateTime<Utc>) -> Result<bool, OutboxError> {
         let _turn = self.write_gate.turn().await;
         let renewed = mail_outbox::Entity::update_many()
             .col_expr(mail_outbox::Column::ClaimedUntil, Expr::value(now + CLAIM))
+            .filter(mail_outbox::Column::Id.eq(id))
             .filter(mail_outbox::Column::ClaimedBy.eq(round))
             .filter(mail_outbox::Column::ClaimedUntil.gt(now))
             .filter(mail_outbox::Column::SentAt.is_null())
             .exec(&self.db)
             .await?;
-        Ok(renewed.rows_affected > 0)
+        Ok(renewed.rows_affected == 1)
     }
 
     async fn deliver(
@@ -272,18 +270,14 @@ impl Outbox {
         }
     }
 
-    /// Marks mails sent or dropped and erases their sealed bodies: nothing secret outlives
-    /// them.
+    /// Marks a mail sent or dropped and erases its sealed body: nothing secret outlives it.
     async fn finish(
         &self,
-        ids: Vec<String>,
+        id: &str,
         round: &str,
         column: mail_outbox::Column,
         now: DateTime<Utc>,
     ) -> Result<(), OutboxError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
         let _turn = self.write_gate.turn().await;
         mail_outbox::Entity::update_many()
             .col_expr(column, Expr::value(now))
@@ -295,7 +289,7 @@ impl Outbox {
                 mail_outbox::Column::ClaimedUntil,
                 Expr::value(Option::<DateTime<Utc>>::None),
             )
-            .filter(mail_outbox::Column::Id.is_in(ids))
+            .filter(mail_outbox::Column::Id.eq(id))
             .filter(mail_outbox::Column::ClaimedBy.eq(round))
             .exec(&self.db)
             .await?;

@@ -51,15 +51,14 @@ impl Provider {
                 "the access token is not valid: the token has expired",
             ));
         }
-        if !self.revocations.is_loaded() {
-            return Err(OAuthError::server_error(
-                "revocations are not loaded yet; try again",
-            ));
-        }
-        if self
-            .revocations
-            .is_revoked(&claims.jti, claims.grant_id.as_deref())
-        {
+        let revoked = if self.revocations.is_fresh(now) {
+            self.revocations
+                .is_revoked(&claims.jti, claims.grant_id.as_deref())
+        } else {
+            // The view could not be refreshed lately: ask the database.
+            self.revoked_in_database(&claims).await?
+        };
+        if revoked {
             return Err(OAuthError::invalid_token(
                 "the access token has been revoked",
             ));
@@ -76,6 +75,23 @@ impl Provider {
             ));
         }
         Ok(claims)
+    }
+
+    async fn revoked_in_database(&self, claims: &AccessClaims) -> Result<bool, OAuthError> {
+        if revoked_token::Entity::find_by_id(claims.jti.as_str())
+            .one(&self.db)
+            .await?
+            .is_some()
+        {
+            return Ok(true);
+        }
+        let Some(grant_id) = &claims.grant_id else {
+            return Ok(false);
+        };
+        Ok(grant::Entity::find_by_id(grant_id.as_str())
+            .one(&self.db)
+            .await?
+            .is_some_and(|g| g.revoked_at.is_some()))
     }
 
     /// The UserInfo response: `sub`, and the claims the token's scopes allow.

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 /// Binds sealed codes to their purpose: nothing else sealed under the master key opens as one.
 const CONTEXT: &str = "latchkey authorization code v1";
-/// Longer input is not a code and is not decoded.
-const LONGEST_CODE: usize = 4096;
+/// Longer input is not a code and is not decoded; a code that would be longer is not issued.
+const LONGEST_CODE: usize = 8192;
 
 /// What a code carries.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -35,7 +35,11 @@ pub struct CodeClaims {
 pub fn seal(key: &MasterKey, claims: &CodeClaims) -> Result<String, String> {
     let json = serde_json::to_vec(claims).map_err(|e| e.to_string())?;
     let sealed = key.seal(CONTEXT, &json).map_err(|e| e.to_string())?;
-    Ok(URL_SAFE_NO_PAD.encode(sealed))
+    let code = URL_SAFE_NO_PAD.encode(sealed);
+    if code.len() > LONGEST_CODE {
+        return Err(format!("the code would be {} characters long", code.len()));
+    }
+    Ok(code)
 }
 
 /// The claims of a code this provider sealed; `None` for anything else.

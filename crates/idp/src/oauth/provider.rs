@@ -94,7 +94,7 @@ impl Provider {
     ) -> Self {
         Self {
             master_key,
-            revocations: Arc::new(Revocations::new(db.clone())),
+            revocations: Arc::new(Revocations::new(db.clone(), settings.access_token_ttl)),
             verified: Arc::default(),
             db,
             keys,
@@ -525,7 +525,24 @@ impl Provider {
                 "the code was issued to another client",
             ));
         }
+        let auth_time = Utc
+            .timestamp_opt(claims.auth_time, 0)
+            .single()
+            .ok_or_else(|| OAuthError::invalid_grant("the code is not valid"))?;
+        let id_hash = sha256_hex(claims.id.as_bytes());
         if claims.exp <= now.timestamp() {
+            // A late replay is still a replay: spent codes are remembered for a day.
+            if used_code::Entity::find_by_id(id_hash.as_str())
+                .one(&self.db)
+                .await?
+                .is_some()
+            {
+                self.revoke_code_grant(&claims, auth_time, "code_replay", now)
+                    .await?;
+                return Err(OAuthError::invalid_grant(
+                    "the code was already used; the tokens issued with it are revoked",
+                ));
+            }
             return Err(OAuthError::invalid_grant("the code has expired"));
         }
         let redirect_uri =
@@ -551,10 +568,6 @@ impl Provider {
             _ => {}
         }
         let scopes = Scopes::parse(&claims.scope).unwrap_or_default();
-        let auth_time = Utc
-            .timestamp_opt(claims.auth_time, 0)
-            .single()
-            .ok_or_else(|| OAuthError::invalid_grant("the code is not valid"))?;
 
         // Spending the code is the atomic step: of concurrent exchanges only one inserts its id.
         // A grant row is written only when a refresh token needs one; access tokens carry the
@@ -563,7 +576,7 @@ impl Provider {
             .then(SecretToken::generate);
         let turn = self.write_gate.turn().await;
         let spent = used_code::Entity::insert(used_code::ActiveModel {
-            id_hash: Set(sha256_hex(claims.id.as_bytes())),
+            id_hash: Set(id_hash),
             expires_at: Set(now + self.settings.code_ttl),
         })
         .on_conflict(
@@ -625,19 +638,30 @@ impl Provider {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), sea_orm::DbErr> {
-        self.revoke_grant(&claims.grant_id, reason, now).await?;
+        // One upsert, so it cannot interleave with the first exchange writing the grant:
+        // whichever comes second finds the other's row.
         let mut row = grant_row(claims, auth_time, now + self.settings.access_token_ttl, now);
         row.revoked_at = Set(Some(now));
         row.revoked_reason = Set(Some(reason.to_owned()));
-        let _turn = self.write_gate.turn().await;
+        let keep_first = |column: &str| {
+            Expr::cust(format!(
+                "COALESCE(\"grants\".\"{column}\", excluded.\"{column}\")"
+            ))
+        };
+        let turn = self.write_gate.turn().await;
         grant::Entity::insert(row)
             .on_conflict(
                 OnConflict::column(grant::Column::Id)
-                    .do_nothing()
+                    .value(grant::Column::RevokedAt, keep_first("revoked_at"))
+                    .value(grant::Column::RevokedReason, keep_first("revoked_reason"))
                     .to_owned(),
             )
             .exec_without_returning(&self.db)
             .await?;
+        drop(turn);
+        self.revocations.add_grant(&claims.grant_id, now);
+        tracing::warn!(grant = %claims.grant_id, reason, "grant revoked");
+        metrics::counter!("oauth_grants_revoked_total", "reason" => reason.to_owned()).increment(1);
         Ok(())
     }
 
@@ -900,7 +924,7 @@ impl Provider {
             .filter(grant::Column::RevokedAt.is_null())
             .exec(&self.db)
             .await?;
-        self.revocations.add_grant(grant_id);
+        self.revocations.add_grant(grant_id, now);
         if revoked.rows_affected > 0 {
             tracing::warn!(grant = %grant_id, reason, "grant revoked");
             metrics::counter!("oauth_grants_revoked_total", "reason" => reason.to_owned())

@@ -16,14 +16,16 @@ use super::entities::{grant, revoked_token};
 pub const POLL_EVERY: Duration = Duration::from_secs(1);
 /// Each poll looks this far behind the previous one: a revocation committed late, or stamped
 /// by a replica whose clock runs behind, is still seen.
-const OVERLAP: TimeDelta = TimeDelta::seconds(10);
+const OVERLAP: TimeDelta = TimeDelta::seconds(60);
+/// A view not refreshed for this long is not trusted: checks go to the database instead.
+const STALE_AFTER: TimeDelta = TimeDelta::seconds(10);
 
 #[derive(Default)]
 struct Revoked {
     /// Revoked access tokens by `jti`, with when they expire anyway.
     jtis: HashMap<String, DateTime<Utc>>,
-    /// Revoked grants, with when they end anyway. A grant revoked here is kept "forever" until
-    /// the next poll reads its row and its real end.
+    /// Revoked grants, kept until every access token issued before the revocation has
+    /// expired (nothing is issued from a grant after it is revoked).
     grants: HashMap<String, DateTime<Utc>>,
     /// Rows revoked before this were read; `None` until the first load.
     read_until: Option<DateTime<Utc>>,
@@ -32,13 +34,16 @@ struct Revoked {
 pub struct Revocations {
     db: DatabaseConnection,
     revoked: RwLock<Revoked>,
+    /// How long a revoked grant matters: the access-token lifetime, and a margin for clocks.
+    keep_grants_for: TimeDelta,
 }
 
 impl Revocations {
-    pub fn new(db: DatabaseConnection) -> Self {
+    pub fn new(db: DatabaseConnection, access_token_ttl: TimeDelta) -> Self {
         Self {
             db,
             revoked: RwLock::default(),
+            keep_grants_for: access_token_ttl + TimeDelta::seconds(60),
         }
     }
 
@@ -54,9 +59,12 @@ impl Revocations {
         }
     }
 
-    /// Whether the first load has happened; until then nothing may be trusted as live.
-    pub fn is_loaded(&self) -> bool {
-        self.revoked.read().is_ok_and(|r| r.read_until.is_some())
+    /// Whether the view was refreshed lately. If the database could not be read for a while,
+    /// the caller asks it directly rather than trust what may be missing.
+    pub fn is_fresh(&self, now: DateTime<Utc>) -> bool {
+        self.revoked
+            .read()
+            .is_ok_and(|r| r.read_until.is_some_and(|at| now - at < STALE_AFTER))
     }
 
     pub fn add_token(&self, jti: &str, expires_at: DateTime<Utc>) {
@@ -65,11 +73,11 @@ impl Revocations {
         }
     }
 
-    pub fn add_grant(&self, grant_id: &str) {
+    pub fn add_grant(&self, grant_id: &str, now: DateTime<Utc>) {
         if let Ok(mut revoked) = self.revoked.write() {
             revoked
                 .grants
-                .insert(grant_id.to_owned(), DateTime::<Utc>::MAX_UTC);
+                .insert(grant_id.to_owned(), now + self.keep_grants_for);
         }
     }
 
@@ -84,25 +92,27 @@ impl Revocations {
             .map(|until| until - OVERLAP);
         let mut tokens =
             revoked_token::Entity::find().filter(revoked_token::Column::ExpiresAt.gt(now));
-        let mut grants = grant::Entity::find()
+        let grants = grant::Entity::find()
             .select_only()
             .column(grant::Column::Id)
-            .column(grant::Column::ExpiresAt)
-            .filter(grant::Column::RevokedAt.is_not_null())
-            .filter(grant::Column::ExpiresAt.gt(now));
+            .column(grant::Column::RevokedAt)
+            .filter(grant::Column::RevokedAt.gte(since.unwrap_or(now - self.keep_grants_for)));
         if let Some(since) = since {
             tokens = tokens.filter(revoked_token::Column::RevokedAt.gte(since));
-            grants = grants.filter(grant::Column::RevokedAt.gte(since));
         }
         let tokens = tokens.all(&self.db).await?;
-        let grants: Vec<(String, DateTime<Utc>)> = grants.into_tuple().all(&self.db).await?;
+        let grants: Vec<(String, Option<DateTime<Utc>>)> =
+            grants.into_tuple().all(&self.db).await?;
         if let Ok(mut revoked) = self.revoked.write() {
             for token in tokens {
                 revoked.jtis.insert(token.jti, token.expires_at);
             }
-            revoked.grants.extend(grants);
+            for (id, revoked_at) in grants {
+                let keep_until = revoked_at.unwrap_or(now) + self.keep_grants_for;
+                revoked.grants.insert(id, keep_until);
+            }
             revoked.jtis.retain(|_, expires_at| *expires_at > now);
-            revoked.grants.retain(|_, expires_at| *expires_at > now);
+            revoked.grants.retain(|_, keep_until| *keep_until > now);
             revoked.read_until = Some(now);
         }
         Ok(())
