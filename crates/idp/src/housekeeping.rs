@@ -17,46 +17,31 @@ const KEEP_AFTER_EXPIRY: TimeDelta = TimeDelta::days(1);
 /// Deletes every expired row; returns how many went.
 pub async fn sweep(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u64, sea_orm::DbErr> {
     let long_ago = now - KEEP_AFTER_EXPIRY;
-    let mut deleted = 0;
-    deleted += authorization_request::Entity::delete_many()
-        .filter(authorization_request::Column::ExpiresAt.lt(now))
+    Ok(
+        expired(db, authorization_request::Column::ExpiresAt, now).await?
+            + expired(db, used_code::Column::ExpiresAt, long_ago).await?
+            + expired(db, refresh_token::Column::ExpiresAt, now).await?
+            + expired(db, grant::Column::ExpiresAt, now).await?
+            + expired(db, revoked_token::Column::ExpiresAt, now).await?
+            + expired(db, seen_assertion::Column::ExpiresAt, now).await?
+            + expired(db, login_link::Column::ExpiresAt, long_ago).await?
+            + expired(db, session::Column::ExpiresAt, long_ago).await?,
+    )
+}
+
+/// Deletes the rows of `column`'s table whose `column` is before `before`.
+async fn expired<C>(
+    db: &DatabaseConnection,
+    column: C,
+    before: DateTime<Utc>,
+) -> Result<u64, sea_orm::DbErr>
+where
+    C: ColumnTrait,
+    C::EntityName: EntityTrait,
+{
+    let deleted = <C::EntityName as EntityTrait>::delete_many()
+        .filter(column.lt(before))
         .exec(db)
-        .await?
-        .rows_affected;
-    deleted += used_code::Entity::delete_many()
-        .filter(used_code::Column::ExpiresAt.lt(long_ago))
-        .exec(db)
-        .await?
-        .rows_affected;
-    deleted += refresh_token::Entity::delete_many()
-        .filter(refresh_token::Column::ExpiresAt.lt(now))
-        .exec(db)
-        .await?
-        .rows_affected;
-    deleted += grant::Entity::delete_many()
-        .filter(grant::Column::ExpiresAt.lt(now))
-        .exec(db)
-        .await?
-        .rows_affected;
-    deleted += revoked_token::Entity::delete_many()
-        .filter(revoked_token::Column::ExpiresAt.lt(now))
-        .exec(db)
-        .await?
-        .rows_affected;
-    deleted += seen_assertion::Entity::delete_many()
-        .filter(seen_assertion::Column::ExpiresAt.lt(now))
-        .exec(db)
-        .await?
-        .rows_affected;
-    deleted += login_link::Entity::delete_many()
-        .filter(login_link::Column::ExpiresAt.lt(long_ago))
-        .exec(db)
-        .await?
-        .rows_affected;
-    deleted += session::Entity::delete_many()
-        .filter(session::Column::ExpiresAt.lt(long_ago))
-        .exec(db)
-        .await?
-        .rows_affected;
-    Ok(deleted)
+        .await?;
+    Ok(deleted.rows_affected)
 }
