@@ -1142,6 +1142,39 @@ async fn prompt_and_max_age_force_a_new_sign_in(db: TestDb) {
     let silent = authorize(&rp, &[("prompt", "none")]);
     let code = callback(&browser.get(&silent.url).await)["code"].clone();
 
+    // A client registered for RS256 gets RS256 ID tokens, verified from discovery alone.
+    let rsa = create_client(
+        &db,
+        &p.app,
+        &[
+            "--name",
+            "RSA only",
+            "--redirect-uri",
+            REDIRECT_URI,
+            "--first-party",
+            "--id-token-alg",
+            "RS256",
+        ],
+    );
+    let rsa_rp = p.rp(
+        rsa["client_id"].as_str().unwrap(),
+        rsa["client_secret"].as_str(),
+    );
+    let rsa_request = authorize(&rsa_rp, &[]);
+    let rsa_code = callback(&browser.get(&rsa_request.url).await)["code"].clone();
+    let tokens = rsa_rp
+        .exchange_code(AuthorizationCode::new(rsa_code))
+        .expect("token endpoint")
+        .set_pkce_verifier(rsa_request.verifier)
+        .request_async(&p.http)
+        .await
+        .expect("exchange");
+    let id_token = tokens.id_token().expect("ID token");
+    assert_eq!(jwt_header(&id_token.to_string())["alg"], "RS256");
+    id_token
+        .claims(&rsa_rp.id_token_verifier(), &rsa_request.nonce)
+        .expect("the RS256 ID token verifies");
+
     // An expired code is refused.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let (_, body) = p
