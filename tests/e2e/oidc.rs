@@ -1232,6 +1232,7 @@ on_both_databases!(prompt_and_max_age_force_a_new_sign_in);
 
 async fn client_registration_says_what_to_fix(db: TestDb) {
     let app = TestApp::spawn(config(&db, &master_key())).await;
+    let long_team = "t".repeat(40);
     for (args, message) in [
         (vec!["--name", "No redirect"], "--redirect-uri"),
         (
@@ -1267,6 +1268,17 @@ async fn client_registration_says_what_to_fix(db: TestDb) {
         (
             vec!["--name", "Grant", "--grant-type", "password"],
             "unknown grant type",
+        ),
+        (
+            vec![
+                "--name",
+                "Team",
+                "--redirect-uri",
+                REDIRECT_URI,
+                "--team",
+                &long_team,
+            ],
+            "is not a team id",
         ),
     ] {
         let mut all = vec!["client", "create"];

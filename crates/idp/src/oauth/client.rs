@@ -222,6 +222,8 @@ impl From<&Client> for ClientSummary {
 pub enum ClientError {
     #[error("--name must not be empty")]
     NoName,
+    #[error("--team {0:?} is not a team id (the id `latchkey team create` prints)")]
+    Team(String),
     #[error(
         "unknown grant type {0:?}; use authorization_code, refresh_token, client_credentials or urn:ietf:params:oauth:grant-type:jwt-bearer"
     )]
@@ -314,6 +316,11 @@ impl Clients {
         let name = new.name.trim().to_owned();
         if name.is_empty() {
             return Err(ClientError::NoName);
+        }
+        if let Some(team) = &new.team_id
+            && (team.is_empty() || team.len() > 36)
+        {
+            return Err(ClientError::Team(team.clone()));
         }
         let auth_method = match new.auth_method.as_deref() {
             Some(raw) => AuthMethod::parse(raw)
