@@ -152,12 +152,7 @@ pub(super) async fn login_page(
     jar: CookieJar,
     Query(q): Query<HintQuery>,
 ) -> Response {
-    let hint = q.login_hint.unwrap_or_default();
-    let request = pending(&state, q.request.as_deref()).await;
-    respond(
-        &state,
-        email_form(&state, jar, Purpose::Login, hint.trim(), request, None),
-    )
+    form_page(&state, jar, q, Purpose::Login).await
 }
 
 /// `GET /register`.
@@ -166,11 +161,16 @@ pub(super) async fn register_page(
     jar: CookieJar,
     Query(q): Query<HintQuery>,
 ) -> Response {
+    form_page(&state, jar, q, Purpose::Register).await
+}
+
+/// Either page, carrying a pending authorization request along if it still waits.
+async fn form_page(state: &AppState, jar: CookieJar, q: HintQuery, purpose: Purpose) -> Response {
     let hint = q.login_hint.unwrap_or_default();
-    let request = pending(&state, q.request.as_deref()).await;
+    let request = pending(state, q.request.as_deref()).await;
     respond(
-        &state,
-        email_form(&state, jar, Purpose::Register, hint.trim(), request, None),
+        state,
+        email_form(state, jar, purpose, hint.trim(), request, None),
     )
 }
 
