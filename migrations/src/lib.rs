@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_create_signing_keys;
 mod m20261125_000002_create_login;
 mod m20261125_000003_create_oauth;
+mod m20261125_000004_create_teams;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_signing_keys::Migration),
             Box::new(m20261125_000002_create_login::Migration),
             Box::new(m20261125_000003_create_oauth::Migration),
+            Box::new(m20261125_000004_create_teams::Migration),
         ]
     }
 }

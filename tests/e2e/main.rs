@@ -16,3 +16,4 @@ mod key_rotation;
 mod login;
 mod oidc;
 mod operations;
+mod teams;

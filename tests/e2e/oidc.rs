@@ -21,10 +21,10 @@ use crate::harness::{TestApp, TestDb, config, eventually, latchkey, master_key, 
 use crate::on_both_databases;
 use crate::smtp::SmtpSink;
 
-const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
+pub(crate) const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
 const LOGOUT_URI: &str = "http://127.0.0.1:9/signed-out";
 
-type Rp = CoreClient<
+pub(crate) type Rp = CoreClient<
     EndpointSet,
     EndpointNotSet,
     EndpointNotSet,
@@ -33,14 +33,14 @@ type Rp = CoreClient<
     EndpointMaybeSet,
 >;
 
-struct Provider {
-    app: TestApp,
-    smtp: SmtpSink,
-    http: openidconnect::reqwest::Client,
-    metadata: CoreProviderMetadata,
+pub(crate) struct Provider {
+    pub(crate) app: TestApp,
+    pub(crate) smtp: SmtpSink,
+    pub(crate) http: openidconnect::reqwest::Client,
+    pub(crate) metadata: CoreProviderMetadata,
 }
 
-async fn provider(
+pub(crate) async fn provider(
     db: &TestDb,
     adjust: impl FnOnce(&mut latchkey_server::config::Config),
 ) -> Provider {
@@ -70,7 +70,7 @@ async fn provider(
 }
 
 /// Registers a client with the real CLI and returns its `--json` answer.
-fn create_client(db: &TestDb, app: &TestApp, args: &[&str]) -> Value {
+pub(crate) fn create_client(db: &TestDb, app: &TestApp, args: &[&str]) -> Value {
     let mut all = vec!["client", "create", "--json"];
     all.extend_from_slice(args);
     let output = latchkey(db.dir.path(), &cli_env(db, app), &all);
@@ -82,7 +82,7 @@ fn create_client(db: &TestDb, app: &TestApp, args: &[&str]) -> Value {
     serde_json::from_str(&stdout(&output)).expect("one JSON value on stdout")
 }
 
-fn cli_env<'a>(db: &'a TestDb, app: &'a TestApp) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn cli_env<'a>(db: &'a TestDb, app: &'a TestApp) -> Vec<(&'a str, &'a str)> {
     vec![
         ("LATCHKEY_DATABASE_URL", db.url.as_str()),
         ("LATCHKEY_ISSUER", app.base_url.as_str()),
@@ -114,7 +114,7 @@ fn web_client(db: &TestDb, app: &TestApp, name: &str) -> (String, String) {
 }
 
 impl Provider {
-    fn rp(&self, client_id: &str, secret: Option<&str>) -> Rp {
+    pub(crate) fn rp(&self, client_id: &str, secret: Option<&str>) -> Rp {
         CoreClient::from_provider_metadata(
             self.metadata.clone(),
             ClientId::new(client_id.to_owned()),
@@ -124,7 +124,7 @@ impl Provider {
     }
 
     /// A raw form POST to a discovered endpoint, for what the crate has no call for.
-    async fn post(
+    pub(crate) async fn post(
         &self,
         url: &str,
         auth: (&str, &str),
@@ -144,11 +144,15 @@ impl Provider {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
-    async fn token(&self, auth: (&str, &str), form: &[(&str, &str)]) -> (StatusCode, Value) {
+    pub(crate) async fn token(
+        &self,
+        auth: (&str, &str),
+        form: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
         self.post(&self.app.url("/token"), auth, form).await
     }
 
-    async fn introspect(&self, auth: (&str, &str), token: &str) -> Value {
+    pub(crate) async fn introspect(&self, auth: (&str, &str), token: &str) -> Value {
         let (status, body) = self
             .post(&self.app.url("/introspect"), auth, &[("token", token)])
             .await;
@@ -158,18 +162,18 @@ impl Provider {
 }
 
 /// An authorization request as the relying party makes it.
-struct Request {
-    url: String,
-    state: CsrfToken,
-    nonce: Nonce,
-    verifier: PkceCodeVerifier,
+pub(crate) struct Request {
+    pub(crate) url: String,
+    pub(crate) state: CsrfToken,
+    pub(crate) nonce: Nonce,
+    pub(crate) verifier: PkceCodeVerifier,
 }
 
 fn authorize(rp: &Rp, extra: &[(&str, &str)]) -> Request {
     authorize_scopes(rp, &["email", "offline_access"], extra)
 }
 
-fn authorize_scopes(rp: &Rp, scopes: &[&str], extra: &[(&str, &str)]) -> Request {
+pub(crate) fn authorize_scopes(rp: &Rp, scopes: &[&str], extra: &[(&str, &str)]) -> Request {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = rp
         .authorize_url(
@@ -194,7 +198,7 @@ fn authorize_scopes(rp: &Rp, scopes: &[&str], extra: &[(&str, &str)]) -> Request
 }
 
 /// The query parameters of a redirect to the client.
-fn callback(page: &Page) -> std::collections::HashMap<String, String> {
+pub(crate) fn callback(page: &Page) -> std::collections::HashMap<String, String> {
     let location = page
         .location()
         .unwrap_or_else(|| panic!("no redirect: {} {}", page.status, page.body));
@@ -245,7 +249,7 @@ async fn sign_in(p: &Provider, browser: &Browser, authorize_url: &str, email: &s
 }
 
 /// Presses "Allow" on the consent page.
-async fn allow(browser: &Browser, consent: &Page) -> Page {
+pub(crate) async fn allow(browser: &Browser, consent: &Page) -> Page {
     assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
     assert!(
         consent.body.contains("wants to access your account"),
@@ -1336,7 +1340,7 @@ fn jwt_header(token: &str) -> Value {
     jwt_part(token, 0)
 }
 
-fn jwt_payload(token: &str) -> Value {
+pub(crate) fn jwt_payload(token: &str) -> Value {
     jwt_part(token, 1)
 }
 

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::issuer::Issuer;
 use crate::oauth::client::{AuthMethod, GrantType};
-use crate::oauth::scope::DEFAULT_SCOPES;
+use crate::oauth::scope::USER_SCOPES;
 use crate::web::paths;
 
 #[derive(Serialize)]
@@ -55,7 +55,7 @@ pub(crate) fn document(issuer: &Issuer) -> Result<Vec<u8>, serde_json::Error> {
         revocation_endpoint: issuer.endpoint(paths::REVOCATION),
         introspection_endpoint: issuer.endpoint(paths::INTROSPECTION),
         end_session_endpoint: issuer.endpoint(paths::END_SESSION),
-        scopes_supported: &DEFAULT_SCOPES,
+        scopes_supported: &USER_SCOPES,
         response_types_supported: &["code"],
         response_modes_supported: &["query"],
         // The JWT bearer grant arrives with the integrations; until then it is not offered.
@@ -85,6 +85,9 @@ pub(crate) fn document(issuer: &Issuer) -> Result<Vec<u8>, serde_json::Error> {
             "sid",
             "email",
             "email_verified",
+            "team_id",
+            "team_name",
+            "team_role",
         ],
         prompt_values_supported: &["none", "login", "consent", "select_account"],
         claims_parameter_supported: false,

@@ -1,24 +1,7 @@
 //! The tables of the login flow. Secrets appear here only as SHA-256 hex or sealed bytes.
 
-pub mod user {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "users")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub id: String,
-        #[sea_orm(unique)]
-        pub email: String,
-        pub created_at: DateTimeUtc,
-        pub last_sign_in_at: Option<DateTimeUtc>,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
+/// Accounts belong to teams, so the teams crate owns their table.
+pub use latchkey_teams::entities::user;
 
 pub mod login_link {
     use sea_orm::entity::prelude::*;
@@ -44,6 +27,8 @@ pub mod login_link {
         pub requested_user_agent: String,
         /// The pending authorization request that signing in continues.
         pub authorization_request: Option<String>,
+        /// The join link that signing in completes.
+        pub join_link: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -65,6 +50,8 @@ pub mod session {
         pub last_seen_at: DateTimeUtc,
         pub expires_at: DateTimeUtc,
         pub revoked_at: Option<DateTimeUtc>,
+        /// The team the person is working in; tokens for the `team` scope name it.
+        pub team_id: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

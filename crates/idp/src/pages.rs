@@ -38,6 +38,10 @@ impl Pages {
                 include_str!("../../../templates/pages/dashboard.html"),
             ),
             (
+                "team.html",
+                include_str!("../../../templates/pages/team.html"),
+            ),
+            (
                 "consent.html",
                 include_str!("../../../templates/pages/consent.html"),
             ),
@@ -113,4 +117,7 @@ pub(crate) struct DashboardView<'a> {
     pub email: &'a str,
     pub signed_in_at: String,
     pub csrf: &'a str,
+    /// The team the session works in, and the person's role there.
+    pub team: Option<(String, &'static str)>,
+    pub left_team: bool,
 }

@@ -16,6 +16,7 @@ use crate::pages::Pages;
 use crate::remote_jwks::RemoteJwks;
 use crate::web::CookiePolicy;
 use crate::write_gate::WriteGate;
+use latchkey_teams::Teams;
 
 /// The key ring every handler reads; a background worker swaps in a fresh one.
 pub type SharedKeyRing = Arc<ArcSwap<KeyRing>>;
@@ -37,6 +38,7 @@ pub struct Services {
     pub(crate) login: Login,
     pub(crate) login_settings: LoginSettings,
     pub(crate) provider: Provider,
+    pub(crate) teams: Teams,
     pub(crate) cookies: CookiePolicy,
     pub(crate) rate_limit_per_ip: u32,
 }
@@ -57,6 +59,8 @@ pub struct AppConfig {
     pub write_gate: WriteGate,
     /// Requests per minute one client IP may make to the routes that send mail or sign in.
     pub rate_limit_per_ip: u32,
+    /// The longest lifetime an administrator may give a join link.
+    pub join_link_max_ttl: chrono::TimeDelta,
 }
 
 /// Why the application state could not be built.
@@ -92,7 +96,9 @@ impl AppState {
             master_key,
             write_gate,
             rate_limit_per_ip,
+            join_link_max_ttl,
         } = config;
+        let teams = Teams::new(db.clone(), join_link_max_ttl);
         let templates = Arc::new(MailTemplates::load()?);
         let login = Login::new(
             db.clone(),
@@ -139,6 +145,7 @@ impl AppState {
             login,
             login_settings,
             provider,
+            teams,
             cookies,
             rate_limit_per_ip,
         })))

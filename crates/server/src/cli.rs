@@ -35,6 +35,76 @@ pub enum Command {
     /// Register, list and delete the applications (OAuth clients) that sign people in.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Create teams and list their members.
+    #[command(subcommand)]
+    Team(TeamCommand),
+    /// Create join links: a person who opens one and completes the emailed link joins the team.
+    #[command(subcommand, name = "join-link")]
+    JoinLink(JoinLinkCommand),
+    /// Show a team's audit log, newest first.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    /// Create a team with its first administrator (their account is created if need be).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// The administrator's email address.
+        #[arg(long, value_name = "EMAIL")]
+        admin: String,
+    },
+    /// List a team's members and roles.
+    Members {
+        /// The team id `team create` printed.
+        #[arg(long)]
+        team: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JoinLinkCommand {
+    /// Create a join link; its URL is printed once.
+    Create(JoinLinkCreateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct JoinLinkCreateArgs {
+    /// The team id.
+    #[arg(long)]
+    pub team: String,
+    /// The administrator the audit log names as its creator.
+    #[arg(long = "created-by", value_name = "EMAIL")]
+    pub created_by: String,
+    /// How long it works, at most teams.join_link_max_ttl [default: that maximum, 72h].
+    #[arg(long)]
+    pub ttl: Option<String>,
+    /// The role it grants: member (default) or administrator.
+    #[arg(long)]
+    pub role: Option<String>,
+    /// How many people may use it [default: no limit].
+    #[arg(long = "max-uses", value_parser = clap::value_parser!(i32).range(1..))]
+    pub max_uses: Option<i32>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    /// The team id.
+    #[arg(long)]
+    pub team: String,
+    /// Only this action (`member.joined`), or a prefix ending in a dot (`member.`).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Only events whose actor or subject contains this text.
+    #[arg(long)]
+    pub person: Option<String>,
+    /// Only events older than this event id (the next page).
+    #[arg(long)]
+    pub before: Option<String>,
+    /// At most this many events.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,8 @@ use crate::cli::ClientCreateArgs;
 use crate::commands::open_database;
 use crate::config::Settings;
 use crate::serve::ServeError;
+use crate::team_commands::record_client_event;
+use sea_orm::EntityTrait;
 
 /// `latchkey client create`: prints the client with its secret, which is not stored.
 pub async fn create(
@@ -21,7 +23,19 @@ pub async fn create(
         ),
         None => None,
     };
-    let clients = Clients::new(open_database(settings).await?);
+    let db = open_database(settings).await?;
+    if let Some(team) = &args.team
+        && latchkey_teams::entities::team::Entity::find_by_id(team.as_str())
+            .one(&db)
+            .await
+            .map_err(|e| ServeError::Usage(e.to_string()))?
+            .is_none()
+    {
+        return Err(ServeError::Usage(format!(
+            "--team {team:?} is not a team id of this instance: use the team_id that `latchkey team create` printed"
+        )));
+    }
+    let clients = Clients::new(db.clone());
     let created = clients
         .create(
             NewClient {
@@ -42,6 +56,14 @@ pub async fn create(
             Utc::now(),
         )
         .await?;
+    record_client_event(
+        &db,
+        created.details.team.as_deref(),
+        "client.created",
+        &created.client_id,
+        &created.details.name,
+    )
+    .await?;
     if json {
         println!(
             "{}",
@@ -109,9 +131,20 @@ pub async fn list(settings: &Settings, json: bool) -> Result<(), ServeError> {
 
 /// `latchkey client delete`.
 pub async fn delete(settings: &Settings, client_id: &str, json: bool) -> Result<(), ServeError> {
-    Clients::new(open_database(settings).await?)
-        .delete(client_id)
+    let db = open_database(settings).await?;
+    let clients = Clients::new(db.clone());
+    let found = clients.find(client_id).await?;
+    clients.delete(client_id).await?;
+    if let Some(client) = found {
+        record_client_event(
+            &db,
+            client.team_id.as_deref(),
+            "client.deleted",
+            client_id,
+            &client.name,
+        )
         .await?;
+    }
     if json {
         println!(
             "{}",

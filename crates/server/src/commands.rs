@@ -62,6 +62,7 @@ pub async fn keys_rotate(settings: &Settings, json: bool) -> Result<(), ServeErr
     let now = Utc::now();
     let before = store.schedule(now).await?;
     let after = store.rotate(now).await?;
+    record_rotation(settings, now).await?;
     let changed: Vec<ScheduledKey> = after
         .into_iter()
         .filter(|key| {
@@ -72,6 +73,37 @@ pub async fn keys_rotate(settings: &Settings, json: bool) -> Result<(), ServeErr
         .collect();
     print_keys(&changed, json);
     Ok(())
+}
+
+/// A rotation changes which key signs every team's tokens, so each team's log records it.
+async fn record_rotation(
+    settings: &Settings,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), ServeError> {
+    use latchkey_teams::entities::team;
+    use sea_orm::{EntityTrait, QuerySelect};
+    let db = open_database(settings).await?;
+    let teams: Vec<String> = team::Entity::find()
+        .select_only()
+        .column(team::Column::Id)
+        .into_tuple()
+        .all(&db)
+        .await
+        .map_err(|e| ServeError::Usage(format!("writing the audit log: {e}")))?;
+    latchkey_teams::AuditLog::record_for_teams(
+        &db,
+        &teams,
+        "key.rotated",
+        &latchkey_teams::Actor::operator(),
+        &latchkey_teams::Subject {
+            id: None,
+            label: "signing keys".into(),
+        },
+        serde_json::json!({}),
+        now,
+    )
+    .await
+    .map_err(|e| ServeError::Usage(format!("writing the audit log: {e}")))
 }
 
 #[derive(Serialize)]

@@ -19,7 +19,7 @@ pub const DEFAULT_CONFIG_FILE: &str = "config/latchkey.toml";
 
 /// The top-level keys, the only ones `LATCHKEY_*` variables may set, so unrelated variables
 /// with the same prefix (a test's database URL, say) are not read as configuration.
-const TOP_LEVEL_KEYS: [&str; 9] = [
+const TOP_LEVEL_KEYS: [&str; 10] = [
     "issuer",
     "listen",
     "database_url",
@@ -29,6 +29,7 @@ const TOP_LEVEL_KEYS: [&str; 9] = [
     "login",
     "http",
     "tokens",
+    "teams",
 ];
 
 /// The configuration as written, before it is checked.
@@ -44,6 +45,21 @@ pub struct Config {
     pub login: LoginConfig,
     pub http: HttpConfig,
     pub tokens: TokensConfig,
+    pub teams: TeamsConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TeamsConfig {
+    pub join_link_max_ttl: Ttl,
+}
+
+impl Default for TeamsConfig {
+    fn default() -> Self {
+        Self {
+            join_link_max_ttl: Ttl::from_secs(72 * 3600),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -158,6 +174,7 @@ impl Default for Config {
             login: LoginConfig::default(),
             http: HttpConfig::default(),
             tokens: TokensConfig::default(),
+            teams: TeamsConfig::default(),
         }
     }
 }
@@ -225,6 +242,7 @@ pub struct Settings {
     pub login: latchkey_idp::login::LoginSettings,
     pub tokens: latchkey_idp::oauth::TokenSettings,
     pub rate_limit_per_ip: u32,
+    pub join_link_max_ttl: chrono::TimeDelta,
 }
 
 impl Config {
@@ -365,6 +383,12 @@ impl Config {
                 "must not be longer than tokens.refresh_max_ttl",
             ));
         }
+        if self.teams.join_link_max_ttl.as_time_delta() > chrono::TimeDelta::hours(72) {
+            return Err(invalid(
+                "teams.join_link_max_ttl",
+                "must be at most 72h: join links expire within three days",
+            ));
+        }
         if self.http.rate_limit_per_ip == 0 {
             return Err(invalid("http.rate_limit_per_ip", "must be at least 1"));
         }
@@ -396,6 +420,7 @@ impl Config {
             mail: self.mail,
             login: login_settings,
             rate_limit_per_ip: self.http.rate_limit_per_ip,
+            join_link_max_ttl: self.teams.join_link_max_ttl.as_time_delta(),
             issuer,
             listen,
             database_url: self.database_url,

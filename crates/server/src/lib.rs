@@ -9,4 +9,5 @@ pub mod database;
 pub mod duration;
 pub mod master_key;
 pub mod serve;
+pub mod team_commands;
 pub mod telemetry;

@@ -1,9 +1,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use latchkey_server::cli::{Cli, ClientCommand, Command, KeysCommand};
+use latchkey_server::cli::{
+    Cli, ClientCommand, Command, JoinLinkCommand, KeysCommand, TeamCommand,
+};
 use latchkey_server::config::Config;
-use latchkey_server::{client_commands, commands, serve, telemetry};
+use latchkey_server::{client_commands, commands, serve, team_commands, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -45,6 +47,16 @@ fn main() -> ExitCode {
             Command::Client(ClientCommand::Delete { client_id }) => {
                 client_commands::delete(&settings, &client_id, cli.json).await
             }
+            Command::Team(TeamCommand::Create { name, admin }) => {
+                team_commands::create(&settings, &name, &admin, cli.json).await
+            }
+            Command::Team(TeamCommand::Members { team }) => {
+                team_commands::members(&settings, &team, cli.json).await
+            }
+            Command::JoinLink(JoinLinkCommand::Create(args)) => {
+                team_commands::create_join_link(&settings, args, cli.json).await
+            }
+            Command::Audit(args) => team_commands::audit(&settings, args, cli.json).await,
         }
     });
     match result {

@@ -124,6 +124,7 @@ pub async fn start(settings: &Settings) -> Result<Running, ServeError> {
         master_key: sealing_key,
         write_gate,
         rate_limit_per_ip: settings.rate_limit_per_ip,
+        join_link_max_ttl: settings.join_link_max_ttl,
     })?;
     // Revocations are read before the first request, then followed.
     state

@@ -9,6 +9,8 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
+use latchkey_teams::{Actor, AuditLog, JoinError, Subject, TeamError, TeamName, Teams};
+
 use super::session::Sessions;
 use crate::email::Email;
 use crate::entities::{address_limit, login_link, user};
@@ -39,6 +41,8 @@ pub struct LoginSettings {
 pub enum Purpose {
     Register,
     Login,
+    /// Completing a team's join link: the account is created if need be, then joins.
+    Join,
 }
 
 impl Purpose {
@@ -46,6 +50,7 @@ impl Purpose {
         match self {
             Purpose::Register => "register",
             Purpose::Login => "login",
+            Purpose::Join => "join",
         }
     }
 
@@ -53,6 +58,7 @@ impl Purpose {
         match raw {
             "register" => Some(Purpose::Register),
             "login" => Some(Purpose::Login),
+            "join" => Some(Purpose::Join),
             _ => None,
         }
     }
@@ -62,6 +68,7 @@ impl Purpose {
         match self {
             Purpose::Register => "create your account",
             Purpose::Login => "sign in",
+            Purpose::Join => "join your team",
         }
     }
 }
@@ -71,6 +78,19 @@ impl Purpose {
 pub struct Requester {
     pub ip: String,
     pub user_agent: String,
+}
+
+impl Requester {
+    fn actor(&self, account: &user::Model) -> Actor {
+        Actor::person(&account.id, &account.email, &self.ip, &self.user_agent)
+    }
+}
+
+/// The join link a magic link completes, and the team's name for the mail.
+#[derive(Clone, Debug)]
+pub struct JoinTarget {
+    pub link_id: String,
+    pub team_name: String,
 }
 
 /// The claims of a magic link.
@@ -90,6 +110,8 @@ struct LinkClaims {
 pub struct LinkView {
     pub email: Email,
     pub purpose: Purpose,
+    /// For a join: the team's name.
+    pub team: Option<String>,
 }
 
 /// A completed sign-in: the account and the new session's secret for the cookie.
@@ -114,6 +136,10 @@ pub enum LoginError {
     Template(#[from] tera::Error),
     #[error("the account for this link no longer exists")]
     AccountGone,
+    #[error(transparent)]
+    Join(#[from] JoinError),
+    #[error("teams: {0}")]
+    Teams(#[from] TeamError),
 }
 
 /// Why a link cannot be used. Each says what happened, so the page can say what to do.
@@ -209,6 +235,7 @@ impl Login {
     /// per-address limit nothing is sent at all. `continues` names the authorization request
     /// that signing in resumes. Returns whether a mail was queued.
     #[tracing::instrument(skip_all, err)]
+    #[allow(clippy::too_many_arguments)] // each is a distinct fact of the request
     pub async fn request(
         &self,
         email: &Email,
@@ -216,6 +243,7 @@ impl Login {
         browser: &SecretToken,
         requester: &Requester,
         continues: Option<&str>,
+        join: Option<&JoinTarget>,
         now: DateTime<Utc>,
     ) -> Result<bool, LoginError> {
         let account = user::Entity::find()
@@ -228,10 +256,12 @@ impl Login {
         let jti = SecretToken::generate();
         let code = generate_code();
         let purpose = match (asked, &account) {
+            (Purpose::Join, _) => join.map(|_| Purpose::Join),
             (_, Some(_)) => Some(Purpose::Login),
             (Purpose::Register, None) => Some(Purpose::Register),
             (Purpose::Login, None) => None,
         };
+        let join_action = join.map(|j| format!("join the team {}", j.team_name));
         let mail = match purpose {
             Some(purpose) => {
                 let claims = LinkClaims {
@@ -252,7 +282,7 @@ impl Login {
                     link: &link,
                     code: &code,
                     email: email.as_str(),
-                    action: purpose.action(),
+                    action: join_action.as_deref().unwrap_or(purpose.action()),
                     minutes: self.settings.magic_link_ttl.num_minutes().max(1),
                     requested_at,
                     ip: &requester.ip,
@@ -299,6 +329,7 @@ impl Login {
             requested_ip: Set(truncate(&requester.ip, 64)),
             requested_user_agent: Set(truncate(&requester.user_agent, 512)),
             authorization_request: Set(continues.map(str::to_owned)),
+            join_link: Set(join.map(|j| j.link_id.clone())),
         })
         .exec_without_returning(&txn)
         .await?;
@@ -382,15 +413,36 @@ impl Login {
         usable(&link, now)?;
         let email = Email::parse(&link.email).map_err(|_| LinkError::Invalid)?;
         let purpose = Purpose::parse(&link.purpose).ok_or(LinkError::Invalid)?;
-        Ok(LinkView { email, purpose })
+        let team = match (&link.join_link, purpose) {
+            (Some(join_link), Purpose::Join) => {
+                let (join_link, team) = Teams::join_link_in(&self.db, join_link, now)
+                    .await
+                    .map_err(LoginError::from)?;
+                if let Some(error) = join_link.unusable() {
+                    return Err(LinkError::Login(error.into()));
+                }
+                Some(team.name)
+            }
+            _ => None,
+        };
+        Ok(LinkView {
+            email,
+            purpose,
+            team,
+        })
     }
 
     /// Uses a link: of any number of concurrent confirmations, exactly one signs in.
     #[tracing::instrument(skip_all, err)]
-    pub async fn confirm(&self, token: &str, now: DateTime<Utc>) -> Result<SignedIn, LinkError> {
+    pub async fn confirm(
+        &self,
+        token: &str,
+        requester: &Requester,
+        now: DateTime<Utc>,
+    ) -> Result<SignedIn, LinkError> {
         let claims = self.verify(token, now)?;
         let link = self.find(&claims).await?;
-        match self.redeem(&link, now).await? {
+        match self.redeem(&link, requester, now).await? {
             Some(signed_in) => Ok(signed_in),
             None => {
                 usable(&self.reload(&link.id).await?, now)?;
@@ -405,6 +457,7 @@ impl Login {
         &self,
         browser: &SecretToken,
         code: &str,
+        requester: &Requester,
         now: DateTime<Utc>,
     ) -> Result<SignedIn, CodeError> {
         let link = login_link::Entity::find()
@@ -442,7 +495,7 @@ impl Login {
                 }
             });
         }
-        self.redeem(&link, now)
+        self.redeem(&link, requester, now)
             .await?
             .ok_or(CodeError::NothingPending)
     }
@@ -452,6 +505,7 @@ impl Login {
     async fn redeem(
         &self,
         link: &login_link::Model,
+        requester: &Requester,
         now: DateTime<Utc>,
     ) -> Result<Option<SignedIn>, LoginError> {
         let _turn = self.write_gate.turn().await;
@@ -460,7 +514,9 @@ impl Login {
             txn.rollback().await?;
             return Ok(None);
         }
-        let signed_in = self.sign_in(&txn, link, now).await?;
+        // On an error the transaction is dropped, which rolls it back: a join that fails
+        // (the join link expired meanwhile) leaves the magic link unspent.
+        let signed_in = self.sign_in(&txn, link, requester, now).await?;
         txn.commit().await?;
         tracing::info!(user = %signed_in.user_id, "signed in");
         Ok(Some(signed_in))
@@ -473,27 +529,75 @@ impl Login {
             .ok_or_else(|| sea_orm::DbErr::RecordNotFound(format!("login link {id}")))
     }
 
+    /// Signs the person in, in the transaction that spends the link: registering creates the
+    /// account and its team; a join creates the account if need be and adds it to the team.
+    /// The session works in that team, or in the person's first one.
     async fn sign_in<C: ConnectionTrait>(
         &self,
         conn: &C,
         link: &login_link::Model,
+        requester: &Requester,
         now: DateTime<Utc>,
     ) -> Result<SignedIn, LoginError> {
-        let account = match Purpose::parse(&link.purpose) {
-            Some(Purpose::Register) => create_account(conn, &link.email, now).await?,
+        let (account, team) = match Purpose::parse(&link.purpose) {
             None => return Err(LoginError::AccountGone),
-            Some(Purpose::Login) => user::Entity::find()
-                .filter(user::Column::Email.eq(link.email.as_str()))
-                .one(conn)
-                .await?
-                .ok_or(LoginError::AccountGone)?,
+            Some(Purpose::Register) => {
+                let (account, created) =
+                    latchkey_teams::ensure_user(conn, &link.email, now).await?;
+                let team = if created {
+                    let name = TeamName::from_email(&account.email);
+                    let actor = requester.actor(&account);
+                    Some(
+                        Teams::create_in(conn, &name, &account, &actor, now)
+                            .await?
+                            .id,
+                    )
+                } else {
+                    None
+                };
+                (account, team)
+            }
+            Some(Purpose::Join) => {
+                let (account, _) = latchkey_teams::ensure_user(conn, &link.email, now).await?;
+                let join_link = link.join_link.as_deref().ok_or(JoinError::NotFound)?;
+                let actor = requester.actor(&account);
+                let joined = Teams::join_in(conn, join_link, &account, &actor, now).await?;
+                (account, Some(joined.team.id))
+            }
+            Some(Purpose::Login) => {
+                let account = user::Entity::find()
+                    .filter(user::Column::Email.eq(link.email.as_str()))
+                    .one(conn)
+                    .await?
+                    .ok_or(LoginError::AccountGone)?;
+                (account, None)
+            }
         };
         user::Entity::update_many()
             .col_expr(user::Column::LastSignInAt, Expr::value(now))
             .filter(user::Column::Id.eq(account.id.as_str()))
             .exec(conn)
             .await?;
-        let session = self.sessions.create(conn, &account.id, now).await?;
+        let teams: Vec<String> = Teams::memberships_in(conn, &account.id)
+            .await?
+            .into_iter()
+            .map(|m| m.team.id)
+            .collect();
+        AuditLog::record_for_teams(
+            conn,
+            &teams,
+            "member.signed_in",
+            &requester.actor(&account),
+            &Subject::new(&account.id, &account.email),
+            serde_json::json!({ "method": link.purpose }),
+            now,
+        )
+        .await?;
+        let team = team.or_else(|| teams.first().cloned());
+        let session = self
+            .sessions
+            .create(conn, &account.id, team.as_deref(), now)
+            .await?;
         Ok(SignedIn {
             user_id: account.id,
             email: account.email,
@@ -518,38 +622,6 @@ async fn consume<C: ConnectionTrait>(
         .exec(conn)
         .await?;
     Ok(result.rows_affected == 1)
-}
-
-/// Creates the account for a registration link; if the address registered meanwhile (two
-/// links, both used), the existing account is the one signed in. `ON CONFLICT DO NOTHING`
-/// rather than catching the violation, which would abort a PostgreSQL transaction.
-async fn create_account<C: ConnectionTrait>(
-    conn: &C,
-    email: &str,
-    now: DateTime<Utc>,
-) -> Result<user::Model, LoginError> {
-    let id = uuid::Uuid::now_v7().to_string();
-    let inserted = user::Entity::insert(user::ActiveModel {
-        id: Set(id.clone()),
-        email: Set(email.to_owned()),
-        created_at: Set(now),
-        last_sign_in_at: Set(None),
-    })
-    .on_conflict(
-        OnConflict::column(user::Column::Email)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(conn)
-    .await?;
-    if inserted == 1 {
-        tracing::info!(user = %id, "account created");
-    }
-    user::Entity::find()
-        .filter(user::Column::Email.eq(email))
-        .one(conn)
-        .await?
-        .ok_or(LoginError::AccountGone)
 }
 
 /// Says why a link that was not consumed cannot be used.

@@ -5,6 +5,7 @@ mod link;
 mod session;
 
 pub use link::{
-    CodeError, LinkError, LinkView, Login, LoginError, LoginSettings, Purpose, Requester, SignedIn,
+    CodeError, JoinTarget, LinkError, LinkView, Login, LoginError, LoginSettings, Purpose,
+    Requester, SignedIn,
 };
 pub use session::{SessionUser, Sessions};

@@ -27,6 +27,8 @@ pub struct SessionUser {
     /// The session's public identifier (the `sid` claim): derived from the stored hash, so it
     /// reveals nothing that could open the session.
     pub sid: String,
+    /// The team the person is working in, if they are in any.
+    pub team_id: Option<String>,
 }
 
 impl Sessions {
@@ -43,6 +45,7 @@ impl Sessions {
         &self,
         conn: &C,
         user_id: &str,
+        team_id: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<SecretToken, sea_orm::DbErr> {
         let secret = SecretToken::generate();
@@ -53,6 +56,7 @@ impl Sessions {
             last_seen_at: Set(now),
             expires_at: Set(now + self.max_ttl),
             revoked_at: Set(None),
+            team_id: Set(team_id.map(str::to_owned)),
         })
         .exec_without_returning(conn)
         .await?;
@@ -91,6 +95,7 @@ impl Sessions {
             email: account.email,
             signed_in_at: found.created_at,
             sid: session_id(&found.id_hash),
+            team_id: found.team_id,
         }))
     }
 
@@ -105,6 +110,35 @@ impl Sessions {
             .filter(session::Column::IdHash.eq(secret.hash()))
             .filter(session::Column::RevokedAt.is_null())
             .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Makes `team_id` the team this session works in. The caller checks membership.
+    pub async fn switch_team(
+        &self,
+        secret: &SecretToken,
+        team_id: &str,
+    ) -> Result<(), sea_orm::DbErr> {
+        session::Entity::update_many()
+            .col_expr(session::Column::TeamId, Expr::value(team_id))
+            .filter(session::Column::IdHash.eq(secret.hash()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Takes a team away from a person's sessions (they were removed from it).
+    pub async fn drop_team<C: ConnectionTrait>(
+        conn: &C,
+        user_id: &str,
+        team_id: &str,
+    ) -> Result<(), sea_orm::DbErr> {
+        session::Entity::update_many()
+            .col_expr(session::Column::TeamId, Expr::value(Option::<String>::None))
+            .filter(session::Column::UserId.eq(user_id))
+            .filter(session::Column::TeamId.eq(team_id))
+            .exec(conn)
             .await?;
         Ok(())
     }

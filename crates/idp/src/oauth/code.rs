@@ -30,6 +30,9 @@ pub struct CodeClaims {
     pub auth_time: i64,
     pub sid: String,
     pub exp: i64,
+    /// The team the tokens speak for (a team-bound client, or the `team` scope).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<String>,
 }
 
 pub fn seal(key: &MasterKey, claims: &CodeClaims) -> Result<String, String> {
@@ -70,6 +73,7 @@ mod tests {
             auth_time: 1,
             sid: "s".into(),
             exp: 2,
+            team_id: None,
         }
     }
 

@@ -91,6 +91,8 @@ pub mod grant {
         pub expires_at: DateTimeUtc,
         pub revoked_at: Option<DateTimeUtc>,
         pub revoked_reason: Option<String>,
+        /// The team the grant was made for (a team-bound client, or the `team` scope).
+        pub team_id: Option<String>,
     }
 
     no_relations!();

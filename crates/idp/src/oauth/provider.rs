@@ -22,9 +22,9 @@ use super::entities::{authorization_request, consent, grant, refresh_token, used
 use super::error::OAuthError;
 use super::pkce;
 use super::revocations::Revocations;
-use super::scope::{EMAIL, OFFLINE_ACCESS, OPENID, Scopes, USER_SCOPES};
+use super::scope::{EMAIL, OFFLINE_ACCESS, OPENID, Scopes, TEAM, USER_SCOPES};
 use super::tokens::{
-    ACCESS_TOKEN_TYPE, AccessClaims, ID_TOKEN_TYPE, IdClaims, TokenResponse, at_hash,
+    ACCESS_TOKEN_TYPE, AccessClaims, ID_TOKEN_TYPE, IdClaims, TeamClaims, TokenResponse, at_hash,
 };
 use super::verified_tokens::VerifiedTokens;
 use crate::entities::user;
@@ -33,6 +33,7 @@ use crate::login::SessionUser;
 use crate::secret::{SecretToken, sha256_hex};
 use crate::state::SharedKeyRing;
 use crate::write_gate::WriteGate;
+use latchkey_teams::Teams;
 
 /// Lifetimes of what the provider issues (`tokens.*`).
 #[derive(Clone, Debug)]
@@ -67,6 +68,15 @@ pub enum Next {
 }
 
 const AMR_EMAIL_OTP: &str = "otp";
+
+/// Which team an authorization speaks for.
+enum TeamFor {
+    /// No team: the client is not bound to one and did not ask for the `team` scope.
+    Nobody,
+    Team(String),
+    /// The client is bound to a team the person is not in.
+    Outsider,
+}
 
 #[derive(Clone)]
 pub struct Provider {
@@ -361,6 +371,9 @@ impl Provider {
         }
         let (request, client) = (pending.request, pending.client);
         let scopes = request.scopes();
+        if let TeamFor::Outsider = self.team_for(client, &scopes, user).await? {
+            return self.refuse(&pending, outsider(), now).await;
+        }
         // A public client's redirect can be claimed by another app on the device (RFC 8252
         // §8.6), so it is never approved silently on remembered consent.
         let consented = client.first_party
@@ -396,6 +409,15 @@ impl Provider {
         now: DateTime<Utc>,
     ) -> Result<Next, AuthorizeError> {
         let request = pending.request;
+        // Checked again here: consent may be given long after the request arrived.
+        let team_id = match self
+            .team_for(pending.client, &request.scopes(), user)
+            .await?
+        {
+            TeamFor::Outsider => return self.refuse(pending, outsider(), now).await,
+            TeamFor::Team(team) => Some(team),
+            TeamFor::Nobody => None,
+        };
         if let Some(id) = pending.id {
             let _turn = self.write_gate.turn().await;
             if !complete(&self.db, id, now).await.map_err(page_failure)? {
@@ -415,6 +437,7 @@ impl Provider {
             auth_time: user.signed_in_at.timestamp(),
             sid: user.sid.clone(),
             exp: (now + self.settings.code_ttl).timestamp(),
+            team_id,
         };
         let code = code::seal(&self.master_key, &claims).map_err(page_failure)?;
         tracing::info!(client = %request.client_id, user = %user.user_id, "authorization code issued");
@@ -424,6 +447,35 @@ impl Provider {
         }
         params.push(("iss", self.issuer.as_str()));
         Ok(Next::Redirect(response_url(&request.redirect_uri, &params)))
+    }
+
+    /// The team tokens for this request speak for: a team-bound client's team (the person must
+    /// be in it), or with the `team` scope the team the person is working in.
+    async fn team_for(
+        &self,
+        client: &Client,
+        scopes: &Scopes,
+        user: &SessionUser,
+    ) -> Result<TeamFor, AuthorizeError> {
+        let member = async |team: &str| {
+            Teams::role_of(&self.db, team, &user.user_id)
+                .await
+                .map(|role| role.is_some())
+                .map_err(page_failure)
+        };
+        if let Some(team) = &client.team_id {
+            return Ok(if member(team).await? {
+                TeamFor::Team(team.clone())
+            } else {
+                TeamFor::Outsider
+            });
+        }
+        match &user.team_id {
+            Some(team) if scopes.contains(TEAM) && member(team).await? => {
+                Ok(TeamFor::Team(team.clone()))
+            }
+            _ => Ok(TeamFor::Nobody),
+        }
     }
 
     fn error_redirect(&self, request: &AuthorizationRequest, error: &OAuthError) -> String {
@@ -624,8 +676,10 @@ impl Provider {
             auth_time,
             sid: &claims.sid,
             nonce: claims.nonce.as_deref(),
+            team_id: claims.team_id.as_deref(),
         };
         self.user_tokens(client, &scopes, &session, refresh, now)
+            .await
     }
 
     /// Revokes the grant a replayed code gave. The grant has a row only if a refresh token
@@ -725,6 +779,17 @@ impl Provider {
             _ => granted,
         };
         let account = self.account(&family.user_id).await?;
+        if let Some(team) = &family.team_id
+            && Teams::role_of(&self.db, team, &account.id)
+                .await
+                .map_err(OAuthError::internal)?
+                .is_none()
+        {
+            self.revoke_grant(&family.id, "member_removed", now).await?;
+            return Err(OAuthError::invalid_grant(
+                "the person is no longer a member of the team this token was issued for",
+            ));
+        }
         let next = SecretToken::generate();
 
         let turn = self.write_gate.turn().await;
@@ -756,8 +821,10 @@ impl Provider {
             auth_time: family.auth_time,
             sid: &family.sid,
             nonce: None,
+            team_id: family.team_id.as_deref(),
         };
         self.user_tokens(client, &scopes, &session, Some(next), now)
+            .await
     }
 
     /// `grant_type=client_credentials` (RFC 6749 §4.4): a token for the client itself, with
@@ -787,7 +854,7 @@ impl Provider {
             }
             _ => machine_scopes,
         };
-        let access_token = self.access_token(client, &client.id, &scopes, None, None, now)?;
+        let access_token = self.access_token(client, &client.id, &scopes, None, None, None, now)?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
@@ -798,7 +865,7 @@ impl Provider {
         })
     }
 
-    fn user_tokens(
+    async fn user_tokens(
         &self,
         client: &Client,
         scopes: &Scopes,
@@ -806,12 +873,28 @@ impl Provider {
         refresh: Option<SecretToken>,
         now: DateTime<Utc>,
     ) -> Result<TokenResponse, OAuthError> {
+        // Membership is read at issue time: a member removed since the code was issued gets
+        // nothing.
+        let team = match issued.team_id {
+            Some(team) => Some(
+                Teams::membership_in(&self.db, team, issued.user_id)
+                    .await
+                    .map_err(OAuthError::internal)?
+                    .ok_or_else(|| {
+                        OAuthError::invalid_grant(
+                            "the person is no longer a member of the team this grant was for",
+                        )
+                    })?,
+            ),
+            None => None,
+        };
         let access_token = self.access_token(
             client,
             issued.user_id,
             scopes,
             Some(issued.grant_id),
             Some(issued.auth_time.timestamp()),
+            issued.team_id,
             now,
         )?;
         let id_token = if scopes.contains(OPENID) {
@@ -829,6 +912,11 @@ impl Provider {
                 sid: issued.sid.to_owned(),
                 email: scopes.contains(EMAIL).then(|| issued.email.to_owned()),
                 email_verified: scopes.contains(EMAIL).then_some(true),
+                team: team.filter(|_| scopes.contains(TEAM)).map(|m| TeamClaims {
+                    team_id: m.team.id,
+                    team_name: m.team.name,
+                    team_role: m.role.as_str().to_owned(),
+                }),
             };
             Some(
                 self.keys
@@ -848,6 +936,7 @@ impl Provider {
         })
     }
 
+    #[allow(clippy::too_many_arguments)] // the claims, each optional by grant
     fn access_token(
         &self,
         client: &Client,
@@ -855,6 +944,7 @@ impl Provider {
         scopes: &Scopes,
         grant_id: Option<&str>,
         auth_time: Option<i64>,
+        team_id: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<String, OAuthError> {
         let claims = AccessClaims {
@@ -868,6 +958,7 @@ impl Provider {
             jti: crate::secret::random_id(),
             auth_time,
             grant_id: grant_id.map(str::to_owned),
+            team_id: team_id.map(str::to_owned),
         };
         Ok(self
             .keys
@@ -950,6 +1041,7 @@ struct IssuedFor<'a> {
     auth_time: DateTime<Utc>,
     sid: &'a str,
     nonce: Option<&'a str>,
+    team_id: Option<&'a str>,
 }
 
 /// The grant a code gives, as a row.
@@ -970,6 +1062,7 @@ fn grant_row(
         expires_at: Set(expires_at),
         revoked_at: Set(None),
         revoked_reason: Set(None),
+        team_id: Set(claims.team_id.clone()),
     }
 }
 
@@ -986,6 +1079,11 @@ async fn complete<C: ConnectionTrait>(
         .exec(conn)
         .await?;
     Ok(done.rows_affected == 1)
+}
+
+/// The refusal a team-bound client's outsiders get, at the client's redirect URI.
+fn outsider() -> OAuthError {
+    OAuthError::access_denied("this application admits only the members of its team")
 }
 
 fn ended() -> AuthorizeError {

@@ -10,7 +10,12 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 
+use super::access::membership_key;
 use super::entities::{grant, revoked_token};
+use super::tokens::AccessClaims;
+
+/// Revocation records of removed memberships start with this; access token ids never do.
+const MEMBERSHIP_PREFIX: &str = "member:";
 
 /// How often other replicas' revocations are read.
 pub const POLL_EVERY: Duration = Duration::from_secs(1);
@@ -22,8 +27,11 @@ const STALE_AFTER: TimeDelta = TimeDelta::seconds(10);
 
 #[derive(Default)]
 struct Revoked {
-    /// Revoked access tokens by `jti`, with when they expire anyway.
+    /// Revoked access tokens by `jti`, with when they expire anyway. Removed memberships are
+    /// here too, under a key no `jti` can take (`member:…`): with when they were removed.
     jtis: HashMap<String, DateTime<Utc>>,
+    /// Removed memberships: tokens issued for the team before this time are revoked.
+    memberships: HashMap<String, (DateTime<Utc>, DateTime<Utc>)>,
     /// Revoked grants, kept until every access token issued before the revocation has
     /// expired (nothing is issued from a grant after it is revoked).
     grants: HashMap<String, DateTime<Utc>>,
@@ -47,12 +55,18 @@ impl Revocations {
         }
     }
 
-    /// Whether the token `jti`, or the grant it came from, was revoked.
-    pub fn is_revoked(&self, jti: &str, grant_id: Option<&str>) -> bool {
+    /// Whether the token, the grant it came from, or the membership it speaks for was revoked.
+    pub fn is_revoked(&self, claims: &AccessClaims) -> bool {
         match self.revoked.read() {
             Ok(revoked) => {
-                revoked.jtis.contains_key(jti)
-                    || grant_id.is_some_and(|g| revoked.grants.contains_key(g))
+                revoked.jtis.contains_key(&claims.jti)
+                    || claims
+                        .grant_id
+                        .as_deref()
+                        .is_some_and(|g| revoked.grants.contains_key(g))
+                    || membership_key(claims)
+                        .and_then(|key| revoked.memberships.get(&key).copied())
+                        .is_some_and(|(ended, _)| claims.iat <= ended.timestamp())
             }
             // A poisoned lock means a panic while writing; fail closed.
             Err(_) => true,
@@ -70,6 +84,15 @@ impl Revocations {
     pub fn add_token(&self, jti: &str, expires_at: DateTime<Utc>) {
         if let Ok(mut revoked) = self.revoked.write() {
             revoked.jtis.insert(jti.to_owned(), expires_at);
+        }
+    }
+
+    /// A membership ended at `now`: tokens issued for that team before it stop working.
+    pub fn add_membership(&self, key: &str, now: DateTime<Utc>) {
+        if let Ok(mut revoked) = self.revoked.write() {
+            revoked
+                .memberships
+                .insert(key.to_owned(), (now, now + self.keep_grants_for));
         }
     }
 
@@ -105,7 +128,13 @@ impl Revocations {
             grants.into_tuple().all(&self.db).await?;
         if let Ok(mut revoked) = self.revoked.write() {
             for token in tokens {
-                revoked.jtis.insert(token.jti, token.expires_at);
+                if token.jti.starts_with(MEMBERSHIP_PREFIX) {
+                    revoked
+                        .memberships
+                        .insert(token.jti, (token.revoked_at, token.expires_at));
+                } else {
+                    revoked.jtis.insert(token.jti, token.expires_at);
+                }
             }
             for (id, revoked_at) in grants {
                 let keep_until = revoked_at.unwrap_or(now) + self.keep_grants_for;
@@ -113,6 +142,9 @@ impl Revocations {
             }
             revoked.jtis.retain(|_, expires_at| *expires_at > now);
             revoked.grants.retain(|_, keep_until| *keep_until > now);
+            revoked
+                .memberships
+                .retain(|_, (_, expires_at)| *expires_at > now);
             revoked.read_until = Some(now);
         }
         Ok(())

@@ -6,12 +6,14 @@ pub const OPENID: &str = "openid";
 pub const PROFILE: &str = "profile";
 pub const EMAIL: &str = "email";
 pub const OFFLINE_ACCESS: &str = "offline_access";
+/// The person's current team: its id, name and their role in it.
+pub const TEAM: &str = "team";
 
 /// The scopes a client may ask for unless it was registered with others.
 pub const DEFAULT_SCOPES: [&str; 4] = [OPENID, PROFILE, EMAIL, OFFLINE_ACCESS];
 
 /// Scopes that describe a person; a client acting for itself cannot have them.
-pub const USER_SCOPES: [&str; 4] = DEFAULT_SCOPES;
+pub const USER_SCOPES: [&str; 5] = [OPENID, PROFILE, EMAIL, OFFLINE_ACCESS, TEAM];
 
 /// A set of scopes in the order first given, without repeats.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -28,6 +28,9 @@ pub struct AccessClaims {
     pub auth_time: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_id: Option<String>,
+    /// The team the token speaks for; removing the member from it ends the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<String>,
 }
 
 /// The claims of an ID token.
@@ -51,6 +54,16 @@ pub struct IdClaims {
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_verified: Option<bool>,
+    #[serde(flatten)]
+    pub team: Option<TeamClaims>,
+}
+
+/// The `team` scope's claims: the team the person works in and their role in it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TeamClaims {
+    pub team_id: String,
+    pub team_name: String,
+    pub team_role: String,
 }
 
 /// The token endpoint's answer (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3).

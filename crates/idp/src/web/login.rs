@@ -13,7 +13,9 @@ use super::cookies::Jar;
 use super::csrf;
 use super::error::PageError;
 use crate::email::Email;
-use crate::login::{CodeError, LinkError, Purpose, Requester, SessionUser, SignedIn};
+use crate::login::{
+    CodeError, JoinTarget, LinkError, LoginError, Purpose, Requester, SessionUser, SignedIn,
+};
 use crate::pages::{ConfirmView, DashboardView, EmailFormView, SentView};
 use crate::secret::SecretToken;
 use crate::state::AppState;
@@ -77,6 +79,11 @@ pub(super) struct ConfirmForm {
 }
 
 #[derive(Deserialize)]
+pub(super) struct DashboardQuery {
+    done: Option<String>,
+}
+
+#[derive(Deserialize)]
 pub(super) struct CsrfForm {
     #[serde(default)]
     csrf: String,
@@ -115,7 +122,7 @@ fn email_form(
             other_href: &register_href,
             other_link: "Create an account",
         },
-        Purpose::Register => EmailFormView {
+        Purpose::Register | Purpose::Join => EmailFormView {
             title: "Create your account",
             lead: "Enter your email address and we will send you a link to finish signing up. No password needed.",
             action: "/register",
@@ -222,19 +229,47 @@ async fn submit(
             );
         }
     };
-    let requester = Requester {
+    let continues = Some(pending(state, Some(&form.request)).await).filter(|r| !r.is_empty());
+    send_link(state, peer, headers, jar, &email, purpose, continues, None).await
+}
+
+/// Who is asking, from the connection and its headers.
+pub(super) fn requester(peer: SocketAddr, headers: &HeaderMap) -> Requester {
+    Requester {
         ip: peer.ip().to_string(),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("unknown browser")
             .to_owned(),
-    };
+    }
+}
+
+/// Queues the link for `email`, marks this browser as the one that asked (for the code),
+/// and shows "check your email".
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn send_link(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    jar: CookieJar,
+    email: &Email,
+    purpose: Purpose,
+    continues: Option<&str>,
+    join: Option<&JoinTarget>,
+) -> PageResult {
     let browser = SecretToken::generate();
-    let continues = Some(pending(state, Some(&form.request)).await).filter(|r| !r.is_empty());
     state
         .login
-        .request(&email, purpose, &browser, &requester, continues, Utc::now())
+        .request(
+            email,
+            purpose,
+            &browser,
+            &requester(peer, headers),
+            continues,
+            join,
+            Utc::now(),
+        )
         .await
         .map_err(PageError::internal)?;
     let jar = jar.add(
@@ -264,6 +299,7 @@ fn sent(state: &AppState, jar: CookieJar, status: StatusCode, error: Option<&str
 /// `POST /login/code`: the code from the mail, typed in the browser that asked.
 pub(super) async fn code_submit(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     jar: CookieJar,
     Form(form): Form<CodeForm>,
@@ -272,7 +308,7 @@ pub(super) async fn code_submit(
         csrf::check(&jar, &headers, &form.csrf, state.cookies, &state.issuer)?;
         let browser = jar.get(state.cookies.name(Jar::Browser)).and_then(|c| SecretToken::from_client(c.value()));
         let outcome = match browser {
-            Some(browser) => state.login.confirm_code(&browser, &form.code, Utc::now()).await,
+            Some(browser) => state.login.confirm_code(&browser, &form.code, &requester(peer, &headers), Utc::now()).await,
             None => Err(CodeError::NothingPending),
         };
         match outcome {
@@ -289,7 +325,7 @@ pub(super) async fn code_submit(
                 hint: Some("Type the code in the same browser where you asked for the link."),
                 action: Some(("/login", "Send a new link")),
             }),
-            Err(CodeError::Login(e)) => Err(PageError::internal(e)),
+            Err(CodeError::Login(e)) => Err(link_error(LinkError::Login(e))),
         }
     }
     .await;
@@ -310,13 +346,18 @@ pub(super) async fn verify_page(
             .await
             .map_err(link_error)?;
         let (jar, csrf) = csrf::token(jar, state.cookies);
+        let joining = view
+            .team
+            .as_ref()
+            .map(|team| format!("join the team {team}"));
         let (title, button) = match view.purpose {
             Purpose::Register => ("Finish creating your account", "Create my account"),
             Purpose::Login => ("Sign in", "Sign me in"),
+            Purpose::Join => ("Join your team", "Join the team"),
         };
         let page = ConfirmView {
             title,
-            action: view.purpose.action(),
+            action: joining.as_deref().unwrap_or(view.purpose.action()),
             button,
             email: view.email.as_str(),
             issuer: state.issuer.as_str(),
@@ -338,6 +379,7 @@ pub(super) async fn verify_page(
 /// `POST /login/verify`: uses the link and signs this browser in.
 pub(super) async fn verify_submit(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     jar: CookieJar,
     Form(form): Form<ConfirmForm>,
@@ -346,7 +388,7 @@ pub(super) async fn verify_submit(
         csrf::check(&jar, &headers, &form.csrf, state.cookies, &state.issuer)?;
         let signed_in = state
             .login
-            .confirm(&form.token, Utc::now())
+            .confirm(&form.token, &requester(peer, &headers), Utc::now())
             .await
             .map_err(link_error)?;
         Ok(start_session(&state, jar, signed_in).await)
@@ -408,16 +450,27 @@ pub(crate) async fn current_user(
 }
 
 /// `GET /dashboard`: the signed-in landing page.
-pub(super) async fn dashboard(State(state): State<AppState>, jar: CookieJar) -> Response {
+pub(super) async fn dashboard(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(q): Query<DashboardQuery>,
+) -> Response {
     let result = async {
         let Some((_, user)) = current_user(&state, &jar).await? else {
             return Ok(Redirect::to("/login").into_response());
         };
+        let team = match &user.team_id {
+            Some(team) => state.teams.open(team, &user.user_id).await.ok(),
+            None => None,
+        }
+        .map(|m| (m.team.name, m.role.as_str()));
         let (jar, csrf) = csrf::token(jar, state.cookies);
         let view = DashboardView {
             email: &user.email,
             signed_in_at: user.signed_in_at.to_rfc3339_opts(SecondsFormat::Secs, true),
             csrf: &csrf,
+            team,
+            left_team: q.done.as_deref() == Some("left"),
         };
         Ok((jar, html(&state, StatusCode::OK, "dashboard.html", &view)?).into_response())
     }
@@ -503,6 +556,7 @@ fn link_error(error: LinkError) -> PageError {
             "This link no longer works",
             "Too many wrong codes were typed for it, so the link and its code were cancelled.",
         ),
+        LinkError::Login(LoginError::Join(e)) => return super::join::join_error(e),
         LinkError::Login(e) => return PageError::internal(e),
     };
     PageError {

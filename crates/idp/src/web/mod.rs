@@ -8,11 +8,13 @@ mod discovery;
 mod end_session;
 mod error;
 mod health;
+mod join;
 mod jwks;
 mod login;
 mod oauth_response;
 mod request_id;
 mod security_headers;
+mod team;
 mod token;
 mod userinfo;
 
@@ -55,6 +57,14 @@ pub mod paths {
     pub const DASHBOARD: &str = "/dashboard";
     pub const LOGOUT: &str = "/logout";
     pub const LOGOUT_EVERYWHERE: &str = "/logout/everywhere";
+    pub const JOIN: &str = "/join/{token}";
+    pub const TEAM_SWITCH: &str = "/dashboard/team";
+    pub const TEAM_SETTINGS: &str = "/dashboard/settings/team";
+    pub const TEAM_RENAME: &str = "/dashboard/settings/team/rename";
+    pub const TEAM_JOIN_LINKS: &str = "/dashboard/settings/team/join-links";
+    pub const TEAM_JOIN_LINK_REVOKE: &str = "/dashboard/settings/team/join-links/revoke";
+    pub const TEAM_MEMBER_ROLE: &str = "/dashboard/settings/team/members/role";
+    pub const TEAM_MEMBER_REMOVE: &str = "/dashboard/settings/team/members/remove";
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -183,6 +193,17 @@ fn login_routes(per_minute: u32) -> Router<AppState> {
             get(login::verify_page).merge(limited(post(login::verify_submit))),
         )
         .route(paths::DASHBOARD, get(login::dashboard))
+        .route(
+            paths::JOIN,
+            get(join::join_page).merge(limited(post(join::join_submit))),
+        )
+        .route(paths::TEAM_SWITCH, post(team::switch))
+        .route(paths::TEAM_SETTINGS, get(team::settings_page))
+        .route(paths::TEAM_RENAME, post(team::rename))
+        .route(paths::TEAM_JOIN_LINKS, post(team::create_join_link))
+        .route(paths::TEAM_JOIN_LINK_REVOKE, post(team::revoke_join_link))
+        .route(paths::TEAM_MEMBER_ROLE, post(team::change_role))
+        .route(paths::TEAM_MEMBER_REMOVE, post(team::remove_member))
         .route(paths::LOGOUT, post(login::logout))
         .route(paths::LOGOUT_EVERYWHERE, post(login::logout_everywhere))
         .route_layer(tower_http::timeout::TimeoutLayer::with_status_code(

@@ -1,0 +1,167 @@
+//! `/join/{token}`: a team's join link. It names the team and asks for an address; the person
+//! joins only when they complete the magic link sent there, so the link alone grants nothing.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Form, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use chrono::Utc;
+use latchkey_teams::{JoinError, JoinLink, Team};
+use serde::Deserialize;
+
+use super::csrf;
+use super::error::PageError;
+use super::login::{html, send_link};
+use crate::email::Email;
+use crate::login::{JoinTarget, Purpose};
+use crate::pages::EmailFormView;
+use crate::secret::SecretToken;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub(super) struct JoinForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `GET /join/{token}`.
+pub(super) async fn join_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    jar: CookieJar,
+) -> Response {
+    let result = async {
+        let (_, team) = open(&state, &token).await?;
+        form(&state, jar, &token, &team, "", None)
+    }
+    .await;
+    result.unwrap_or_else(|error| error.render(&state))
+}
+
+/// `POST /join/{token}`: sends the magic link that completes the join.
+pub(super) async fn join_submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(input): Form<JoinForm>,
+) -> Response {
+    let result = async {
+        csrf::check(&jar, &headers, &input.csrf, state.cookies, &state.issuer)?;
+        let (link, team) = open(&state, &token).await?;
+        let Ok(email) = Email::parse(&input.email) else {
+            let message = "That does not look like an email address. Check it and try again.";
+            return form(
+                &state,
+                jar,
+                &token,
+                &team,
+                input.email.trim(),
+                Some(message),
+            );
+        };
+        let target = JoinTarget {
+            link_id: link.id,
+            team_name: team.name,
+        };
+        send_link(
+            &state,
+            peer,
+            &headers,
+            jar,
+            &email,
+            Purpose::Join,
+            None,
+            Some(&target),
+        )
+        .await
+    }
+    .await;
+    result.unwrap_or_else(|error| error.render(&state))
+}
+
+async fn open(state: &AppState, token: &str) -> Result<(JoinLink, Team), PageError> {
+    let token = SecretToken::from_client(token).ok_or_else(|| join_error(JoinError::NotFound))?;
+    state
+        .teams
+        .find_join_link(&token.hash(), Utc::now())
+        .await
+        .map_err(join_error)
+}
+
+fn form(
+    state: &AppState,
+    jar: CookieJar,
+    token: &str,
+    team: &Team,
+    email: &str,
+    error: Option<&str>,
+) -> Result<Response, PageError> {
+    let (jar, csrf) = csrf::token(jar, state.cookies);
+    let title = format!("Join {}", team.name);
+    let action = format!("/join/{token}");
+    let view = EmailFormView {
+        title: &title,
+        lead: "Enter your email address. We will send you a link; you join the team when you open it. No password needed.",
+        action: &action,
+        button: "Email me a link to join",
+        email,
+        csrf: &csrf,
+        request: "",
+        error,
+        other_text: "Already in this team?",
+        other_href: "/login",
+        other_link: "Sign in",
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let mut response = (jar, html(state, status, "email_form.html", &view)?).into_response();
+    // The token is in the path: never send it on to another site.
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    Ok(response)
+}
+
+/// The page for a join link that cannot be used: what happened, and what to do.
+pub(super) fn join_error(error: JoinError) -> PageError {
+    let (status, title, message) = match error {
+        JoinError::NotFound => (
+            StatusCode::NOT_FOUND,
+            "This join link is not valid",
+            "The link is damaged or incomplete, or it never existed.",
+        ),
+        JoinError::Expired => (
+            StatusCode::GONE,
+            "This join link has expired",
+            "Join links work for a limited time, at most three days.",
+        ),
+        JoinError::Revoked => (
+            StatusCode::GONE,
+            "This join link was withdrawn",
+            "An administrator of the team revoked it.",
+        ),
+        JoinError::UsedUp => (
+            StatusCode::GONE,
+            "This join link has been used up",
+            "It has been used as many times as it allows.",
+        ),
+        JoinError::Database(e) => return PageError::internal(e),
+    };
+    PageError {
+        status,
+        title,
+        message: message.into(),
+        hint: Some("Ask an administrator of the team for a new join link."),
+        action: Some(("/login", "Sign in instead")),
+    }
+}

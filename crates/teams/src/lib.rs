@@ -1,0 +1,18 @@
+//! Teams: who belongs to which team and in what role, the join links administrators hand
+//! out, and the append-only audit log of everything that changes access. No HTTP here, and
+//! no secrets: callers pass the SHA-256 of a join link's token, never the token.
+
+mod audit;
+pub mod entities;
+mod error;
+mod join_links;
+mod people;
+mod role;
+mod teams;
+
+pub use audit::{Actor, AuditEvent, AuditFilter, AuditLog, Subject};
+pub use error::{JoinError, TeamError};
+pub use join_links::{JoinLink, JoinLinkState, Joined, NewJoinLink};
+pub use people::ensure_user;
+pub use role::{Role, RoleParseError};
+pub use teams::{Member, Membership, Team, TeamName, Teams};

@@ -1,0 +1,38 @@
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
+
+use crate::entities::user;
+
+/// The account for an address, created if there is none. `ON CONFLICT DO NOTHING` rather
+/// than catching the violation, which would abort a PostgreSQL transaction; two concurrent
+/// calls for one address get the same account.
+pub async fn ensure_user<C: ConnectionTrait>(
+    conn: &C,
+    email: &str,
+    now: DateTime<Utc>,
+) -> Result<(user::Model, bool), DbErr> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let inserted = user::Entity::insert(user::ActiveModel {
+        id: Set(id.clone()),
+        email: Set(email.to_owned()),
+        created_at: Set(now),
+        last_sign_in_at: Set(None),
+    })
+    .on_conflict(
+        OnConflict::column(user::Column::Email)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    if inserted == 1 {
+        tracing::info!(user = %id, "account created");
+    }
+    let account = user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .one(conn)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("account for {email}")))?;
+    Ok((account, inserted == 1))
+}
