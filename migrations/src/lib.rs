@@ -8,6 +8,7 @@ mod m20261125_000001_create_signing_keys;
 mod m20261125_000002_create_login;
 mod m20261125_000003_create_oauth;
 mod m20261125_000004_create_teams;
+mod m20261125_000005_create_trusted_issuers;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_create_login::Migration),
             Box::new(m20261125_000003_create_oauth::Migration),
             Box::new(m20261125_000004_create_teams::Migration),
+            Box::new(m20261125_000005_create_trusted_issuers::Migration),
         ]
     }
 }

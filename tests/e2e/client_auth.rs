@@ -16,14 +16,14 @@ use crate::harness::{TestApp, TestDb, config, latchkey, master_key, stderr, stdo
 use crate::on_both_databases;
 
 /// A P-256 key of the client's, with its public JWK.
-struct ClientKey {
-    kid: String,
-    encoding: EncodingKey,
-    jwk: Jwk,
+pub(crate) struct ClientKey {
+    pub(crate) kid: String,
+    pub(crate) encoding: EncodingKey,
+    pub(crate) jwk: Jwk,
 }
 
 impl ClientKey {
-    fn generate(kid: &str) -> Self {
+    pub(crate) fn generate(kid: &str) -> Self {
         let pkcs8 =
             EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
                 .expect("generate");
@@ -37,7 +37,7 @@ impl ClientKey {
         }
     }
 
-    fn assertion(&self, alg: Algorithm, claims: &Value) -> String {
+    pub(crate) fn assertion(&self, alg: Algorithm, claims: &Value) -> String {
         let mut header = Header::new(alg);
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.encoding).expect("sign")
@@ -45,7 +45,7 @@ impl ClientKey {
 }
 
 /// Serves a JWKS over HTTP on loopback, as a client's `jwks_uri`.
-async fn serve_jwks(set: Arc<Mutex<JwkSet>>) -> String {
+pub(crate) async fn serve_jwks(set: Arc<Mutex<JwkSet>>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let app = axum::Router::new().route(

@@ -11,6 +11,7 @@ mod smtp;
 
 mod config_errors;
 mod discovery;
+mod federation;
 mod jwks;
 mod key_rotation;
 mod login;

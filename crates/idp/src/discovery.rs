@@ -58,12 +58,7 @@ pub(crate) fn document(issuer: &Issuer) -> Result<Vec<u8>, serde_json::Error> {
         scopes_supported: &USER_SCOPES,
         response_types_supported: &["code"],
         response_modes_supported: &["query"],
-        // The JWT bearer grant arrives with the integrations; until then it is not offered.
-        grant_types_supported: GrantType::ALL
-            .iter()
-            .filter(|g| **g != GrantType::JwtBearer)
-            .map(|g| g.as_str())
-            .collect(),
+        grant_types_supported: GrantType::ALL.iter().map(|g| g.as_str()).collect(),
         subject_types_supported: &["public"],
         id_token_signing_alg_values_supported: &["ES256", "RS256"],
         token_endpoint_auth_methods_supported: auth_methods.clone(),

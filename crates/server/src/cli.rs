@@ -43,6 +43,58 @@ pub enum Command {
     JoinLink(JoinLinkCommand),
     /// Show a team's audit log, newest first.
     Audit(AuditArgs),
+    /// Trust an integration's own JWTs (RFC 7523 jwt-bearer grant) for a team.
+    #[command(subcommand)]
+    Issuer(IssuerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IssuerCommand {
+    /// Trust an issuer's signed assertions for a team's members.
+    Add(Box<IssuerAddArgs>),
+    /// List a team's trusted issuers.
+    List {
+        #[arg(long)]
+        team: String,
+    },
+    /// Stop trusting an issuer.
+    Remove {
+        #[arg(long)]
+        team: String,
+        /// The id `issuer add` printed.
+        id: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct IssuerAddArgs {
+    /// The team whose members the issuer's assertions name.
+    #[arg(long)]
+    pub team: String,
+    /// The `iss` its assertions carry.
+    #[arg(long)]
+    pub issuer: String,
+    /// Where it publishes its public keys (https; cached, refetched for an unknown kid).
+    #[arg(long = "jwks-uri", value_name = "URI")]
+    pub jwks_uri: Option<String>,
+    /// A file holding its public keys as a JWKS.
+    #[arg(long = "jwks-file", value_name = "FILE")]
+    pub jwks_file: Option<std::path::PathBuf>,
+    /// Algorithms it may sign with: ES256, RS256, EdDSA [default: all three].
+    #[arg(long = "algorithm", value_name = "ALG", value_delimiter = ',')]
+    pub algorithms: Vec<String>,
+    /// The `aud` its assertions must carry [default: the token endpoint URL or the issuer].
+    #[arg(long)]
+    pub audience: Option<String>,
+    /// The longest assertion lifetime (exp - iat) accepted.
+    #[arg(long = "max-lifetime", default_value = "5m")]
+    pub max_lifetime: String,
+    /// The claim holding the member's email address.
+    #[arg(long = "email-claim", default_value = "email")]
+    pub email_claim: String,
+    /// The claim holding the member's name.
+    #[arg(long = "name-claim", default_value = "name")]
+    pub name_claim: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,7 +5,9 @@ use latchkey_server::cli::{
     Cli, ClientCommand, Command, JoinLinkCommand, KeysCommand, TeamCommand,
 };
 use latchkey_server::config::Config;
-use latchkey_server::{client_commands, commands, serve, team_commands, telemetry};
+use latchkey_server::{
+    client_commands, commands, issuer_commands, serve, team_commands, telemetry,
+};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
                 team_commands::create_join_link(&settings, args, cli.json).await
             }
             Command::Audit(args) => team_commands::audit(&settings, args, cli.json).await,
+            Command::Issuer(command) => issuer_commands::run(&settings, command, cli.json).await,
         }
     });
     match result {

@@ -40,6 +40,8 @@ pub enum ServeError {
     Client(#[from] latchkey_idp::oauth::ClientError),
     #[error("{0}")]
     Usage(String),
+    #[error("{0}")]
+    Issuer(#[from] latchkey_idp::oauth::federation::IssuerError),
     #[error("reading revocations from the database: {0}")]
     Revocations(String),
     #[error("serving: {0}")]

@@ -162,7 +162,11 @@ pub async fn create_join_link(
         }
         print_json(&value);
     } else {
-        println!("Join link for team {} (as {}):", args.team, link.role);
+        println!(
+            "Join link for team {} (as {}):",
+            args.team,
+            link.role.as_str()
+        );
         println!("  {url}");
         println!("  expires at {}", link.expires_at.to_rfc3339());
         println!("Share it now: it is not kept and cannot be shown again.");

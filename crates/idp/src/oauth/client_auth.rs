@@ -111,6 +111,16 @@ impl ClientAuthenticator {
         &self.clients
     }
 
+    /// The cache of remote key sets, shared with the JWT bearer grant.
+    pub fn jwks(&self) -> &RemoteJwks {
+        &self.jwks
+    }
+
+    /// The `aud` values an assertion may carry: the issuer and the token endpoint.
+    pub fn audiences(&self) -> &[String; 2] {
+        &self.audiences
+    }
+
     /// The client the credentials prove, or `invalid_client` saying what was wrong.
     pub async fn authenticate(
         &self,

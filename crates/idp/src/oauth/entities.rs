@@ -162,3 +162,29 @@ pub mod seen_assertion {
 
     no_relations!();
 }
+
+pub mod trusted_issuer {
+    use sea_orm::entity::prelude::*;
+
+    /// An integration a team trusts to sign assertions about its users (RFC 7523).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "trusted_issuers")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub team_id: String,
+        pub issuer: String,
+        pub jwks_uri: Option<String>,
+        pub jwks: Option<String>,
+        /// Comma-separated JOSE names.
+        pub algorithms: String,
+        /// The `aud` assertions must carry; `None`: the token endpoint or the issuer.
+        pub audience: Option<String>,
+        pub max_lifetime_secs: i32,
+        pub email_claim: String,
+        pub name_claim: String,
+        pub created_at: DateTimeUtc,
+    }
+
+    no_relations!();
+}

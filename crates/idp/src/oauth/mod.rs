@@ -9,6 +9,7 @@ pub mod client_auth;
 mod code;
 pub mod entities;
 pub mod error;
+pub mod federation;
 mod membership;
 pub mod pkce;
 mod provider;

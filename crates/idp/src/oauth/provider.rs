@@ -966,6 +966,18 @@ impl Provider {
             .sign(SigningAlgorithm::Es256, ACCESS_TOKEN_TYPE, &claims, now)?)
     }
 
+    /// An access token for a member, for the team it speaks for (the JWT bearer grant).
+    pub(super) fn issue_access_token(
+        &self,
+        client: &Client,
+        user_id: &str,
+        scopes: &Scopes,
+        team_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, OAuthError> {
+        self.access_token(client, user_id, scopes, None, None, Some(team_id), now)
+    }
+
     /// Access tokens name Latchkey itself as their audience: the userinfo endpoint and the
     /// resource servers that introspect them.
     pub fn access_token_audience(&self) -> &str {

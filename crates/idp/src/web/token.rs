@@ -75,6 +75,11 @@ pub(super) async fn token(
                     )
                     .await
             }
+            Some(crate::oauth::federation::JWT_BEARER) => {
+                provider
+                    .jwt_bearer(&client, get("assertion"), get("scope"), now)
+                    .await
+            }
             Some("refresh_token") => {
                 provider
                     .refresh(&client, get("refresh_token"), get("scope"), now)

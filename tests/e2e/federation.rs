@@ -1,0 +1,335 @@
+//! Inbound JWT federation (RFC 7523 §2.1): an integration signs its own assertion about its
+//! user; Latchkey checks it against the keys its team registered, links or provisions the
+//! member, and answers with its own access token. Every refusal says which check failed.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::client_auth::{ClientKey, serve_jwks};
+use crate::harness::{TestApp, TestDb, latchkey, stderr};
+use crate::oidc::{cli_env, create_client, jwt_payload, provider};
+use crate::on_both_databases;
+
+const ISSUER: &str = "https://agent.customer.example";
+const GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+fn cli(db: &TestDb, app: &TestApp, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let output = latchkey(db.dir.path(), &cli_env(db, app), &all);
+    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    serde_json::from_str(&crate::harness::stdout(&output)).expect("json")
+}
+
+fn claims(aud: &str, jti: &str, adjust: impl FnOnce(&mut Value)) -> Value {
+    let now = Utc::now().timestamp();
+    let mut claims = json!({
+        "iss": ISSUER,
+        "sub": "ext-42",
+        "aud": aud,
+        "iat": now,
+        "exp": now + 120,
+        "jti": jti,
+        "email": "pat@customer.example",
+    });
+    adjust(&mut claims);
+    claims
+}
+
+async fn exchange(app: &TestApp, client: (&str, &str), assertion: &str) -> (StatusCode, Value) {
+    let response = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth(client.0, Some(client.1))
+        .form(&[
+            ("grant_type", GRANT),
+            ("assertion", assertion),
+            ("scope", "api"),
+        ])
+        .send()
+        .await
+        .expect("token");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn refused(app: &TestApp, client: (&str, &str), assertion: &str, why: &str) {
+    let (status, body) = exchange(app, client, assertion).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{why}: {body}");
+    assert_eq!(body["error"], "invalid_grant", "{why}: {body}");
+    let description = body["error_description"].as_str().unwrap_or_default();
+    assert!(
+        description.contains(why),
+        "wanted {why:?}, got {description:?}"
+    );
+}
+
+on_both_databases!(integrations_exchange_their_own_jwts_for_tokens);
+async fn integrations_exchange_their_own_jwts_for_tokens(db: TestDb) {
+    let p = provider(&db, |_| {}).await;
+    let app = &p.app;
+    let team = cli(
+        &db,
+        app,
+        &[
+            "team",
+            "create",
+            "--name",
+            "Customer",
+            "--admin",
+            "admin@customer.example",
+        ],
+    )["team_id"]
+        .as_str()
+        .expect("team_id")
+        .to_owned();
+    let key = ClientKey::generate("k1");
+    let published = Arc::new(Mutex::new(JwkSet {
+        keys: vec![key.jwk.clone()],
+    }));
+    let jwks_uri = serve_jwks(published.clone()).await;
+    let added = cli(
+        &db,
+        app,
+        &[
+            "issuer",
+            "add",
+            "--team",
+            &team,
+            "--issuer",
+            ISSUER,
+            "--jwks-uri",
+            &jwks_uri,
+        ],
+    );
+    assert_eq!(added["max_lifetime_secs"], 300);
+    let agent = create_client(
+        &db,
+        app,
+        &[
+            "--name",
+            "Agent",
+            "--team",
+            &team,
+            "--grant-type",
+            GRANT,
+            "--scope",
+            "api",
+        ],
+    );
+    let client = (
+        agent["client_id"].as_str().expect("id").to_owned(),
+        agent["client_secret"].as_str().expect("secret").to_owned(),
+    );
+    let client = (client.0.as_str(), client.1.as_str());
+    let token_endpoint = app.url("/token");
+    let discovery: Value = app
+        .get("/.well-known/openid-configuration")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        discovery["grant_types_supported"]
+            .as_array()
+            .expect("grants")
+            .contains(&json!(GRANT))
+    );
+
+    // Accepted: the member is provisioned in the issuer's team, once, and recorded.
+    let (status, body) = exchange(
+        app,
+        client,
+        &key.assertion(Algorithm::ES256, &claims(&token_endpoint, "a1", |_| {})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("refresh_token").is_none() && body.get("id_token").is_none());
+    let access = jwt_payload(body["access_token"].as_str().expect("access"));
+    assert_eq!(access["team_id"], team);
+    assert_eq!(access["scope"], "api");
+    let members = cli(&db, app, &["team", "members", "--team", &team]);
+    let pat = members
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|m| m["email"] == "pat@customer.example")
+        .expect("provisioned");
+    assert_eq!(pat["role"], "member");
+    assert_eq!(pat["external_id"], "ext-42");
+    assert_eq!(pat["issuer"], ISSUER);
+    assert_eq!(access["sub"], pat["user_id"]);
+    // The issuer as audience works too, and the same external user is the same member.
+    let (status, again) = exchange(
+        app,
+        client,
+        &key.assertion(Algorithm::ES256, &claims(&app.base_url, "a2", |_| {})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(
+        jwt_payload(again["access_token"].as_str().expect("access"))["sub"],
+        pat["user_id"]
+    );
+    let provisioned = cli(
+        &db,
+        app,
+        &["audit", "--team", &team, "--action", "member.provisioned"],
+    );
+    assert_eq!(
+        provisioned.as_array().expect("array").len(),
+        1,
+        "{provisioned}"
+    );
+
+    // Refused, each with the check that failed.
+    let sign = |c: Value| key.assertion(Algorithm::ES256, &c);
+    let now = Utc::now().timestamp();
+    refused(
+        app,
+        client,
+        &sign(claims(&token_endpoint, "a1", |_| {})),
+        "replay",
+    )
+    .await;
+    refused(
+        app,
+        client,
+        &sign(claims(&token_endpoint, "b1", |c| {
+            c["iat"] = json!(now - 600);
+            c["exp"] = json!(now - 300);
+        })),
+        "expired",
+    )
+    .await;
+    refused(
+        app,
+        client,
+        &sign(claims(&token_endpoint, "b2", |c| {
+            c["nbf"] = json!(now + 300)
+        })),
+        "not valid yet",
+    )
+    .await;
+    refused(
+        app,
+        client,
+        &sign(claims(&token_endpoint, "b3", |c| {
+            c["exp"] = json!(now + 3600)
+        })),
+        "at most 300",
+    )
+    .await;
+    refused(
+        app,
+        client,
+        &sign(claims("https://elsewhere.example/token", "b4", |_| {})),
+        "aud must be",
+    )
+    .await;
+    refused(
+        app,
+        client,
+        &sign(claims(&token_endpoint, "b5", |c| {
+            c["iss"] = json!("https://stranger.example")
+        })),
+        "not trusted",
+    )
+    .await;
+    refused(
+        app,
+        client,
+        &sign(claims(&token_endpoint, "b6", |c| {
+            c.as_object_mut().expect("object").remove("jti");
+        })),
+        "jti",
+    )
+    .await;
+    refused(
+        app,
+        client,
+        &ClientKey::generate("unknown")
+            .assertion(Algorithm::ES256, &claims(&token_endpoint, "b7", |_| {})),
+        "no key for this kid",
+    )
+    .await;
+    // Another key under the published kid: a forgery.
+    let forger = ClientKey::generate("k1");
+    refused(
+        app,
+        client,
+        &forger.assertion(Algorithm::ES256, &claims(&token_endpoint, "b8", |_| {})),
+        "signature",
+    )
+    .await;
+    let hmac = jsonwebtoken::encode(
+        &Header {
+            kid: Some("k1".into()),
+            ..Header::new(Algorithm::HS256)
+        },
+        &claims(&token_endpoint, "b9", |_| {}),
+        &EncodingKey::from_secret(&serde_json::to_vec(&key.jwk).expect("jwk")),
+    )
+    .expect("hmac");
+    refused(app, client, &hmac, "not allowed").await;
+    let unsigned = {
+        use base64::Engine;
+        let b64 = |v: &Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(serde_json::to_vec(v).expect("json"))
+        };
+        format!(
+            "{}.{}.",
+            b64(&json!({"alg": "none", "kid": "k1"})),
+            b64(&claims(&token_endpoint, "b10", |_| {}))
+        )
+    };
+    refused(app, client, &unsigned, "not a signed JWT").await;
+
+    // A client not allowed the grant.
+    let other = create_client(
+        &db,
+        app,
+        &[
+            "--name",
+            "Reports",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "api",
+        ],
+    );
+    let (status, body) = exchange(
+        app,
+        (
+            other["client_id"].as_str().expect("id"),
+            other["client_secret"].as_str().expect("secret"),
+        ),
+        &sign(claims(&token_endpoint, "c1", |_| {})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "unauthorized_client");
+
+    // The integration rotates its key: the new one is picked up without a restart once the
+    // cached set is stale (a minute at least, so a kid flood cannot make us fetch).
+    let rotated = ClientKey::generate("k2");
+    *published.lock().expect("lock") = JwkSet {
+        keys: vec![rotated.jwk.clone()],
+    };
+    tokio::time::sleep(Duration::from_secs(61)).await;
+    let (status, body) = exchange(
+        app,
+        client,
+        &rotated.assertion(Algorithm::ES256, &claims(&token_endpoint, "d1", |_| {})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    p.app.stop().await;
+}
