@@ -15,6 +15,7 @@ use crate::client_auth::{ClientKey, serve_jwks};
 use crate::harness::{TestApp, TestDb, latchkey, stderr};
 use crate::oidc::{cli_env, create_client, jwt_payload, provider};
 use crate::on_both_databases;
+use crate::teams::{act, join, register};
 
 const ISSUER: &str = "https://agent.customer.example";
 const GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -292,6 +293,62 @@ async fn integrations_exchange_their_own_jwts_for_tokens(db: TestDb) {
     };
     refused(app, client, &unsigned, "not a signed JWT").await;
 
+    // An integration cannot claim an address that has an account it may not speak for: the
+    // team's administrator, or someone outside the team.
+    refused(
+        app,
+        client,
+        &sign(claims(&token_endpoint, "e1", |c| {
+            c["sub"] = json!("ext-admin");
+            c["email"] = json!("admin@customer.example");
+        })),
+        "administrator",
+    )
+    .await;
+    cli(
+        &db,
+        app,
+        &[
+            "team",
+            "create",
+            "--name",
+            "Other",
+            "--admin",
+            "outsider@other.example",
+        ],
+    );
+    refused(
+        app,
+        client,
+        &sign(claims(&token_endpoint, "e2", |c| {
+            c["sub"] = json!("ext-out");
+            c["email"] = json!("outsider@other.example");
+        })),
+        "not a member of this team",
+    )
+    .await;
+    // A jwt-bearer client must be bound to a team.
+    let output = latchkey(
+        db.dir.path(),
+        &cli_env(&db, app),
+        &[
+            "client",
+            "create",
+            "--name",
+            "Loose",
+            "--grant-type",
+            GRANT,
+            "--scope",
+            "api",
+        ],
+    );
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("needs --team"),
+        "{}",
+        stderr(&output)
+    );
+
     // A client not allowed the grant.
     let other = create_client(
         &db,
@@ -331,5 +388,125 @@ async fn integrations_exchange_their_own_jwts_for_tokens(db: TestDb) {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    p.app.stop().await;
+}
+
+on_both_databases!(administrators_trust_issuers_on_the_integrations_page);
+async fn administrators_trust_issuers_on_the_integrations_page(db: TestDb) {
+    let p = provider(&db, |_| {}).await;
+    let app = &p.app;
+    let alice = register(&p, "alice@acme.test").await;
+    let team = alice.get("/dashboard/settings/team").await.field("team");
+    let link = cli(
+        &db,
+        app,
+        &[
+            "join-link",
+            "create",
+            "--team",
+            &team,
+            "--created-by",
+            "alice@acme.test",
+        ],
+    );
+    let (bob, _) = join(&p, link["url"].as_str().expect("url"), "bob@elsewhere.test").await;
+    let carol = register(&p, "carol@other.test").await;
+    let page = format!("/dashboard/integrations?team={team}");
+    assert_eq!(alice.get(&page).await.status, StatusCode::OK);
+    assert_eq!(bob.get(&page).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(carol.get(&page).await.status, StatusCode::NOT_FOUND);
+
+    let key = ClientKey::generate("page-key");
+    let jwks = serde_json::to_string(&JwkSet {
+        keys: vec![key.jwk.clone()],
+    })
+    .expect("jwks");
+    let fields = [
+        ("team", team.as_str()),
+        ("issuer", ISSUER),
+        ("jwks", jwks.as_str()),
+        ("algorithms", "ES256"),
+        ("max_lifetime_secs", "120"),
+    ];
+    assert_eq!(
+        act(&bob, "/dashboard/integrations/issuers", &fields)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        act(&carol, "/dashboard/integrations/issuers", &fields)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let added = act(&alice, "/dashboard/integrations/issuers", &fields).await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let listed = cli(&db, app, &["issuer", "list", "--team", &team]);
+    let listed = listed.as_array().expect("array");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["algorithms"], json!(["ES256"]));
+    let id = listed[0]["id"].as_str().expect("id").to_owned();
+    assert!(
+        alice
+            .get(&page)
+            .await
+            .body
+            .contains("agent.customer.example")
+    );
+    // A bad key set is refused with a sentence, and nothing is added.
+    let bad = act(
+        &alice,
+        "/dashboard/integrations/issuers",
+        &[
+            ("team", team.as_str()),
+            ("issuer", "https://other.example"),
+            ("jwks", "{}"),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("JWKS"), "{}", bad.body);
+
+    let remove = [("team", team.as_str()), ("id", id.as_str())];
+    assert_eq!(
+        act(&bob, "/dashboard/integrations/issuers/remove", &remove)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        act(&carol, "/dashboard/integrations/issuers/remove", &remove)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let removed = act(&alice, "/dashboard/integrations/issuers/remove", &remove).await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER, "{}", removed.body);
+    assert!(
+        cli(&db, app, &["issuer", "list", "--team", &team])
+            .as_array()
+            .expect("array")
+            .is_empty()
+    );
+    let events = cli(&db, app, &["audit", "--team", &team, "--action", "issuer."]);
+    let actions: Vec<(&str, &str)> = events
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or_default(),
+                e["actor"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("issuer.removed", "alice@acme.test"),
+            ("issuer.added", "alice@acme.test")
+        ]
+    );
     p.app.stop().await;
 }

@@ -29,7 +29,7 @@ fn cli(p: &Provider, db: &TestDb, args: &[&str]) -> Value {
 }
 
 /// Signs up in a new browser; the person lands on the dashboard.
-async fn register(p: &Provider, email: &str) -> Browser {
+pub(crate) async fn register(p: &Provider, email: &str) -> Browser {
     let browser = Browser::new(&p.app.base_url);
     let asked = browser.register(email).await;
     assert_eq!(asked.location(), Some("/login/sent"), "{}", asked.body);
@@ -40,7 +40,7 @@ async fn register(p: &Provider, email: &str) -> Browser {
 }
 
 /// Opens a join link, gives an address, and completes the magic link sent there.
-async fn join(p: &Provider, url: &str, email: &str) -> (Browser, Page) {
+pub(crate) async fn join(p: &Provider, url: &str, email: &str) -> (Browser, Page) {
     let browser = Browser::new(&p.app.base_url);
     let asked = browser.submit(url, url, &[("email", email)]).await;
     assert_eq!(asked.location(), Some("/login/sent"), "{}", asked.body);
@@ -51,7 +51,7 @@ async fn join(p: &Provider, url: &str, email: &str) -> (Browser, Page) {
 
 /// Posts a team form with the browser's CSRF token (read from its dashboard, so it works for
 /// people who cannot open the team's page).
-async fn act(browser: &Browser, path: &str, fields: &[(&str, &str)]) -> Page {
+pub(crate) async fn act(browser: &Browser, path: &str, fields: &[(&str, &str)]) -> Page {
     let dashboard = browser.get("/dashboard").await;
     let csrf = dashboard.field("csrf");
     let mut all = fields.to_vec();

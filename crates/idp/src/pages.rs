@@ -38,6 +38,10 @@ impl Pages {
                 include_str!("../../../templates/pages/dashboard.html"),
             ),
             (
+                "integrations.html",
+                include_str!("../../../templates/pages/integrations.html"),
+            ),
+            (
                 "team.html",
                 include_str!("../../../templates/pages/team.html"),
             ),

@@ -142,9 +142,9 @@ pub struct JoinLinkCreateArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct AuditArgs {
-    /// The team id.
+    /// The team id; without it, the events of no team (clients created without --team).
     #[arg(long)]
-    pub team: String,
+    pub team: Option<String>,
     /// Only this action (`member.joined`), or a prefix ending in a dot (`member.`).
     #[arg(long)]
     pub action: Option<String>,

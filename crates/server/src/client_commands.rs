@@ -56,20 +56,12 @@ pub async fn create(
             Utc::now(),
         )
         .await?;
-    record_client_event(
-        &db,
-        created.details.team.as_deref(),
-        "client.created",
-        &created.client_id,
-        &created.details.name,
-    )
-    .await?;
     if json {
         println!(
             "{}",
             serde_json::to_string(&created).unwrap_or_else(|_| "{}".into())
         );
-        return Ok(());
+        return audit_created(&db, &created).await;
     }
     println!("Created client {:?}.", created.details.name);
     println!("  client_id:     {}", created.client_id);
@@ -90,7 +82,22 @@ pub async fn create(
             .issuer
             .endpoint("/.well-known/openid-configuration")
     );
-    Ok(())
+    audit_created(&db, &created).await
+}
+
+/// Recorded after the secret is printed: a failure to write the log must not lose it.
+async fn audit_created(
+    db: &sea_orm::DatabaseConnection,
+    created: &latchkey_idp::oauth::CreatedClient,
+) -> Result<(), ServeError> {
+    record_client_event(
+        db,
+        created.details.team.as_deref(),
+        "client.created",
+        &created.client_id,
+        &created.details.name,
+    )
+    .await
 }
 
 /// `latchkey client list`.

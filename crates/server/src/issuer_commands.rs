@@ -2,6 +2,7 @@
 
 use chrono::Utc;
 use latchkey_idp::oauth::federation::{NewIssuer, TrustedIssuers};
+use latchkey_teams::Actor;
 
 use crate::cli::IssuerCommand;
 use crate::commands::open_database;
@@ -38,6 +39,7 @@ pub async fn run(
                         email_claim: args.email_claim,
                         name_claim: args.name_claim,
                     },
+                    &Actor::operator(),
                     Utc::now(),
                 )
                 .await?;
@@ -55,7 +57,7 @@ pub async fn run(
             }
         }
         IssuerCommand::List { team } => {
-            let listed = issuers.list(&team).await?;
+            let listed = issuers.list(&team, &Actor::operator()).await?;
             if json {
                 println!("{}", serde_json::to_string(&listed).unwrap_or_default());
             } else {
@@ -70,7 +72,9 @@ pub async fn run(
             }
         }
         IssuerCommand::Remove { team, id } => {
-            issuers.remove(&team, &id, Utc::now()).await?;
+            issuers
+                .remove(&team, &id, &Actor::operator(), Utc::now())
+                .await?;
             if json {
                 println!("{}", serde_json::json!({ "id": id, "removed": true }));
             } else {

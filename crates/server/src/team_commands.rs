@@ -182,11 +182,16 @@ pub async fn audit(settings: &Settings, args: AuditArgs, json: bool) -> Result<(
         before: args.before,
         limit: args.limit,
     };
-    let events = teams(settings)
-        .await?
-        .audit_log(&args.team, &Actor::operator(), &filter)
-        .await
-        .map_err(|e| explain(&args.team, e))?;
+    let teams = teams(settings).await?;
+    let events = match &args.team {
+        Some(team) => teams
+            .audit_log(team, &Actor::operator(), &filter)
+            .await
+            .map_err(|e| explain(team, e))?,
+        None => AuditLog::list(&open_database(settings).await?, None, &filter)
+            .await
+            .map_err(|e| ServeError::Usage(format!("reading the audit log: {e}")))?,
+    };
     if json {
         print_json(&events);
         return Ok(());

@@ -8,6 +8,8 @@ use sea_orm::{
 use serde::Serialize;
 use serde_json::Value;
 
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+
 use crate::entities::audit_event;
 
 /// Who did something, and from where.
@@ -173,11 +175,16 @@ impl AuditLog {
             .map(str::trim)
             .filter(|p| !p.is_empty())
         {
-            let person = person.to_lowercase();
+            // Lower-cased on both sides: LIKE is case-sensitive on PostgreSQL, not on SQLite.
+            let pattern = format!("%{}%", person.to_lowercase().replace(['%', '_'], ""));
+            let lowered = |column: Column| {
+                Expr::expr(Func::lower(Expr::col((audit_event::Entity, column))))
+                    .like(pattern.as_str())
+            };
             query = query.filter(
                 Condition::any()
-                    .add(Column::Actor.contains(&person))
-                    .add(Column::Subject.contains(&person)),
+                    .add(lowered(Column::Actor))
+                    .add(lowered(Column::Subject)),
             );
         }
         if let Some(before) = &filter.before {

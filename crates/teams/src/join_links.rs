@@ -14,7 +14,7 @@ use crate::audit::{Actor, AuditLog, Subject};
 use crate::entities::{join_link, membership, team, user};
 use crate::error::{JoinError, TeamError};
 use crate::role::Role;
-use crate::teams::{Team, Teams};
+use crate::teams::{Team, Teams, lock_team};
 
 /// What an administrator asks for. The caller makes the token and passes only its hash.
 #[derive(Clone, Debug)]
@@ -116,6 +116,7 @@ impl Teams {
             return Err(TeamError::MaxUses);
         }
         let txn = self.db.begin().await?;
+        lock_team(&txn, &new.team_id, now).await?;
         Self::require_admin(&txn, &new.team_id, actor).await?;
         let row = join_link::Model {
             id: uuid::Uuid::now_v7().to_string(),
@@ -179,6 +180,7 @@ impl Teams {
         now: DateTime<Utc>,
     ) -> Result<(), TeamError> {
         let txn = self.db.begin().await?;
+        lock_team(&txn, team_id, now).await?;
         Self::require_admin(&txn, team_id, actor).await?;
         let revoked = join_link::Entity::update_many()
             .col_expr(join_link::Column::RevokedAt, Expr::value(now))

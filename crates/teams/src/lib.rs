@@ -15,4 +15,4 @@ pub use error::{JoinError, TeamError};
 pub use join_links::{JoinLink, JoinLinkState, Joined, NewJoinLink};
 pub use people::ensure_user;
 pub use role::{Role, RoleParseError};
-pub use teams::{Member, Membership, Team, TeamName, Teams};
+pub use teams::{Member, Membership, Team, TeamName, Teams, lock_team};

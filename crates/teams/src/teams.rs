@@ -210,8 +210,9 @@ impl Teams {
         })
     }
 
-    /// Refuses anyone but the team's administrators (and the operator).
-    pub(crate) async fn require_admin<C: ConnectionTrait>(
+    /// Refuses anyone but the team's administrators (and the operator): someone outside the
+    /// team gets [`TeamError::NotFound`], a member [`TeamError::Forbidden`].
+    pub async fn require_admin<C: ConnectionTrait>(
         conn: &C,
         team_id: &str,
         actor: &Actor,
@@ -297,6 +298,7 @@ impl Teams {
         now: DateTime<Utc>,
     ) -> Result<(), TeamError> {
         let txn = self.db.begin().await?;
+        lock_team(&txn, team_id, now).await?;
         Self::require_admin(&txn, team_id, actor).await?;
         let before = team::Entity::find_by_id(team_id)
             .one(&txn)
@@ -332,8 +334,8 @@ impl Teams {
         now: DateTime<Utc>,
     ) -> Result<(), TeamError> {
         let txn = self.db.begin().await?;
-        Self::require_admin(&txn, team_id, actor).await?;
         lock_team(&txn, team_id, now).await?;
+        Self::require_admin(&txn, team_id, actor).await?;
         let (member, account) = member_row(&txn, team_id, user_id).await?;
         let from = Role::from_stored(&member.role);
         if from == role {
@@ -378,6 +380,7 @@ impl Teams {
         F: AsyncFnOnce(&sea_orm::DatabaseTransaction) -> Result<(), sea_orm::DbErr>,
     {
         let txn = self.db.begin().await?;
+        lock_team(&txn, team_id, now).await?;
         let leaving = actor.user_id.as_deref() == Some(user_id);
         if leaving {
             if Self::role_of(&txn, team_id, user_id).await?.is_none() {
@@ -386,7 +389,6 @@ impl Teams {
         } else {
             Self::require_admin(&txn, team_id, actor).await?;
         }
-        lock_team(&txn, team_id, now).await?;
         let (member, account) = member_row(&txn, team_id, user_id).await?;
         if Role::from_stored(&member.role) == Role::Administrator
             && administrators(&txn, team_id).await? <= 1
@@ -460,8 +462,10 @@ impl Teams {
 }
 
 /// Takes the team's row lock (PostgreSQL; SQLite has one writer anyway), so changes of
-/// membership in one team happen one at a time and the administrator count stays true.
-async fn lock_team<C: ConnectionTrait>(
+/// membership in one team happen one at a time and the administrator count stays true. It is
+/// the first statement of every change: a SQLite transaction that reads before its first
+/// write fails when another connection commits in between.
+pub async fn lock_team<C: ConnectionTrait>(
     conn: &C,
     team_id: &str,
     now: DateTime<Utc>,

@@ -242,6 +242,10 @@ pub enum ClientError {
     NoneNotPublic,
     #[error("a public client cannot use {0}: it has no credentials to keep a token for itself")]
     PublicMachineGrant(&'static str),
+    #[error(
+        "the jwt-bearer grant needs --team TEAM: a client exchanges only its own team's assertions"
+    )]
+    JwtBearerNeedsTeam,
     #[error("private_key_jwt needs the client's keys: --jwks-uri URI or --jwks-file FILE")]
     KeysRequired,
     #[error("--jwks-uri {0:?} must be an https URL (http only on a loopback address)")]
@@ -356,6 +360,9 @@ impl Clients {
                 .find(|g| matches!(g, GrantType::ClientCredentials | GrantType::JwtBearer))
         {
             return Err(ClientError::PublicMachineGrant(machine.as_str()));
+        }
+        if grant_types.contains(&GrantType::JwtBearer) && new.team_id.is_none() {
+            return Err(ClientError::JwtBearerNeedsTeam);
         }
         if grant_types.contains(&GrantType::RefreshToken)
             && !grant_types.contains(&GrantType::AuthorizationCode)

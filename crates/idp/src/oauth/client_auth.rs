@@ -303,7 +303,8 @@ impl ClientAuthenticator {
         // The replay check is one insert: only the first use of a jti adds a row.
         let inserted = seen_assertion::Entity::insert(seen_assertion::ActiveModel {
             id: Set(sha256_hex(format!("{}:{jti}", client.id).as_bytes())),
-            expires_at: Set(expires_at),
+            // Kept past exp by the leeway, during which the assertion still verifies.
+            expires_at: Set(expires_at + chrono::TimeDelta::seconds(LEEWAY as i64)),
         })
         .on_conflict(
             OnConflict::column(seen_assertion::Column::Id)

@@ -95,10 +95,16 @@ pub enum IssuerError {
     Algorithm(String),
     #[error("--max-lifetime must be between 1 second and 1 hour")]
     Lifetime,
+    #[error("--email-claim and --name-claim must be claim names of at most 64 characters")]
+    Claim,
+    #[error("--audience must be at most 512 characters")]
+    Audience,
     #[error("team {0:?} already trusts this issuer: remove it first")]
     Exists(String),
     #[error("there is no such team: use the team_id that `latchkey team create` printed")]
     NoTeam,
+    #[error(transparent)]
+    Team(latchkey_teams::TeamError),
     #[error("there is no trusted issuer {0:?} in this team")]
     NotFound(String),
     #[error("database: {0}")]
@@ -116,9 +122,11 @@ impl TrustedIssuers {
         Self { db }
     }
 
+    /// Trusts an issuer for a team (its administrators, or the operator).
     pub async fn add(
         &self,
         new: NewIssuer,
+        actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<TrustedIssuer, IssuerError> {
         let issuer = new.issuer.trim();
@@ -159,13 +167,18 @@ impl TrustedIssuers {
         if !(1..=3600).contains(&new.max_lifetime_secs) {
             return Err(IssuerError::Lifetime);
         }
-        if latchkey_teams::entities::team::Entity::find_by_id(new.team_id.as_str())
-            .one(&self.db)
-            .await?
-            .is_none()
-        {
-            return Err(IssuerError::NoTeam);
+        if new.email_claim.is_empty() || new.email_claim.len() > 64 || new.name_claim.len() > 64 {
+            return Err(IssuerError::Claim);
         }
+        if new.audience.as_ref().is_some_and(|a| a.len() > 512) {
+            return Err(IssuerError::Audience);
+        }
+        let txn = self.db.begin().await?;
+        // Written first (see `lock_team`), and it refuses a team that does not exist.
+        if let Err(error) = latchkey_teams::lock_team(&txn, &new.team_id, now).await {
+            return Err(admin_error(error, actor));
+        }
+        require_admin(&txn, &new.team_id, actor).await?;
         let row = trusted_issuer::Model {
             id: uuid::Uuid::now_v7().to_string(),
             team_id: new.team_id.clone(),
@@ -180,7 +193,6 @@ impl TrustedIssuers {
             name_claim: new.name_claim,
             created_at: now,
         };
-        let txn = self.db.begin().await?;
         let inserted =
             trusted_issuer::Entity::insert(trusted_issuer::ActiveModel::from(row.clone()))
                 .on_conflict(
@@ -200,7 +212,7 @@ impl TrustedIssuers {
             &txn,
             Some(&row.team_id),
             "issuer.added",
-            &Actor::operator(),
+            actor,
             &Subject::new(&row.id, &row.issuer),
             json!({ "issuer": row.issuer, "algorithms": algorithms }),
             now,
@@ -210,7 +222,13 @@ impl TrustedIssuers {
         Ok(row.into())
     }
 
-    pub async fn list(&self, team_id: &str) -> Result<Vec<TrustedIssuer>, IssuerError> {
+    /// A team's trusted issuers (its administrators, or the operator).
+    pub async fn list(
+        &self,
+        team_id: &str,
+        actor: &Actor,
+    ) -> Result<Vec<TrustedIssuer>, IssuerError> {
+        require_admin(&self.db, team_id, actor).await?;
         Ok(trusted_issuer::Entity::find()
             .filter(trusted_issuer::Column::TeamId.eq(team_id))
             .order_by_asc(trusted_issuer::Column::CreatedAt)
@@ -221,13 +239,19 @@ impl TrustedIssuers {
             .collect())
     }
 
+    /// Stops trusting an issuer (the team's administrators, or the operator).
     pub async fn remove(
         &self,
         team_id: &str,
         id: &str,
+        actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(), IssuerError> {
         let txn = self.db.begin().await?;
+        if let Err(error) = latchkey_teams::lock_team(&txn, team_id, now).await {
+            return Err(admin_error(error, actor));
+        }
+        require_admin(&txn, team_id, actor).await?;
         let Some(row) = trusted_issuer::Entity::find_by_id(id)
             .filter(trusted_issuer::Column::TeamId.eq(team_id))
             .one(&txn)
@@ -240,7 +264,7 @@ impl TrustedIssuers {
             &txn,
             Some(team_id),
             "issuer.removed",
-            &Actor::operator(),
+            actor,
             &Subject::new(id, &row.issuer),
             json!({ "issuer": row.issuer }),
             now,
@@ -248,6 +272,25 @@ impl TrustedIssuers {
         .await?;
         txn.commit().await?;
         Ok(())
+    }
+}
+
+/// The team's administrators pass; for the operator, the team must exist.
+async fn require_admin<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    team_id: &str,
+    actor: &Actor,
+) -> Result<(), IssuerError> {
+    Teams::require_admin(conn, team_id, actor)
+        .await
+        .map_err(|e| admin_error(e, actor))
+}
+
+fn admin_error(error: latchkey_teams::TeamError, actor: &Actor) -> IssuerError {
+    match error {
+        latchkey_teams::TeamError::NotFound if actor.user_id.is_none() => IssuerError::NoTeam,
+        latchkey_teams::TeamError::Database(e) => IssuerError::Database(e),
+        other => IssuerError::Team(other),
     }
 }
 
@@ -279,23 +322,23 @@ impl Provider {
             .get("iss")
             .and_then(Value::as_str)
             .ok_or_else(|| refuse("no iss".into()))?;
-        // The issuer as the client's team trusts it; a client bound to no team may use any
-        // team's issuer, if only one trusts that name.
-        let mut candidates =
-            trusted_issuer::Entity::find().filter(trusted_issuer::Column::Issuer.eq(iss));
-        if let Some(team) = &client.team_id {
-            candidates = candidates.filter(trusted_issuer::Column::TeamId.eq(team.as_str()));
-        }
-        let mut found = candidates.all(&self.db).await?;
-        let trusted = match found.len() {
-            0 => return Err(refuse(format!("the issuer {iss:?} is not trusted here"))),
-            1 => found.remove(0),
-            _ => {
-                return Err(refuse(format!(
-                    "several teams trust {iss:?}: use a client bound to one (--team)"
-                )));
-            }
+        // Only the issuers of the client's own team: assertions are not bound to a client, so
+        // a client of another team must not be able to spend them.
+        let Some(team) = &client.team_id else {
+            return Err(OAuthError::unauthorized_client(
+                "the jwt-bearer grant needs a client bound to a team (--team)",
+            ));
         };
+        let trusted = trusted_issuer::Entity::find()
+            .filter(trusted_issuer::Column::Issuer.eq(iss))
+            .filter(trusted_issuer::Column::TeamId.eq(team.as_str()))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| {
+                refuse(format!(
+                    "the issuer {iss:?} is not trusted by this client's team"
+                ))
+            })?;
         let allowed: Vec<Algorithm> = ALLOWED
             .iter()
             .filter(|(name, _)| trusted.algorithms.split(',').any(|a| a == *name))
@@ -402,9 +445,10 @@ impl Provider {
         // A replay on any replica meets the row the first use wrote.
         let fresh = seen_assertion::Entity::insert(seen_assertion::ActiveModel {
             id: Set(sha256_hex(
-                format!("issuer:{}:{jti}", trusted.id).as_bytes(),
+                format!("issuer:{}:{jti}", trusted.issuer).as_bytes(),
             )),
-            expires_at: Set(expires_at),
+            // Kept past exp by the leeway, during which the assertion still verifies.
+            expires_at: Set(expires_at + chrono::TimeDelta::seconds(LEEWAY as i64)),
         })
         .on_conflict(
             OnConflict::column(seen_assertion::Column::Id)
@@ -450,8 +494,11 @@ impl Provider {
         })
     }
 
-    /// The member an external identity is: found by the identity, or by address (then linked),
-    /// or provisioned as a member of the issuer's team, with an audit event.
+    /// The member an external identity is: the member already linked to it, or a new account
+    /// provisioned as a member of the issuer's team, with an audit event. An address that
+    /// already has an account is linked only if it is a member (not an administrator) of this
+    /// team with no other external identity: an integration cannot claim an administrator,
+    /// anyone outside its team, or a member its administrators removed.
     async fn link_member(
         &self,
         txn: &sea_orm::DatabaseTransaction,
@@ -461,44 +508,94 @@ impl Provider {
         client: &Client,
         now: DateTime<Utc>,
     ) -> Result<String, OAuthError> {
-        use latchkey_teams::entities::membership;
-        if let Some(found) = membership::Entity::find()
+        use latchkey_teams::entities::{membership, user};
+        let refuse = |why: &str| OAuthError::invalid_grant(format!("assertion: {why}"));
+        let linked = membership::Entity::find()
             .filter(membership::Column::TeamId.eq(trusted.team_id.as_str()))
             .filter(membership::Column::ExternalIssuer.eq(trusted.issuer.as_str()))
             .filter(membership::Column::ExternalId.eq(sub))
             .one(txn)
-            .await?
-        {
+            .await?;
+        if let Some(found) = linked {
             return Ok(found.user_id);
         }
-        let (account, _) = latchkey_teams::ensure_user(txn, email.as_str(), now).await?;
-        let added = Teams::add_member_in(
-            txn,
-            &trusted.team_id,
-            &account,
-            Role::Member,
-            Some((&trusted.issuer, sub)),
-            now,
-        )
-        .await
-        .map_err(OAuthError::internal)?;
-        if added {
+        let existing = user::Entity::find()
+            .filter(user::Column::Email.eq(email.as_str()))
+            .one(txn)
+            .await?;
+        let Some(account) = existing else {
+            let (account, _) = latchkey_teams::ensure_user(txn, email.as_str(), now).await?;
+            Teams::add_member_in(
+                txn,
+                &trusted.team_id,
+                &account,
+                Role::Member,
+                Some((&trusted.issuer, sub)),
+                now,
+            )
+            .await
+            .map_err(OAuthError::internal)?;
             AuditLog::record(
                 txn,
                 Some(&trusted.team_id),
                 "member.provisioned",
-                &Actor {
-                    user_id: None,
-                    label: format!("integration {}", trusted.issuer),
-                    ip: String::new(),
-                    user_agent: format!("client {}", client.id),
-                },
+                &integration_actor(trusted, client),
                 &Subject::new(&account.id, &account.email),
                 json!({ "issuer": trusted.issuer, "external_id": sub, "client_id": client.id }),
                 now,
             )
             .await?;
+            return Ok(account.id);
+        };
+        let member = membership::Entity::find_by_id((trusted.team_id.clone(), account.id.clone()))
+            .one(txn)
+            .await?
+            .ok_or_else(|| {
+                refuse("the email belongs to an account that is not a member of this team")
+            })?;
+        if member.role != Role::Member.as_str() {
+            return Err(refuse(
+                "an administrator cannot be signed in by an integration",
+            ));
         }
+        if member.external_issuer.is_some() {
+            return Err(refuse(
+                "the email belongs to a member linked to another external identity",
+            ));
+        }
+        membership::Entity::update_many()
+            .col_expr(
+                membership::Column::ExternalIssuer,
+                sea_orm::sea_query::Expr::value(trusted.issuer.as_str()),
+            )
+            .col_expr(
+                membership::Column::ExternalId,
+                sea_orm::sea_query::Expr::value(sub),
+            )
+            .filter(membership::Column::TeamId.eq(trusted.team_id.as_str()))
+            .filter(membership::Column::UserId.eq(account.id.as_str()))
+            .exec(txn)
+            .await?;
+        AuditLog::record(
+            txn,
+            Some(&trusted.team_id),
+            "member.linked",
+            &integration_actor(trusted, client),
+            &Subject::new(&account.id, &account.email),
+            json!({ "issuer": trusted.issuer, "external_id": sub, "client_id": client.id }),
+            now,
+        )
+        .await?;
         Ok(account.id)
+    }
+}
+
+/// How the audit log names an integration acting through a client.
+fn integration_actor(trusted: &trusted_issuer::Model, client: &Client) -> Actor {
+    Actor {
+        user_id: None,
+        label: format!("integration {}", trusted.issuer),
+        ip: String::new(),
+        user_agent: format!("client {}", client.id),
     }
 }

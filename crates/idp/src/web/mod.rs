@@ -8,6 +8,7 @@ mod discovery;
 mod end_session;
 mod error;
 mod health;
+mod integrations;
 mod join;
 mod jwks;
 mod login;
@@ -59,6 +60,9 @@ pub mod paths {
     pub const LOGOUT_EVERYWHERE: &str = "/logout/everywhere";
     pub const JOIN: &str = "/join/{token}";
     pub const TEAM_SWITCH: &str = "/dashboard/team";
+    pub const INTEGRATIONS: &str = "/dashboard/integrations";
+    pub const INTEGRATIONS_ADD: &str = "/dashboard/integrations/issuers";
+    pub const INTEGRATIONS_REMOVE: &str = "/dashboard/integrations/issuers/remove";
     pub const TEAM_SETTINGS: &str = "/dashboard/settings/team";
     pub const TEAM_RENAME: &str = "/dashboard/settings/team/rename";
     pub const TEAM_JOIN_LINKS: &str = "/dashboard/settings/team/join-links";
@@ -198,6 +202,9 @@ fn login_routes(per_minute: u32) -> Router<AppState> {
             get(join::join_page).merge(limited(post(join::join_submit))),
         )
         .route(paths::TEAM_SWITCH, post(team::switch))
+        .route(paths::INTEGRATIONS, get(integrations::page))
+        .route(paths::INTEGRATIONS_ADD, post(integrations::add))
+        .route(paths::INTEGRATIONS_REMOVE, post(integrations::remove))
         .route(paths::TEAM_SETTINGS, get(team::settings_page))
         .route(paths::TEAM_RENAME, post(team::rename))
         .route(paths::TEAM_JOIN_LINKS, post(team::create_join_link))

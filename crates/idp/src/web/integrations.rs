@@ -1,0 +1,231 @@
+//! `/dashboard/integrations`: the issuers a team trusts to sign assertions about its members
+//! (the jwt-bearer grant). Administrators only; the domain checks the role on every action.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Form, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use chrono::{SecondsFormat, Utc};
+use latchkey_teams::{Actor, TeamError};
+use serde::{Deserialize, Serialize};
+
+use super::csrf;
+use super::error::PageError;
+use super::login::{current_user, html, requester};
+use super::paths;
+use crate::oauth::federation::{IssuerError, JWT_BEARER, NewIssuer, TrustedIssuers};
+use crate::state::AppState;
+
+#[derive(Deserialize, Default)]
+pub(super) struct PageQuery {
+    team: Option<String>,
+    done: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct IssuerForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    team: String,
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    issuer: String,
+    #[serde(default)]
+    jwks_uri: String,
+    #[serde(default)]
+    jwks: String,
+    #[serde(default)]
+    algorithms: String,
+    #[serde(default)]
+    max_lifetime_secs: String,
+}
+
+#[derive(Serialize)]
+struct IssuerRow {
+    id: String,
+    issuer: String,
+    keys: String,
+    algorithms: String,
+    max_lifetime_secs: i32,
+    created_at: String,
+}
+
+#[derive(Serialize)]
+struct IntegrationsView<'a> {
+    csrf: &'a str,
+    team_id: &'a str,
+    team_name: &'a str,
+    issuers: Vec<IssuerRow>,
+    token_endpoint: String,
+    grant_type: &'static str,
+    notice: Option<&'static str>,
+}
+
+fn refused(error: IssuerError) -> PageError {
+    let (status, title) = match &error {
+        IssuerError::Team(TeamError::NotFound) | IssuerError::NoTeam => {
+            (StatusCode::NOT_FOUND, "Team not found")
+        }
+        IssuerError::Team(TeamError::Forbidden) => {
+            (StatusCode::FORBIDDEN, "Only administrators can do this")
+        }
+        IssuerError::Database(_) => return PageError::internal(error),
+        _ => (StatusCode::BAD_REQUEST, "That could not be done"),
+    };
+    PageError {
+        status,
+        title,
+        message: error.to_string(),
+        hint: None,
+        action: Some((paths::INTEGRATIONS, "Back to integrations")),
+    }
+}
+
+/// `GET /dashboard/integrations`.
+pub(super) async fn page(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(query): Query<PageQuery>,
+) -> Response {
+    let result = async {
+        let Some((_, user)) = current_user(&state, &jar).await? else {
+            return Ok(Redirect::to(paths::LOGIN).into_response());
+        };
+        let team_id = query
+            .team
+            .clone()
+            .or(user.team_id.clone())
+            .ok_or_else(|| refused(IssuerError::Team(TeamError::NotFound)))?;
+        let me = Actor::person(&user.user_id, &user.email, "", "");
+        let issuers = TrustedIssuers::new(state.db.clone())
+            .list(&team_id, &me)
+            .await
+            .map_err(refused)?;
+        let team = state
+            .teams
+            .open(&team_id, &user.user_id)
+            .await
+            .map_err(|e| refused(IssuerError::Team(e)))?;
+        let (jar, csrf) = csrf::token(jar, state.cookies);
+        let view = IntegrationsView {
+            csrf: &csrf,
+            team_id: &team_id,
+            team_name: &team.team.name,
+            issuers: issuers
+                .into_iter()
+                .map(|i| IssuerRow {
+                    keys: match &i.jwks_uri {
+                        Some(uri) => uri.clone(),
+                        None => "registered key set".to_owned(),
+                    },
+                    algorithms: i.algorithms.join(", "),
+                    created_at: i.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    id: i.id,
+                    issuer: i.issuer,
+                    max_lifetime_secs: i.max_lifetime_secs,
+                })
+                .collect(),
+            token_endpoint: state.issuer.endpoint(paths::TOKEN),
+            grant_type: JWT_BEARER,
+            notice: match query.done.as_deref() {
+                Some("added") => Some("The issuer is trusted. Its assertions work at once."),
+                Some("removed") => Some("The issuer is no longer trusted."),
+                _ => None,
+            },
+        };
+        Ok((
+            jar,
+            html(&state, StatusCode::OK, "integrations.html", &view)?,
+        )
+            .into_response())
+    }
+    .await;
+    result.unwrap_or_else(|error: PageError| error.render(&state))
+}
+
+fn back(team: &str, done: &str) -> Response {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("team", team)
+        .append_pair("done", done)
+        .finish();
+    Redirect::to(&format!("{}?{query}", paths::INTEGRATIONS)).into_response()
+}
+
+/// `POST /dashboard/integrations/issuers`: trusts an issuer, by key URL or pasted key set.
+pub(super) async fn add(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(form): Form<IssuerForm>,
+) -> Response {
+    let result = async {
+        csrf::check(&jar, &headers, &form.csrf, state.cookies, &state.issuer)?;
+        let Some((_, user)) = current_user(&state, &jar).await? else {
+            return Ok(Redirect::to(paths::LOGIN).into_response());
+        };
+        let from = requester(peer, &headers);
+        let actor = Actor::person(&user.user_id, &user.email, &from.ip, &from.user_agent);
+        let lifetime = match form.max_lifetime_secs.trim() {
+            "" => 300,
+            raw => raw.parse().map_err(|_| refused(IssuerError::Lifetime))?,
+        };
+        let optional = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+        TrustedIssuers::new(state.db.clone())
+            .add(
+                NewIssuer {
+                    team_id: form.team.clone(),
+                    issuer: form.issuer,
+                    jwks_uri: optional(&form.jwks_uri),
+                    jwks: optional(&form.jwks),
+                    algorithms: form
+                        .algorithms
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|a| !a.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                    audience: None,
+                    max_lifetime_secs: lifetime,
+                    email_claim: "email".to_owned(),
+                    name_claim: "name".to_owned(),
+                },
+                &actor,
+                Utc::now(),
+            )
+            .await
+            .map_err(refused)?;
+        Ok(back(&form.team, "added"))
+    }
+    .await;
+    result.unwrap_or_else(|error: PageError| error.render(&state))
+}
+
+/// `POST /dashboard/integrations/issuers/remove`.
+pub(super) async fn remove(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(form): Form<IssuerForm>,
+) -> Response {
+    let result = async {
+        csrf::check(&jar, &headers, &form.csrf, state.cookies, &state.issuer)?;
+        let Some((_, user)) = current_user(&state, &jar).await? else {
+            return Ok(Redirect::to(paths::LOGIN).into_response());
+        };
+        let from = requester(peer, &headers);
+        let actor = Actor::person(&user.user_id, &user.email, &from.ip, &from.user_agent);
+        TrustedIssuers::new(state.db.clone())
+            .remove(&form.team, &form.id, &actor, Utc::now())
+            .await
+            .map_err(refused)?;
+        Ok(back(&form.team, "removed"))
+    }
+    .await;
+    result.unwrap_or_else(|error: PageError| error.render(&state))
+}
