@@ -59,6 +59,24 @@ pub(crate) async fn act(browser: &Browser, path: &str, fields: &[(&str, &str)]) 
     browser.post(path, &all).await
 }
 
+/// A join link made by Alice with the CLI, lasting `ttl`.
+fn join_link(p: &Provider, db: &TestDb, team: &str, ttl: &str) -> Value {
+    cli(
+        p,
+        db,
+        &[
+            "join-link",
+            "create",
+            "--team",
+            team,
+            "--created-by",
+            "alice@acme.test",
+            "--ttl",
+            ttl,
+        ],
+    )
+}
+
 fn members(p: &Provider, db: &TestDb, team: &str) -> Vec<Value> {
     cli(p, db, &["team", "members", "--team", team])
         .as_array()
@@ -155,20 +173,7 @@ async fn administrators_manage_their_team_through_join_links(db: TestDb) {
 
     // Lifetimes: 72h is allowed, a second more is refused, and so is a creator who is not
     // an administrator of the team.
-    let cli_link = cli(
-        &p,
-        &db,
-        &[
-            "join-link",
-            "create",
-            "--team",
-            &team,
-            "--created-by",
-            "alice@acme.test",
-            "--ttl",
-            "72h",
-        ],
-    );
+    let cli_link = join_link(&p, &db, &team, "72h");
     let expires =
         chrono::DateTime::parse_from_rfc3339(cli_link["expires_at"].as_str().expect("expires_at"))
             .expect("RFC 3339");
@@ -338,20 +343,7 @@ async fn administrators_manage_their_team_through_join_links(db: TestDb) {
     assert!(gone.body.contains("withdrawn"), "{}", gone.body);
 
     // An expired link says so.
-    let short = cli(
-        &p,
-        &db,
-        &[
-            "join-link",
-            "create",
-            "--team",
-            &team,
-            "--created-by",
-            "alice@acme.test",
-            "--ttl",
-            "1s",
-        ],
-    );
+    let short = join_link(&p, &db, &team, "1s");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let expired = Browser::new(&p.app.base_url)
         .get(short["url"].as_str().expect("url"))

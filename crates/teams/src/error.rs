@@ -20,8 +20,6 @@ pub enum TeamError {
     MaxUses,
     #[error("a team name must be 1 to 100 characters, without control characters")]
     InvalidName,
-    #[error("there is no account for {0}")]
-    NoSuchPerson(String),
     #[error("database: {0}")]
     Database(#[from] sea_orm::DbErr),
 }

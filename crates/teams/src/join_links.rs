@@ -86,13 +86,11 @@ impl JoinLink {
     }
 }
 
-/// The outcome of completing a join.
+/// The outcome of completing a join: the team the person is now in (or already was, in
+/// which case no use of the link was counted).
 #[derive(Clone, Debug)]
 pub struct Joined {
     pub team: Team,
-    pub role: Role,
-    /// The person was in the team already; no use of the link was counted.
-    pub already_member: bool,
 }
 
 impl Teams {
@@ -293,16 +291,7 @@ impl Teams {
         .exec_without_returning(conn)
         .await?;
         if inserted == 0 {
-            let role = Teams::role_of(conn, &link.team_id, &account.id)
-                .await
-                .ok()
-                .flatten()
-                .unwrap_or(role);
-            return Ok(Joined {
-                team,
-                role,
-                already_member: true,
-            });
+            return Ok(Joined { team });
         }
         let counted = join_link::Entity::update_many()
             .col_expr(
@@ -341,11 +330,7 @@ impl Teams {
         )
         .await?;
         tracing::info!(team = %team.id, user = %account.id, link = %link.id, "member joined");
-        Ok(Joined {
-            team,
-            role,
-            already_member: false,
-        })
+        Ok(Joined { team })
     }
 }
 

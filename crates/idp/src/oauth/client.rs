@@ -114,6 +114,17 @@ impl Client {
         self.grant_types.contains(&grant)
     }
 
+    /// `unauthorized_client` unless the client was registered for `grant`.
+    pub fn require_grant(&self, grant: GrantType) -> Result<(), super::error::OAuthError> {
+        if self.allows(grant) {
+            return Ok(());
+        }
+        Err(super::error::OAuthError::unauthorized_client(format!(
+            "this client is not allowed the {} grant",
+            grant.as_str()
+        )))
+    }
+
     pub fn secret_hash(&self) -> Option<&str> {
         self.secret_hash.as_deref()
     }

@@ -304,11 +304,13 @@ impl Provider {
         scope: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<TokenResponse, OAuthError> {
-        if !client.allows(GrantType::JwtBearer) {
-            return Err(OAuthError::unauthorized_client(
-                "this client is not allowed the jwt-bearer grant",
-            ));
-        }
+        client.require_grant(GrantType::JwtBearer)?;
+        // Checked before anything is written: a bad scope must not spend the jti or provision.
+        // No ID token or refresh token from this grant: the integration signed the person in.
+        let scopes = Scopes::narrow(scope, client.scopes.clone(), |extra| {
+            format!("this client is not allowed the scope {extra:?}")
+        })?
+        .without(&[OPENID, OFFLINE_ACCESS]);
         let assertion =
             assertion.ok_or_else(|| OAuthError::invalid_request("assertion is missing"))?;
         let refuse = |why: String| OAuthError::invalid_grant(format!("assertion: {why}"));
@@ -440,7 +442,7 @@ impl Provider {
             .single()
             .ok_or_else(|| refuse("exp is out of range".into()))?;
 
-        let _turn = self.write_gate.turn().await;
+        let turn = self.write_gate.turn().await;
         let txn = self.db.begin().await?;
         // A replay on any replica meets the row the first use wrote.
         let fresh = seen_assertion::Entity::insert(seen_assertion::ActiveModel {
@@ -464,23 +466,8 @@ impl Provider {
             .link_member(&txn, &trusted, sub, &email, client, now)
             .await?;
         txn.commit().await?;
-        drop(_turn);
+        drop(turn);
 
-        let scopes = match scope {
-            Some(raw) if !raw.trim().is_empty() => {
-                let asked =
-                    Scopes::parse(raw).map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
-                if let Some(extra) = asked.not_in(&client.scopes).next() {
-                    return Err(OAuthError::invalid_scope(format!(
-                        "this client is not allowed the scope {extra:?}"
-                    )));
-                }
-                asked
-            }
-            _ => client.scopes.clone(),
-        }
-        // No ID token or refresh token from this grant: the integration signed the person in.
-        .without(&[OPENID, OFFLINE_ACCESS]);
         let access_token =
             self.issue_access_token(client, &member, &scopes, &trusted.team_id, now)?;
         tracing::info!(client = %client.id, user = %member, issuer = %trusted.issuer, "jwt-bearer assertion exchanged");

@@ -564,11 +564,7 @@ impl Provider {
         code_verifier: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<TokenResponse, OAuthError> {
-        if !client.allows(GrantType::AuthorizationCode) {
-            return Err(OAuthError::unauthorized_client(
-                "this client is not allowed authorization_code",
-            ));
-        }
+        client.require_grant(GrantType::AuthorizationCode)?;
         let code = code.ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
         let claims = code::open(&self.master_key, code)
             .ok_or_else(|| OAuthError::invalid_grant("the code is not valid"))?;
@@ -728,11 +724,7 @@ impl Provider {
         scope: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<TokenResponse, OAuthError> {
-        if !client.allows(GrantType::RefreshToken) {
-            return Err(OAuthError::unauthorized_client(
-                "this client is not allowed refresh_token",
-            ));
-        }
+        client.require_grant(GrantType::RefreshToken)?;
         let token = token.ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
         let invalid = || OAuthError::invalid_grant("the refresh token is not valid");
         let token = SecretToken::from_client(token).ok_or_else(invalid)?;
@@ -765,19 +757,7 @@ impl Provider {
             return Err(OAuthError::invalid_grant("the refresh token has expired"));
         }
         let granted = Scopes::parse(&family.scope).unwrap_or_default();
-        let scopes = match scope {
-            Some(raw) if !raw.trim().is_empty() => {
-                let asked =
-                    Scopes::parse(raw).map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
-                if let Some(extra) = asked.not_in(&granted).next() {
-                    return Err(OAuthError::invalid_scope(format!(
-                        "{extra:?} was not granted"
-                    )));
-                }
-                asked
-            }
-            _ => granted,
-        };
+        let scopes = Scopes::narrow(scope, granted, |extra| format!("{extra:?} was not granted"))?;
         let account = self.account(&family.user_id).await?;
         if let Some(team) = &family.team_id
             && Teams::role_of(&self.db, team, &account.id)
@@ -835,25 +815,10 @@ impl Provider {
         scope: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<TokenResponse, OAuthError> {
-        if !client.allows(GrantType::ClientCredentials) {
-            return Err(OAuthError::unauthorized_client(
-                "this client is not allowed client_credentials",
-            ));
-        }
-        let machine_scopes = client.scopes.without(&USER_SCOPES);
-        let scopes = match scope {
-            Some(raw) if !raw.trim().is_empty() => {
-                let asked =
-                    Scopes::parse(raw).map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
-                if let Some(extra) = asked.not_in(&machine_scopes).next() {
-                    return Err(OAuthError::invalid_scope(format!(
-                        "this client is not allowed the scope {extra:?} for its own tokens"
-                    )));
-                }
-                asked
-            }
-            _ => machine_scopes,
-        };
+        client.require_grant(GrantType::ClientCredentials)?;
+        let scopes = Scopes::narrow(scope, client.scopes.without(&USER_SCOPES), |extra| {
+            format!("this client is not allowed the scope {extra:?} for its own tokens")
+        })?;
         let access_token = self.access_token(client, &client.id, &scopes, None, None, None, now)?;
         Ok(TokenResponse {
             access_token,

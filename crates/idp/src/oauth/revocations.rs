@@ -64,9 +64,10 @@ impl Revocations {
                         .grant_id
                         .as_deref()
                         .is_some_and(|g| revoked.grants.contains_key(g))
-                    || membership_key(claims)
-                        .and_then(|key| revoked.memberships.get(&key).copied())
-                        .is_some_and(|(ended, _)| claims.iat <= ended.timestamp())
+                    || (!revoked.memberships.is_empty() && claims.team_id.is_some())
+                        && membership_key(claims)
+                            .and_then(|key| revoked.memberships.get(&key).copied())
+                            .is_some_and(|(ended, _)| claims.iat <= ended.timestamp())
             }
             // A poisoned lock means a panic while writing; fail closed.
             Err(_) => true,

@@ -26,6 +26,25 @@ pub struct Scopes(Vec<String>);
 pub struct ScopeError(pub String);
 
 impl Scopes {
+    /// The `scope` parameter of a token request (RFC 6749 §3.3, §6): absent or empty means
+    /// everything `allowed`; otherwise a subset of it, or `invalid_scope` with `refusal`'s
+    /// sentence for the first scope outside it.
+    pub fn narrow(
+        raw: Option<&str>,
+        allowed: Scopes,
+        refusal: impl FnOnce(&str) -> String,
+    ) -> Result<Scopes, super::error::OAuthError> {
+        use super::error::OAuthError;
+        let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
+            return Ok(allowed);
+        };
+        let asked = Scopes::parse(raw).map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
+        if let Some(extra) = asked.not_in(&allowed).next() {
+            return Err(OAuthError::invalid_scope(refusal(extra)));
+        }
+        Ok(asked)
+    }
+
     /// Parses a space-delimited list; an empty string is the empty set.
     pub fn parse(raw: &str) -> Result<Self, ScopeError> {
         Self::from_tokens(raw.split(' ').filter(|s| !s.is_empty()))

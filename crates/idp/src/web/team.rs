@@ -413,11 +413,9 @@ pub(super) async fn create_join_link(
         jar,
         form,
         async |state, jar, user, actor, form| {
-            let hours: i64 = form
-                .ttl_hours
-                .trim()
-                .parse()
-                .map_err(|_| team_error(TeamError::TtlTooShort))?;
+            let hours: i64 = form.ttl_hours.trim().parse().map_err(|_| {
+                bad_request("The lifetime must be a whole number of hours.".to_owned())
+            })?;
             let max_uses = match form.max_uses.trim() {
                 "" => None,
                 raw => Some(
