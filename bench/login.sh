@@ -2,11 +2,14 @@
 # POST /login under load: each request checks CSRF and the per-address limit, signs a magic
 # link (ES256), and writes the link and its sealed mail in one transaction. Every request uses
 # a new address, so every one takes that full path. Runs on SQLite, then on PostgreSQL.
-#   bench/login.sh [SECONDS]     needs: wrk, python3; PostgreSQL at LATCHKEY_BENCH_POSTGRES
-#                                (default postgres://postgres@127.0.0.1:5432) for the second run
+#   bench/login.sh [SECONDS] [sqlite|postgres]
+#       needs: wrk, python3; PostgreSQL at LATCHKEY_BENCH_POSTGRES
+#       (default postgres://postgres@127.0.0.1:5432) for the second run
+# The mail worker runs as in `serve`, writing .eml files, on the same two cores.
 # Prints figures for people to read; nothing here passes or fails on a number.
 set -euo pipefail
 secs=${1:-10}
+only=${2:-}
 root=$(cd "$(dirname "$0")/.." && pwd)
 pg=${LATCHKEY_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
@@ -46,11 +49,17 @@ run() { # name database_url
   local out
   out=$(wrk -t2 -c64 -d"${secs}s" --latency -s "$work/login.lua" "http://127.0.0.1:$port" | grep '^RESULT')
   echo "login_$1 ${out#RESULT }   (req/s p50_ms p99_ms errors)"
-  sleep 2
-  echo "mails_written_$1 $(ls "$work/outbox-$1" | wc -l)"
+  # The worker delivers (here: writes .eml files) while the load runs; what it had not
+  # delivered by the end shows how fast it works through a backlog.
+  local during after
+  during=$(ls "$work/outbox-$1" | wc -l)
+  sleep 5
+  after=$(ls "$work/outbox-$1" | wc -l)
+  echo "mail_$1 $during $(( (after - during) / 5 )) $(ps -o rss= -p "$pid")   (delivered_during_load backlog_per_s rss_kb)"
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
 }
-run sqlite "sqlite://$work/latchkey.db?mode=rwc"
+[ "$only" = postgres ] || run sqlite "sqlite://$work/latchkey.db?mode=rwc"
+[ "$only" = sqlite ] && exit 0
 db=latchkey_bench_$$
 if psql "$pg/postgres" -qc "CREATE DATABASE $db" 2>/dev/null; then
   run postgres "$pg/$db"

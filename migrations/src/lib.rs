@@ -9,6 +9,7 @@ mod m20261125_000002_create_login;
 mod m20261125_000003_create_oauth;
 mod m20261125_000004_create_teams;
 mod m20261125_000005_create_trusted_issuers;
+mod m20261125_000006_index_pending_mail;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_create_oauth::Migration),
             Box::new(m20261125_000004_create_teams::Migration),
             Box::new(m20261125_000005_create_trusted_issuers::Migration),
+            Box::new(m20261125_000006_index_pending_mail::Migration),
         ]
     }
 }

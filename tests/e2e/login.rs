@@ -7,6 +7,7 @@ use chrono::{TimeDelta, Utc};
 use latchkey_keys::SigningAlgorithm;
 use latchkey_server::duration::Ttl;
 use reqwest::StatusCode;
+use sea_orm::{EntityTrait, PaginatorTrait};
 
 use crate::browser::Browser;
 use crate::harness::{TestApp, TestDb, config, master_key};
@@ -200,27 +201,62 @@ on_both_databases!(twenty_concurrent_confirmations_across_two_replicas_sign_in_e
 
 async fn replicas_share_the_outbox_and_send_each_mail_once(db: TestDb) {
     let (app, other, smtp) = two_replicas(&db).await;
-    for i in 0..6 {
-        let base = if i % 2 == 0 {
-            &app.base_url
-        } else {
-            &other.base_url
-        };
-        Browser::new(base)
-            .register(&format!("r{i}@example.com"))
-            .await;
+    // More mail than one delivery round claims (64), asked for all at once on both
+    // replicas: on SQLite the links are written in batches, and both replicas' workers
+    // claim from the same outbox.
+    const PEOPLE: usize = 150;
+    let requests: Vec<_> = (0..PEOPLE)
+        .map(|i| {
+            let base = if i % 2 == 0 {
+                app.base_url.clone()
+            } else {
+                other.base_url.clone()
+            };
+            tokio::spawn(async move {
+                let answer = Browser::new(&base)
+                    .register(&format!("r{i}@example.com"))
+                    .await;
+                answer.location().map(str::to_owned)
+            })
+        })
+        .collect();
+    for request in requests {
+        assert_eq!(request.await.unwrap().as_deref(), Some("/login/sent"));
     }
-    for i in 0..6 {
-        smtp.mail_to(&format!("r{i}@example.com")).await;
-    }
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    for i in 0..6 {
+    let all_sent = crate::harness::eventually(Duration::from_secs(30), || async {
+        smtp.mails().len() >= PEOPLE
+    })
+    .await;
+    assert!(all_sent, "{} of {PEOPLE} mails arrived", smtp.mails().len());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for i in 0..PEOPLE {
         assert_eq!(
             smtp.mails_to(&format!("r{i}@example.com")).len(),
             1,
             "r{i} got exactly one mail"
         );
     }
+    assert_eq!(smtp.mails().len(), PEOPLE, "and nobody else got any");
+
+    // Sent mail is kept until a day after its link expired, then swept.
+    let conn = latchkey_server::database::connect(&db.url)
+        .await
+        .expect("connect");
+    let outbox = || async {
+        latchkey_idp::entities::mail_outbox::Entity::find()
+            .count(&conn)
+            .await
+            .expect("count the outbox")
+    };
+    assert_eq!(outbox().await, PEOPLE as u64);
+    latchkey_idp::housekeeping::sweep(&conn, Utc::now() + TimeDelta::hours(1))
+        .await
+        .expect("sweep");
+    assert_eq!(outbox().await, PEOPLE as u64, "kept for a day");
+    latchkey_idp::housekeeping::sweep(&conn, Utc::now() + TimeDelta::days(2))
+        .await
+        .expect("sweep");
+    assert_eq!(outbox().await, 0, "then swept");
     app.stop().await;
     other.stop().await;
 }
@@ -673,27 +709,117 @@ async fn links_per_address_are_limited_without_telling_the_asker(db: TestDb) {
 on_both_databases!(links_per_address_are_limited_without_telling_the_asker);
 
 async fn concurrent_requests_cannot_slip_under_the_per_address_limit(db: TestDb) {
-    let (app, smtp) = app_with_mail(&db, |cfg| cfg.login.rate_limit_per_address = 2).await;
-    let requests: Vec<_> = (0..10)
-        .map(|_| {
+    let (app, smtp) = app_with_mail(&db, |cfg| {
+        cfg.login.rate_limit_per_address = 2;
+        cfg.http.rate_limit_per_ip = 1000;
+    })
+    .await;
+    // Ten requests for each of three addresses, and one for each of twenty others, all at
+    // once: on SQLite they are written in shared batches, where a second request for an
+    // address must not ride on the first one's count.
+    let addresses: Vec<String> = (0..3)
+        .flat_map(|i| std::iter::repeat_n(format!("flood{i}@example.com"), 10))
+        .chain((0..20).map(|i| format!("once{i}@example.com")))
+        .collect();
+    let requests: Vec<_> = addresses
+        .iter()
+        .map(|address| {
             let browser = Browser::new(&app.base_url);
-            tokio::spawn(async move { browser.register("flood@example.com").await })
+            let address = address.clone();
+            tokio::spawn(async move { browser.register(&address).await })
         })
         .collect();
     for request in requests {
         assert_eq!(request.await.unwrap().location(), Some("/login/sent"));
     }
-    smtp.nth_mail_to("flood@example.com", 2, Duration::from_secs(10))
-        .await;
+    for i in 0..3 {
+        smtp.nth_mail_to(&format!("flood{i}@example.com"), 2, Duration::from_secs(10))
+            .await;
+    }
+    for i in 0..20 {
+        smtp.mail_to(&format!("once{i}@example.com")).await;
+    }
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    for i in 0..3 {
+        assert_eq!(
+            smtp.mails_to(&format!("flood{i}@example.com")).len(),
+            2,
+            "ten concurrent requests for flood{i}, two mails"
+        );
+    }
     assert_eq!(
-        smtp.mails_to("flood@example.com").len(),
-        2,
-        "ten concurrent requests, two mails"
+        smtp.mails().len(),
+        3 * 2 + 20,
+        "one mail for each other address"
     );
     app.stop().await;
 }
 on_both_databases!(concurrent_requests_cannot_slip_under_the_per_address_limit);
+
+async fn a_request_whose_client_gives_up_is_still_carried_out_whole(db: TestDb) {
+    use latchkey_idp::entities::address_limit;
+    use sea_orm::{ActiveValue::Set, ConnectionTrait, TransactionTrait};
+
+    let (app, smtp) = app_with_mail(&db, |_| {}).await;
+    let browser = Browser::new(&app.base_url);
+    browser.register("first@example.com").await;
+    smtp.mail_to("first@example.com").await;
+
+    // Hold the row the request must count its link in, so that it waits, inside its
+    // transaction, until the client has long given up.
+    let conn = latchkey_server::database::connect(&db.url)
+        .await
+        .expect("connect");
+    let blocker = conn.begin().await.expect("begin");
+    let email = "patient@example.com";
+    address_limit::Entity::insert(address_limit::ActiveModel {
+        email_hash: Set(latchkey_idp::secret::sha256_hex(email.as_bytes())),
+        window_started_at: Set(Utc::now()),
+        count: Set(0),
+    })
+    .exec_without_returning(&blocker)
+    .await
+    .expect("hold the limit row");
+    let form = browser.get("/register").await;
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .expect("client");
+    let csrf = form.field("csrf");
+    let gave_up = impatient
+        .post(app.url("/register"))
+        .header("Cookie", format!("latchkey-csrf={csrf}"))
+        .form(&[("csrf", csrf.as_str()), ("email", email)])
+        .send()
+        .await;
+    assert!(
+        gave_up.is_err_and(|e| e.is_timeout()),
+        "the client stopped waiting"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    blocker.commit().await.expect("let go of the row");
+
+    // A handler dropped with its client would have rolled back (or, dropped while
+    // PostgreSQL answered `BEGIN`, left its pooled connection inside a transaction nothing
+    // ended: sqlx#4393). It runs to completion instead: the link is stored and mailed.
+    let mail = smtp.mail_to(email).await;
+    browser.follow_link(&mail.link()).await;
+    assert_eq!(browser.signed_in_as().await.as_deref(), Some(email));
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        let stuck = conn
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT count(*) AS stuck FROM pg_stat_activity \
+                 WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+            ))
+            .await
+            .expect("read pg_stat_activity")
+            .and_then(|row| row.try_get::<i64>("", "stuck").ok());
+        assert_eq!(stuck, Some(0), "no connection is left inside a transaction");
+    }
+    app.stop().await;
+}
+on_both_databases!(a_request_whose_client_gives_up_is_still_carried_out_whole);
 
 #[tokio::test]
 async fn requests_per_ip_past_the_limit_get_429_with_retry_after() {

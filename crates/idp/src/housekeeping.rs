@@ -1,11 +1,11 @@
 //! Deletes what has expired: pending authorization requests, codes, refresh tokens and grants,
-//! revocation and replay records, old links and sessions. Every replica may run it; the
+//! revocation and replay records, old links, mail and sessions. Every replica may run it; the
 //! deletes are idempotent.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
-use crate::entities::{login_link, session};
+use crate::entities::{login_link, mail_outbox, session};
 use crate::oauth::entities::{
     authorization_request, grant, refresh_token, revoked_token, seen_assertion, used_code,
 };
@@ -25,6 +25,7 @@ pub async fn sweep(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u64, s
             + expired(db, revoked_token::Column::ExpiresAt, now).await?
             + expired(db, seen_assertion::Column::ExpiresAt, now).await?
             + expired(db, login_link::Column::ExpiresAt, long_ago).await?
+            + expired(db, mail_outbox::Column::ExpiresAt, long_ago).await?
             + expired(db, session::Column::ExpiresAt, long_ago).await?,
     )
 }

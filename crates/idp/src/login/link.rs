@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use latchkey_keys::{Expectations, SigningAlgorithm, VerifyError};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, TransactionTrait,
@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use latchkey_teams::{Actor, AuditLog, JoinError, Subject, TeamError, TeamName, Teams};
 
+use super::link_writer::{AddressLimit, LinkWriter, NewLink, Written};
 use super::session::Sessions;
 use crate::email::Email;
-use crate::entities::{address_limit, login_link, user};
+use crate::entities::{login_link, user};
 use crate::issuer::Issuer;
 use crate::mail::{MagicLinkMail, MailTemplates, NoAccountMail, Outbox, OutboxError};
 use crate::secret::{SecretToken, constant_time_eq, generate_code, sha256_hex};
@@ -193,6 +194,8 @@ pub struct Login {
     templates: Arc<MailTemplates>,
     sessions: Sessions,
     write_gate: WriteGate,
+    /// Stores new links (and queues their mail) in batches.
+    writer: LinkWriter,
 }
 
 impl Login {
@@ -205,6 +208,14 @@ impl Login {
         templates: Arc<MailTemplates>,
         write_gate: WriteGate,
     ) -> Self {
+        let writer = LinkWriter::start(
+            db.clone(),
+            write_gate.clone(),
+            AddressLimit {
+                per_window: settings.rate_limit_per_address,
+                window: settings.rate_limit_window,
+            },
+        );
         let sessions = Sessions::new(
             db.clone(),
             settings.session_idle_ttl,
@@ -219,6 +230,7 @@ impl Login {
             templates,
             sessions,
             write_gate,
+            writer,
         }
     }
 
@@ -302,20 +314,13 @@ impl Login {
             }
         };
         let message = self.outbox.message(email, mail)?;
+        let mail = self.outbox.seal(&message, email, expires_at, now)?;
+        let email_hash = sha256_hex(email.as_str().as_bytes());
 
         // The link and the mail that carries it are written together, or not at all. An
         // address with no account gets a row too, whose link and code are never sent: the
         // asking browser then meets the same code form, answers and timing as for a real one.
-        let _turn = self.write_gate.turn().await;
-        let txn = self.db.begin().await?;
-        // Counted in the same transaction, so a request costs one write transaction.
-        if !self.within_rate_limit(&txn, email, now).await? {
-            txn.rollback().await?;
-            tracing::warn!(email_hash = %sha256_hex(email.as_str().as_bytes()), "per-address link limit reached; no mail sent");
-            metrics::counter!("login_rate_limited_total", "scope" => "address").increment(1);
-            return Ok(false);
-        }
-        login_link::Entity::insert(login_link::ActiveModel {
+        let link = login_link::ActiveModel {
             id: Set(id.clone()),
             token_hash: Set(jti.hash()),
             browser_hash: Set(browser.hash()),
@@ -330,57 +335,23 @@ impl Login {
             requested_user_agent: Set(truncate(&requester.user_agent, 512)),
             authorization_request: Set(continues.map(str::to_owned)),
             join_link: Set(join.map(|j| j.link_id.clone())),
-        })
-        .exec_without_returning(&txn)
-        .await?;
-        self.outbox
-            .enqueue(&txn, &message, email, expires_at, now)
+        };
+        let written = self
+            .writer
+            .write(NewLink {
+                email_hash,
+                link,
+                mail,
+                now,
+            })
             .await?;
-        txn.commit().await?;
+        if written == Written::OverLimit {
+            tracing::warn!(email_hash = %sha256_hex(email.as_str().as_bytes()), "per-address link limit reached; no mail sent");
+            metrics::counter!("login_rate_limited_total", "scope" => "address").increment(1);
+            return Ok(false);
+        }
         self.outbox.wake();
         Ok(true)
-    }
-
-    /// Counts this request against the address's limit; false when it is over. One upsert
-    /// counts it (or starts a new window) and returns the count, so concurrent requests on
-    /// any replica cannot all slip under the limit.
-    async fn within_rate_limit<C: ConnectionTrait>(
-        &self,
-        conn: &C,
-        email: &Email,
-        now: DateTime<Utc>,
-    ) -> Result<bool, LoginError> {
-        use address_limit::{Column, Entity};
-        use sea_orm::sea_query::ExprTrait;
-        let window_over = ExprTrait::lte(
-            Expr::col((Entity, Column::WindowStartedAt)),
-            now - self.settings.rate_limit_window,
-        );
-        let counted = Entity::insert(address_limit::ActiveModel {
-            email_hash: Set(sha256_hex(email.as_str().as_bytes())),
-            window_started_at: Set(now),
-            count: Set(1),
-        })
-        .on_conflict(
-            OnConflict::column(Column::EmailHash)
-                .value(
-                    Column::Count,
-                    Expr::case(window_over.clone(), 1)
-                        .finally(ExprTrait::add(Expr::col((Entity, Column::Count)), 1)),
-                )
-                .value(
-                    Column::WindowStartedAt,
-                    Expr::case(window_over, now)
-                        .finally(Expr::col((Entity, Column::WindowStartedAt))),
-                )
-                .to_owned(),
-        )
-        .exec_with_returning(conn)
-        .await?;
-        Ok(
-            u64::try_from(counted.count).unwrap_or(u64::MAX)
-                <= self.settings.rate_limit_per_address,
-        )
     }
 
     fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<LinkClaims, LinkError> {

@@ -2,6 +2,7 @@
 //! endpoint accepts) with a one-time code beside them, and the sessions they open. No HTTP here.
 
 mod link;
+mod link_writer;
 mod session;
 
 pub use link::{

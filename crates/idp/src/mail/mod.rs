@@ -44,6 +44,16 @@ impl MailTransport {
             .build();
         Ok(Self::Smtp(transport))
     }
+
+    /// How many mails to hand over at once: a relay answers each in a network round trip,
+    /// so several go side by side (lettre's pool keeps up to ten connections); files
+    /// created side by side in one folder only queue for it.
+    pub fn sends_at_once(&self) -> usize {
+        match self {
+            Self::Smtp(_) => 8,
+            Self::Files(..) => 1,
+        }
+    }
 }
 
 /// What the mail parts of the provider are configured with.

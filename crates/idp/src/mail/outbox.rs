@@ -2,14 +2,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use futures_util::{StreamExt, stream};
 use latchkey_keys::MasterKey;
 use lettre::address::Envelope;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{Address, AsyncTransport, Message};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
+    QuerySelect,
 };
 use tokio::sync::{Notify, watch};
 
@@ -21,6 +22,8 @@ use crate::write_gate::WriteGate;
 
 /// The most mails one delivery round claims.
 const BATCH: u64 = 64;
+/// Mails re-leased, sent and marked together.
+const GROUP: usize = 8;
 /// How long one worker owns a mail it is sending before another may try it.
 const CLAIM: TimeDelta = TimeDelta::seconds(60);
 /// The longest wait between two attempts at one mail.
@@ -78,19 +81,19 @@ impl Outbox {
             .map_err(|e| OutboxError::Build(e.to_string()))
     }
 
-    /// Writes `message` to the outbox on `conn` (the caller's transaction). It is sealed,
-    /// since it carries a live credential, and dropped unsent after `expires_at`.
-    pub async fn enqueue<C: ConnectionTrait>(
+    /// The outbox row for `message`, for the caller to write with the change it announces.
+    /// It is sealed, since it carries a live credential, and dropped unsent after
+    /// `expires_at`.
+    pub fn seal(
         &self,
-        conn: &C,
         message: &Message,
         recipient: &Email,
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<(), OutboxError> {
+    ) -> Result<mail_outbox::ActiveModel, OutboxError> {
         let id = uuid::Uuid::now_v7().to_string();
         let sealed = self.master_key.seal(&id, &message.formatted())?;
-        mail_outbox::Entity::insert(mail_outbox::ActiveModel {
+        Ok(mail_outbox::ActiveModel {
             id: Set(id),
             recipient: Set(recipient.to_string()),
             sealed_message: Set(Some(sealed)),
@@ -104,9 +107,6 @@ impl Outbox {
             dropped_at: Set(None),
             last_error: Set(None),
         })
-        .exec_without_returning(conn)
-        .await?;
-        Ok(())
     }
 
     /// Tells this process's worker there is mail to send now, rather than at its next tick.
@@ -114,9 +114,11 @@ impl Outbox {
         self.wake.notify_one();
     }
 
-    /// Sends every mail that is due, returning how many were sent. A round claims a batch in
-    /// one statement, so replicas never send a mail twice and the database sees a few
-    /// statements per batch rather than several per mail.
+    /// Sends a batch of the mail that is due, returning how many mails it took up (a full
+    /// batch means more may be waiting). A round claims its batch in
+    /// one statement, so replicas never send a mail twice, then sends it a few mails at a
+    /// time (side by side over SMTP), with a few statements per group rather than several per mail: on SQLite each
+    /// statement waits its turn with the requests.
     pub async fn deliver_due(&self, now: DateTime<Utc>) -> Result<usize, OutboxError> {
         let due: Vec<String> = mail_outbox::Entity::find()
             .select_only()
@@ -132,6 +134,7 @@ impl Outbox {
         if due.is_empty() {
             return Ok(0);
         }
+        let taken = due.len();
         let round = uuid::Uuid::new_v4().to_string();
         let turn = self.write_gate.turn().await;
         mail_outbox::Entity::update_many()
@@ -141,56 +144,59 @@ impl Outbox {
                 mail_outbox::Column::Attempts,
                 sea_orm::sea_query::ExprTrait::add(Expr::col(mail_outbox::Column::Attempts), 1),
             )
-            .filter(mail_outbox::Column::Id.is_in(due))
+            .filter(mail_outbox::Column::Id.is_in(due.iter().map(String::as_str)))
             .filter(mail_outbox::Column::SentAt.is_null())
+            .filter(mail_outbox::Column::DroppedAt.is_null())
             .filter(unclaimed(now))
             .exec(&self.db)
             .await?;
         drop(turn);
-        let claimed = mail_outbox::Entity::find()
-            .filter(mail_outbox::Column::ClaimedBy.eq(round.as_str()))
-            .filter(mail_outbox::Column::SentAt.is_null())
-            .filter(mail_outbox::Column::DroppedAt.is_null())
-            .all(&self.db)
-            .await?;
-        let mut sent = 0;
-        for mail in claimed {
-            // Each mail is re-leased just before it is sent and marked just after, both only
+        for group in due.chunks(GROUP) {
+            // A group is re-leased just before it is sent and marked just after, both only
             // while this round still holds it: a slow relay can never let another replica
             // claim, and send again, a mail this round has sent.
             let now = Utc::now();
-            if !self.renew(&mail.id, &round, now).await? {
-                continue;
-            }
-            let id = mail.id.clone();
-            match self.deliver(mail, &round, now).await? {
-                Delivery::Sent => {
-                    self.finish(&id, &round, mail_outbox::Column::SentAt, Utc::now())
-                        .await?;
-                    sent += 1;
+            let held = self.renew(group, &round, now).await?;
+            let outcomes: Vec<_> = stream::iter(held)
+                .map(|mail| {
+                    let id = mail.id.clone();
+                    let round = round.as_str();
+                    async move { (id, self.deliver(mail, round, now).await) }
+                })
+                .buffer_unordered(self.settings.transport.sends_at_once())
+                .collect()
+                .await;
+            let (mut delivered, mut dropped) = (Vec::new(), Vec::new());
+            for (id, outcome) in outcomes {
+                match outcome? {
+                    Delivery::Sent => delivered.push(id),
+                    Delivery::Dropped => dropped.push(id),
+                    Delivery::Retry => {}
                 }
-                Delivery::Dropped => {
-                    self.finish(&id, &round, mail_outbox::Column::DroppedAt, now)
-                        .await?
-                }
-                Delivery::Retry => {}
             }
+            self.finish(&delivered, &round, mail_outbox::Column::SentAt, Utc::now())
+                .await?;
+            self.finish(&dropped, &round, mail_outbox::Column::DroppedAt, now)
+                .await?;
         }
-        Ok(sent)
+        Ok(taken)
     }
 
-    /// Extends this round's lease on a mail; false if the round no longer holds it.
-    async fn renew(&self, id: &str, round: &str, now: DateTime<Utc>) -> Result<bool, OutboxError> {
+    /// Extends this round's lease on a group of mails, and returns those it still holds.
+    async fn renew(
+        &self,
+        ids: &[String],
+        round: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<mail_outbox::Model>, OutboxError> {
         let _turn = self.write_gate.turn().await;
-        let renewed = mail_outbox::Entity::update_many()
+        Ok(mail_outbox::Entity::update_many()
             .col_expr(mail_outbox::Column::ClaimedUntil, Expr::value(now + CLAIM))
-            .filter(mail_outbox::Column::Id.eq(id))
+            .filter(mail_outbox::Column::Id.is_in(ids.iter().map(String::as_str)))
             .filter(mail_outbox::Column::ClaimedBy.eq(round))
             .filter(mail_outbox::Column::ClaimedUntil.gt(now))
-            .filter(mail_outbox::Column::SentAt.is_null())
-            .exec(&self.db)
-            .await?;
-        Ok(renewed.rows_affected == 1)
+            .exec_with_returning(&self.db)
+            .await?)
     }
 
     async fn deliver(
@@ -270,14 +276,18 @@ impl Outbox {
         }
     }
 
-    /// Marks a mail sent or dropped and erases its sealed body: nothing secret outlives it.
+    /// Marks mails sent or dropped and erases their sealed bodies: nothing secret outlives
+    /// them.
     async fn finish(
         &self,
-        id: &str,
+        ids: &[String],
         round: &str,
         column: mail_outbox::Column,
         now: DateTime<Utc>,
     ) -> Result<(), OutboxError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         let _turn = self.write_gate.turn().await;
         mail_outbox::Entity::update_many()
             .col_expr(column, Expr::value(now))
@@ -289,18 +299,21 @@ impl Outbox {
                 mail_outbox::Column::ClaimedUntil,
                 Expr::value(Option::<DateTime<Utc>>::None),
             )
-            .filter(mail_outbox::Column::Id.eq(id))
+            .filter(mail_outbox::Column::Id.is_in(ids.iter().map(String::as_str)))
             .filter(mail_outbox::Column::ClaimedBy.eq(round))
             .exec(&self.db)
             .await?;
         Ok(())
     }
 
-    /// The worker: delivers due mail when woken and at least every second, until stopped.
+    /// The worker: delivers due mail when woken and at least every second, until stopped. A
+    /// backlog is worked through batch after batch, not a batch a second.
     pub async fn run(self, mut stopped: watch::Receiver<bool>) {
         loop {
-            if let Err(error) = self.deliver_due(Utc::now()).await {
-                tracing::warn!(%error, "mail outbox: delivery round failed");
+            match self.deliver_due(Utc::now()).await {
+                Ok(taken) if taken == BATCH as usize && !*stopped.borrow() => continue,
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "mail outbox: delivery round failed"),
             }
             tokio::select! {
                 _ = self.wake.notified() => {}

@@ -14,6 +14,7 @@ mod jwks;
 mod login;
 mod oauth_response;
 mod request_id;
+mod run_to_completion;
 mod security_headers;
 mod team;
 mod token;
@@ -29,6 +30,7 @@ use tracing::Level;
 
 use crate::state::AppState;
 use crate::telemetry;
+use run_to_completion::run_to_completion;
 
 pub use crate::state::StateError;
 pub(crate) use cookies::CookiePolicy;
@@ -74,7 +76,8 @@ pub mod paths {
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application: every route, with request ids, tracing, metrics and security
-/// headers. No blanket request timeout: these handlers answer from memory, and a timer per
+/// headers. Every handler that may touch the database runs to completion even if its client
+/// leaves or its route times out (see `run_to_completion`). No blanket request timeout: these handlers answer from memory, and a timer per
 /// request cost a fifth of the JWKS throughput; routes that wait on the database or on mail
 /// get timeouts of their own.
 pub fn router(state: AppState) -> Router {
@@ -131,6 +134,7 @@ fn oauth_routes() -> Router<AppState> {
             paths::END_SESSION,
             get(end_session::end_session_get).post(end_session::end_session_post),
         )
+        .route_layer(axum::middleware::from_fn(run_to_completion))
         .route_layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             std::time::Duration::from_secs(15),
@@ -146,11 +150,15 @@ fn oauth_routes() -> Router<AppState> {
         )
         .route(paths::DISCOVERY, get(discovery::openid_configuration))
         .route(paths::JWKS, get(jwks::jwks))
+        .route_layer(axum::middleware::from_fn(run_to_completion))
         .route_layer(cors());
+    let for_servers = Router::new()
+        .route(paths::INTROSPECTION, post(token::introspect))
+        .route_layer(axum::middleware::from_fn(run_to_completion));
     Router::new()
         .merge(browser)
         .merge(for_browser_apps)
-        .route(paths::INTROSPECTION, post(token::introspect))
+        .merge(for_servers)
 }
 
 /// Cross-origin access for browser apps: any origin, no cookies.
@@ -213,6 +221,7 @@ fn login_routes(per_minute: u32) -> Router<AppState> {
         .route(paths::TEAM_MEMBER_REMOVE, post(team::remove_member))
         .route(paths::LOGOUT, post(login::logout))
         .route(paths::LOGOUT_EVERYWHERE, post(login::logout_everywhere))
+        .route_layer(axum::middleware::from_fn(run_to_completion))
         .route_layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             std::time::Duration::from_secs(15),
