@@ -76,7 +76,7 @@ pub mod paths {
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application: every route, with request ids, tracing, metrics and security
-/// headers. Every handler that may touch the database runs to completion even if its client
+/// headers. Every handler that writes to the database runs to completion even if its client
 /// leaves or its route times out (see `run_to_completion`). No blanket request timeout: these handlers answer from memory, and a timer per
 /// request cost a fifth of the JWKS throughput; routes that wait on the database or on mail
 /// get timeouts of their own.
@@ -144,21 +144,19 @@ fn oauth_routes() -> Router<AppState> {
     let for_browser_apps = Router::new()
         .route(paths::TOKEN, post(token::token))
         .route(paths::REVOCATION, post(token::revoke))
+        // These two write; the rest answer from memory or only read.
+        .route_layer(axum::middleware::from_fn(run_to_completion))
         .route(
             paths::USERINFO,
             get(userinfo::userinfo_get).post(userinfo::userinfo_post),
         )
         .route(paths::DISCOVERY, get(discovery::openid_configuration))
         .route(paths::JWKS, get(jwks::jwks))
-        .route_layer(axum::middleware::from_fn(run_to_completion))
         .route_layer(cors());
-    let for_servers = Router::new()
-        .route(paths::INTROSPECTION, post(token::introspect))
-        .route_layer(axum::middleware::from_fn(run_to_completion));
     Router::new()
         .merge(browser)
         .merge(for_browser_apps)
-        .merge(for_servers)
+        .route(paths::INTROSPECTION, post(token::introspect))
 }
 
 /// Cross-origin access for browser apps: any origin, no cookies.
