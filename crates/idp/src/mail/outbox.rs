@@ -115,10 +115,10 @@ impl Outbox {
     }
 
     /// Sends a batch of the mail that is due, returning how many mails it took up (a full
-    /// batch means more may be waiting). A round claims its batch in
-    /// one statement, so replicas never send a mail twice, then sends it a few mails at a
-    /// time (side by side over SMTP), with a few statements per group rather than several per mail: on SQLite each
-    /// statement waits its turn with the requests.
+    /// batch means more may be waiting). A round claims its batch in one statement, so
+    /// replicas never send a mail twice, then sends it a few mails at a time (side by side
+    /// over SMTP), with a few statements per group rather than several per mail: on SQLite
+    /// each statement waits its turn with the requests.
     pub async fn deliver_due(&self, now: DateTime<Utc>) -> Result<usize, OutboxError> {
         let due: Vec<String> = mail_outbox::Entity::find()
             .select_only()
@@ -166,18 +166,24 @@ impl Outbox {
                 .buffer_unordered(self.settings.transport.sends_at_once())
                 .collect()
                 .await;
-            let (mut delivered, mut dropped) = (Vec::new(), Vec::new());
+            let (mut delivered, mut dropped, mut failed) = (Vec::new(), Vec::new(), None);
             for (id, outcome) in outcomes {
-                match outcome? {
-                    Delivery::Sent => delivered.push(id),
-                    Delivery::Dropped => dropped.push(id),
-                    Delivery::Retry => {}
+                match outcome {
+                    Ok(Delivery::Sent) => delivered.push(id),
+                    Ok(Delivery::Dropped) => dropped.push(id),
+                    Ok(Delivery::Retry) => {}
+                    Err(error) => failed = failed.or(Some(error)),
                 }
             }
+            // What was sent is marked even if scheduling a retry of another mail failed:
+            // left unmarked, it would be sent again once the lease ran out.
             self.finish(&delivered, &round, mail_outbox::Column::SentAt, Utc::now())
                 .await?;
             self.finish(&dropped, &round, mail_outbox::Column::DroppedAt, now)
                 .await?;
+            if let Some(error) = failed {
+                return Err(error);
+            }
         }
         Ok(taken)
     }

@@ -77,9 +77,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application: every route, with request ids, tracing, metrics and security
 /// headers. Every handler that writes to the database runs to completion even if its client
-/// leaves or its route times out (see `run_to_completion`). No blanket request timeout: these handlers answer from memory, and a timer per
-/// request cost a fifth of the JWKS throughput; routes that wait on the database or on mail
-/// get timeouts of their own.
+/// leaves or its route times out (see `run_to_completion`). No blanket request timeout: the
+/// other handlers answer from memory, and a timer per request cost a fifth of the JWKS
+/// throughput; routes that wait on the database or on mail get timeouts of their own.
 pub fn router(state: AppState) -> Router {
     let https = state.issuer.is_https();
     Router::new()
