@@ -5,6 +5,9 @@
 #   bench/login.sh [SECONDS] [sqlite|postgres]
 #       needs: wrk, python3; PostgreSQL at LATCHKEY_BENCH_POSTGRES
 #       (default postgres://postgres@127.0.0.1:5432) for the second run
+#       The connection negotiates TLS when the server offers it, as sqlx does by default;
+#       PGSSLMODE=disable measures without (sqlx reads it), as a server on the same host or
+#       behind a private network would likely be run.
 # The mail worker runs as in `serve`, writing .eml files, on the same two cores.
 # Prints figures for people to read; nothing here passes or fails on a number.
 set -euo pipefail
