@@ -758,15 +758,15 @@ on_both_databases!(concurrent_requests_cannot_slip_under_the_per_address_limit);
 
 async fn a_request_whose_client_gives_up_is_still_carried_out_whole(db: TestDb) {
     use latchkey_idp::entities::address_limit;
-    use sea_orm::{ActiveValue::Set, ConnectionTrait, TransactionTrait};
+    use sea_orm::{ActiveValue::Set, TransactionTrait};
 
     let (app, smtp) = app_with_mail(&db, |_| {}).await;
     let browser = Browser::new(&app.base_url);
     browser.register("first@example.com").await;
     smtp.mail_to("first@example.com").await;
 
-    // Hold the row the request must count its link in, so that it waits, inside its
-    // transaction, until the client has long given up.
+    // Hold the row the request must count its link in, so that its write waits until the
+    // client has long given up.
     let conn = latchkey_server::database::connect(&db.url)
         .await
         .expect("connect");
@@ -799,27 +799,95 @@ async fn a_request_whose_client_gives_up_is_still_carried_out_whole(db: TestDb) 
     tokio::time::sleep(Duration::from_millis(300)).await;
     blocker.commit().await.expect("let go of the row");
 
-    // A handler dropped with its client would have rolled back (or, dropped while
-    // PostgreSQL answered `BEGIN`, left its pooled connection inside a transaction nothing
-    // ended: sqlx#4393). It runs to completion instead: the link is stored and mailed.
+    // The write goes on without the client that asked for it: the link is stored and
+    // mailed.
     let mail = smtp.mail_to(email).await;
     browser.follow_link(&mail.link()).await;
     assert_eq!(browser.signed_in_as().await.as_deref(), Some(email));
-    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        let stuck = conn
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                "SELECT count(*) AS stuck FROM pg_stat_activity \
-                 WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
-            ))
-            .await
-            .expect("read pg_stat_activity")
-            .and_then(|row| row.try_get::<i64>("", "stuck").ok());
-        assert_eq!(stuck, Some(0), "no connection is left inside a transaction");
-    }
+    assert_no_connection_is_left_in_a_transaction(&conn).await;
     app.stop().await;
 }
 on_both_databases!(a_request_whose_client_gives_up_is_still_carried_out_whole);
+
+async fn a_confirmation_whose_client_gives_up_is_still_carried_out_whole(db: TestDb) {
+    use latchkey_idp::entities::user;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+
+    let (app, smtp) = app_with_mail(&db, |_| {}).await;
+    let browser = Browser::new(&app.base_url);
+    let email = "hesitant@example.com";
+    browser.register(email).await;
+    let link = smtp.mail_to(email).await.link();
+    let confirm = browser.get(&link).await;
+    let (token, csrf) = (confirm.field("token"), confirm.field("csrf"));
+
+    // Create the same account, uncommitted, so that the confirmation waits inside its
+    // transaction (between spending the link and creating the account) until the client has
+    // long given up.
+    let conn = latchkey_server::database::connect(&db.url)
+        .await
+        .expect("connect");
+    let blocker = conn.begin().await.expect("begin");
+    latchkey_teams::ensure_user(&blocker, email, Utc::now())
+        .await
+        .expect("hold the address");
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .expect("client");
+    let gave_up = impatient
+        .post(app.url("/login/verify"))
+        .header("Cookie", format!("latchkey-csrf={csrf}"))
+        .form(&[("token", token.as_str()), ("csrf", csrf.as_str())])
+        .send()
+        .await;
+    assert!(
+        gave_up.is_err_and(|e| e.is_timeout()),
+        "the client stopped waiting"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    blocker.rollback().await.expect("let go of the address");
+
+    // Dropped with its client, the handler would have rolled back: no account, and a link
+    // still good. It runs to completion instead: the account exists and the link is spent.
+    let mut account = None;
+    for _ in 0..100 {
+        account = user::Entity::find()
+            .filter(user::Column::Email.eq(email))
+            .one(&conn)
+            .await
+            .expect("read users");
+        if account.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(account.is_some(), "the confirmation created the account");
+    let again = Browser::new(&app.base_url).follow_link(&link).await;
+    assert_eq!(again.status, StatusCode::GONE, "{}", again.body);
+    assert_no_connection_is_left_in_a_transaction(&conn).await;
+    app.stop().await;
+}
+on_both_databases!(a_confirmation_whose_client_gives_up_is_still_carried_out_whole);
+
+/// On PostgreSQL, no pooled connection sits inside a transaction that nothing will end
+/// (sqlx#4393: a handler dropped during `BEGIN` leaves one).
+async fn assert_no_connection_is_left_in_a_transaction(conn: &sea_orm::DatabaseConnection) {
+    use sea_orm::ConnectionTrait;
+    if conn.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return;
+    }
+    let stuck = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) AS stuck FROM pg_stat_activity \
+             WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+        ))
+        .await
+        .expect("read pg_stat_activity")
+        .and_then(|row| row.try_get::<i64>("", "stuck").ok());
+    assert_eq!(stuck, Some(0), "no connection is left inside a transaction");
+}
 
 #[tokio::test]
 async fn requests_per_ip_past_the_limit_get_429_with_retry_after() {
