@@ -781,21 +781,8 @@ async fn a_request_whose_client_gives_up_is_still_carried_out_whole(db: TestDb) 
     .await
     .expect("hold the limit row");
     let form = browser.get("/register").await;
-    let impatient = reqwest::Client::builder()
-        .timeout(Duration::from_millis(300))
-        .build()
-        .expect("client");
     let csrf = form.field("csrf");
-    let gave_up = impatient
-        .post(app.url("/register"))
-        .header("Cookie", format!("latchkey-csrf={csrf}"))
-        .form(&[("csrf", csrf.as_str()), ("email", email)])
-        .send()
-        .await;
-    assert!(
-        gave_up.is_err_and(|e| e.is_timeout()),
-        "the client stopped waiting"
-    );
+    post_and_give_up(&app, "/register", &csrf, &[("email", email)]).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     blocker.commit().await.expect("let go of the row");
 
@@ -831,20 +818,7 @@ async fn a_confirmation_whose_client_gives_up_is_still_carried_out_whole(db: Tes
     latchkey_teams::ensure_user(&blocker, email, Utc::now())
         .await
         .expect("hold the address");
-    let impatient = reqwest::Client::builder()
-        .timeout(Duration::from_millis(300))
-        .build()
-        .expect("client");
-    let gave_up = impatient
-        .post(app.url("/login/verify"))
-        .header("Cookie", format!("latchkey-csrf={csrf}"))
-        .form(&[("token", token.as_str()), ("csrf", csrf.as_str())])
-        .send()
-        .await;
-    assert!(
-        gave_up.is_err_and(|e| e.is_timeout()),
-        "the client stopped waiting"
-    );
+    post_and_give_up(&app, "/login/verify", &csrf, &[("token", token.as_str())]).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     blocker.rollback().await.expect("let go of the address");
 
@@ -869,6 +843,26 @@ async fn a_confirmation_whose_client_gives_up_is_still_carried_out_whole(db: Tes
     app.stop().await;
 }
 on_both_databases!(a_confirmation_whose_client_gives_up_is_still_carried_out_whole);
+
+/// Posts a form (with its CSRF token) from a client that stops waiting after 300 ms.
+async fn post_and_give_up(app: &TestApp, path: &str, csrf: &str, fields: &[(&str, &str)]) {
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .expect("client");
+    let mut form = fields.to_vec();
+    form.push(("csrf", csrf));
+    let gave_up = impatient
+        .post(app.url(path))
+        .header("Cookie", format!("latchkey-csrf={csrf}"))
+        .form(&form)
+        .send()
+        .await;
+    assert!(
+        gave_up.is_err_and(|e| e.is_timeout()),
+        "the client stopped waiting"
+    );
+}
 
 /// On PostgreSQL, no pooled connection sits inside a transaction that nothing will end
 /// (sqlx#4393: a handler dropped during `BEGIN` leaves one).
