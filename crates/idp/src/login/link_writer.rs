@@ -16,7 +16,7 @@
 //! bug: sqlx 0.9.0 leaves Nagle's algorithm on, and a large statement waits 40 ms for a
 //! delayed ACK; sqlx#4335, fixed upstream after 0.9.0.)
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::{
@@ -109,24 +109,6 @@ impl LinkWriter {
     }
 }
 
-/// The links one transaction will write, at most one per address.
-#[derive(Default)]
-struct Batch {
-    links: Vec<Pending>,
-    addresses: HashSet<String>,
-    later: Vec<Pending>,
-}
-
-impl Batch {
-    fn admit(&mut self, pending: Pending) {
-        if self.addresses.insert(pending.new.email_hash.clone()) {
-            self.links.push(pending);
-        } else {
-            self.later.push(pending);
-        }
-    }
-}
-
 /// Where links are written.
 #[derive(Clone)]
 struct Store {
@@ -138,33 +120,17 @@ struct Store {
 impl Store {
     /// The batching writer: runs until every sender is gone.
     async fn run(self, mut waiting: mpsc::Receiver<Pending>) {
-        // A second link for an address already in a batch waits for the next one, so each
-        // link is judged by its own count.
-        let mut deferred: Vec<Pending> = Vec::new();
-        loop {
-            let mut batch = Batch::default();
-            deferred.drain(..).for_each(|pending| batch.admit(pending));
-            if batch.links.is_empty() {
-                match waiting.recv().await {
-                    Some(pending) => batch.admit(pending),
-                    None => return,
-                }
-            }
-            while batch.links.len() + batch.later.len() < MAX_BATCH {
-                match waiting.try_recv() {
-                    Ok(pending) => batch.admit(pending),
-                    Err(_) => break,
-                }
-            }
-            deferred = std::mem::take(&mut batch.later);
-            self.commit(batch.links).await;
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            self.commit(std::mem::take(&mut batch)).await;
         }
     }
 
     /// Writes one batch and answers each of its requests.
     async fn commit(&self, mut batch: Vec<Pending>) {
         // The same order in every transaction, so two replicas updating the same limits
-        // cannot deadlock.
+        // cannot deadlock. The sort is stable: an address's links keep the order they came
+        // in, which decides which of them are within its limit.
         batch.sort_by(|a, b| a.new.email_hash.cmp(&b.new.email_hash));
         metrics::histogram!("login_link_batch_size").record(batch.len() as f64);
         let (links, replies): (Vec<NewLink>, Vec<_>) =
@@ -185,26 +151,50 @@ impl Store {
         }
     }
 
-    /// One transaction: count every link against its address, then store the links (and
-    /// queue the mails) of the addresses still within their limit.
+    /// One transaction: count every link against its address (an address's links are
+    /// numbered in the order given), then store the links, and queue the mails, that are
+    /// within their address's limit.
     async fn write(&self, links: Vec<NewLink>) -> Result<Vec<Written>, DbErr> {
         let Some(now) = links.iter().map(|l| l.now).max() else {
             return Ok(Vec::new());
         };
         let _turn = self.write_gate.turn().await;
+        // How many links each address has in this batch: one counting row per address, in
+        // the order the addresses first appear.
+        let mut asked: Vec<(&str, i64)> = Vec::new();
+        let mut row_of: HashMap<&str, usize> = HashMap::new();
+        for link in &links {
+            let row = *row_of.entry(&link.email_hash).or_insert_with(|| {
+                asked.push((&link.email_hash, 0));
+                asked.len() - 1
+            });
+            asked[row].1 += 1;
+        }
         let txn = self.db.begin().await?;
-        let counts: HashMap<String, u64> = self
-            .counting(&links, now)
+        let counts: HashMap<String, i64> = self
+            .counting(&asked, now)
             .exec_with_returning(&txn)
             .await?
             .into_iter()
-            .map(|c| (c.email_hash, u64::try_from(c.count).unwrap_or(u64::MAX)))
+            .map(|c| (c.email_hash, c.count))
+            .collect();
+        // An address that asked for k links here and now has count c holds the numbers
+        // c - k + 1 ..= c in its window, in the order its links came in.
+        let limit = i64::try_from(self.limit.per_window).unwrap_or(i64::MAX);
+        let mut numbered: HashMap<&str, i64> = asked
+            .iter()
+            .map(|&(address, k)| (address, counts.get(address).map_or(i64::MAX, |c| c - k)))
             .collect();
         let written: Vec<Written> = links
             .iter()
-            .map(|l| match counts.get(&l.email_hash) {
-                Some(&count) if count <= self.limit.per_window => Written::Queued,
-                _ => Written::OverLimit,
+            .map(|l| {
+                let number = numbered.entry(&l.email_hash).or_insert(i64::MAX);
+                *number = number.saturating_add(1);
+                if *number <= limit {
+                    Written::Queued
+                } else {
+                    Written::OverLimit
+                }
             })
             .collect();
         let (stored, mails): (Vec<_>, Vec<_>) = links
@@ -239,9 +229,7 @@ impl Store {
             Alias::new("stored"),
             Alias::new("queued"),
         );
-        let mut count = self
-            .counting(std::slice::from_ref(&new), new.now)
-            .into_query();
+        let mut count = self.counting(&[(&new.email_hash, 1)], new.now).into_query();
         count.returning_col(address_limit::Column::Count);
         let limit = i64::try_from(self.limit.per_window).unwrap_or(i64::MAX);
         let within = Expr::col((counted.clone(), address_limit::Column::Count)).lte(limit);
@@ -283,28 +271,33 @@ impl Store {
         })
     }
 
-    /// Counts each link against its address's window in one upsert (a window that has run
-    /// out starts again at 1), returning each address's count. Done in the database so the
-    /// limit holds across replicas; a request past the limit is counted too, which changes
-    /// nothing until the window runs out.
+    /// Counts each address's new links (address, how many) against its window in one
+    /// upsert, a row per address (a window that has run out starts again), returning each
+    /// address's count. Done in the database so the limit holds across replicas; a request
+    /// past the limit is counted too, which changes nothing until the window runs out.
     fn counting(
         &self,
-        links: &[NewLink],
+        asked: &[(&str, i64)],
         now: DateTime<Utc>,
     ) -> sea_orm::InsertMany<address_limit::ActiveModel> {
         use address_limit::{Column, Entity};
         let window_over = Expr::col((Entity, Column::WindowStartedAt)).lte(now - self.limit.window);
-        Entity::insert_many(links.iter().map(|l| address_limit::ActiveModel {
-            email_hash: Set(l.email_hash.clone()),
-            window_started_at: Set(l.now),
-            count: Set(1),
-        }))
+        let new_links = Expr::col((Alias::new("excluded"), Column::Count));
+        Entity::insert_many(
+            asked
+                .iter()
+                .map(|&(address, n)| address_limit::ActiveModel {
+                    email_hash: Set(address.to_owned()),
+                    window_started_at: Set(now),
+                    count: Set(n),
+                }),
+        )
         .on_conflict(
             OnConflict::column(Column::EmailHash)
                 .value(
                     Column::Count,
-                    Expr::case(window_over.clone(), 1)
-                        .finally(Expr::col((Entity, Column::Count)).add(1)),
+                    Expr::case(window_over.clone(), new_links.clone())
+                        .finally(Expr::col((Entity, Column::Count)).add(new_links)),
                 )
                 .value(
                     Column::WindowStartedAt,
