@@ -809,8 +809,8 @@ async fn a_confirmation_whose_client_gives_up_is_still_carried_out_whole(db: Tes
     let (token, csrf) = (confirm.field("token"), confirm.field("csrf"));
 
     // Create the same account, uncommitted, so that the confirmation waits inside its
-    // transaction (between spending the link and creating the account) until the client has
-    // long given up.
+    // transaction until the client has long given up: on PostgreSQL between spending the
+    // link and creating the account, on SQLite (one writer at a time) at its first write.
     let conn = latchkey_server::database::connect(&db.url)
         .await
         .expect("connect");

@@ -26,6 +26,9 @@ const BATCH: u64 = 64;
 const GROUP: usize = 8;
 /// How long one worker owns a mail it is sending before another may try it.
 const CLAIM: TimeDelta = TimeDelta::seconds(60);
+/// How long a group's sends may take before what has gone out is marked: well within the
+/// lease, so that no mail this round sent can be claimed, and sent again, by another.
+const SEND_WITHIN: Duration = Duration::from_secs(45);
 /// The longest wait between two attempts at one mail.
 const MAX_BACKOFF_SECS: i64 = 300;
 
@@ -134,10 +137,9 @@ impl Outbox {
         if due.is_empty() {
             return Ok(0);
         }
-        let taken = due.len();
         let round = uuid::Uuid::new_v4().to_string();
         let turn = self.write_gate.turn().await;
-        mail_outbox::Entity::update_many()
+        let claimed = mail_outbox::Entity::update_many()
             .col_expr(mail_outbox::Column::ClaimedUntil, Expr::value(now + CLAIM))
             .col_expr(mail_outbox::Column::ClaimedBy, Expr::value(round.as_str()))
             .col_expr(
@@ -149,43 +151,70 @@ impl Outbox {
             .filter(mail_outbox::Column::DroppedAt.is_null())
             .filter(unclaimed(now))
             .exec(&self.db)
-            .await?;
+            .await?
+            .rows_affected;
         drop(turn);
+        if claimed == 0 {
+            // Another replica claimed them first.
+            return Ok(0);
+        }
+        let mut failed = None;
         for group in due.chunks(GROUP) {
-            // A group is re-leased just before it is sent and marked just after, both only
-            // while this round still holds it: a slow relay can never let another replica
-            // claim, and send again, a mail this round has sent.
-            let now = Utc::now();
-            let held = self.renew(group, &round, now).await?;
-            let outcomes: Vec<_> = stream::iter(held)
-                .map(|mail| {
-                    let id = mail.id.clone();
-                    let round = round.as_str();
-                    async move { (id, self.deliver(mail, round, now).await) }
-                })
-                .buffer_unordered(self.settings.transport.sends_at_once())
-                .collect()
-                .await;
-            let (mut delivered, mut dropped, mut failed) = (Vec::new(), Vec::new(), None);
-            for (id, outcome) in outcomes {
-                match outcome {
+            if let Err(error) = self.deliver_group(group, &round).await {
+                // The other groups still go out; this one's mails are retried once their
+                // lease runs out.
+                failed = failed.or(Some(error));
+            }
+        }
+        match failed {
+            Some(error) => Err(error),
+            None => Ok(usize::try_from(claimed).unwrap_or(usize::MAX)),
+        }
+    }
+
+    /// Sends one group of this round's mails. The group is re-leased just before it is
+    /// sent, and what went out is marked within `SEND_WITHIN`, both only while this round
+    /// still holds it: a slow relay can never let another replica claim, and send again, a
+    /// mail this round has sent. A send still running at the deadline is abandoned, and its
+    /// mail retried once the lease runs out.
+    async fn deliver_group(&self, group: &[String], round: &str) -> Result<(), OutboxError> {
+        let now = Utc::now();
+        let deadline = tokio::time::Instant::now() + SEND_WITHIN;
+        let held = self.renew(group, round, now).await?;
+        let mut sends = stream::iter(held)
+            .map(|mail| {
+                let id = mail.id.clone();
+                async move { (id, self.deliver(mail, round, now).await) }
+            })
+            .buffer_unordered(self.settings.transport.sends_at_once());
+        let (mut delivered, mut dropped, mut failed) = (Vec::new(), Vec::new(), None);
+        loop {
+            match tokio::time::timeout_at(deadline, sends.next()).await {
+                Ok(Some((id, outcome))) => match outcome {
                     Ok(Delivery::Sent) => delivered.push(id),
                     Ok(Delivery::Dropped) => dropped.push(id),
                     Ok(Delivery::Retry) => {}
                     Err(error) => failed = failed.or(Some(error)),
+                },
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::warn!(
+                        sent = delivered.len(),
+                        "mail outbox: sends still running near the end of their lease; \
+                         they will be retried"
+                    );
+                    break;
                 }
             }
-            // What was sent is marked even if scheduling a retry of another mail failed:
-            // left unmarked, it would be sent again once the lease ran out.
-            self.finish(&delivered, &round, mail_outbox::Column::SentAt, Utc::now())
-                .await?;
-            self.finish(&dropped, &round, mail_outbox::Column::DroppedAt, now)
-                .await?;
-            if let Some(error) = failed {
-                return Err(error);
-            }
         }
-        Ok(taken)
+        drop(sends);
+        // What was sent is marked even if scheduling a retry of another mail failed: left
+        // unmarked, it would be sent again once the lease ran out.
+        self.finish(&delivered, round, mail_outbox::Column::SentAt, Utc::now())
+            .await?;
+        self.finish(&dropped, round, mail_outbox::Column::DroppedAt, now)
+            .await?;
+        failed.map_or(Ok(()), Err)
     }
 
     /// Extends this round's lease on a group of mails, and returns those it still holds.
