@@ -839,6 +839,7 @@ async fn a_confirmation_whose_client_gives_up_is_still_carried_out_whole(db: Tes
     assert!(account.is_some(), "the confirmation created the account");
     let again = Browser::new(&app.base_url).follow_link(&link).await;
     assert_eq!(again.status, StatusCode::GONE, "{}", again.body);
+    assert!(again.body.contains("already been used"), "{}", again.body);
     assert_no_connection_is_left_in_a_transaction(&conn).await;
     app.stop().await;
 }

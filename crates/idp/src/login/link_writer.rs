@@ -16,7 +16,7 @@
 //! bug: sqlx 0.9.0 leaves Nagle's algorithm on, and a large statement waits 40 ms for a
 //! delayed ACK; sqlx#4335, fixed upstream after 0.9.0.)
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::{
@@ -62,6 +62,13 @@ pub(super) enum Written {
 pub(super) struct AddressLimit {
     pub per_window: u64,
     pub window: TimeDelta,
+}
+
+impl AddressLimit {
+    /// The highest count within the limit, as the database stores counts.
+    fn max_count(&self) -> i64 {
+        i64::try_from(self.per_window).unwrap_or(i64::MAX)
+    }
 }
 
 struct Pending {
@@ -127,11 +134,7 @@ impl Store {
     }
 
     /// Writes one batch and answers each of its requests.
-    async fn commit(&self, mut batch: Vec<Pending>) {
-        // The same order in every transaction, so two replicas updating the same limits
-        // cannot deadlock. The sort is stable: an address's links keep the order they came
-        // in, which decides which of them are within its limit.
-        batch.sort_by(|a, b| a.new.email_hash.cmp(&b.new.email_hash));
+    async fn commit(&self, batch: Vec<Pending>) {
         metrics::histogram!("login_link_batch_size").record(batch.len() as f64);
         let (links, replies): (Vec<NewLink>, Vec<_>) =
             batch.into_iter().map(|p| (p.new, p.reply)).unzip();
@@ -159,17 +162,12 @@ impl Store {
             return Ok(Vec::new());
         };
         let _turn = self.write_gate.turn().await;
-        // How many links each address has in this batch: one counting row per address, in
-        // the order the addresses first appear.
-        let mut asked: Vec<(&str, i64)> = Vec::new();
-        let mut row_of: HashMap<&str, usize> = HashMap::new();
+        // How many links each address has in this batch: one counting row per address.
+        let mut asked: BTreeMap<&str, i64> = BTreeMap::new();
         for link in &links {
-            let row = *row_of.entry(&link.email_hash).or_insert_with(|| {
-                asked.push((&link.email_hash, 0));
-                asked.len() - 1
-            });
-            asked[row].1 += 1;
+            *asked.entry(&link.email_hash).or_default() += 1;
         }
+        let asked: Vec<(&str, i64)> = asked.into_iter().collect();
         let txn = self.db.begin().await?;
         let counts: HashMap<String, i64> = self
             .counting(&asked, now)
@@ -180,7 +178,7 @@ impl Store {
             .collect();
         // An address that asked for k links here and now has count c holds the numbers
         // c - k + 1 ..= c in its window, in the order its links came in.
-        let limit = i64::try_from(self.limit.per_window).unwrap_or(i64::MAX);
+        let limit = self.limit.max_count();
         let mut numbered: HashMap<&str, i64> = asked
             .iter()
             .map(|&(address, k)| (address, counts.get(address).map_or(i64::MAX, |c| c - k)))
@@ -231,7 +229,7 @@ impl Store {
         );
         let mut count = self.counting(&[(&new.email_hash, 1)], new.now).into_query();
         count.returning_col(address_limit::Column::Count);
-        let limit = i64::try_from(self.limit.per_window).unwrap_or(i64::MAX);
+        let limit = self.limit.max_count();
         let within = Expr::col((counted.clone(), address_limit::Column::Count)).lte(limit);
         let link = insert_if_any(
             new.link,
@@ -257,7 +255,6 @@ impl Store {
                     .cte(cte(&queued, mail))
                     .to_owned(),
             );
-        let _turn = self.write_gate.turn().await;
         let row = self
             .db
             .query_one(&statement)
