@@ -64,7 +64,7 @@ async fn every_response_has_security_headers_and_a_request_id() {
         let response = app.get(path).await;
         let headers = response.headers();
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
-        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(headers["referrer-policy"], "same-origin", "{path}");
         assert_eq!(headers["x-frame-options"], "DENY", "{path}");
         let csp = headers["content-security-policy"].to_str().unwrap();
         assert!(

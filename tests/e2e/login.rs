@@ -60,7 +60,7 @@ async fn a_person_signs_up_signs_out_and_signs_in_again(db: TestDb) {
         "the confirm page names the address"
     );
     assert_eq!(confirm.headers["cache-control"], "no-store");
-    assert_eq!(confirm.headers["referrer-policy"], "no-referrer");
+    assert_eq!(confirm.headers["referrer-policy"], "same-origin");
 
     let signed_in = browser.follow_link(&mail.link()).await;
     assert_eq!(

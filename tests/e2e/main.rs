@@ -1,10 +1,12 @@
 //! End-to-end tests: the real provider on a random port, the real `latchkey` binary, a real
 //! SQLite file and (when LATCHKEY_TEST_POSTGRES_URL is set, as CI does) a real PostgreSQL
-//! database per test, and the `openidconnect` crate as the relying party.
+//! database per test, the `openidconnect` crate as the relying party, and real Chromium for
+//! the pages (`in_chromium`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod browser;
+mod chromium;
 mod client_auth;
 mod harness;
 mod smtp;
@@ -12,6 +14,7 @@ mod smtp;
 mod config_errors;
 mod discovery;
 mod federation;
+mod in_chromium;
 mod jwks;
 mod key_rotation;
 mod login;

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::harness::{TestApp, TestDb, config, eventually, free_port, master_key};
+use crate::harness::{
+    TestApp, TestDb, config, eventually, free_port, latchkey, master_key, stderr, stdout,
+};
 use crate::on_both_databases;
 
 async fn health_readiness_and_metrics_answer(db: TestDb) {
@@ -156,4 +158,54 @@ async fn the_binary_serves_and_stops_cleanly_on_sigterm() {
     assert!(lines.iter().any(
         |l| l["level"] == "WARN" && l["message"].as_str().unwrap_or("").contains("MASTER KEY")
     ));
+}
+
+#[test]
+fn one_shot_commands_answer_without_migration_logs_or_colour() {
+    let db = TestDb::sqlite();
+    let key = master_key();
+    let env = [
+        ("LATCHKEY_DATABASE_URL", db.url.as_str()),
+        ("LATCHKEY_KEYS__MASTER_KEY", key.as_str()),
+    ];
+    // Its output goes to a pipe here, as it does to a file or a log collector.
+    let created = latchkey(
+        db.dir.path(),
+        &env,
+        &[
+            "client",
+            "create",
+            "--name",
+            "Helpdesk",
+            "--redirect-uri",
+            "https://helpdesk.example/cb",
+        ],
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert!(
+        stdout(&created).contains("client_id"),
+        "{}",
+        stdout(&created)
+    );
+    let logs = stderr(&created);
+    assert!(
+        !logs.to_lowercase().contains("migration"),
+        "no migrator progress: {logs}"
+    );
+    assert!(!logs.contains('\u{1b}'), "no colour codes: {logs:?}");
+
+    // `migrate` is about migrations: it says what it applied, still without colour.
+    let fresh = TestDb::sqlite();
+    let migrated = latchkey(
+        fresh.dir.path(),
+        &[
+            ("LATCHKEY_DATABASE_URL", fresh.url.as_str()),
+            ("LATCHKEY_KEYS__MASTER_KEY", key.as_str()),
+        ],
+        &["migrate"],
+    );
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    let logs = stderr(&migrated);
+    assert!(logs.to_lowercase().contains("migration"), "{logs}");
+    assert!(!logs.contains('\u{1b}'), "no colour codes: {logs:?}");
 }

@@ -18,7 +18,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(settings.log_format, &settings.log_level);
+    let quiet_migrations = !matches!(cli.command, Command::Serve | Command::Migrate);
+    telemetry::init(settings.log_format, &settings.log_level, quiet_migrations);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

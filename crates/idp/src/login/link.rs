@@ -303,7 +303,15 @@ impl Login {
                 })?
             }
             None => {
-                let register_url = self.issuer.endpoint("/register");
+                // The sign-up link carries the pending authorization request, so a person
+                // who meets the application first ends up back at it.
+                let mut query = url::form_urlencoded::Serializer::new(String::new());
+                query.append_pair("login_hint", email.as_str());
+                if let Some(request) = continues {
+                    query.append_pair("request", request);
+                }
+                let register_url =
+                    format!("{}?{}", self.issuer.endpoint("/register"), query.finish());
                 self.templates.no_account(&NoAccountMail {
                     email: email.as_str(),
                     register_url: &register_url,

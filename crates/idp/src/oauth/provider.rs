@@ -177,9 +177,15 @@ impl Provider {
         self.next(pending, user, now).await
     }
 
-    /// Whether a request is still waiting (the login pages carry its id along).
-    pub async fn is_pending(&self, request_id: &str, now: DateTime<Utc>) -> bool {
-        self.pending(request_id, now).await.is_ok()
+    /// The name of the application a request still waiting is for (the login pages carry its
+    /// id along and say where signing in leads); None once it has ended.
+    pub async fn pending_client_name(
+        &self,
+        request_id: &str,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
+        let (_, _, client) = self.pending(request_id, now).await.ok()?;
+        Some(client.name.clone())
     }
 
     /// The person's answer on the consent page. Sign-in requirements are checked again: the

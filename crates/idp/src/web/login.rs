@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Form, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use chrono::{SecondsFormat, Utc};
@@ -89,16 +89,55 @@ pub(super) struct CsrfForm {
     csrf: String,
 }
 
+/// A pending authorization request the login pages carry along: its id, and the name of the
+/// application signing in continues to.
+#[derive(Default)]
+struct Continues {
+    request: String,
+    client: Option<String>,
+}
+
+impl Continues {
+    /// The request named by a page's `request` parameter, if it still waits; nothing otherwise
+    /// (a stale id is dropped rather than carried into the mail).
+    async fn find(state: &AppState, request: Option<&str>) -> Self {
+        let Some(id) = request.filter(|id| !id.is_empty()) else {
+            return Self::default();
+        };
+        match state.provider.pending_client_name(id, Utc::now()).await {
+            Some(client) => Self {
+                request: id.to_owned(),
+                client: Some(client),
+            },
+            None => Self::default(),
+        }
+    }
+
+    /// The id for the mail, if there is a request to continue.
+    fn request(&self) -> Option<&str> {
+        Some(self.request.as_str()).filter(|r| !r.is_empty())
+    }
+
+    /// "Sign in", or "Sign in to continue to Helpdesk".
+    fn title(&self, action: &str) -> String {
+        match &self.client {
+            Some(client) => format!("{action} to continue to {client}"),
+            None => action.to_owned(),
+        }
+    }
+}
+
 /// The register or login page, with `email` pre-filled and an optional error.
 fn email_form(
     state: &AppState,
     jar: CookieJar,
     purpose: Purpose,
     email: &str,
-    request: &str,
+    continues: &Continues,
     error: Option<&str>,
 ) -> PageResult {
     let (jar, csrf) = csrf::token(jar, state.cookies);
+    let request = continues.request.as_str();
     // The links between the two forms keep the pending request.
     let (login_href, register_href) = if request.is_empty() {
         ("/login".to_owned(), "/register".to_owned())
@@ -108,9 +147,11 @@ fn email_form(
             .finish();
         (format!("/login?{query}"), format!("/register?{query}"))
     };
+    let sign_in = continues.title("Sign in");
+    let create = continues.title("Create your account");
     let view = match purpose {
         Purpose::Login => EmailFormView {
-            title: "Sign in",
+            title: &sign_in,
             lead: "Enter your email address and we will send you a link to sign in. No password needed.",
             action: "/login",
             button: "Email me a sign-in link",
@@ -123,7 +164,7 @@ fn email_form(
             other_link: "Create an account",
         },
         Purpose::Register | Purpose::Join => EmailFormView {
-            title: "Create your account",
+            title: &create,
             lead: "Enter your email address and we will send you a link to finish signing up. No password needed.",
             action: "/register",
             button: "Email me a sign-up link",
@@ -142,15 +183,6 @@ fn email_form(
         StatusCode::OK
     };
     Ok((jar, html(state, status, "email_form.html", &view)?).into_response())
-}
-
-/// The pending authorization request named by a page's `request` parameter, if it still
-/// waits; empty otherwise (a stale id is dropped rather than carried into the mail).
-async fn pending<'a>(state: &AppState, request: Option<&'a str>) -> &'a str {
-    match request {
-        Some(id) if !id.is_empty() && state.provider.is_pending(id, Utc::now()).await => id,
-        _ => "",
-    }
 }
 
 /// `GET /login`: `login_hint` pre-fills the address.
@@ -174,10 +206,10 @@ pub(super) async fn register_page(
 /// Either page, carrying a pending authorization request along if it still waits.
 async fn form_page(state: &AppState, jar: CookieJar, q: HintQuery, purpose: Purpose) -> Response {
     let hint = q.login_hint.unwrap_or_default();
-    let request = pending(state, q.request.as_deref()).await;
+    let continues = Continues::find(state, q.request.as_deref()).await;
     respond(
         state,
-        email_form(state, jar, purpose, hint.trim(), request, None),
+        email_form(state, jar, purpose, hint.trim(), &continues, None),
     )
 }
 
@@ -215,22 +247,29 @@ async fn submit(
     purpose: Purpose,
 ) -> PageResult {
     csrf::check(&jar, headers, &form.csrf, state.cookies, &state.issuer)?;
-    let email = match Email::parse(&form.email) {
-        Ok(email) => email,
-        Err(_) => {
-            let message = "That does not look like an email address. Check it and try again.";
-            return email_form(
-                state,
-                jar,
-                purpose,
-                form.email.trim(),
-                pending(state, Some(&form.request)).await,
-                Some(message),
-            );
-        }
+    let continues = Continues::find(state, Some(&form.request)).await;
+    let Ok(email) = Email::parse(&form.email) else {
+        let message = "That does not look like an email address. Check it and try again.";
+        return email_form(
+            state,
+            jar,
+            purpose,
+            form.email.trim(),
+            &continues,
+            Some(message),
+        );
     };
-    let continues = Some(pending(state, Some(&form.request)).await).filter(|r| !r.is_empty());
-    send_link(state, peer, headers, jar, &email, purpose, continues, None).await
+    send_link(
+        state,
+        peer,
+        headers,
+        jar,
+        &email,
+        purpose,
+        continues.request(),
+        None,
+    )
+    .await
 }
 
 /// Who is asking, from the connection and its headers.
@@ -364,13 +403,7 @@ pub(super) async fn verify_page(
             token: &q.token,
             csrf: &csrf,
         };
-        let mut response =
-            (jar, html(&state, StatusCode::OK, "confirm.html", &page)?).into_response();
-        response.headers_mut().insert(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        );
-        Ok(response)
+        Ok((jar, html(&state, StatusCode::OK, "confirm.html", &page)?).into_response())
     }
     .await;
     respond(&state, result)

@@ -16,7 +16,10 @@ pub(super) async fn add(State(https): State<bool>, request: Request, next: Next)
     let headers = response.headers_mut();
     let defaults = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // Not `no-referrer`: under it browsers send `Origin: null` with every form, which
+        // cannot be told from a sandboxed attacker (see `csrf`). `same-origin` still sends no
+        // URL to any other site, so a magic link in the confirm page's URL stays here.
+        (header::REFERRER_POLICY, "same-origin"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
     ];
