@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::client::Client;
 use super::entities::{grant, refresh_token, revoked_token};
-use super::error::OAuthError;
+use super::error::{ErrorCode, OAuthError};
 use super::provider::Provider;
 use super::scope::{EMAIL, OPENID, Scopes, TEAM};
 use super::tokens::{ACCESS_TOKEN_TYPE, AccessClaims};
@@ -167,7 +167,7 @@ impl Provider {
                 "jti": claims.jti,
                 "team_id": claims.team_id,
             })),
-            Err(e) if e.code == "invalid_token" => Ok(inactive()),
+            Err(e) if e.code == ErrorCode::InvalidToken => Ok(inactive()),
             Err(e) => Err(e),
         }
     }

@@ -132,17 +132,14 @@ pub fn check_request(
         });
     }
     if params.request.is_some() {
-        return Err(fail(OAuthError {
-            code: "request_not_supported",
-            description: "request objects are not supported; send the parameters in the query"
-                .into(),
-        }));
+        return Err(fail(OAuthError::request_not_supported(
+            "request objects are not supported; send the parameters in the query",
+        )));
     }
     if params.request_uri.is_some() {
-        return Err(fail(OAuthError {
-            code: "request_uri_not_supported",
-            description: "request_uri is not supported; send the parameters in the query".into(),
-        }));
+        return Err(fail(OAuthError::request_uri_not_supported(
+            "request_uri is not supported; send the parameters in the query",
+        )));
     }
     match params.response_type.as_deref() {
         Some("code") => {}
@@ -311,7 +308,7 @@ pub fn error_url(
     issuer: &str,
 ) -> String {
     let mut params = vec![
-        ("error", error.code),
+        ("error", error.code.as_str()),
         ("error_description", error.description.as_str()),
     ];
     if let Some(state) = state {

@@ -1,20 +1,36 @@
 //! OAuth 2.0 errors (RFC 6749 §5.2, RFC 6750 §3.1): a registered code and a sentence for the
 //! developer. The web layer turns them into JSON bodies or redirects.
 
-/// An error code from the OAuth registries, with a description that says which check failed.
+/// An error from the OAuth registries, with a description that says which check failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{code}: {description}")]
+#[error("{}: {description}", code.as_str())]
 pub struct OAuthError {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub description: String,
 }
 
 macro_rules! codes {
-    ($($name:ident => $code:literal),* $(,)?) => {
+    ($($name:ident => $variant:ident),* $(,)?) => {
+        /// The registered error codes Latchkey answers with (RFC 6749 §4.1.2.1 and §5.2,
+        /// RFC 6750 §3.1, RFC 7009 §2.2.1, OpenID Connect Core §3.1.2.6).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum ErrorCode {
+            $($variant,)*
+        }
+
+        impl ErrorCode {
+            /// The code as the specifications spell it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => stringify!($name),)*
+                }
+            }
+        }
+
         impl OAuthError {
             $(
                 pub fn $name(description: impl Into<String>) -> Self {
-                    Self { code: $code, description: description.into() }
+                    Self { code: ErrorCode::$variant, description: description.into() }
                 }
             )*
         }
@@ -22,20 +38,22 @@ macro_rules! codes {
 }
 
 codes! {
-    invalid_request => "invalid_request",
-    invalid_client => "invalid_client",
-    invalid_grant => "invalid_grant",
-    unauthorized_client => "unauthorized_client",
-    unsupported_grant_type => "unsupported_grant_type",
-    unsupported_response_type => "unsupported_response_type",
-    invalid_scope => "invalid_scope",
-    access_denied => "access_denied",
-    server_error => "server_error",
-    login_required => "login_required",
-    consent_required => "consent_required",
-    invalid_token => "invalid_token",
-    insufficient_scope => "insufficient_scope",
-    unsupported_token_type => "unsupported_token_type",
+    invalid_request => InvalidRequest,
+    invalid_client => InvalidClient,
+    invalid_grant => InvalidGrant,
+    unauthorized_client => UnauthorizedClient,
+    unsupported_grant_type => UnsupportedGrantType,
+    unsupported_response_type => UnsupportedResponseType,
+    invalid_scope => InvalidScope,
+    access_denied => AccessDenied,
+    server_error => ServerError,
+    login_required => LoginRequired,
+    consent_required => ConsentRequired,
+    invalid_token => InvalidToken,
+    insufficient_scope => InsufficientScope,
+    unsupported_token_type => UnsupportedTokenType,
+    request_not_supported => RequestNotSupported,
+    request_uri_not_supported => RequestUriNotSupported,
 }
 
 impl OAuthError {

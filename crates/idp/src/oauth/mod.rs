@@ -22,6 +22,6 @@ mod verified_tokens;
 pub use authorize::{AuthorizationRequest, AuthorizeError, AuthorizeParams};
 pub use client::{AuthMethod, Client, ClientError, Clients, CreatedClient, GrantType, NewClient};
 pub use client_auth::{ClientAuthenticator, Presented};
-pub use error::OAuthError;
+pub use error::{ErrorCode, OAuthError};
 pub use provider::{Next, Provider, TokenSettings};
 pub use revocations::Revocations;

@@ -4,7 +4,7 @@
 
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use chrono::Utc;
@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use super::csrf;
 use super::error::PageError;
-use super::login::{current_user, html};
+use super::extract::{CsrfForm, current_user};
+use super::login::html;
 use super::oauth_response::single_valued;
 use super::paths;
 use crate::oauth::authorize::error_url;
@@ -34,12 +35,11 @@ pub(super) async fn authorize_get(
 /// the client's site carries no `SameSite=Lax` session cookie, so the request is turned into
 /// the same GET, which does.
 pub(super) async fn authorize_post(
-    State(state): State<AppState>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
     match form {
         Ok(Form(pairs)) => same_as_get(paths::AUTHORIZE, &pairs),
-        Err(e) => bad_request_page(&state, format!("The request could not be read ({e}).")),
+        Err(e) => bad_request_page(format!("The request could not be read ({e}).")),
     }
 }
 
@@ -68,11 +68,11 @@ async fn authorize(
         });
     let params = match params {
         Ok(params) => params,
-        Err(message) => return bad_request_page(&state, message),
+        Err(message) => return bad_request_page(message),
     };
     let user = match current_user(&state, &jar).await {
         Ok(user) => user.map(|(_, u)| u),
-        Err(page) => return page.render(&state),
+        Err(page) => return page.into_response(),
     };
     let next = state
         .provider
@@ -95,7 +95,7 @@ pub(super) async fn authorize_continue(
 ) -> Response {
     let user = match current_user(&state, &jar).await {
         Ok(user) => user.map(|(_, u)| u),
-        Err(page) => return page.render(&state),
+        Err(page) => return page.into_response(),
     };
     let next = state
         .provider
@@ -110,24 +110,18 @@ pub(super) struct ConsentForm {
     request: String,
     #[serde(default)]
     decision: String,
-    #[serde(default)]
-    csrf: String,
 }
 
 /// `POST /authorize/consent`: allow or deny.
 pub(super) async fn consent_submit(
     State(state): State<AppState>,
-    headers: HeaderMap,
     jar: CookieJar,
-    Form(form): Form<ConsentForm>,
+    CsrfForm(form): CsrfForm<ConsentForm>,
 ) -> Response {
-    if let Err(page) = csrf::check(&jar, &headers, &form.csrf, state.cookies, &state.issuer) {
-        return page.render(&state);
-    }
     let user = match current_user(&state, &jar).await {
         Ok(Some((_, user))) => user,
         Ok(None) => return sign_in_redirect(&form.request, None),
-        Err(page) => return page.render(&state),
+        Err(page) => return page.into_response(),
     };
     let allow = form.decision == "allow";
     let next = state
@@ -180,13 +174,13 @@ fn respond(state: &AppState, jar: CookieJar, next: Result<Next, AuthorizeError>)
             scopes,
             email,
         }) => consent_page(state, jar, &request_id, &client_name, &email, &scopes)
-            .unwrap_or_else(|e| e.render(state)),
+            .unwrap_or_else(|e| e.into_response()),
         Err(AuthorizeError::Redirect {
             redirect_uri,
             state: client_state,
             error,
         }) => {
-            tracing::info!(error = error.code, description = %error.description, "authorization request refused");
+            tracing::info!(error = error.code.as_str(), description = %error.description, "authorization request refused");
             Redirect::to(&error_url(&redirect_uri, client_state.as_deref(), &error, state.issuer.as_str())).into_response()
         }
         Err(AuthorizeError::Page(title, message)) => PageError {
@@ -196,8 +190,8 @@ fn respond(state: &AppState, jar: CookieJar, next: Result<Next, AuthorizeError>)
             hint: Some("Go back to the application and try again, or tell its administrator about this page."),
             action: None,
         }
-        .render(state),
-        Err(AuthorizeError::Failed) => PageError::internal("authorization request").render(state),
+        .into_response(),
+        Err(AuthorizeError::Failed) => PageError::internal("authorization request").into_response(),
     }
 }
 
@@ -221,7 +215,7 @@ fn consent_page(
     Ok((jar, html(state, StatusCode::OK, "consent.html", &view)?).into_response())
 }
 
-fn bad_request_page(state: &AppState, message: String) -> Response {
+fn bad_request_page(message: String) -> Response {
     PageError {
         status: StatusCode::BAD_REQUEST,
         title: "This sign-in request cannot be completed",
@@ -231,5 +225,5 @@ fn bad_request_page(state: &AppState, message: String) -> Response {
         ),
         action: None,
     }
-    .render(state)
+    .into_response()
 }

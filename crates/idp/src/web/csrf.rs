@@ -97,7 +97,7 @@ pub(crate) fn check(
         title: "This form has expired",
         message: "For your safety the form could not be accepted: it was sent from another site, or the page was open too long.".into(),
         hint: Some("Go back, reload the page and try again."),
-        action: Some(("/login", "Start again")),
+        action: Some((super::paths::LOGIN, "Start again")),
     })
 }
 

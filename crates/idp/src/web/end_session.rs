@@ -15,7 +15,8 @@ use serde::Serialize;
 use super::cookies::Jar;
 use super::csrf;
 use super::error::PageError;
-use super::login::{current_user, html};
+use super::extract::current_user;
+use super::login::html;
 use super::oauth_response::single_valued;
 use crate::oauth::authorize::response_url;
 use crate::state::AppState;
@@ -37,11 +38,9 @@ pub(super) async fn end_session_get(
     headers: HeaderMap,
     jar: CookieJar,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-) -> Response {
+) -> Result<Response, PageError> {
     let pairs = query.map(|Query(p)| p).unwrap_or_default();
-    end_session(&state, &headers, jar, pairs)
-        .await
-        .unwrap_or_else(|e| e.render(&state))
+    end_session(&state, &headers, jar, pairs).await
 }
 
 /// `POST /end-session`: the confirmation form, or a client's form. The client's comes from
@@ -51,14 +50,15 @@ pub(super) async fn end_session_post(
     headers: HeaderMap,
     jar: CookieJar,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
+) -> Result<Response, PageError> {
     let pairs = form.map(|Form(p)| p).unwrap_or_default();
     if !pairs.iter().any(|(name, _)| name == "confirm") {
-        return super::authorize::same_as_get(super::paths::END_SESSION, &pairs);
+        return Ok(super::authorize::same_as_get(
+            super::paths::END_SESSION,
+            &pairs,
+        ));
     }
-    end_session(&state, &headers, jar, pairs)
-        .await
-        .unwrap_or_else(|e| e.render(&state))
+    end_session(&state, &headers, jar, pairs).await
 }
 
 fn refused(message: &str) -> PageError {
@@ -67,7 +67,7 @@ fn refused(message: &str) -> PageError {
         title: "This sign-out request cannot be completed",
         message: message.to_owned(),
         hint: Some("You can still sign out from your account page."),
-        action: Some(("/dashboard", "Go to your account")),
+        action: Some((super::paths::DASHBOARD, "Go to your account")),
     }
 }
 

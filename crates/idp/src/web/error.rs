@@ -1,11 +1,14 @@
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::pages::ErrorView;
 use crate::state::AppState;
 
-/// An error shown to a person as a page: what happened and what to do next.
+/// An error shown to a person as a page: what happened and what to do next. Handlers return
+/// it with `?`; `render_page_errors` turns it into the page, with the templates in hand.
+#[derive(Clone, Debug)]
 pub struct PageError {
     pub status: StatusCode,
     pub title: &'static str,
@@ -29,7 +32,7 @@ impl PageError {
     }
 
     /// Renders the page; if the template itself fails, a plain sentence still gets through.
-    pub(crate) fn render(self, state: &AppState) -> Response {
+    fn render(self, state: &AppState) -> Response {
         let view = ErrorView {
             title: self.title,
             message: &self.message,
@@ -52,8 +55,30 @@ impl PageError {
     }
 }
 
+/// A handler's error, carried to `render_page_errors` in the response's extensions.
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let mut response = self.status.into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// Renders the page of any `PageError` a handler or extractor returned.
+pub(super) async fn render_page_errors(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    match response.extensions_mut().remove::<PageError>() {
+        Some(error) => error.render(&state),
+        None => response,
+    }
+}
+
 /// Any path the provider does not serve.
-pub(super) async fn not_found(State(state): State<AppState>) -> Response {
+pub(super) async fn not_found() -> PageError {
     PageError {
         status: StatusCode::NOT_FOUND,
         title: "Page not found",
@@ -61,5 +86,4 @@ pub(super) async fn not_found(State(state): State<AppState>) -> Response {
         hint: Some("Check the link, or start again from the application you were signing in to."),
         action: None,
     }
-    .render(&state)
 }

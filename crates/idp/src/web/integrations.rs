@@ -1,10 +1,8 @@
 //! `/dashboard/integrations`: the issuers a team trusts to sign assertions about its members
 //! (the jwt-bearer grant). Administrators only; the domain checks the role on every action.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Form, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use chrono::{SecondsFormat, Utc};
@@ -13,8 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use super::csrf;
 use super::error::PageError;
-use super::login::{current_user, html, requester};
+use super::extract::{CurrentUser, SignedInForm};
+use super::login::html;
 use super::paths;
+use crate::login::Requester;
 use crate::oauth::federation::{IssuerError, JWT_BEARER, NewIssuer, TrustedIssuers};
 use crate::state::AppState;
 
@@ -24,14 +24,11 @@ pub(super) struct PageQuery {
     done: Option<String>,
 }
 
+/// `POST …/issuers`.
 #[derive(Deserialize)]
 pub(super) struct IssuerForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     team: String,
-    #[serde(default)]
-    id: String,
     #[serde(default)]
     issuer: String,
     #[serde(default)]
@@ -42,6 +39,15 @@ pub(super) struct IssuerForm {
     algorithms: String,
     #[serde(default)]
     max_lifetime_secs: String,
+}
+
+/// `POST …/issuers/remove`.
+#[derive(Deserialize)]
+pub(super) struct RemoveForm {
+    #[serde(default)]
+    team: String,
+    #[serde(default)]
+    id: String,
 }
 
 #[derive(Serialize)]
@@ -88,63 +94,57 @@ fn refused(error: IssuerError) -> PageError {
 /// `GET /dashboard/integrations`.
 pub(super) async fn page(
     State(state): State<AppState>,
+    CurrentUser { user, .. }: CurrentUser,
     jar: CookieJar,
     Query(query): Query<PageQuery>,
-) -> Response {
-    let result = async {
-        let Some((_, user)) = current_user(&state, &jar).await? else {
-            return Ok(Redirect::to(paths::LOGIN).into_response());
-        };
-        let team_id = query
-            .team
-            .clone()
-            .or(user.team_id.clone())
-            .ok_or_else(|| refused(IssuerError::Team(TeamError::NotFound)))?;
-        let me = Actor::person(&user.user_id, &user.email, "", "");
-        let issuers = TrustedIssuers::new(state.db.clone())
-            .list(&team_id, &me)
-            .await
-            .map_err(refused)?;
-        let team = state
-            .teams
-            .open(&team_id, &user.user_id)
-            .await
-            .map_err(|e| refused(IssuerError::Team(e)))?;
-        let (jar, csrf) = csrf::token(jar, state.cookies);
-        let view = IntegrationsView {
-            csrf: &csrf,
-            team_id: &team_id,
-            team_name: &team.team.name,
-            issuers: issuers
-                .into_iter()
-                .map(|i| IssuerRow {
-                    keys: match &i.jwks_uri {
-                        Some(uri) => uri.clone(),
-                        None => "registered key set".to_owned(),
-                    },
-                    algorithms: i.algorithms.join(", "),
-                    created_at: i.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-                    id: i.id,
-                    issuer: i.issuer,
-                    max_lifetime_secs: i.max_lifetime_secs,
-                })
-                .collect(),
-            token_endpoint: state.issuer.endpoint(paths::TOKEN),
-            grant_type: JWT_BEARER,
-            notice: match query.done.as_deref() {
-                Some("added") => Some("The issuer is trusted. Its assertions work at once."),
-                Some("removed") => Some("The issuer is no longer trusted."),
-                _ => None,
-            },
-        };
-        Ok((
-            jar,
-            html(&state, StatusCode::OK, "integrations.html", &view)?,
-        )
-            .into_response())
-    }
-    .await;
-    result.unwrap_or_else(|error: PageError| error.render(&state))
+) -> Result<Response, PageError> {
+    let team_id = query
+        .team
+        .clone()
+        .or(user.team_id.clone())
+        .ok_or_else(|| refused(IssuerError::Team(TeamError::NotFound)))?;
+    let me = Actor::person(&user.user_id, &user.email, "", "");
+    let issuers = TrustedIssuers::new(state.db.clone())
+        .list(&team_id, &me)
+        .await
+        .map_err(refused)?;
+    let team = state
+        .teams
+        .open(&team_id, &user.user_id)
+        .await
+        .map_err(|e| refused(IssuerError::Team(e)))?;
+    let (jar, csrf) = csrf::token(jar, state.cookies);
+    let view = IntegrationsView {
+        csrf: &csrf,
+        team_id: &team_id,
+        team_name: &team.team.name,
+        issuers: issuers
+            .into_iter()
+            .map(|i| IssuerRow {
+                keys: match &i.jwks_uri {
+                    Some(uri) => uri.clone(),
+                    None => "registered key set".to_owned(),
+                },
+                algorithms: i.algorithms.join(", "),
+                created_at: i.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                id: i.id,
+                issuer: i.issuer,
+                max_lifetime_secs: i.max_lifetime_secs,
+            })
+            .collect(),
+        token_endpoint: state.issuer.endpoint(paths::TOKEN),
+        grant_type: JWT_BEARER,
+        notice: match query.done.as_deref() {
+            Some("added") => Some("The issuer is trusted. Its assertions work at once."),
+            Some("removed") => Some("The issuer is no longer trusted."),
+            _ => None,
+        },
+    };
+    Ok((
+        jar,
+        html(&state, StatusCode::OK, "integrations.html", &view)?,
+    )
+        .into_response())
 }
 
 fn back(team: &str, done: &str) -> Response {
@@ -158,74 +158,50 @@ fn back(team: &str, done: &str) -> Response {
 /// `POST /dashboard/integrations/issuers`: trusts an issuer, by key URL or pasted key set.
 pub(super) async fn add(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    jar: CookieJar,
-    Form(form): Form<IssuerForm>,
-) -> Response {
-    let result = async {
-        csrf::check(&jar, &headers, &form.csrf, state.cookies, &state.issuer)?;
-        let Some((_, user)) = current_user(&state, &jar).await? else {
-            return Ok(Redirect::to(paths::LOGIN).into_response());
-        };
-        let from = requester(peer, &headers);
-        let actor = Actor::person(&user.user_id, &user.email, &from.ip, &from.user_agent);
-        let lifetime = match form.max_lifetime_secs.trim() {
-            "" => 300,
-            raw => raw.parse().map_err(|_| refused(IssuerError::Lifetime))?,
-        };
-        let optional = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
-        TrustedIssuers::new(state.db.clone())
-            .add(
-                NewIssuer {
-                    team_id: form.team.clone(),
-                    issuer: form.issuer,
-                    jwks_uri: optional(&form.jwks_uri),
-                    jwks: optional(&form.jwks),
-                    algorithms: form
-                        .algorithms
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|a| !a.is_empty())
-                        .map(str::to_owned)
-                        .collect(),
-                    audience: None,
-                    max_lifetime_secs: lifetime,
-                    email_claim: "email".to_owned(),
-                    name_claim: "name".to_owned(),
-                },
-                &actor,
-                Utc::now(),
-            )
-            .await
-            .map_err(refused)?;
-        Ok(back(&form.team, "added"))
-    }
-    .await;
-    result.unwrap_or_else(|error: PageError| error.render(&state))
+    from: Requester,
+    SignedInForm { user, form }: SignedInForm<IssuerForm>,
+) -> Result<Response, PageError> {
+    let lifetime = match form.max_lifetime_secs.trim() {
+        "" => 300,
+        raw => raw.parse().map_err(|_| refused(IssuerError::Lifetime))?,
+    };
+    let optional = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+    TrustedIssuers::new(state.db.clone())
+        .add(
+            NewIssuer {
+                team_id: form.team.clone(),
+                issuer: form.issuer,
+                jwks_uri: optional(&form.jwks_uri),
+                jwks: optional(&form.jwks),
+                algorithms: form
+                    .algorithms
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                audience: None,
+                max_lifetime_secs: lifetime,
+                email_claim: "email".to_owned(),
+                name_claim: "name".to_owned(),
+            },
+            &user.actor(&from),
+            Utc::now(),
+        )
+        .await
+        .map_err(refused)?;
+    Ok(back(&form.team, "added"))
 }
 
 /// `POST /dashboard/integrations/issuers/remove`.
 pub(super) async fn remove(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    jar: CookieJar,
-    Form(form): Form<IssuerForm>,
-) -> Response {
-    let result = async {
-        csrf::check(&jar, &headers, &form.csrf, state.cookies, &state.issuer)?;
-        let Some((_, user)) = current_user(&state, &jar).await? else {
-            return Ok(Redirect::to(paths::LOGIN).into_response());
-        };
-        let from = requester(peer, &headers);
-        let actor = Actor::person(&user.user_id, &user.email, &from.ip, &from.user_agent);
-        TrustedIssuers::new(state.db.clone())
-            .remove(&form.team, &form.id, &actor, Utc::now())
-            .await
-            .map_err(refused)?;
-        Ok(back(&form.team, "removed"))
-    }
-    .await;
-    result.unwrap_or_else(|error: PageError| error.render(&state))
+    from: Requester,
+    SignedInForm { user, form }: SignedInForm<RemoveForm>,
+) -> Result<Response, PageError> {
+    TrustedIssuers::new(state.db.clone())
+        .remove(&form.team, &form.id, &user.actor(&from), Utc::now())
+        .await
+        .map_err(refused)?;
+    Ok(back(&form.team, "removed"))
 }

@@ -1,10 +1,8 @@
 //! `/join/{token}`: a team's join link. It names the team and asks for an address; the person
 //! joins only when they complete the magic link sent there, so the link alone grants nothing.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Form, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use chrono::Utc;
@@ -13,9 +11,10 @@ use serde::Deserialize;
 
 use super::csrf;
 use super::error::PageError;
+use super::extract::CsrfForm;
 use super::login::{html, send_link};
 use crate::email::Email;
-use crate::login::{JoinTarget, Purpose};
+use crate::login::{JoinTarget, Purpose, Requester};
 use crate::pages::EmailFormView;
 use crate::secret::SecretToken;
 use crate::state::AppState;
@@ -24,8 +23,6 @@ use crate::state::AppState;
 pub(super) struct JoinForm {
     #[serde(default)]
     email: String,
-    #[serde(default)]
-    csrf: String,
 }
 
 /// `GET /join/{token}`.
@@ -33,56 +30,45 @@ pub(super) async fn join_page(
     State(state): State<AppState>,
     Path(token): Path<String>,
     jar: CookieJar,
-) -> Response {
-    let result = async {
-        let (_, team) = open(&state, &token).await?;
-        form(&state, jar, &token, &team, "", None)
-    }
-    .await;
-    result.unwrap_or_else(|error| error.render(&state))
+) -> Result<Response, PageError> {
+    let (_, team) = open(&state, &token).await?;
+    form(&state, jar, &token, &team, "", None)
 }
 
 /// `POST /join/{token}`: sends the magic link that completes the join.
 pub(super) async fn join_submit(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    from: Requester,
     Path(token): Path<String>,
-    headers: HeaderMap,
     jar: CookieJar,
-    Form(input): Form<JoinForm>,
-) -> Response {
-    let result = async {
-        csrf::check(&jar, &headers, &input.csrf, state.cookies, &state.issuer)?;
-        let (link, team) = open(&state, &token).await?;
-        let Ok(email) = Email::parse(&input.email) else {
-            let message = "That does not look like an email address. Check it and try again.";
-            return form(
-                &state,
-                jar,
-                &token,
-                &team,
-                input.email.trim(),
-                Some(message),
-            );
-        };
-        let target = JoinTarget {
-            link_id: link.id,
-            team_name: team.name,
-        };
-        send_link(
+    CsrfForm(input): CsrfForm<JoinForm>,
+) -> Result<Response, PageError> {
+    let (link, team) = open(&state, &token).await?;
+    let Ok(email) = Email::parse(&input.email) else {
+        let message = "That does not look like an email address. Check it and try again.";
+        return form(
             &state,
-            peer,
-            &headers,
             jar,
-            &email,
-            Purpose::Join,
-            None,
-            Some(&target),
-        )
-        .await
-    }
-    .await;
-    result.unwrap_or_else(|error| error.render(&state))
+            &token,
+            &team,
+            input.email.trim(),
+            Some(message),
+        );
+    };
+    let target = JoinTarget {
+        link_id: link.id,
+        team_name: team.name,
+    };
+    send_link(
+        &state,
+        &from,
+        jar,
+        &email,
+        Purpose::Join,
+        None,
+        Some(&target),
+    )
+    .await
 }
 
 async fn open(state: &AppState, token: &str) -> Result<(JoinLink, Team), PageError> {
@@ -104,7 +90,7 @@ fn form(
 ) -> Result<Response, PageError> {
     let (jar, csrf) = csrf::token(jar, state.cookies);
     let title = format!("Join {}", team.name);
-    let action = format!("/join/{token}");
+    let action = super::paths::join(token);
     let view = EmailFormView {
         title: &title,
         lead: "Enter your email address. We will send you a link; you join the team when you open it. No password needed.",
@@ -115,7 +101,7 @@ fn form(
         request: "",
         error,
         other_text: "Already in this team?",
-        other_href: "/login",
+        other_href: super::paths::LOGIN,
         other_link: "Sign in",
     };
     let status = if error.is_some() {
@@ -157,6 +143,6 @@ pub(super) fn join_error(error: JoinError) -> PageError {
         title,
         message: message.into(),
         hint: Some("Ask an administrator of the team for a new join link."),
-        action: Some(("/login", "Sign in instead")),
+        action: Some((super::paths::LOGIN, "Sign in instead")),
     }
 }

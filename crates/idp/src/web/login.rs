@@ -1,9 +1,7 @@
 //! The sign-up and sign-in pages: thin handlers over `crate::login`.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Form, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use chrono::{SecondsFormat, Utc};
@@ -12,19 +10,15 @@ use serde::Deserialize;
 use super::cookies::Jar;
 use super::csrf;
 use super::error::PageError;
+use super::extract::{CsrfForm, CurrentUser, current_user};
+use super::paths;
 use crate::email::Email;
-use crate::login::{
-    CodeError, JoinTarget, LinkError, LoginError, Purpose, Requester, SessionUser, SignedIn,
-};
+use crate::login::{CodeError, JoinTarget, LinkError, LoginError, Purpose, Requester, SignedIn};
 use crate::pages::{ConfirmView, DashboardView, EmailFormView, SentView};
 use crate::secret::SecretToken;
 use crate::state::AppState;
 
 type PageResult = Result<Response, PageError>;
-
-fn respond(state: &AppState, result: PageResult) -> Response {
-    result.unwrap_or_else(|error| error.render(state))
-}
 
 pub(super) fn html(
     state: &AppState,
@@ -51,8 +45,6 @@ pub(super) struct EmailForm {
     #[serde(default)]
     email: String,
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     request: String,
 }
 
@@ -60,8 +52,6 @@ pub(super) struct EmailForm {
 pub(super) struct CodeForm {
     #[serde(default)]
     code: String,
-    #[serde(default)]
-    csrf: String,
 }
 
 #[derive(Deserialize)]
@@ -74,8 +64,6 @@ pub(super) struct TokenQuery {
 pub(super) struct ConfirmForm {
     #[serde(default)]
     token: String,
-    #[serde(default)]
-    csrf: String,
 }
 
 #[derive(Deserialize)]
@@ -83,11 +71,9 @@ pub(super) struct DashboardQuery {
     done: Option<String>,
 }
 
+/// A form with nothing but its CSRF token.
 #[derive(Deserialize)]
-pub(super) struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
+pub(super) struct NoFields {}
 
 /// A pending authorization request the login pages carry along: its id, and the name of the
 /// application signing in continues to.
@@ -140,12 +126,15 @@ fn email_form(
     let request = continues.request.as_str();
     // The links between the two forms keep the pending request.
     let (login_href, register_href) = if request.is_empty() {
-        ("/login".to_owned(), "/register".to_owned())
+        (paths::LOGIN.to_owned(), paths::REGISTER.to_owned())
     } else {
         let query = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("request", request)
             .finish();
-        (format!("/login?{query}"), format!("/register?{query}"))
+        (
+            format!("{}?{query}", paths::LOGIN),
+            format!("{}?{query}", paths::REGISTER),
+        )
     };
     let sign_in = continues.title("Sign in");
     let create = continues.title("Create your account");
@@ -153,7 +142,7 @@ fn email_form(
         Purpose::Login => EmailFormView {
             title: &sign_in,
             lead: "Enter your email address and we will send you a link to sign in. No password needed.",
-            action: "/login",
+            action: paths::LOGIN,
             button: "Email me a sign-in link",
             email,
             csrf: &csrf,
@@ -166,7 +155,7 @@ fn email_form(
         Purpose::Register | Purpose::Join => EmailFormView {
             title: &create,
             lead: "Enter your email address and we will send you a link to finish signing up. No password needed.",
-            action: "/register",
+            action: paths::REGISTER,
             button: "Email me a sign-up link",
             email,
             csrf: &csrf,
@@ -190,7 +179,7 @@ pub(super) async fn login_page(
     State(state): State<AppState>,
     jar: CookieJar,
     Query(q): Query<HintQuery>,
-) -> Response {
+) -> PageResult {
     form_page(&state, jar, q, Purpose::Login).await
 }
 
@@ -199,54 +188,45 @@ pub(super) async fn register_page(
     State(state): State<AppState>,
     jar: CookieJar,
     Query(q): Query<HintQuery>,
-) -> Response {
+) -> PageResult {
     form_page(&state, jar, q, Purpose::Register).await
 }
 
 /// Either page, carrying a pending authorization request along if it still waits.
-async fn form_page(state: &AppState, jar: CookieJar, q: HintQuery, purpose: Purpose) -> Response {
+async fn form_page(state: &AppState, jar: CookieJar, q: HintQuery, purpose: Purpose) -> PageResult {
     let hint = q.login_hint.unwrap_or_default();
     let continues = Continues::find(state, q.request.as_deref()).await;
-    respond(
-        state,
-        email_form(state, jar, purpose, hint.trim(), &continues, None),
-    )
+    email_form(state, jar, purpose, hint.trim(), &continues, None)
 }
 
 /// `POST /login`.
 pub(super) async fn login_submit(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    from: Requester,
     jar: CookieJar,
-    Form(form): Form<EmailForm>,
-) -> Response {
-    let result = submit(&state, peer, &headers, jar, form, Purpose::Login).await;
-    respond(&state, result)
+    CsrfForm(form): CsrfForm<EmailForm>,
+) -> PageResult {
+    submit(&state, &from, jar, form, Purpose::Login).await
 }
 
 /// `POST /register`.
 pub(super) async fn register_submit(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    from: Requester,
     jar: CookieJar,
-    Form(form): Form<EmailForm>,
-) -> Response {
-    let result = submit(&state, peer, &headers, jar, form, Purpose::Register).await;
-    respond(&state, result)
+    CsrfForm(form): CsrfForm<EmailForm>,
+) -> PageResult {
+    submit(&state, &from, jar, form, Purpose::Register).await
 }
 
 /// Sends a link (or a note, or nothing past the limit) and answers the same way regardless.
 async fn submit(
     state: &AppState,
-    peer: SocketAddr,
-    headers: &HeaderMap,
+    from: &Requester,
     jar: CookieJar,
     form: EmailForm,
     purpose: Purpose,
 ) -> PageResult {
-    csrf::check(&jar, headers, &form.csrf, state.cookies, &state.issuer)?;
     let continues = Continues::find(state, Some(&form.request)).await;
     let Ok(email) = Email::parse(&form.email) else {
         let message = "That does not look like an email address. Check it and try again.";
@@ -259,38 +239,14 @@ async fn submit(
             Some(message),
         );
     };
-    send_link(
-        state,
-        peer,
-        headers,
-        jar,
-        &email,
-        purpose,
-        continues.request(),
-        None,
-    )
-    .await
-}
-
-/// Who is asking, from the connection and its headers.
-pub(super) fn requester(peer: SocketAddr, headers: &HeaderMap) -> Requester {
-    Requester {
-        ip: peer.ip().to_string(),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("unknown browser")
-            .to_owned(),
-    }
+    send_link(state, from, jar, &email, purpose, continues.request(), None).await
 }
 
 /// Queues the link for `email`, marks this browser as the one that asked (for the code),
 /// and shows "check your email".
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn send_link(
     state: &AppState,
-    peer: SocketAddr,
-    headers: &HeaderMap,
+    from: &Requester,
     jar: CookieJar,
     email: &Email,
     purpose: Purpose,
@@ -300,15 +256,7 @@ pub(super) async fn send_link(
     let browser = SecretToken::generate();
     state
         .login
-        .request(
-            email,
-            purpose,
-            &browser,
-            &requester(peer, headers),
-            continues,
-            join,
-            Utc::now(),
-        )
+        .request(email, purpose, &browser, from, continues, join, Utc::now())
         .await
         .map_err(PageError::internal)?;
     let jar = jar.add(
@@ -316,13 +264,12 @@ pub(super) async fn send_link(
             .cookies
             .make(Jar::Browser, browser.expose().to_owned()),
     );
-    Ok((jar, Redirect::to("/login/sent")).into_response())
+    Ok((jar, Redirect::to(paths::LOGIN_SENT)).into_response())
 }
 
 /// `GET /login/sent`: "check your email", with the form for the code.
-pub(super) async fn sent_page(State(state): State<AppState>, jar: CookieJar) -> Response {
-    let result = sent(&state, jar, StatusCode::OK, None);
-    respond(&state, result)
+pub(super) async fn sent_page(State(state): State<AppState>, jar: CookieJar) -> PageResult {
+    sent(&state, jar, StatusCode::OK, None)
 }
 
 fn sent(state: &AppState, jar: CookieJar, status: StatusCode, error: Option<&str>) -> PageResult {
@@ -338,19 +285,23 @@ fn sent(state: &AppState, jar: CookieJar, status: StatusCode, error: Option<&str
 /// `POST /login/code`: the code from the mail, typed in the browser that asked.
 pub(super) async fn code_submit(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    from: Requester,
     jar: CookieJar,
-    Form(form): Form<CodeForm>,
-) -> Response {
-    let result = async {
-        csrf::check(&jar, &headers, &form.csrf, state.cookies, &state.issuer)?;
-        let browser = jar.get(state.cookies.name(Jar::Browser)).and_then(|c| SecretToken::from_client(c.value()));
-        let outcome = match browser {
-            Some(browser) => state.login.confirm_code(&browser, &form.code, &requester(peer, &headers), Utc::now()).await,
-            None => Err(CodeError::NothingPending),
-        };
-        match outcome {
+    CsrfForm(form): CsrfForm<CodeForm>,
+) -> PageResult {
+    let browser = jar
+        .get(state.cookies.name(Jar::Browser))
+        .and_then(|c| SecretToken::from_client(c.value()));
+    let outcome = match browser {
+        Some(browser) => {
+            state
+                .login
+                .confirm_code(&browser, &form.code, &from, Utc::now())
+                .await
+        }
+        None => Err(CodeError::NothingPending),
+    };
+    match outcome {
             Ok(signed_in) => Ok(start_session(&state, jar, signed_in).await),
             Err(CodeError::Wrong { remaining }) => {
                 let message = format!("That code is not right. {remaining} {} left.", if remaining == 1 { "try" } else { "tries" });
@@ -362,13 +313,10 @@ pub(super) async fn code_submit(
                 title: "No sign-in is waiting here",
                 message: "This browser has no sign-in link waiting for a code, or its link has expired or been used.".into(),
                 hint: Some("Type the code in the same browser where you asked for the link."),
-                action: Some(("/login", "Send a new link")),
+                action: Some((paths::LOGIN, "Send a new link")),
             }),
             Err(CodeError::Login(e)) => Err(link_error(LinkError::Login(e))),
         }
-    }
-    .await;
-    respond(&state, result)
 }
 
 /// `GET /login/verify?token=…`: shows what the link will do. Consumes nothing, so a mail
@@ -377,57 +325,47 @@ pub(super) async fn verify_page(
     State(state): State<AppState>,
     jar: CookieJar,
     Query(q): Query<TokenQuery>,
-) -> Response {
-    let result = async {
-        let view = state
-            .login
-            .inspect(&q.token, Utc::now())
-            .await
-            .map_err(link_error)?;
-        let (jar, csrf) = csrf::token(jar, state.cookies);
-        let joining = view
-            .team
-            .as_ref()
-            .map(|team| format!("join the team {team}"));
-        let (title, button) = match view.purpose {
-            Purpose::Register => ("Finish creating your account", "Create my account"),
-            Purpose::Login => ("Sign in", "Sign me in"),
-            Purpose::Join => ("Join your team", "Join the team"),
-        };
-        let page = ConfirmView {
-            title,
-            action: joining.as_deref().unwrap_or(view.purpose.action()),
-            button,
-            email: view.email.as_str(),
-            issuer: state.issuer.as_str(),
-            token: &q.token,
-            csrf: &csrf,
-        };
-        Ok((jar, html(&state, StatusCode::OK, "confirm.html", &page)?).into_response())
-    }
-    .await;
-    respond(&state, result)
+) -> PageResult {
+    let view = state
+        .login
+        .inspect(&q.token, Utc::now())
+        .await
+        .map_err(link_error)?;
+    let (jar, csrf) = csrf::token(jar, state.cookies);
+    let joining = view
+        .team
+        .as_ref()
+        .map(|team| format!("join the team {team}"));
+    let (title, button) = match view.purpose {
+        Purpose::Register => ("Finish creating your account", "Create my account"),
+        Purpose::Login => ("Sign in", "Sign me in"),
+        Purpose::Join => ("Join your team", "Join the team"),
+    };
+    let page = ConfirmView {
+        title,
+        action: joining.as_deref().unwrap_or(view.purpose.action()),
+        button,
+        email: view.email.as_str(),
+        issuer: state.issuer.as_str(),
+        token: &q.token,
+        csrf: &csrf,
+    };
+    Ok((jar, html(&state, StatusCode::OK, "confirm.html", &page)?).into_response())
 }
 
 /// `POST /login/verify`: uses the link and signs this browser in.
 pub(super) async fn verify_submit(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    from: Requester,
     jar: CookieJar,
-    Form(form): Form<ConfirmForm>,
-) -> Response {
-    let result = async {
-        csrf::check(&jar, &headers, &form.csrf, state.cookies, &state.issuer)?;
-        let signed_in = state
-            .login
-            .confirm(&form.token, &requester(peer, &headers), Utc::now())
-            .await
-            .map_err(link_error)?;
-        Ok(start_session(&state, jar, signed_in).await)
-    }
-    .await;
-    respond(&state, result)
+    CsrfForm(form): CsrfForm<ConfirmForm>,
+) -> PageResult {
+    let signed_in = state
+        .login
+        .confirm(&form.token, &from, Utc::now())
+        .await
+        .map_err(link_error)?;
+    Ok(start_session(&state, jar, signed_in).await)
 }
 
 /// Sets the new session's cookie, ending any session this browser had (a new id on every
@@ -462,108 +400,71 @@ async fn start_session(state: &AppState, jar: CookieJar, signed_in: SignedIn) ->
     (jar, Redirect::to(&next)).into_response()
 }
 
-/// The person signed in on this request, if any.
-pub(crate) async fn current_user(
-    state: &AppState,
-    jar: &CookieJar,
-) -> Result<Option<(SecretToken, SessionUser)>, PageError> {
-    let Some(secret) = jar
-        .get(state.cookies.name(Jar::Session))
-        .and_then(|c| SecretToken::from_client(c.value()))
-    else {
-        return Ok(None);
-    };
-    let user = state
-        .login
-        .sessions()
-        .current(&secret, Utc::now())
-        .await
-        .map_err(PageError::internal)?;
-    Ok(user.map(|u| (secret, u)))
-}
-
 /// `GET /dashboard`: the signed-in landing page.
 pub(super) async fn dashboard(
     State(state): State<AppState>,
+    CurrentUser { user, .. }: CurrentUser,
     jar: CookieJar,
     Query(q): Query<DashboardQuery>,
-) -> Response {
-    let result = async {
-        let Some((_, user)) = current_user(&state, &jar).await? else {
-            return Ok(Redirect::to("/login").into_response());
-        };
-        let team = match &user.team_id {
-            Some(team) => state.teams.open(team, &user.user_id).await.ok(),
-            None => None,
-        }
-        .map(|m| (m.team.name, m.role.as_str()));
-        let (jar, csrf) = csrf::token(jar, state.cookies);
-        let view = DashboardView {
-            email: &user.email,
-            signed_in_at: user.signed_in_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-            csrf: &csrf,
-            team,
-            left_team: q.done.as_deref() == Some("left"),
-        };
-        Ok((jar, html(&state, StatusCode::OK, "dashboard.html", &view)?).into_response())
+) -> PageResult {
+    let team = match &user.team_id {
+        Some(team) => state.teams.open(team, &user.user_id).await.ok(),
+        None => None,
     }
-    .await;
-    respond(&state, result)
+    .map(|m| (m.team.name, m.role.as_str()));
+    let (jar, csrf) = csrf::token(jar, state.cookies);
+    let view = DashboardView {
+        email: &user.email,
+        signed_in_at: user.signed_in_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        csrf: &csrf,
+        team,
+        left_team: q.done.as_deref() == Some("left"),
+    };
+    Ok((jar, html(&state, StatusCode::OK, "dashboard.html", &view)?).into_response())
 }
 
 /// `POST /logout`: ends this session.
 pub(super) async fn logout(
     State(state): State<AppState>,
-    headers: HeaderMap,
     jar: CookieJar,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    let result = async {
-        csrf::check(&jar, &headers, &form.csrf, state.cookies, &state.issuer)?;
-        if let Some((secret, _)) = current_user(&state, &jar).await? {
-            state
-                .login
-                .sessions()
-                .revoke(&secret, Utc::now())
-                .await
-                .map_err(PageError::internal)?;
-        }
-        Ok((
-            jar.add(state.cookies.removal(Jar::Session)),
-            Redirect::to("/login"),
-        )
-            .into_response())
+    CsrfForm(NoFields {}): CsrfForm<NoFields>,
+) -> PageResult {
+    if let Some((secret, _)) = current_user(&state, &jar).await? {
+        state
+            .login
+            .sessions()
+            .revoke(&secret, Utc::now())
+            .await
+            .map_err(PageError::internal)?;
     }
-    .await;
-    respond(&state, result)
+    Ok(signed_out(&state, jar))
 }
 
 /// `POST /logout/everywhere`: ends every session of the signed-in person.
 pub(super) async fn logout_everywhere(
     State(state): State<AppState>,
-    headers: HeaderMap,
     jar: CookieJar,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    let result = async {
-        csrf::check(&jar, &headers, &form.csrf, state.cookies, &state.issuer)?;
-        if let Some((_, user)) = current_user(&state, &jar).await? {
-            let ended = state
-                .login
-                .sessions()
-                .revoke_all(&user.user_id, Utc::now())
-                .await
-                .map_err(PageError::internal)?;
-            tracing::info!(user = %user.user_id, ended, "signed out everywhere");
-        }
-        Ok((
-            jar.add(state.cookies.removal(Jar::Session)),
-            Redirect::to("/login"),
-        )
-            .into_response())
+    CsrfForm(NoFields {}): CsrfForm<NoFields>,
+) -> PageResult {
+    if let Some((_, user)) = current_user(&state, &jar).await? {
+        let ended = state
+            .login
+            .sessions()
+            .revoke_all(&user.user_id, Utc::now())
+            .await
+            .map_err(PageError::internal)?;
+        tracing::info!(user = %user.user_id, ended, "signed out everywhere");
     }
-    .await;
-    respond(&state, result)
+    Ok(signed_out(&state, jar))
+}
+
+/// Forgets the session cookie and shows the sign-in page.
+fn signed_out(state: &AppState, jar: CookieJar) -> Response {
+    (
+        jar.add(state.cookies.removal(Jar::Session)),
+        Redirect::to(paths::LOGIN),
+    )
+        .into_response()
 }
 
 /// The page for a link that cannot be used: what happened, and a way to get a new one.
@@ -597,6 +498,6 @@ fn link_error(error: LinkError) -> PageError {
         title,
         message: message.into(),
         hint: Some("You can ask for a new link; it takes a few seconds."),
-        action: Some(("/login", "Send me a new link")),
+        action: Some((paths::LOGIN, "Send me a new link")),
     }
 }

@@ -7,6 +7,7 @@ mod csrf;
 mod discovery;
 mod end_session;
 mod error;
+mod extract;
 mod health;
 mod integrations;
 mod join;
@@ -71,6 +72,11 @@ pub mod paths {
     pub const TEAM_JOIN_LINK_REVOKE: &str = "/dashboard/settings/team/join-links/revoke";
     pub const TEAM_MEMBER_ROLE: &str = "/dashboard/settings/team/members/role";
     pub const TEAM_MEMBER_REMOVE: &str = "/dashboard/settings/team/members/remove";
+
+    /// The path of one join link (the route is `JOIN`).
+    pub fn join(token: &str) -> String {
+        format!("/join/{token}")
+    }
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -90,6 +96,10 @@ pub fn router(state: AppState) -> Router {
         .route(paths::METRICS, get(health::metrics))
         .route(paths::STYLESHEET, get(assets::stylesheet))
         .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            error::render_page_errors,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             telemetry::RequestMetrics::default(),
             telemetry::record_request,

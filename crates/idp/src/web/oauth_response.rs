@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::oauth::OAuthError;
+use crate::oauth::{ErrorCode, OAuthError};
 
 /// A JSON answer that must never be cached: it carries tokens or says something about them.
 pub(super) fn no_store_json(status: StatusCode, body: &impl Serialize) -> Response {
@@ -36,14 +36,14 @@ struct ErrorBody<'a> {
 /// An error from the token, introspection or revocation endpoint.
 pub(super) fn oauth_error(error: OAuthError) -> Response {
     let status = match error.code {
-        "invalid_client" => StatusCode::UNAUTHORIZED,
-        "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     };
     let mut response = no_store_json(
         status,
         &ErrorBody {
-            error: error.code,
+            error: error.code.as_str(),
             error_description: &error.description,
         },
     );
@@ -70,17 +70,20 @@ pub(super) fn bearer_error(error: Option<OAuthError>) -> Response {
             .into_response();
     };
     let status = match error.code {
-        "insufficient_scope" => StatusCode::FORBIDDEN,
-        "invalid_request" => StatusCode::BAD_REQUEST,
-        "server_error" => return oauth_error(error),
+        ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+        ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
+        ErrorCode::ServerError => return oauth_error(error),
         _ => StatusCode::UNAUTHORIZED,
     };
     // The description goes in the body; quotes and backslashes would break the header.
-    let challenge = format!("Bearer realm=\"latchkey\", error=\"{}\"", error.code);
+    let challenge = format!(
+        "Bearer realm=\"latchkey\", error=\"{}\"",
+        error.code.as_str()
+    );
     let mut response = no_store_json(
         status,
         &ErrorBody {
-            error: error.code,
+            error: error.code.as_str(),
             error_description: &error.description,
         },
     );

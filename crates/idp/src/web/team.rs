@@ -2,10 +2,8 @@
 //! is a CSRF-protected form; the teams crate checks the actor's role, so a member gets 403 and
 //! someone outside the team 404 whatever they post.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Form, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use chrono::{SecondsFormat, TimeDelta, Utc};
@@ -14,9 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use super::csrf;
 use super::error::PageError;
-use super::login::{current_user, html, requester};
+use super::extract::{CurrentUser, SignedInForm};
+use super::login::html;
 use super::paths;
-use crate::login::SessionUser;
+use crate::login::{Requester, SessionUser};
 use crate::secret::SecretToken;
 use crate::state::AppState;
 
@@ -32,25 +31,62 @@ pub(super) struct SettingsQuery {
     done: Option<String>,
 }
 
-/// Every team form carries the CSRF token and the team it acts on; the rest is per action.
+/// `POST …/rename`.
 #[derive(Deserialize)]
-pub(super) struct TeamForm {
-    #[serde(default)]
-    csrf: String,
+pub(super) struct RenameForm {
     #[serde(default)]
     team: String,
     #[serde(default)]
     name: String,
+}
+
+/// `POST …/join-links`.
+#[derive(Deserialize)]
+pub(super) struct NewLinkForm {
+    #[serde(default)]
+    team: String,
+    #[serde(default)]
+    ttl_hours: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    max_uses: String,
+}
+
+/// `POST …/join-links/revoke`.
+#[derive(Deserialize)]
+pub(super) struct RevokeLinkForm {
+    #[serde(default)]
+    team: String,
+    #[serde(default)]
+    link: String,
+}
+
+/// `POST …/members/role`.
+#[derive(Deserialize)]
+pub(super) struct RoleForm {
+    #[serde(default)]
+    team: String,
     #[serde(default)]
     user: String,
     #[serde(default)]
     role: String,
+}
+
+/// `POST …/members/remove`.
+#[derive(Deserialize)]
+pub(super) struct MemberForm {
     #[serde(default)]
-    link: String,
+    team: String,
     #[serde(default)]
-    ttl_hours: String,
+    user: String,
+}
+
+/// `POST /dashboard/team`.
+#[derive(Deserialize)]
+pub(super) struct SwitchForm {
     #[serde(default)]
-    max_uses: String,
+    team: String,
 }
 
 #[derive(Serialize)]
@@ -116,22 +152,6 @@ fn time(at: chrono::DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// The signed-in person and their actor record, or the login page.
-async fn signed_in(
-    state: &AppState,
-    jar: &CookieJar,
-) -> Result<Result<(SecretToken, SessionUser), Response>, PageError> {
-    Ok(match current_user(state, jar).await? {
-        Some(found) => Ok(found),
-        None => Err(Redirect::to(paths::LOGIN).into_response()),
-    })
-}
-
-fn actor(user: &SessionUser, peer: SocketAddr, headers: &HeaderMap) -> Actor {
-    let from = requester(peer, headers);
-    Actor::person(&user.user_id, &user.email, &from.ip, &from.user_agent)
-}
-
 /// How a refused team action reads.
 fn team_error(error: TeamError) -> PageError {
     let (status, title) = match &error {
@@ -164,18 +184,11 @@ fn bad_request(message: String) -> PageError {
 /// `GET /dashboard/settings/team`: the current team, or `?team=` another of the person's.
 pub(super) async fn settings_page(
     State(state): State<AppState>,
+    CurrentUser { user, .. }: CurrentUser,
     jar: CookieJar,
     Query(query): Query<SettingsQuery>,
-) -> Response {
-    let result = async {
-        let (_, user) = match signed_in(&state, &jar).await? {
-            Ok(found) => found,
-            Err(login) => return Ok(login),
-        };
-        render(&state, jar, &user, &query, None).await
-    }
-    .await;
-    result.unwrap_or_else(|error| error.render(&state))
+) -> Result<Response, PageError> {
+    render(&state, jar, &user, &query, None).await
 }
 
 async fn render(
@@ -340,201 +353,112 @@ fn back(team: &str, done: &str) -> Response {
     Redirect::to(&format!("{}?{query}", paths::TEAM_SETTINGS)).into_response()
 }
 
-/// Runs one team action for the signed-in person after the CSRF check.
-async fn act<F>(
-    state: &AppState,
-    peer: SocketAddr,
-    headers: &HeaderMap,
-    jar: CookieJar,
-    form: TeamForm,
-    action: F,
-) -> Response
-where
-    F: AsyncFnOnce(
-        &AppState,
-        CookieJar,
-        &SessionUser,
-        Actor,
-        TeamForm,
-    ) -> Result<Response, PageError>,
-{
-    let result = async {
-        csrf::check(&jar, headers, &form.csrf, state.cookies, &state.issuer)?;
-        let (_, user) = match signed_in(state, &jar).await? {
-            Ok(found) => found,
-            Err(login) => return Ok(login),
-        };
-        let actor = actor(&user, peer, headers);
-        action(state, jar, &user, actor, form).await
-    }
-    .await;
-    result.unwrap_or_else(|error| error.render(state))
-}
-
 /// `POST /dashboard/settings/team/rename`.
 pub(super) async fn rename(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    jar: CookieJar,
-    Form(form): Form<TeamForm>,
-) -> Response {
-    act(
-        &state,
-        peer,
-        &headers,
-        jar,
-        form,
-        async |state, _, _, actor, form| {
-            let name = TeamName::parse(&form.name).map_err(team_error)?;
-            state
-                .teams
-                .rename(&form.team, &name, &actor, Utc::now())
-                .await
-                .map_err(team_error)?;
-            Ok(back(&form.team, "renamed"))
-        },
-    )
-    .await
+    from: Requester,
+    SignedInForm { user, form }: SignedInForm<RenameForm>,
+) -> Result<Response, PageError> {
+    let name = TeamName::parse(&form.name).map_err(team_error)?;
+    state
+        .teams
+        .rename(&form.team, &name, &user.actor(&from), Utc::now())
+        .await
+        .map_err(team_error)?;
+    Ok(back(&form.team, "renamed"))
 }
 
 /// `POST /dashboard/settings/team/join-links`: creates a link and shows it, once.
 pub(super) async fn create_join_link(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    from: Requester,
     jar: CookieJar,
-    Form(form): Form<TeamForm>,
-) -> Response {
-    act(
-        &state,
-        peer,
-        &headers,
-        jar,
-        form,
-        async |state, jar, user, actor, form| {
-            let hours: i64 = form.ttl_hours.trim().parse().map_err(|_| {
-                bad_request("The lifetime must be a whole number of hours.".to_owned())
-            })?;
-            let max_uses = match form.max_uses.trim() {
-                "" => None,
-                raw => Some(
-                    raw.parse::<i32>()
-                        .map_err(|_| team_error(TeamError::MaxUses))?,
-                ),
-            };
-            let role = Role::parse(if form.role.is_empty() {
-                "member"
-            } else {
-                &form.role
-            })
-            .map_err(|e| bad_request(e.to_string()))?;
-            let token = SecretToken::generate();
-            state
-                .teams
-                .create_join_link(
-                    NewJoinLink {
-                        team_id: form.team.clone(),
-                        role,
-                        ttl: TimeDelta::try_hours(hours).unwrap_or(TimeDelta::MAX),
-                        max_uses,
-                        token_hash: token.hash(),
-                    },
-                    &actor,
-                    Utc::now(),
-                )
-                .await
-                .map_err(team_error)?;
-            let url = state.issuer.endpoint(&format!("/join/{}", token.expose()));
-            let query = SettingsQuery {
-                team: Some(form.team),
-                ..SettingsQuery::default()
-            };
-            render(state, jar, user, &query, Some(&url)).await
-        },
-    )
-    .await
+    SignedInForm { user, form }: SignedInForm<NewLinkForm>,
+) -> Result<Response, PageError> {
+    let token = SecretToken::generate();
+    let link = NewJoinLink {
+        team_id: form.team.clone(),
+        role: role_or_member(&form.role)?,
+        ttl: TimeDelta::try_hours(hours(&form.ttl_hours)?).unwrap_or(TimeDelta::MAX),
+        max_uses: max_uses(&form.max_uses)?,
+        token_hash: token.hash(),
+    };
+    state
+        .teams
+        .create_join_link(link, &user.actor(&from), Utc::now())
+        .await
+        .map_err(team_error)?;
+    let url = state.issuer.endpoint(&paths::join(token.expose()));
+    let query = SettingsQuery {
+        team: Some(form.team),
+        ..SettingsQuery::default()
+    };
+    render(&state, jar, &user.user, &query, Some(&url)).await
+}
+
+fn hours(raw: &str) -> Result<i64, PageError> {
+    raw.trim()
+        .parse()
+        .map_err(|_| bad_request("The lifetime must be a whole number of hours.".to_owned()))
+}
+
+fn max_uses(raw: &str) -> Result<Option<i32>, PageError> {
+    match raw.trim() {
+        "" => Ok(None),
+        raw => raw
+            .parse()
+            .map(Some)
+            .map_err(|_| team_error(TeamError::MaxUses)),
+    }
+}
+
+fn role_or_member(raw: &str) -> Result<Role, PageError> {
+    Role::parse(if raw.is_empty() { "member" } else { raw }).map_err(|e| bad_request(e.to_string()))
 }
 
 /// `POST /dashboard/settings/team/join-links/revoke`.
 pub(super) async fn revoke_join_link(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    jar: CookieJar,
-    Form(form): Form<TeamForm>,
-) -> Response {
-    act(
-        &state,
-        peer,
-        &headers,
-        jar,
-        form,
-        async |state, _, _, actor, form| {
-            state
-                .teams
-                .revoke_join_link(&form.team, &form.link, &actor, Utc::now())
-                .await
-                .map_err(team_error)?;
-            Ok(back(&form.team, "revoked"))
-        },
-    )
-    .await
+    from: Requester,
+    SignedInForm { user, form }: SignedInForm<RevokeLinkForm>,
+) -> Result<Response, PageError> {
+    state
+        .teams
+        .revoke_join_link(&form.team, &form.link, &user.actor(&from), Utc::now())
+        .await
+        .map_err(team_error)?;
+    Ok(back(&form.team, "revoked"))
 }
 
 /// `POST /dashboard/settings/team/members/role`.
 pub(super) async fn change_role(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    jar: CookieJar,
-    Form(form): Form<TeamForm>,
-) -> Response {
-    act(
-        &state,
-        peer,
-        &headers,
-        jar,
-        form,
-        async |state, _, _, actor, form| {
-            let role = Role::parse(&form.role).map_err(|e| bad_request(e.to_string()))?;
-            state
-                .teams
-                .change_role(&form.team, &form.user, role, &actor, Utc::now())
-                .await
-                .map_err(team_error)?;
-            Ok(back(&form.team, "role"))
-        },
-    )
-    .await
+    from: Requester,
+    SignedInForm { user, form }: SignedInForm<RoleForm>,
+) -> Result<Response, PageError> {
+    let role = Role::parse(&form.role).map_err(|e| bad_request(e.to_string()))?;
+    state
+        .teams
+        .change_role(&form.team, &form.user, role, &user.actor(&from), Utc::now())
+        .await
+        .map_err(team_error)?;
+    Ok(back(&form.team, "role"))
 }
 
 /// `POST /dashboard/settings/team/members/remove`: removes a member (or, on oneself, leaves),
 /// revoking their grants for the team in the same transaction.
 pub(super) async fn remove_member(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    jar: CookieJar,
-    Form(form): Form<TeamForm>,
-) -> Response {
-    act(
-        &state,
-        peer,
-        &headers,
-        jar,
-        form,
-        async |state, _, user, actor, form| {
-            end_membership(state, &form.team, &form.user, &actor)
-                .await
-                .map_err(team_error)?;
-            if form.user == user.user_id {
-                return Ok(Redirect::to(&format!("{}?done=left", paths::DASHBOARD)).into_response());
-            }
-            Ok(back(&form.team, "removed"))
-        },
-    )
-    .await
+    from: Requester,
+    SignedInForm { user, form }: SignedInForm<MemberForm>,
+) -> Result<Response, PageError> {
+    end_membership(&state, &form.team, &form.user, &user.actor(&from))
+        .await
+        .map_err(team_error)?;
+    if form.user == user.user.user_id {
+        return Ok(Redirect::to(&format!("{}?done=left", paths::DASHBOARD)).into_response());
+    }
+    Ok(back(&form.team, "removed"))
 }
 
 /// Removes the membership and, in the same transaction, revokes what the person holds for
@@ -564,34 +488,18 @@ async fn end_membership(
 /// `POST /dashboard/team`: works in another of the person's teams.
 pub(super) async fn switch(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    jar: CookieJar,
-    Form(form): Form<TeamForm>,
-) -> Response {
-    act(
-        &state,
-        peer,
-        &headers,
-        jar,
-        form,
-        async |state, jar, user, _, form| {
-            state
-                .teams
-                .open(&form.team, &user.user_id)
-                .await
-                .map_err(team_error)?;
-            let Some((secret, _)) = current_user(state, &jar).await? else {
-                return Ok(Redirect::to(paths::LOGIN).into_response());
-            };
-            state
-                .login
-                .sessions()
-                .switch_team(&secret, &form.team)
-                .await
-                .map_err(PageError::internal)?;
-            Ok(Redirect::to(paths::DASHBOARD).into_response())
-        },
-    )
-    .await
+    SignedInForm { user, form }: SignedInForm<SwitchForm>,
+) -> Result<Redirect, PageError> {
+    state
+        .teams
+        .open(&form.team, &user.user.user_id)
+        .await
+        .map_err(team_error)?;
+    state
+        .login
+        .sessions()
+        .switch_team(&user.session, &form.team)
+        .await
+        .map_err(PageError::internal)?;
+    Ok(Redirect::to(paths::DASHBOARD))
 }

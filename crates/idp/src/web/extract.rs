@@ -1,0 +1,158 @@
+//! What page handlers take from a request, checked once here: who is asking, who is signed
+//! in, and a form that passed the CSRF check.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Form, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use chrono::Utc;
+use latchkey_teams::Actor;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::cookies::Jar;
+use super::csrf;
+use super::error::PageError;
+use super::paths;
+use crate::login::{Requester, SessionUser};
+use crate::secret::SecretToken;
+use crate::state::AppState;
+
+/// Who is asking: the connection's address and the browser's own name for itself, told in
+/// mail and kept in the audit log.
+impl FromRequestParts<AppState> for Requester {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "unknown".to_owned(), |peer| peer.0.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("unknown browser")
+            .to_owned();
+        Ok(Requester { ip, user_agent })
+    }
+}
+
+/// The person signed in on this request, if any, with their session's secret.
+pub(crate) async fn current_user(
+    state: &AppState,
+    jar: &CookieJar,
+) -> Result<Option<(SecretToken, SessionUser)>, PageError> {
+    let Some(secret) = jar
+        .get(state.cookies.name(Jar::Session))
+        .and_then(|c| SecretToken::from_client(c.value()))
+    else {
+        return Ok(None);
+    };
+    let user = state
+        .login
+        .sessions()
+        .current(&secret, Utc::now())
+        .await
+        .map_err(PageError::internal)?;
+    Ok(user.map(|u| (secret, u)))
+}
+
+/// A page for signed-in people: anyone else is sent to sign in.
+pub(crate) struct CurrentUser {
+    pub session: SecretToken,
+    pub user: SessionUser,
+}
+
+impl CurrentUser {
+    /// The person as the audit log records them.
+    pub fn actor(&self, from: &Requester) -> Actor {
+        Actor::person(
+            &self.user.user_id,
+            &self.user.email,
+            &from.ip,
+            &from.user_agent,
+        )
+    }
+
+    async fn from_jar(jar: &CookieJar, state: &AppState) -> Result<Self, Response> {
+        match current_user(state, jar).await {
+            Ok(Some((session, user))) => Ok(Self { session, user }),
+            Ok(None) => Err(Redirect::to(paths::LOGIN).into_response()),
+            Err(page) => Err(page.into_response()),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Self::from_jar(&CookieJar::from_headers(&parts.headers), state).await
+    }
+}
+
+/// A signed-in person's form. The CSRF check comes first, so a forged form is refused as one
+/// whether or not the browser sent its session along.
+pub(crate) struct SignedInForm<T> {
+    pub user: CurrentUser,
+    pub form: T,
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for SignedInForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let jar = CookieJar::from_headers(request.headers());
+        let CsrfForm(form) = CsrfForm::<T>::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let user = CurrentUser::from_jar(&jar, state).await?;
+        Ok(Self { user, form })
+    }
+}
+
+/// A form that passed the CSRF check (`csrf`), with its own fields in `T`.
+pub(crate) struct CsrfForm<T>(pub T);
+
+#[derive(Deserialize)]
+struct WithToken<T> {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    fields: T,
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = PageError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let jar = CookieJar::from_headers(&parts.headers);
+        let headers = parts.headers.clone();
+        let request = Request::from_parts(parts, body);
+        let Form(form) = Form::<WithToken<T>>::from_request(request, state)
+            .await
+            .map_err(|rejection| unreadable(&rejection))?;
+        csrf::check(&jar, &headers, &form.csrf, state.cookies, &state.issuer)?;
+        Ok(Self(form.fields))
+    }
+}
+
+/// A form whose body could not be read as one.
+fn unreadable(rejection: &axum::extract::rejection::FormRejection) -> PageError {
+    tracing::info!(%rejection, "form refused");
+    PageError {
+        status: StatusCode::BAD_REQUEST,
+        title: "This form could not be read",
+        message: "What was sent does not match the form on the page.".into(),
+        hint: Some("Go back, reload the page and try again."),
+        action: Some((paths::DASHBOARD, "Back to your account")),
+    }
+}
