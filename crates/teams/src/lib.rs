@@ -6,13 +6,17 @@ mod audit;
 pub mod entities;
 mod error;
 mod join_links;
+mod name;
 mod people;
 mod role;
 mod teams;
+#[cfg(test)]
+mod tests;
 
 pub use audit::{Actor, AuditEvent, AuditFilter, AuditLog, Subject};
 pub use error::{JoinError, TeamError};
 pub use join_links::{JoinLink, JoinLinkState, Joined, NewJoinLink};
+pub use name::TeamName;
 pub use people::ensure_user;
 pub use role::{Role, RoleParseError};
-pub use teams::{Member, Membership, Team, TeamName, Teams, lock_team};
+pub use teams::{Member, Membership, Team, Teams, lock_team};

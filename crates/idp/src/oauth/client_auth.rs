@@ -7,14 +7,12 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use chrono::{DateTime, TimeZone, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait};
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use jsonwebtoken::Algorithm;
+use sea_orm::DatabaseConnection;
 
+use super::assertion::{self, Refused, Rules, Unverified};
 use super::client::{AuthMethod, Client, Clients};
-use super::entities::seen_assertion;
 use super::error::OAuthError;
 use crate::remote_jwks::{RemoteJwks, select};
 use crate::secret::{constant_time_eq, sha256_hex};
@@ -23,8 +21,6 @@ pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jw
 /// Assertions that live longer than this are refused: a short life bounds replays and the
 /// store of seen `jti`s.
 const LONGEST_ASSERTION: i64 = 3600;
-/// Clock difference tolerated between the client and Latchkey.
-const LEEWAY: u64 = 30;
 /// Algorithms a client may sign assertions with; never `none` or HMAC (RFC 8725 §3.1).
 pub const ASSERTION_ALGORITHMS: [Algorithm; 5] = [
     Algorithm::ES256,
@@ -66,20 +62,6 @@ impl Presented {
         };
         Ok((unescape(id)?, unescape(secret)?))
     }
-}
-
-#[derive(Deserialize)]
-struct AssertionClaims {
-    iss: String,
-    sub: String,
-    exp: i64,
-    jti: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct UnverifiedSubject {
-    sub: Option<String>,
-    aud: Option<serde_json::Value>,
 }
 
 /// Authenticates clients.
@@ -199,122 +181,56 @@ impl ClientAuthenticator {
         client_id: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Arc<Client>, OAuthError> {
-        let invalid = |why: &str| OAuthError::invalid_client(format!("client assertion: {why}"));
-        let header = jsonwebtoken::decode_header(assertion).map_err(|_| {
-            invalid(
-                "not a JWT signed with a supported algorithm (ES256, ES384, RS256, PS256, EdDSA)",
-            )
-        })?;
-        if !ASSERTION_ALGORITHMS.contains(&header.alg) {
-            return Err(invalid(
-                "the algorithm must be ES256, ES384, RS256, PS256 or EdDSA",
-            ));
-        }
+        let invalid =
+            |why: Refused| OAuthError::invalid_client(format!("client assertion: {}", why.0));
+        let unverified = Unverified::read(
+            assertion,
+            &ASSERTION_ALGORITHMS,
+            "ES256, ES384, RS256, PS256, EdDSA",
+        )
+        .map_err(invalid)?;
         // The client is named by `sub` (= `iss`); the signature is checked against its keys next.
-        let unverified: UnverifiedSubject = jsonwebtoken::dangerous::insecure_decode(assertion)
-            .map(|d| d.claims)
-            .map_err(|_| invalid("the claims cannot be read"))?;
-        let id = match (client_id, unverified.sub.as_deref()) {
+        let id = match (client_id, unverified.text("sub")) {
             (Some(id), Some(sub)) if id != sub => {
-                return Err(invalid("sub differs from client_id"));
+                return Err(invalid(Refused("sub differs from client_id".into())));
             }
             (Some(id), _) | (None, Some(id)) => id.to_owned(),
-            (None, None) => return Err(invalid("no sub")),
+            (None, None) => return Err(invalid(Refused("no sub".into()))),
         };
         // One audience only: an assertion that names several could have been made for
         // another server and replayed here.
-        if !unverified
-            .aud
-            .as_ref()
-            .is_some_and(serde_json::Value::is_string)
-        {
-            return Err(invalid(
-                "aud must be one string: the issuer or the token endpoint URL",
-            ));
+        if unverified.text("aud").is_none() {
+            return Err(invalid(Refused(
+                "aud must be one string: the issuer or the token endpoint URL".into(),
+            )));
         }
         let client = self.registered(&id, AuthMethod::PrivateKeyJwt).await?;
+        let kid = unverified.header.kid.as_deref();
         let key = match (&client.jwks, &client.jwks_uri) {
             (Some(inline), _) => serde_json::from_str(inline)
                 .map_err(OAuthError::internal)
-                .and_then(|set| {
-                    select(&set, header.kid.as_deref()).map_err(|e| invalid(&e.to_string()))
-                }),
+                .and_then(|set| select(&set, kid).map_err(|e| invalid(Refused(e.to_string())))),
             (None, Some(uri)) => self
                 .jwks
-                .key(uri, header.kid.as_deref())
+                .key(uri, kid)
                 .await
-                .map_err(|e| invalid(&e.to_string())),
-            (None, None) => Err(invalid("the client has no registered keys")),
+                .map_err(|e| invalid(Refused(e.to_string()))),
+            (None, None) => Err(invalid(Refused("the client has no registered keys".into()))),
         }?;
-        // A key published for one algorithm or for encryption is not used otherwise
-        // (RFC 8725 §3.1).
-        if key.common.public_key_use == Some(jsonwebtoken::jwk::PublicKeyUse::Encryption) {
-            return Err(invalid(
-                "the key named by kid is for encryption, not signing",
-            ));
+        let rules = Rules {
+            issuer: &client.id,
+            subject: Some(&client.id),
+            audiences: &self.audiences,
+            require_iat: false,
+            signer: "client's",
+        };
+        let verified =
+            assertion::verify(assertion, &unverified, &key, &rules, now).map_err(invalid)?;
+        if verified.exp > now.timestamp() + LONGEST_ASSERTION {
+            return Err(invalid(Refused("exp is more than an hour away".into())));
         }
-        // Both enums print the algorithm's JOSE name.
-        if let Some(alg) = key.common.key_algorithm
-            && format!("{alg:?}") != format!("{:?}", header.alg)
-        {
-            return Err(invalid(
-                "the header's alg differs from the alg of the client's key",
-            ));
-        }
-        let decoding =
-            DecodingKey::from_jwk(&key).map_err(|_| invalid("the client's key cannot be used"))?;
-        let mut validation = Validation::new(header.alg);
-        validation.leeway = LEEWAY;
-        validation.set_audience(&self.audiences);
-        validation.set_issuer(&[client.id.as_str()]);
-        validation.sub = Some(client.id.clone());
-        validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
-        let claims = jsonwebtoken::decode::<AssertionClaims>(assertion, &decoding, &validation)
-            .map_err(|e| {
-                use jsonwebtoken::errors::ErrorKind;
-                invalid(match e.kind() {
-                    ErrorKind::ExpiredSignature => "expired",
-                    ErrorKind::InvalidAudience => {
-                        "aud must be the issuer or the token endpoint URL"
-                    }
-                    ErrorKind::InvalidIssuer | ErrorKind::InvalidSubject => {
-                        "iss and sub must be the client_id"
-                    }
-                    ErrorKind::InvalidSignature => {
-                        "the signature does not verify with the client's key"
-                    }
-                    ErrorKind::InvalidAlgorithm => "the algorithm does not fit the client's key",
-                    _ => "invalid",
-                })
-            })?
-            .claims;
-        debug_assert_eq!(claims.iss, claims.sub);
-        if claims.exp > now.timestamp() + LONGEST_ASSERTION {
-            return Err(invalid("exp is more than an hour away"));
-        }
-        let jti = claims
-            .jti
-            .filter(|j| !j.is_empty())
-            .ok_or_else(|| invalid("no jti"))?;
-        let expires_at = Utc
-            .timestamp_opt(claims.exp, 0)
-            .single()
-            .ok_or_else(|| invalid("exp is out of range"))?;
-        // The replay check is one insert: only the first use of a jti adds a row.
-        let inserted = seen_assertion::Entity::insert(seen_assertion::ActiveModel {
-            id: Set(sha256_hex(format!("{}:{jti}", client.id).as_bytes())),
-            // Kept past exp by the leeway, during which the assertion still verifies.
-            expires_at: Set(expires_at + chrono::TimeDelta::seconds(LEEWAY as i64)),
-        })
-        .on_conflict(
-            OnConflict::column(seen_assertion::Column::Id)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&self.db)
-        .await?;
-        if inserted == 0 {
-            return Err(invalid("this jti was used before (replay)"));
+        if !assertion::first_use(&self.db, &client.id, &verified).await? {
+            return Err(invalid(Refused("this jti was used before (replay)".into())));
         }
         Ok(client)
     }

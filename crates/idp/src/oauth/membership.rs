@@ -6,10 +6,11 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
 };
 
-use super::access::membership_revocation;
 use super::entities::{grant, revoked_token};
 use super::provider::Provider;
+use super::resource::membership_revocation;
 use crate::login::Sessions;
+use latchkey_teams::{Actor, TeamError, Teams};
 
 /// What was ended in the database; [`Provider::forget_membership`] applies it in memory once
 /// the transaction has committed.
@@ -20,11 +21,34 @@ pub struct EndedMembership {
 }
 
 impl Provider {
+    /// Removes a member (or lets one leave) and, in the same transaction, ends what they hold
+    /// for the team; this replica forgets their tokens at once, the others within a second.
+    pub async fn remove_member(
+        &self,
+        teams: &Teams,
+        team_id: &str,
+        user_id: &str,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), TeamError> {
+        let mut ended = None;
+        teams
+            .remove_member(team_id, user_id, actor, now, async |txn| {
+                ended = Some(self.end_membership(txn, team_id, user_id, now).await?);
+                Ok(())
+            })
+            .await?;
+        if let Some(ended) = ended {
+            self.forget_membership(&ended, now);
+        }
+        Ok(())
+    }
+
     /// In the caller's transaction (the one removing the membership): revokes the person's
     /// grants for the team (their refresh tokens stop, and the access tokens from them), marks
     /// every access token issued for the team before now as revoked, and takes the team from
     /// their sessions.
-    pub async fn end_membership<C: ConnectionTrait>(
+    async fn end_membership<C: ConnectionTrait>(
         &self,
         conn: &C,
         team_id: &str,
@@ -68,7 +92,7 @@ impl Provider {
     }
 
     /// Applies an ended membership to this replica's view at once (others poll for it).
-    pub fn forget_membership(&self, ended: &EndedMembership, now: DateTime<Utc>) {
+    fn forget_membership(&self, ended: &EndedMembership, now: DateTime<Utc>) {
         for grant in &ended.grants {
             self.revocations.add_grant(grant, now);
         }

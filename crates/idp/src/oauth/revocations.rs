@@ -10,8 +10,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 
-use super::access::membership_key;
 use super::entities::{grant, revoked_token};
+use super::resource::membership_key;
 use super::tokens::AccessClaims;
 
 /// Revocation records of removed memberships start with this; access token ids never do.

@@ -16,9 +16,10 @@ use super::cookies::Jar;
 use super::csrf;
 use super::error::PageError;
 use super::extract::current_user;
-use super::login::html;
 use super::oauth_response::single_valued;
-use crate::oauth::authorize::response_url;
+use super::page::html;
+use crate::login::SessionUser;
+use crate::oauth::end_session::{Logout, LogoutError, LogoutParams};
 use crate::state::AppState;
 
 #[derive(Serialize)]
@@ -71,6 +72,23 @@ fn refused(message: &str) -> PageError {
     }
 }
 
+/// The words for a refused logout request.
+fn logout_refused(error: LogoutError) -> PageError {
+    refused(match error {
+        LogoutError::ForeignIdToken => {
+            "The application sent an ID token that this service did not issue."
+        }
+        LogoutError::ClientMismatch => {
+            "The ID token was issued to another application than the one named."
+        }
+        LogoutError::UnknownClient => "The application that sent you here is not registered.",
+        LogoutError::UnregisteredRedirect => {
+            "The application asked to send you to an address it has not registered, so you were not sent there."
+        }
+        LogoutError::Failed(e) => return PageError::internal(e),
+    })
+}
+
 async fn end_session(
     state: &AppState,
     headers: &HeaderMap,
@@ -85,100 +103,45 @@ async fn end_session(
             .map(String::as_str)
             .filter(|v| !v.is_empty())
     };
-    let hinted = match get("id_token_hint") {
-        Some(hint) => Some(state.provider.id_token_audience(hint).ok_or_else(|| {
-            refused("The application sent an ID token that this service did not issue.")
-        })?),
-        None => None,
+    let request = LogoutParams {
+        id_token_hint: get("id_token_hint"),
+        client_id: get("client_id"),
+        post_logout_redirect_uri: get("post_logout_redirect_uri"),
+        state: get("state"),
     };
-    let client_id = match (get("client_id"), &hinted) {
-        (Some(id), Some((aud, _))) if id != aud => {
-            return Err(refused(
-                "The ID token was issued to another application than the one named.",
-            ));
-        }
-        (Some(id), _) => Some(id.to_owned()),
-        (None, Some((aud, _))) => Some(aud.clone()),
-        (None, None) => None,
-    };
-    let client = match &client_id {
-        Some(id) => Some(
-            state
-                .provider
-                .clients()
-                .find(id)
-                .await
-                .map_err(PageError::internal)?
-                .ok_or_else(|| refused("The application that sent you here is not registered."))?,
-        ),
-        None => None,
-    };
-    let target = match get("post_logout_redirect_uri") {
-        Some(uri) => {
-            let registered = client
-                .as_ref()
-                .is_some_and(|c| c.post_logout_redirect_uris.iter().any(|r| r == uri));
-            if !registered {
-                return Err(refused(
-                    "The application asked to send you to an address it has not registered, so you were not sent there.",
-                ));
-            }
-            Some(uri)
-        }
-        None => None,
-    };
-    let user = current_user(state, &jar).await?;
+    let logout = state
+        .provider
+        .logout_request(&request)
+        .await
+        .map_err(logout_refused)?;
     let confirmed = get("confirm") == Some("yes");
     if confirmed {
-        csrf::check(
-            &jar,
-            headers,
-            get("csrf").unwrap_or_default(),
-            state.cookies,
-            &state.issuer,
-        )?;
+        let token = get("csrf").unwrap_or_default();
+        csrf::check(&jar, headers, token, state.cookies, &state.issuer)?;
     }
-    let named = matches!((&user, &hinted), (Some((_, u)), Some((_, sub))) if u.user_id == *sub);
+    let user = current_user(state, &jar).await?;
     if let Some((_, person)) = &user
         && !confirmed
-        && !named
+        && logout.needs_confirmation(person)
     {
-        let (jar, csrf) = csrf::token(jar, state.cookies);
-        let view = EndSessionView {
-            title: "Sign out?",
-            message: match &client {
-                Some(c) => format!(
-                    "{} asks to sign you ({}) out of Latchkey.",
-                    c.name, person.email
-                ),
-                None => format!("Do you want to sign out ({})?", person.email),
-            },
-            confirm: true,
-            csrf: &csrf,
-            client_id: client_id.as_deref(),
-            post_logout_redirect_uri: target,
-            state: get("state"),
-        };
-        return Ok((jar, html(state, StatusCode::OK, "end_session.html", &view)?).into_response());
+        return confirm_page(state, jar, &logout, person);
     }
-    let jar = if let Some((secret, person)) = user {
-        state
-            .login
-            .sessions()
-            .revoke(&secret, Utc::now())
-            .await
-            .map_err(PageError::internal)?;
-        tracing::info!(user = %person.user_id, client = ?client_id, "signed out at the client's request");
-        jar.add(state.cookies.removal(Jar::Session))
-    } else {
-        jar
-    };
-    if let Some(target) = target {
-        let mut response_params = Vec::new();
-        if let Some(client_state) = get("state") {
-            response_params.push(("state", client_state));
+    let jar = match user {
+        Some((secret, person)) => {
+            state
+                .login
+                .sessions()
+                .revoke(&secret, Utc::now())
+                .await
+                .map_err(PageError::internal)?;
+            let client = logout.client.as_ref().map(|c| c.id.as_str());
+            tracing::info!(user = %person.user_id, ?client, "signed out at the client's request");
+            jar.add(state.cookies.removal(Jar::Session))
         }
-        return Ok((jar, Redirect::to(&response_url(target, &response_params))).into_response());
+        None => jar,
+    };
+    if let Some(url) = logout.return_url() {
+        return Ok((jar, Redirect::to(&url)).into_response());
     }
     let view = EndSessionView {
         title: "You are signed out",
@@ -188,6 +151,32 @@ async fn end_session(
         client_id: None,
         post_logout_redirect_uri: None,
         state: None,
+    };
+    Ok((jar, html(state, StatusCode::OK, "end_session.html", &view)?).into_response())
+}
+
+/// "Sign out?": the form that carries the checked request along.
+fn confirm_page(
+    state: &AppState,
+    jar: CookieJar,
+    logout: &Logout,
+    person: &SessionUser,
+) -> Result<Response, PageError> {
+    let (jar, csrf) = csrf::token(jar, state.cookies);
+    let view = EndSessionView {
+        title: "Sign out?",
+        message: match &logout.client {
+            Some(c) => format!(
+                "{} asks to sign you ({}) out of Latchkey.",
+                c.name, person.email
+            ),
+            None => format!("Do you want to sign out ({})?", person.email),
+        },
+        confirm: true,
+        csrf: &csrf,
+        client_id: logout.client.as_ref().map(|c| c.id.as_str()),
+        post_logout_redirect_uri: logout.redirect_uri(),
+        state: logout.state(),
     };
     Ok((jar, html(state, StatusCode::OK, "end_session.html", &view)?).into_response())
 }

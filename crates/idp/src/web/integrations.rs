@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::csrf;
 use super::error::PageError;
 use super::extract::{CurrentUser, SignedInForm};
-use super::login::html;
+use super::page::html;
 use super::paths;
 use crate::login::Requester;
 use crate::oauth::federation::{IssuerError, JWT_BEARER, NewIssuer, TrustedIssuers};

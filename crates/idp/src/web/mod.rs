@@ -4,6 +4,7 @@ mod assets;
 mod authorize;
 mod cookies;
 mod csrf;
+mod dashboard;
 mod discovery;
 mod end_session;
 mod error;
@@ -14,12 +15,14 @@ mod join;
 mod jwks;
 mod login;
 mod oauth_response;
+mod page;
 mod request_id;
 mod run_to_completion;
 mod security_headers;
 mod team;
 mod token;
 mod userinfo;
+mod verify;
 
 use axum::Router;
 use axum::http::HeaderName;
@@ -206,13 +209,13 @@ fn login_routes(per_minute: u32) -> Router<AppState> {
             paths::REGISTER,
             get(login::register_page).merge(limited(post(login::register_submit))),
         )
-        .route(paths::LOGIN_SENT, get(login::sent_page))
-        .route(paths::LOGIN_CODE, limited(post(login::code_submit)))
+        .route(paths::LOGIN_SENT, get(verify::sent_page))
+        .route(paths::LOGIN_CODE, limited(post(verify::code_submit)))
         .route(
             paths::LOGIN_VERIFY,
-            get(login::verify_page).merge(limited(post(login::verify_submit))),
+            get(verify::verify_page).merge(limited(post(verify::verify_submit))),
         )
-        .route(paths::DASHBOARD, get(login::dashboard))
+        .route(paths::DASHBOARD, get(dashboard::dashboard))
         .route(
             paths::JOIN,
             get(join::join_page).merge(limited(post(join::join_submit))),
@@ -227,8 +230,8 @@ fn login_routes(per_minute: u32) -> Router<AppState> {
         .route(paths::TEAM_JOIN_LINK_REVOKE, post(team::revoke_join_link))
         .route(paths::TEAM_MEMBER_ROLE, post(team::change_role))
         .route(paths::TEAM_MEMBER_REMOVE, post(team::remove_member))
-        .route(paths::LOGOUT, post(login::logout))
-        .route(paths::LOGOUT_EVERYWHERE, post(login::logout_everywhere))
+        .route(paths::LOGOUT, post(dashboard::logout))
+        .route(paths::LOGOUT_EVERYWHERE, post(dashboard::logout_everywhere))
         .route_layer(axum::middleware::from_fn(run_to_completion))
         .route_layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,

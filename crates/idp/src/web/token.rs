@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, State};
+use axum::extract::{Form, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 
 use super::oauth_response::{no_store_json, oauth_error, single_valued};
-use crate::oauth::{Client, OAuthError, Presented};
+use crate::oauth::{Client, OAuthError, Presented, TokenRequest};
 use crate::state::AppState;
 
 type Params = HashMap<String, String>;
@@ -51,49 +51,39 @@ async fn client(
         .await
 }
 
+/// A request from an authenticated client: the form read once (each parameter at most once),
+/// the client authenticated by the method it registered, and the rest of the form. Any
+/// failure is the OAuth error the endpoints answer with.
+pub(super) struct ClientRequest {
+    client: std::sync::Arc<Client>,
+    params: Params,
+}
+
+impl FromRequest<AppState> for ClientRequest {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let headers = request.headers().clone();
+        let body = Form::<Vec<(String, String)>>::from_request(request, state).await;
+        let read = async {
+            let mut params = params(body)?;
+            let client = client(state, &headers, &mut params).await?;
+            Ok(Self { client, params })
+        };
+        read.await.map_err(oauth_error)
+    }
+}
+
 /// `POST /token`.
 pub(super) async fn token(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Form<Vec<(String, String)>>, FormRejection>,
+    ClientRequest { client, params }: ClientRequest,
 ) -> Response {
-    let result = async {
-        let mut params = params(body)?;
-        let client = client(&state, &headers, &mut params).await?;
-        let get = |name: &str| params.get(name).map(String::as_str);
-        let now = Utc::now();
-        let provider = &state.provider;
-        match get("grant_type") {
-            Some("authorization_code") => {
-                provider
-                    .exchange_code(
-                        &client,
-                        get("code"),
-                        get("redirect_uri"),
-                        get("code_verifier"),
-                        now,
-                    )
-                    .await
-            }
-            Some(crate::oauth::federation::JWT_BEARER) => {
-                provider
-                    .jwt_bearer(&client, get("assertion"), get("scope"), now)
-                    .await
-            }
-            Some("refresh_token") => {
-                provider
-                    .refresh(&client, get("refresh_token"), get("scope"), now)
-                    .await
-            }
-            Some("client_credentials") => provider.client_credentials(&client, get("scope"), now),
-            Some(other) => Err(OAuthError::unsupported_grant_type(format!(
-                "grant_type {other:?} is not supported"
-            ))),
-            None => Err(OAuthError::invalid_request("grant_type is missing")),
-        }
-    }
-    .await;
-    match result {
+    let answer = match TokenRequest::parse(params) {
+        Ok(request) => state.provider.token(&client, request, Utc::now()).await,
+        Err(error) => Err(error),
+    };
+    match answer {
         Ok(tokens) => no_store_json(StatusCode::OK, &tokens),
         Err(error) => oauth_error(error),
     }
@@ -102,12 +92,9 @@ pub(super) async fn token(
 /// `POST /revoke` (RFC 7009): 200 whether or not the token was valid.
 pub(super) async fn revoke(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Form<Vec<(String, String)>>, FormRejection>,
+    ClientRequest { client, params }: ClientRequest,
 ) -> Response {
     let result = async {
-        let mut params = params(body)?;
-        let client = client(&state, &headers, &mut params).await?;
         let token = params
             .get("token")
             .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
@@ -123,12 +110,9 @@ pub(super) async fn revoke(
 /// `POST /introspect` (RFC 7662): only clients that can authenticate may ask.
 pub(super) async fn introspect(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Form<Vec<(String, String)>>, FormRejection>,
+    ClientRequest { client, params }: ClientRequest,
 ) -> Response {
     let result = async {
-        let mut params = params(body)?;
-        let client = client(&state, &headers, &mut params).await?;
         if client.is_public() {
             return Err(OAuthError::unauthorized_client(
                 "public clients cannot introspect tokens",

@@ -1,0 +1,94 @@
+//! The signed-in landing page, and signing out here or everywhere.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use chrono::{SecondsFormat, Utc};
+use serde::Deserialize;
+
+use super::cookies::Jar;
+use super::csrf;
+use super::error::PageError;
+use super::extract::{CsrfForm, CurrentUser, current_user};
+use super::paths;
+use crate::pages::DashboardView;
+use crate::state::AppState;
+
+use super::page::{PageResult, html};
+
+#[derive(Deserialize)]
+pub(super) struct DashboardQuery {
+    done: Option<String>,
+}
+
+/// A form with nothing but its CSRF token.
+#[derive(Deserialize)]
+pub(super) struct NoFields {}
+
+/// `GET /dashboard`: the signed-in landing page.
+pub(super) async fn dashboard(
+    State(state): State<AppState>,
+    CurrentUser { user, .. }: CurrentUser,
+    jar: CookieJar,
+    Query(q): Query<DashboardQuery>,
+) -> PageResult {
+    let team = match &user.team_id {
+        Some(team) => state.teams.open(team, &user.user_id).await.ok(),
+        None => None,
+    }
+    .map(|m| (m.team.name, m.role.as_str()));
+    let (jar, csrf) = csrf::token(jar, state.cookies);
+    let view = DashboardView {
+        email: &user.email,
+        signed_in_at: user.signed_in_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        csrf: &csrf,
+        team,
+        left_team: q.done.as_deref() == Some("left"),
+    };
+    Ok((jar, html(&state, StatusCode::OK, "dashboard.html", &view)?).into_response())
+}
+
+/// `POST /logout`: ends this session.
+pub(super) async fn logout(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    CsrfForm(NoFields {}): CsrfForm<NoFields>,
+) -> PageResult {
+    if let Some((secret, _)) = current_user(&state, &jar).await? {
+        state
+            .login
+            .sessions()
+            .revoke(&secret, Utc::now())
+            .await
+            .map_err(PageError::internal)?;
+    }
+    Ok(signed_out(&state, jar))
+}
+
+/// `POST /logout/everywhere`: ends every session of the signed-in person.
+pub(super) async fn logout_everywhere(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    CsrfForm(NoFields {}): CsrfForm<NoFields>,
+) -> PageResult {
+    if let Some((_, user)) = current_user(&state, &jar).await? {
+        let ended = state
+            .login
+            .sessions()
+            .revoke_all(&user.user_id, Utc::now())
+            .await
+            .map_err(PageError::internal)?;
+        tracing::info!(user = %user.user_id, ended, "signed out everywhere");
+    }
+    Ok(signed_out(&state, jar))
+}
+
+/// Forgets the session cookie and shows the sign-in page.
+fn signed_out(state: &AppState, jar: CookieJar) -> Response {
+    (
+        jar.add(state.cookies.removal(Jar::Session)),
+        Redirect::to(paths::LOGIN),
+    )
+        .into_response()
+}

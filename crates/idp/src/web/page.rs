@@ -1,0 +1,25 @@
+//! Rendering a page: a template and its view, never cached.
+
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use super::error::PageError;
+use crate::state::AppState;
+
+/// What a page handler answers.
+pub(super) type PageResult = Result<Response, PageError>;
+
+/// Renders `template` with `view`, with `Cache-Control: no-store`: pages carry form tokens
+/// and personal details.
+pub(super) fn html(
+    state: &AppState,
+    status: StatusCode,
+    template: &str,
+    view: &impl serde::Serialize,
+) -> PageResult {
+    let page = state
+        .pages
+        .render(template, view)
+        .map_err(PageError::internal)?;
+    Ok((status, [(header::CACHE_CONTROL, "no-store")], Html(page)).into_response())
+}

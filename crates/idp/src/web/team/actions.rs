@@ -1,0 +1,208 @@
+//! The team page's forms: rename, join links, roles, removal, and switching teams.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use chrono::{TimeDelta, Utc};
+use latchkey_teams::{NewJoinLink, Role, TeamError, TeamName};
+use serde::Deserialize;
+
+use crate::login::Requester;
+use crate::secret::SecretToken;
+use crate::state::AppState;
+use crate::web::error::PageError;
+use crate::web::extract::SignedInForm;
+use crate::web::paths;
+
+use super::page::{SettingsQuery, render};
+use super::{back, bad_request, team_error};
+
+/// `POST …/rename`.
+#[derive(Deserialize)]
+pub(in crate::web) struct RenameForm {
+    #[serde(default)]
+    team: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// `POST …/join-links`.
+#[derive(Deserialize)]
+pub(in crate::web) struct NewLinkForm {
+    #[serde(default)]
+    team: String,
+    #[serde(default)]
+    ttl_hours: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    max_uses: String,
+}
+
+/// `POST …/join-links/revoke`.
+#[derive(Deserialize)]
+pub(in crate::web) struct RevokeLinkForm {
+    #[serde(default)]
+    team: String,
+    #[serde(default)]
+    link: String,
+}
+
+/// `POST …/members/role`.
+#[derive(Deserialize)]
+pub(in crate::web) struct RoleForm {
+    #[serde(default)]
+    team: String,
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    role: String,
+}
+
+/// `POST …/members/remove`.
+#[derive(Deserialize)]
+pub(in crate::web) struct MemberForm {
+    #[serde(default)]
+    team: String,
+    #[serde(default)]
+    user: String,
+}
+
+/// `POST /dashboard/team`.
+#[derive(Deserialize)]
+pub(in crate::web) struct SwitchForm {
+    #[serde(default)]
+    team: String,
+}
+
+/// `POST /dashboard/settings/team/rename`.
+pub(in crate::web) async fn rename(
+    State(state): State<AppState>,
+    from: Requester,
+    SignedInForm { user, form }: SignedInForm<RenameForm>,
+) -> Result<Response, PageError> {
+    let name = TeamName::parse(&form.name).map_err(team_error)?;
+    state
+        .teams
+        .rename(&form.team, &name, &user.actor(&from), Utc::now())
+        .await
+        .map_err(team_error)?;
+    Ok(back(&form.team, "renamed"))
+}
+
+/// `POST /dashboard/settings/team/join-links`: creates a link and shows it, once.
+pub(in crate::web) async fn create_join_link(
+    State(state): State<AppState>,
+    from: Requester,
+    jar: CookieJar,
+    SignedInForm { user, form }: SignedInForm<NewLinkForm>,
+) -> Result<Response, PageError> {
+    let token = SecretToken::generate();
+    let link = NewJoinLink {
+        team_id: form.team.clone(),
+        role: role_or_member(&form.role)?,
+        ttl: TimeDelta::try_hours(hours(&form.ttl_hours)?).unwrap_or(TimeDelta::MAX),
+        max_uses: max_uses(&form.max_uses)?,
+        token_hash: token.hash(),
+    };
+    state
+        .teams
+        .create_join_link(link, &user.actor(&from), Utc::now())
+        .await
+        .map_err(team_error)?;
+    let url = state.issuer.endpoint(&paths::join(token.expose()));
+    let query = SettingsQuery::for_team(form.team);
+    render(&state, jar, &user.user, &query, Some(&url)).await
+}
+
+fn hours(raw: &str) -> Result<i64, PageError> {
+    raw.trim()
+        .parse()
+        .map_err(|_| bad_request("The lifetime must be a whole number of hours.".to_owned()))
+}
+
+fn max_uses(raw: &str) -> Result<Option<i32>, PageError> {
+    match raw.trim() {
+        "" => Ok(None),
+        raw => raw
+            .parse()
+            .map(Some)
+            .map_err(|_| team_error(TeamError::MaxUses)),
+    }
+}
+
+fn role_or_member(raw: &str) -> Result<Role, PageError> {
+    Role::parse(if raw.is_empty() { "member" } else { raw }).map_err(|e| bad_request(e.to_string()))
+}
+
+/// `POST /dashboard/settings/team/join-links/revoke`.
+pub(in crate::web) async fn revoke_join_link(
+    State(state): State<AppState>,
+    from: Requester,
+    SignedInForm { user, form }: SignedInForm<RevokeLinkForm>,
+) -> Result<Response, PageError> {
+    state
+        .teams
+        .revoke_join_link(&form.team, &form.link, &user.actor(&from), Utc::now())
+        .await
+        .map_err(team_error)?;
+    Ok(back(&form.team, "revoked"))
+}
+
+/// `POST /dashboard/settings/team/members/role`.
+pub(in crate::web) async fn change_role(
+    State(state): State<AppState>,
+    from: Requester,
+    SignedInForm { user, form }: SignedInForm<RoleForm>,
+) -> Result<Response, PageError> {
+    let role = Role::parse(&form.role).map_err(|e| bad_request(e.to_string()))?;
+    state
+        .teams
+        .change_role(&form.team, &form.user, role, &user.actor(&from), Utc::now())
+        .await
+        .map_err(team_error)?;
+    Ok(back(&form.team, "role"))
+}
+
+/// `POST /dashboard/settings/team/members/remove`: removes a member (or, on oneself, leaves),
+/// revoking their grants for the team in the same transaction.
+pub(in crate::web) async fn remove_member(
+    State(state): State<AppState>,
+    from: Requester,
+    SignedInForm { user, form }: SignedInForm<MemberForm>,
+) -> Result<Response, PageError> {
+    state
+        .provider
+        .remove_member(
+            &state.teams,
+            &form.team,
+            &form.user,
+            &user.actor(&from),
+            Utc::now(),
+        )
+        .await
+        .map_err(team_error)?;
+    if form.user == user.user.user_id {
+        return Ok(Redirect::to(&format!("{}?done=left", paths::DASHBOARD)).into_response());
+    }
+    Ok(back(&form.team, "removed"))
+}
+
+/// `POST /dashboard/team`: works in another of the person's teams.
+pub(in crate::web) async fn switch(
+    State(state): State<AppState>,
+    SignedInForm { user, form }: SignedInForm<SwitchForm>,
+) -> Result<Redirect, PageError> {
+    state
+        .teams
+        .open(&form.team, &user.user.user_id)
+        .await
+        .map_err(team_error)?;
+    state
+        .login
+        .sessions()
+        .switch_team(&user.session, &form.team)
+        .await
+        .map_err(PageError::internal)?;
+    Ok(Redirect::to(paths::DASHBOARD))
+}

@@ -1,0 +1,153 @@
+//! The teams domain on its own: an in-memory SQLite database with the real migrations, and a
+//! fixed time, so each rule is checked without a server.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use latchkey_migrations::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+
+use crate::{Actor, Role, TeamError, TeamName, Teams, ensure_user};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).unwrap()
+}
+
+async fn database() -> DatabaseConnection {
+    // One connection: every connection to `sqlite::memory:` is a database of its own.
+    let mut options = ConnectOptions::new("sqlite::memory:");
+    options.max_connections(1).sqlx_logging(false);
+    let db = Database::connect(options).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    db
+}
+
+/// A team founded by `ada@acme.test`, with `bo@acme.test` in it as a member.
+struct Acme {
+    teams: Teams,
+    team: String,
+    ada: Actor,
+    bo: Actor,
+    bo_id: String,
+    ada_id: String,
+}
+
+async fn acme() -> Acme {
+    let db = database().await;
+    let teams = Teams::new(db.clone(), TimeDelta::hours(72));
+    let name = TeamName::parse("Acme").unwrap();
+    let team = teams
+        .create(&name, "ada@acme.test", &Actor::operator(), now())
+        .await
+        .unwrap()
+        .id;
+    let (ada, _) = ensure_user(&db, "ada@acme.test", now()).await.unwrap();
+    let (bo, _) = ensure_user(&db, "bo@acme.test", now()).await.unwrap();
+    Teams::add_member_in(&db, &team, &bo, Role::Member, None, now())
+        .await
+        .unwrap();
+    Acme {
+        teams,
+        team,
+        ada: Actor::person(&ada.id, &ada.email, "192.0.2.1", "test"),
+        bo: Actor::person(&bo.id, &bo.email, "192.0.2.2", "test"),
+        bo_id: bo.id,
+        ada_id: ada.id,
+    }
+}
+
+/// Fails unless `result` is the refusal `expected`.
+fn refused<T: std::fmt::Debug>(result: Result<T, TeamError>, expected: TeamError) {
+    assert_eq!(
+        format!("{:?}", result.unwrap_err()),
+        format!("{expected:?}")
+    );
+}
+
+#[tokio::test]
+async fn the_last_administrator_can_neither_be_demoted_nor_removed_nor_leave() {
+    let acme = acme().await;
+    let t = &acme.teams;
+    refused(
+        t.change_role(&acme.team, &acme.ada_id, Role::Member, &acme.ada, now())
+            .await,
+        TeamError::LastAdministrator,
+    );
+    refused(
+        t.remove_member(&acme.team, &acme.ada_id, &acme.ada, now(), async |_| Ok(()))
+            .await,
+        TeamError::LastAdministrator,
+    );
+    // With a second administrator, the first may step down.
+    t.change_role(
+        &acme.team,
+        &acme.bo_id,
+        Role::Administrator,
+        &acme.ada,
+        now(),
+    )
+    .await
+    .unwrap();
+    t.change_role(&acme.team, &acme.ada_id, Role::Member, &acme.ada, now())
+        .await
+        .unwrap();
+    let roles: Vec<(String, Role)> = t
+        .members(&acme.team, &acme.bo)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.email, m.role))
+        .collect();
+    assert!(roles.contains(&("ada@acme.test".into(), Role::Member)));
+    assert!(roles.contains(&("bo@acme.test".into(), Role::Administrator)));
+}
+
+#[tokio::test]
+async fn a_member_may_not_manage_and_an_outsider_may_not_even_see_the_team() {
+    let acme = acme().await;
+    let t = &acme.teams;
+    let name = TeamName::parse("Taken over").unwrap();
+    refused(
+        t.rename(&acme.team, &name, &acme.bo, now()).await,
+        TeamError::Forbidden,
+    );
+    let outsider = Actor::person("no-such-user", "eve@elsewhere.test", "192.0.2.9", "test");
+    refused(
+        t.rename(&acme.team, &name, &outsider, now()).await,
+        TeamError::NotFound,
+    );
+    refused(t.members(&acme.team, &outsider).await, TeamError::NotFound);
+    assert_eq!(t.get(&acme.team).await.unwrap().unwrap().name, "Acme");
+}
+
+#[tokio::test]
+async fn a_member_may_leave_and_the_removal_is_audited_with_what_ran_beside_it() {
+    let acme = acme().await;
+    let t = &acme.teams;
+    let mut ran = false;
+    t.remove_member(&acme.team, &acme.bo_id, &acme.bo, now(), async |_| {
+        ran = true;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert!(
+        ran,
+        "what ends the member's access runs in the same transaction"
+    );
+    let left = t
+        .audit_log(
+            &acme.team,
+            &acme.ada,
+            &crate::AuditFilter {
+                action: Some("member.left".into()),
+                person: None,
+                before: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].subject, "bo@acme.test");
+}
