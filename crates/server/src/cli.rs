@@ -1,6 +1,8 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use latchkey_idp::oauth::{AuthMethod, GrantType};
+use latchkey_keys::SigningAlgorithm;
 
 /// Latchkey: a passwordless OpenID Connect identity provider.
 ///
@@ -188,11 +190,11 @@ pub struct ClientCreateArgs {
     #[arg(long)]
     pub public: bool,
     /// Grants it may use [default: authorization_code,refresh_token].
-    #[arg(long = "grant-type", value_name = "GRANT", value_delimiter = ',')]
-    pub grant_types: Vec<String>,
+    #[arg(long = "grant-type", value_name = "GRANT", value_delimiter = ',', value_parser = grant_type)]
+    pub grant_types: Vec<GrantType>,
     /// client_secret_basic (default), client_secret_post, private_key_jwt, or none (public clients).
-    #[arg(long = "auth-method", value_name = "METHOD")]
-    pub auth_method: Option<String>,
+    #[arg(long = "auth-method", value_name = "METHOD", value_parser = auth_method)]
+    pub auth_method: Option<AuthMethod>,
     /// Where its public keys are published, for private_key_jwt.
     #[arg(long = "jwks-uri", value_name = "URI")]
     pub jwks_uri: Option<String>,
@@ -216,8 +218,32 @@ pub struct ClientCreateArgs {
     #[arg(long)]
     pub pkce_optional: bool,
     /// ID token signature: ES256 (default) or RS256.
-    #[arg(long = "id-token-alg", value_name = "ALG")]
-    pub id_token_alg: Option<String>,
+    #[arg(long = "id-token-alg", value_name = "ALG", value_parser = id_token_alg)]
+    pub id_token_alg: Option<SigningAlgorithm>,
+}
+
+/// `--grant-type`, parsed where it is typed.
+fn grant_type(raw: &str) -> Result<GrantType, String> {
+    GrantType::parse(raw).ok_or_else(|| {
+        "unknown grant type; use authorization_code, refresh_token, client_credentials or urn:ietf:params:oauth:grant-type:jwt-bearer".to_owned()
+    })
+}
+
+/// `--auth-method`.
+fn auth_method(raw: &str) -> Result<AuthMethod, String> {
+    AuthMethod::parse(raw).ok_or_else(|| {
+        "unknown auth method; use client_secret_basic, client_secret_post, private_key_jwt or none"
+            .to_owned()
+    })
+}
+
+/// `--id-token-alg`: the algorithms ID tokens are signed with.
+fn id_token_alg(raw: &str) -> Result<SigningAlgorithm, String> {
+    match raw {
+        "ES256" => Ok(SigningAlgorithm::Es256),
+        "RS256" => Ok(SigningAlgorithm::Rs256),
+        _ => Err("use ES256 or RS256".to_owned()),
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -64,7 +64,8 @@ impl IntoResponse for PageError {
     }
 }
 
-/// Renders the page of any `PageError` a handler or extractor returned.
+/// Renders the page of any `PageError` a handler or extractor returned (a layer on the routes
+/// that serve pages).
 pub(super) async fn render_page_errors(
     State(state): State<AppState>,
     request: Request,
@@ -78,7 +79,7 @@ pub(super) async fn render_page_errors(
 }
 
 /// Any path the provider does not serve.
-pub(super) async fn not_found() -> PageError {
+pub(super) async fn not_found(State(state): State<AppState>) -> Response {
     PageError {
         status: StatusCode::NOT_FOUND,
         title: "Page not found",
@@ -86,4 +87,5 @@ pub(super) async fn not_found() -> PageError {
         hint: Some("Check the link, or start again from the application you were signing in to."),
         action: None,
     }
+    .render(&state)
 }

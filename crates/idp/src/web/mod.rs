@@ -92,17 +92,13 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState) -> Router {
     let https = state.issuer.is_https();
     Router::new()
-        .merge(login_routes(state.rate_limit_per_ip))
-        .merge(oauth_routes())
+        .merge(login_routes(&state))
+        .merge(oauth_routes(&state))
         .route(paths::HEALTHZ, get(health::healthz))
         .route(paths::READYZ, get(health::readyz))
         .route(paths::METRICS, get(health::metrics))
         .route(paths::STYLESHEET, get(assets::stylesheet))
         .fallback(error::not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            error::render_page_errors,
-        ))
         .layer(axum::middleware::from_fn_with_state(
             telemetry::RequestMetrics::default(),
             telemetry::record_request,
@@ -130,7 +126,7 @@ pub fn router(state: AppState) -> Router {
 
 /// The OpenID provider's endpoints. The browser-facing ones wait on the database, so they
 /// have a timeout; the token endpoint answers `client_credentials` from memory.
-fn oauth_routes() -> Router<AppState> {
+fn oauth_routes(state: &AppState) -> Router<AppState> {
     use axum::routing::post;
 
     let browser = Router::new()
@@ -151,6 +147,12 @@ fn oauth_routes() -> Router<AppState> {
         .route_layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             std::time::Duration::from_secs(15),
+        ))
+        // Renders their `PageError`s. Only on the routes that serve pages: the token, JWKS
+        // and discovery endpoints answer thousands a second and never return one.
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            error::render_page_errors,
         ));
     // Browser apps (public clients) call these from their own origin. No cookies are
     // involved, so any origin may: the credentials are in the request itself.
@@ -185,12 +187,12 @@ fn cors() -> tower_http::cors::CorsLayer {
 /// The sign-up and sign-in pages. The routes that send mail or sign in are limited per client
 /// IP (429 with `Retry-After` past the limit), and all of them wait on the database, so they
 /// have a timeout.
-fn login_routes(per_minute: u32) -> Router<AppState> {
+fn login_routes(state: &AppState) -> Router<AppState> {
     use axum::routing::post;
     use tower_governor::GovernorLayer;
     use tower_governor::governor::GovernorConfigBuilder;
 
-    let per_minute = per_minute.max(1);
+    let per_minute = state.rate_limit_per_ip.max(1);
     let limit = GovernorConfigBuilder::default()
         .per_millisecond((60_000 / u64::from(per_minute)).max(1))
         .burst_size(per_minute)
@@ -236,5 +238,9 @@ fn login_routes(per_minute: u32) -> Router<AppState> {
         .route_layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             std::time::Duration::from_secs(15),
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            error::render_page_errors,
         ))
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, FromRequest, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 
@@ -28,10 +28,10 @@ fn params(body: Result<Form<Vec<(String, String)>>, FormRejection>) -> Result<Pa
 /// The client the request authenticates as.
 async fn client(
     state: &AppState,
-    headers: &HeaderMap,
+    authorization: Option<&HeaderValue>,
     params: &mut Params,
 ) -> Result<std::sync::Arc<Client>, OAuthError> {
-    let basic = match headers.get(header::AUTHORIZATION) {
+    let basic = match authorization {
         Some(value) => Some(Presented::parse_basic(value.to_str().map_err(|_| {
             OAuthError::invalid_client("the Authorization header is not valid Basic credentials")
         })?)?),
@@ -63,11 +63,11 @@ impl FromRequest<AppState> for ClientRequest {
     type Rejection = Response;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let headers = request.headers().clone();
+        let authorization = request.headers().get(header::AUTHORIZATION).cloned();
         let body = Form::<Vec<(String, String)>>::from_request(request, state).await;
         let read = async {
             let mut params = params(body)?;
-            let client = client(state, &headers, &mut params).await?;
+            let client = client(state, authorization.as_ref(), &mut params).await?;
             Ok(Self { client, params })
         };
         read.await.map_err(oauth_error)
