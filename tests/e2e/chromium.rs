@@ -248,14 +248,41 @@ impl Chromium {
     }
 
     async fn press_at(&self, scope: &str, text: &str) {
+        self.button(scope, text).await.click().await.expect("click");
+    }
+
+    /// Waits for the button that reads `text` (a click may still be loading the page).
+    async fn button(&self, scope: &str, text: &str) -> fantoccini::elements::Element {
         let xpath = format!("{scope}//button[normalize-space()={}]", xpath_literal(text));
-        self.client
-            .find(Locator::XPath(&xpath))
-            .await
-            .unwrap_or_else(|_| panic!("no button {text:?} at {}", self.url_now()))
-            .click()
-            .await
-            .expect("click");
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if let Ok(button) = self.client.find(Locator::XPath(&xpath)).await {
+                return button;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!(
+                    "no button {text:?} at {}; the page shows:\n{}",
+                    self.url().await,
+                    self.text().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the table row that mentions `row` has a button that reads `text`: the
+    /// sign that an action on that row has gone through.
+    pub async fn sees_button_in_row(&self, row: &str, text: &str) {
+        let scope = format!("//tr[contains(., {})]", xpath_literal(row));
+        self.button(&scope, text).await;
+    }
+
+    /// Waits until what matches `css` no longer shows `words`.
+    pub async fn sees_gone_from(&self, css: &str, words: &str) {
+        self.waits_for(&format!("{words:?} gone from {css}"), async || {
+            !self.text_in(css).await.contains(words)
+        })
+        .await;
     }
 
     /// Follows the link that reads `text`.
