@@ -243,7 +243,7 @@ async fn replicas_share_the_outbox_and_send_each_mail_once(db: TestDb) {
         .await
         .expect("connect");
     let outbox = || async {
-        latchkey_idp::entities::mail_outbox::Entity::find()
+        latchkey_login::entities::mail_outbox::Entity::find()
             .count(&conn)
             .await
             .expect("count the outbox")
@@ -757,7 +757,7 @@ async fn concurrent_requests_cannot_slip_under_the_per_address_limit(db: TestDb)
 on_both_databases!(concurrent_requests_cannot_slip_under_the_per_address_limit);
 
 async fn a_request_whose_client_gives_up_is_still_carried_out_whole(db: TestDb) {
-    use latchkey_idp::entities::address_limit;
+    use latchkey_login::entities::address_limit;
     use sea_orm::{ActiveValue::Set, TransactionTrait};
 
     let (app, smtp) = app_with_mail(&db, |_| {}).await;
@@ -773,7 +773,7 @@ async fn a_request_whose_client_gives_up_is_still_carried_out_whole(db: TestDb) 
     let blocker = conn.begin().await.expect("begin");
     let email = "patient@example.com";
     address_limit::Entity::insert(address_limit::ActiveModel {
-        email_hash: Set(latchkey_idp::secret::sha256_hex(email.as_bytes())),
+        email_hash: Set(latchkey_core::secret::sha256_hex(email.as_bytes())),
         window_started_at: Set(Utc::now()),
         count: Set(0),
     })
@@ -797,7 +797,7 @@ async fn a_request_whose_client_gives_up_is_still_carried_out_whole(db: TestDb) 
 on_both_databases!(a_request_whose_client_gives_up_is_still_carried_out_whole);
 
 async fn a_confirmation_whose_client_gives_up_is_still_carried_out_whole(db: TestDb) {
-    use latchkey_idp::entities::user;
+    use latchkey_login::entities::user;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
     let (app, smtp) = app_with_mail(&db, |_| {}).await;
@@ -1012,7 +1012,7 @@ on_both_databases!(signing_out_everywhere_ends_every_session);
 
 #[tokio::test]
 async fn nothing_secret_is_stored_in_clear() {
-    use latchkey_idp::entities::{login_link, mail_outbox, session};
+    use latchkey_login::entities::{login_link, mail_outbox, session};
     use sea_orm::EntityTrait;
     let db = TestDb::sqlite();
     let (app, smtp) = app_with_mail(&db, |_| {}).await;
@@ -1045,7 +1045,7 @@ async fn nothing_secret_is_stored_in_clear() {
     // A six-digit code can occur by chance inside hex, so check its stored form instead: the
     // row keeps a SHA-256 (64 hex digits) bound to the link, and no column holds the code.
     let expected_hash =
-        latchkey_idp::secret::sha256_hex(format!("{}:{}", links[0].id, mail.code()).as_bytes());
+        latchkey_core::secret::sha256_hex(format!("{}:{}", links[0].id, mail.code()).as_bytes());
     assert_eq!(
         links[0].code_hash, expected_hash,
         "the code is stored only as its hash"

@@ -3,10 +3,10 @@
 
 use serde::Serialize;
 
-use crate::issuer::Issuer;
-use crate::oauth::client::{AuthMethod, GrantType};
-use crate::oauth::scope::USER_SCOPES;
 use crate::web::paths;
+use latchkey_core::Issuer;
+use latchkey_oidc::client::{AuthMethod, GrantType};
+use latchkey_oidc::scope::USER_SCOPES;
 
 #[derive(Serialize)]
 struct ProviderMetadata<'a> {

@@ -5,8 +5,8 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
-use crate::entities::{login_link, mail_outbox, session};
-use crate::oauth::entities::{
+use latchkey_login::entities::{login_link, mail_outbox, session};
+use latchkey_oidc::entities::{
     authorization_request, grant, refresh_token, revoked_token, seen_assertion, used_code,
 };
 

@@ -1,25 +1,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use axum::body::Bytes;
 use axum::http::HeaderValue;
-use latchkey_keys::KeyRing;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sea_orm::DatabaseConnection;
 
-use crate::issuer::Issuer;
-use crate::login::{Login, LoginSettings};
-use crate::mail::{MailTemplates, Outbox};
-use crate::oauth::{ClientAuthenticator, Clients, Provider, TokenSettings};
 use crate::pages::Pages;
-use crate::remote_jwks::RemoteJwks;
 use crate::web::CookiePolicy;
-use crate::write_gate::WriteGate;
+use latchkey_core::WriteGate;
+use latchkey_core::{Issuer, SharedKeyRing};
+use latchkey_login::mail::{MailTemplates, Outbox};
+use latchkey_login::{Login, LoginSettings};
+use latchkey_oidc::remote_jwks::RemoteJwks;
+use latchkey_oidc::{ClientAuthenticator, Clients, Provider, TokenSettings};
 use latchkey_teams::Teams;
-
-/// The key ring every handler reads; a background worker swaps in a fresh one.
-pub type SharedKeyRing = Arc<ArcSwap<KeyRing>>;
 
 /// Everything a handler needs. axum clones the state for every request, so it is one `Arc`.
 #[derive(Clone)]

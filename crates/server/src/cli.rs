@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use latchkey_idp::oauth::{AuthMethod, GrantType};
 use latchkey_keys::SigningAlgorithm;
+use latchkey_oidc::{AuthMethod, GrantType};
 
 /// Latchkey: a passwordless OpenID Connect identity provider.
 ///

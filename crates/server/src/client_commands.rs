@@ -1,7 +1,7 @@
 //! `latchkey client create | list | delete`.
 
 use chrono::Utc;
-use latchkey_idp::oauth::{Clients, NewClient};
+use latchkey_oidc::{Clients, NewClient};
 
 use crate::cli::ClientCreateArgs;
 use crate::commands::open_database;
@@ -88,7 +88,7 @@ pub async fn create(
 /// Recorded after the secret is printed: a failure to write the log must not lose it.
 async fn audit_created(
     db: &sea_orm::DatabaseConnection,
-    created: &latchkey_idp::oauth::CreatedClient,
+    created: &latchkey_oidc::CreatedClient,
 ) -> Result<(), ServeError> {
     record_client_event(
         db,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
-use latchkey_idp::Issuer;
+use latchkey_core::Issuer;
 use latchkey_keys::{KeyPolicy, MasterKey};
 use serde::Deserialize;
 
@@ -239,8 +239,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub log_level: String,
     pub mail: MailConfig,
-    pub login: latchkey_idp::login::LoginSettings,
-    pub tokens: latchkey_idp::oauth::TokenSettings,
+    pub login: latchkey_login::LoginSettings,
+    pub tokens: latchkey_oidc::TokenSettings,
     pub rate_limit_per_ip: u32,
     pub join_link_max_ttl: chrono::TimeDelta,
 }
@@ -398,14 +398,14 @@ impl Config {
                 "must be a sender like Latchkey <no-reply@example.com>",
             ));
         }
-        let login_settings = latchkey_idp::login::LoginSettings {
+        let login_settings = latchkey_login::LoginSettings {
             magic_link_ttl: login.magic_link_ttl.as_time_delta(),
             rate_limit_per_address: u64::from(login.rate_limit_per_address),
             rate_limit_window: login.rate_limit_window.as_time_delta(),
             session_idle_ttl: login.session_idle_ttl.as_time_delta(),
             session_max_ttl: login.session_max_ttl.as_time_delta(),
         };
-        let token_settings = latchkey_idp::oauth::TokenSettings {
+        let token_settings = latchkey_oidc::TokenSettings {
             access_token_ttl: tokens.access_token_ttl.as_time_delta(),
             id_token_ttl: tokens.id_token_ttl.as_time_delta(),
             code_ttl: tokens.code_ttl.as_time_delta(),

@@ -1,7 +1,7 @@
 //! `latchkey issuer add | list | remove`: the integrations a team trusts to sign assertions.
 
 use chrono::Utc;
-use latchkey_idp::oauth::federation::{NewIssuer, TrustedIssuers};
+use latchkey_oidc::federation::{NewIssuer, TrustedIssuers};
 use latchkey_teams::Actor;
 
 use crate::cli::IssuerCommand;

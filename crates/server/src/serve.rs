@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use chrono::Utc;
-use latchkey_idp::mail::{MailSettings, MailTransport, Outbox};
-use latchkey_idp::{AppConfig, AppState, SharedKeyRing};
+use latchkey_core::SharedKeyRing;
+use latchkey_idp::{AppConfig, AppState};
 use latchkey_keys::KeyStore;
+use latchkey_login::mail::{MailSettings, MailTransport, Outbox};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -37,11 +38,11 @@ pub enum ServeError {
     #[error("{0}")]
     Mail(String),
     #[error("{0}")]
-    Client(#[from] latchkey_idp::oauth::ClientError),
+    Client(#[from] latchkey_oidc::ClientError),
     #[error("{0}")]
     Usage(String),
     #[error("{0}")]
-    Issuer(#[from] latchkey_idp::oauth::federation::IssuerError),
+    Issuer(#[from] latchkey_oidc::federation::IssuerError),
     #[error("reading revocations from the database: {0}")]
     Revocations(String),
     #[error("serving: {0}")]
@@ -106,7 +107,7 @@ pub async fn start(settings: &Settings) -> Result<Running, ServeError> {
     let keys: SharedKeyRing = Arc::new(ArcSwap::from_pointee(store.load(Utc::now()).await?));
 
     // One queue for every writer in this process (SQLite takes one writer at a time).
-    let write_gate = latchkey_idp::WriteGate::for_database(&db);
+    let write_gate = latchkey_core::WriteGate::for_database(&db);
     let outbox = Outbox::new(
         db.clone(),
         sealing_key.clone(),
@@ -204,7 +205,7 @@ async fn refresh_keys(
 
 /// Reads other replicas' revocations every second (this replica's apply at once).
 async fn follow_revocations(state: AppState, mut stopped: watch::Receiver<bool>) {
-    let mut ticker = tokio::time::interval(latchkey_idp::oauth::revocations::POLL_EVERY);
+    let mut ticker = tokio::time::interval(latchkey_oidc::revocations::POLL_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

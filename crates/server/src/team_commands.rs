@@ -2,8 +2,8 @@
 //! operator at the command line acts with an administrator's rights and is named so in the log.
 
 use chrono::Utc;
-use latchkey_idp::email::Email;
-use latchkey_idp::secret::SecretToken;
+use latchkey_core::email::Email;
+use latchkey_core::secret::SecretToken;
 use latchkey_teams::{Actor, AuditFilter, AuditLog, NewJoinLink, Role, TeamError, TeamName, Teams};
 use serde_json::json;
 

@@ -1,5 +1,5 @@
 //! The authorization endpoint (OpenID Connect Core §3.1.2), its continuation after sign-in,
-//! and the consent form. The checks and decisions live in `crate::oauth`; this maps them to
+//! and the consent form. The checks and decisions live in `latchkey_oidc`; this maps them to
 //! pages and redirects.
 
 use axum::extract::rejection::{FormRejection, QueryRejection};
@@ -16,10 +16,10 @@ use super::extract::{CsrfForm, current_user};
 use super::oauth_response::single_valued;
 use super::page::html;
 use super::paths;
-use crate::oauth::authorize::error_url;
-use crate::oauth::scope::Scopes;
-use crate::oauth::{AuthorizeError, AuthorizeParams, Next};
 use crate::state::AppState;
+use latchkey_oidc::authorize::error_url;
+use latchkey_oidc::scope::Scopes;
+use latchkey_oidc::{AuthorizeError, AuthorizeParams, Next};
 
 /// `GET /authorize`.
 pub(super) async fn authorize_get(

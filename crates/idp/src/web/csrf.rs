@@ -25,8 +25,8 @@ use axum_extra::extract::CookieJar;
 
 use super::cookies::{CookiePolicy, Jar};
 use super::error::PageError;
-use crate::issuer::Issuer;
-use crate::secret::{SecretToken, constant_time_eq};
+use latchkey_core::Issuer;
+use latchkey_core::secret::{SecretToken, constant_time_eq};
 
 const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 

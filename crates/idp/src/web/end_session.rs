@@ -18,9 +18,9 @@ use super::error::PageError;
 use super::extract::current_user;
 use super::oauth_response::single_valued;
 use super::page::html;
-use crate::login::SessionUser;
-use crate::oauth::end_session::{Logout, LogoutError, LogoutParams};
 use crate::state::AppState;
+use latchkey_login::SessionUser;
+use latchkey_oidc::end_session::{Logout, LogoutError, LogoutParams};
 
 #[derive(Serialize)]
 struct EndSessionView<'a> {

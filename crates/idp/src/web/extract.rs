@@ -17,9 +17,9 @@ use super::cookies::Jar;
 use super::csrf;
 use super::error::PageError;
 use super::paths;
-use crate::login::{Requester, SessionUser};
-use crate::secret::SecretToken;
 use crate::state::AppState;
+use latchkey_core::secret::SecretToken;
+use latchkey_login::{Requester, SessionUser};
 
 /// Who is asking: the connection's address and the browser's own name for itself, told in
 /// mail and kept in the audit log.

@@ -14,9 +14,9 @@ use super::error::PageError;
 use super::extract::{CurrentUser, SignedInForm};
 use super::page::html;
 use super::paths;
-use crate::login::Requester;
-use crate::oauth::federation::{IssuerError, JWT_BEARER, NewIssuer, TrustedIssuers};
 use crate::state::AppState;
+use latchkey_login::Requester;
+use latchkey_oidc::federation::{IssuerError, JWT_BEARER, NewIssuer, TrustedIssuers};
 
 #[derive(Deserialize, Default)]
 pub(super) struct PageQuery {

@@ -14,11 +14,11 @@ use super::error::PageError;
 use super::extract::CsrfForm;
 use super::login::send_link;
 use super::page::html;
-use crate::email::Email;
-use crate::login::{JoinTarget, Purpose, Requester};
 use crate::pages::EmailFormView;
-use crate::secret::SecretToken;
 use crate::state::AppState;
+use latchkey_core::email::Email;
+use latchkey_core::secret::SecretToken;
+use latchkey_login::{JoinTarget, Purpose, Requester};
 
 #[derive(Deserialize)]
 pub(super) struct JoinForm {

@@ -12,11 +12,11 @@ use super::csrf;
 use super::error::PageError;
 use super::extract::CsrfForm;
 use super::paths;
-use crate::email::Email;
-use crate::login::{JoinTarget, Purpose, Requester};
 use crate::pages::EmailFormView;
-use crate::secret::SecretToken;
 use crate::state::AppState;
+use latchkey_core::email::Email;
+use latchkey_core::secret::SecretToken;
+use latchkey_login::{JoinTarget, Purpose, Requester};
 
 use super::page::{PageResult, html};
 

@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::oauth::{ErrorCode, OAuthError};
+use latchkey_oidc::{ErrorCode, OAuthError};
 
 /// A JSON answer that must never be cached: it carries tokens or says something about them.
 pub(super) fn no_store_json(status: StatusCode, body: &impl Serialize) -> Response {

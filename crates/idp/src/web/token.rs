@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 
 use super::oauth_response::{no_store_json, oauth_error, single_valued};
-use crate::oauth::{Client, OAuthError, Presented, TokenRequest};
 use crate::state::AppState;
+use latchkey_oidc::{Client, OAuthError, Presented, TokenRequest};
 
 type Params = HashMap<String, String>;
 

@@ -8,8 +8,8 @@ use axum::response::Response;
 use chrono::Utc;
 
 use super::oauth_response::{bearer_error, no_store_json, single_valued};
-use crate::oauth::OAuthError;
 use crate::state::AppState;
+use latchkey_oidc::OAuthError;
 
 fn header_token(headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {

@@ -13,10 +13,10 @@ use super::csrf;
 use super::error::PageError;
 use super::extract::CsrfForm;
 use super::paths;
-use crate::login::{CodeError, LinkError, LoginError, Purpose, Requester, SignedIn};
 use crate::pages::{ConfirmView, SentView};
-use crate::secret::SecretToken;
 use crate::state::AppState;
+use latchkey_core::secret::SecretToken;
+use latchkey_login::{CodeError, LinkError, LoginError, Purpose, Requester, SignedIn};
 
 use super::page::{PageResult, html};
 

@@ -7,12 +7,12 @@ use chrono::{TimeDelta, Utc};
 use latchkey_teams::{NewJoinLink, Role, TeamError, TeamName};
 use serde::Deserialize;
 
-use crate::login::Requester;
-use crate::secret::SecretToken;
 use crate::state::AppState;
 use crate::web::error::PageError;
 use crate::web::extract::SignedInForm;
 use crate::web::paths;
+use latchkey_core::secret::SecretToken;
+use latchkey_login::Requester;
 
 use super::page::{SettingsQuery, render};
 use super::{back, bad_request, team_error};

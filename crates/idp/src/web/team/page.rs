@@ -9,13 +9,13 @@ use chrono::{SecondsFormat, Utc};
 use latchkey_teams::{Actor, AuditFilter, Role, TeamError};
 use serde::{Deserialize, Serialize};
 
-use crate::login::SessionUser;
 use crate::state::AppState;
 use crate::web::csrf;
 use crate::web::error::PageError;
 use crate::web::extract::CurrentUser;
 use crate::web::page::html;
 use crate::web::paths;
+use latchkey_login::SessionUser;
 
 use super::team_error;
 

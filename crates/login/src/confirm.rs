@@ -1,0 +1,275 @@
+//! Using a link or its code: what the confirm page shows, and signing in (registering or
+//! joining on the way) in the transaction that spends the link.
+
+use chrono::{DateTime, Utc};
+use latchkey_keys::{Expectations, VerifyError};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
+
+use latchkey_teams::{AuditLog, JoinError, Subject, TeamName, Teams};
+
+use crate::entities::{login_link, user};
+use latchkey_core::email::Email;
+use latchkey_core::secret::{SecretToken, constant_time_eq};
+
+use super::link::{LINK_TYPE, Login, MAX_FAILED_CODES, code_hash};
+use super::model::{
+    CodeError, LinkClaims, LinkError, LinkView, LoginError, Purpose, Requester, SignedIn,
+};
+
+impl Login {
+    pub(super) fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<LinkClaims, LinkError> {
+        let audience = self.audience();
+        let expect = Expectations {
+            token_type: LINK_TYPE,
+            audience: &audience,
+            issuer: self.issuer.as_str(),
+        };
+        match self.keys.load().verify::<LinkClaims>(token, &expect, now) {
+            Ok(verified) => Ok(verified.claims),
+            Err(VerifyError::Expired) => Err(LinkError::Expired),
+            Err(_) => Err(LinkError::Invalid),
+        }
+    }
+
+    pub(super) async fn find(&self, claims: &LinkClaims) -> Result<login_link::Model, LinkError> {
+        let jti = SecretToken::from_client(&claims.jti).ok_or(LinkError::Invalid)?;
+        login_link::Entity::find()
+            .filter(login_link::Column::TokenHash.eq(jti.hash()))
+            .one(&self.db)
+            .await?
+            .ok_or(LinkError::Invalid)
+    }
+
+    /// What a link would do, for the confirm page. Consumes nothing (scanners fetch links).
+    pub async fn inspect(&self, token: &str, now: DateTime<Utc>) -> Result<LinkView, LinkError> {
+        let claims = self.verify(token, now)?;
+        let link = self.find(&claims).await?;
+        usable(&link, now)?;
+        let email = Email::parse(&link.email).map_err(|_| LinkError::Invalid)?;
+        let purpose = Purpose::parse(&link.purpose).ok_or(LinkError::Invalid)?;
+        let team = match (&link.join_link, purpose) {
+            (Some(join_link), Purpose::Join) => {
+                let (join_link, team) = Teams::join_link_in(&self.db, join_link, now)
+                    .await
+                    .map_err(LoginError::from)?;
+                if let Some(error) = join_link.unusable() {
+                    return Err(LinkError::Login(error.into()));
+                }
+                Some(team.name)
+            }
+            _ => None,
+        };
+        Ok(LinkView {
+            email,
+            purpose,
+            team,
+        })
+    }
+
+    /// Uses a link: of any number of concurrent confirmations, exactly one signs in.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn confirm(
+        &self,
+        token: &str,
+        requester: &Requester,
+        now: DateTime<Utc>,
+    ) -> Result<SignedIn, LinkError> {
+        let claims = self.verify(token, now)?;
+        let link = self.find(&claims).await?;
+        match self.redeem(&link, requester, now).await? {
+            Some(signed_in) => Ok(signed_in),
+            None => {
+                usable(&self.reload(&link.id).await?, now)?;
+                Err(LinkError::Used)
+            }
+        }
+    }
+
+    /// Uses the code typed in the browser that asked for the link. Five wrong codes void both.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn confirm_code(
+        &self,
+        browser: &SecretToken,
+        code: &str,
+        requester: &Requester,
+        now: DateTime<Utc>,
+    ) -> Result<SignedIn, CodeError> {
+        let link = login_link::Entity::find()
+            .filter(login_link::Column::BrowserHash.eq(browser.hash()))
+            .filter(login_link::Column::UsedAt.is_null())
+            .filter(login_link::Column::ExpiresAt.gt(now))
+            .order_by_desc(login_link::Column::CreatedAt)
+            .one(&self.db)
+            .await?
+            .ok_or(CodeError::NothingPending)?;
+        if link.failed_codes >= MAX_FAILED_CODES {
+            return Err(CodeError::Voided);
+        }
+        let typed: String = code.chars().filter(char::is_ascii_digit).collect();
+        if !constant_time_eq(&code_hash(&link.id, &typed), &link.code_hash) {
+            login_link::Entity::update_many()
+                .col_expr(
+                    login_link::Column::FailedCodes,
+                    sea_orm::sea_query::ExprTrait::add(
+                        Expr::col(login_link::Column::FailedCodes),
+                        1,
+                    ),
+                )
+                .filter(login_link::Column::Id.eq(link.id.as_str()))
+                .filter(login_link::Column::UsedAt.is_null())
+                .exec(&self.db)
+                .await?;
+            let failed = self.reload(&link.id).await?.failed_codes;
+            tracing::warn!(link = %link.id, failed, "wrong sign-in code");
+            return Err(if failed >= MAX_FAILED_CODES {
+                CodeError::Voided
+            } else {
+                CodeError::Wrong {
+                    remaining: MAX_FAILED_CODES - failed,
+                }
+            });
+        }
+        self.redeem(&link, requester, now)
+            .await?
+            .ok_or(CodeError::NothingPending)
+    }
+
+    /// Uses the link and signs in, in one transaction: either both happen or neither, so a
+    /// failure cannot spend a link without signing anyone in. None: the link was not usable.
+    pub(super) async fn redeem(
+        &self,
+        link: &login_link::Model,
+        requester: &Requester,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SignedIn>, LoginError> {
+        let _turn = self.write_gate.turn().await;
+        let txn = self.db.begin().await?;
+        if !consume(&txn, &link.id, now).await? {
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        // On an error the transaction is dropped, which rolls it back: a join that fails
+        // (the join link expired meanwhile) leaves the magic link unspent.
+        let signed_in = self.sign_in(&txn, link, requester, now).await?;
+        txn.commit().await?;
+        tracing::info!(user = %signed_in.user_id, "signed in");
+        Ok(Some(signed_in))
+    }
+
+    pub(super) async fn reload(&self, id: &str) -> Result<login_link::Model, sea_orm::DbErr> {
+        login_link::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| sea_orm::DbErr::RecordNotFound(format!("login link {id}")))
+    }
+
+    /// Signs the person in, in the transaction that spends the link: registering creates the
+    /// account and its team; a join creates the account if need be and adds it to the team.
+    /// The session works in that team, or in the person's first one.
+    pub(super) async fn sign_in<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        link: &login_link::Model,
+        requester: &Requester,
+        now: DateTime<Utc>,
+    ) -> Result<SignedIn, LoginError> {
+        let (account, team) = match Purpose::parse(&link.purpose) {
+            None => return Err(LoginError::AccountGone),
+            Some(Purpose::Register) => {
+                let (account, created) =
+                    latchkey_teams::ensure_user(conn, &link.email, now).await?;
+                let team = if created {
+                    let name = TeamName::from_email(&account.email);
+                    let actor = requester.actor(&account);
+                    Some(
+                        Teams::create_in(conn, &name, &account, &actor, now)
+                            .await?
+                            .id,
+                    )
+                } else {
+                    None
+                };
+                (account, team)
+            }
+            Some(Purpose::Join) => {
+                let (account, _) = latchkey_teams::ensure_user(conn, &link.email, now).await?;
+                let join_link = link.join_link.as_deref().ok_or(JoinError::NotFound)?;
+                let actor = requester.actor(&account);
+                let joined = Teams::join_in(conn, join_link, &account, &actor, now).await?;
+                (account, Some(joined.team.id))
+            }
+            Some(Purpose::Login) => {
+                let account = user::Entity::find()
+                    .filter(user::Column::Email.eq(link.email.as_str()))
+                    .one(conn)
+                    .await?
+                    .ok_or(LoginError::AccountGone)?;
+                (account, None)
+            }
+        };
+        user::Entity::update_many()
+            .col_expr(user::Column::LastSignInAt, Expr::value(now))
+            .filter(user::Column::Id.eq(account.id.as_str()))
+            .exec(conn)
+            .await?;
+        let teams: Vec<String> = Teams::memberships_in(conn, &account.id)
+            .await?
+            .into_iter()
+            .map(|m| m.team.id)
+            .collect();
+        AuditLog::record_for_teams(
+            conn,
+            &teams,
+            "member.signed_in",
+            &requester.actor(&account),
+            &Subject::new(&account.id, &account.email),
+            serde_json::json!({ "method": link.purpose }),
+            now,
+        )
+        .await?;
+        let team = team.or_else(|| teams.first().cloned());
+        let session = self
+            .sessions
+            .create(conn, &account.id, team.as_deref(), now)
+            .await?;
+        Ok(SignedIn {
+            user_id: account.id,
+            email: account.email,
+            session,
+            continues: link.authorization_request.clone(),
+        })
+    }
+}
+
+/// The single-use rule, enforced by the database: only the first update wins.
+async fn consume<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, sea_orm::DbErr> {
+    let result = login_link::Entity::update_many()
+        .col_expr(login_link::Column::UsedAt, Expr::value(now))
+        .filter(login_link::Column::Id.eq(id))
+        .filter(login_link::Column::UsedAt.is_null())
+        .filter(login_link::Column::ExpiresAt.gt(now))
+        .filter(login_link::Column::FailedCodes.lt(MAX_FAILED_CODES))
+        .exec(conn)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Says why a link that was not consumed cannot be used.
+fn usable(link: &login_link::Model, now: DateTime<Utc>) -> Result<(), LinkError> {
+    if link.used_at.is_some() {
+        Err(LinkError::Used)
+    } else if link.failed_codes >= MAX_FAILED_CODES {
+        Err(LinkError::Voided)
+    } else if link.expires_at <= now {
+        Err(LinkError::Expired)
+    } else {
+        Ok(())
+    }
+}

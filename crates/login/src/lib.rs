@@ -1,0 +1,17 @@
+//! Passwordless sign-up and sign-in: single-use magic links (a signed JWT that only the verify
+//! endpoint accepts) with a one-time code beside them, and the sessions they open. No HTTP here.
+
+mod confirm;
+pub mod entities;
+mod link;
+mod link_writer;
+pub mod mail;
+mod model;
+mod session;
+
+pub use link::Login;
+pub use model::{
+    CodeError, JoinTarget, LinkError, LinkView, LoginError, LoginSettings, Purpose, Requester,
+    SignedIn,
+};
+pub use session::{SessionUser, Sessions};

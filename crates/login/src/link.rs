@@ -1,0 +1,213 @@
+//! Asking for a link: the signed magic link and its code, or the "no account" note, written
+//! with its mail in one go, within the per-address limit. Using it is `confirm`.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use latchkey_keys::SigningAlgorithm;
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+
+use super::model::{JoinTarget, LinkClaims, LoginError, LoginSettings, Purpose, Requester};
+use crate::entities::{login_link, user};
+use crate::link_writer::{AddressLimit, LinkWriter, NewLink, Written};
+use crate::mail::{MagicLinkMail, MailTemplates, NoAccountMail, Outbox};
+use crate::session::Sessions;
+use latchkey_core::Issuer;
+use latchkey_core::SharedKeyRing;
+use latchkey_core::WriteGate;
+use latchkey_core::email::Email;
+use latchkey_core::secret::{SecretToken, generate_code, sha256_hex};
+
+/// The JWS `typ` of a magic link: no other endpoint accepts it, and it accepts nothing else.
+pub(super) const LINK_TYPE: &str = "magic-link+jwt";
+/// Wrong codes that void a link and its code.
+pub const MAX_FAILED_CODES: i32 = 5;
+
+/// The login flow.
+#[derive(Clone)]
+pub struct Login {
+    pub(super) db: DatabaseConnection,
+    pub(super) keys: SharedKeyRing,
+    pub(super) issuer: Issuer,
+    pub(super) settings: LoginSettings,
+    pub(super) outbox: Outbox,
+    pub(super) templates: Arc<MailTemplates>,
+    pub(super) sessions: Sessions,
+    pub(super) write_gate: WriteGate,
+    /// Stores new links (and queues their mail) in batches.
+    pub(super) writer: LinkWriter,
+}
+
+impl Login {
+    pub fn new(
+        db: DatabaseConnection,
+        keys: SharedKeyRing,
+        issuer: Issuer,
+        settings: LoginSettings,
+        outbox: Outbox,
+        templates: Arc<MailTemplates>,
+        write_gate: WriteGate,
+    ) -> Self {
+        let writer = LinkWriter::start(
+            db.clone(),
+            write_gate.clone(),
+            AddressLimit {
+                per_window: settings.rate_limit_per_address,
+                window: settings.rate_limit_window,
+            },
+        );
+        let sessions = Sessions::new(
+            db.clone(),
+            settings.session_idle_ttl,
+            settings.session_max_ttl,
+        );
+        Self {
+            db,
+            keys,
+            issuer,
+            settings,
+            outbox,
+            templates,
+            sessions,
+            write_gate,
+            writer,
+        }
+    }
+
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    pub(super) fn audience(&self) -> String {
+        self.issuer.endpoint("/login/verify")
+    }
+
+    /// Handles a request for a link. Whatever the address, the caller answers the same way:
+    /// an unknown address gets a "no account here" note rather than a link, and past the
+    /// per-address limit nothing is sent at all. `continues` names the authorization request
+    /// that signing in resumes. Returns whether a mail was queued.
+    #[tracing::instrument(skip_all, err)]
+    #[allow(clippy::too_many_arguments)] // each is a distinct fact of the request
+    pub async fn request(
+        &self,
+        email: &Email,
+        asked: Purpose,
+        browser: &SecretToken,
+        requester: &Requester,
+        continues: Option<&str>,
+        join: Option<&JoinTarget>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, LoginError> {
+        let account = user::Entity::find()
+            .filter(user::Column::Email.eq(email.as_str()))
+            .one(&self.db)
+            .await?;
+        let requested_at = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let expires_at = now + self.settings.magic_link_ttl;
+        let id = uuid::Uuid::now_v7().to_string();
+        let jti = SecretToken::generate();
+        let code = generate_code();
+        let purpose = match (asked, &account) {
+            (Purpose::Join, _) => join.map(|_| Purpose::Join),
+            (_, Some(_)) => Some(Purpose::Login),
+            (Purpose::Register, None) => Some(Purpose::Register),
+            (Purpose::Login, None) => None,
+        };
+        let join_action = join.map(|j| format!("join the team {}", j.team_name));
+        let mail = match purpose {
+            Some(purpose) => {
+                let claims = LinkClaims {
+                    iss: self.issuer.to_string(),
+                    aud: self.audience(),
+                    sub: email.to_string(),
+                    purpose,
+                    jti: jti.expose().to_owned(),
+                    iat: now.timestamp(),
+                    exp: expires_at.timestamp(),
+                };
+                let token =
+                    self.keys
+                        .load()
+                        .sign(SigningAlgorithm::Es256, LINK_TYPE, &claims, now)?;
+                let link = format!("{}?token={token}", self.audience());
+                self.templates.magic_link(&MagicLinkMail {
+                    link: &link,
+                    code: &code,
+                    email: email.as_str(),
+                    action: join_action.as_deref().unwrap_or(purpose.action()),
+                    minutes: self.settings.magic_link_ttl.num_minutes().max(1),
+                    requested_at,
+                    ip: &requester.ip,
+                    browser: &requester.user_agent,
+                    issuer: self.issuer.as_str(),
+                })?
+            }
+            None => {
+                // The sign-up link carries the pending authorization request, so a person
+                // who meets the application first ends up back at it.
+                let mut query = url::form_urlencoded::Serializer::new(String::new());
+                query.append_pair("login_hint", email.as_str());
+                if let Some(request) = continues {
+                    query.append_pair("request", request);
+                }
+                let register_url =
+                    format!("{}?{}", self.issuer.endpoint("/register"), query.finish());
+                self.templates.no_account(&NoAccountMail {
+                    email: email.as_str(),
+                    register_url: &register_url,
+                    requested_at,
+                    ip: &requester.ip,
+                    browser: &requester.user_agent,
+                })?
+            }
+        };
+        let message = self.outbox.message(email, mail)?;
+        let mail = self.outbox.seal(&message, email, expires_at, now)?;
+        let email_hash = sha256_hex(email.as_str().as_bytes());
+
+        // The link and the mail that carries it are written together, or not at all. An
+        // address with no account gets a row too, whose link and code are never sent: the
+        // asking browser then meets the same code form, answers and timing as for a real one.
+        let link = login_link::ActiveModel {
+            id: Set(id.clone()),
+            token_hash: Set(jti.hash()),
+            browser_hash: Set(browser.hash()),
+            code_hash: Set(code_hash(&id, &code)),
+            email: Set(email.to_string()),
+            purpose: Set(purpose.map_or("none", Purpose::as_str).to_owned()),
+            failed_codes: Set(0),
+            created_at: Set(now),
+            expires_at: Set(expires_at),
+            used_at: Set(None),
+            requested_ip: Set(truncate(&requester.ip, 64)),
+            requested_user_agent: Set(truncate(&requester.user_agent, 512)),
+            authorization_request: Set(continues.map(str::to_owned)),
+            join_link: Set(join.map(|j| j.link_id.clone())),
+        };
+        let written = self
+            .writer
+            .write(NewLink {
+                email_hash,
+                link,
+                mail,
+                now,
+            })
+            .await?;
+        if written == Written::OverLimit {
+            tracing::warn!(email_hash = %sha256_hex(email.as_str().as_bytes()), "per-address link limit reached; no mail sent");
+            metrics::counter!("login_rate_limited_total", "scope" => "address").increment(1);
+            return Ok(false);
+        }
+        self.outbox.wake();
+        Ok(true)
+    }
+}
+
+/// The stored form of a code: bound to its link, so equal codes of two links differ.
+pub(super) fn code_hash(link_id: &str, code: &str) -> String {
+    sha256_hex(format!("{link_id}:{code}").as_bytes())
+}
+
+fn truncate(value: &str, max: usize) -> String {
+    value.chars().take(max).collect()
+}

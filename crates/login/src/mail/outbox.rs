@@ -1,0 +1,373 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use futures_util::{StreamExt, stream};
+use latchkey_keys::MasterKey;
+use lettre::address::Envelope;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{Address, AsyncTransport, Message};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
+    QuerySelect,
+};
+use tokio::sync::{Notify, watch};
+
+use super::templates::RenderedMail;
+use super::{MailSettings, MailTransport};
+use crate::entities::mail_outbox;
+use latchkey_core::WriteGate;
+use latchkey_core::email::Email;
+
+/// The most mails one delivery round claims.
+const BATCH: u64 = 64;
+/// Mails re-leased, sent and marked together.
+const GROUP: usize = 8;
+/// How long one worker owns a mail it is sending before another may try it.
+const CLAIM: TimeDelta = TimeDelta::seconds(60);
+/// How long a group's sends may take before what has gone out is marked: well within the
+/// lease, so that no mail this round sent can be claimed, and sent again, by another.
+const SEND_WITHIN: Duration = Duration::from_secs(45);
+/// The longest wait between two attempts at one mail.
+const MAX_BACKOFF_SECS: i64 = 300;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("building the mail: {0}")]
+    Build(String),
+    #[error("sealing the mail: {0}")]
+    Seal(#[from] latchkey_keys::MasterKeyError),
+}
+
+/// The durable outbox: mail is written with the change it announces and sent later, with
+/// retries, by whichever replica claims it first.
+#[derive(Clone)]
+pub struct Outbox {
+    db: DatabaseConnection,
+    master_key: Arc<MasterKey>,
+    settings: MailSettings,
+    wake: Arc<Notify>,
+    /// The worker's writes queue with the requests' on SQLite.
+    write_gate: WriteGate,
+}
+
+impl Outbox {
+    pub fn new(
+        db: DatabaseConnection,
+        master_key: Arc<MasterKey>,
+        settings: MailSettings,
+        write_gate: WriteGate,
+    ) -> Self {
+        Self {
+            db,
+            master_key,
+            settings,
+            wake: Arc::new(Notify::new()),
+            write_gate,
+        }
+    }
+
+    /// Builds a multipart (text + HTML) message to `to`.
+    pub fn message(&self, to: &Email, mail: RenderedMail) -> Result<Message, OutboxError> {
+        let address: Address = to
+            .as_str()
+            .parse()
+            .map_err(|e| OutboxError::Build(format!("{e}")))?;
+        Message::builder()
+            .from(self.settings.from.clone())
+            .to(Mailbox::new(None, address))
+            .subject(mail.subject)
+            .multipart(MultiPart::alternative_plain_html(mail.text, mail.html))
+            .map_err(|e| OutboxError::Build(e.to_string()))
+    }
+
+    /// The outbox row for `message`, for the caller to write with the change it announces.
+    /// It is sealed, since it carries a live credential, and dropped unsent after
+    /// `expires_at`.
+    pub fn seal(
+        &self,
+        message: &Message,
+        recipient: &Email,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<mail_outbox::ActiveModel, OutboxError> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let sealed = self.master_key.seal(&id, &message.formatted())?;
+        Ok(mail_outbox::ActiveModel {
+            id: Set(id),
+            recipient: Set(recipient.to_string()),
+            sealed_message: Set(Some(sealed)),
+            created_at: Set(now),
+            expires_at: Set(expires_at),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            claimed_until: Set(None),
+            claimed_by: Set(None),
+            sent_at: Set(None),
+            dropped_at: Set(None),
+            last_error: Set(None),
+        })
+    }
+
+    /// Tells this process's worker there is mail to send now, rather than at its next tick.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Sends a batch of the mail that is due, returning how many mails it took up (a full
+    /// batch means more may be waiting). A round claims its batch in one statement, so
+    /// replicas never send a mail twice, then sends it a few mails at a time (side by side
+    /// over SMTP), with a few statements per group rather than several per mail: on SQLite
+    /// each statement waits its turn with the requests.
+    pub async fn deliver_due(&self, now: DateTime<Utc>) -> Result<usize, OutboxError> {
+        let due: Vec<String> = mail_outbox::Entity::find()
+            .select_only()
+            .column(mail_outbox::Column::Id)
+            .filter(mail_outbox::Column::SentAt.is_null())
+            .filter(mail_outbox::Column::DroppedAt.is_null())
+            .filter(mail_outbox::Column::NextAttemptAt.lte(now))
+            .filter(unclaimed(now))
+            .limit(BATCH)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let round = uuid::Uuid::new_v4().to_string();
+        let turn = self.write_gate.turn().await;
+        let claimed = mail_outbox::Entity::update_many()
+            .col_expr(mail_outbox::Column::ClaimedUntil, Expr::value(now + CLAIM))
+            .col_expr(mail_outbox::Column::ClaimedBy, Expr::value(round.as_str()))
+            .col_expr(
+                mail_outbox::Column::Attempts,
+                sea_orm::sea_query::ExprTrait::add(Expr::col(mail_outbox::Column::Attempts), 1),
+            )
+            .filter(mail_outbox::Column::Id.is_in(due.iter().map(String::as_str)))
+            .filter(mail_outbox::Column::SentAt.is_null())
+            .filter(mail_outbox::Column::DroppedAt.is_null())
+            .filter(unclaimed(now))
+            .exec(&self.db)
+            .await?
+            .rows_affected;
+        drop(turn);
+        if claimed == 0 {
+            // Another replica claimed them first.
+            return Ok(0);
+        }
+        let mut failed = None;
+        for group in due.chunks(GROUP) {
+            if let Err(error) = self.deliver_group(group, &round).await {
+                // The other groups still go out; this one's mails are retried once their
+                // lease runs out.
+                failed = failed.or(Some(error));
+            }
+        }
+        match failed {
+            Some(error) => Err(error),
+            None => Ok(usize::try_from(claimed).unwrap_or(usize::MAX)),
+        }
+    }
+
+    /// Sends one group of this round's mails. The group is re-leased just before it is
+    /// sent, and what went out is marked within `SEND_WITHIN`, both only while this round
+    /// still holds it: a slow relay can never let another replica claim, and send again, a
+    /// mail this round has sent. A send still running at the deadline is abandoned, and its
+    /// mail retried once the lease runs out.
+    async fn deliver_group(&self, group: &[String], round: &str) -> Result<(), OutboxError> {
+        let now = Utc::now();
+        let deadline = tokio::time::Instant::now() + SEND_WITHIN;
+        let held = self.renew(group, round, now).await?;
+        let mut sends = stream::iter(held)
+            .map(|mail| {
+                let id = mail.id.clone();
+                async move { (id, self.deliver(mail, round, now).await) }
+            })
+            .buffer_unordered(self.settings.transport.sends_at_once());
+        let (mut delivered, mut dropped, mut failed) = (Vec::new(), Vec::new(), None);
+        loop {
+            match tokio::time::timeout_at(deadline, sends.next()).await {
+                Ok(Some((id, outcome))) => match outcome {
+                    Ok(Delivery::Sent) => delivered.push(id),
+                    Ok(Delivery::Dropped) => dropped.push(id),
+                    Ok(Delivery::Retry) => {}
+                    Err(error) => failed = failed.or(Some(error)),
+                },
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::warn!(
+                        sent = delivered.len(),
+                        "mail outbox: sends still running near the end of their lease; \
+                         they will be retried"
+                    );
+                    break;
+                }
+            }
+        }
+        drop(sends);
+        // What was sent is marked even if scheduling a retry of another mail failed: left
+        // unmarked, it would be sent again once the lease ran out.
+        self.finish(&delivered, round, mail_outbox::Column::SentAt, Utc::now())
+            .await?;
+        self.finish(&dropped, round, mail_outbox::Column::DroppedAt, now)
+            .await?;
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// Extends this round's lease on a group of mails, and returns those it still holds.
+    async fn renew(
+        &self,
+        ids: &[String],
+        round: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<mail_outbox::Model>, OutboxError> {
+        let _turn = self.write_gate.turn().await;
+        Ok(mail_outbox::Entity::update_many()
+            .col_expr(mail_outbox::Column::ClaimedUntil, Expr::value(now + CLAIM))
+            .filter(mail_outbox::Column::Id.is_in(ids.iter().map(String::as_str)))
+            .filter(mail_outbox::Column::ClaimedBy.eq(round))
+            .filter(mail_outbox::Column::ClaimedUntil.gt(now))
+            .exec_with_returning(&self.db)
+            .await?)
+    }
+
+    async fn deliver(
+        &self,
+        mail: mail_outbox::Model,
+        round: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Delivery, OutboxError> {
+        if mail.expires_at <= now {
+            tracing::warn!(mail = %mail.id, "mail dropped unsent: what it announced expired before it could be delivered");
+            metrics::counter!("mail_dropped_total").increment(1);
+            return Ok(Delivery::Dropped);
+        }
+        let Some(Ok(bytes)) = mail
+            .sealed_message
+            .as_deref()
+            .map(|sealed| self.master_key.open(&mail.id, sealed))
+        else {
+            tracing::error!(mail = %mail.id, "mail dropped: it cannot be opened with this master key");
+            return Ok(Delivery::Dropped);
+        };
+        let envelope =
+            mail.recipient.parse::<Address>().ok().and_then(|to| {
+                Envelope::new(Some(self.settings.from.email.clone()), vec![to]).ok()
+            });
+        let Some(envelope) = envelope else {
+            tracing::error!(mail = %mail.id, "mail dropped: its recipient is not an address");
+            return Ok(Delivery::Dropped);
+        };
+        let result = match &self.settings.transport {
+            MailTransport::Smtp(smtp) => smtp
+                .send_raw(&envelope, &bytes)
+                .await
+                .map(|_| None)
+                .map_err(|e| e.to_string()),
+            MailTransport::Files(files, dir) => files
+                .send_raw(&envelope, &bytes)
+                .await
+                .map(|id| Some(dir.join(format!("{id}.eml"))))
+                .map_err(|e| e.to_string()),
+        };
+        match result {
+            Ok(path) => {
+                metrics::counter!("mail_sent_total").increment(1);
+                match path {
+                    Some(path) => {
+                        tracing::info!(mail = %mail.id, path = %path.display(), "mail written to the outbox folder")
+                    }
+                    None => tracing::info!(mail = %mail.id, "mail sent"),
+                }
+                Ok(Delivery::Sent)
+            }
+            Err(error) => {
+                // `attempts` already counts this one: the claim added it.
+                let attempts = i64::from(mail.attempts);
+                let backoff =
+                    TimeDelta::seconds((1_i64 << attempts.clamp(0, 9)).min(MAX_BACKOFF_SECS));
+                tracing::warn!(mail = %mail.id, attempts, retry_in_s = backoff.num_seconds(), %error, "mail not sent; will retry");
+                metrics::counter!("mail_send_failures_total").increment(1);
+                let _turn = self.write_gate.turn().await;
+                mail_outbox::Entity::update_many()
+                    .col_expr(
+                        mail_outbox::Column::NextAttemptAt,
+                        Expr::value(now + backoff),
+                    )
+                    .col_expr(
+                        mail_outbox::Column::ClaimedUntil,
+                        Expr::value(Option::<DateTime<Utc>>::None),
+                    )
+                    .col_expr(mail_outbox::Column::LastError, Expr::value(error))
+                    .filter(mail_outbox::Column::Id.eq(mail.id.as_str()))
+                    .filter(mail_outbox::Column::ClaimedBy.eq(round))
+                    .exec(&self.db)
+                    .await?;
+                Ok(Delivery::Retry)
+            }
+        }
+    }
+
+    /// Marks mails sent or dropped and erases their sealed bodies: nothing secret outlives
+    /// them.
+    async fn finish(
+        &self,
+        ids: &[String],
+        round: &str,
+        column: mail_outbox::Column,
+        now: DateTime<Utc>,
+    ) -> Result<(), OutboxError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let _turn = self.write_gate.turn().await;
+        mail_outbox::Entity::update_many()
+            .col_expr(column, Expr::value(now))
+            .col_expr(
+                mail_outbox::Column::SealedMessage,
+                Expr::value(Option::<Vec<u8>>::None),
+            )
+            .col_expr(
+                mail_outbox::Column::ClaimedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(mail_outbox::Column::Id.is_in(ids.iter().map(String::as_str)))
+            .filter(mail_outbox::Column::ClaimedBy.eq(round))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// The worker: delivers due mail when woken and at least every second, until stopped. A
+    /// backlog is worked through batch after batch, not a batch a second.
+    pub async fn run(self, mut stopped: watch::Receiver<bool>) {
+        loop {
+            match self.deliver_due(Utc::now()).await {
+                Ok(taken) if taken == BATCH as usize && !*stopped.borrow() => continue,
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "mail outbox: delivery round failed"),
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stopped.wait_for(|stop| *stop) => return,
+            }
+        }
+    }
+}
+
+/// What became of one mail in a round.
+enum Delivery {
+    Sent,
+    Dropped,
+    Retry,
+}
+
+fn unclaimed(now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(mail_outbox::Column::ClaimedUntil.is_null())
+        .add(mail_outbox::Column::ClaimedUntil.lt(now))
+}

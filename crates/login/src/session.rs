@@ -1,0 +1,167 @@
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+};
+
+use crate::entities::{session, user};
+use latchkey_core::secret::{SecretToken, sha256_hex};
+
+/// How often a session's last-seen time is written, at most: every request would be a write.
+const TOUCH_EVERY: TimeDelta = TimeDelta::seconds(60);
+
+/// Sessions: a random id in a cookie, stored as its SHA-256, with idle and absolute lifetimes.
+#[derive(Clone)]
+pub struct Sessions {
+    db: DatabaseConnection,
+    idle_ttl: TimeDelta,
+    max_ttl: TimeDelta,
+}
+
+/// The person a request's session belongs to.
+#[derive(Clone, Debug)]
+pub struct SessionUser {
+    pub user_id: String,
+    pub email: String,
+    pub signed_in_at: DateTime<Utc>,
+    /// The session's public identifier (the `sid` claim): derived from the stored hash, so it
+    /// reveals nothing that could open the session.
+    pub sid: String,
+    /// The team the person is working in, if they are in any.
+    pub team_id: Option<String>,
+}
+
+impl Sessions {
+    pub fn new(db: DatabaseConnection, idle_ttl: TimeDelta, max_ttl: TimeDelta) -> Self {
+        Self {
+            db,
+            idle_ttl,
+            max_ttl,
+        }
+    }
+
+    /// Opens a new session; the caller puts the secret in the cookie.
+    pub async fn create<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        user_id: &str,
+        team_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<SecretToken, sea_orm::DbErr> {
+        let secret = SecretToken::generate();
+        session::Entity::insert(session::ActiveModel {
+            id_hash: Set(secret.hash()),
+            user_id: Set(user_id.to_owned()),
+            created_at: Set(now),
+            last_seen_at: Set(now),
+            expires_at: Set(now + self.max_ttl),
+            revoked_at: Set(None),
+            team_id: Set(team_id.map(str::to_owned)),
+        })
+        .exec_without_returning(conn)
+        .await?;
+        Ok(secret)
+    }
+
+    /// The signed-in person, if the session is live (not revoked, idle or past its lifetime).
+    pub async fn current(
+        &self,
+        secret: &SecretToken,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionUser>, sea_orm::DbErr> {
+        // One query for the session and its person: this runs on every signed-in request.
+        let Some((found, Some(account))) = session::Entity::find_by_id(secret.hash())
+            .find_also_related(user::Entity)
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if found.revoked_at.is_some()
+            || found.expires_at <= now
+            || found.last_seen_at + self.idle_ttl <= now
+        {
+            return Ok(None);
+        }
+        if now - found.last_seen_at >= TOUCH_EVERY {
+            session::Entity::update_many()
+                .col_expr(session::Column::LastSeenAt, Expr::value(now))
+                .filter(session::Column::IdHash.eq(found.id_hash.as_str()))
+                .exec(&self.db)
+                .await?;
+        }
+        Ok(Some(SessionUser {
+            user_id: account.id,
+            email: account.email,
+            signed_in_at: found.created_at,
+            sid: session_id(&found.id_hash),
+            team_id: found.team_id,
+        }))
+    }
+
+    /// Ends one session.
+    pub async fn revoke(
+        &self,
+        secret: &SecretToken,
+        now: DateTime<Utc>,
+    ) -> Result<(), sea_orm::DbErr> {
+        session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(now))
+            .filter(session::Column::IdHash.eq(secret.hash()))
+            .filter(session::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Makes `team_id` the team this session works in. The caller checks membership.
+    pub async fn switch_team(
+        &self,
+        secret: &SecretToken,
+        team_id: &str,
+    ) -> Result<(), sea_orm::DbErr> {
+        session::Entity::update_many()
+            .col_expr(session::Column::TeamId, Expr::value(team_id))
+            .filter(session::Column::IdHash.eq(secret.hash()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Takes a team away from a person's sessions (they were removed from it).
+    pub async fn drop_team<C: ConnectionTrait>(
+        conn: &C,
+        user_id: &str,
+        team_id: &str,
+    ) -> Result<(), sea_orm::DbErr> {
+        session::Entity::update_many()
+            .col_expr(session::Column::TeamId, Expr::value(Option::<String>::None))
+            .filter(session::Column::UserId.eq(user_id))
+            .filter(session::Column::TeamId.eq(team_id))
+            .exec(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Ends every session of a person ("sign out everywhere").
+    pub async fn revoke_all(
+        &self,
+        user_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, sea_orm::DbErr> {
+        let result = session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(now))
+            .filter(session::Column::UserId.eq(user_id))
+            .filter(session::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected)
+    }
+}
+
+/// The `sid` of a session, from the hash that is its key.
+fn session_id(id_hash: &str) -> String {
+    let mut sid = sha256_hex(format!("sid:{id_hash}").as_bytes());
+    sid.truncate(32);
+    sid
+}

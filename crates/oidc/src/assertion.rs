@@ -1,0 +1,323 @@
+//! Signed JWT assertions, checked one way for both of their uses: a client authenticating with
+//! `private_key_jwt` (RFC 7523 §2.2, OpenID Connect Core §9) and an integration's jwt-bearer
+//! grant (RFC 7523 §2.1). Each caller finds the key and says whom the claims must name; the
+//! header, the key's fitness, the signature, the times, `jti` and replays are checked here,
+//! so the two can no longer drift apart (RFC 8725 §3.1–3.3).
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use serde_json::{Map, Value};
+
+use super::entities::seen_assertion;
+use latchkey_core::secret::sha256_hex;
+
+/// Clock difference tolerated between the signer and Latchkey.
+pub(crate) const LEEWAY: u64 = 30;
+
+/// Why an assertion was refused, in words for its developer. Each use wraps it in its own
+/// OAuth error code.
+#[derive(Debug)]
+pub(crate) struct Refused(pub String);
+
+fn refused(why: impl Into<String>) -> Refused {
+    Refused(why.into())
+}
+
+/// An assertion read but not yet verified: enough to find the key it must verify with.
+pub(crate) struct Unverified {
+    pub header: Header,
+    pub claims: Map<String, Value>,
+}
+
+impl Unverified {
+    /// Reads the header and claims, refusing any algorithm outside `allowed` (never `none` or
+    /// HMAC: the callers' lists hold only public-key algorithms). `names` lists them in words.
+    pub fn read(token: &str, allowed: &[Algorithm], names: &str) -> Result<Self, Refused> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| {
+            refused(format!(
+                "not a signed JWT with a supported algorithm ({names})"
+            ))
+        })?;
+        if !allowed.contains(&header.alg) {
+            return Err(refused(format!(
+                "the algorithm {:?} is not allowed (allowed: {names})",
+                header.alg
+            )));
+        }
+        let claims = jsonwebtoken::dangerous::insecure_decode::<Map<String, Value>>(token)
+            .map(|d| d.claims)
+            .map_err(|_| refused("the claims cannot be read"))?;
+        Ok(Self { header, claims })
+    }
+
+    /// A claim that is a string, unverified.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.claims.get(name).and_then(Value::as_str)
+    }
+}
+
+/// Whom the verified claims must name.
+pub(crate) struct Rules<'a> {
+    pub issuer: &'a str,
+    /// The `sub` it must carry, when the caller knows it (a client names itself).
+    pub subject: Option<&'a str>,
+    /// Any one of these as `aud`.
+    pub audiences: &'a [String],
+    /// Whether `iat` must be present (it bounds the lifetime of an integration's assertion).
+    pub require_iat: bool,
+    /// Whose key it is, for the messages: "client's" or "issuer's".
+    pub signer: &'a str,
+}
+
+/// The claims of an assertion that verified, with the times every caller needs.
+pub(crate) struct Verified {
+    pub claims: Map<String, Value>,
+    pub jti: String,
+    pub iat: Option<i64>,
+    pub exp: i64,
+    /// Until when a replay must be caught: `exp` plus the leeway, during which it still verifies.
+    pub remember_until: DateTime<Utc>,
+}
+
+/// Verifies `token` with `key` against `rules`: the key is for signing and of the header's
+/// algorithm; the signature, `iss`, `sub`, `aud`, `exp` and `nbf` check out; `iat` is not in
+/// the future; and there is a `jti`.
+pub(crate) fn verify(
+    token: &str,
+    unverified: &Unverified,
+    key: &Jwk,
+    rules: &Rules<'_>,
+    now: DateTime<Utc>,
+) -> Result<Verified, Refused> {
+    let alg = unverified.header.alg;
+    // A key published for encryption or for another algorithm is not used (RFC 8725 §3.1).
+    if key.common.public_key_use == Some(PublicKeyUse::Encryption) {
+        return Err(refused(
+            "the key named by kid is for encryption, not signing",
+        ));
+    }
+    // Both enums print the algorithm's JOSE name.
+    if let Some(key_alg) = key.common.key_algorithm
+        && format!("{key_alg:?}") != format!("{alg:?}")
+    {
+        return Err(refused(format!(
+            "the header's alg differs from the alg of the {} key",
+            rules.signer
+        )));
+    }
+    let decoding = DecodingKey::from_jwk(key)
+        .map_err(|_| refused(format!("the {} key cannot be used", rules.signer)))?;
+    let mut validation = Validation::new(alg);
+    validation.leeway = LEEWAY;
+    validation.validate_nbf = true;
+    validation.set_audience(rules.audiences);
+    validation.set_issuer(&[rules.issuer]);
+    validation.sub = rules.subject.map(str::to_owned);
+    // The library checks these four; `iat` is checked below.
+    validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+    let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &decoding, &validation)
+        .map_err(|e| refused(why(&e, rules)))?
+        .claims;
+    let number = |name: &str| claims.get(name).and_then(Value::as_i64);
+    let exp = number("exp").ok_or_else(|| refused("exp must be a number"))?;
+    let iat = match claims.get("iat") {
+        None => None,
+        Some(_) => Some(number("iat").ok_or_else(|| refused("iat must be a number"))?),
+    };
+    if rules.require_iat && iat.is_none() {
+        return Err(refused("the iat claim is missing"));
+    }
+    if iat.is_some_and(|iat| iat > now.timestamp() + LEEWAY as i64) {
+        return Err(refused("iat is in the future"));
+    }
+    let jti = claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .filter(|j| !j.is_empty())
+        .ok_or_else(|| refused("no jti"))?
+        .to_owned();
+    let remember_until = Utc
+        .timestamp_opt(exp, 0)
+        .single()
+        .ok_or_else(|| refused("exp is out of range"))?
+        + TimeDelta::seconds(LEEWAY as i64);
+    Ok(Verified {
+        claims,
+        jti,
+        iat,
+        exp,
+        remember_until,
+    })
+}
+
+/// What the library's refusal means, in words.
+fn why(error: &jsonwebtoken::errors::Error, rules: &Rules<'_>) -> String {
+    use jsonwebtoken::errors::ErrorKind;
+    match error.kind() {
+        ErrorKind::ExpiredSignature => "expired".into(),
+        ErrorKind::ImmatureSignature => "not valid yet (nbf is in the future)".into(),
+        ErrorKind::InvalidAudience => format!("aud must be {}", rules.audiences.join(" or ")),
+        ErrorKind::InvalidIssuer => format!("iss must be {}", rules.issuer),
+        ErrorKind::InvalidSubject => "iss and sub must be the client_id".into(),
+        ErrorKind::InvalidSignature => {
+            format!(
+                "the signature does not verify with the {} key",
+                rules.signer
+            )
+        }
+        ErrorKind::MissingRequiredClaim(claim) => format!("the {claim} claim is missing"),
+        ErrorKind::InvalidAlgorithm => {
+            format!("the algorithm does not fit the {} key", rules.signer)
+        }
+        _ => format!("invalid ({error})"),
+    }
+}
+
+/// Records the first use of a `jti` within `scope` (a client, or an issuer); false when it was
+/// used before. One insert, so a replay on any replica meets the row the first use wrote.
+pub(crate) async fn first_use<C: ConnectionTrait>(
+    conn: &C,
+    scope: &str,
+    verified: &Verified,
+) -> Result<bool, sea_orm::DbErr> {
+    let inserted = seen_assertion::Entity::insert(seen_assertion::ActiveModel {
+        id: Set(sha256_hex(format!("{scope}:{}", verified.jti).as_bytes())),
+        expires_at: Set(verified.remember_until),
+    })
+    .on_conflict(
+        OnConflict::column(seen_assertion::Column::Id)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    Ok(inserted > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+    use jsonwebtoken::EncodingKey;
+    use serde_json::json;
+
+    use super::*;
+
+    /// The library checks `exp` and `nbf` against the system clock, so the tests use it too.
+    fn now() -> i64 {
+        Utc::now().timestamp()
+    }
+
+    fn key() -> (EncodingKey, Jwk) {
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .unwrap();
+        let encoding = EncodingKey::from_ec_der(pkcs8.as_ref());
+        let jwk = Jwk::from_encoding_key(&encoding, Algorithm::ES256).unwrap();
+        (encoding, jwk)
+    }
+
+    fn claims(adjust: impl FnOnce(&mut Value)) -> Value {
+        let mut claims = json!({
+            "iss": "https://agent.example", "sub": "agent-7", "aud": "https://id.example/token",
+            "iat": now(), "exp": now() + 60, "jti": "j-1",
+        });
+        adjust(&mut claims);
+        claims
+    }
+
+    fn check(adjust: impl FnOnce(&mut Value), require_iat: bool) -> Result<Verified, Refused> {
+        let (encoding, jwk) = key();
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::ES256), &claims(adjust), &encoding)
+                .unwrap();
+        let unverified = Unverified::read(&token, &[Algorithm::ES256], "ES256")?;
+        let audiences = ["https://id.example/token".to_owned()];
+        let rules = Rules {
+            issuer: "https://agent.example",
+            subject: None,
+            audiences: &audiences,
+            require_iat,
+            signer: "issuer's",
+        };
+        let now = Utc::now();
+        verify(&token, &unverified, &jwk, &rules, now)
+    }
+
+    #[test]
+    fn a_valid_assertion_verifies_and_is_remembered_past_its_expiry() {
+        let verified = check(|_| {}, true).unwrap();
+        assert_eq!(verified.jti, "j-1");
+        assert!(verified.iat.is_some_and(|iat| (iat - now()).abs() < 5));
+        assert_eq!(
+            verified.remember_until.timestamp(),
+            verified.exp + LEEWAY as i64
+        );
+    }
+
+    #[test]
+    fn an_assertion_not_valid_yet_is_refused_for_both_uses() {
+        for require_iat in [false, true] {
+            let refused = check(|c| c["nbf"] = json!(now() + 300), require_iat)
+                .err()
+                .unwrap();
+            assert!(refused.0.contains("not valid yet"), "{}", refused.0);
+        }
+    }
+
+    #[test]
+    fn iat_is_required_only_where_asked_and_never_in_the_future() {
+        let without = |c: &mut Value| {
+            c.as_object_mut().unwrap().remove("iat");
+        };
+        assert!(check(without, false).is_ok());
+        assert!(check(without, true).err().unwrap().0.contains("iat"));
+        let future = check(|c| c["iat"] = json!(now() + 600), false)
+            .err()
+            .unwrap();
+        assert!(future.0.contains("iat is in the future"), "{}", future.0);
+    }
+
+    #[test]
+    fn expired_foreign_and_jti_less_assertions_are_refused() {
+        let expired = check(|c| c["exp"] = json!(now() - 120), false)
+            .err()
+            .unwrap();
+        assert!(expired.0.contains("expired"), "{}", expired.0);
+        let foreign = check(|c| c["aud"] = json!("https://elsewhere.example"), false)
+            .err()
+            .unwrap();
+        assert!(foreign.0.contains("aud must be"), "{}", foreign.0);
+        let no_jti = check(|c| c["jti"] = json!(""), false).err().unwrap();
+        assert!(no_jti.0.contains("jti"), "{}", no_jti.0);
+    }
+
+    #[test]
+    fn a_key_for_encryption_or_another_algorithm_is_not_used() {
+        let (encoding, mut jwk) = key();
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::ES256), &claims(|_| {}), &encoding)
+                .unwrap();
+        let unverified = Unverified::read(&token, &[Algorithm::ES256], "ES256").unwrap();
+        let audiences = ["https://id.example/token".to_owned()];
+        let rules = Rules {
+            issuer: "https://agent.example",
+            subject: None,
+            audiences: &audiences,
+            require_iat: false,
+            signer: "issuer's",
+        };
+        let now = Utc::now();
+        jwk.common.public_key_use = Some(PublicKeyUse::Encryption);
+        let refused = verify(&token, &unverified, &jwk, &rules, now)
+            .err()
+            .unwrap();
+        assert!(refused.0.contains("encryption"), "{}", refused.0);
+        assert!(Unverified::read(&token, &[Algorithm::RS256], "RS256").is_err());
+    }
+}

@@ -1,0 +1,285 @@
+//! Inbound JWT federation: the issuers a team trusts to sign assertions about its members.
+//! The grant that exchanges those assertions is `grant/jwt_bearer.rs`.
+
+use chrono::{DateTime, Utc};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use latchkey_teams::{Actor, AuditLog, Subject, Teams};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
+use serde::Serialize;
+use serde_json::json;
+
+use super::entities::trusted_issuer;
+use crate::remote_jwks::acceptable_url;
+
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// Algorithms an issuer may be allowed; never `none` or HMAC (RFC 8725 §3.1).
+pub(crate) const ALLOWED: [(&str, Algorithm); 3] = [
+    ("ES256", Algorithm::ES256),
+    ("RS256", Algorithm::RS256),
+    ("EdDSA", Algorithm::EdDSA),
+];
+
+/// What `latchkey issuer add` asks for.
+#[derive(Clone, Debug)]
+pub struct NewIssuer {
+    pub team_id: String,
+    pub issuer: String,
+    pub jwks_uri: Option<String>,
+    pub jwks: Option<String>,
+    pub algorithms: Vec<String>,
+    pub audience: Option<String>,
+    pub max_lifetime_secs: i64,
+    pub email_claim: String,
+    pub name_claim: String,
+}
+
+/// A trusted issuer as listed.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrustedIssuer {
+    pub id: String,
+    pub team_id: String,
+    pub issuer: String,
+    pub jwks_uri: Option<String>,
+    pub inline_jwks: bool,
+    pub algorithms: Vec<String>,
+    pub audience: Option<String>,
+    pub max_lifetime_secs: i32,
+    pub email_claim: String,
+    pub name_claim: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<trusted_issuer::Model> for TrustedIssuer {
+    fn from(row: trusted_issuer::Model) -> Self {
+        Self {
+            algorithms: row.algorithms.split(',').map(str::to_owned).collect(),
+            inline_jwks: row.jwks.is_some(),
+            id: row.id,
+            team_id: row.team_id,
+            issuer: row.issuer,
+            jwks_uri: row.jwks_uri,
+            audience: row.audience,
+            max_lifetime_secs: row.max_lifetime_secs,
+            email_claim: row.email_claim,
+            name_claim: row.name_claim,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssuerError {
+    #[error("--issuer must be a non-empty string of at most 512 characters")]
+    Issuer,
+    #[error("give the keys with exactly one of --jwks-uri and --jwks-file")]
+    Keys,
+    #[error("--jwks-uri must be an https URL (http only for 127.0.0.1 or localhost)")]
+    JwksUri,
+    #[error("--jwks-file is not a JWKS with at least one usable public key: {0}")]
+    Jwks(String),
+    #[error("--algorithm {0:?} is not allowed: use ES256, RS256 or EdDSA (never none or HMAC)")]
+    Algorithm(String),
+    #[error("--max-lifetime must be between 1 second and 1 hour")]
+    Lifetime,
+    #[error("--email-claim and --name-claim must be claim names of at most 64 characters")]
+    Claim,
+    #[error("--audience must be at most 512 characters")]
+    Audience,
+    #[error("team {0:?} already trusts this issuer: remove it first")]
+    Exists(String),
+    #[error("there is no such team: use the team_id that `latchkey team create` printed")]
+    NoTeam,
+    #[error(transparent)]
+    Team(latchkey_teams::TeamError),
+    #[error("there is no trusted issuer {0:?} in this team")]
+    NotFound(String),
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+}
+
+/// The issuers teams trust.
+#[derive(Clone)]
+pub struct TrustedIssuers {
+    db: DatabaseConnection,
+}
+
+impl TrustedIssuers {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// Trusts an issuer for a team (its administrators, or the operator).
+    pub async fn add(
+        &self,
+        new: NewIssuer,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<TrustedIssuer, IssuerError> {
+        let issuer = new.issuer.trim();
+        if issuer.is_empty() || issuer.len() > 512 {
+            return Err(IssuerError::Issuer);
+        }
+        match (&new.jwks_uri, &new.jwks) {
+            (Some(uri), None) if !acceptable_url(uri) => return Err(IssuerError::JwksUri),
+            (Some(_), None) => {}
+            (None, Some(jwks)) => {
+                let set: JwkSet =
+                    serde_json::from_str(jwks).map_err(|e| IssuerError::Jwks(e.to_string()))?;
+                if set.keys.is_empty() || set.keys.iter().any(|k| DecodingKey::from_jwk(k).is_err())
+                {
+                    return Err(IssuerError::Jwks(
+                        "a key cannot be used for verification".into(),
+                    ));
+                }
+            }
+            _ => return Err(IssuerError::Keys),
+        }
+        let mut algorithms = Vec::new();
+        for alg in if new.algorithms.is_empty() {
+            vec!["ES256".to_owned(), "RS256".to_owned(), "EdDSA".to_owned()]
+        } else {
+            new.algorithms.clone()
+        } {
+            let Some((name, _)) = ALLOWED
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(alg.trim()))
+            else {
+                return Err(IssuerError::Algorithm(alg));
+            };
+            if !algorithms.contains(&(*name).to_owned()) {
+                algorithms.push((*name).to_owned());
+            }
+        }
+        if !(1..=3600).contains(&new.max_lifetime_secs) {
+            return Err(IssuerError::Lifetime);
+        }
+        if new.email_claim.is_empty() || new.email_claim.len() > 64 || new.name_claim.len() > 64 {
+            return Err(IssuerError::Claim);
+        }
+        if new.audience.as_ref().is_some_and(|a| a.len() > 512) {
+            return Err(IssuerError::Audience);
+        }
+        let txn = self.db.begin().await?;
+        // Written first (see `lock_team`), and it refuses a team that does not exist.
+        if let Err(error) = latchkey_teams::lock_team(&txn, &new.team_id, now).await {
+            return Err(admin_error(error, actor));
+        }
+        require_admin(&txn, &new.team_id, actor).await?;
+        let row = trusted_issuer::Model {
+            id: uuid::Uuid::now_v7().to_string(),
+            team_id: new.team_id.clone(),
+            issuer: issuer.to_owned(),
+            jwks_uri: new.jwks_uri,
+            jwks: new.jwks,
+            algorithms: algorithms.join(","),
+            audience: new.audience.filter(|a| !a.trim().is_empty()),
+            max_lifetime_secs: i32::try_from(new.max_lifetime_secs)
+                .map_err(|_| IssuerError::Lifetime)?,
+            email_claim: new.email_claim,
+            name_claim: new.name_claim,
+            created_at: now,
+        };
+        let inserted =
+            trusted_issuer::Entity::insert(trusted_issuer::ActiveModel::from(row.clone()))
+                .on_conflict(
+                    OnConflict::columns([
+                        trusted_issuer::Column::TeamId,
+                        trusted_issuer::Column::Issuer,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await?;
+        if inserted == 0 {
+            return Err(IssuerError::Exists(new.team_id));
+        }
+        AuditLog::record(
+            &txn,
+            Some(&row.team_id),
+            "issuer.added",
+            actor,
+            &Subject::new(&row.id, &row.issuer),
+            json!({ "issuer": row.issuer, "algorithms": algorithms }),
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(row.into())
+    }
+
+    /// A team's trusted issuers (its administrators, or the operator).
+    pub async fn list(
+        &self,
+        team_id: &str,
+        actor: &Actor,
+    ) -> Result<Vec<TrustedIssuer>, IssuerError> {
+        require_admin(&self.db, team_id, actor).await?;
+        Ok(trusted_issuer::Entity::find()
+            .filter(trusted_issuer::Column::TeamId.eq(team_id))
+            .order_by_asc(trusted_issuer::Column::CreatedAt)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(TrustedIssuer::from)
+            .collect())
+    }
+
+    /// Stops trusting an issuer (the team's administrators, or the operator).
+    pub async fn remove(
+        &self,
+        team_id: &str,
+        id: &str,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(), IssuerError> {
+        let txn = self.db.begin().await?;
+        if let Err(error) = latchkey_teams::lock_team(&txn, team_id, now).await {
+            return Err(admin_error(error, actor));
+        }
+        require_admin(&txn, team_id, actor).await?;
+        let Some(row) = trusted_issuer::Entity::find_by_id(id)
+            .filter(trusted_issuer::Column::TeamId.eq(team_id))
+            .one(&txn)
+            .await?
+        else {
+            return Err(IssuerError::NotFound(id.to_owned()));
+        };
+        trusted_issuer::Entity::delete_by_id(id).exec(&txn).await?;
+        AuditLog::record(
+            &txn,
+            Some(team_id),
+            "issuer.removed",
+            actor,
+            &Subject::new(id, &row.issuer),
+            json!({ "issuer": row.issuer }),
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+}
+
+/// The team's administrators pass; for the operator, the team must exist.
+async fn require_admin<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    team_id: &str,
+    actor: &Actor,
+) -> Result<(), IssuerError> {
+    Teams::require_admin(conn, team_id, actor)
+        .await
+        .map_err(|e| admin_error(e, actor))
+}
+
+fn admin_error(error: latchkey_teams::TeamError, actor: &Actor) -> IssuerError {
+    match error {
+        latchkey_teams::TeamError::NotFound if actor.user_id.is_none() => IssuerError::NoTeam,
+        latchkey_teams::TeamError::Database(e) => IssuerError::Database(e),
+        other => IssuerError::Team(other),
+    }
+}

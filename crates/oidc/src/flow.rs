@@ -1,0 +1,455 @@
+//! The authorization request from arrival to code: sign-in, the team it speaks for,
+//! consent, and the answer at the client's redirect URI.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use crate::authorize::{
+    AuthorizationRequest, AuthorizeError, AuthorizeParams, check_client_and_redirect,
+    check_request, error_url, response_url,
+};
+use crate::client::Client;
+use crate::code::{self, CodeClaims};
+use crate::entities::authorization_request;
+use crate::error::OAuthError;
+use crate::provider::Provider;
+use crate::scope::{Scopes, TEAM};
+use latchkey_login::SessionUser;
+use latchkey_teams::Teams;
+
+/// What happens next with an authorization request.
+#[derive(Debug)]
+pub enum Next {
+    /// Nobody (or not the right person, or not recently enough) is signed in.
+    SignIn {
+        request_id: String,
+        login_hint: Option<String>,
+    },
+    /// The person must agree to share the scopes with the client.
+    Consent {
+        request_id: String,
+        client_name: String,
+        scopes: Scopes,
+        /// Who is signed in, shown so nobody consents as someone else by mistake.
+        email: String,
+    },
+    /// Back to the client, with a code or an error.
+    Redirect(String),
+}
+
+/// Which team an authorization speaks for.
+pub(crate) enum TeamFor {
+    /// No team: the client is not bound to one and did not ask for the `team` scope.
+    Nobody,
+    Team(String),
+    /// The client is bound to a team the person is not in.
+    Outsider,
+}
+
+impl Provider {
+    /// Checks a new authorization request and says what comes next. The request is kept in
+    /// the database only when it must wait for sign-in or consent.
+    pub async fn start(
+        &self,
+        params: AuthorizeParams,
+        user: Option<&SessionUser>,
+        now: DateTime<Utc>,
+    ) -> Result<Next, AuthorizeError> {
+        let client = match params.client_id.as_deref() {
+            Some(id) => self.clients().find(id).await.map_err(page_failure)?,
+            None => None,
+        };
+        let redirect_uri = check_client_and_redirect(&params, client.as_deref())?;
+        let Some(client) = client else {
+            return Err(page_failure("client vanished"));
+        };
+        let request = check_request(params, &client, redirect_uri)?;
+        let pending = Pending {
+            id: None,
+            requested_at: now,
+            request: &request,
+            client: &client,
+        };
+        self.next(pending, user, now).await
+    }
+
+    /// Continues a kept request after sign-in.
+    pub async fn resume(
+        &self,
+        request_id: &str,
+        user: Option<&SessionUser>,
+        now: DateTime<Utc>,
+    ) -> Result<Next, AuthorizeError> {
+        let (row, request, client) = self.pending(request_id, now).await?;
+        let pending = Pending {
+            id: Some(&row.id),
+            requested_at: row.created_at,
+            request: &request,
+            client: &client,
+        };
+        self.next(pending, user, now).await
+    }
+
+    /// The name of the application a request still waiting is for (the login pages carry its
+    /// id along and say where signing in leads); None once it has ended.
+    pub async fn pending_client_name(
+        &self,
+        request_id: &str,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
+        let (_, _, client) = self.pending(request_id, now).await.ok()?;
+        Some(client.name.clone())
+    }
+
+    /// The person's answer on the consent page. Sign-in requirements are checked again: the
+    /// form can be posted by anyone holding a session, not only by whoever saw the page.
+    pub async fn decide_consent(
+        &self,
+        request_id: &str,
+        user: &SessionUser,
+        allow: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Next, AuthorizeError> {
+        let (row, request, client) = self.pending(request_id, now).await?;
+        let pending = Pending {
+            id: Some(&row.id),
+            requested_at: row.created_at,
+            request: &request,
+            client: &client,
+        };
+        if let Some(next) = self.check_person(&pending, user, now).await? {
+            return Ok(next);
+        }
+        if !allow {
+            tracing::info!(client = %client.id, user = %user.user_id, "consent refused");
+            return self
+                .refuse(
+                    &pending,
+                    OAuthError::access_denied(
+                        "the person declined to share the requested information",
+                    ),
+                    now,
+                )
+                .await;
+        }
+        self.remember_consent(&user.user_id, &client.id, &request.scopes(), now)
+            .await
+            .map_err(page_failure)?;
+        self.issue_code(&pending, user, now).await
+    }
+
+    pub(crate) async fn pending(
+        &self,
+        request_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<
+        (
+            authorization_request::Model,
+            AuthorizationRequest,
+            Arc<Client>,
+        ),
+        AuthorizeError,
+    > {
+        let gone = || {
+            AuthorizeError::Page(
+                "This sign-in request has ended",
+                "It was completed or cancelled, or it waited too long. Go back to the application and start signing in again.".into(),
+            )
+        };
+        if uuid::Uuid::parse_str(request_id).is_err() {
+            return Err(gone());
+        }
+        let row = authorization_request::Entity::find_by_id(request_id)
+            .one(&self.db)
+            .await
+            .map_err(page_failure)?
+            .filter(|r| r.completed_at.is_none() && r.expires_at > now)
+            .ok_or_else(gone)?;
+        let request: AuthorizationRequest =
+            serde_json::from_str(&row.params).map_err(page_failure)?;
+        let client = self
+            .clients()
+            .find(&request.client_id)
+            .await
+            .map_err(page_failure)?
+            .ok_or_else(gone)?;
+        Ok((row, request, client))
+    }
+
+    /// Keeps a request that must wait, and returns its id.
+    pub(crate) async fn keep(
+        &self,
+        pending: &Pending<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<String, AuthorizeError> {
+        if let Some(id) = pending.id {
+            return Ok(id.to_owned());
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        let params = serde_json::to_string(pending.request).map_err(page_failure)?;
+        authorization_request::Entity::insert(authorization_request::ActiveModel {
+            id: Set(id.clone()),
+            client_id: Set(pending.client.id.clone()),
+            params: Set(params),
+            created_at: Set(pending.requested_at),
+            expires_at: Set(now + self.settings.request_ttl),
+            completed_at: Set(None),
+        })
+        .exec_without_returning(&self.db)
+        .await
+        .map_err(page_failure)?;
+        Ok(id)
+    }
+
+    /// Ends the request with an error at the client's redirect URI.
+    pub(crate) async fn refuse(
+        &self,
+        pending: &Pending<'_>,
+        error: OAuthError,
+        now: DateTime<Utc>,
+    ) -> Result<Next, AuthorizeError> {
+        if let Some(id) = pending.id {
+            complete(&self.db, id, now).await.map_err(page_failure)?;
+        }
+        Ok(Next::Redirect(self.error_redirect(pending.request, &error)))
+    }
+
+    /// Sends the person to sign in, or (with `prompt=none`) tells the client it cannot.
+    pub(crate) async fn sign_in(
+        &self,
+        pending: &Pending<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Next, AuthorizeError> {
+        if pending.request.prompt.none {
+            return self
+                .refuse(
+                    pending,
+                    OAuthError::login_required("nobody is signed in, or not recently enough"),
+                    now,
+                )
+                .await;
+        }
+        Ok(Next::SignIn {
+            request_id: self.keep(pending, now).await?,
+            login_hint: pending.request.login_hint.clone(),
+        })
+    }
+
+    /// Whether the signed-in person may answer this request: signed in recently enough for
+    /// `prompt=login` and `max_age` (a sign-in after the request satisfies both), and the
+    /// person `id_token_hint` names. `Some` is what to do instead.
+    pub(crate) async fn check_person(
+        &self,
+        pending: &Pending<'_>,
+        user: &SessionUser,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Next>, AuthorizeError> {
+        let request = pending.request;
+        let fresh = user.signed_in_at >= pending.requested_at;
+        let too_old = request
+            .max_age
+            .is_some_and(|max_age| now - user.signed_in_at > TimeDelta::seconds(max_age));
+        if !fresh && (request.prompt.login || too_old) {
+            return self.sign_in(pending, now).await.map(Some);
+        }
+        if let Some(hint) = &request.id_token_hint {
+            match self.id_token_subject(hint, &pending.client.id) {
+                Some(sub) if sub == user.user_id => {}
+                // Someone else is signed in: let the right person sign in, once.
+                Some(_) if !fresh && !request.prompt.none => {
+                    return self.sign_in(pending, now).await.map(Some);
+                }
+                Some(_) => {
+                    let error = OAuthError::login_required(
+                        "the signed-in person is not the one id_token_hint names",
+                    );
+                    return self.refuse(pending, error, now).await.map(Some);
+                }
+                None => {
+                    let error = OAuthError::invalid_request(
+                        "id_token_hint is not an ID token issued to this client",
+                    );
+                    return self.refuse(pending, error, now).await.map(Some);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    pub(crate) async fn next(
+        &self,
+        pending: Pending<'_>,
+        user: Option<&SessionUser>,
+        now: DateTime<Utc>,
+    ) -> Result<Next, AuthorizeError> {
+        let Some(user) = user else {
+            return self.sign_in(&pending, now).await;
+        };
+        if let Some(next) = self.check_person(&pending, user, now).await? {
+            return Ok(next);
+        }
+        let (request, client) = (pending.request, pending.client);
+        let scopes = request.scopes();
+        if let TeamFor::Outsider = self.team_for(client, &scopes, user).await? {
+            return self.refuse(&pending, outsider(), now).await;
+        }
+        // A public client's redirect can be claimed by another app on the device (RFC 8252
+        // §8.6), so it is never approved silently on remembered consent.
+        let consented = client.first_party
+            || (!client.is_public()
+                && self
+                    .has_consent(&user.user_id, &client.id, &scopes)
+                    .await
+                    .map_err(page_failure)?);
+        if request.prompt.consent || !consented {
+            if request.prompt.none {
+                let error = OAuthError::consent_required(
+                    "the person has not agreed to share these scopes with this client",
+                );
+                return self.refuse(&pending, error, now).await;
+            }
+            return Ok(Next::Consent {
+                request_id: self.keep(&pending, now).await?,
+                client_name: client.name.clone(),
+                scopes,
+                email: user.email.clone(),
+            });
+        }
+        self.issue_code(&pending, user, now).await
+    }
+
+    /// Ends the request and sends the person back with a code bound to the client, the
+    /// redirect URI, the PKCE challenge and the nonce. The code is sealed, so issuing it
+    /// writes nothing (but ending a kept request, which yields one code only).
+    pub(crate) async fn issue_code(
+        &self,
+        pending: &Pending<'_>,
+        user: &SessionUser,
+        now: DateTime<Utc>,
+    ) -> Result<Next, AuthorizeError> {
+        let request = pending.request;
+        // Checked again here: consent may be given long after the request arrived.
+        let team_id = match self
+            .team_for(pending.client, &request.scopes(), user)
+            .await?
+        {
+            TeamFor::Outsider => return self.refuse(pending, outsider(), now).await,
+            TeamFor::Team(team) => Some(team),
+            TeamFor::Nobody => None,
+        };
+        if let Some(id) = pending.id {
+            let _turn = self.write_gate.turn().await;
+            if !complete(&self.db, id, now).await.map_err(page_failure)? {
+                return Err(ended());
+            }
+        }
+        let claims = CodeClaims {
+            id: latchkey_core::secret::random_id(),
+            grant_id: uuid::Uuid::now_v7().to_string(),
+            client_id: request.client_id.clone(),
+            user_id: user.user_id.clone(),
+            email: user.email.clone(),
+            redirect_uri: request.redirect_uri.clone(),
+            scope: request.scope.clone(),
+            nonce: request.nonce.clone(),
+            code_challenge: request.code_challenge.clone(),
+            auth_time: user.signed_in_at.timestamp(),
+            sid: user.sid.clone(),
+            exp: (now + self.settings.code_ttl).timestamp(),
+            team_id,
+        };
+        let code = code::seal(&self.master_key, &claims).map_err(page_failure)?;
+        tracing::info!(client = %request.client_id, user = %user.user_id, "authorization code issued");
+        let mut params = vec![("code", code.as_str())];
+        if let Some(state) = &request.state {
+            params.push(("state", state));
+        }
+        params.push(("iss", self.issuer.as_str()));
+        Ok(Next::Redirect(response_url(&request.redirect_uri, &params)))
+    }
+
+    /// The team tokens for this request speak for: a team-bound client's team (the person must
+    /// be in it), or with the `team` scope the team the person is working in.
+    pub(crate) async fn team_for(
+        &self,
+        client: &Client,
+        scopes: &Scopes,
+        user: &SessionUser,
+    ) -> Result<TeamFor, AuthorizeError> {
+        let member = async |team: &str| {
+            Teams::role_of(&self.db, team, &user.user_id)
+                .await
+                .map(|role| role.is_some())
+                .map_err(page_failure)
+        };
+        if let Some(team) = &client.team_id {
+            return Ok(if member(team).await? {
+                TeamFor::Team(team.clone())
+            } else {
+                TeamFor::Outsider
+            });
+        }
+        match &user.team_id {
+            Some(team) if scopes.contains(TEAM) && member(team).await? => {
+                Ok(TeamFor::Team(team.clone()))
+            }
+            _ => Ok(TeamFor::Nobody),
+        }
+    }
+
+    pub(crate) fn error_redirect(
+        &self,
+        request: &AuthorizationRequest,
+        error: &OAuthError,
+    ) -> String {
+        error_url(
+            &request.redirect_uri,
+            request.state.as_deref(),
+            error,
+            self.issuer.as_str(),
+        )
+    }
+}
+
+/// An authorization request on its way: kept in the database (`id`) or not yet.
+pub(crate) struct Pending<'a> {
+    pub(crate) id: Option<&'a str>,
+    pub(crate) requested_at: DateTime<Utc>,
+    pub(crate) request: &'a AuthorizationRequest,
+    pub(crate) client: &'a Client,
+}
+
+/// Marks a pending request completed; false when it already was.
+pub(crate) async fn complete<C: ConnectionTrait>(
+    conn: &C,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, sea_orm::DbErr> {
+    let done = authorization_request::Entity::update_many()
+        .col_expr(authorization_request::Column::CompletedAt, Expr::value(now))
+        .filter(authorization_request::Column::Id.eq(request_id))
+        .filter(authorization_request::Column::CompletedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+/// The refusal a team-bound client's outsiders get, at the client's redirect URI.
+pub(crate) fn outsider() -> OAuthError {
+    OAuthError::access_denied("this application admits only the members of its team")
+}
+
+pub(crate) fn ended() -> AuthorizeError {
+    AuthorizeError::Page(
+        "This sign-in request has ended",
+        "It was already completed, perhaps in another tab. Go back to the application and start signing in again.".into(),
+    )
+}
+
+pub(crate) fn page_failure(error: impl std::fmt::Display) -> AuthorizeError {
+    tracing::error!(%error, "authorization request failed");
+    AuthorizeError::Failed
+}

@@ -1,0 +1,255 @@
+//! `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer` (RFC 7523 §2.1): an assertion
+//! signed by an issuer a team trusts (`federation`) is exchanged for an access token for the
+//! member it names, who is linked or provisioned in that team.
+
+use chrono::{DateTime, Utc};
+use latchkey_teams::{Actor, AuditLog, Role, Subject, Teams};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use serde_json::{Value, json};
+
+use crate::client::{Client, GrantType};
+use crate::entities::trusted_issuer;
+use crate::error::OAuthError;
+use crate::provider::Provider;
+use crate::remote_jwks::select;
+use crate::scope::{OFFLINE_ACCESS, OPENID, Scopes};
+use crate::tokens::TokenResponse;
+
+use crate::assertion::{self, Refused, Rules, Unverified};
+use crate::federation::ALLOWED;
+
+impl Provider {
+    /// `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer` (RFC 7523 §2.1): every
+    /// refusal is `invalid_grant` naming the check that failed.
+    pub(crate) async fn jwt_bearer(
+        &self,
+        client: &Client,
+        assertion: Option<&str>,
+        scope: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<TokenResponse, OAuthError> {
+        client.require_grant(GrantType::JwtBearer)?;
+        // Checked before anything is written: a bad scope must not spend the jti or provision.
+        // No ID token or refresh token from this grant: the integration signed the person in.
+        let scopes = Scopes::narrow(scope, client.scopes.clone(), |extra| {
+            format!("this client is not allowed the scope {extra:?}")
+        })?
+        .without(&[OPENID, OFFLINE_ACCESS]);
+        let assertion =
+            assertion.ok_or_else(|| OAuthError::invalid_request("assertion is missing"))?;
+        let refuse = |why: Refused| OAuthError::invalid_grant(format!("assertion: {}", why.0));
+        let unverified = Unverified::read(
+            assertion,
+            &ALLOWED.map(|(_, alg)| alg),
+            "ES256, RS256, EdDSA",
+        )
+        .map_err(refuse)?;
+        let iss = unverified
+            .text("iss")
+            .ok_or_else(|| refuse(Refused("no iss".into())))?;
+        // Only the issuers of the client's own team: assertions are not bound to a client, so
+        // a client of another team must not be able to spend them.
+        let Some(team) = &client.team_id else {
+            return Err(OAuthError::unauthorized_client(
+                "the jwt-bearer grant needs a client bound to a team (--team)",
+            ));
+        };
+        let trusted = trusted_issuer::Entity::find()
+            .filter(trusted_issuer::Column::Issuer.eq(iss))
+            .filter(trusted_issuer::Column::TeamId.eq(team.as_str()))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| {
+                refuse(Refused(format!(
+                    "the issuer {iss:?} is not trusted by this client's team"
+                )))
+            })?;
+        let alg = unverified.header.alg;
+        if !ALLOWED.iter().any(|(name, allowed)| {
+            *allowed == alg && trusted.algorithms.split(',').any(|a| a == *name)
+        }) {
+            return Err(refuse(Refused(format!(
+                "the algorithm {alg:?} is not allowed for this issuer (allowed: {})",
+                trusted.algorithms
+            ))));
+        }
+        let kid = unverified.header.kid.as_deref();
+        let key = match (&trusted.jwks, &trusted.jwks_uri) {
+            (Some(inline), _) => select(
+                &serde_json::from_str(inline).map_err(OAuthError::internal)?,
+                kid,
+            ),
+            (None, Some(uri)) => self.authenticator().jwks().key(uri, kid).await,
+            (None, None) => return Err(refuse(Refused("the issuer has no keys".into()))),
+        }
+        .map_err(|e| refuse(Refused(format!("no key for this kid: {e}"))))?;
+        let audiences = match &trusted.audience {
+            Some(audience) => vec![audience.clone()],
+            None => self.authenticator().audiences().to_vec(),
+        };
+        let rules = Rules {
+            issuer: iss,
+            subject: None,
+            audiences: &audiences,
+            require_iat: true,
+            signer: "issuer's",
+        };
+        let verified =
+            assertion::verify(assertion, &unverified, &key, &rules, now).map_err(refuse)?;
+        let lifetime = verified.exp - verified.iat.unwrap_or(verified.exp);
+        if lifetime > i64::from(trusted.max_lifetime_secs) {
+            return Err(refuse(Refused(format!(
+                "it lives {lifetime} seconds; this issuer's assertions may live at most {}",
+                trusted.max_lifetime_secs
+            ))));
+        }
+        let claims = &verified.claims;
+        let sub = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty() && s.len() <= 255)
+            .ok_or_else(|| {
+                refuse(Refused(
+                    "sub must be a string of 1 to 255 characters".into(),
+                ))
+            })?;
+        let email = claims
+            .get(&trusted.email_claim)
+            .and_then(Value::as_str)
+            .and_then(|e| latchkey_core::email::Email::parse(e).ok())
+            .ok_or_else(|| {
+                refuse(Refused(format!(
+                    "the {} claim must be an email address",
+                    trusted.email_claim
+                )))
+            })?;
+
+        let turn = self.write_gate.turn().await;
+        let txn = self.db.begin().await?;
+        if !assertion::first_use(&txn, &format!("issuer:{}", trusted.issuer), &verified).await? {
+            return Err(refuse(Refused("this jti was used before (replay)".into())));
+        }
+        let member = self
+            .link_member(&txn, &trusted, sub, &email, client, now)
+            .await?;
+        txn.commit().await?;
+        drop(turn);
+
+        let access_token =
+            self.issue_access_token(client, &member, &scopes, &trusted.team_id, now)?;
+        tracing::info!(client = %client.id, user = %member, issuer = %trusted.issuer, "jwt-bearer assertion exchanged");
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.settings.access_token_ttl.num_seconds(),
+            scope: scopes.to_string(),
+            refresh_token: None,
+            id_token: None,
+        })
+    }
+
+    /// The member an external identity is: the member already linked to it, or a new account
+    /// provisioned as a member of the issuer's team, with an audit event. An address that
+    /// already has an account is linked only if it is a member (not an administrator) of this
+    /// team with no other external identity: an integration cannot claim an administrator,
+    /// anyone outside its team, or a member its administrators removed.
+    async fn link_member(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        trusted: &trusted_issuer::Model,
+        sub: &str,
+        email: &latchkey_core::email::Email,
+        client: &Client,
+        now: DateTime<Utc>,
+    ) -> Result<String, OAuthError> {
+        use latchkey_teams::entities::{membership, user};
+        let refuse = |why: &str| OAuthError::invalid_grant(format!("assertion: {why}"));
+        let linked = membership::Entity::find()
+            .filter(membership::Column::TeamId.eq(trusted.team_id.as_str()))
+            .filter(membership::Column::ExternalIssuer.eq(trusted.issuer.as_str()))
+            .filter(membership::Column::ExternalId.eq(sub))
+            .one(txn)
+            .await?;
+        if let Some(found) = linked {
+            return Ok(found.user_id);
+        }
+        let existing = user::Entity::find()
+            .filter(user::Column::Email.eq(email.as_str()))
+            .one(txn)
+            .await?;
+        let Some(account) = existing else {
+            let (account, _) = latchkey_teams::ensure_user(txn, email.as_str(), now).await?;
+            Teams::add_member_in(
+                txn,
+                &trusted.team_id,
+                &account,
+                Role::Member,
+                Some((&trusted.issuer, sub)),
+                now,
+            )
+            .await
+            .map_err(OAuthError::internal)?;
+            AuditLog::record(
+                txn,
+                Some(&trusted.team_id),
+                "member.provisioned",
+                &integration_actor(trusted, client),
+                &Subject::new(&account.id, &account.email),
+                json!({ "issuer": trusted.issuer, "external_id": sub, "client_id": client.id }),
+                now,
+            )
+            .await?;
+            return Ok(account.id);
+        };
+        let member = membership::Entity::find_by_id((trusted.team_id.clone(), account.id.clone()))
+            .one(txn)
+            .await?
+            .ok_or_else(|| {
+                refuse("the email belongs to an account that is not a member of this team")
+            })?;
+        if member.role != Role::Member.as_str() {
+            return Err(refuse(
+                "an administrator cannot be signed in by an integration",
+            ));
+        }
+        if member.external_issuer.is_some() {
+            return Err(refuse(
+                "the email belongs to a member linked to another external identity",
+            ));
+        }
+        membership::Entity::update_many()
+            .col_expr(
+                membership::Column::ExternalIssuer,
+                sea_orm::sea_query::Expr::value(trusted.issuer.as_str()),
+            )
+            .col_expr(
+                membership::Column::ExternalId,
+                sea_orm::sea_query::Expr::value(sub),
+            )
+            .filter(membership::Column::TeamId.eq(trusted.team_id.as_str()))
+            .filter(membership::Column::UserId.eq(account.id.as_str()))
+            .exec(txn)
+            .await?;
+        AuditLog::record(
+            txn,
+            Some(&trusted.team_id),
+            "member.linked",
+            &integration_actor(trusted, client),
+            &Subject::new(&account.id, &account.email),
+            json!({ "issuer": trusted.issuer, "external_id": sub, "client_id": client.id }),
+            now,
+        )
+        .await?;
+        Ok(account.id)
+    }
+}
+
+/// How the audit log names an integration acting through a client.
+fn integration_actor(trusted: &trusted_issuer::Model, client: &Client) -> Actor {
+    Actor {
+        user_id: None,
+        label: format!("integration {}", trusted.issuer),
+        ip: String::new(),
+        user_agent: format!("client {}", client.id),
+    }
+}

@@ -1,0 +1,35 @@
+//! Ending a grant: its refresh tokens stop at once, its access tokens at the next check.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::entities::grant;
+use crate::provider::Provider;
+
+impl Provider {
+    /// Revokes a grant: its refresh tokens stop working at once, and its access tokens fail
+    /// introspection and userinfo.
+    pub async fn revoke_grant(
+        &self,
+        grant_id: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), sea_orm::DbErr> {
+        let _turn = self.write_gate.turn().await;
+        let revoked = grant::Entity::update_many()
+            .col_expr(grant::Column::RevokedAt, Expr::value(now))
+            .col_expr(grant::Column::RevokedReason, Expr::value(reason))
+            .filter(grant::Column::Id.eq(grant_id))
+            .filter(grant::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        self.revocations.add_grant(grant_id, now);
+        if revoked.rows_affected > 0 {
+            tracing::warn!(grant = %grant_id, reason, "grant revoked");
+            metrics::counter!("oauth_grants_revoked_total", "reason" => reason.to_owned())
+                .increment(1);
+        }
+        Ok(())
+    }
+}

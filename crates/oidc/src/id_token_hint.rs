@@ -1,0 +1,30 @@
+//! Reading back ID tokens this provider issued: `id_token_hint` at the authorization and
+//! end-session endpoints.
+
+use latchkey_keys::Expectations;
+
+use crate::provider::Provider;
+use crate::tokens::{ID_TOKEN_TYPE, IdClaims};
+
+impl Provider {
+    /// The `sub` of an ID token this provider issued to `client_id`, expired or not.
+    pub fn id_token_subject(&self, token: &str, client_id: &str) -> Option<String> {
+        let expect = Expectations {
+            token_type: ID_TOKEN_TYPE,
+            audience: client_id,
+            issuer: self.issuer.as_str(),
+        };
+        self.keys
+            .load()
+            .verify_ignoring_expiry::<IdClaims>(token, &expect)
+            .ok()
+            .map(|v| v.claims.sub)
+    }
+
+    /// The client an ID token was issued to and its subject, expired or not (for logout).
+    pub fn id_token_audience(&self, token: &str) -> Option<(String, String)> {
+        let unverified: IdClaims = jsonwebtoken::dangerous::insecure_decode(token).ok()?.claims;
+        let sub = self.id_token_subject(token, &unverified.aud)?;
+        Some((unverified.aud, sub))
+    }
+}

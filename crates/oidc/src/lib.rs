@@ -1,0 +1,38 @@
+//! The OAuth 2.0 / OpenID Connect provider: clients and how they authenticate, the
+//! authorization request, codes, grants, refresh-token rotation, and the tokens issued.
+//! No HTTP here.
+
+mod assertion;
+pub mod authorize;
+pub mod client;
+pub mod client_auth;
+mod code;
+mod consent;
+pub mod end_session;
+pub mod entities;
+pub mod error;
+pub mod federation;
+mod flow;
+mod grant;
+mod id_token_hint;
+mod membership;
+mod mint;
+pub mod pkce;
+mod provider;
+pub mod redirect;
+pub mod remote_jwks;
+mod resource;
+pub mod revocations;
+pub mod scope;
+pub mod token_request;
+pub mod tokens;
+mod verified_tokens;
+
+pub use authorize::{AuthorizationRequest, AuthorizeError, AuthorizeParams};
+pub use client::{AuthMethod, Client, ClientError, Clients, CreatedClient, GrantType, NewClient};
+pub use client_auth::{ClientAuthenticator, Presented};
+pub use error::{ErrorCode, OAuthError};
+pub use flow::Next;
+pub use provider::{Provider, TokenSettings};
+pub use revocations::Revocations;
+pub use token_request::TokenRequest;

@@ -1,0 +1,179 @@
+//! Minting the tokens every grant hands out: RFC 9068 access tokens, ID tokens and refresh
+//! tokens.
+
+use chrono::{DateTime, Utc};
+use latchkey_keys::SigningAlgorithm;
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+
+use crate::client::Client;
+use crate::entities::refresh_token;
+use crate::error::OAuthError;
+use crate::provider::Provider;
+use crate::scope::{EMAIL, OPENID, Scopes, TEAM};
+use crate::tokens::{
+    ACCESS_TOKEN_TYPE, AccessClaims, ID_TOKEN_TYPE, IdClaims, TeamClaims, TokenResponse, at_hash,
+};
+use latchkey_core::secret::SecretToken;
+use latchkey_login::entities::user;
+use latchkey_teams::Teams;
+
+const AMR_EMAIL_OTP: &str = "otp";
+
+impl Provider {
+    pub(crate) async fn user_tokens(
+        &self,
+        client: &Client,
+        scopes: &Scopes,
+        issued: &IssuedFor<'_>,
+        refresh: Option<SecretToken>,
+        now: DateTime<Utc>,
+    ) -> Result<TokenResponse, OAuthError> {
+        // Membership is read at issue time: a member removed since the code was issued gets
+        // nothing.
+        let team = match issued.team_id {
+            Some(team) => Some(
+                Teams::membership_in(&self.db, team, issued.user_id)
+                    .await
+                    .map_err(OAuthError::internal)?
+                    .ok_or_else(|| {
+                        OAuthError::invalid_grant(
+                            "the person is no longer a member of the team this grant was for",
+                        )
+                    })?,
+            ),
+            None => None,
+        };
+        let access_token = self.access_token(
+            client,
+            issued.user_id,
+            scopes,
+            Some(issued.grant_id),
+            Some(issued.auth_time.timestamp()),
+            issued.team_id,
+            now,
+        )?;
+        let id_token = if scopes.contains(OPENID) {
+            let claims = IdClaims {
+                iss: self.issuer.to_string(),
+                sub: issued.user_id.to_owned(),
+                aud: client.id.clone(),
+                azp: client.id.clone(),
+                iat: now.timestamp(),
+                exp: (now + self.settings.id_token_ttl).timestamp(),
+                auth_time: issued.auth_time.timestamp(),
+                nonce: issued.nonce.map(str::to_owned),
+                at_hash: Some(at_hash(&access_token)),
+                amr: vec![AMR_EMAIL_OTP.to_owned()],
+                sid: issued.sid.to_owned(),
+                email: scopes.contains(EMAIL).then(|| issued.email.to_owned()),
+                email_verified: scopes.contains(EMAIL).then_some(true),
+                team: team.filter(|_| scopes.contains(TEAM)).map(|m| TeamClaims {
+                    team_id: m.team.id,
+                    team_name: m.team.name,
+                    team_role: m.role.as_str().to_owned(),
+                }),
+            };
+            Some(
+                self.keys
+                    .load()
+                    .sign(client.id_token_alg, ID_TOKEN_TYPE, &claims, now)?,
+            )
+        } else {
+            None
+        };
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.settings.access_token_ttl.num_seconds(),
+            scope: scopes.to_string(),
+            refresh_token: refresh.map(|r| r.expose().to_owned()),
+            id_token,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)] // the claims, each optional by grant
+    pub(crate) fn access_token(
+        &self,
+        client: &Client,
+        subject: &str,
+        scopes: &Scopes,
+        grant_id: Option<&str>,
+        auth_time: Option<i64>,
+        team_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<String, OAuthError> {
+        let claims = AccessClaims {
+            iss: self.issuer.to_string(),
+            sub: subject.to_owned(),
+            aud: self.access_token_audience().to_owned(),
+            client_id: client.id.clone(),
+            scope: scopes.to_string(),
+            iat: now.timestamp(),
+            exp: (now + self.settings.access_token_ttl).timestamp(),
+            jti: latchkey_core::secret::random_id(),
+            auth_time,
+            grant_id: grant_id.map(str::to_owned),
+            team_id: team_id.map(str::to_owned),
+        };
+        Ok(self
+            .keys
+            .load()
+            .sign(SigningAlgorithm::Es256, ACCESS_TOKEN_TYPE, &claims, now)?)
+    }
+
+    /// An access token for a member, for the team it speaks for (the JWT bearer grant).
+    pub(super) fn issue_access_token(
+        &self,
+        client: &Client,
+        user_id: &str,
+        scopes: &Scopes,
+        team_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, OAuthError> {
+        self.access_token(client, user_id, scopes, None, None, Some(team_id), now)
+    }
+
+    /// Access tokens name Latchkey itself as their audience: the userinfo endpoint and the
+    /// resource servers that introspect them.
+    pub fn access_token_audience(&self) -> &str {
+        self.issuer.as_str()
+    }
+
+    pub(crate) async fn insert_refresh<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        token: &SecretToken,
+        grant_id: &str,
+        grant_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), sea_orm::DbErr> {
+        refresh_token::Entity::insert(refresh_token::ActiveModel {
+            token_hash: Set(token.hash()),
+            grant_id: Set(grant_id.to_owned()),
+            created_at: Set(now),
+            expires_at: Set((now + self.settings.refresh_idle_ttl).min(grant_expires_at)),
+            used_at: Set(None),
+        })
+        .exec_without_returning(conn)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn account(&self, user_id: &str) -> Result<user::Model, OAuthError> {
+        user::Entity::find_by_id(user_id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| OAuthError::invalid_grant("the account no longer exists"))
+    }
+}
+
+/// Whom user tokens are issued for, and from which sign-in.
+pub(crate) struct IssuedFor<'a> {
+    pub(crate) user_id: &'a str,
+    pub(crate) email: &'a str,
+    pub(crate) grant_id: &'a str,
+    pub(crate) auth_time: DateTime<Utc>,
+    pub(crate) sid: &'a str,
+    pub(crate) nonce: Option<&'a str>,
+    pub(crate) team_id: Option<&'a str>,
+}

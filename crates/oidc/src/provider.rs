@@ -1,0 +1,84 @@
+//! The OpenID provider: what its flows share. Each flow has a file of its own: `flow` (the
+//! authorization request), `consent`, `grant/*` (the token endpoint), `mint` (the tokens),
+//! `resource` (userinfo, introspection, revocation) and `federation`. No HTTP here.
+
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use latchkey_keys::MasterKey;
+use sea_orm::DatabaseConnection;
+
+use super::client::Clients;
+use super::client_auth::ClientAuthenticator;
+use super::revocations::Revocations;
+use super::verified_tokens::VerifiedTokens;
+use latchkey_core::Issuer;
+use latchkey_core::SharedKeyRing;
+use latchkey_core::WriteGate;
+
+/// Lifetimes of what the provider issues (`tokens.*`).
+#[derive(Clone, Debug)]
+pub struct TokenSettings {
+    pub access_token_ttl: TimeDelta,
+    pub id_token_ttl: TimeDelta,
+    pub code_ttl: TimeDelta,
+    pub refresh_idle_ttl: TimeDelta,
+    pub refresh_max_ttl: TimeDelta,
+    /// How long a pending authorization request waits for sign-in and consent.
+    pub request_ttl: TimeDelta,
+}
+
+#[derive(Clone)]
+pub struct Provider {
+    pub(super) db: DatabaseConnection,
+    pub(super) keys: SharedKeyRing,
+    pub(super) issuer: Issuer,
+    pub(super) settings: TokenSettings,
+    pub(super) authenticator: ClientAuthenticator,
+    pub(super) write_gate: WriteGate,
+    pub(super) revocations: Arc<Revocations>,
+    pub(super) verified: Arc<VerifiedTokens>,
+    /// Seals authorization codes.
+    pub(super) master_key: Arc<MasterKey>,
+}
+
+impl Provider {
+    pub fn new(
+        db: DatabaseConnection,
+        keys: SharedKeyRing,
+        issuer: Issuer,
+        settings: TokenSettings,
+        authenticator: ClientAuthenticator,
+        write_gate: WriteGate,
+        master_key: Arc<MasterKey>,
+    ) -> Self {
+        Self {
+            master_key,
+            revocations: Arc::new(Revocations::new(db.clone(), settings.access_token_ttl)),
+            verified: Arc::default(),
+            db,
+            keys,
+            issuer,
+            settings,
+            authenticator,
+            write_gate,
+        }
+    }
+
+    /// The in-memory view of revocations; the server loads it before serving and refreshes it.
+    pub fn revocations(&self) -> &Revocations {
+        &self.revocations
+    }
+
+    pub fn authenticator(&self) -> &ClientAuthenticator {
+        &self.authenticator
+    }
+
+    pub fn clients(&self) -> &Clients {
+        self.authenticator.clients()
+    }
+
+    pub fn settings(&self) -> &TokenSettings {
+        &self.settings
+    }
+}
