@@ -241,7 +241,9 @@ async fn replicas_share_the_outbox_and_send_each_mail_once(db: TestDb) {
     // Sent mail is kept until a day after its link expired, then swept.
     let conn = latchkey_server::database::connect(&db.url)
         .await
-        .expect("connect");
+        .expect("connect")
+        .read()
+        .clone();
     let outbox = || async {
         latchkey_login::entities::mail_outbox::Entity::find()
             .count(&conn)
@@ -249,13 +251,19 @@ async fn replicas_share_the_outbox_and_send_each_mail_once(db: TestDb) {
             .expect("count the outbox")
     };
     assert_eq!(outbox().await, PEOPLE as u64);
-    latchkey_idp::housekeeping::sweep(&conn, Utc::now() + TimeDelta::hours(1))
-        .await
-        .expect("sweep");
+    latchkey_idp::housekeeping::sweep(
+        &latchkey_core::Db::new(conn.clone()),
+        Utc::now() + TimeDelta::hours(1),
+    )
+    .await
+    .expect("sweep");
     assert_eq!(outbox().await, PEOPLE as u64, "kept for a day");
-    latchkey_idp::housekeeping::sweep(&conn, Utc::now() + TimeDelta::days(2))
-        .await
-        .expect("sweep");
+    latchkey_idp::housekeeping::sweep(
+        &latchkey_core::Db::new(conn.clone()),
+        Utc::now() + TimeDelta::days(2),
+    )
+    .await
+    .expect("sweep");
     assert_eq!(outbox().await, 0, "then swept");
     app.stop().await;
     other.stop().await;
@@ -769,7 +777,9 @@ async fn a_request_whose_client_gives_up_is_still_carried_out_whole(db: TestDb) 
     // client has long given up.
     let conn = latchkey_server::database::connect(&db.url)
         .await
-        .expect("connect");
+        .expect("connect")
+        .read()
+        .clone();
     let blocker = conn.begin().await.expect("begin");
     let email = "patient@example.com";
     address_limit::Entity::insert(address_limit::ActiveModel {
@@ -813,7 +823,9 @@ async fn a_confirmation_whose_client_gives_up_is_still_carried_out_whole(db: Tes
     // link and creating the account, on SQLite (one writer at a time) at its first write.
     let conn = latchkey_server::database::connect(&db.url)
         .await
-        .expect("connect");
+        .expect("connect")
+        .read()
+        .clone();
     let blocker = conn.begin().await.expect("begin");
     latchkey_teams::ensure_user(&blocker, email, Utc::now())
         .await

@@ -869,7 +869,9 @@ async fn the_token_endpoint_refuses_stolen_and_replayed_codes(db: TestDb) {
     // Expired rows are swept; live ones are not.
     let db_conn = latchkey_server::database::connect(&db.url)
         .await
-        .expect("connect");
+        .expect("connect")
+        .read()
+        .clone();
     let (request, code) = a_code(&p, &rp, &browser, "cy@example.com").await;
     let tokens = rp
         .exchange_code(AuthorizationCode::new(code))
@@ -879,7 +881,7 @@ async fn the_token_endpoint_refuses_stolen_and_replayed_codes(db: TestDb) {
         .await
         .expect("exchange after a sweep");
     let refresh = tokens.refresh_token().expect("refresh").secret().clone();
-    latchkey_idp::housekeeping::sweep(&db_conn, chrono::Utc::now())
+    latchkey_idp::housekeeping::sweep(&latchkey_core::Db::new(db_conn.clone()), chrono::Utc::now())
         .await
         .expect("sweep");
     let (status, body) = p
@@ -895,7 +897,7 @@ async fn the_token_endpoint_refuses_stolen_and_replayed_codes(db: TestDb) {
     );
     let refresh = body["refresh_token"].as_str().unwrap().to_owned();
     let swept = latchkey_idp::housekeeping::sweep(
-        &db_conn,
+        &latchkey_core::Db::new(db_conn.clone()),
         chrono::Utc::now() + chrono::TimeDelta::days(400),
     )
     .await

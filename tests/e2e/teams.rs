@@ -187,6 +187,10 @@ async fn administrators_manage_their_team_through_join_links(db: TestDb) {
             vec!["--ttl", "259201s", "--created-by", "alice@acme.test"],
             "at most 72h",
         ),
+        (
+            vec!["--ttl", "soon", "--created-by", "alice@acme.test"],
+            "is not a duration like 10m",
+        ),
         (vec!["--created-by", "nobody@acme.test"], "is not a member"),
         (
             vec!["--role", "owner", "--created-by", "alice@acme.test"],

@@ -1,19 +1,21 @@
 //! What every part of the provider shares: its issuer, email addresses, random secrets,
-//! the shared key ring and the SQLite write gate. No HTTP here.
+//! the shared key ring and the database with its SQLite write queue. No HTTP here.
 
+mod db;
 pub mod email;
+mod ids;
 mod issuer;
 pub mod secret;
-mod write_gate;
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use latchkey_keys::KeyRing;
 
+pub use db::{Db, WriteTxn, Writer};
 pub use email::{Email, InvalidEmail};
+pub use ids::{JoinLinkId, TeamId, TrustedIssuerId, UserId};
 pub use issuer::{Issuer, IssuerError};
-pub use write_gate::WriteGate;
 
 /// The key ring every request reads; a background worker swaps in a fresh one.
 pub type SharedKeyRing = Arc<ArcSwap<KeyRing>>;

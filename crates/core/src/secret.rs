@@ -38,10 +38,13 @@ impl std::fmt::Debug for SecretToken {
 
 /// SHA-256, hex-encoded. High-entropy secrets need no slow hash.
 pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(bytes);
-    let mut hex = String::with_capacity(digest.len() * 2);
-    for byte in digest {
+    let mut hex = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
         hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
         hex.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
     }
@@ -53,11 +56,13 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
     aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
 }
 
-/// A public identifier that must not be guessable (client ids): 128 random bits, base64url.
+/// A public identifier that must not be guessable (client ids): 128 random bits in lower-case
+/// hex. Not base64url: an id that began with `-` was read as a flag by `latchkey client
+/// delete`, and a `-` or `_` splits the id when a person double-clicks it to copy.
 pub fn random_id() -> String {
     let mut bytes = [0u8; 16];
     fill_random(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
+    hex(&bytes)
 }
 
 /// A six-digit one-time code.
@@ -86,5 +91,17 @@ mod tests {
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn random_ids_are_hex_words() {
+        for _ in 0..1_000 {
+            let id = random_id();
+            assert_eq!(id.len(), 32);
+            assert!(
+                id.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            );
+        }
     }
 }

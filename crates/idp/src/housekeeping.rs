@@ -3,7 +3,8 @@
 //! deletes are idempotent.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use latchkey_core::Db;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use latchkey_login::entities::{login_link, mail_outbox, session};
 use latchkey_oidc::entities::{
@@ -15,7 +16,7 @@ use latchkey_oidc::entities::{
 const KEEP_AFTER_EXPIRY: TimeDelta = TimeDelta::days(1);
 
 /// Deletes every expired row; returns how many went.
-pub async fn sweep(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u64, sea_orm::DbErr> {
+pub async fn sweep(db: &Db, now: DateTime<Utc>) -> Result<u64, sea_orm::DbErr> {
     let long_ago = now - KEEP_AFTER_EXPIRY;
     Ok(
         expired(db, authorization_request::Column::ExpiresAt, now).await?
@@ -31,18 +32,15 @@ pub async fn sweep(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<u64, s
 }
 
 /// Deletes the rows of `column`'s table whose `column` is before `before`.
-async fn expired<C>(
-    db: &DatabaseConnection,
-    column: C,
-    before: DateTime<Utc>,
-) -> Result<u64, sea_orm::DbErr>
+async fn expired<C>(db: &Db, column: C, before: DateTime<Utc>) -> Result<u64, sea_orm::DbErr>
 where
     C: ColumnTrait,
     C::EntityName: EntityTrait,
 {
     let deleted = <C::EntityName as EntityTrait>::delete_many()
         .filter(column.lt(before))
-        .exec(db)
+        // Each table in a turn of its own, so requests write between them.
+        .exec(&*db.write().await)
         .await?;
     Ok(deleted.rows_affected)
 }

@@ -4,12 +4,10 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::HeaderValue;
 use metrics_exporter_prometheus::PrometheusHandle;
-use sea_orm::DatabaseConnection;
 
 use crate::pages::Pages;
 use crate::web::CookiePolicy;
-use latchkey_core::WriteGate;
-use latchkey_core::{Issuer, SharedKeyRing};
+use latchkey_core::{Db, Issuer, SharedKeyRing};
 use latchkey_login::mail::{MailTemplates, Outbox};
 use latchkey_login::{Login, LoginSettings};
 use latchkey_oidc::remote_jwks::RemoteJwks;
@@ -23,7 +21,7 @@ pub struct AppState(Arc<Services>);
 /// What [`AppState`] shares; handlers reach the fields through `Deref`.
 pub struct Services {
     pub(crate) issuer: Issuer,
-    pub(crate) db: DatabaseConnection,
+    pub(crate) db: Db,
     pub(crate) keys: SharedKeyRing,
     /// `public, max-age=` the JWKS cache period, made once.
     pub(crate) jwks_cache_control: HeaderValue,
@@ -41,7 +39,7 @@ pub struct Services {
 /// What the server hands the web application when it starts.
 pub struct AppConfig {
     pub issuer: Issuer,
-    pub db: DatabaseConnection,
+    pub db: Db,
     pub keys: SharedKeyRing,
     pub jwks_max_age: Duration,
     pub metrics: PrometheusHandle,
@@ -50,8 +48,6 @@ pub struct AppConfig {
     pub tokens: TokenSettings,
     /// Seals authorization codes (and mail, through the outbox).
     pub master_key: Arc<latchkey_keys::MasterKey>,
-    /// The process's queue for SQLite writes, shared with the mail worker.
-    pub write_gate: WriteGate,
     /// Requests per minute one client IP may make to the routes that send mail or sign in.
     pub rate_limit_per_ip: u32,
     /// The longest lifetime an administrator may give a join link.
@@ -89,7 +85,6 @@ impl AppState {
             login: login_settings,
             tokens,
             master_key,
-            write_gate,
             rate_limit_per_ip,
             join_link_max_ttl,
         } = config;
@@ -102,7 +97,6 @@ impl AppState {
             login_settings.clone(),
             outbox,
             templates,
-            write_gate.clone(),
         );
         let authenticator = ClientAuthenticator::new(
             Clients::new(db.clone()),
@@ -119,7 +113,6 @@ impl AppState {
             issuer.clone(),
             tokens,
             authenticator,
-            write_gate,
             master_key,
         );
         let cookies = CookiePolicy {

@@ -2,11 +2,10 @@
 //! joining on the way) in the transaction that spends the link.
 
 use chrono::{DateTime, Utc};
+use latchkey_core::{JoinLinkId, TeamId, UserId};
 use latchkey_keys::{Expectations, VerifyError};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use latchkey_teams::{AuditLog, JoinError, Subject, TeamName, Teams};
 
@@ -38,7 +37,7 @@ impl Login {
         let jti = SecretToken::from_client(&claims.jti).ok_or(LinkError::Invalid)?;
         login_link::Entity::find()
             .filter(login_link::Column::TokenHash.eq(jti.hash()))
-            .one(&self.db)
+            .one(self.db.read())
             .await?
             .ok_or(LinkError::Invalid)
     }
@@ -52,9 +51,10 @@ impl Login {
         let purpose = Purpose::parse(&link.purpose).ok_or(LinkError::Invalid)?;
         let team = match (&link.join_link, purpose) {
             (Some(join_link), Purpose::Join) => {
-                let (join_link, team) = Teams::join_link_in(&self.db, join_link, now)
-                    .await
-                    .map_err(LoginError::from)?;
+                let (join_link, team) =
+                    Teams::join_link_in(self.db.read(), &JoinLinkId::from(join_link.as_str()), now)
+                        .await
+                        .map_err(LoginError::from)?;
                 if let Some(error) = join_link.unusable() {
                     return Err(LinkError::Login(error.into()));
                 }
@@ -102,7 +102,7 @@ impl Login {
             .filter(login_link::Column::UsedAt.is_null())
             .filter(login_link::Column::ExpiresAt.gt(now))
             .order_by_desc(login_link::Column::CreatedAt)
-            .one(&self.db)
+            .one(self.db.read())
             .await?
             .ok_or(CodeError::NothingPending)?;
         if link.failed_codes >= MAX_FAILED_CODES {
@@ -120,7 +120,7 @@ impl Login {
                 )
                 .filter(login_link::Column::Id.eq(link.id.as_str()))
                 .filter(login_link::Column::UsedAt.is_null())
-                .exec(&self.db)
+                .exec(&*self.db.write().await)
                 .await?;
             let failed = self.reload(&link.id).await?.failed_codes;
             tracing::warn!(link = %link.id, failed, "wrong sign-in code");
@@ -145,15 +145,14 @@ impl Login {
         requester: &Requester,
         now: DateTime<Utc>,
     ) -> Result<Option<SignedIn>, LoginError> {
-        let _turn = self.write_gate.turn().await;
-        let txn = self.db.begin().await?;
-        if !consume(&txn, &link.id, now).await? {
+        let txn = self.db.transaction().await?;
+        if !consume(&*txn, &link.id, now).await? {
             txn.rollback().await?;
             return Ok(None);
         }
         // On an error the transaction is dropped, which rolls it back: a join that fails
         // (the join link expired meanwhile) leaves the magic link unspent.
-        let signed_in = self.sign_in(&txn, link, requester, now).await?;
+        let signed_in = self.sign_in(&*txn, link, requester, now).await?;
         txn.commit().await?;
         tracing::info!(user = %signed_in.user_id, "signed in");
         Ok(Some(signed_in))
@@ -161,7 +160,7 @@ impl Login {
 
     pub(super) async fn reload(&self, id: &str) -> Result<login_link::Model, sea_orm::DbErr> {
         login_link::Entity::find_by_id(id)
-            .one(&self.db)
+            .one(self.db.read())
             .await?
             .ok_or_else(|| sea_orm::DbErr::RecordNotFound(format!("login link {id}")))
     }
@@ -196,9 +195,10 @@ impl Login {
             }
             Some(Purpose::Join) => {
                 let (account, _) = latchkey_teams::ensure_user(conn, &link.email, now).await?;
-                let join_link = link.join_link.as_deref().ok_or(JoinError::NotFound)?;
+                let join_link =
+                    JoinLinkId::from(link.join_link.as_deref().ok_or(JoinError::NotFound)?);
                 let actor = requester.actor(&account);
-                let joined = Teams::join_in(conn, join_link, &account, &actor, now).await?;
+                let joined = Teams::join_in(conn, &join_link, &account, &actor, now).await?;
                 (account, Some(joined.team.id))
             }
             Some(Purpose::Login) => {
@@ -215,7 +215,8 @@ impl Login {
             .filter(user::Column::Id.eq(account.id.as_str()))
             .exec(conn)
             .await?;
-        let teams: Vec<String> = Teams::memberships_in(conn, &account.id)
+        let user_id = UserId::from(account.id.as_str());
+        let teams: Vec<TeamId> = Teams::memberships_in(conn, &user_id)
             .await?
             .into_iter()
             .map(|m| m.team.id)
@@ -233,10 +234,10 @@ impl Login {
         let team = team.or_else(|| teams.first().cloned());
         let session = self
             .sessions
-            .create(conn, &account.id, team.as_deref(), now)
+            .create(conn, &user_id, team.as_ref(), now)
             .await?;
         Ok(SignedIn {
-            user_id: account.id,
+            user_id,
             email: account.email,
             session,
             continues: link.authorization_request.clone(),

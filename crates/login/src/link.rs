@@ -5,18 +5,17 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use latchkey_keys::SigningAlgorithm;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 use super::model::{JoinTarget, LinkClaims, LoginError, LoginSettings, Purpose, Requester};
 use crate::entities::{login_link, user};
 use crate::link_writer::{AddressLimit, LinkWriter, NewLink, Written};
 use crate::mail::{MagicLinkMail, MailTemplates, NoAccountMail, Outbox};
 use crate::session::Sessions;
-use latchkey_core::Issuer;
 use latchkey_core::SharedKeyRing;
-use latchkey_core::WriteGate;
 use latchkey_core::email::Email;
 use latchkey_core::secret::{SecretToken, generate_code, sha256_hex};
+use latchkey_core::{Db, Issuer};
 
 /// The JWS `typ` of a magic link: no other endpoint accepts it, and it accepts nothing else.
 pub(super) const LINK_TYPE: &str = "magic-link+jwt";
@@ -26,31 +25,28 @@ pub const MAX_FAILED_CODES: i32 = 5;
 /// The login flow.
 #[derive(Clone)]
 pub struct Login {
-    pub(super) db: DatabaseConnection,
+    pub(super) db: Db,
     pub(super) keys: SharedKeyRing,
     pub(super) issuer: Issuer,
     pub(super) settings: LoginSettings,
     pub(super) outbox: Outbox,
     pub(super) templates: Arc<MailTemplates>,
     pub(super) sessions: Sessions,
-    pub(super) write_gate: WriteGate,
     /// Stores new links (and queues their mail) in batches.
     pub(super) writer: LinkWriter,
 }
 
 impl Login {
     pub fn new(
-        db: DatabaseConnection,
+        db: Db,
         keys: SharedKeyRing,
         issuer: Issuer,
         settings: LoginSettings,
         outbox: Outbox,
         templates: Arc<MailTemplates>,
-        write_gate: WriteGate,
     ) -> Self {
         let writer = LinkWriter::start(
             db.clone(),
-            write_gate.clone(),
             AddressLimit {
                 per_window: settings.rate_limit_per_address,
                 window: settings.rate_limit_window,
@@ -69,7 +65,6 @@ impl Login {
             outbox,
             templates,
             sessions,
-            write_gate,
             writer,
         }
     }
@@ -100,7 +95,7 @@ impl Login {
     ) -> Result<bool, LoginError> {
         let account = user::Entity::find()
             .filter(user::Column::Email.eq(email.as_str()))
-            .one(&self.db)
+            .one(self.db.read())
             .await?;
         let requested_at = now.to_rfc3339_opts(SecondsFormat::Secs, true);
         let expires_at = now + self.settings.magic_link_ttl;
@@ -182,7 +177,7 @@ impl Login {
             requested_ip: Set(truncate(&requester.ip, 64)),
             requested_user_agent: Set(truncate(&requester.user_agent, 512)),
             authorization_request: Set(continues.map(str::to_owned)),
-            join_link: Set(join.map(|j| j.link_id.clone())),
+            join_link: Set(join.map(|j| String::from(&j.link_id))),
         };
         let written = self
             .writer

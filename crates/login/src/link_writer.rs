@@ -24,13 +24,13 @@ use sea_orm::sea_query::{
     Query, WithClause,
 };
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityName, EntityTrait, Iterable, QueryTrait, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbBackend, DbErr, EntityName, EntityTrait,
+    Iterable, QueryTrait,
 };
 use tokio::sync::{mpsc, oneshot};
 
 use crate::entities::{address_limit, login_link, mail_outbox};
-use latchkey_core::WriteGate;
+use latchkey_core::Db;
 
 /// The most links one transaction writes. It bounds a statement's size (login links have
 /// 14 columns: 1,792 parameters, far below SQLite's 32,766) and the wait of the last request
@@ -86,13 +86,9 @@ pub(super) struct LinkWriter {
 
 impl LinkWriter {
     /// Starts the writer, on SQLite, on the current tokio runtime.
-    pub fn start(db: DatabaseConnection, write_gate: WriteGate, limit: AddressLimit) -> Self {
-        let store = Store {
-            db,
-            write_gate,
-            limit,
-        };
-        let queue = (store.db.get_database_backend() == DbBackend::Sqlite).then(|| {
+    pub fn start(db: Db, limit: AddressLimit) -> Self {
+        let store = Store { db, limit };
+        let queue = (store.db.backend() == DbBackend::Sqlite).then(|| {
             let (queue, waiting) = mpsc::channel(QUEUE);
             tokio::spawn(store.clone().run(waiting));
             queue
@@ -119,8 +115,7 @@ impl LinkWriter {
 /// Where links are written.
 #[derive(Clone)]
 struct Store {
-    db: DatabaseConnection,
-    write_gate: WriteGate,
+    db: Db,
     limit: AddressLimit,
 }
 
@@ -161,17 +156,16 @@ impl Store {
         let Some(now) = links.iter().map(|l| l.now).max() else {
             return Ok(Vec::new());
         };
-        let _turn = self.write_gate.turn().await;
         // How many links each address has in this batch: one counting row per address.
         let mut asked: BTreeMap<&str, i64> = BTreeMap::new();
         for link in &links {
             *asked.entry(&link.email_hash).or_default() += 1;
         }
         let asked: Vec<(&str, i64)> = asked.into_iter().collect();
-        let txn = self.db.begin().await?;
+        let txn = self.db.transaction().await?;
         let counts: HashMap<String, i64> = self
             .counting(&asked, now)
-            .exec_with_returning(&txn)
+            .exec_with_returning(&*txn)
             .await?
             .into_iter()
             .map(|c| (c.email_hash, c.count))
@@ -202,10 +196,10 @@ impl Store {
             .map(|(l, _)| (l.link, l.mail))
             .unzip();
         login_link::Entity::insert_many(stored)
-            .exec_without_returning(&txn)
+            .exec_without_returning(&*txn)
             .await?;
         mail_outbox::Entity::insert_many(mails)
-            .exec_without_returning(&txn)
+            .exec_without_returning(&*txn)
             .await?;
         txn.commit().await?;
         Ok(written)
@@ -257,6 +251,8 @@ impl Store {
             );
         let row = self
             .db
+            .write()
+            .await
             .query_one(&statement)
             .await?
             .ok_or_else(|| DbErr::Custom("counting a login link returned no row".to_owned()))?;

@@ -2,6 +2,7 @@
 //! what signing in yields, and how each step can fail.
 
 use chrono::TimeDelta;
+use latchkey_core::{JoinLinkId, UserId};
 use serde::{Deserialize, Serialize};
 
 use latchkey_teams::{Actor, JoinError, TeamError};
@@ -68,14 +69,19 @@ pub struct Requester {
 
 impl Requester {
     pub(super) fn actor(&self, account: &user::Model) -> Actor {
-        Actor::person(&account.id, &account.email, &self.ip, &self.user_agent)
+        Actor::person(
+            &UserId::from(account.id.as_str()),
+            &account.email,
+            &self.ip,
+            &self.user_agent,
+        )
     }
 }
 
 /// The join link a magic link completes, and the team's name for the mail.
 #[derive(Clone, Debug)]
 pub struct JoinTarget {
-    pub link_id: String,
+    pub link_id: JoinLinkId,
     pub team_name: String,
 }
 
@@ -103,7 +109,7 @@ pub struct LinkView {
 /// A completed sign-in: the account and the new session's secret for the cookie.
 #[derive(Debug)]
 pub struct SignedIn {
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: String,
     pub session: SecretToken,
     /// The authorization request the sign-in continues, if it began at a client.

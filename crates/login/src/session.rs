@@ -1,8 +1,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
+use latchkey_core::{TeamId, UserId};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::entities::{session, user};
 use latchkey_core::secret::{SecretToken, sha256_hex};
@@ -13,7 +12,7 @@ const TOUCH_EVERY: TimeDelta = TimeDelta::seconds(60);
 /// Sessions: a random id in a cookie, stored as its SHA-256, with idle and absolute lifetimes.
 #[derive(Clone)]
 pub struct Sessions {
-    db: DatabaseConnection,
+    db: latchkey_core::Db,
     idle_ttl: TimeDelta,
     max_ttl: TimeDelta,
 }
@@ -21,18 +20,18 @@ pub struct Sessions {
 /// The person a request's session belongs to.
 #[derive(Clone, Debug)]
 pub struct SessionUser {
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: String,
     pub signed_in_at: DateTime<Utc>,
     /// The session's public identifier (the `sid` claim): derived from the stored hash, so it
     /// reveals nothing that could open the session.
     pub sid: String,
     /// The team the person is working in, if they are in any.
-    pub team_id: Option<String>,
+    pub team_id: Option<TeamId>,
 }
 
 impl Sessions {
-    pub fn new(db: DatabaseConnection, idle_ttl: TimeDelta, max_ttl: TimeDelta) -> Self {
+    pub fn new(db: latchkey_core::Db, idle_ttl: TimeDelta, max_ttl: TimeDelta) -> Self {
         Self {
             db,
             idle_ttl,
@@ -44,19 +43,19 @@ impl Sessions {
     pub async fn create<C: ConnectionTrait>(
         &self,
         conn: &C,
-        user_id: &str,
-        team_id: Option<&str>,
+        user_id: &UserId,
+        team_id: Option<&TeamId>,
         now: DateTime<Utc>,
     ) -> Result<SecretToken, sea_orm::DbErr> {
         let secret = SecretToken::generate();
         session::Entity::insert(session::ActiveModel {
             id_hash: Set(secret.hash()),
-            user_id: Set(user_id.to_owned()),
+            user_id: Set(user_id.into()),
             created_at: Set(now),
             last_seen_at: Set(now),
             expires_at: Set(now + self.max_ttl),
             revoked_at: Set(None),
-            team_id: Set(team_id.map(str::to_owned)),
+            team_id: Set(team_id.map(String::from)),
         })
         .exec_without_returning(conn)
         .await?;
@@ -72,7 +71,7 @@ impl Sessions {
         // One query for the session and its person: this runs on every signed-in request.
         let Some((found, Some(account))) = session::Entity::find_by_id(secret.hash())
             .find_also_related(user::Entity)
-            .one(&self.db)
+            .one(self.db.read())
             .await?
         else {
             return Ok(None);
@@ -87,15 +86,15 @@ impl Sessions {
             session::Entity::update_many()
                 .col_expr(session::Column::LastSeenAt, Expr::value(now))
                 .filter(session::Column::IdHash.eq(found.id_hash.as_str()))
-                .exec(&self.db)
+                .exec(&*self.db.write().await)
                 .await?;
         }
         Ok(Some(SessionUser {
-            user_id: account.id,
+            user_id: account.id.into(),
             email: account.email,
             signed_in_at: found.created_at,
             sid: session_id(&found.id_hash),
-            team_id: found.team_id,
+            team_id: found.team_id.map(TeamId::from),
         }))
     }
 
@@ -109,7 +108,7 @@ impl Sessions {
             .col_expr(session::Column::RevokedAt, Expr::value(now))
             .filter(session::Column::IdHash.eq(secret.hash()))
             .filter(session::Column::RevokedAt.is_null())
-            .exec(&self.db)
+            .exec(&*self.db.write().await)
             .await?;
         Ok(())
     }
@@ -118,12 +117,12 @@ impl Sessions {
     pub async fn switch_team(
         &self,
         secret: &SecretToken,
-        team_id: &str,
+        team_id: &TeamId,
     ) -> Result<(), sea_orm::DbErr> {
         session::Entity::update_many()
             .col_expr(session::Column::TeamId, Expr::value(team_id))
             .filter(session::Column::IdHash.eq(secret.hash()))
-            .exec(&self.db)
+            .exec(&*self.db.write().await)
             .await?;
         Ok(())
     }
@@ -131,8 +130,8 @@ impl Sessions {
     /// Takes a team away from a person's sessions (they were removed from it).
     pub async fn drop_team<C: ConnectionTrait>(
         conn: &C,
-        user_id: &str,
-        team_id: &str,
+        user_id: &UserId,
+        team_id: &TeamId,
     ) -> Result<(), sea_orm::DbErr> {
         session::Entity::update_many()
             .col_expr(session::Column::TeamId, Expr::value(Option::<String>::None))
@@ -146,14 +145,14 @@ impl Sessions {
     /// Ends every session of a person ("sign out everywhere").
     pub async fn revoke_all(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         now: DateTime<Utc>,
     ) -> Result<u64, sea_orm::DbErr> {
         let result = session::Entity::update_many()
             .col_expr(session::Column::RevokedAt, Expr::value(now))
             .filter(session::Column::UserId.eq(user_id))
             .filter(session::Column::RevokedAt.is_null())
-            .exec(&self.db)
+            .exec(&*self.db.write().await)
             .await?;
         Ok(result.rows_affected)
     }

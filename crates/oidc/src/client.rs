@@ -2,13 +2,14 @@
 //! CLI. Secrets are stored as SHA-256 (they are 256-bit random, so a slow hash adds nothing
 //! but latency) and shown once.
 
+use latchkey_core::TeamId;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use latchkey_keys::SigningAlgorithm;
-use sea_orm::{DatabaseConnection, EntityTrait, IntoActiveModel, QueryOrder};
+use sea_orm::{EntityTrait, IntoActiveModel, QueryOrder};
 use serde::Serialize;
 
 use super::entities::client;
@@ -98,7 +99,7 @@ pub struct Client {
     pub scopes: Scopes,
     pub jwks_uri: Option<String>,
     pub jwks: Option<String>,
-    pub team_id: Option<String>,
+    pub team_id: Option<TeamId>,
     pub first_party: bool,
     pub require_pkce: bool,
     pub id_token_alg: SigningAlgorithm,
@@ -155,7 +156,7 @@ impl Client {
             secret_hash: row.secret_hash,
             jwks_uri: row.jwks_uri,
             jwks: row.jwks,
-            team_id: row.team_id,
+            team_id: row.team_id.map(TeamId::from),
             first_party: row.first_party,
             require_pkce: row.require_pkce,
             created_at: row.created_at,
@@ -168,7 +169,7 @@ impl Client {
 #[derive(Clone, Debug, Default)]
 pub struct NewClient {
     pub name: String,
-    pub team_id: Option<String>,
+    pub team_id: Option<TeamId>,
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
     pub public: bool,
@@ -203,7 +204,7 @@ pub struct ClientSummary {
     pub post_logout_redirect_uris: Vec<String>,
     pub grant_types: Vec<&'static str>,
     pub scopes: Vec<String>,
-    pub team: Option<String>,
+    pub team: Option<TeamId>,
     pub first_party: bool,
     pub require_pkce: bool,
     pub id_token_signed_response_alg: &'static str,
@@ -278,12 +279,12 @@ type CacheEntry = (Instant, Option<Arc<Client>>);
 /// The clients, read through a short-lived cache.
 #[derive(Clone)]
 pub struct Clients {
-    db: DatabaseConnection,
+    db: latchkey_core::Db,
     cache: Arc<RwLock<HashMap<String, CacheEntry>>>,
 }
 
 impl Clients {
-    pub fn new(db: DatabaseConnection) -> Self {
+    pub fn new(db: latchkey_core::Db) -> Self {
         Self {
             db,
             cache: Arc::default(),
@@ -302,7 +303,7 @@ impl Clients {
             return Ok(None);
         }
         let found = client::Entity::find_by_id(id)
-            .one(&self.db)
+            .one(self.db.read())
             .await?
             .map(Client::from_row)
             .transpose()?
@@ -327,89 +328,19 @@ impl Clients {
             return Err(ClientError::NoName);
         }
         if let Some(team) = &new.team_id
-            && (team.is_empty() || team.len() > 36)
+            && (team.as_str().is_empty() || team.as_str().len() > 36)
         {
-            return Err(ClientError::Team(team.clone()));
+            return Err(ClientError::Team(team.to_string()));
         }
-        let auth_method = match new.auth_method {
-            Some(method) => method,
-            None if new.public => AuthMethod::None,
-            None => AuthMethod::ClientSecretBasic,
-        };
-        match (new.public, auth_method) {
-            (true, AuthMethod::None)
-            | (
-                false,
-                AuthMethod::ClientSecretBasic
-                | AuthMethod::ClientSecretPost
-                | AuthMethod::PrivateKeyJwt,
-            ) => {}
-            (true, other) => return Err(ClientError::PublicWithSecret(other.as_str())),
-            (false, AuthMethod::None) => return Err(ClientError::NoneNotPublic),
-        }
-        let mut grant_types = Vec::new();
-        for grant in &new.grant_types {
-            if !grant_types.contains(grant) {
-                grant_types.push(*grant);
-            }
-        }
-        if grant_types.is_empty() {
-            grant_types = vec![GrantType::AuthorizationCode, GrantType::RefreshToken];
-        }
-        if new.public
-            && let Some(machine) = grant_types
-                .iter()
-                .find(|g| matches!(g, GrantType::ClientCredentials | GrantType::JwtBearer))
-        {
-            return Err(ClientError::PublicMachineGrant(machine.as_str()));
-        }
-        if grant_types.contains(&GrantType::JwtBearer) && new.team_id.is_none() {
-            return Err(ClientError::JwtBearerNeedsTeam);
-        }
-        if grant_types.contains(&GrantType::RefreshToken)
-            && !grant_types.contains(&GrantType::AuthorizationCode)
-        {
-            return Err(ClientError::RefreshWithoutCode);
-        }
-        let redirect_uris = new
-            .redirect_uris
-            .iter()
-            .map(|raw| redirect::parse(raw, new.public).map(|_| raw.clone()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let auth_method = new.checked_auth_method()?;
+        let grant_types = new.checked_grant_types()?;
+        let redirect_uris = new.checked_uris(&new.redirect_uris)?;
         if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
             return Err(ClientError::RedirectUriRequired);
         }
-        let post_logout_redirect_uris = new
-            .post_logout_redirect_uris
-            .iter()
-            .map(|raw| redirect::parse(raw, new.public).map(|_| raw.clone()))
-            .collect::<Result<Vec<_>, _>>()?;
-        if let Some(uri) = &new.jwks_uri
-            && !crate::remote_jwks::acceptable_url(uri)
-        {
-            return Err(ClientError::JwksUri(uri.clone()));
-        }
-        if let Some(jwks) = &new.jwks {
-            serde_json::from_str::<jsonwebtoken::jwk::JwkSet>(jwks)
-                .map_err(|e| ClientError::Jwks(e.to_string()))?;
-        }
-        if auth_method == AuthMethod::PrivateKeyJwt && new.jwks_uri.is_none() && new.jwks.is_none()
-        {
-            return Err(ClientError::KeysRequired);
-        }
-        let user_facing = grant_types.contains(&GrantType::AuthorizationCode);
-        let scopes = if new.scopes.is_empty() {
-            if user_facing {
-                Scopes::from_tokens(DEFAULT_SCOPES)?
-            } else {
-                Scopes::default()
-            }
-        } else {
-            Scopes::from_tokens(new.scopes.iter().map(String::as_str))?
-        };
-        if !user_facing && let Some(user_scope) = scopes.iter().find(|s| USER_SCOPES.contains(s)) {
-            return Err(ClientError::UserScopeForMachine(user_scope.to_owned()));
-        }
+        let post_logout_redirect_uris = new.checked_uris(&new.post_logout_redirect_uris)?;
+        new.check_keys(auth_method)?;
+        let scopes = new.checked_scopes(&grant_types)?;
         let id_token_alg = new.id_token_alg.unwrap_or(SigningAlgorithm::Es256);
         let secret = (auth_method == AuthMethod::ClientSecretBasic
             || auth_method == AuthMethod::ClientSecretPost)
@@ -428,14 +359,14 @@ impl Clients {
             scopes: json(scopes.to_vec()),
             jwks_uri: new.jwks_uri,
             jwks: new.jwks,
-            team_id: new.team_id,
+            team_id: new.team_id.map(TeamId::into_string),
             first_party: new.first_party,
             require_pkce: new.public || !new.pkce_optional,
             id_token_alg: id_token_alg.as_str().to_owned(),
             created_at: now,
         };
         client::Entity::insert(row.clone().into_active_model())
-            .exec_without_returning(&self.db)
+            .exec_without_returning(&*self.db.write().await)
             .await?;
         let created = Client::from_row(row)?;
         tracing::info!(client = %id, name = %created.name, "client created");
@@ -450,7 +381,7 @@ impl Clients {
     pub async fn list(&self) -> Result<Vec<(String, ClientSummary)>, ClientError> {
         client::Entity::find()
             .order_by_asc(client::Column::CreatedAt)
-            .all(&self.db)
+            .all(self.db.read())
             .await?
             .into_iter()
             .map(|row| Client::from_row(row).map(|c| (c.id.clone(), ClientSummary::from(&c))))
@@ -459,7 +390,9 @@ impl Clients {
 
     /// Removes a client with everything issued to it (its grants and codes go with it).
     pub async fn delete(&self, id: &str) -> Result<(), ClientError> {
-        let deleted = client::Entity::delete_by_id(id).exec(&self.db).await?;
+        let deleted = client::Entity::delete_by_id(id)
+            .exec(&*self.db.write().await)
+            .await?;
         if deleted.rows_affected == 0 {
             return Err(ClientError::NotFound(id.to_owned()));
         }
@@ -468,5 +401,103 @@ impl Clients {
         }
         tracing::info!(client = %id, "client deleted");
         Ok(())
+    }
+}
+
+/// Each field of a new client, checked on its own.
+impl NewClient {
+    fn checked_auth_method(&self) -> Result<AuthMethod, ClientError> {
+        let auth_method = match self.auth_method {
+            Some(method) => method,
+            None if self.public => AuthMethod::None,
+            None => AuthMethod::ClientSecretBasic,
+        };
+        match (self.public, auth_method) {
+            (true, AuthMethod::None)
+            | (
+                false,
+                AuthMethod::ClientSecretBasic
+                | AuthMethod::ClientSecretPost
+                | AuthMethod::PrivateKeyJwt,
+            ) => {}
+            (true, other) => return Err(ClientError::PublicWithSecret(other.as_str())),
+            (false, AuthMethod::None) => return Err(ClientError::NoneNotPublic),
+        }
+        Ok(auth_method)
+    }
+
+    /// The grant types asked for, each once, or the default; and only those that go together.
+    fn checked_grant_types(&self) -> Result<Vec<GrantType>, ClientError> {
+        let mut grant_types = Vec::new();
+        for grant in &self.grant_types {
+            if !grant_types.contains(grant) {
+                grant_types.push(*grant);
+            }
+        }
+        if grant_types.is_empty() {
+            grant_types = vec![GrantType::AuthorizationCode, GrantType::RefreshToken];
+        }
+        if self.public
+            && let Some(machine) = grant_types
+                .iter()
+                .find(|g| matches!(g, GrantType::ClientCredentials | GrantType::JwtBearer))
+        {
+            return Err(ClientError::PublicMachineGrant(machine.as_str()));
+        }
+        if grant_types.contains(&GrantType::JwtBearer) && self.team_id.is_none() {
+            return Err(ClientError::JwtBearerNeedsTeam);
+        }
+        if grant_types.contains(&GrantType::RefreshToken)
+            && !grant_types.contains(&GrantType::AuthorizationCode)
+        {
+            return Err(ClientError::RefreshWithoutCode);
+        }
+        Ok(grant_types)
+    }
+
+    /// Redirect URIs, each matched exactly later, so each must parse now.
+    fn checked_uris(&self, uris: &[String]) -> Result<Vec<String>, ClientError> {
+        uris.iter()
+            .map(|raw| redirect::parse(raw, self.public).map(|_| raw.clone()))
+            .collect::<Result<_, _>>()
+            .map_err(ClientError::from)
+    }
+
+    /// `private_key_jwt` needs keys to check assertions with.
+    fn check_keys(&self, auth_method: AuthMethod) -> Result<(), ClientError> {
+        if let Some(uri) = &self.jwks_uri
+            && !crate::remote_jwks::acceptable_url(uri)
+        {
+            return Err(ClientError::JwksUri(uri.clone()));
+        }
+        if let Some(jwks) = &self.jwks {
+            serde_json::from_str::<jsonwebtoken::jwk::JwkSet>(jwks)
+                .map_err(|e| ClientError::Jwks(e.to_string()))?;
+        }
+        if auth_method == AuthMethod::PrivateKeyJwt
+            && self.jwks_uri.is_none()
+            && self.jwks.is_none()
+        {
+            return Err(ClientError::KeysRequired);
+        }
+        Ok(())
+    }
+
+    /// The scopes asked for, or the defaults; a machine gets none about a person.
+    fn checked_scopes(&self, grant_types: &[GrantType]) -> Result<Scopes, ClientError> {
+        let user_facing = grant_types.contains(&GrantType::AuthorizationCode);
+        let scopes = if self.scopes.is_empty() {
+            if user_facing {
+                Scopes::from_tokens(DEFAULT_SCOPES)?
+            } else {
+                Scopes::default()
+            }
+        } else {
+            Scopes::from_tokens(self.scopes.iter().map(String::as_str))?
+        };
+        if !user_facing && let Some(user_scope) = scopes.iter().find(|s| USER_SCOPES.contains(s)) {
+            return Err(ClientError::UserScopeForMachine(user_scope.to_owned()));
+        }
+        Ok(scopes)
     }
 }

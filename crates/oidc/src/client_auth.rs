@@ -9,7 +9,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::Algorithm;
-use sea_orm::DatabaseConnection;
 
 use super::assertion::{self, Refused, Rules, Unverified};
 use super::client::{AuthMethod, Client, Clients};
@@ -69,7 +68,7 @@ impl Presented {
 pub struct ClientAuthenticator {
     clients: Clients,
     jwks: RemoteJwks,
-    db: DatabaseConnection,
+    db: latchkey_core::Db,
     /// The `aud` values an assertion may carry: the issuer and the token endpoint.
     audiences: [String; 2],
 }
@@ -78,7 +77,7 @@ impl ClientAuthenticator {
     pub fn new(
         clients: Clients,
         jwks: RemoteJwks,
-        db: DatabaseConnection,
+        db: latchkey_core::Db,
         audiences: [String; 2],
     ) -> Self {
         Self {
@@ -229,7 +228,7 @@ impl ClientAuthenticator {
         if verified.exp > now.timestamp() + LONGEST_ASSERTION {
             return Err(invalid(Refused("exp is more than an hour away".into())));
         }
-        if !assertion::first_use(&self.db, &client.id, &verified).await? {
+        if !assertion::first_use(&*self.db.write().await, &client.id, &verified).await? {
             return Err(invalid(Refused("this jti was used before (replay)".into())));
         }
         Ok(client)

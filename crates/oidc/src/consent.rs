@@ -1,6 +1,7 @@
 //! What each person allowed each client: remembered, so nobody is asked twice.
 
 use chrono::{DateTime, Utc};
+use latchkey_core::UserId;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, EntityTrait};
 
@@ -11,12 +12,12 @@ use crate::scope::Scopes;
 impl Provider {
     pub(crate) async fn has_consent(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         client_id: &str,
         scopes: &Scopes,
     ) -> Result<bool, sea_orm::DbErr> {
-        let found = consent::Entity::find_by_id((user_id.to_owned(), client_id.to_owned()))
-            .one(&self.db)
+        let found = consent::Entity::find_by_id((user_id.into(), client_id.to_owned()))
+            .one(self.db.read())
             .await?;
         Ok(
             found
@@ -26,19 +27,19 @@ impl Provider {
 
     pub(crate) async fn remember_consent(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         client_id: &str,
         scopes: &Scopes,
         now: DateTime<Utc>,
     ) -> Result<(), sea_orm::DbErr> {
-        let earlier = consent::Entity::find_by_id((user_id.to_owned(), client_id.to_owned()))
-            .one(&self.db)
+        let earlier = consent::Entity::find_by_id((user_id.into(), client_id.to_owned()))
+            .one(self.db.read())
             .await?
             .and_then(|c| Scopes::parse(&c.scope).ok())
             .unwrap_or_default();
         let all = Scopes::from_tokens(earlier.iter().chain(scopes.iter())).unwrap_or_default();
         consent::Entity::insert(consent::ActiveModel {
-            user_id: Set(user_id.to_owned()),
+            user_id: Set(user_id.into()),
             client_id: Set(client_id.to_owned()),
             scope: Set(all.to_string()),
             granted_at: Set(now),
@@ -48,7 +49,7 @@ impl Provider {
                 .update_columns([consent::Column::Scope, consent::Column::GrantedAt])
                 .to_owned(),
         )
-        .exec_without_returning(&self.db)
+        .exec_without_returning(&*self.db.write().await)
         .await?;
         Ok(())
     }

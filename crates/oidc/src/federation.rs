@@ -4,11 +4,10 @@
 use chrono::{DateTime, Utc};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey};
+use latchkey_core::{TeamId, TrustedIssuerId};
 use latchkey_teams::{Actor, AuditLog, Subject, Teams};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 use serde_json::json;
 
@@ -26,7 +25,7 @@ pub(crate) const ALLOWED: [(&str, Algorithm); 3] = [
 /// What `latchkey issuer add` asks for.
 #[derive(Clone, Debug)]
 pub struct NewIssuer {
-    pub team_id: String,
+    pub team_id: TeamId,
     pub issuer: String,
     pub jwks_uri: Option<String>,
     pub jwks: Option<String>,
@@ -40,8 +39,8 @@ pub struct NewIssuer {
 /// A trusted issuer as listed.
 #[derive(Clone, Debug, Serialize)]
 pub struct TrustedIssuer {
-    pub id: String,
-    pub team_id: String,
+    pub id: TrustedIssuerId,
+    pub team_id: TeamId,
     pub issuer: String,
     pub jwks_uri: Option<String>,
     pub inline_jwks: bool,
@@ -58,8 +57,8 @@ impl From<trusted_issuer::Model> for TrustedIssuer {
         Self {
             algorithms: row.algorithms.split(',').map(str::to_owned).collect(),
             inline_jwks: row.jwks.is_some(),
-            id: row.id,
-            team_id: row.team_id,
+            id: row.id.into(),
+            team_id: row.team_id.into(),
             issuer: row.issuer,
             jwks_uri: row.jwks_uri,
             audience: row.audience,
@@ -104,11 +103,11 @@ pub enum IssuerError {
 /// The issuers teams trust.
 #[derive(Clone)]
 pub struct TrustedIssuers {
-    db: DatabaseConnection,
+    db: latchkey_core::Db,
 }
 
 impl TrustedIssuers {
-    pub fn new(db: DatabaseConnection) -> Self {
+    pub fn new(db: latchkey_core::Db) -> Self {
         Self { db }
     }
 
@@ -163,15 +162,15 @@ impl TrustedIssuers {
         if new.audience.as_ref().is_some_and(|a| a.len() > 512) {
             return Err(IssuerError::Audience);
         }
-        let txn = self.db.begin().await?;
+        let txn = self.db.transaction().await?;
         // Written first (see `lock_team`), and it refuses a team that does not exist.
-        if let Err(error) = latchkey_teams::lock_team(&txn, &new.team_id, now).await {
+        if let Err(error) = latchkey_teams::lock_team(&*txn, &new.team_id, now).await {
             return Err(admin_error(error, actor));
         }
-        require_admin(&txn, &new.team_id, actor).await?;
+        require_admin(&*txn, &new.team_id, actor).await?;
         let row = trusted_issuer::Model {
             id: uuid::Uuid::now_v7().to_string(),
-            team_id: new.team_id.clone(),
+            team_id: new.team_id.clone().into_string(),
             issuer: issuer.to_owned(),
             jwks_uri: new.jwks_uri,
             jwks: new.jwks,
@@ -193,14 +192,14 @@ impl TrustedIssuers {
                     .do_nothing()
                     .to_owned(),
                 )
-                .exec_without_returning(&txn)
+                .exec_without_returning(&*txn)
                 .await?;
         if inserted == 0 {
-            return Err(IssuerError::Exists(new.team_id));
+            return Err(IssuerError::Exists(new.team_id.into_string()));
         }
         AuditLog::record(
-            &txn,
-            Some(&row.team_id),
+            &*txn,
+            Some(&new.team_id),
             "issuer.added",
             actor,
             &Subject::new(&row.id, &row.issuer),
@@ -215,14 +214,14 @@ impl TrustedIssuers {
     /// A team's trusted issuers (its administrators, or the operator).
     pub async fn list(
         &self,
-        team_id: &str,
+        team_id: &TeamId,
         actor: &Actor,
     ) -> Result<Vec<TrustedIssuer>, IssuerError> {
-        require_admin(&self.db, team_id, actor).await?;
+        require_admin(self.db.read(), team_id, actor).await?;
         Ok(trusted_issuer::Entity::find()
             .filter(trusted_issuer::Column::TeamId.eq(team_id))
             .order_by_asc(trusted_issuer::Column::CreatedAt)
-            .all(&self.db)
+            .all(self.db.read())
             .await?
             .into_iter()
             .map(TrustedIssuer::from)
@@ -232,26 +231,26 @@ impl TrustedIssuers {
     /// Stops trusting an issuer (the team's administrators, or the operator).
     pub async fn remove(
         &self,
-        team_id: &str,
-        id: &str,
+        team_id: &TeamId,
+        id: &TrustedIssuerId,
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(), IssuerError> {
-        let txn = self.db.begin().await?;
-        if let Err(error) = latchkey_teams::lock_team(&txn, team_id, now).await {
+        let txn = self.db.transaction().await?;
+        if let Err(error) = latchkey_teams::lock_team(&*txn, team_id, now).await {
             return Err(admin_error(error, actor));
         }
-        require_admin(&txn, team_id, actor).await?;
+        require_admin(&*txn, team_id, actor).await?;
         let Some(row) = trusted_issuer::Entity::find_by_id(id)
             .filter(trusted_issuer::Column::TeamId.eq(team_id))
-            .one(&txn)
+            .one(&*txn)
             .await?
         else {
-            return Err(IssuerError::NotFound(id.to_owned()));
+            return Err(IssuerError::NotFound(id.to_string()));
         };
-        trusted_issuer::Entity::delete_by_id(id).exec(&txn).await?;
+        trusted_issuer::Entity::delete_by_id(id).exec(&*txn).await?;
         AuditLog::record(
-            &txn,
+            &*txn,
             Some(team_id),
             "issuer.removed",
             actor,
@@ -268,7 +267,7 @@ impl TrustedIssuers {
 /// The team's administrators pass; for the operator, the team must exist.
 async fn require_admin<C: sea_orm::ConnectionTrait>(
     conn: &C,
-    team_id: &str,
+    team_id: &TeamId,
     actor: &Actor,
 ) -> Result<(), IssuerError> {
     Teams::require_admin(conn, team_id, actor)

@@ -1,6 +1,7 @@
 //! The authorization request from arrival to code: sign-in, the team it speaks for,
 //! consent, and the answer at the client's redirect URI.
 
+use latchkey_core::TeamId;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -44,7 +45,7 @@ pub enum Next {
 pub(crate) enum TeamFor {
     /// No team: the client is not bound to one and did not ask for the `team` scope.
     Nobody,
-    Team(String),
+    Team(TeamId),
     /// The client is bound to a team the person is not in.
     Outsider,
 }
@@ -163,7 +164,7 @@ impl Provider {
             return Err(gone());
         }
         let row = authorization_request::Entity::find_by_id(request_id)
-            .one(&self.db)
+            .one(self.db.read())
             .await
             .map_err(page_failure)?
             .filter(|r| r.completed_at.is_none() && r.expires_at > now)
@@ -198,7 +199,7 @@ impl Provider {
             expires_at: Set(now + self.settings.request_ttl),
             completed_at: Set(None),
         })
-        .exec_without_returning(&self.db)
+        .exec_without_returning(&*self.db.write().await)
         .await
         .map_err(page_failure)?;
         Ok(id)
@@ -212,7 +213,9 @@ impl Provider {
         now: DateTime<Utc>,
     ) -> Result<Next, AuthorizeError> {
         if let Some(id) = pending.id {
-            complete(&self.db, id, now).await.map_err(page_failure)?;
+            complete(&*self.db.write().await, id, now)
+                .await
+                .map_err(page_failure)?;
         }
         Ok(Next::Redirect(self.error_redirect(pending.request, &error)))
     }
@@ -257,7 +260,7 @@ impl Provider {
         }
         if let Some(hint) = &request.id_token_hint {
             match self.id_token_subject(hint, &pending.client.id) {
-                Some(sub) if sub == user.user_id => {}
+                Some(sub) if user.user_id == *sub.as_str() => {}
                 // Someone else is signed in: let the right person sign in, once.
                 Some(_) if !fresh && !request.prompt.none => {
                     return self.sign_in(pending, now).await.map(Some);
@@ -341,8 +344,8 @@ impl Provider {
             TeamFor::Nobody => None,
         };
         if let Some(id) = pending.id {
-            let _turn = self.write_gate.turn().await;
-            if !complete(&self.db, id, now).await.map_err(page_failure)? {
+            let writer = self.db.write().await;
+            if !complete(&*writer, id, now).await.map_err(page_failure)? {
                 return Err(ended());
             }
         }
@@ -350,7 +353,7 @@ impl Provider {
             id: latchkey_core::secret::random_id(),
             grant_id: uuid::Uuid::now_v7().to_string(),
             client_id: request.client_id.clone(),
-            user_id: user.user_id.clone(),
+            user_id: user.user_id.to_string(),
             email: user.email.clone(),
             redirect_uri: request.redirect_uri.clone(),
             scope: request.scope.clone(),
@@ -359,7 +362,7 @@ impl Provider {
             auth_time: user.signed_in_at.timestamp(),
             sid: user.sid.clone(),
             exp: (now + self.settings.code_ttl).timestamp(),
-            team_id,
+            team_id: team_id.map(TeamId::into_string),
         };
         let code = code::seal(&self.master_key, &claims).map_err(page_failure)?;
         tracing::info!(client = %request.client_id, user = %user.user_id, "authorization code issued");
@@ -379,15 +382,16 @@ impl Provider {
         scopes: &Scopes,
         user: &SessionUser,
     ) -> Result<TeamFor, AuthorizeError> {
-        let member = async |team: &str| {
-            Teams::role_of(&self.db, team, &user.user_id)
+        let member = async |team: &TeamId| {
+            Teams::role_of(self.db.read(), team, &user.user_id)
                 .await
                 .map(|role| role.is_some())
                 .map_err(page_failure)
         };
         if let Some(team) = &client.team_id {
-            return Ok(if member(team).await? {
-                TeamFor::Team(team.clone())
+            let team = TeamId::from(team.as_str());
+            return Ok(if member(&team).await? {
+                TeamFor::Team(team)
             } else {
                 TeamFor::Outsider
             });

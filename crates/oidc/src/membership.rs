@@ -1,6 +1,7 @@
 //! Ending what a person holds for a team when they leave it or are removed.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use latchkey_core::{TeamId, UserId};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
@@ -26,8 +27,8 @@ impl Provider {
     pub async fn remove_member(
         &self,
         teams: &Teams,
-        team_id: &str,
-        user_id: &str,
+        team_id: &TeamId,
+        user_id: &UserId,
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(), TeamError> {
@@ -51,8 +52,8 @@ impl Provider {
     async fn end_membership<C: ConnectionTrait>(
         &self,
         conn: &C,
-        team_id: &str,
-        user_id: &str,
+        team_id: &TeamId,
+        user_id: &UserId,
         now: DateTime<Utc>,
     ) -> Result<EndedMembership, sea_orm::DbErr> {
         let grants: Vec<String> = grant::Entity::find()
@@ -71,7 +72,7 @@ impl Provider {
             .filter(grant::Column::RevokedAt.is_null())
             .exec(conn)
             .await?;
-        let key = membership_revocation(team_id, user_id);
+        let key = membership_revocation(team_id.as_str(), user_id.as_str());
         revoked_token::Entity::insert(revoked_token::ActiveModel {
             jti: Set(key.clone()),
             revoked_at: Set(now),

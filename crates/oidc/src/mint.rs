@@ -32,7 +32,7 @@ impl Provider {
         // nothing.
         let team = match issued.team_id {
             Some(team) => Some(
-                Teams::membership_in(&self.db, team, issued.user_id)
+                Teams::membership_in(self.db.read(), &team.into(), &issued.user_id.into())
                     .await
                     .map_err(OAuthError::internal)?
                     .ok_or_else(|| {
@@ -68,7 +68,7 @@ impl Provider {
                 email: scopes.contains(EMAIL).then(|| issued.email.to_owned()),
                 email_verified: scopes.contains(EMAIL).then_some(true),
                 team: team.filter(|_| scopes.contains(TEAM)).map(|m| TeamClaims {
-                    team_id: m.team.id,
+                    team_id: m.team.id.into_string(),
                     team_name: m.team.name,
                     team_role: m.role.as_str().to_owned(),
                 }),
@@ -161,7 +161,7 @@ impl Provider {
 
     pub(crate) async fn account(&self, user_id: &str) -> Result<user::Model, OAuthError> {
         user::Entity::find_by_id(user_id)
-            .one(&self.db)
+            .one(self.db.read())
             .await?
             .ok_or_else(|| OAuthError::invalid_grant("the account no longer exists"))
     }

@@ -6,15 +6,12 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use latchkey_keys::MasterKey;
-use sea_orm::DatabaseConnection;
 
 use super::client::Clients;
 use super::client_auth::ClientAuthenticator;
 use super::revocations::Revocations;
 use super::verified_tokens::VerifiedTokens;
-use latchkey_core::Issuer;
-use latchkey_core::SharedKeyRing;
-use latchkey_core::WriteGate;
+use latchkey_core::{Db, Issuer, SharedKeyRing};
 
 /// Lifetimes of what the provider issues (`tokens.*`).
 #[derive(Clone, Debug)]
@@ -30,12 +27,11 @@ pub struct TokenSettings {
 
 #[derive(Clone)]
 pub struct Provider {
-    pub(super) db: DatabaseConnection,
+    pub(super) db: Db,
     pub(super) keys: SharedKeyRing,
     pub(super) issuer: Issuer,
     pub(super) settings: TokenSettings,
     pub(super) authenticator: ClientAuthenticator,
-    pub(super) write_gate: WriteGate,
     pub(super) revocations: Arc<Revocations>,
     pub(super) verified: Arc<VerifiedTokens>,
     /// Seals authorization codes.
@@ -44,12 +40,11 @@ pub struct Provider {
 
 impl Provider {
     pub fn new(
-        db: DatabaseConnection,
+        db: Db,
         keys: SharedKeyRing,
         issuer: Issuer,
         settings: TokenSettings,
         authenticator: ClientAuthenticator,
-        write_gate: WriteGate,
         master_key: Arc<MasterKey>,
     ) -> Self {
         Self {
@@ -61,7 +56,6 @@ impl Provider {
             issuer,
             settings,
             authenticator,
-            write_gate,
         }
     }
 

@@ -79,14 +79,16 @@ impl Provider {
 
     async fn revoked_in_database(&self, claims: &AccessClaims) -> Result<bool, OAuthError> {
         if revoked_token::Entity::find_by_id(claims.jti.as_str())
-            .one(&self.db)
+            .one(self.db.read())
             .await?
             .is_some()
         {
             return Ok(true);
         }
         if let Some(key) = membership_key(claims)
-            && let Some(ended) = revoked_token::Entity::find_by_id(key).one(&self.db).await?
+            && let Some(ended) = revoked_token::Entity::find_by_id(key)
+                .one(self.db.read())
+                .await?
             && claims.iat <= ended.revoked_at.timestamp()
         {
             return Ok(true);
@@ -95,7 +97,7 @@ impl Provider {
             return Ok(false);
         };
         Ok(grant::Entity::find_by_id(grant_id.as_str())
-            .one(&self.db)
+            .one(self.db.read())
             .await?
             .is_some_and(|g| g.revoked_at.is_some()))
     }
@@ -114,7 +116,7 @@ impl Provider {
             ));
         }
         let account = user::Entity::find_by_id(claims.sub.as_str())
-            .one(&self.db)
+            .one(self.db.read())
             .await?
             .ok_or_else(|| OAuthError::invalid_token("the account no longer exists"))?;
         let mut info = Map::new();
@@ -126,12 +128,16 @@ impl Provider {
         if let Some(team) = &claims.team_id
             && scopes.contains(TEAM)
         {
-            let member = Teams::membership_in(&self.db, team, &account.id)
-                .await
-                .map_err(OAuthError::internal)?
-                .ok_or_else(|| {
-                    OAuthError::invalid_token("the person is no longer a member of the team")
-                })?;
+            let member = Teams::membership_in(
+                self.db.read(),
+                &team.as_str().into(),
+                &account.id.as_str().into(),
+            )
+            .await
+            .map_err(OAuthError::internal)?
+            .ok_or_else(|| {
+                OAuthError::invalid_token("the person is no longer a member of the team")
+            })?;
             info.insert("team_id".into(), json!(member.team.id));
             info.insert("team_name".into(), json!(member.team.name));
             info.insert("team_role".into(), json!(member.role.as_str()));
@@ -179,13 +185,13 @@ impl Provider {
         now: DateTime<Utc>,
     ) -> Result<Option<Value>, OAuthError> {
         let Some(row) = refresh_token::Entity::find_by_id(token.hash())
-            .one(&self.db)
+            .one(self.db.read())
             .await?
         else {
             return Ok(None);
         };
         let Some(family) = grant::Entity::find_by_id(row.grant_id.as_str())
-            .one(&self.db)
+            .one(self.db.read())
             .await?
         else {
             return Ok(None);
@@ -220,13 +226,13 @@ impl Provider {
             || OAuthError::unauthorized_client("the token was issued to another client");
         if let Some(secret) = SecretToken::from_client(token) {
             let Some(row) = refresh_token::Entity::find_by_id(secret.hash())
-                .one(&self.db)
+                .one(self.db.read())
                 .await?
             else {
                 return Ok(());
             };
             if let Some(family) = grant::Entity::find_by_id(row.grant_id.as_str())
-                .one(&self.db)
+                .one(self.db.read())
                 .await?
             {
                 if family.client_id != client.id {
@@ -248,7 +254,7 @@ impl Provider {
         if verified.claims.client_id != client.id {
             return Err(not_yours());
         }
-        let _turn = self.write_gate.turn().await;
+        let writer = self.db.write().await;
         revoked_token::Entity::insert(revoked_token::ActiveModel {
             jti: Set(verified.claims.jti.clone()),
             revoked_at: Set(now),
@@ -259,7 +265,7 @@ impl Provider {
                 .do_nothing()
                 .to_owned(),
         )
-        .exec_without_returning(&self.db)
+        .exec_without_returning(&*writer)
         .await?;
         self.revocations
             .add_token(&verified.claims.jti, verified.expires_at);

@@ -8,7 +8,7 @@ use std::sync::RwLock;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::entities::{grant, revoked_token};
 use super::resource::membership_key;
@@ -40,14 +40,14 @@ struct Revoked {
 }
 
 pub struct Revocations {
-    db: DatabaseConnection,
+    db: latchkey_core::Db,
     revoked: RwLock<Revoked>,
     /// How long a revoked grant matters: the access-token lifetime, and a margin for clocks.
     keep_grants_for: TimeDelta,
 }
 
 impl Revocations {
-    pub fn new(db: DatabaseConnection, access_token_ttl: TimeDelta) -> Self {
+    pub fn new(db: latchkey_core::Db, access_token_ttl: TimeDelta) -> Self {
         Self {
             db,
             revoked: RwLock::default(),
@@ -124,9 +124,9 @@ impl Revocations {
         if let Some(since) = since {
             tokens = tokens.filter(revoked_token::Column::RevokedAt.gte(since));
         }
-        let tokens = tokens.all(&self.db).await?;
+        let tokens = tokens.all(self.db.read()).await?;
         let grants: Vec<(String, Option<DateTime<Utc>>)> =
-            grants.into_tuple().all(&self.db).await?;
+            grants.into_tuple().all(self.db.read()).await?;
         if let Ok(mut revoked) = self.revoked.write() {
             for token in tokens {
                 if token.jti.starts_with(MEMBERSHIP_PREFIX) {

@@ -1,3 +1,4 @@
+use latchkey_core::{TeamId, TrustedIssuerId};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -57,14 +58,14 @@ pub enum IssuerCommand {
     /// List a team's trusted issuers.
     List {
         #[arg(long)]
-        team: String,
+        team: TeamId,
     },
     /// Stop trusting an issuer.
     Remove {
         #[arg(long)]
-        team: String,
+        team: TeamId,
         /// The id `issuer add` printed.
-        id: String,
+        id: TrustedIssuerId,
     },
 }
 
@@ -72,7 +73,7 @@ pub enum IssuerCommand {
 pub struct IssuerAddArgs {
     /// The team whose members the issuer's assertions name.
     #[arg(long)]
-    pub team: String,
+    pub team: TeamId,
     /// The `iss` its assertions carry.
     #[arg(long)]
     pub issuer: String,
@@ -113,7 +114,7 @@ pub enum TeamCommand {
     Members {
         /// The team id `team create` printed.
         #[arg(long)]
-        team: String,
+        team: TeamId,
     },
 }
 
@@ -127,16 +128,16 @@ pub enum JoinLinkCommand {
 pub struct JoinLinkCreateArgs {
     /// The team id.
     #[arg(long)]
-    pub team: String,
+    pub team: TeamId,
     /// The administrator the audit log names as its creator.
     #[arg(long = "created-by", value_name = "EMAIL")]
     pub created_by: String,
     /// How long it works, at most teams.join_link_max_ttl [default: that maximum, 72h].
-    #[arg(long)]
-    pub ttl: Option<String>,
+    #[arg(long, value_parser = crate::duration::Ttl::parse)]
+    pub ttl: Option<crate::duration::Ttl>,
     /// The role it grants: member (default) or administrator.
-    #[arg(long)]
-    pub role: Option<String>,
+    #[arg(long, value_parser = parse_role)]
+    pub role: Option<latchkey_teams::Role>,
     /// How many people may use it [default: no limit].
     #[arg(long = "max-uses", value_parser = clap::value_parser!(i32).range(1..))]
     pub max_uses: Option<i32>,
@@ -146,7 +147,7 @@ pub struct JoinLinkCreateArgs {
 pub struct AuditArgs {
     /// The team id; without it, the events of no team (clients created without --team).
     #[arg(long)]
-    pub team: Option<String>,
+    pub team: Option<TeamId>,
     /// Only this action (`member.joined`), or a prefix ending in a dot (`member.`).
     #[arg(long)]
     pub action: Option<String>,
@@ -182,7 +183,7 @@ pub struct ClientCreateArgs {
     pub name: String,
     /// Admit only this team's members (a team id).
     #[arg(long)]
-    pub team: Option<String>,
+    pub team: Option<TeamId>,
     /// A redirect URI, matched exactly; required with authorization_code.
     #[arg(long = "redirect-uri", value_name = "URI", value_delimiter = ',')]
     pub redirect_uris: Vec<String>,
@@ -253,4 +254,9 @@ pub enum KeysCommand {
     /// Rotate now: each algorithm's next key becomes active (as soon as it has been published
     /// for keys.publish_ahead) and a new next key is published.
     Rotate,
+}
+
+/// `--role`: read as people write it (`admin` is accepted for `administrator`).
+fn parse_role(raw: &str) -> Result<latchkey_teams::Role, String> {
+    latchkey_teams::Role::parse(raw).map_err(|e| e.to_string())
 }

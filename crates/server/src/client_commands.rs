@@ -26,7 +26,7 @@ pub async fn create(
     let db = open_database(settings).await?;
     if let Some(team) = &args.team
         && latchkey_teams::entities::team::Entity::find_by_id(team.as_str())
-            .one(&db)
+            .one(db.read())
             .await
             .map_err(|e| ServeError::Usage(e.to_string()))?
             .is_none()
@@ -87,12 +87,12 @@ pub async fn create(
 
 /// Recorded after the secret is printed: a failure to write the log must not lose it.
 async fn audit_created(
-    db: &sea_orm::DatabaseConnection,
+    db: &latchkey_core::Db,
     created: &latchkey_oidc::CreatedClient,
 ) -> Result<(), ServeError> {
     record_client_event(
-        db,
-        created.details.team.as_deref(),
+        &*db.write().await,
+        created.details.team.as_ref(),
         "client.created",
         &created.client_id,
         &created.details.name,
@@ -144,8 +144,8 @@ pub async fn delete(settings: &Settings, client_id: &str, json: bool) -> Result<
     clients.delete(client_id).await?;
     if let Some(client) = found {
         record_client_event(
-            &db,
-            client.team_id.as_deref(),
+            &*db.write().await,
+            client.team_id.as_ref(),
             "client.deleted",
             client_id,
             &client.name,

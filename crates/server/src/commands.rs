@@ -2,14 +2,13 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use latchkey_keys::{KeyStore, ScheduledKey};
-use sea_orm::DatabaseConnection;
 use serde::Serialize;
 
 use crate::config::Settings;
 use crate::serve::ServeError;
 use crate::{database, master_key};
 
-pub(crate) async fn open_database(settings: &Settings) -> Result<DatabaseConnection, ServeError> {
+pub(crate) async fn open_database(settings: &Settings) -> Result<latchkey_core::Db, ServeError> {
     let db = database::connect(&settings.database_url).await?;
     database::migrate(&db, &settings.database_url).await?;
     Ok(db)
@@ -18,7 +17,7 @@ pub(crate) async fn open_database(settings: &Settings) -> Result<DatabaseConnect
 async fn key_store(settings: &Settings) -> Result<KeyStore, ServeError> {
     let db = open_database(settings).await?;
     Ok(KeyStore::new(
-        db,
+        db.read().clone(),
         master_key::resolve(&settings.master_key)?,
         settings.key_policy,
     ))
@@ -45,7 +44,7 @@ pub async fn migrate(settings: &Settings, json: bool) -> Result<(), ServeError> 
 pub async fn keys_list(settings: &Settings, json: bool) -> Result<(), ServeError> {
     // Listing reads no private key: it neither needs nor generates a master key.
     let db = open_database(settings).await?;
-    let keys = latchkey_keys::list_keys(&db, &settings.key_policy, Utc::now()).await?;
+    let keys = latchkey_keys::list_keys(db.read(), &settings.key_policy, Utc::now()).await?;
     if keys.is_empty() && !json {
         println!(
             "There are no signing keys yet: `latchkey serve` or `latchkey keys rotate` creates them."
@@ -83,15 +82,18 @@ async fn record_rotation(
     use latchkey_teams::entities::team;
     use sea_orm::{EntityTrait, QuerySelect};
     let db = open_database(settings).await?;
-    let teams: Vec<String> = team::Entity::find()
+    let teams: Vec<latchkey_core::TeamId> = team::Entity::find()
         .select_only()
         .column(team::Column::Id)
-        .into_tuple()
-        .all(&db)
+        .into_tuple::<String>()
+        .all(db.read())
         .await
-        .map_err(|e| ServeError::Usage(format!("writing the audit log: {e}")))?;
+        .map_err(|e| ServeError::Usage(format!("writing the audit log: {e}")))?
+        .into_iter()
+        .map(latchkey_core::TeamId::from)
+        .collect();
     latchkey_teams::AuditLog::record_for_teams(
-        &db,
+        &*db.write().await,
         &teams,
         "key.rotated",
         &latchkey_teams::Actor::operator(),

@@ -3,9 +3,10 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use latchkey_core::Db;
 use latchkey_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::{ConnectOptions, Database};
 
 /// Connections to a SQLite file.
 const SQLITE_POOL: u32 = 16;
@@ -24,7 +25,7 @@ pub enum DatabaseError {
 }
 
 /// Connects to SQLite (creating the file and its folder, WAL, foreign keys on) or PostgreSQL.
-pub async fn connect(url: &str) -> Result<DatabaseConnection, DatabaseError> {
+pub async fn connect(url: &str) -> Result<Db, DatabaseError> {
     let shown = redact(url);
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -63,6 +64,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DatabaseError> {
     }
     Database::connect(options)
         .await
+        .map(Db::new)
         .map_err(|e| DatabaseError::Connect {
             url: shown,
             reason: e.to_string(),
@@ -70,8 +72,8 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DatabaseError> {
 }
 
 /// Applies every pending migration.
-pub async fn migrate(db: &DatabaseConnection, url: &str) -> Result<(), DatabaseError> {
-    Migrator::up(db, None)
+pub async fn migrate(db: &Db, url: &str) -> Result<(), DatabaseError> {
+    Migrator::up(&*db.write().await, None)
         .await
         .map_err(|e| DatabaseError::Migrate {
             url: redact(url),

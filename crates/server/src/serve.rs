@@ -102,18 +102,11 @@ pub async fn start(settings: &Settings) -> Result<Running, ServeError> {
     let db = database::connect(&settings.database_url).await?;
     database::migrate(&db, &settings.database_url).await?;
     let sealing_key = master_key::resolve(&settings.master_key)?;
-    let store = KeyStore::new(db.clone(), sealing_key.clone(), settings.key_policy);
+    let store = KeyStore::new(db.read().clone(), sealing_key.clone(), settings.key_policy);
     store.maintain(Utc::now()).await?;
     let keys: SharedKeyRing = Arc::new(ArcSwap::from_pointee(store.load(Utc::now()).await?));
 
-    // One queue for every writer in this process (SQLite takes one writer at a time).
-    let write_gate = latchkey_core::WriteGate::for_database(&db);
-    let outbox = Outbox::new(
-        db.clone(),
-        sealing_key.clone(),
-        mail_settings(settings)?,
-        write_gate.clone(),
-    );
+    let outbox = Outbox::new(db.clone(), sealing_key.clone(), mail_settings(settings)?);
     let db_for_sweeper = db.clone();
     let state = AppState::new(AppConfig {
         issuer: settings.issuer.clone(),
@@ -125,7 +118,6 @@ pub async fn start(settings: &Settings) -> Result<Running, ServeError> {
         login: settings.login.clone(),
         tokens: settings.tokens.clone(),
         master_key: sealing_key,
-        write_gate,
         rate_limit_per_ip: settings.rate_limit_per_ip,
         join_link_max_ttl: settings.join_link_max_ttl,
     })?;
@@ -221,7 +213,7 @@ async fn follow_revocations(state: AppState, mut stopped: watch::Receiver<bool>)
 /// How often expired rows are deleted.
 const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
-async fn sweep_expired(db: sea_orm::DatabaseConnection, mut stopped: watch::Receiver<bool>) {
+async fn sweep_expired(db: latchkey_core::Db, mut stopped: watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(SWEEP_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

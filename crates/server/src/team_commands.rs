@@ -2,6 +2,7 @@
 //! operator at the command line acts with an administrator's rights and is named so in the log.
 
 use chrono::Utc;
+use latchkey_core::TeamId;
 use latchkey_core::email::Email;
 use latchkey_core::secret::SecretToken;
 use latchkey_teams::{Actor, AuditFilter, AuditLog, NewJoinLink, Role, TeamError, TeamName, Teams};
@@ -28,7 +29,7 @@ fn print_json(value: &impl serde::Serialize) {
 }
 
 /// What a refused team command should say.
-fn explain(team: &str, error: TeamError) -> ServeError {
+fn explain(team: &TeamId, error: TeamError) -> ServeError {
     match error {
         TeamError::NotFound => ServeError::Usage(format!(
             "there is no team {team:?}: use the team_id that `latchkey team create` printed"
@@ -75,7 +76,7 @@ pub async fn create(
 }
 
 /// `latchkey team members --team TEAM`.
-pub async fn members(settings: &Settings, team: &str, json: bool) -> Result<(), ServeError> {
+pub async fn members(settings: &Settings, team: &TeamId, json: bool) -> Result<(), ServeError> {
     let members = teams(settings)
         .await?
         .members(team, &Actor::operator())
@@ -103,16 +104,10 @@ pub async fn create_join_link(
     args: JoinLinkCreateArgs,
     json: bool,
 ) -> Result<(), ServeError> {
-    let ttl = match &args.ttl {
-        Some(raw) => Ttl::parse(raw)
-            .map_err(|e| ServeError::Usage(format!("--ttl {raw:?}: {e}")))?
-            .as_time_delta(),
-        None => settings.join_link_max_ttl,
-    };
-    let role = match &args.role {
-        Some(raw) => Role::parse(raw).map_err(|e| ServeError::Usage(format!("--role: {e}")))?,
-        None => Role::Member,
-    };
+    let ttl = args
+        .ttl
+        .map_or(settings.join_link_max_ttl, Ttl::as_time_delta);
+    let role = args.role.unwrap_or(Role::Member);
     let creator = email(&args.created_by, "--created-by")?;
     let teams = teams(settings).await?;
     // The creator must be one of the team's administrators: the log names a person.
@@ -188,7 +183,7 @@ pub async fn audit(settings: &Settings, args: AuditArgs, json: bool) -> Result<(
             .audit_log(team, &Actor::operator(), &filter)
             .await
             .map_err(|e| explain(team, e))?,
-        None => AuditLog::list(&open_database(settings).await?, None, &filter)
+        None => AuditLog::list(open_database(settings).await?.read(), None, &filter)
             .await
             .map_err(|e| ServeError::Usage(format!("reading the audit log: {e}")))?,
     };
@@ -212,7 +207,7 @@ pub async fn audit(settings: &Settings, args: AuditArgs, json: bool) -> Result<(
 /// Records a client's creation or deletion in its team's log (or the instance's, without one).
 pub async fn record_client_event(
     db: &sea_orm::DatabaseConnection,
-    team: Option<&str>,
+    team: Option<&TeamId>,
     action: &str,
     client_id: &str,
     name: &str,

@@ -1,6 +1,7 @@
 //! The audit log: append-only events naming who did what to whom, when and from where.
 
 use chrono::{DateTime, Utc};
+use latchkey_core::{TeamId, UserId};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -16,7 +17,7 @@ use crate::entities::audit_event;
 #[derive(Clone, Debug)]
 pub struct Actor {
     /// The account acting; `None` for the operator at the command line, who may do anything.
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     /// How the log names them: an address, or what the operator is.
     pub label: String,
     pub ip: String,
@@ -24,7 +25,7 @@ pub struct Actor {
 }
 
 impl Actor {
-    pub fn person(user_id: &str, email: &str, ip: &str, user_agent: &str) -> Self {
+    pub fn person(user_id: &UserId, email: &str, ip: &str, user_agent: &str) -> Self {
         Self {
             user_id: Some(user_id.to_owned()),
             label: email.to_owned(),
@@ -113,7 +114,7 @@ impl AuditLog {
     /// change it records does.
     pub async fn record<C: ConnectionTrait>(
         conn: &C,
-        team_id: Option<&str>,
+        team_id: Option<&TeamId>,
         action: &str,
         actor: &Actor,
         subject: &Subject,
@@ -123,14 +124,14 @@ impl AuditLog {
         audit_event::Entity::insert(row(team_id, action, actor, subject, &details, now))
             .exec_without_returning(conn)
             .await?;
-        tracing::info!(team = team_id, action, actor = %actor.label, subject = %subject.label, "audit");
+        tracing::info!(team = team_id.map(TeamId::as_str), action, actor = %actor.label, subject = %subject.label, "audit");
         Ok(())
     }
 
     /// Appends one event to each of several teams' logs.
     pub async fn record_for_teams<C: ConnectionTrait>(
         conn: &C,
-        team_ids: &[String],
+        team_ids: &[TeamId],
         action: &str,
         actor: &Actor,
         subject: &Subject,
@@ -153,7 +154,7 @@ impl AuditLog {
     /// A page of one team's events (or, with `None`, of events that belong to no team).
     pub async fn list<C: ConnectionTrait>(
         conn: &C,
-        team_id: Option<&str>,
+        team_id: Option<&TeamId>,
         filter: &AuditFilter,
     ) -> Result<Vec<AuditEvent>, DbErr> {
         use audit_event::Column;
@@ -200,7 +201,7 @@ impl AuditLog {
 }
 
 fn row(
-    team_id: Option<&str>,
+    team_id: Option<&TeamId>,
     action: &str,
     actor: &Actor,
     subject: &Subject,
@@ -209,11 +210,11 @@ fn row(
 ) -> audit_event::ActiveModel {
     audit_event::ActiveModel {
         id: Set(uuid::Uuid::now_v7().to_string()),
-        team_id: Set(team_id.map(str::to_owned)),
+        team_id: Set(team_id.map(String::from)),
         at: Set(now),
         action: Set(action.to_owned()),
         actor: Set(truncate(&actor.label, 320)),
-        actor_id: Set(actor.user_id.clone()),
+        actor_id: Set(actor.user_id.as_ref().map(String::from)),
         subject: Set(truncate(&subject.label, 512)),
         subject_id: Set(subject.id.as_deref().map(|id| truncate(id, 64))),
         details: Set(details.to_string()),

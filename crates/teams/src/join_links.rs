@@ -2,10 +2,10 @@
 //! magic link sent to their address becomes a member. The link alone grants nothing.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use latchkey_core::{JoinLinkId, TeamId};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -19,7 +19,7 @@ use crate::teams::{Team, Teams, lock_team};
 /// What an administrator asks for. The caller makes the token and passes only its hash.
 #[derive(Clone, Debug)]
 pub struct NewJoinLink {
-    pub team_id: String,
+    pub team_id: TeamId,
     pub role: Role,
     pub ttl: TimeDelta,
     pub max_uses: Option<i32>,
@@ -38,8 +38,8 @@ pub enum JoinLinkState {
 /// A join link as administrators see it. The token is not here: it is shown once.
 #[derive(Clone, Debug, Serialize)]
 pub struct JoinLink {
-    pub id: String,
-    pub team_id: String,
+    pub id: JoinLinkId,
+    pub team_id: TeamId,
     pub role: Role,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
@@ -62,8 +62,8 @@ impl JoinLink {
             JoinLinkState::Active
         };
         Self {
-            id: row.id,
-            team_id: row.team_id,
+            id: row.id.into(),
+            team_id: row.team_id.into(),
             role: Role::from_stored(&row.role),
             created_by: row.created_by,
             created_at: row.created_at,
@@ -113,12 +113,12 @@ impl Teams {
         if new.max_uses.is_some_and(|max| max < 1) {
             return Err(TeamError::MaxUses);
         }
-        let txn = self.db.begin().await?;
-        lock_team(&txn, &new.team_id, now).await?;
-        Self::require_admin(&txn, &new.team_id, actor).await?;
+        let txn = self.db.transaction().await?;
+        lock_team(&*txn, &new.team_id, now).await?;
+        Self::require_admin(&*txn, &new.team_id, actor).await?;
         let row = join_link::Model {
             id: uuid::Uuid::now_v7().to_string(),
-            team_id: new.team_id.clone(),
+            team_id: new.team_id.clone().into_string(),
             token_hash: new.token_hash,
             role: new.role.as_str().to_owned(),
             created_by: actor.label.clone(),
@@ -129,10 +129,10 @@ impl Teams {
             revoked_at: None,
         };
         join_link::Entity::insert(join_link::ActiveModel::from(row.clone()))
-            .exec_without_returning(&txn)
+            .exec_without_returning(&*txn)
             .await?;
         AuditLog::record(
-            &txn,
+            &*txn,
             Some(&new.team_id),
             "join_link.created",
             actor,
@@ -153,15 +153,15 @@ impl Teams {
     /// The team's join links, newest first (administrators).
     pub async fn join_links(
         &self,
-        team_id: &str,
+        team_id: &TeamId,
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<Vec<JoinLink>, TeamError> {
-        Self::require_admin(&self.db, team_id, actor).await?;
+        Self::require_admin(self.db.read(), team_id, actor).await?;
         let rows = join_link::Entity::find()
             .filter(join_link::Column::TeamId.eq(team_id))
             .order_by_desc(join_link::Column::CreatedAt)
-            .all(&self.db)
+            .all(self.db.read())
             .await?;
         Ok(rows
             .into_iter()
@@ -172,25 +172,25 @@ impl Teams {
     /// Revokes a join link (administrators); it stops working at once.
     pub async fn revoke_join_link(
         &self,
-        team_id: &str,
-        link_id: &str,
+        team_id: &TeamId,
+        link_id: &JoinLinkId,
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(), TeamError> {
-        let txn = self.db.begin().await?;
-        lock_team(&txn, team_id, now).await?;
-        Self::require_admin(&txn, team_id, actor).await?;
+        let txn = self.db.transaction().await?;
+        lock_team(&*txn, team_id, now).await?;
+        Self::require_admin(&*txn, team_id, actor).await?;
         let revoked = join_link::Entity::update_many()
             .col_expr(join_link::Column::RevokedAt, Expr::value(now))
             .filter(join_link::Column::Id.eq(link_id))
             .filter(join_link::Column::TeamId.eq(team_id))
             .filter(join_link::Column::RevokedAt.is_null())
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
         if revoked.rows_affected == 0 {
             let exists = join_link::Entity::find_by_id(link_id)
                 .filter(join_link::Column::TeamId.eq(team_id))
-                .one(&txn)
+                .one(&*txn)
                 .await?
                 .is_some();
             // Revoking twice is not an error, and writes no second event.
@@ -201,11 +201,11 @@ impl Teams {
             };
         }
         AuditLog::record(
-            &txn,
+            &*txn,
             Some(team_id),
             "join_link.revoked",
             actor,
-            &Subject::new(link_id, format!("join link {}", short(link_id))),
+            &Subject::new(link_id, format!("join link {}", short(link_id.as_str()))),
             json!({ "join_link_id": link_id }),
             now,
         )
@@ -222,11 +222,11 @@ impl Teams {
     ) -> Result<(JoinLink, Team), JoinError> {
         let row = join_link::Entity::find()
             .filter(join_link::Column::TokenHash.eq(token_hash))
-            .one(&self.db)
+            .one(self.db.read())
             .await?
             .ok_or(JoinError::NotFound)?;
         let team = team::Entity::find_by_id(row.team_id.as_str())
-            .one(&self.db)
+            .one(self.db.read())
             .await?
             .ok_or(JoinError::NotFound)?;
         let link = JoinLink::from_row(row, now);
@@ -239,7 +239,7 @@ impl Teams {
     /// The link by its id, usable or not (the login flow carries the id, not the token).
     pub async fn join_link_in<C: ConnectionTrait>(
         conn: &C,
-        link_id: &str,
+        link_id: &JoinLinkId,
         now: DateTime<Utc>,
     ) -> Result<(JoinLink, Team), JoinError> {
         let row = join_link::Entity::find_by_id(link_id)
@@ -259,7 +259,7 @@ impl Teams {
     /// maximum uses. On an error the caller rolls back, which undoes the membership.
     pub async fn join_in<C: ConnectionTrait>(
         conn: &C,
-        link_id: &str,
+        link_id: &JoinLinkId,
         account: &user::Model,
         actor: &Actor,
         now: DateTime<Utc>,
@@ -317,7 +317,7 @@ impl Teams {
         }
         AuditLog::record(
             conn,
-            Some(&link.team_id),
+            Some(&TeamId::from(link.team_id.as_str())),
             "member.joined",
             actor,
             &Subject::new(&account.id, &account.email),

@@ -2,10 +2,11 @@
 //! can forget to, and writes its audit event in the same transaction as the change.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use latchkey_core::{JoinLinkId, TeamId, UserId};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -20,7 +21,7 @@ use crate::role::Role;
 #[derive(Clone, Debug, Serialize)]
 pub struct Team {
     #[serde(rename = "team_id")]
-    pub id: String,
+    pub id: TeamId,
     pub name: String,
     pub created_at: DateTime<Utc>,
 }
@@ -28,7 +29,7 @@ pub struct Team {
 impl From<team::Model> for Team {
     fn from(row: team::Model) -> Self {
         Self {
-            id: row.id,
+            id: row.id.into(),
             name: row.name,
             created_at: row.created_at,
         }
@@ -45,11 +46,11 @@ pub struct Membership {
 /// A member as the team lists them (`latchkey team members --json` prints these).
 #[derive(Clone, Debug, Serialize)]
 pub struct Member {
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: String,
     pub role: Role,
     pub joined_at: DateTime<Utc>,
-    pub join_link_id: Option<String>,
+    pub join_link_id: Option<JoinLinkId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,12 +61,12 @@ pub struct Member {
 /// Teams and their members.
 #[derive(Clone)]
 pub struct Teams {
-    pub(crate) db: DatabaseConnection,
+    pub(crate) db: latchkey_core::Db,
     pub(crate) join_link_max_ttl: TimeDelta,
 }
 
 impl Teams {
-    pub fn new(db: DatabaseConnection, join_link_max_ttl: TimeDelta) -> Self {
+    pub fn new(db: latchkey_core::Db, join_link_max_ttl: TimeDelta) -> Self {
         Self {
             db,
             join_link_max_ttl,
@@ -85,9 +86,9 @@ impl Teams {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<Team, TeamError> {
-        let id = uuid::Uuid::now_v7().to_string();
+        let id = TeamId::from(uuid::Uuid::now_v7().to_string());
         team::Entity::insert(team::ActiveModel {
-            id: Set(id.clone()),
+            id: Set(id.clone().into_string()),
             name: Set(name.as_str().to_owned()),
             created_at: Set(now),
             updated_at: Set(now),
@@ -95,7 +96,7 @@ impl Teams {
         .exec_without_returning(conn)
         .await?;
         membership::Entity::insert(membership::ActiveModel {
-            team_id: Set(id.clone()),
+            team_id: Set(id.clone().into_string()),
             user_id: Set(admin.id.clone()),
             role: Set(Role::Administrator.as_str().to_owned()),
             joined_at: Set(now),
@@ -110,7 +111,7 @@ impl Teams {
             Some(&id),
             "team.created",
             actor,
-            &Subject::new(&id, name.as_str()),
+            &Subject::new(id.as_str(), name.as_str()),
             json!({ "name": name.as_str(), "administrator": admin.email, "administrator_id": admin.id }),
             now,
         )
@@ -132,16 +133,16 @@ impl Teams {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<Team, TeamError> {
-        let txn = self.db.begin().await?;
-        let (admin, _) = ensure_user(&txn, admin_email, now).await?;
-        let team = Self::create_in(&txn, name, &admin, actor, now).await?;
+        let txn = self.db.transaction().await?;
+        let (admin, _) = ensure_user(&*txn, admin_email, now).await?;
+        let team = Self::create_in(&*txn, name, &admin, actor, now).await?;
         txn.commit().await?;
         Ok(team)
     }
 
-    pub async fn get(&self, team_id: &str) -> Result<Option<Team>, TeamError> {
+    pub async fn get(&self, team_id: &TeamId) -> Result<Option<Team>, TeamError> {
         Ok(team::Entity::find_by_id(team_id)
-            .one(&self.db)
+            .one(self.db.read())
             .await?
             .map(Team::from))
     }
@@ -149,11 +150,11 @@ impl Teams {
     /// The person's role in the team, if they are in it.
     pub async fn role_of<C: ConnectionTrait>(
         conn: &C,
-        team_id: &str,
-        user_id: &str,
+        team_id: &TeamId,
+        user_id: &UserId,
     ) -> Result<Option<Role>, TeamError> {
         Ok(
-            membership::Entity::find_by_id((team_id.to_owned(), user_id.to_owned()))
+            membership::Entity::find_by_id((team_id.into(), user_id.into()))
                 .one(conn)
                 .await?
                 .map(|m| Role::from_stored(&m.role)),
@@ -162,8 +163,8 @@ impl Teams {
 
     /// The team and the person's role in it: what any page of the team first asks.
     /// Someone outside the team learns nothing, not even that it exists.
-    pub async fn open(&self, team_id: &str, user_id: &str) -> Result<Membership, TeamError> {
-        Self::membership_in(&self.db, team_id, user_id)
+    pub async fn open(&self, team_id: &TeamId, user_id: &UserId) -> Result<Membership, TeamError> {
+        Self::membership_in(self.db.read(), team_id, user_id)
             .await?
             .ok_or(TeamError::NotFound)
     }
@@ -171,10 +172,10 @@ impl Teams {
     /// The team and the person's role in it, if they are in it: one query.
     pub async fn membership_in<C: ConnectionTrait>(
         conn: &C,
-        team_id: &str,
-        user_id: &str,
+        team_id: &TeamId,
+        user_id: &UserId,
     ) -> Result<Option<Membership>, TeamError> {
-        let found = membership::Entity::find_by_id((team_id.to_owned(), user_id.to_owned()))
+        let found = membership::Entity::find_by_id((team_id.into(), user_id.into()))
             .find_also_related(team::Entity)
             .one(conn)
             .await?;
@@ -191,7 +192,7 @@ impl Teams {
     /// team gets [`TeamError::NotFound`], a member [`TeamError::Forbidden`].
     pub async fn require_admin<C: ConnectionTrait>(
         conn: &C,
-        team_id: &str,
+        team_id: &TeamId,
         actor: &Actor,
     ) -> Result<(), TeamError> {
         match &actor.user_id {
@@ -208,13 +209,13 @@ impl Teams {
     }
 
     /// Every team the person is in, oldest membership first.
-    pub async fn memberships(&self, user_id: &str) -> Result<Vec<Membership>, TeamError> {
-        Self::memberships_in(&self.db, user_id).await
+    pub async fn memberships(&self, user_id: &UserId) -> Result<Vec<Membership>, TeamError> {
+        Self::memberships_in(self.db.read(), user_id).await
     }
 
     pub async fn memberships_in<C: ConnectionTrait>(
         conn: &C,
-        user_id: &str,
+        user_id: &UserId,
     ) -> Result<Vec<Membership>, TeamError> {
         let rows = membership::Entity::find()
             .filter(membership::Column::UserId.eq(user_id))
@@ -234,9 +235,11 @@ impl Teams {
     }
 
     /// The team's members; anyone in the team may see who else is.
-    pub async fn members(&self, team_id: &str, actor: &Actor) -> Result<Vec<Member>, TeamError> {
+    pub async fn members(&self, team_id: &TeamId, actor: &Actor) -> Result<Vec<Member>, TeamError> {
         if let Some(user_id) = &actor.user_id
-            && Self::role_of(&self.db, team_id, user_id).await?.is_none()
+            && Self::role_of(self.db.read(), team_id, user_id)
+                .await?
+                .is_none()
         {
             return Err(TeamError::NotFound);
         }
@@ -247,17 +250,17 @@ impl Teams {
             .filter(membership::Column::TeamId.eq(team_id))
             .order_by_asc(membership::Column::JoinedAt)
             .find_also_related(user::Entity)
-            .all(&self.db)
+            .all(self.db.read())
             .await?;
         Ok(rows
             .into_iter()
             .filter_map(|(member, account)| {
                 account.map(|account| Member {
-                    user_id: account.id,
+                    user_id: account.id.into(),
                     email: account.email,
                     role: Role::from_stored(&member.role),
                     joined_at: member.joined_at,
-                    join_link_id: member.join_link_id,
+                    join_link_id: member.join_link_id.map(JoinLinkId::from),
                     external_id: member.external_id,
                     issuer: member.external_issuer,
                     last_sign_in_at: account.last_sign_in_at,
@@ -269,26 +272,26 @@ impl Teams {
     /// Renames the team (administrators).
     pub async fn rename(
         &self,
-        team_id: &str,
+        team_id: &TeamId,
         name: &TeamName,
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(), TeamError> {
-        let txn = self.db.begin().await?;
-        lock_team(&txn, team_id, now).await?;
-        Self::require_admin(&txn, team_id, actor).await?;
+        let txn = self.db.transaction().await?;
+        lock_team(&*txn, team_id, now).await?;
+        Self::require_admin(&*txn, team_id, actor).await?;
         let before = team::Entity::find_by_id(team_id)
-            .one(&txn)
+            .one(&*txn)
             .await?
             .ok_or(TeamError::NotFound)?;
         team::Entity::update_many()
             .col_expr(team::Column::Name, Expr::value(name.as_str()))
             .col_expr(team::Column::UpdatedAt, Expr::value(now))
             .filter(team::Column::Id.eq(team_id))
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
         AuditLog::record(
-            &txn,
+            &*txn,
             Some(team_id),
             "team.renamed",
             actor,
@@ -304,31 +307,31 @@ impl Teams {
     /// Changes a member's role (administrators). The last administrator cannot be demoted.
     pub async fn change_role(
         &self,
-        team_id: &str,
-        user_id: &str,
+        team_id: &TeamId,
+        user_id: &UserId,
         role: Role,
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(), TeamError> {
-        let txn = self.db.begin().await?;
-        lock_team(&txn, team_id, now).await?;
-        Self::require_admin(&txn, team_id, actor).await?;
-        let (member, account) = member_row(&txn, team_id, user_id).await?;
+        let txn = self.db.transaction().await?;
+        lock_team(&*txn, team_id, now).await?;
+        Self::require_admin(&*txn, team_id, actor).await?;
+        let (member, account) = member_row(&*txn, team_id, user_id).await?;
         let from = Role::from_stored(&member.role);
         if from == role {
             return Ok(());
         }
-        if from == Role::Administrator && administrators(&txn, team_id).await? <= 1 {
+        if from == Role::Administrator && administrators(&*txn, team_id).await? <= 1 {
             return Err(TeamError::LastAdministrator);
         }
         membership::Entity::update_many()
             .col_expr(membership::Column::Role, Expr::value(role.as_str()))
             .filter(membership::Column::TeamId.eq(team_id))
             .filter(membership::Column::UserId.eq(user_id))
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
         AuditLog::record(
-            &txn,
+            &*txn,
             Some(team_id),
             "member.role_changed",
             actor,
@@ -347,8 +350,8 @@ impl Teams {
     /// membership or not at all.
     pub async fn remove_member<F>(
         &self,
-        team_id: &str,
-        user_id: &str,
+        team_id: &TeamId,
+        user_id: &UserId,
         actor: &Actor,
         now: DateTime<Utc>,
         also: F,
@@ -356,30 +359,30 @@ impl Teams {
     where
         F: AsyncFnOnce(&sea_orm::DatabaseTransaction) -> Result<(), sea_orm::DbErr>,
     {
-        let txn = self.db.begin().await?;
-        lock_team(&txn, team_id, now).await?;
-        let leaving = actor.user_id.as_deref() == Some(user_id);
+        let txn = self.db.transaction().await?;
+        lock_team(&*txn, team_id, now).await?;
+        let leaving = actor.user_id.as_ref() == Some(user_id);
         if leaving {
-            if Self::role_of(&txn, team_id, user_id).await?.is_none() {
+            if Self::role_of(&*txn, team_id, user_id).await?.is_none() {
                 return Err(TeamError::NotFound);
             }
         } else {
-            Self::require_admin(&txn, team_id, actor).await?;
+            Self::require_admin(&*txn, team_id, actor).await?;
         }
-        let (member, account) = member_row(&txn, team_id, user_id).await?;
+        let (member, account) = member_row(&*txn, team_id, user_id).await?;
         if Role::from_stored(&member.role) == Role::Administrator
-            && administrators(&txn, team_id).await? <= 1
+            && administrators(&*txn, team_id).await? <= 1
         {
             return Err(TeamError::LastAdministrator);
         }
         membership::Entity::delete_many()
             .filter(membership::Column::TeamId.eq(team_id))
             .filter(membership::Column::UserId.eq(user_id))
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
-        also(&txn).await?;
+        also(&*txn).await?;
         AuditLog::record(
-            &txn,
+            &*txn,
             Some(team_id),
             if leaving {
                 "member.left"
@@ -400,26 +403,26 @@ impl Teams {
     /// A page of the team's audit log (administrators).
     pub async fn audit_log(
         &self,
-        team_id: &str,
+        team_id: &TeamId,
         actor: &Actor,
         filter: &AuditFilter,
     ) -> Result<Vec<AuditEvent>, TeamError> {
-        Self::require_admin(&self.db, team_id, actor).await?;
-        Ok(AuditLog::list(&self.db, Some(team_id), filter).await?)
+        Self::require_admin(self.db.read(), team_id, actor).await?;
+        Ok(AuditLog::list(self.db.read(), Some(team_id), filter).await?)
     }
 
     /// Adds a person to a team directly, in the caller's transaction (a member provisioned
     /// from an integration). Returns false when they were in it already.
     pub async fn add_member_in<C: ConnectionTrait>(
         conn: &C,
-        team_id: &str,
+        team_id: &TeamId,
         account: &user::Model,
         role: Role,
         external: Option<(&str, &str)>,
         now: DateTime<Utc>,
     ) -> Result<bool, TeamError> {
         let inserted = membership::Entity::insert(membership::ActiveModel {
-            team_id: Set(team_id.to_owned()),
+            team_id: Set(team_id.into()),
             user_id: Set(account.id.clone()),
             role: Set(role.as_str().to_owned()),
             joined_at: Set(now),
@@ -444,7 +447,7 @@ impl Teams {
 /// write fails when another connection commits in between.
 pub async fn lock_team<C: ConnectionTrait>(
     conn: &C,
-    team_id: &str,
+    team_id: &TeamId,
     now: DateTime<Utc>,
 ) -> Result<(), TeamError> {
     let touched = team::Entity::update_many()
@@ -460,10 +463,10 @@ pub async fn lock_team<C: ConnectionTrait>(
 
 async fn member_row<C: ConnectionTrait>(
     conn: &C,
-    team_id: &str,
-    user_id: &str,
+    team_id: &TeamId,
+    user_id: &UserId,
 ) -> Result<(membership::Model, user::Model), TeamError> {
-    match membership::Entity::find_by_id((team_id.to_owned(), user_id.to_owned()))
+    match membership::Entity::find_by_id((team_id.into(), user_id.into()))
         .find_also_related(user::Entity)
         .one(conn)
         .await?
@@ -473,7 +476,7 @@ async fn member_row<C: ConnectionTrait>(
     }
 }
 
-async fn administrators<C: ConnectionTrait>(conn: &C, team_id: &str) -> Result<u64, TeamError> {
+async fn administrators<C: ConnectionTrait>(conn: &C, team_id: &TeamId) -> Result<u64, TeamError> {
     Ok(membership::Entity::find()
         .filter(membership::Column::TeamId.eq(team_id))
         .filter(membership::Column::Role.eq(Role::Administrator.as_str()))

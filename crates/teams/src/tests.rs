@@ -4,8 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use latchkey_core::{Db, TeamId, UserId};
 use latchkey_migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::{ConnectOptions, Database};
 
 use crate::{Actor, Role, TeamError, TeamName, Teams, ensure_user};
 
@@ -13,23 +14,23 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).unwrap()
 }
 
-async fn database() -> DatabaseConnection {
+async fn database() -> Db {
     // One connection: every connection to `sqlite::memory:` is a database of its own.
     let mut options = ConnectOptions::new("sqlite::memory:");
     options.max_connections(1).sqlx_logging(false);
     let db = Database::connect(options).await.unwrap();
     Migrator::up(&db, None).await.unwrap();
-    db
+    Db::new(db)
 }
 
 /// A team founded by `ada@acme.test`, with `bo@acme.test` in it as a member.
 struct Acme {
     teams: Teams,
-    team: String,
+    team: TeamId,
     ada: Actor,
     bo: Actor,
-    bo_id: String,
-    ada_id: String,
+    bo_id: UserId,
+    ada_id: UserId,
 }
 
 async fn acme() -> Acme {
@@ -41,18 +42,22 @@ async fn acme() -> Acme {
         .await
         .unwrap()
         .id;
-    let (ada, _) = ensure_user(&db, "ada@acme.test", now()).await.unwrap();
-    let (bo, _) = ensure_user(&db, "bo@acme.test", now()).await.unwrap();
-    Teams::add_member_in(&db, &team, &bo, Role::Member, None, now())
+    let (ada, _) = ensure_user(&*db.write().await, "ada@acme.test", now())
+        .await
+        .unwrap();
+    let (bo, _) = ensure_user(&*db.write().await, "bo@acme.test", now())
+        .await
+        .unwrap();
+    Teams::add_member_in(&*db.write().await, &team, &bo, Role::Member, None, now())
         .await
         .unwrap();
     Acme {
         teams,
         team,
-        ada: Actor::person(&ada.id, &ada.email, "192.0.2.1", "test"),
-        bo: Actor::person(&bo.id, &bo.email, "192.0.2.2", "test"),
-        bo_id: bo.id,
-        ada_id: ada.id,
+        ada: Actor::person(&ada.id.as_str().into(), &ada.email, "192.0.2.1", "test"),
+        bo: Actor::person(&bo.id.as_str().into(), &bo.email, "192.0.2.2", "test"),
+        bo_id: bo.id.into(),
+        ada_id: ada.id.into(),
     }
 }
 
@@ -111,7 +116,12 @@ async fn a_member_may_not_manage_and_an_outsider_may_not_even_see_the_team() {
         t.rename(&acme.team, &name, &acme.bo, now()).await,
         TeamError::Forbidden,
     );
-    let outsider = Actor::person("no-such-user", "eve@elsewhere.test", "192.0.2.9", "test");
+    let outsider = Actor::person(
+        &"no-such-user".into(),
+        "eve@elsewhere.test",
+        "192.0.2.9",
+        "test",
+    );
     refused(
         t.rename(&acme.team, &name, &outsider, now()).await,
         TeamError::NotFound,

@@ -11,7 +11,7 @@ pub(super) async fn healthz() -> &'static str {
 
 /// `GET /readyz`: the database answers, so this replica can serve real traffic.
 pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.db.ping().await {
+    match state.db.read().ping().await {
         Ok(()) => (StatusCode::OK, "ready\n"),
         Err(error) => {
             tracing::warn!(%error, "readiness check: the database does not answer");

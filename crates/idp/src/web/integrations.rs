@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use chrono::{SecondsFormat, Utc};
+use latchkey_core::{TeamId, TrustedIssuerId};
 use latchkey_teams::{Actor, TeamError};
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +21,7 @@ use latchkey_oidc::federation::{IssuerError, JWT_BEARER, NewIssuer, TrustedIssue
 
 #[derive(Deserialize, Default)]
 pub(super) struct PageQuery {
-    team: Option<String>,
+    team: Option<TeamId>,
     done: Option<String>,
 }
 
@@ -28,7 +29,7 @@ pub(super) struct PageQuery {
 #[derive(Deserialize)]
 pub(super) struct IssuerForm {
     #[serde(default)]
-    team: String,
+    team: TeamId,
     #[serde(default)]
     issuer: String,
     #[serde(default)]
@@ -45,14 +46,14 @@ pub(super) struct IssuerForm {
 #[derive(Deserialize)]
 pub(super) struct RemoveForm {
     #[serde(default)]
-    team: String,
+    team: TeamId,
     #[serde(default)]
-    id: String,
+    id: TrustedIssuerId,
 }
 
 #[derive(Serialize)]
 struct IssuerRow {
-    id: String,
+    id: TrustedIssuerId,
     issuer: String,
     keys: String,
     algorithms: String,
@@ -63,7 +64,7 @@ struct IssuerRow {
 #[derive(Serialize)]
 struct IntegrationsView<'a> {
     csrf: &'a str,
-    team_id: &'a str,
+    team_id: &'a TeamId,
     team_name: &'a str,
     issuers: Vec<IssuerRow>,
     token_endpoint: String,
@@ -147,9 +148,9 @@ pub(super) async fn page(
         .into_response())
 }
 
-fn back(team: &str, done: &str) -> Response {
+fn back(team: &TeamId, done: &str) -> Response {
     let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("team", team)
+        .append_pair("team", team.as_str())
         .append_pair("done", done)
         .finish();
     Redirect::to(&format!("{}?{query}", paths::INTEGRATIONS)).into_response()

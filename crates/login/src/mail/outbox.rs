@@ -8,16 +8,13 @@ use lettre::address::Envelope;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{Address, AsyncTransport, Message};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
-    QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
 use tokio::sync::{Notify, watch};
 
 use super::templates::RenderedMail;
 use super::{MailSettings, MailTransport};
 use crate::entities::mail_outbox;
-use latchkey_core::WriteGate;
+use latchkey_core::Db;
 use latchkey_core::email::Email;
 
 /// The most mails one delivery round claims.
@@ -46,27 +43,19 @@ pub enum OutboxError {
 /// retries, by whichever replica claims it first.
 #[derive(Clone)]
 pub struct Outbox {
-    db: DatabaseConnection,
+    db: Db,
     master_key: Arc<MasterKey>,
     settings: MailSettings,
     wake: Arc<Notify>,
-    /// The worker's writes queue with the requests' on SQLite.
-    write_gate: WriteGate,
 }
 
 impl Outbox {
-    pub fn new(
-        db: DatabaseConnection,
-        master_key: Arc<MasterKey>,
-        settings: MailSettings,
-        write_gate: WriteGate,
-    ) -> Self {
+    pub fn new(db: Db, master_key: Arc<MasterKey>, settings: MailSettings) -> Self {
         Self {
             db,
             master_key,
             settings,
             wake: Arc::new(Notify::new()),
-            write_gate,
         }
     }
 
@@ -132,13 +121,13 @@ impl Outbox {
             .filter(unclaimed(now))
             .limit(BATCH)
             .into_tuple()
-            .all(&self.db)
+            .all(self.db.read())
             .await?;
         if due.is_empty() {
             return Ok(0);
         }
         let round = uuid::Uuid::new_v4().to_string();
-        let turn = self.write_gate.turn().await;
+        let writer = self.db.write().await;
         let claimed = mail_outbox::Entity::update_many()
             .col_expr(mail_outbox::Column::ClaimedUntil, Expr::value(now + CLAIM))
             .col_expr(mail_outbox::Column::ClaimedBy, Expr::value(round.as_str()))
@@ -150,10 +139,10 @@ impl Outbox {
             .filter(mail_outbox::Column::SentAt.is_null())
             .filter(mail_outbox::Column::DroppedAt.is_null())
             .filter(unclaimed(now))
-            .exec(&self.db)
+            .exec(&*writer)
             .await?
             .rows_affected;
-        drop(turn);
+        drop(writer);
         if claimed == 0 {
             // Another replica claimed them first.
             return Ok(0);
@@ -224,13 +213,13 @@ impl Outbox {
         round: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<mail_outbox::Model>, OutboxError> {
-        let _turn = self.write_gate.turn().await;
+        let writer = self.db.write().await;
         Ok(mail_outbox::Entity::update_many()
             .col_expr(mail_outbox::Column::ClaimedUntil, Expr::value(now + CLAIM))
             .filter(mail_outbox::Column::Id.is_in(ids.iter().map(String::as_str)))
             .filter(mail_outbox::Column::ClaimedBy.eq(round))
             .filter(mail_outbox::Column::ClaimedUntil.gt(now))
-            .exec_with_returning(&self.db)
+            .exec_with_returning(&*writer)
             .await?)
     }
 
@@ -291,7 +280,7 @@ impl Outbox {
                     TimeDelta::seconds((1_i64 << attempts.clamp(0, 9)).min(MAX_BACKOFF_SECS));
                 tracing::warn!(mail = %mail.id, attempts, retry_in_s = backoff.num_seconds(), %error, "mail not sent; will retry");
                 metrics::counter!("mail_send_failures_total").increment(1);
-                let _turn = self.write_gate.turn().await;
+                let writer = self.db.write().await;
                 mail_outbox::Entity::update_many()
                     .col_expr(
                         mail_outbox::Column::NextAttemptAt,
@@ -304,7 +293,7 @@ impl Outbox {
                     .col_expr(mail_outbox::Column::LastError, Expr::value(error))
                     .filter(mail_outbox::Column::Id.eq(mail.id.as_str()))
                     .filter(mail_outbox::Column::ClaimedBy.eq(round))
-                    .exec(&self.db)
+                    .exec(&*writer)
                     .await?;
                 Ok(Delivery::Retry)
             }
@@ -323,7 +312,7 @@ impl Outbox {
         if ids.is_empty() {
             return Ok(());
         }
-        let _turn = self.write_gate.turn().await;
+        let writer = self.db.write().await;
         mail_outbox::Entity::update_many()
             .col_expr(column, Expr::value(now))
             .col_expr(
@@ -336,7 +325,7 @@ impl Outbox {
             )
             .filter(mail_outbox::Column::Id.is_in(ids.iter().map(String::as_str)))
             .filter(mail_outbox::Column::ClaimedBy.eq(round))
-            .exec(&self.db)
+            .exec(&*writer)
             .await?;
         Ok(())
     }

@@ -44,7 +44,7 @@ impl Provider {
         if claims.exp <= now.timestamp() {
             // A late replay is still a replay: spent codes are remembered for a day.
             if used_code::Entity::find_by_id(id_hash.as_str())
-                .one(&self.db)
+                .one(self.db.read())
                 .await?
                 .is_some()
             {
@@ -85,7 +85,7 @@ impl Provider {
         // grant id, so revoking it (on a replay) still ends them.
         let refresh = (scopes.contains(OFFLINE_ACCESS) && client.allows(GrantType::RefreshToken))
             .then(SecretToken::generate);
-        let turn = self.write_gate.turn().await;
+        let writer = self.db.write().await;
         let spent = used_code::Entity::insert(used_code::ActiveModel {
             id_hash: Set(id_hash),
             expires_at: Set(now + self.settings.code_ttl),
@@ -95,10 +95,10 @@ impl Provider {
                 .do_nothing()
                 .to_owned(),
         )
-        .exec_without_returning(&self.db)
+        .exec_without_returning(&*writer)
         .await?;
         if spent != 1 {
-            drop(turn);
+            drop(writer);
             self.revoke_code_grant(&claims, auth_time, "code_replay", now)
                 .await?;
             return Err(OAuthError::invalid_grant(
@@ -114,7 +114,7 @@ impl Provider {
                             .do_nothing()
                             .to_owned(),
                     )
-                    .exec_without_returning(&self.db)
+                    .exec_without_returning(&*writer)
                     .await?;
             if inserted != 1 {
                 // A replay revoked the grant between spending the code and writing it.
@@ -122,10 +122,10 @@ impl Provider {
                     "the code was used twice; its tokens are revoked",
                 ));
             }
-            self.insert_refresh(&self.db, refresh, &claims.grant_id, grant_expires_at, now)
+            self.insert_refresh(&*writer, refresh, &claims.grant_id, grant_expires_at, now)
                 .await?;
         }
-        drop(turn);
+        drop(writer);
         tracing::info!(client = %client.id, user = %claims.user_id, grant = %claims.grant_id, "code exchanged");
 
         let session = IssuedFor {
@@ -161,7 +161,7 @@ impl Provider {
                 "COALESCE(\"grants\".\"{column}\", excluded.\"{column}\")"
             ))
         };
-        let turn = self.write_gate.turn().await;
+        let writer = self.db.write().await;
         grant::Entity::insert(row)
             .on_conflict(
                 OnConflict::column(grant::Column::Id)
@@ -169,9 +169,9 @@ impl Provider {
                     .value(grant::Column::RevokedReason, keep_first("revoked_reason"))
                     .to_owned(),
             )
-            .exec_without_returning(&self.db)
+            .exec_without_returning(&*writer)
             .await?;
-        drop(turn);
+        drop(writer);
         self.revocations.add_grant(&claims.grant_id, now);
         tracing::warn!(grant = %claims.grant_id, reason, "grant revoked");
         metrics::counter!("oauth_grants_revoked_total", "reason" => reason.to_owned()).increment(1);

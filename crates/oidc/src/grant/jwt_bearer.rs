@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use latchkey_teams::{Actor, AuditLog, Role, Subject, Teams};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::client::{Client, GrantType};
@@ -57,7 +57,7 @@ impl Provider {
         let trusted = trusted_issuer::Entity::find()
             .filter(trusted_issuer::Column::Issuer.eq(iss))
             .filter(trusted_issuer::Column::TeamId.eq(team.as_str()))
-            .one(&self.db)
+            .one(self.db.read())
             .await?
             .ok_or_else(|| {
                 refuse(Refused(format!(
@@ -124,16 +124,14 @@ impl Provider {
                 )))
             })?;
 
-        let turn = self.write_gate.turn().await;
-        let txn = self.db.begin().await?;
-        if !assertion::first_use(&txn, &format!("issuer:{}", trusted.issuer), &verified).await? {
+        let txn = self.db.transaction().await?;
+        if !assertion::first_use(&*txn, &format!("issuer:{}", trusted.issuer), &verified).await? {
             return Err(refuse(Refused("this jti was used before (replay)".into())));
         }
         let member = self
             .link_member(&txn, &trusted, sub, &email, client, now)
             .await?;
         txn.commit().await?;
-        drop(turn);
 
         let access_token =
             self.issue_access_token(client, &member, &scopes, &trusted.team_id, now)?;
@@ -181,7 +179,7 @@ impl Provider {
             let (account, _) = latchkey_teams::ensure_user(txn, email.as_str(), now).await?;
             Teams::add_member_in(
                 txn,
-                &trusted.team_id,
+                &trusted.team_id.as_str().into(),
                 &account,
                 Role::Member,
                 Some((&trusted.issuer, sub)),
@@ -191,7 +189,7 @@ impl Provider {
             .map_err(OAuthError::internal)?;
             AuditLog::record(
                 txn,
-                Some(&trusted.team_id),
+                Some(&trusted.team_id.as_str().into()),
                 "member.provisioned",
                 &integration_actor(trusted, client),
                 &Subject::new(&account.id, &account.email),
@@ -232,7 +230,7 @@ impl Provider {
             .await?;
         AuditLog::record(
             txn,
-            Some(&trusted.team_id),
+            Some(&trusted.team_id.as_str().into()),
             "member.linked",
             &integration_actor(trusted, client),
             &Subject::new(&account.id, &account.email),

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::client::{Client, GrantType};
 use crate::entities::{grant, refresh_token};
@@ -30,11 +30,11 @@ impl Provider {
         let invalid = || OAuthError::invalid_grant("the refresh token is not valid");
         let token = SecretToken::from_client(token).ok_or_else(invalid)?;
         let row = refresh_token::Entity::find_by_id(token.hash())
-            .one(&self.db)
+            .one(self.db.read())
             .await?
             .ok_or_else(invalid)?;
         let family = grant::Entity::find_by_id(row.grant_id.as_str())
-            .one(&self.db)
+            .one(self.db.read())
             .await?
             .ok_or_else(invalid)?;
         if family.client_id != client.id {
@@ -61,10 +61,14 @@ impl Provider {
         let scopes = Scopes::narrow(scope, granted, |extra| format!("{extra:?} was not granted"))?;
         let account = self.account(&family.user_id).await?;
         if let Some(team) = &family.team_id
-            && Teams::role_of(&self.db, team, &account.id)
-                .await
-                .map_err(OAuthError::internal)?
-                .is_none()
+            && Teams::role_of(
+                self.db.read(),
+                &team.as_str().into(),
+                &account.id.as_str().into(),
+            )
+            .await
+            .map_err(OAuthError::internal)?
+            .is_none()
         {
             self.revoke_grant(&family.id, "member_removed", now).await?;
             return Err(OAuthError::invalid_grant(
@@ -73,27 +77,24 @@ impl Provider {
         }
         let next = SecretToken::generate();
 
-        let turn = self.write_gate.turn().await;
-        let txn = self.db.begin().await?;
+        let txn = self.db.transaction().await?;
         let consumed = refresh_token::Entity::update_many()
             .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
             .filter(refresh_token::Column::TokenHash.eq(row.token_hash.as_str()))
             .filter(refresh_token::Column::UsedAt.is_null())
-            .exec(&txn)
+            .exec(&*txn)
             .await?;
         if consumed.rows_affected != 1 {
             txn.rollback().await?;
-            drop(turn);
             self.revoke_grant(&family.id, "refresh_token_reuse", now)
                 .await?;
             return Err(OAuthError::invalid_grant(
                 "the refresh token was already used; every token of its family is now revoked",
             ));
         }
-        self.insert_refresh(&txn, &next, &family.id, family.expires_at, now)
+        self.insert_refresh(&*txn, &next, &family.id, family.expires_at, now)
             .await?;
         txn.commit().await?;
-        drop(turn);
 
         let session = IssuedFor {
             user_id: &account.id,

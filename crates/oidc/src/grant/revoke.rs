@@ -16,13 +16,13 @@ impl Provider {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), sea_orm::DbErr> {
-        let _turn = self.write_gate.turn().await;
+        let writer = self.db.write().await;
         let revoked = grant::Entity::update_many()
             .col_expr(grant::Column::RevokedAt, Expr::value(now))
             .col_expr(grant::Column::RevokedReason, Expr::value(reason))
             .filter(grant::Column::Id.eq(grant_id))
             .filter(grant::Column::RevokedAt.is_null())
-            .exec(&self.db)
+            .exec(&*writer)
             .await?;
         self.revocations.add_grant(grant_id, now);
         if revoked.rows_affected > 0 {

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use chrono::{TimeDelta, Utc};
+use latchkey_core::{JoinLinkId, TeamId, UserId};
 use latchkey_teams::{NewJoinLink, Role, TeamError, TeamName};
 use serde::Deserialize;
 
@@ -21,7 +22,7 @@ use super::{back, bad_request, team_error};
 #[derive(Deserialize)]
 pub(in crate::web) struct RenameForm {
     #[serde(default)]
-    team: String,
+    team: TeamId,
     #[serde(default)]
     name: String,
 }
@@ -30,7 +31,7 @@ pub(in crate::web) struct RenameForm {
 #[derive(Deserialize)]
 pub(in crate::web) struct NewLinkForm {
     #[serde(default)]
-    team: String,
+    team: TeamId,
     #[serde(default)]
     ttl_hours: String,
     #[serde(default)]
@@ -43,18 +44,18 @@ pub(in crate::web) struct NewLinkForm {
 #[derive(Deserialize)]
 pub(in crate::web) struct RevokeLinkForm {
     #[serde(default)]
-    team: String,
+    team: TeamId,
     #[serde(default)]
-    link: String,
+    link: JoinLinkId,
 }
 
 /// `POST …/members/role`.
 #[derive(Deserialize)]
 pub(in crate::web) struct RoleForm {
     #[serde(default)]
-    team: String,
+    team: TeamId,
     #[serde(default)]
-    user: String,
+    user: UserId,
     #[serde(default)]
     role: String,
 }
@@ -63,16 +64,16 @@ pub(in crate::web) struct RoleForm {
 #[derive(Deserialize)]
 pub(in crate::web) struct MemberForm {
     #[serde(default)]
-    team: String,
+    team: TeamId,
     #[serde(default)]
-    user: String,
+    user: UserId,
 }
 
 /// `POST /dashboard/team`.
 #[derive(Deserialize)]
 pub(in crate::web) struct SwitchForm {
     #[serde(default)]
-    team: String,
+    team: TeamId,
 }
 
 /// `POST /dashboard/settings/team/rename`.

@@ -13,6 +13,7 @@ pub(super) use page::settings_page;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use latchkey_core::TeamId;
 use latchkey_teams::TeamError;
 
 use crate::web::error::PageError;
@@ -47,9 +48,9 @@ pub(super) fn bad_request(message: String) -> PageError {
     }
 }
 
-pub(super) fn back(team: &str, done: &str) -> Response {
+pub(super) fn back(team: &TeamId, done: &str) -> Response {
     let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("team", team)
+        .append_pair("team", team.as_str())
         .append_pair("done", done)
         .finish();
     Redirect::to(&format!("{}?{query}", paths::TEAM_SETTINGS)).into_response()

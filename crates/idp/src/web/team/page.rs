@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use chrono::{SecondsFormat, Utc};
+use latchkey_core::{JoinLinkId, TeamId, UserId};
 use latchkey_teams::{Actor, AuditFilter, Role, TeamError};
 use serde::{Deserialize, Serialize};
 
@@ -24,7 +25,7 @@ const AUDIT_PAGE: u64 = 50;
 
 #[derive(Deserialize, Default)]
 pub(in crate::web) struct SettingsQuery {
-    team: Option<String>,
+    team: Option<TeamId>,
     action: Option<String>,
     person: Option<String>,
     before: Option<String>,
@@ -33,7 +34,7 @@ pub(in crate::web) struct SettingsQuery {
 
 impl SettingsQuery {
     /// The page of one team, unfiltered.
-    pub(super) fn for_team(team: String) -> Self {
+    pub(super) fn for_team(team: TeamId) -> Self {
         Self {
             team: Some(team),
             ..Self::default()
@@ -43,7 +44,7 @@ impl SettingsQuery {
 
 #[derive(Serialize)]
 struct TeamChoice {
-    id: String,
+    id: TeamId,
     name: String,
     role: &'static str,
     current: bool,
@@ -51,7 +52,7 @@ struct TeamChoice {
 
 #[derive(Serialize)]
 struct MemberRow {
-    user_id: String,
+    user_id: UserId,
     email: String,
     role: &'static str,
     joined_at: String,
@@ -61,7 +62,7 @@ struct MemberRow {
 
 #[derive(Serialize)]
 struct LinkRow {
-    id: String,
+    id: JoinLinkId,
     role: &'static str,
     created_by: String,
     created_at: String,
@@ -84,7 +85,7 @@ struct EventRow {
 #[derive(Serialize)]
 struct SettingsView<'a> {
     csrf: &'a str,
-    team_id: &'a str,
+    team_id: &'a TeamId,
     team_name: &'a str,
     role: &'static str,
     is_admin: bool,
@@ -180,7 +181,7 @@ pub(super) async fn render(
 /// The member table.
 async fn member_rows(
     state: &AppState,
-    team_id: &str,
+    team_id: &TeamId,
     me: &Actor,
     user: &SessionUser,
 ) -> Result<Vec<MemberRow>, PageError> {
@@ -203,7 +204,11 @@ async fn member_rows(
 }
 
 /// The join-link table, for administrators.
-async fn link_rows(state: &AppState, team_id: &str, me: &Actor) -> Result<Vec<LinkRow>, PageError> {
+async fn link_rows(
+    state: &AppState,
+    team_id: &TeamId,
+    me: &Actor,
+) -> Result<Vec<LinkRow>, PageError> {
     let links = state
         .teams
         .join_links(team_id, me, Utc::now())
@@ -235,7 +240,7 @@ async fn link_rows(state: &AppState, team_id: &str, me: &Actor) -> Result<Vec<Li
 /// One page of the audit log, for administrators, and the link to the next.
 async fn audit_rows(
     state: &AppState,
-    team_id: &str,
+    team_id: &TeamId,
     me: &Actor,
     query: &SettingsQuery,
 ) -> Result<(Vec<EventRow>, Option<String>), PageError> {
@@ -255,7 +260,7 @@ async fn audit_rows(
         .flatten()
         .map(|before| {
             let mut next = url::form_urlencoded::Serializer::new(String::new());
-            next.append_pair("team", team_id)
+            next.append_pair("team", team_id.as_str())
                 .append_pair("before", &before);
             if let Some(action) = &filter.action {
                 next.append_pair("action", action);

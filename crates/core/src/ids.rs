@@ -1,0 +1,82 @@
+//! Identifiers, one type each, so a team id cannot be passed where a user id is wanted. They
+//! are opaque: made by the domain (uuid v7 or random hex) or read back from storage and
+//! requests, and compared only for equality.
+
+macro_rules! id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(id: String) -> Self {
+                Self(id)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(id: &str) -> Self {
+                Self(id.to_owned())
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        // Ids go into queries as they are: `.eq(team_id)`, `find_by_id(team_id)`.
+        impl From<&$name> for sea_orm::Value {
+            fn from(id: &$name) -> Self {
+                sea_orm::Value::String(Some(id.0.clone()))
+            }
+        }
+
+        impl From<&$name> for String {
+            fn from(id: &$name) -> Self {
+                id.0.clone()
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+    };
+}
+
+id!(
+    /// A person's account.
+    UserId
+);
+id!(
+    /// A team.
+    TeamId
+);
+id!(
+    /// A join link.
+    JoinLinkId
+);
+id!(
+    /// An issuer a team trusts to sign assertions.
+    TrustedIssuerId
+);
