@@ -119,121 +119,57 @@ pub fn check_request(
     redirect_uri: String,
 ) -> Result<AuthorizationRequest, AuthorizeError> {
     let state = params.state.clone().filter(|s| !s.is_empty());
-    let fail = |error: OAuthError| AuthorizeError::Redirect {
-        redirect_uri: redirect_uri.clone(),
-        state: state.clone(),
-        error,
-    };
     if state.as_ref().is_some_and(|s| s.len() > LONGEST_STATE) {
         return Err(AuthorizeError::Redirect {
-            redirect_uri: redirect_uri.clone(),
+            redirect_uri,
             state: None,
             error: OAuthError::invalid_request("state is longer than 2048 characters"),
         });
     }
-    if params.request.is_some() {
-        return Err(fail(OAuthError::request_not_supported(
-            "request objects are not supported; send the parameters in the query",
-        )));
-    }
-    if params.request_uri.is_some() {
-        return Err(fail(OAuthError::request_uri_not_supported(
-            "request_uri is not supported; send the parameters in the query",
-        )));
-    }
-    match params.response_type.as_deref() {
-        Some("code") => {}
-        None => {
-            return Err(fail(OAuthError::invalid_request(
-                "response_type is missing",
-            )));
+    checked(params, client, redirect_uri.clone(), state.clone()).map_err(|error| {
+        AuthorizeError::Redirect {
+            redirect_uri,
+            state,
+            error,
         }
-        Some(other) => {
-            return Err(fail(OAuthError::unsupported_response_type(format!(
-                "response_type {other:?} is not supported; use code (implicit and hybrid flows are not offered)"
-            ))));
-        }
-    }
-    if let Some(mode) = params.response_mode.as_deref()
-        && mode != "query"
-    {
-        return Err(fail(OAuthError::invalid_request(format!(
-            "response_mode {mode:?} is not supported; use query"
-        ))));
-    }
+    })
+}
+
+/// The request, with every parameter checked.
+fn checked(
+    params: AuthorizeParams,
+    client: &Client,
+    redirect_uri: String,
+    state: Option<String>,
+) -> Result<AuthorizationRequest, OAuthError> {
+    check_response(&params)?;
     if !client.allows(GrantType::AuthorizationCode) {
-        return Err(fail(OAuthError::unauthorized_client(
+        return Err(OAuthError::unauthorized_client(
             "this client is not allowed the authorization code flow",
-        )));
+        ));
     }
-    let scope = Scopes::parse(params.scope.as_deref().unwrap_or_default())
-        .map_err(|e| fail(OAuthError::invalid_scope(e.to_string())))?;
-    if scope.is_empty() {
-        return Err(fail(OAuthError::invalid_scope(
-            "scope is missing; ask for at least openid",
-        )));
-    }
-    if let Some(extra) = scope.not_in(&client.scopes).next() {
-        return Err(fail(OAuthError::invalid_scope(format!(
-            "this client is not allowed the scope {extra:?}"
-        ))));
-    }
-    let code_challenge = match (
+    let scope = requested_scopes(params.scope.as_deref(), client)?;
+    let code_challenge = code_challenge(
         params.code_challenge,
         params.code_challenge_method.as_deref(),
-    ) {
-        (Some(challenge), Some("S256")) if pkce::valid_challenge(&challenge) => Some(challenge),
-        (Some(_), Some("S256")) => {
-            return Err(fail(OAuthError::invalid_request(
-                "code_challenge must be the base64url SHA-256 of the verifier (43 characters)",
-            )));
-        }
-        (Some(_), _) => {
-            return Err(fail(OAuthError::invalid_request(
-                "code_challenge_method must be S256; plain is not accepted",
-            )));
-        }
-        (None, Some(_)) => {
-            return Err(fail(OAuthError::invalid_request(
-                "code_challenge is missing",
-            )));
-        }
-        (None, None) if client.require_pkce => {
-            return Err(fail(OAuthError::invalid_request(
-                "this client must use PKCE: send code_challenge and code_challenge_method=S256",
-            )));
-        }
-        (None, None) => None,
-    };
-    let prompt = parse_prompt(params.prompt.as_deref()).map_err(&fail)?;
-    let max_age = match params.max_age.as_deref() {
-        None | Some("") => None,
-        Some(raw) => Some(
-            raw.parse::<i64>()
-                .ok()
-                .filter(|age| *age >= 0)
-                .map(|age| age.min(LONGEST_MAX_AGE))
-                .ok_or_else(|| {
-                    fail(OAuthError::invalid_request(
-                        "max_age must be a whole number of seconds",
-                    ))
-                })?,
-        ),
-    };
+        client.require_pkce,
+    )?;
+    let prompt = parse_prompt(params.prompt.as_deref())?;
+    let max_age = parse_max_age(params.max_age.as_deref())?;
     let nonce = params.nonce.filter(|n| !n.is_empty());
     if nonce.as_ref().is_some_and(|n| n.len() > LONGEST_NONCE) {
-        return Err(fail(OAuthError::invalid_request(
+        return Err(OAuthError::invalid_request(
             "nonce is longer than 512 characters",
-        )));
+        ));
     }
     if params
         .id_token_hint
         .as_ref()
         .is_some_and(|h| h.len() > LONGEST_ID_TOKEN_HINT)
     {
-        return Err(fail(OAuthError::invalid_request(
+        return Err(OAuthError::invalid_request(
             "id_token_hint is too long to be an ID token",
-        )));
+        ));
     }
     let login_hint = params
         .login_hint
@@ -251,6 +187,88 @@ pub fn check_request(
         login_hint,
         id_token_hint: params.id_token_hint.filter(|h| !h.is_empty()),
     })
+}
+
+/// Only the authorization code flow, answered in the query, with its parameters in the query.
+fn check_response(params: &AuthorizeParams) -> Result<(), OAuthError> {
+    if params.request.is_some() {
+        return Err(OAuthError::request_not_supported(
+            "request objects are not supported; send the parameters in the query",
+        ));
+    }
+    if params.request_uri.is_some() {
+        return Err(OAuthError::request_uri_not_supported(
+            "request_uri is not supported; send the parameters in the query",
+        ));
+    }
+    match params.response_type.as_deref() {
+        Some("code") => {}
+        None => return Err(OAuthError::invalid_request("response_type is missing")),
+        Some(other) => {
+            return Err(OAuthError::unsupported_response_type(format!(
+                "response_type {other:?} is not supported; use code (implicit and hybrid flows are not offered)"
+            )));
+        }
+    }
+    match params.response_mode.as_deref() {
+        None | Some("query") => Ok(()),
+        Some(mode) => Err(OAuthError::invalid_request(format!(
+            "response_mode {mode:?} is not supported; use query"
+        ))),
+    }
+}
+
+/// The scopes asked for: at least one, and each one the client is allowed.
+fn requested_scopes(raw: Option<&str>, client: &Client) -> Result<Scopes, OAuthError> {
+    let scope = Scopes::parse(raw.unwrap_or_default())
+        .map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
+    if scope.is_empty() {
+        return Err(OAuthError::invalid_scope(
+            "scope is missing; ask for at least openid",
+        ));
+    }
+    if let Some(extra) = scope.not_in(&client.scopes).next() {
+        return Err(OAuthError::invalid_scope(format!(
+            "this client is not allowed the scope {extra:?}"
+        )));
+    }
+    Ok(scope)
+}
+
+/// PKCE: S256 only; required of clients that cannot keep a secret.
+fn code_challenge(
+    challenge: Option<String>,
+    method: Option<&str>,
+    required: bool,
+) -> Result<Option<String>, OAuthError> {
+    match (challenge, method) {
+        (Some(challenge), Some("S256")) if pkce::valid_challenge(&challenge) => Ok(Some(challenge)),
+        (Some(_), Some("S256")) => Err(OAuthError::invalid_request(
+            "code_challenge must be the base64url SHA-256 of the verifier (43 characters)",
+        )),
+        (Some(_), _) => Err(OAuthError::invalid_request(
+            "code_challenge_method must be S256; plain is not accepted",
+        )),
+        (None, Some(_)) => Err(OAuthError::invalid_request("code_challenge is missing")),
+        (None, None) if required => Err(OAuthError::invalid_request(
+            "this client must use PKCE: send code_challenge and code_challenge_method=S256",
+        )),
+        (None, None) => Ok(None),
+    }
+}
+
+fn parse_max_age(raw: Option<&str>) -> Result<Option<i64>, OAuthError> {
+    match raw {
+        None | Some("") => Ok(None),
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|age| *age >= 0)
+            .map(|age| Some(age.min(LONGEST_MAX_AGE)))
+            .ok_or_else(|| {
+                OAuthError::invalid_request("max_age must be a whole number of seconds")
+            }),
+    }
 }
 
 fn parse_prompt(raw: Option<&str>) -> Result<Prompt, OAuthError> {
