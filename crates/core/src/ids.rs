@@ -56,6 +56,34 @@ macro_rules! id {
             }
         }
 
+        // Read as text anywhere (`&TeamId` coerces to `&str`); only the other way needs a
+        // conversion, which is the point: a `&str` cannot stand in for an id by accident.
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                self == &other.0
+            }
+        }
+
         impl PartialEq<str> for $name {
             fn eq(&self, other: &str) -> bool {
                 self.0 == other
@@ -79,4 +107,16 @@ id!(
 id!(
     /// An issuer a team trusts to sign assertions.
     TrustedIssuerId
+);
+id!(
+    /// A registered OAuth client (`client_id`).
+    ClientId
+);
+id!(
+    /// A pending authorization request, carried through sign-in and consent.
+    RequestId
+);
+id!(
+    /// What one authorization gave: the family of refresh tokens and access tokens it made.
+    GrantId
 );

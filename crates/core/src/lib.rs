@@ -14,7 +14,7 @@ use latchkey_keys::KeyRing;
 
 pub use db::{Db, WriteTxn, Writer};
 pub use email::{Email, InvalidEmail};
-pub use ids::{JoinLinkId, TeamId, TrustedIssuerId, UserId};
+pub use ids::{ClientId, GrantId, JoinLinkId, RequestId, TeamId, TrustedIssuerId, UserId};
 pub use issuer::{Issuer, IssuerError};
 
 /// The key ring every request reads; a background worker swaps in a fresh one.

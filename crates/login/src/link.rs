@@ -10,7 +10,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use super::model::{JoinTarget, LinkClaims, LoginError, LoginSettings, Purpose, Requester};
 use crate::entities::{login_link, user};
 use crate::link_writer::{AddressLimit, LinkWriter, NewLink, Written};
-use crate::mail::{MagicLinkMail, MailTemplates, NoAccountMail, Outbox};
+use crate::mail::{MagicLinkMail, MailTemplates, NoAccountMail, Outbox, RenderedMail};
 use crate::session::Sessions;
 use latchkey_core::SharedKeyRing;
 use latchkey_core::email::Email;
@@ -97,7 +97,6 @@ impl Login {
             .filter(user::Column::Email.eq(email.as_str()))
             .one(self.db.read())
             .await?;
-        let requested_at = now.to_rfc3339_opts(SecondsFormat::Secs, true);
         let expires_at = now + self.settings.magic_link_ttl;
         let id = uuid::Uuid::now_v7().to_string();
         let jti = SecretToken::generate();
@@ -108,53 +107,17 @@ impl Login {
             (Purpose::Register, None) => Some(Purpose::Register),
             (Purpose::Login, None) => None,
         };
-        let join_action = join.map(|j| format!("join the team {}", j.team_name));
         let mail = match purpose {
             Some(purpose) => {
-                let claims = LinkClaims {
-                    iss: self.issuer.to_string(),
-                    aud: self.audience(),
-                    sub: email.to_string(),
+                let sent = SentLink {
                     purpose,
-                    jti: jti.expose().to_owned(),
-                    iat: now.timestamp(),
-                    exp: expires_at.timestamp(),
-                };
-                let token =
-                    self.keys
-                        .load()
-                        .sign(SigningAlgorithm::Es256, LINK_TYPE, &claims, now)?;
-                let link = format!("{}?token={token}", self.audience());
-                self.templates.magic_link(&MagicLinkMail {
-                    link: &link,
+                    jti: &jti,
                     code: &code,
-                    email: email.as_str(),
-                    action: join_action.as_deref().unwrap_or(purpose.action()),
-                    minutes: self.settings.magic_link_ttl.num_minutes().max(1),
-                    requested_at,
-                    ip: &requester.ip,
-                    browser: &requester.user_agent,
-                    issuer: self.issuer.as_str(),
-                })?
+                    join,
+                };
+                self.magic_link_mail(email, &sent, requester, now)?
             }
-            None => {
-                // The sign-up link carries the pending authorization request, so a person
-                // who meets the application first ends up back at it.
-                let mut query = url::form_urlencoded::Serializer::new(String::new());
-                query.append_pair("login_hint", email.as_str());
-                if let Some(request) = continues {
-                    query.append_pair("request", request);
-                }
-                let register_url =
-                    format!("{}?{}", self.issuer.endpoint("/register"), query.finish());
-                self.templates.no_account(&NoAccountMail {
-                    email: email.as_str(),
-                    register_url: &register_url,
-                    requested_at,
-                    ip: &requester.ip,
-                    browser: &requester.user_agent,
-                })?
-            }
+            None => self.no_account_mail(email, continues, requester, now)?,
         };
         let message = self.outbox.message(email, mail)?;
         let mail = self.outbox.seal(&message, email, expires_at, now)?;
@@ -196,6 +159,74 @@ impl Login {
         self.outbox.wake();
         Ok(true)
     }
+
+    /// The mail with the link and its code.
+    fn magic_link_mail(
+        &self,
+        email: &Email,
+        sent: &SentLink<'_>,
+        requester: &Requester,
+        now: DateTime<Utc>,
+    ) -> Result<RenderedMail, LoginError> {
+        let claims = LinkClaims {
+            iss: self.issuer.to_string(),
+            aud: self.audience(),
+            sub: email.to_string(),
+            purpose: sent.purpose,
+            jti: sent.jti.expose().to_owned(),
+            iat: now.timestamp(),
+            exp: (now + self.settings.magic_link_ttl).timestamp(),
+        };
+        let token = self
+            .keys
+            .load()
+            .sign(SigningAlgorithm::Es256, LINK_TYPE, &claims, now)?;
+        let link = format!("{}?token={token}", self.audience());
+        let join_action = sent.join.map(|j| format!("join the team {}", j.team_name));
+        Ok(self.templates.magic_link(&MagicLinkMail {
+            link: &link,
+            code: sent.code,
+            email: email.as_str(),
+            action: join_action.as_deref().unwrap_or(sent.purpose.action()),
+            minutes: self.settings.magic_link_ttl.num_minutes().max(1),
+            requested_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
+            ip: &requester.ip,
+            browser: &requester.user_agent,
+            issuer: self.issuer.as_str(),
+        })?)
+    }
+
+    /// The note to an address with no account. Its sign-up link carries the pending
+    /// authorization request, so a person who meets the application first ends up back at it.
+    fn no_account_mail(
+        &self,
+        email: &Email,
+        continues: Option<&str>,
+        requester: &Requester,
+        now: DateTime<Utc>,
+    ) -> Result<RenderedMail, LoginError> {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("login_hint", email.as_str());
+        if let Some(request) = continues {
+            query.append_pair("request", request);
+        }
+        let register_url = format!("{}?{}", self.issuer.endpoint("/register"), query.finish());
+        Ok(self.templates.no_account(&NoAccountMail {
+            email: email.as_str(),
+            register_url: &register_url,
+            requested_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
+            ip: &requester.ip,
+            browser: &requester.user_agent,
+        })?)
+    }
+}
+
+/// What a link mail carries.
+struct SentLink<'a> {
+    purpose: Purpose,
+    jti: &'a SecretToken,
+    code: &'a str,
+    join: Option<&'a JoinTarget>,
 }
 
 /// The stored form of a code: bound to its link, so equal codes of two links differ.

@@ -176,7 +176,7 @@ fn checked(
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty() && h.len() <= LONGEST_HINT);
     Ok(AuthorizationRequest {
-        client_id: client.id.clone(),
+        client_id: client.id.to_string(),
         redirect_uri,
         scope: scope.to_string(),
         state,

@@ -2,6 +2,7 @@
 //! CLI. Secrets are stored as SHA-256 (they are 256-bit random, so a slow hash adds nothing
 //! but latency) and shown once.
 
+use latchkey_core::ClientId;
 use latchkey_core::TeamId;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -13,8 +14,8 @@ use sea_orm::{EntityTrait, IntoActiveModel, QueryOrder};
 use serde::Serialize;
 
 use super::entities::client;
-use super::redirect::{self, RedirectUriError};
-use super::scope::{DEFAULT_SCOPES, ScopeError, Scopes, USER_SCOPES};
+pub use super::registration::{ClientError, NewClient};
+use super::scope::Scopes;
 use latchkey_core::secret::{SecretToken, random_id};
 
 /// How long a replica trusts its copy of a client. A client deleted on another replica (or by
@@ -89,7 +90,7 @@ impl GrantType {
 /// A client as the endpoints see it.
 #[derive(Clone, Debug)]
 pub struct Client {
-    pub id: String,
+    pub id: ClientId,
     pub name: String,
     secret_hash: Option<String>,
     pub auth_method: AuthMethod,
@@ -151,7 +152,7 @@ impl Client {
                 "RS256" => SigningAlgorithm::Rs256,
                 _ => SigningAlgorithm::Es256,
             },
-            id: row.id,
+            id: row.id.into(),
             name: row.name,
             secret_hash: row.secret_hash,
             jwks_uri: row.jwks_uri,
@@ -162,28 +163,6 @@ impl Client {
             created_at: row.created_at,
         })
     }
-}
-
-/// A client to register, with its choices already parsed where it was asked for (the command
-/// line); `create` checks how they fit together.
-#[derive(Clone, Debug, Default)]
-pub struct NewClient {
-    pub name: String,
-    pub team_id: Option<TeamId>,
-    pub redirect_uris: Vec<String>,
-    pub post_logout_redirect_uris: Vec<String>,
-    pub public: bool,
-    /// Empty: authorization_code and refresh_token.
-    pub grant_types: Vec<GrantType>,
-    /// None: none for a public client, client_secret_basic otherwise.
-    pub auth_method: Option<AuthMethod>,
-    pub jwks_uri: Option<String>,
-    pub jwks: Option<String>,
-    pub scopes: Vec<String>,
-    pub first_party: bool,
-    pub pkce_optional: bool,
-    /// None: ES256.
-    pub id_token_alg: Option<SigningAlgorithm>,
 }
 
 /// A client just created: the secret is shown now and never again.
@@ -233,47 +212,6 @@ impl From<&Client> for ClientSummary {
     }
 }
 
-/// Why a client could not be registered or read; each says what to fix.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    #[error("--name must not be empty")]
-    NoName,
-    #[error("--team {0:?} is not a team id (the id `latchkey team create` prints)")]
-    Team(String),
-    #[error("a client allowed authorization_code needs at least one --redirect-uri")]
-    RedirectUriRequired,
-    #[error("redirect URI {0}")]
-    RedirectUri(#[from] RedirectUriError),
-    #[error("a public client authenticates with none; drop --auth-method {0} or --public")]
-    PublicWithSecret(&'static str),
-    #[error("--auth-method none is for public clients; add --public")]
-    NoneNotPublic,
-    #[error("a public client cannot use {0}: it has no credentials to keep a token for itself")]
-    PublicMachineGrant(&'static str),
-    #[error(
-        "the jwt-bearer grant needs --team TEAM: a client exchanges only its own team's assertions"
-    )]
-    JwtBearerNeedsTeam,
-    #[error("private_key_jwt needs the client's keys: --jwks-uri URI or --jwks-file FILE")]
-    KeysRequired,
-    #[error("--jwks-uri {0:?} must be an https URL (http only on a loopback address)")]
-    JwksUri(String),
-    #[error("the JWKS is not a valid JSON Web Key Set: {0}")]
-    Jwks(String),
-    #[error("scope {0}")]
-    Scope(#[from] ScopeError),
-    #[error("a client using client_credentials only cannot have the user scope {0:?}")]
-    UserScopeForMachine(String),
-    #[error("refresh_token needs authorization_code as well: refresh tokens come from a sign-in")]
-    RefreshWithoutCode,
-    #[error("no client {0}")]
-    NotFound(String),
-    #[error("client {0} is stored damaged ({1})")]
-    Corrupt(String, String),
-    #[error("database: {0}")]
-    Database(#[from] sea_orm::DbErr),
-}
-
 type CacheEntry = (Instant, Option<Arc<Client>>);
 
 /// The clients, read through a short-lived cache.
@@ -292,9 +230,9 @@ impl Clients {
     }
 
     /// The client with this id, if registered (cached for [`CLIENT_CACHE_TTL`]).
-    pub async fn find(&self, id: &str) -> Result<Option<Arc<Client>>, ClientError> {
+    pub async fn find(&self, id: &ClientId) -> Result<Option<Arc<Client>>, ClientError> {
         if let Ok(cache) = self.cache.read()
-            && let Some((at, client)) = cache.get(id)
+            && let Some((at, client)) = cache.get(id.as_str())
             && at.elapsed() < CLIENT_CACHE_TTL
         {
             return Ok(client.clone());
@@ -312,7 +250,7 @@ impl Clients {
             if cache.len() >= CLIENT_CACHE_CAPACITY {
                 cache.clear();
             }
-            cache.insert(id.to_owned(), (Instant::now(), found.clone()));
+            cache.insert(id.to_owned().into_string(), (Instant::now(), found.clone()));
         }
         Ok(found)
     }
@@ -378,7 +316,7 @@ impl Clients {
     }
 
     /// Every client, oldest first.
-    pub async fn list(&self) -> Result<Vec<(String, ClientSummary)>, ClientError> {
+    pub async fn list(&self) -> Result<Vec<(ClientId, ClientSummary)>, ClientError> {
         client::Entity::find()
             .order_by_asc(client::Column::CreatedAt)
             .all(self.db.read())
@@ -389,115 +327,17 @@ impl Clients {
     }
 
     /// Removes a client with everything issued to it (its grants and codes go with it).
-    pub async fn delete(&self, id: &str) -> Result<(), ClientError> {
+    pub async fn delete(&self, id: &ClientId) -> Result<(), ClientError> {
         let deleted = client::Entity::delete_by_id(id)
             .exec(&*self.db.write().await)
             .await?;
         if deleted.rows_affected == 0 {
-            return Err(ClientError::NotFound(id.to_owned()));
+            return Err(ClientError::NotFound(id.to_owned().into_string()));
         }
         if let Ok(mut cache) = self.cache.write() {
-            cache.remove(id);
+            cache.remove(id.as_str());
         }
         tracing::info!(client = %id, "client deleted");
         Ok(())
-    }
-}
-
-/// Each field of a new client, checked on its own.
-impl NewClient {
-    fn checked_auth_method(&self) -> Result<AuthMethod, ClientError> {
-        let auth_method = match self.auth_method {
-            Some(method) => method,
-            None if self.public => AuthMethod::None,
-            None => AuthMethod::ClientSecretBasic,
-        };
-        match (self.public, auth_method) {
-            (true, AuthMethod::None)
-            | (
-                false,
-                AuthMethod::ClientSecretBasic
-                | AuthMethod::ClientSecretPost
-                | AuthMethod::PrivateKeyJwt,
-            ) => {}
-            (true, other) => return Err(ClientError::PublicWithSecret(other.as_str())),
-            (false, AuthMethod::None) => return Err(ClientError::NoneNotPublic),
-        }
-        Ok(auth_method)
-    }
-
-    /// The grant types asked for, each once, or the default; and only those that go together.
-    fn checked_grant_types(&self) -> Result<Vec<GrantType>, ClientError> {
-        let mut grant_types = Vec::new();
-        for grant in &self.grant_types {
-            if !grant_types.contains(grant) {
-                grant_types.push(*grant);
-            }
-        }
-        if grant_types.is_empty() {
-            grant_types = vec![GrantType::AuthorizationCode, GrantType::RefreshToken];
-        }
-        if self.public
-            && let Some(machine) = grant_types
-                .iter()
-                .find(|g| matches!(g, GrantType::ClientCredentials | GrantType::JwtBearer))
-        {
-            return Err(ClientError::PublicMachineGrant(machine.as_str()));
-        }
-        if grant_types.contains(&GrantType::JwtBearer) && self.team_id.is_none() {
-            return Err(ClientError::JwtBearerNeedsTeam);
-        }
-        if grant_types.contains(&GrantType::RefreshToken)
-            && !grant_types.contains(&GrantType::AuthorizationCode)
-        {
-            return Err(ClientError::RefreshWithoutCode);
-        }
-        Ok(grant_types)
-    }
-
-    /// Redirect URIs, each matched exactly later, so each must parse now.
-    fn checked_uris(&self, uris: &[String]) -> Result<Vec<String>, ClientError> {
-        uris.iter()
-            .map(|raw| redirect::parse(raw, self.public).map(|_| raw.clone()))
-            .collect::<Result<_, _>>()
-            .map_err(ClientError::from)
-    }
-
-    /// `private_key_jwt` needs keys to check assertions with.
-    fn check_keys(&self, auth_method: AuthMethod) -> Result<(), ClientError> {
-        if let Some(uri) = &self.jwks_uri
-            && !crate::remote_jwks::acceptable_url(uri)
-        {
-            return Err(ClientError::JwksUri(uri.clone()));
-        }
-        if let Some(jwks) = &self.jwks {
-            serde_json::from_str::<jsonwebtoken::jwk::JwkSet>(jwks)
-                .map_err(|e| ClientError::Jwks(e.to_string()))?;
-        }
-        if auth_method == AuthMethod::PrivateKeyJwt
-            && self.jwks_uri.is_none()
-            && self.jwks.is_none()
-        {
-            return Err(ClientError::KeysRequired);
-        }
-        Ok(())
-    }
-
-    /// The scopes asked for, or the defaults; a machine gets none about a person.
-    fn checked_scopes(&self, grant_types: &[GrantType]) -> Result<Scopes, ClientError> {
-        let user_facing = grant_types.contains(&GrantType::AuthorizationCode);
-        let scopes = if self.scopes.is_empty() {
-            if user_facing {
-                Scopes::from_tokens(DEFAULT_SCOPES)?
-            } else {
-                Scopes::default()
-            }
-        } else {
-            Scopes::from_tokens(self.scopes.iter().map(String::as_str))?
-        };
-        if !user_facing && let Some(user_scope) = scopes.iter().find(|s| USER_SCOPES.contains(s)) {
-            return Err(ClientError::UserScopeForMachine(user_scope.to_owned()));
-        }
-        Ok(scopes)
     }
 }

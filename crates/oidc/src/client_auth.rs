@@ -3,6 +3,7 @@
 //! assertion (`private_key_jwt`, RFC 7523 §2.2), or none for public clients. A client must
 //! use the method it registered, and only one.
 
+use latchkey_core::ClientId;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -160,7 +161,7 @@ impl ClientAuthenticator {
     async fn registered(&self, id: &str, method: AuthMethod) -> Result<Arc<Client>, OAuthError> {
         let client = self
             .clients
-            .find(id)
+            .find(&ClientId::from(id))
             .await
             .map_err(OAuthError::internal)?
             .ok_or_else(|| OAuthError::invalid_client("unknown client"))?;

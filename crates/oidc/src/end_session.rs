@@ -2,6 +2,7 @@
 //! where the person may be sent afterwards. Deciding this is the protocol's part; signing out
 //! and the pages are the caller's.
 
+use latchkey_core::ClientId;
 use std::sync::Arc;
 
 use super::authorize::response_url;
@@ -66,7 +67,7 @@ impl Provider {
         let client = match &client_id {
             Some(id) => Some(
                 self.clients()
-                    .find(id)
+                    .find(&ClientId::from(id.as_str()))
                     .await
                     .map_err(LogoutError::Failed)?
                     .ok_or(LogoutError::UnknownClient)?,

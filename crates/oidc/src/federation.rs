@@ -36,6 +36,64 @@ pub struct NewIssuer {
     pub name_claim: String,
 }
 
+/// Each part of a new trusted issuer, checked on its own.
+impl NewIssuer {
+    /// Keys by URL (fetched later) or inline (each must verify), not both.
+    fn check_keys(&self) -> Result<(), IssuerError> {
+        match (&self.jwks_uri, &self.jwks) {
+            (Some(uri), None) if !acceptable_url(uri) => Err(IssuerError::JwksUri),
+            (Some(_), None) => Ok(()),
+            (None, Some(jwks)) => {
+                let set: JwkSet =
+                    serde_json::from_str(jwks).map_err(|e| IssuerError::Jwks(e.to_string()))?;
+                if set.keys.is_empty() || set.keys.iter().any(|k| DecodingKey::from_jwk(k).is_err())
+                {
+                    return Err(IssuerError::Jwks(
+                        "a key cannot be used for verification".into(),
+                    ));
+                }
+                Ok(())
+            }
+            _ => Err(IssuerError::Keys),
+        }
+    }
+
+    /// The algorithms named (all three by default), each once, as they are spelled in JOSE.
+    fn checked_algorithms(&self) -> Result<Vec<String>, IssuerError> {
+        let mut algorithms = Vec::new();
+        for alg in if self.algorithms.is_empty() {
+            vec!["ES256".to_owned(), "RS256".to_owned(), "EdDSA".to_owned()]
+        } else {
+            self.algorithms.clone()
+        } {
+            let Some((name, _)) = ALLOWED
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(alg.trim()))
+            else {
+                return Err(IssuerError::Algorithm(alg));
+            };
+            if !algorithms.contains(&(*name).to_owned()) {
+                algorithms.push((*name).to_owned());
+            }
+        }
+        Ok(algorithms)
+    }
+
+    fn check_limits(&self) -> Result<(), IssuerError> {
+        if !(1..=3600).contains(&self.max_lifetime_secs) {
+            return Err(IssuerError::Lifetime);
+        }
+        if self.email_claim.is_empty() || self.email_claim.len() > 64 || self.name_claim.len() > 64
+        {
+            return Err(IssuerError::Claim);
+        }
+        if self.audience.as_ref().is_some_and(|a| a.len() > 512) {
+            return Err(IssuerError::Audience);
+        }
+        Ok(())
+    }
+}
+
 /// A trusted issuer as listed.
 #[derive(Clone, Debug, Serialize)]
 pub struct TrustedIssuer {
@@ -122,46 +180,9 @@ impl TrustedIssuers {
         if issuer.is_empty() || issuer.len() > 512 {
             return Err(IssuerError::Issuer);
         }
-        match (&new.jwks_uri, &new.jwks) {
-            (Some(uri), None) if !acceptable_url(uri) => return Err(IssuerError::JwksUri),
-            (Some(_), None) => {}
-            (None, Some(jwks)) => {
-                let set: JwkSet =
-                    serde_json::from_str(jwks).map_err(|e| IssuerError::Jwks(e.to_string()))?;
-                if set.keys.is_empty() || set.keys.iter().any(|k| DecodingKey::from_jwk(k).is_err())
-                {
-                    return Err(IssuerError::Jwks(
-                        "a key cannot be used for verification".into(),
-                    ));
-                }
-            }
-            _ => return Err(IssuerError::Keys),
-        }
-        let mut algorithms = Vec::new();
-        for alg in if new.algorithms.is_empty() {
-            vec!["ES256".to_owned(), "RS256".to_owned(), "EdDSA".to_owned()]
-        } else {
-            new.algorithms.clone()
-        } {
-            let Some((name, _)) = ALLOWED
-                .iter()
-                .find(|(name, _)| name.eq_ignore_ascii_case(alg.trim()))
-            else {
-                return Err(IssuerError::Algorithm(alg));
-            };
-            if !algorithms.contains(&(*name).to_owned()) {
-                algorithms.push((*name).to_owned());
-            }
-        }
-        if !(1..=3600).contains(&new.max_lifetime_secs) {
-            return Err(IssuerError::Lifetime);
-        }
-        if new.email_claim.is_empty() || new.email_claim.len() > 64 || new.name_claim.len() > 64 {
-            return Err(IssuerError::Claim);
-        }
-        if new.audience.as_ref().is_some_and(|a| a.len() > 512) {
-            return Err(IssuerError::Audience);
-        }
+        new.check_keys()?;
+        let algorithms = new.checked_algorithms()?;
+        new.check_limits()?;
         let txn = self.db.transaction().await?;
         // Written first (see `lock_team`), and it refuses a team that does not exist.
         if let Err(error) = latchkey_teams::lock_team(&*txn, &new.team_id, now).await {

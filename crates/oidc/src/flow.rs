@@ -1,6 +1,8 @@
 //! The authorization request from arrival to code: sign-in, the team it speaks for,
 //! consent, and the answer at the client's redirect URI.
 
+use latchkey_core::ClientId;
+use latchkey_core::RequestId;
 use latchkey_core::TeamId;
 use std::sync::Arc;
 
@@ -60,7 +62,11 @@ impl Provider {
         now: DateTime<Utc>,
     ) -> Result<Next, AuthorizeError> {
         let client = match params.client_id.as_deref() {
-            Some(id) => self.clients().find(id).await.map_err(page_failure)?,
+            Some(id) => self
+                .clients()
+                .find(&ClientId::from(id))
+                .await
+                .map_err(page_failure)?,
             None => None,
         };
         let redirect_uri = check_client_and_redirect(&params, client.as_deref())?;
@@ -80,7 +86,7 @@ impl Provider {
     /// Continues a kept request after sign-in.
     pub async fn resume(
         &self,
-        request_id: &str,
+        request_id: &RequestId,
         user: Option<&SessionUser>,
         now: DateTime<Utc>,
     ) -> Result<Next, AuthorizeError> {
@@ -98,7 +104,7 @@ impl Provider {
     /// id along and say where signing in leads); None once it has ended.
     pub async fn pending_client_name(
         &self,
-        request_id: &str,
+        request_id: &RequestId,
         now: DateTime<Utc>,
     ) -> Option<String> {
         let (_, _, client) = self.pending(request_id, now).await.ok()?;
@@ -109,7 +115,7 @@ impl Provider {
     /// form can be posted by anyone holding a session, not only by whoever saw the page.
     pub async fn decide_consent(
         &self,
-        request_id: &str,
+        request_id: &RequestId,
         user: &SessionUser,
         allow: bool,
         now: DateTime<Utc>,
@@ -144,7 +150,7 @@ impl Provider {
 
     pub(crate) async fn pending(
         &self,
-        request_id: &str,
+        request_id: &RequestId,
         now: DateTime<Utc>,
     ) -> Result<
         (
@@ -173,7 +179,7 @@ impl Provider {
             serde_json::from_str(&row.params).map_err(page_failure)?;
         let client = self
             .clients()
-            .find(&request.client_id)
+            .find(&ClientId::from(request.client_id.as_str()))
             .await
             .map_err(page_failure)?
             .ok_or_else(gone)?;
@@ -193,7 +199,7 @@ impl Provider {
         let params = serde_json::to_string(pending.request).map_err(page_failure)?;
         authorization_request::Entity::insert(authorization_request::ActiveModel {
             id: Set(id.clone()),
-            client_id: Set(pending.client.id.clone()),
+            client_id: Set(pending.client.id.to_string()),
             params: Set(params),
             created_at: Set(pending.requested_at),
             expires_at: Set(now + self.settings.request_ttl),
@@ -213,7 +219,7 @@ impl Provider {
         now: DateTime<Utc>,
     ) -> Result<Next, AuthorizeError> {
         if let Some(id) = pending.id {
-            complete(&*self.db.write().await, id, now)
+            complete(&*self.db.write().await, &RequestId::from(id), now)
                 .await
                 .map_err(page_failure)?;
         }
@@ -345,7 +351,10 @@ impl Provider {
         };
         if let Some(id) = pending.id {
             let writer = self.db.write().await;
-            if !complete(&*writer, id, now).await.map_err(page_failure)? {
+            if !complete(&*writer, &RequestId::from(id), now)
+                .await
+                .map_err(page_failure)?
+            {
                 return Err(ended());
             }
         }
@@ -429,7 +438,7 @@ pub(crate) struct Pending<'a> {
 /// Marks a pending request completed; false when it already was.
 pub(crate) async fn complete<C: ConnectionTrait>(
     conn: &C,
-    request_id: &str,
+    request_id: &RequestId,
     now: DateTime<Utc>,
 ) -> Result<bool, sea_orm::DbErr> {
     let done = authorization_request::Entity::update_many()

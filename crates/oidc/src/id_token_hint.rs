@@ -1,6 +1,7 @@
 //! Reading back ID tokens this provider issued: `id_token_hint` at the authorization and
 //! end-session endpoints.
 
+use latchkey_core::ClientId;
 use latchkey_keys::Expectations;
 
 use crate::provider::Provider;
@@ -8,7 +9,7 @@ use crate::tokens::{ID_TOKEN_TYPE, IdClaims};
 
 impl Provider {
     /// The `sub` of an ID token this provider issued to `client_id`, expired or not.
-    pub fn id_token_subject(&self, token: &str, client_id: &str) -> Option<String> {
+    pub fn id_token_subject(&self, token: &str, client_id: &ClientId) -> Option<String> {
         let expect = Expectations {
             token_type: ID_TOKEN_TYPE,
             audience: client_id,
@@ -24,7 +25,7 @@ impl Provider {
     /// The client an ID token was issued to and its subject, expired or not (for logout).
     pub fn id_token_audience(&self, token: &str) -> Option<(String, String)> {
         let unverified: IdClaims = jsonwebtoken::dangerous::insecure_decode(token).ok()?.claims;
-        let sub = self.id_token_subject(token, &unverified.aud)?;
+        let sub = self.id_token_subject(token, &ClientId::from(unverified.aud.as_str()))?;
         Some((unverified.aud, sub))
     }
 }

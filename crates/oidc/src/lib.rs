@@ -20,6 +20,7 @@ mod mint;
 pub mod pkce;
 mod provider;
 pub mod redirect;
+mod registration;
 pub mod remote_jwks;
 mod resource;
 pub mod revocations;

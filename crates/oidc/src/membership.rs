@@ -1,6 +1,7 @@
 //! Ending what a person holds for a team when they leave it or are removed.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use latchkey_core::GrantId;
 use latchkey_core::{TeamId, UserId};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
@@ -95,7 +96,8 @@ impl Provider {
     /// Applies an ended membership to this replica's view at once (others poll for it).
     fn forget_membership(&self, ended: &EndedMembership, now: DateTime<Utc>) {
         for grant in &ended.grants {
-            self.revocations.add_grant(grant, now);
+            self.revocations
+                .add_grant(&GrantId::from(grant.as_str()), now);
         }
         self.revocations.add_membership(&ended.key, now);
         tracing::info!(

@@ -3,6 +3,8 @@
 //! issuer, audience and expiry check out, its `jti` was not revoked, and its grant (if any)
 //! still stands.
 
+use latchkey_core::ClientId;
+use latchkey_core::GrantId;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -65,7 +67,7 @@ impl Provider {
         }
         if self
             .clients()
-            .find(&claims.client_id)
+            .find(&ClientId::from(claims.client_id.as_str()))
             .await
             .map_err(OAuthError::internal)?
             .is_none()
@@ -238,7 +240,7 @@ impl Provider {
                 if family.client_id != client.id {
                     return Err(not_yours());
                 }
-                self.revoke_grant(&family.id, "revoked_by_client", now)
+                self.revoke_grant(&GrantId::from(family.id.as_str()), "revoked_by_client", now)
                     .await?;
             }
             return Ok(());

@@ -3,6 +3,7 @@
 //! arrive with the next poll (every [`POLL_EVERY`]), which reads only rows revoked since the
 //! last one. Refresh tokens and codes are always checked in the database.
 
+use latchkey_core::GrantId;
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::Duration;
@@ -97,11 +98,12 @@ impl Revocations {
         }
     }
 
-    pub fn add_grant(&self, grant_id: &str, now: DateTime<Utc>) {
+    pub fn add_grant(&self, grant_id: &GrantId, now: DateTime<Utc>) {
         if let Ok(mut revoked) = self.revoked.write() {
-            revoked
-                .grants
-                .insert(grant_id.to_owned(), now + self.keep_grants_for);
+            revoked.grants.insert(
+                grant_id.to_owned().into_string(),
+                now + self.keep_grants_for,
+            );
         }
     }
 

@@ -7,6 +7,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::scope::Scopes;
+
 /// The JWS `typ` of an access token (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 /// The JWS `typ` of an ID token.
@@ -77,6 +79,20 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+}
+
+impl TokenResponse {
+    /// An access token alone: the machine grants give neither an ID token nor a refresh token.
+    pub fn access_only(access_token: String, ttl: chrono::TimeDelta, scopes: &Scopes) -> Self {
+        Self {
+            access_token,
+            token_type: "Bearer",
+            expires_in: ttl.num_seconds(),
+            scope: scopes.to_string(),
+            refresh_token: None,
+            id_token: None,
+        }
+    }
 }
 
 /// `at_hash`: the left half of the SHA-256 of the access token, base64url (Core §3.1.3.6).

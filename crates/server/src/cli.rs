@@ -171,7 +171,7 @@ pub enum ClientCommand {
     /// Delete a client, with every grant and token issued to it.
     Delete {
         /// The client_id to delete.
-        client_id: String,
+        client_id: latchkey_core::ClientId,
     },
 }
 

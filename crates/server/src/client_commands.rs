@@ -109,7 +109,7 @@ pub async fn list(settings: &Settings, json: bool) -> Result<(), ServeError> {
             .map(|(id, summary)| {
                 let mut value = serde_json::to_value(summary).unwrap_or_default();
                 if let Some(object) = value.as_object_mut() {
-                    object.insert("client_id".into(), id.clone().into());
+                    object.insert("client_id".into(), id.to_string().into());
                 }
                 value
             })
@@ -137,7 +137,11 @@ pub async fn list(settings: &Settings, json: bool) -> Result<(), ServeError> {
 }
 
 /// `latchkey client delete`.
-pub async fn delete(settings: &Settings, client_id: &str, json: bool) -> Result<(), ServeError> {
+pub async fn delete(
+    settings: &Settings,
+    client_id: &latchkey_core::ClientId,
+    json: bool,
+) -> Result<(), ServeError> {
     let db = open_database(settings).await?;
     let clients = Clients::new(db.clone());
     let found = clients.find(client_id).await?;

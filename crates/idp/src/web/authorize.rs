@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use chrono::Utc;
+use latchkey_core::RequestId;
 use serde::{Deserialize, Serialize};
 
 use super::csrf;
@@ -84,7 +85,7 @@ async fn authorize(
 #[derive(Deserialize)]
 pub(super) struct ContinueQuery {
     #[serde(default)]
-    request: String,
+    request: RequestId,
 }
 
 /// `GET /authorize/continue?request=…`: where sign-in returns to.
@@ -107,7 +108,7 @@ pub(super) async fn authorize_continue(
 #[derive(Deserialize)]
 pub(super) struct ConsentForm {
     #[serde(default)]
-    request: String,
+    request: RequestId,
     #[serde(default)]
     decision: String,
 }

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum_extra::extract::CookieJar;
 use chrono::Utc;
+use latchkey_core::RequestId;
 use serde::Deserialize;
 
 use super::cookies::Jar;
@@ -50,7 +51,11 @@ impl Continues {
         let Some(id) = request.filter(|id| !id.is_empty()) else {
             return Self::default();
         };
-        match state.provider.pending_client_name(id, Utc::now()).await {
+        match state
+            .provider
+            .pending_client_name(&RequestId::from(id), Utc::now())
+            .await
+        {
             Some(client) => Self {
                 request: id.to_owned(),
                 client: Some(client),

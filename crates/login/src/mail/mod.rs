@@ -5,7 +5,7 @@ mod outbox;
 mod templates;
 
 pub use outbox::{Outbox, OutboxError};
-pub use templates::{MagicLinkMail, MailTemplates, NoAccountMail};
+pub use templates::{MagicLinkMail, MailTemplates, NoAccountMail, RenderedMail};
 
 use std::path::PathBuf;
 

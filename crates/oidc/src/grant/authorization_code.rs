@@ -1,6 +1,7 @@
 //! `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6).
 
 use chrono::{DateTime, TimeZone, Utc};
+use latchkey_core::GrantId;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, EntityTrait};
 
@@ -29,33 +30,7 @@ impl Provider {
     ) -> Result<TokenResponse, OAuthError> {
         client.require_grant(GrantType::AuthorizationCode)?;
         let code = code.ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
-        let claims = code::open(&self.master_key, code)
-            .ok_or_else(|| OAuthError::invalid_grant("the code is not valid"))?;
-        if claims.client_id != client.id {
-            return Err(OAuthError::invalid_grant(
-                "the code was issued to another client",
-            ));
-        }
-        let auth_time = Utc
-            .timestamp_opt(claims.auth_time, 0)
-            .single()
-            .ok_or_else(|| OAuthError::invalid_grant("the code is not valid"))?;
-        let id_hash = sha256_hex(claims.id.as_bytes());
-        if claims.exp <= now.timestamp() {
-            // A late replay is still a replay: spent codes are remembered for a day.
-            if used_code::Entity::find_by_id(id_hash.as_str())
-                .one(self.db.read())
-                .await?
-                .is_some()
-            {
-                self.revoke_code_grant(&claims, auth_time, "code_replay", now)
-                    .await?;
-                return Err(OAuthError::invalid_grant(
-                    "the code was already used; the tokens issued with it are revoked",
-                ));
-            }
-            return Err(OAuthError::invalid_grant("the code has expired"));
-        }
+        let (claims, auth_time) = self.open_code(client, code, now).await?;
         let redirect_uri =
             redirect_uri.ok_or_else(|| OAuthError::invalid_request("redirect_uri is missing"))?;
         if redirect_uri != claims.redirect_uri {
@@ -63,69 +38,12 @@ impl Provider {
                 "redirect_uri must be the one sent in the authorization request",
             ));
         }
-        match (claims.code_challenge.as_deref(), code_verifier) {
-            (None, None) => {}
-            (None, Some(_)) => {
-                return Err(OAuthError::invalid_grant(
-                    "code_verifier was sent but the authorization request had no code_challenge",
-                ));
-            }
-            (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier is missing")),
-            (Some(challenge), Some(verifier)) if !pkce::verifies(verifier, challenge) => {
-                return Err(OAuthError::invalid_grant(
-                    "code_verifier does not match the code_challenge",
-                ));
-            }
-            _ => {}
-        }
+        check_verifier(claims.code_challenge.as_deref(), code_verifier)?;
         let scopes = Scopes::parse(&claims.scope).unwrap_or_default();
-
-        // Spending the code is the atomic step: of concurrent exchanges only one inserts its id.
-        // A grant row is written only when a refresh token needs one; access tokens carry the
-        // grant id, so revoking it (on a replay) still ends them.
         let refresh = (scopes.contains(OFFLINE_ACCESS) && client.allows(GrantType::RefreshToken))
             .then(SecretToken::generate);
-        let writer = self.db.write().await;
-        let spent = used_code::Entity::insert(used_code::ActiveModel {
-            id_hash: Set(id_hash),
-            expires_at: Set(now + self.settings.code_ttl),
-        })
-        .on_conflict(
-            OnConflict::column(used_code::Column::IdHash)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&*writer)
-        .await?;
-        if spent != 1 {
-            drop(writer);
-            self.revoke_code_grant(&claims, auth_time, "code_replay", now)
-                .await?;
-            return Err(OAuthError::invalid_grant(
-                "the code was already used; the tokens issued with it are revoked",
-            ));
-        }
-        if let Some(refresh) = &refresh {
-            let grant_expires_at = now + self.settings.refresh_max_ttl;
-            let inserted =
-                grant::Entity::insert(grant_row(&claims, auth_time, grant_expires_at, now))
-                    .on_conflict(
-                        OnConflict::column(grant::Column::Id)
-                            .do_nothing()
-                            .to_owned(),
-                    )
-                    .exec_without_returning(&*writer)
-                    .await?;
-            if inserted != 1 {
-                // A replay revoked the grant between spending the code and writing it.
-                return Err(OAuthError::invalid_grant(
-                    "the code was used twice; its tokens are revoked",
-                ));
-            }
-            self.insert_refresh(&*writer, refresh, &claims.grant_id, grant_expires_at, now)
-                .await?;
-        }
-        drop(writer);
+        self.spend_code(&claims, auth_time, refresh.as_ref(), now)
+            .await?;
         tracing::info!(client = %client.id, user = %claims.user_id, grant = %claims.grant_id, "code exchanged");
 
         let session = IssuedFor {
@@ -139,6 +57,90 @@ impl Provider {
         };
         self.user_tokens(client, &scopes, &session, refresh, now)
             .await
+    }
+
+    /// The code's claims, if it is this client's and unexpired. A late replay of a spent code
+    /// is still a replay: spent codes are remembered for a day, and the grant is revoked.
+    async fn open_code(
+        &self,
+        client: &Client,
+        code: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(CodeClaims, DateTime<Utc>), OAuthError> {
+        let claims = code::open(&self.master_key, code)
+            .ok_or_else(|| OAuthError::invalid_grant("the code is not valid"))?;
+        if claims.client_id != client.id {
+            return Err(OAuthError::invalid_grant(
+                "the code was issued to another client",
+            ));
+        }
+        let auth_time = Utc
+            .timestamp_opt(claims.auth_time, 0)
+            .single()
+            .ok_or_else(|| OAuthError::invalid_grant("the code is not valid"))?;
+        if claims.exp > now.timestamp() {
+            return Ok((claims, auth_time));
+        }
+        let spent = used_code::Entity::find_by_id(sha256_hex(claims.id.as_bytes()))
+            .one(self.db.read())
+            .await?;
+        if spent.is_none() {
+            return Err(OAuthError::invalid_grant("the code has expired"));
+        }
+        self.revoke_code_grant(&claims, auth_time, "code_replay", now)
+            .await?;
+        Err(replayed())
+    }
+
+    /// Spends the code: of concurrent exchanges only one inserts its id. A grant row is
+    /// written only when a refresh token needs one; access tokens carry the grant id, so
+    /// revoking it (on a replay) still ends them.
+    async fn spend_code(
+        &self,
+        claims: &CodeClaims,
+        auth_time: DateTime<Utc>,
+        refresh: Option<&SecretToken>,
+        now: DateTime<Utc>,
+    ) -> Result<(), OAuthError> {
+        let writer = self.db.write().await;
+        let spent = used_code::Entity::insert(used_code::ActiveModel {
+            id_hash: Set(sha256_hex(claims.id.as_bytes())),
+            expires_at: Set(now + self.settings.code_ttl),
+        })
+        .on_conflict(
+            OnConflict::column(used_code::Column::IdHash)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&*writer)
+        .await?;
+        if spent != 1 {
+            drop(writer);
+            self.revoke_code_grant(claims, auth_time, "code_replay", now)
+                .await?;
+            return Err(replayed());
+        }
+        let Some(refresh) = refresh else {
+            return Ok(());
+        };
+        let grant_expires_at = now + self.settings.refresh_max_ttl;
+        let inserted = grant::Entity::insert(grant_row(claims, auth_time, grant_expires_at, now))
+            .on_conflict(
+                OnConflict::column(grant::Column::Id)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&*writer)
+            .await?;
+        if inserted != 1 {
+            // A replay revoked the grant between spending the code and writing it.
+            return Err(OAuthError::invalid_grant(
+                "the code was used twice; its tokens are revoked",
+            ));
+        }
+        self.insert_refresh(&*writer, refresh, &claims.grant_id, grant_expires_at, now)
+            .await?;
+        Ok(())
     }
 
     /// Revokes the grant a replayed code gave. The grant has a row only if a refresh token
@@ -172,7 +174,8 @@ impl Provider {
             .exec_without_returning(&*writer)
             .await?;
         drop(writer);
-        self.revocations.add_grant(&claims.grant_id, now);
+        self.revocations
+            .add_grant(&GrantId::from(claims.grant_id.as_str()), now);
         tracing::warn!(grant = %claims.grant_id, reason, "grant revoked");
         metrics::counter!("oauth_grants_revoked_total", "reason" => reason.to_owned()).increment(1);
         Ok(())
@@ -198,5 +201,24 @@ pub(crate) fn grant_row(
         revoked_at: Set(None),
         revoked_reason: Set(None),
         team_id: Set(claims.team_id.clone()),
+    }
+}
+
+fn replayed() -> OAuthError {
+    OAuthError::invalid_grant("the code was already used; the tokens issued with it are revoked")
+}
+
+/// PKCE (RFC 7636 §4.6): a verifier exactly when the request had a challenge, and matching it.
+fn check_verifier(challenge: Option<&str>, verifier: Option<&str>) -> Result<(), OAuthError> {
+    match (challenge, verifier) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => Err(OAuthError::invalid_grant(
+            "code_verifier was sent but the authorization request had no code_challenge",
+        )),
+        (Some(_), None) => Err(OAuthError::invalid_grant("code_verifier is missing")),
+        (Some(challenge), Some(verifier)) if !pkce::verifies(verifier, challenge) => Err(
+            OAuthError::invalid_grant("code_verifier does not match the code_challenge"),
+        ),
+        (Some(_), Some(_)) => Ok(()),
     }
 }

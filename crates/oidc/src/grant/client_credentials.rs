@@ -22,13 +22,10 @@ impl Provider {
             format!("this client is not allowed the scope {extra:?} for its own tokens")
         })?;
         let access_token = self.access_token(client, &client.id, &scopes, None, None, None, now)?;
-        Ok(TokenResponse {
+        Ok(TokenResponse::access_only(
             access_token,
-            token_type: "Bearer",
-            expires_in: self.settings.access_token_ttl.num_seconds(),
-            scope: scopes.to_string(),
-            refresh_token: None,
-            id_token: None,
-        })
+            self.settings.access_token_ttl,
+            &scopes,
+        ))
     }
 }

@@ -3,8 +3,12 @@
 //! member it names, who is linked or provisioned in that team.
 
 use chrono::{DateTime, Utc};
+use jsonwebtoken::jwk::Jwk;
+use latchkey_core::Email;
+use latchkey_teams::entities::{membership, user};
 use latchkey_teams::{Actor, AuditLog, Role, Subject, Teams};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::client::{Client, GrantType};
@@ -15,7 +19,7 @@ use crate::remote_jwks::select;
 use crate::scope::{OFFLINE_ACCESS, OPENID, Scopes};
 use crate::tokens::TokenResponse;
 
-use crate::assertion::{self, Refused, Rules, Unverified};
+use crate::assertion::{self, Refused, Rules, Unverified, Verified};
 use crate::federation::ALLOWED;
 
 impl Provider {
@@ -37,18 +41,44 @@ impl Provider {
         .without(&[OPENID, OFFLINE_ACCESS]);
         let assertion =
             assertion.ok_or_else(|| OAuthError::invalid_request("assertion is missing"))?;
-        let refuse = |why: Refused| OAuthError::invalid_grant(format!("assertion: {}", why.0));
+        let (trusted, verified) = self.verify_team_assertion(client, assertion, now).await?;
+        let (sub, email) = named_person(&verified, &trusted)?;
+
+        let txn = self.db.transaction().await?;
+        if !assertion::first_use(&*txn, &format!("issuer:{}", trusted.issuer), &verified).await? {
+            return Err(refused("this jti was used before (replay)"));
+        }
+        let member = self
+            .link_member(&txn, &trusted, sub, &email, client, now)
+            .await?;
+        txn.commit().await?;
+
+        let access_token =
+            self.issue_access_token(client, &member, &scopes, &trusted.team_id, now)?;
+        tracing::info!(client = %client.id, user = %member, issuer = %trusted.issuer, "jwt-bearer assertion exchanged");
+        Ok(TokenResponse::access_only(
+            access_token,
+            self.settings.access_token_ttl,
+            &scopes,
+        ))
+    }
+
+    /// The assertion, verified against the issuer that signed it, if the client's team trusts
+    /// that issuer: assertions are not bound to a client, so a client of another team must
+    /// not be able to spend them.
+    async fn verify_team_assertion(
+        &self,
+        client: &Client,
+        assertion: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(trusted_issuer::Model, Verified), OAuthError> {
         let unverified = Unverified::read(
             assertion,
             &ALLOWED.map(|(_, alg)| alg),
             "ES256, RS256, EdDSA",
         )
         .map_err(refuse)?;
-        let iss = unverified
-            .text("iss")
-            .ok_or_else(|| refuse(Refused("no iss".into())))?;
-        // Only the issuers of the client's own team: assertions are not bound to a client, so
-        // a client of another team must not be able to spend them.
+        let iss = unverified.text("iss").ok_or_else(|| refused("no iss"))?;
         let Some(team) = &client.team_id else {
             return Err(OAuthError::unauthorized_client(
                 "the jwt-bearer grant needs a client bound to a team (--team)",
@@ -60,29 +90,11 @@ impl Provider {
             .one(self.db.read())
             .await?
             .ok_or_else(|| {
-                refuse(Refused(format!(
+                refused(format!(
                     "the issuer {iss:?} is not trusted by this client's team"
-                )))
+                ))
             })?;
-        let alg = unverified.header.alg;
-        if !ALLOWED.iter().any(|(name, allowed)| {
-            *allowed == alg && trusted.algorithms.split(',').any(|a| a == *name)
-        }) {
-            return Err(refuse(Refused(format!(
-                "the algorithm {alg:?} is not allowed for this issuer (allowed: {})",
-                trusted.algorithms
-            ))));
-        }
-        let kid = unverified.header.kid.as_deref();
-        let key = match (&trusted.jwks, &trusted.jwks_uri) {
-            (Some(inline), _) => select(
-                &serde_json::from_str(inline).map_err(OAuthError::internal)?,
-                kid,
-            ),
-            (None, Some(uri)) => self.authenticator().jwks().key(uri, kid).await,
-            (None, None) => return Err(refuse(Refused("the issuer has no keys".into()))),
-        }
-        .map_err(|e| refuse(Refused(format!("no key for this kid: {e}"))))?;
+        let key = self.issuer_key(&trusted, &unverified).await?;
         let audiences = match &trusted.audience {
             Some(audience) => vec![audience.clone()],
             None => self.authenticator().audiences().to_vec(),
@@ -98,52 +110,39 @@ impl Provider {
             assertion::verify(assertion, &unverified, &key, &rules, now).map_err(refuse)?;
         let lifetime = verified.exp - verified.iat.unwrap_or(verified.exp);
         if lifetime > i64::from(trusted.max_lifetime_secs) {
-            return Err(refuse(Refused(format!(
+            return Err(refused(format!(
                 "it lives {lifetime} seconds; this issuer's assertions may live at most {}",
                 trusted.max_lifetime_secs
-            ))));
+            )));
         }
-        let claims = &verified.claims;
-        let sub = claims
-            .get("sub")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty() && s.len() <= 255)
-            .ok_or_else(|| {
-                refuse(Refused(
-                    "sub must be a string of 1 to 255 characters".into(),
-                ))
-            })?;
-        let email = claims
-            .get(&trusted.email_claim)
-            .and_then(Value::as_str)
-            .and_then(|e| latchkey_core::email::Email::parse(e).ok())
-            .ok_or_else(|| {
-                refuse(Refused(format!(
-                    "the {} claim must be an email address",
-                    trusted.email_claim
-                )))
-            })?;
+        Ok((trusted, verified))
+    }
 
-        let txn = self.db.transaction().await?;
-        if !assertion::first_use(&*txn, &format!("issuer:{}", trusted.issuer), &verified).await? {
-            return Err(refuse(Refused("this jti was used before (replay)".into())));
+    /// The issuer's key for the assertion's `kid`, if the issuer may sign with its algorithm.
+    async fn issuer_key(
+        &self,
+        trusted: &trusted_issuer::Model,
+        unverified: &Unverified,
+    ) -> Result<Jwk, OAuthError> {
+        let alg = unverified.header.alg;
+        if !ALLOWED.iter().any(|(name, allowed)| {
+            *allowed == alg && trusted.algorithms.split(',').any(|a| a == *name)
+        }) {
+            return Err(refused(format!(
+                "the algorithm {alg:?} is not allowed for this issuer (allowed: {})",
+                trusted.algorithms
+            )));
         }
-        let member = self
-            .link_member(&txn, &trusted, sub, &email, client, now)
-            .await?;
-        txn.commit().await?;
-
-        let access_token =
-            self.issue_access_token(client, &member, &scopes, &trusted.team_id, now)?;
-        tracing::info!(client = %client.id, user = %member, issuer = %trusted.issuer, "jwt-bearer assertion exchanged");
-        Ok(TokenResponse {
-            access_token,
-            token_type: "Bearer",
-            expires_in: self.settings.access_token_ttl.num_seconds(),
-            scope: scopes.to_string(),
-            refresh_token: None,
-            id_token: None,
-        })
+        let kid = unverified.header.kid.as_deref();
+        match (&trusted.jwks, &trusted.jwks_uri) {
+            (Some(inline), _) => select(
+                &serde_json::from_str(inline).map_err(OAuthError::internal)?,
+                kid,
+            ),
+            (None, Some(uri)) => self.authenticator().jwks().key(uri, kid).await,
+            (None, None) => return Err(refused("the issuer has no keys")),
+        }
+        .map_err(|e| refused(format!("no key for this kid: {e}")))
     }
 
     /// The member an external identity is: the member already linked to it, or a new account
@@ -153,15 +152,13 @@ impl Provider {
     /// anyone outside its team, or a member its administrators removed.
     async fn link_member(
         &self,
-        txn: &sea_orm::DatabaseTransaction,
+        txn: &DatabaseTransaction,
         trusted: &trusted_issuer::Model,
         sub: &str,
-        email: &latchkey_core::email::Email,
+        email: &Email,
         client: &Client,
         now: DateTime<Utc>,
     ) -> Result<String, OAuthError> {
-        use latchkey_teams::entities::{membership, user};
-        let refuse = |why: &str| OAuthError::invalid_grant(format!("assertion: {why}"));
         let linked = membership::Entity::find()
             .filter(membership::Column::TeamId.eq(trusted.team_id.as_str()))
             .filter(membership::Column::ExternalIssuer.eq(trusted.issuer.as_str()))
@@ -175,63 +172,20 @@ impl Provider {
             .filter(user::Column::Email.eq(email.as_str()))
             .one(txn)
             .await?;
-        let Some(account) = existing else {
-            let (account, _) = latchkey_teams::ensure_user(txn, email.as_str(), now).await?;
-            Teams::add_member_in(
-                txn,
-                &trusted.team_id.as_str().into(),
-                &account,
-                Role::Member,
-                Some((&trusted.issuer, sub)),
-                now,
-            )
-            .await
-            .map_err(OAuthError::internal)?;
-            AuditLog::record(
-                txn,
-                Some(&trusted.team_id.as_str().into()),
+        let (account, action) = match existing {
+            None => (
+                provision(txn, trusted, sub, email, now).await?,
                 "member.provisioned",
-                &integration_actor(trusted, client),
-                &Subject::new(&account.id, &account.email),
-                json!({ "issuer": trusted.issuer, "external_id": sub, "client_id": client.id }),
-                now,
-            )
-            .await?;
-            return Ok(account.id);
+            ),
+            Some(account) => {
+                link_existing(txn, trusted, sub, &account).await?;
+                (account, "member.linked")
+            }
         };
-        let member = membership::Entity::find_by_id((trusted.team_id.clone(), account.id.clone()))
-            .one(txn)
-            .await?
-            .ok_or_else(|| {
-                refuse("the email belongs to an account that is not a member of this team")
-            })?;
-        if member.role != Role::Member.as_str() {
-            return Err(refuse(
-                "an administrator cannot be signed in by an integration",
-            ));
-        }
-        if member.external_issuer.is_some() {
-            return Err(refuse(
-                "the email belongs to a member linked to another external identity",
-            ));
-        }
-        membership::Entity::update_many()
-            .col_expr(
-                membership::Column::ExternalIssuer,
-                sea_orm::sea_query::Expr::value(trusted.issuer.as_str()),
-            )
-            .col_expr(
-                membership::Column::ExternalId,
-                sea_orm::sea_query::Expr::value(sub),
-            )
-            .filter(membership::Column::TeamId.eq(trusted.team_id.as_str()))
-            .filter(membership::Column::UserId.eq(account.id.as_str()))
-            .exec(txn)
-            .await?;
         AuditLog::record(
             txn,
             Some(&trusted.team_id.as_str().into()),
-            "member.linked",
+            action,
             &integration_actor(trusted, client),
             &Subject::new(&account.id, &account.email),
             json!({ "issuer": trusted.issuer, "external_id": sub, "client_id": client.id }),
@@ -240,6 +194,96 @@ impl Provider {
         .await?;
         Ok(account.id)
     }
+}
+
+/// A new account, made a member of the issuer's team and linked to the external identity.
+async fn provision(
+    txn: &DatabaseTransaction,
+    trusted: &trusted_issuer::Model,
+    sub: &str,
+    email: &Email,
+    now: DateTime<Utc>,
+) -> Result<user::Model, OAuthError> {
+    let (account, _) = latchkey_teams::ensure_user(txn, email.as_str(), now).await?;
+    Teams::add_member_in(
+        txn,
+        &trusted.team_id.as_str().into(),
+        &account,
+        Role::Member,
+        Some((&trusted.issuer, sub)),
+        now,
+    )
+    .await
+    .map_err(OAuthError::internal)?;
+    Ok(account)
+}
+
+/// Links an existing account's membership to the external identity, if it may be.
+async fn link_existing(
+    txn: &DatabaseTransaction,
+    trusted: &trusted_issuer::Model,
+    sub: &str,
+    account: &user::Model,
+) -> Result<(), OAuthError> {
+    let member = membership::Entity::find_by_id((trusted.team_id.clone(), account.id.clone()))
+        .one(txn)
+        .await?
+        .ok_or_else(|| {
+            refused("the email belongs to an account that is not a member of this team")
+        })?;
+    if member.role != Role::Member.as_str() {
+        return Err(refused(
+            "an administrator cannot be signed in by an integration",
+        ));
+    }
+    if member.external_issuer.is_some() {
+        return Err(refused(
+            "the email belongs to a member linked to another external identity",
+        ));
+    }
+    membership::Entity::update_many()
+        .col_expr(
+            membership::Column::ExternalIssuer,
+            Expr::value(trusted.issuer.as_str()),
+        )
+        .col_expr(membership::Column::ExternalId, Expr::value(sub))
+        .filter(membership::Column::TeamId.eq(trusted.team_id.as_str()))
+        .filter(membership::Column::UserId.eq(account.id.as_str()))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// The person the assertion names: its `sub`, and the address in the issuer's email claim.
+fn named_person<'a>(
+    verified: &'a Verified,
+    trusted: &trusted_issuer::Model,
+) -> Result<(&'a str, Email), OAuthError> {
+    let claims = &verified.claims;
+    let sub = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty() && s.len() <= 255)
+        .ok_or_else(|| refused("sub must be a string of 1 to 255 characters"))?;
+    let email = claims
+        .get(&trusted.email_claim)
+        .and_then(Value::as_str)
+        .and_then(|e| Email::parse(e).ok())
+        .ok_or_else(|| {
+            refused(format!(
+                "the {} claim must be an email address",
+                trusted.email_claim
+            ))
+        })?;
+    Ok((sub, email))
+}
+
+fn refuse(why: Refused) -> OAuthError {
+    refused(why.0)
+}
+
+fn refused(why: impl std::fmt::Display) -> OAuthError {
+    OAuthError::invalid_grant(format!("assertion: {why}"))
 }
 
 /// How the audit log names an integration acting through a client.

@@ -1,6 +1,7 @@
 //! `grant_type=refresh_token` (RFC 6749 §6), rotated on every use.
 
 use chrono::{DateTime, Utc};
+use latchkey_core::GrantId;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -27,6 +28,48 @@ impl Provider {
     ) -> Result<TokenResponse, OAuthError> {
         client.require_grant(GrantType::RefreshToken)?;
         let token = token.ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
+        let (row, family) = self.live_family(client, token, now).await?;
+        let granted = Scopes::parse(&family.scope).unwrap_or_default();
+        let scopes = Scopes::narrow(scope, granted, |extra| format!("{extra:?} was not granted"))?;
+        let account = self.account(&family.user_id).await?;
+        if let Some(team) = &family.team_id
+            && Teams::role_of(
+                self.db.read(),
+                &team.as_str().into(),
+                &account.id.as_str().into(),
+            )
+            .await
+            .map_err(OAuthError::internal)?
+            .is_none()
+        {
+            self.revoke_grant(&GrantId::from(family.id.as_str()), "member_removed", now)
+                .await?;
+            return Err(OAuthError::invalid_grant(
+                "the person is no longer a member of the team this token was issued for",
+            ));
+        }
+        let next = self.rotate(&row, &family, now).await?;
+        let session = IssuedFor {
+            user_id: &account.id,
+            email: &account.email,
+            grant_id: &family.id,
+            auth_time: family.auth_time,
+            sid: &family.sid,
+            nonce: None,
+            team_id: family.team_id.as_deref(),
+        };
+        self.user_tokens(client, &scopes, &session, Some(next), now)
+            .await
+    }
+
+    /// The token's row and its family, if both are this client's and alive. A token used
+    /// before revokes its family.
+    async fn live_family(
+        &self,
+        client: &Client,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(refresh_token::Model, grant::Model), OAuthError> {
         let invalid = || OAuthError::invalid_grant("the refresh token is not valid");
         let token = SecretToken::from_client(token).ok_or_else(invalid)?;
         let row = refresh_token::Entity::find_by_id(token.hash())
@@ -48,35 +91,29 @@ impl Provider {
             ));
         }
         if row.used_at.is_some() {
-            self.revoke_grant(&family.id, "refresh_token_reuse", now)
-                .await?;
-            return Err(OAuthError::invalid_grant(
-                "the refresh token was already used; every token of its family is now revoked",
-            ));
+            self.revoke_grant(
+                &GrantId::from(family.id.as_str()),
+                "refresh_token_reuse",
+                now,
+            )
+            .await?;
+            return Err(reused());
         }
         if row.expires_at <= now || family.expires_at <= now {
             return Err(OAuthError::invalid_grant("the refresh token has expired"));
         }
-        let granted = Scopes::parse(&family.scope).unwrap_or_default();
-        let scopes = Scopes::narrow(scope, granted, |extra| format!("{extra:?} was not granted"))?;
-        let account = self.account(&family.user_id).await?;
-        if let Some(team) = &family.team_id
-            && Teams::role_of(
-                self.db.read(),
-                &team.as_str().into(),
-                &account.id.as_str().into(),
-            )
-            .await
-            .map_err(OAuthError::internal)?
-            .is_none()
-        {
-            self.revoke_grant(&family.id, "member_removed", now).await?;
-            return Err(OAuthError::invalid_grant(
-                "the person is no longer a member of the team this token was issued for",
-            ));
-        }
-        let next = SecretToken::generate();
+        Ok((row, family))
+    }
 
+    /// Marks the token used and stores its successor, in one transaction; of two concurrent
+    /// uses only one marks it, and the other revokes the family.
+    async fn rotate(
+        &self,
+        row: &refresh_token::Model,
+        family: &grant::Model,
+        now: DateTime<Utc>,
+    ) -> Result<SecretToken, OAuthError> {
+        let next = SecretToken::generate();
         let txn = self.db.transaction().await?;
         let consumed = refresh_token::Entity::update_many()
             .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
@@ -86,26 +123,23 @@ impl Provider {
             .await?;
         if consumed.rows_affected != 1 {
             txn.rollback().await?;
-            self.revoke_grant(&family.id, "refresh_token_reuse", now)
-                .await?;
-            return Err(OAuthError::invalid_grant(
-                "the refresh token was already used; every token of its family is now revoked",
-            ));
+            self.revoke_grant(
+                &GrantId::from(family.id.as_str()),
+                "refresh_token_reuse",
+                now,
+            )
+            .await?;
+            return Err(reused());
         }
         self.insert_refresh(&*txn, &next, &family.id, family.expires_at, now)
             .await?;
         txn.commit().await?;
-
-        let session = IssuedFor {
-            user_id: &account.id,
-            email: &account.email,
-            grant_id: &family.id,
-            auth_time: family.auth_time,
-            sid: &family.sid,
-            nonce: None,
-            team_id: family.team_id.as_deref(),
-        };
-        self.user_tokens(client, &scopes, &session, Some(next), now)
-            .await
+        Ok(next)
     }
+}
+
+fn reused() -> OAuthError {
+    OAuthError::invalid_grant(
+        "the refresh token was already used; every token of its family is now revoked",
+    )
 }

@@ -1,6 +1,7 @@
 //! Ending a grant: its refresh tokens stop at once, its access tokens at the next check.
 
 use chrono::{DateTime, Utc};
+use latchkey_core::GrantId;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -12,7 +13,7 @@ impl Provider {
     /// introspection and userinfo.
     pub async fn revoke_grant(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), sea_orm::DbErr> {

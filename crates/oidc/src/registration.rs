@@ -1,0 +1,170 @@
+//! What registering a client asks for, each field checked on its own, and why a client could
+//! not be registered.
+
+use latchkey_core::TeamId;
+use latchkey_keys::SigningAlgorithm;
+
+use crate::client::{AuthMethod, GrantType};
+use crate::redirect::{self, RedirectUriError};
+use crate::scope::{DEFAULT_SCOPES, ScopeError, Scopes, USER_SCOPES};
+
+/// A client to register, with its choices already parsed where it was asked for (the command
+/// line); `create` checks how they fit together.
+#[derive(Clone, Debug, Default)]
+pub struct NewClient {
+    pub name: String,
+    pub team_id: Option<TeamId>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub public: bool,
+    /// Empty: authorization_code and refresh_token.
+    pub grant_types: Vec<GrantType>,
+    /// None: none for a public client, client_secret_basic otherwise.
+    pub auth_method: Option<AuthMethod>,
+    pub jwks_uri: Option<String>,
+    pub jwks: Option<String>,
+    pub scopes: Vec<String>,
+    pub first_party: bool,
+    pub pkce_optional: bool,
+    /// None: ES256.
+    pub id_token_alg: Option<SigningAlgorithm>,
+}
+
+/// Why a client could not be registered or read; each says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("--name must not be empty")]
+    NoName,
+    #[error("--team {0:?} is not a team id (the id `latchkey team create` prints)")]
+    Team(String),
+    #[error("a client allowed authorization_code needs at least one --redirect-uri")]
+    RedirectUriRequired,
+    #[error("redirect URI {0}")]
+    RedirectUri(#[from] RedirectUriError),
+    #[error("a public client authenticates with none; drop --auth-method {0} or --public")]
+    PublicWithSecret(&'static str),
+    #[error("--auth-method none is for public clients; add --public")]
+    NoneNotPublic,
+    #[error("a public client cannot use {0}: it has no credentials to keep a token for itself")]
+    PublicMachineGrant(&'static str),
+    #[error(
+        "the jwt-bearer grant needs --team TEAM: a client exchanges only its own team's assertions"
+    )]
+    JwtBearerNeedsTeam,
+    #[error("private_key_jwt needs the client's keys: --jwks-uri URI or --jwks-file FILE")]
+    KeysRequired,
+    #[error("--jwks-uri {0:?} must be an https URL (http only on a loopback address)")]
+    JwksUri(String),
+    #[error("the JWKS is not a valid JSON Web Key Set: {0}")]
+    Jwks(String),
+    #[error("scope {0}")]
+    Scope(#[from] ScopeError),
+    #[error("a client using client_credentials only cannot have the user scope {0:?}")]
+    UserScopeForMachine(String),
+    #[error("refresh_token needs authorization_code as well: refresh tokens come from a sign-in")]
+    RefreshWithoutCode,
+    #[error("no client {0}")]
+    NotFound(String),
+    #[error("client {0} is stored damaged ({1})")]
+    Corrupt(String, String),
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+}
+
+/// Each field of a new client, checked on its own.
+impl NewClient {
+    pub(crate) fn checked_auth_method(&self) -> Result<AuthMethod, ClientError> {
+        let auth_method = match self.auth_method {
+            Some(method) => method,
+            None if self.public => AuthMethod::None,
+            None => AuthMethod::ClientSecretBasic,
+        };
+        match (self.public, auth_method) {
+            (true, AuthMethod::None)
+            | (
+                false,
+                AuthMethod::ClientSecretBasic
+                | AuthMethod::ClientSecretPost
+                | AuthMethod::PrivateKeyJwt,
+            ) => {}
+            (true, other) => return Err(ClientError::PublicWithSecret(other.as_str())),
+            (false, AuthMethod::None) => return Err(ClientError::NoneNotPublic),
+        }
+        Ok(auth_method)
+    }
+
+    /// The grant types asked for, each once, or the default; and only those that go together.
+    pub(crate) fn checked_grant_types(&self) -> Result<Vec<GrantType>, ClientError> {
+        let mut grant_types = Vec::new();
+        for grant in &self.grant_types {
+            if !grant_types.contains(grant) {
+                grant_types.push(*grant);
+            }
+        }
+        if grant_types.is_empty() {
+            grant_types = vec![GrantType::AuthorizationCode, GrantType::RefreshToken];
+        }
+        if self.public
+            && let Some(machine) = grant_types
+                .iter()
+                .find(|g| matches!(g, GrantType::ClientCredentials | GrantType::JwtBearer))
+        {
+            return Err(ClientError::PublicMachineGrant(machine.as_str()));
+        }
+        if grant_types.contains(&GrantType::JwtBearer) && self.team_id.is_none() {
+            return Err(ClientError::JwtBearerNeedsTeam);
+        }
+        if grant_types.contains(&GrantType::RefreshToken)
+            && !grant_types.contains(&GrantType::AuthorizationCode)
+        {
+            return Err(ClientError::RefreshWithoutCode);
+        }
+        Ok(grant_types)
+    }
+
+    /// Redirect URIs, each matched exactly later, so each must parse now.
+    pub(crate) fn checked_uris(&self, uris: &[String]) -> Result<Vec<String>, ClientError> {
+        uris.iter()
+            .map(|raw| redirect::parse(raw, self.public).map(|_| raw.clone()))
+            .collect::<Result<_, _>>()
+            .map_err(ClientError::from)
+    }
+
+    /// `private_key_jwt` needs keys to check assertions with.
+    pub(crate) fn check_keys(&self, auth_method: AuthMethod) -> Result<(), ClientError> {
+        if let Some(uri) = &self.jwks_uri
+            && !crate::remote_jwks::acceptable_url(uri)
+        {
+            return Err(ClientError::JwksUri(uri.clone()));
+        }
+        if let Some(jwks) = &self.jwks {
+            serde_json::from_str::<jsonwebtoken::jwk::JwkSet>(jwks)
+                .map_err(|e| ClientError::Jwks(e.to_string()))?;
+        }
+        if auth_method == AuthMethod::PrivateKeyJwt
+            && self.jwks_uri.is_none()
+            && self.jwks.is_none()
+        {
+            return Err(ClientError::KeysRequired);
+        }
+        Ok(())
+    }
+
+    /// The scopes asked for, or the defaults; a machine gets none about a person.
+    pub(crate) fn checked_scopes(&self, grant_types: &[GrantType]) -> Result<Scopes, ClientError> {
+        let user_facing = grant_types.contains(&GrantType::AuthorizationCode);
+        let scopes = if self.scopes.is_empty() {
+            if user_facing {
+                Scopes::from_tokens(DEFAULT_SCOPES)?
+            } else {
+                Scopes::default()
+            }
+        } else {
+            Scopes::from_tokens(self.scopes.iter().map(String::as_str))?
+        };
+        if !user_facing && let Some(user_scope) = scopes.iter().find(|s| USER_SCOPES.contains(s)) {
+            return Err(ClientError::UserScopeForMachine(user_scope.to_owned()));
+        }
+        Ok(scopes)
+    }
+}
