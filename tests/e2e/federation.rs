@@ -3,7 +3,6 @@
 //! member, and answers with its own access token. Every refusal says which check failed.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use chrono::Utc;
 use jsonwebtoken::jwk::JwkSet;
@@ -380,7 +379,7 @@ async fn integrations_exchange_their_own_jwts_for_tokens(db: TestDb) {
     *published.lock().expect("lock") = JwkSet {
         keys: vec![rotated.jwk.clone()],
     };
-    tokio::time::sleep(Duration::from_secs(61)).await;
+    p.app.clock.advance(chrono::TimeDelta::seconds(61));
     let (status, body) = exchange(
         app,
         client,

@@ -1,5 +1,6 @@
 //! The test harness: databases, running providers and the binary, with typed helpers.
 
+use latchkey_core::Clock;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -141,11 +142,15 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub running: Running,
     pub http: reqwest::Client,
+    /// The provider's clock: a test moves it forward rather than sleeping.
+    pub clock: Clock,
 }
 
 impl TestApp {
     pub async fn spawn(config: Config) -> Self {
-        let settings = config.check().expect("test configuration is valid");
+        let mut settings = config.check().expect("test configuration is valid");
+        settings.clock = Clock::adjustable();
+        let clock = settings.clock.clone();
         let running = serve::start(&settings).await.expect("provider starts");
         let addr = running.addr;
         let http = reqwest::Client::builder()
@@ -157,6 +162,7 @@ impl TestApp {
             addr,
             running,
             http,
+            clock,
         }
     }
 

@@ -281,7 +281,7 @@ async fn a_mail_whose_link_expired_while_smtp_was_down_is_dropped_not_sent() {
     Browser::new(&app.base_url)
         .register("stale@example.com")
         .await;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    app.clock.advance(TimeDelta::milliseconds(1200));
     let smtp = SmtpSink::on_port(port).await;
     let dropped = crate::harness::eventually(Duration::from_secs(12), || async {
         app.get("/metrics")
@@ -372,7 +372,7 @@ async fn a_session_ends_when_idle_and_every_sign_in_gets_a_new_one() {
     );
 
     assert!(browser.signed_in_as().await.is_some());
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    app.clock.advance(TimeDelta::milliseconds(2100));
     assert_eq!(
         browser.signed_in_as().await,
         None,
@@ -444,7 +444,7 @@ async fn an_expired_link_says_so_and_offers_a_new_one() {
     let mail = smtp.mail_to("ed@example.com").await;
     let confirm = browser.get(&mail.link()).await;
     assert_eq!(confirm.status, StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    app.clock.advance(TimeDelta::milliseconds(2100));
     let expired = browser.get(&mail.link()).await;
     assert_eq!(expired.status, StatusCode::GONE);
     assert!(
@@ -700,7 +700,7 @@ async fn links_per_address_are_limited_without_telling_the_asker(db: TestDb) {
     browser.register("jo@example.com").await;
     smtp.mail_to("jo@example.com").await;
     // When the window has passed, the address may be sent links again: two more, not three.
-    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    app.clock.advance(TimeDelta::milliseconds(1_600));
     for _ in 0..3 {
         browser.register("ivy@example.com").await;
     }

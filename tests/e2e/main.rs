@@ -15,7 +15,6 @@ mod config_errors;
 mod discovery;
 mod federation;
 mod in_chromium;
-mod jwks;
 mod key_rotation;
 mod login;
 mod oidc;

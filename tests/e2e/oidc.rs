@@ -1094,7 +1094,7 @@ async fn machine_clients_get_only_their_scopes(db: TestDb) {
         p.introspect((rs_id, rs_secret), &short_lived).await["active"],
         true
     );
-    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    p.app.clock.advance(chrono::TimeDelta::milliseconds(2_100));
     assert_eq!(
         p.introspect((rs_id, rs_secret), &short_lived).await["active"],
         false,
@@ -1182,7 +1182,7 @@ async fn prompt_and_max_age_force_a_new_sign_in(db: TestDb) {
         .expect("the RS256 ID token verifies");
 
     // An expired code is refused.
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    p.app.clock.advance(chrono::TimeDelta::milliseconds(1_500));
     let (_, body) = p
         .token(
             (id, secret),

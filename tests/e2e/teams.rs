@@ -4,7 +4,6 @@
 //! member gets 403, and someone from another team 404.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -348,7 +347,7 @@ async fn administrators_manage_their_team_through_join_links(db: TestDb) {
 
     // An expired link says so.
     let short = join_link(&p, &db, &team, "1s");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    p.app.clock.advance(chrono::TimeDelta::milliseconds(1500));
     let expired = Browser::new(&p.app.base_url)
         .get(short["url"].as_str().expect("url"))
         .await;

@@ -1,6 +1,7 @@
 //! What every part of the provider shares: its issuer, email addresses, random secrets,
 //! the shared key ring and the database with its SQLite write queue. No HTTP here.
 
+mod clock;
 mod db;
 pub mod email;
 mod ids;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use latchkey_keys::KeyRing;
 
+pub use clock::Clock;
 pub use db::{Db, WriteTxn, Writer};
 pub use email::{Email, InvalidEmail};
 pub use ids::{ClientId, GrantId, JoinLinkId, RequestId, TeamId, TrustedIssuerId, UserId};

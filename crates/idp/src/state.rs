@@ -7,7 +7,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::pages::Pages;
 use crate::web::CookiePolicy;
-use latchkey_core::{Db, Issuer, SharedKeyRing};
+use latchkey_core::{Clock, Db, Issuer, SharedKeyRing};
 use latchkey_login::mail::{MailTemplates, Outbox};
 use latchkey_login::{Login, LoginSettings};
 use latchkey_oidc::remote_jwks::RemoteJwks;
@@ -34,6 +34,7 @@ pub struct Services {
     pub(crate) teams: Teams,
     pub(crate) cookies: CookiePolicy,
     pub(crate) rate_limit_per_ip: u32,
+    pub(crate) clock: Clock,
 }
 
 /// What the server hands the web application when it starts.
@@ -52,6 +53,8 @@ pub struct AppConfig {
     pub rate_limit_per_ip: u32,
     /// The longest lifetime an administrator may give a join link.
     pub join_link_max_ttl: chrono::TimeDelta,
+    /// What time it is, for every request.
+    pub clock: Clock,
 }
 
 /// Why the application state could not be built.
@@ -87,6 +90,7 @@ impl AppState {
             master_key,
             rate_limit_per_ip,
             join_link_max_ttl,
+            clock,
         } = config;
         let teams = Teams::new(db.clone(), join_link_max_ttl);
         let templates = Arc::new(MailTemplates::load()?);
@@ -100,7 +104,7 @@ impl AppState {
         );
         let authenticator = ClientAuthenticator::new(
             Clients::new(db.clone()),
-            RemoteJwks::new(),
+            RemoteJwks::new(clock.clone()),
             db.clone(),
             [
                 issuer.to_string(),
@@ -136,6 +140,7 @@ impl AppState {
             teams,
             cookies,
             rate_limit_per_ip,
+            clock,
         })))
     }
 
@@ -149,5 +154,10 @@ impl AppState {
 
     pub fn keys(&self) -> &SharedKeyRing {
         &self.keys
+    }
+
+    /// The time now, by the provider's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
     }
 }

@@ -5,7 +5,10 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use latchkey_core::Clock;
 
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use url::{Host, Url};
@@ -68,7 +71,7 @@ pub fn select(set: &JwkSet, kid: Option<&str>) -> Result<Jwk, JwksError> {
 
 struct Cached {
     set: Arc<JwkSet>,
-    fetched_at: Instant,
+    fetched_at: DateTime<Utc>,
     fresh_for: Duration,
 }
 
@@ -77,16 +80,11 @@ struct Cached {
 pub struct RemoteJwks {
     http: reqwest::Client,
     cache: Arc<Mutex<HashMap<String, Cached>>>,
-}
-
-impl Default for RemoteJwks {
-    fn default() -> Self {
-        Self::new()
-    }
+    clock: Clock,
 }
 
 impl RemoteJwks {
-    pub fn new() -> Self {
+    pub fn new(clock: Clock) -> Self {
         let http = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
@@ -95,6 +93,7 @@ impl RemoteJwks {
         Self {
             http,
             cache: Arc::default(),
+            clock,
         }
     }
 
@@ -104,7 +103,7 @@ impl RemoteJwks {
         if let Some((set, fetched_at, fresh)) = &cached {
             match select(set, kid) {
                 Ok(key) if *fresh => return Ok(key),
-                Err(e) if fetched_at.elapsed() < UNKNOWN_KID_REFETCH => return Err(e),
+                Err(e) if self.age(*fetched_at) < UNKNOWN_KID_REFETCH => return Err(e),
                 _ => {}
             }
         }
@@ -112,13 +111,18 @@ impl RemoteJwks {
         select(&set, kid)
     }
 
-    fn cached(&self, url: &str) -> Option<(Arc<JwkSet>, Instant, bool)> {
+    /// How long ago `at` was, by the provider's clock.
+    fn age(&self, at: DateTime<Utc>) -> Duration {
+        (self.clock.now() - at).to_std().unwrap_or_default()
+    }
+
+    fn cached(&self, url: &str) -> Option<(Arc<JwkSet>, DateTime<Utc>, bool)> {
         let cache = self.cache.lock().ok()?;
         cache.get(url).map(|c| {
             (
                 c.set.clone(),
                 c.fetched_at,
-                c.fetched_at.elapsed() < c.fresh_for,
+                self.age(c.fetched_at) < c.fresh_for,
             )
         })
     }
@@ -173,7 +177,7 @@ impl RemoteJwks {
                 url.to_owned(),
                 Cached {
                     set: set.clone(),
-                    fetched_at: Instant::now(),
+                    fetched_at: self.clock.now(),
                     fresh_for,
                 },
             );

@@ -243,6 +243,8 @@ pub struct Settings {
     pub tokens: latchkey_oidc::TokenSettings,
     pub rate_limit_per_ip: u32,
     pub join_link_max_ttl: chrono::TimeDelta,
+    /// The system clock; tests put in one they can move.
+    pub clock: latchkey_core::Clock,
 }
 
 impl Config {
@@ -338,6 +340,7 @@ impl Config {
             jwks_cache: keys.jwks_cache,
             log_format: self.log.format,
             log_level: self.log.level,
+            clock: latchkey_core::Clock::system(),
         })
     }
 }

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use chrono::Utc;
-use latchkey_core::SharedKeyRing;
+use latchkey_core::{Clock, Db, SharedKeyRing};
 use latchkey_idp::{AppConfig, AppState};
 use latchkey_keys::KeyStore;
 use latchkey_login::mail::{MailSettings, MailTransport, Outbox};
@@ -103,10 +102,16 @@ pub async fn start(settings: &Settings) -> Result<Running, ServeError> {
     database::migrate(&db, &settings.database_url).await?;
     let sealing_key = master_key::resolve(&settings.master_key)?;
     let store = KeyStore::new(db.read().clone(), sealing_key.clone(), settings.key_policy);
-    store.maintain(Utc::now()).await?;
-    let keys: SharedKeyRing = Arc::new(ArcSwap::from_pointee(store.load(Utc::now()).await?));
+    let clock = settings.clock.clone();
+    store.maintain(clock.now()).await?;
+    let keys: SharedKeyRing = Arc::new(ArcSwap::from_pointee(store.load(clock.now()).await?));
 
-    let outbox = Outbox::new(db.clone(), sealing_key.clone(), mail_settings(settings)?);
+    let outbox = Outbox::new(
+        db.clone(),
+        sealing_key.clone(),
+        mail_settings(settings)?,
+        clock.clone(),
+    );
     let db_for_sweeper = db.clone();
     let state = AppState::new(AppConfig {
         issuer: settings.issuer.clone(),
@@ -118,6 +123,7 @@ pub async fn start(settings: &Settings) -> Result<Running, ServeError> {
         login: settings.login.clone(),
         tokens: settings.tokens.clone(),
         master_key: sealing_key,
+        clock: clock.clone(),
         rate_limit_per_ip: settings.rate_limit_per_ip,
         join_link_max_ttl: settings.join_link_max_ttl,
     })?;
@@ -125,7 +131,7 @@ pub async fn start(settings: &Settings) -> Result<Running, ServeError> {
     state
         .provider()
         .revocations()
-        .refresh(Utc::now())
+        .refresh(clock.now())
         .await
         .map_err(|e| ServeError::Revocations(e.to_string()))?;
     let addr = listener.local_addr()?;
@@ -136,9 +142,10 @@ pub async fn start(settings: &Settings) -> Result<Running, ServeError> {
         store,
         keys,
         settings.jwks_cache.as_duration(),
+        clock.clone(),
         stopped.clone(),
     ));
-    let sweeper = tokio::spawn(sweep_expired(db_for_sweeper, stopped.clone()));
+    let sweeper = tokio::spawn(sweep_expired(db_for_sweeper, clock, stopped.clone()));
     let revocation_worker = tokio::spawn(follow_revocations(state.clone(), stopped.clone()));
     let app = latchkey_idp::web::router(state.clone())
         .into_make_service_with_connect_info::<SocketAddr>();
@@ -171,6 +178,7 @@ async fn refresh_keys(
     store: KeyStore,
     keys: SharedKeyRing,
     jwks_cache: Duration,
+    clock: Clock,
     mut stopped: watch::Receiver<bool>,
 ) {
     let period = (jwks_cache / 2).max(Duration::from_millis(200));
@@ -182,7 +190,7 @@ async fn refresh_keys(
             _ = ticker.tick() => {}
             _ = stopped.wait_for(|stop| *stop) => return,
         }
-        match store.refresh(&keys.load(), Utc::now()).await {
+        match store.refresh(&keys.load(), clock.now()).await {
             Ok(Some(ring)) => {
                 keys.store(Arc::new(ring));
                 tracing::info!("signing keys changed; now signing with and publishing the new set");
@@ -204,7 +212,7 @@ async fn follow_revocations(state: AppState, mut stopped: watch::Receiver<bool>)
             _ = ticker.tick() => {}
             _ = stopped.wait_for(|stop| *stop) => return,
         }
-        if let Err(error) = state.provider().revocations().refresh(Utc::now()).await {
+        if let Err(error) = state.provider().revocations().refresh(state.now()).await {
             tracing::warn!(%error, "reading revocations failed; will try again");
         }
     }
@@ -213,7 +221,7 @@ async fn follow_revocations(state: AppState, mut stopped: watch::Receiver<bool>)
 /// How often expired rows are deleted.
 const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
-async fn sweep_expired(db: latchkey_core::Db, mut stopped: watch::Receiver<bool>) {
+async fn sweep_expired(db: Db, clock: Clock, mut stopped: watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(SWEEP_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -221,7 +229,7 @@ async fn sweep_expired(db: latchkey_core::Db, mut stopped: watch::Receiver<bool>
             _ = ticker.tick() => {}
             _ = stopped.wait_for(|stop| *stop) => return,
         }
-        match latchkey_idp::housekeeping::sweep(&db, Utc::now()).await {
+        match latchkey_idp::housekeeping::sweep(&db, clock.now()).await {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "expired rows deleted"),
             Err(error) => tracing::warn!(%error, "deleting expired rows failed; will try again"),

@@ -7,7 +7,6 @@ use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
-use chrono::Utc;
 use latchkey_core::RequestId;
 use serde::{Deserialize, Serialize};
 
@@ -77,7 +76,7 @@ async fn authorize(
     };
     let next = state
         .provider
-        .start(params, user.as_ref(), Utc::now())
+        .start(params, user.as_ref(), state.now())
         .await;
     respond(&state, jar, next)
 }
@@ -100,7 +99,7 @@ pub(super) async fn authorize_continue(
     };
     let next = state
         .provider
-        .resume(&query.request, user.as_ref(), Utc::now())
+        .resume(&query.request, user.as_ref(), state.now())
         .await;
     respond(&state, jar, next)
 }
@@ -127,7 +126,7 @@ pub(super) async fn consent_submit(
     let allow = form.decision == "allow";
     let next = state
         .provider
-        .decide_consent(&form.request, &user, allow, Utc::now())
+        .decide_consent(&form.request, &user, allow, state.now())
         .await;
     respond(&state, jar, next)
 }

@@ -4,7 +4,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
-use chrono::{SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use serde::Deserialize;
 
 use super::cookies::Jar;
@@ -59,7 +59,7 @@ pub(super) async fn logout(
         state
             .login
             .sessions()
-            .revoke(&secret, Utc::now())
+            .revoke(&secret, state.now())
             .await
             .map_err(PageError::internal)?;
     }
@@ -76,7 +76,7 @@ pub(super) async fn logout_everywhere(
         let ended = state
             .login
             .sessions()
-            .revoke_all(&user.user_id, Utc::now())
+            .revoke_all(&user.user_id, state.now())
             .await
             .map_err(PageError::internal)?;
         tracing::info!(user = %user.user_id, ended, "signed out everywhere");

@@ -9,7 +9,6 @@ use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
-use chrono::Utc;
 use serde::Serialize;
 
 use super::cookies::Jar;
@@ -131,7 +130,7 @@ async fn end_session(
             state
                 .login
                 .sessions()
-                .revoke(&secret, Utc::now())
+                .revoke(&secret, state.now())
                 .await
                 .map_err(PageError::internal)?;
             let client = logout.client.as_ref().map(|c| c.id.as_str());

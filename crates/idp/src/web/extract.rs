@@ -8,7 +8,6 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
-use chrono::Utc;
 use latchkey_teams::Actor;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -55,7 +54,7 @@ pub(crate) async fn current_user(
     let user = state
         .login
         .sessions()
-        .current(&secret, Utc::now())
+        .current(&secret, state.now())
         .await
         .map_err(PageError::internal)?;
     Ok(user.map(|u| (secret, u)))

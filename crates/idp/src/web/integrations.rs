@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
-use chrono::{SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use latchkey_core::{TeamId, TrustedIssuerId};
 use latchkey_teams::{Actor, TeamError};
 use serde::{Deserialize, Serialize};
@@ -187,7 +187,7 @@ pub(super) async fn add(
                 name_claim: "name".to_owned(),
             },
             &user.actor(&from),
-            Utc::now(),
+            state.now(),
         )
         .await
         .map_err(refused)?;
@@ -201,7 +201,7 @@ pub(super) async fn remove(
     SignedInForm { user, form }: SignedInForm<RemoveForm>,
 ) -> Result<Response, PageError> {
     TrustedIssuers::new(state.db.clone())
-        .remove(&form.team, &form.id, &user.actor(&from), Utc::now())
+        .remove(&form.team, &form.id, &user.actor(&from), state.now())
         .await
         .map_err(refused)?;
     Ok(back(&form.team, "removed"))

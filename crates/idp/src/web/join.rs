@@ -5,7 +5,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
-use chrono::Utc;
 use latchkey_teams::{JoinError, JoinLink, Team};
 use serde::Deserialize;
 
@@ -76,7 +75,7 @@ async fn open(state: &AppState, token: &str) -> Result<(JoinLink, Team), PageErr
     let token = SecretToken::from_client(token).ok_or_else(|| join_error(JoinError::NotFound))?;
     state
         .teams
-        .find_join_link(&token.hash(), Utc::now())
+        .find_join_link(&token.hash(), state.now())
         .await
         .map_err(join_error)
 }

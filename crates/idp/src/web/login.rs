@@ -4,7 +4,6 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum_extra::extract::CookieJar;
-use chrono::Utc;
 use latchkey_core::RequestId;
 use serde::Deserialize;
 
@@ -53,7 +52,7 @@ impl Continues {
         };
         match state
             .provider
-            .pending_client_name(&RequestId::from(id), Utc::now())
+            .pending_client_name(&RequestId::from(id), state.now())
             .await
         {
             Some(client) => Self {
@@ -221,7 +220,7 @@ pub(super) async fn send_link(
     let browser = SecretToken::generate();
     state
         .login
-        .request(email, purpose, &browser, from, continues, join, Utc::now())
+        .request(email, purpose, &browser, from, continues, join, state.now())
         .await
         .map_err(PageError::internal)?;
     let jar = jar.add(

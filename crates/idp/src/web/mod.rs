@@ -24,6 +24,9 @@ mod token;
 mod userinfo;
 mod verify;
 
+#[cfg(test)]
+mod router_tests;
+
 use axum::Router;
 use axum::http::HeaderName;
 use axum::routing::get;

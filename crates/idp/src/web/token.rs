@@ -7,7 +7,6 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, FromRequest, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 
 use super::oauth_response::{no_store_json, oauth_error, single_valued};
 use crate::state::AppState;
@@ -47,7 +46,7 @@ async fn client(
     state
         .provider
         .authenticator()
-        .authenticate(presented, Utc::now())
+        .authenticate(presented, state.now())
         .await
 }
 
@@ -80,7 +79,7 @@ pub(super) async fn token(
     ClientRequest { client, params }: ClientRequest,
 ) -> Response {
     let answer = match TokenRequest::parse(params) {
-        Ok(request) => state.provider.token(&client, request, Utc::now()).await,
+        Ok(request) => state.provider.token(&client, request, state.now()).await,
         Err(error) => Err(error),
     };
     match answer {
@@ -98,7 +97,7 @@ pub(super) async fn revoke(
         let token = params
             .get("token")
             .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
-        state.provider.revoke(&client, token, Utc::now()).await
+        state.provider.revoke(&client, token, state.now()).await
     }
     .await;
     match result {
@@ -121,7 +120,7 @@ pub(super) async fn introspect(
         let token = params
             .get("token")
             .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
-        state.provider.introspect(&client, token, Utc::now()).await
+        state.provider.introspect(&client, token, state.now()).await
     }
     .await;
     match result {

@@ -5,7 +5,6 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use chrono::Utc;
 
 use super::oauth_response::{bearer_error, no_store_json, single_valued};
 use crate::state::AppState;
@@ -36,7 +35,7 @@ async fn answer(state: &AppState, token: Result<Option<String>, OAuthError>) -> 
         Ok(None) => return bearer_error(None),
         Err(error) => return bearer_error(Some(error)),
     };
-    match state.provider.userinfo(&token, Utc::now()).await {
+    match state.provider.userinfo(&token, state.now()).await {
         Ok(claims) => no_store_json(StatusCode::OK, &claims),
         Err(error) => bearer_error(Some(error)),
     }

@@ -5,7 +5,6 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
-use chrono::Utc;
 use serde::Deserialize;
 
 use super::cookies::Jar;
@@ -67,7 +66,7 @@ pub(super) async fn code_submit(
         Some(browser) => {
             state
                 .login
-                .confirm_code(&browser, &form.code, &from, Utc::now())
+                .confirm_code(&browser, &form.code, &from, state.now())
                 .await
         }
         None => Err(CodeError::NothingPending),
@@ -99,7 +98,7 @@ pub(super) async fn verify_page(
 ) -> PageResult {
     let view = state
         .login
-        .inspect(&q.token, Utc::now())
+        .inspect(&q.token, state.now())
         .await
         .map_err(link_error)?;
     let (jar, csrf) = csrf::token(jar, state.cookies);
@@ -133,7 +132,7 @@ pub(super) async fn verify_submit(
 ) -> PageResult {
     let signed_in = state
         .login
-        .confirm(&form.token, &from, Utc::now())
+        .confirm(&form.token, &from, state.now())
         .await
         .map_err(link_error)?;
     Ok(start_session(&state, jar, signed_in).await)
@@ -147,7 +146,7 @@ async fn start_session(state: &AppState, jar: CookieJar, signed_in: SignedIn) ->
         .get(state.cookies.name(Jar::Session))
         .and_then(|c| SecretToken::from_client(c.value()));
     if let Some(old) = previous
-        && let Err(error) = state.login.sessions().revoke(&old, Utc::now()).await
+        && let Err(error) = state.login.sessions().revoke(&old, state.now()).await
     {
         tracing::warn!(%error, "could not end the previous session");
     }

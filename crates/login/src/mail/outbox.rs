@@ -14,8 +14,8 @@ use tokio::sync::{Notify, watch};
 use super::templates::RenderedMail;
 use super::{MailSettings, MailTransport};
 use crate::entities::mail_outbox;
-use latchkey_core::Db;
 use latchkey_core::email::Email;
+use latchkey_core::{Clock, Db};
 
 /// The most mails one delivery round claims.
 const BATCH: u64 = 64;
@@ -47,15 +47,17 @@ pub struct Outbox {
     master_key: Arc<MasterKey>,
     settings: MailSettings,
     wake: Arc<Notify>,
+    clock: Clock,
 }
 
 impl Outbox {
-    pub fn new(db: Db, master_key: Arc<MasterKey>, settings: MailSettings) -> Self {
+    pub fn new(db: Db, master_key: Arc<MasterKey>, settings: MailSettings, clock: Clock) -> Self {
         Self {
             db,
             master_key,
             settings,
             wake: Arc::new(Notify::new()),
+            clock,
         }
     }
 
@@ -167,7 +169,7 @@ impl Outbox {
     /// mail this round has sent. A send still running at the deadline is abandoned, and its
     /// mail retried once the lease runs out.
     async fn deliver_group(&self, group: &[String], round: &str) -> Result<(), OutboxError> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let deadline = tokio::time::Instant::now() + SEND_WITHIN;
         let held = self.renew(group, round, now).await?;
         let mut sends = stream::iter(held)
@@ -199,8 +201,13 @@ impl Outbox {
         drop(sends);
         // What was sent is marked even if scheduling a retry of another mail failed: left
         // unmarked, it would be sent again once the lease ran out.
-        self.finish(&delivered, round, mail_outbox::Column::SentAt, Utc::now())
-            .await?;
+        self.finish(
+            &delivered,
+            round,
+            mail_outbox::Column::SentAt,
+            self.clock.now(),
+        )
+        .await?;
         self.finish(&dropped, round, mail_outbox::Column::DroppedAt, now)
             .await?;
         failed.map_or(Ok(()), Err)
@@ -334,7 +341,7 @@ impl Outbox {
     /// backlog is worked through batch after batch, not a batch a second.
     pub async fn run(self, mut stopped: watch::Receiver<bool>) {
         loop {
-            match self.deliver_due(Utc::now()).await {
+            match self.deliver_due(self.clock.now()).await {
                 Ok(taken) if taken == BATCH as usize && !*stopped.borrow() => continue,
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "mail outbox: delivery round failed"),

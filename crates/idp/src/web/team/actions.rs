@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
-use chrono::{TimeDelta, Utc};
+use chrono::TimeDelta;
 use latchkey_core::{JoinLinkId, TeamId, UserId};
 use latchkey_teams::{NewJoinLink, Role, TeamError, TeamName};
 use serde::Deserialize;
@@ -85,7 +85,7 @@ pub(in crate::web) async fn rename(
     let name = TeamName::parse(&form.name).map_err(team_error)?;
     state
         .teams
-        .rename(&form.team, &name, &user.actor(&from), Utc::now())
+        .rename(&form.team, &name, &user.actor(&from), state.now())
         .await
         .map_err(team_error)?;
     Ok(back(&form.team, "renamed"))
@@ -108,7 +108,7 @@ pub(in crate::web) async fn create_join_link(
     };
     state
         .teams
-        .create_join_link(link, &user.actor(&from), Utc::now())
+        .create_join_link(link, &user.actor(&from), state.now())
         .await
         .map_err(team_error)?;
     let url = state.issuer.endpoint(&paths::join(token.expose()));
@@ -144,7 +144,7 @@ pub(in crate::web) async fn revoke_join_link(
 ) -> Result<Response, PageError> {
     state
         .teams
-        .revoke_join_link(&form.team, &form.link, &user.actor(&from), Utc::now())
+        .revoke_join_link(&form.team, &form.link, &user.actor(&from), state.now())
         .await
         .map_err(team_error)?;
     Ok(back(&form.team, "revoked"))
@@ -159,7 +159,13 @@ pub(in crate::web) async fn change_role(
     let role = Role::parse(&form.role).map_err(|e| bad_request(e.to_string()))?;
     state
         .teams
-        .change_role(&form.team, &form.user, role, &user.actor(&from), Utc::now())
+        .change_role(
+            &form.team,
+            &form.user,
+            role,
+            &user.actor(&from),
+            state.now(),
+        )
         .await
         .map_err(team_error)?;
     Ok(back(&form.team, "role"))
@@ -179,7 +185,7 @@ pub(in crate::web) async fn remove_member(
             &form.team,
             &form.user,
             &user.actor(&from),
-            Utc::now(),
+            state.now(),
         )
         .await
         .map_err(team_error)?;

@@ -211,7 +211,7 @@ async fn link_rows(
 ) -> Result<Vec<LinkRow>, PageError> {
     let links = state
         .teams
-        .join_links(team_id, me, Utc::now())
+        .join_links(team_id, me, state.now())
         .await
         .map_err(team_error)?;
     Ok(links
