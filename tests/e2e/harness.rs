@@ -113,7 +113,8 @@ pub fn master_key() -> String {
     MasterKey::generate().expect("master key").1
 }
 
-/// A free port on the loopback interface.
+/// A free port on the loopback interface, for a server that starts later or in another
+/// process (the `latchkey` binary, an SMTP sink that comes up after the provider).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("bind")
@@ -122,12 +123,15 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Settings for a provider on `db`, on a free port, with a test's adjustments.
+/// Where a provider listens until it is spawned: on a port the system picks, whose address
+/// then becomes the issuer too.
+pub const ANY_PORT: &str = "127.0.0.1:0";
+
+/// Settings for a provider on `db`, on a port picked when it starts, with a test's adjustments.
 pub fn config(db: &TestDb, master_key: &str) -> Config {
-    let port = free_port();
     let mut config = Config {
-        issuer: format!("http://127.0.0.1:{port}"),
-        listen: format!("127.0.0.1:{port}"),
+        issuer: format!("http://{ANY_PORT}"),
+        listen: ANY_PORT.to_owned(),
         database_url: db.url.clone(),
         ..Config::default()
     };
@@ -147,11 +151,22 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    pub async fn spawn(config: Config) -> Self {
+    pub async fn spawn(mut config: Config) -> Self {
+        // Bound here and handed over, so no other process can take the port in between.
+        let listener = tokio::net::TcpListener::bind(config.listen.as_str())
+            .await
+            .expect("bind");
+        let bound = listener.local_addr().expect("addr");
+        if config.issuer == format!("http://{ANY_PORT}") {
+            config.issuer = format!("http://{bound}");
+        }
+        config.listen = bound.to_string();
         let mut settings = config.check().expect("test configuration is valid");
         settings.clock = Clock::adjustable();
         let clock = settings.clock.clone();
-        let running = serve::start(&settings).await.expect("provider starts");
+        let running = serve::start_on(listener, &settings)
+            .await
+            .expect("provider starts");
         let addr = running.addr;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

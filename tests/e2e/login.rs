@@ -141,13 +141,10 @@ async fn two_replicas(db: &TestDb) -> (TestApp, TestApp, SmtpSink) {
     first.mail.smtp_url = smtp.url();
     let mut second = config(db, &key);
     second.mail.smtp_url = smtp.url();
+    let first = TestApp::spawn(first).await;
     // Replicas are one provider: one issuer, whichever replica a request reaches.
-    second.issuer = first.issuer.clone();
-    (
-        TestApp::spawn(first).await,
-        TestApp::spawn(second).await,
-        smtp,
-    )
+    second.issuer = first.base_url.clone();
+    (first, TestApp::spawn(second).await, smtp)
 }
 
 async fn twenty_concurrent_confirmations_across_two_replicas_sign_in_exactly_once(db: TestDb) {

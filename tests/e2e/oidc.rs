@@ -1365,10 +1365,9 @@ async fn a_revocation_reaches_every_replica(db: TestDb) {
     // Two replicas of one provider: same database, issuer and master key. The second starts
     // after a first revocation, so it must read it when it loads.
     let key = master_key();
-    let first = config(&db, &key);
+    let a = TestApp::spawn(config(&db, &key)).await;
     let mut second = config(&db, &key);
-    second.issuer = first.issuer.clone();
-    let a = TestApp::spawn(first).await;
+    second.issuer = a.base_url.clone();
     let machine = create_client(
         &db,
         &a,

@@ -90,7 +90,6 @@ impl Running {
 
 /// Migrates the database, makes sure the key ring is ready, and starts serving.
 pub async fn start(settings: &Settings) -> Result<Running, ServeError> {
-    let started = Instant::now();
     // Bind first: a port in use should stop start-up before anything else is done.
     let listener = TcpListener::bind(settings.listen)
         .await
@@ -98,6 +97,13 @@ pub async fn start(settings: &Settings) -> Result<Running, ServeError> {
             addr: settings.listen,
             reason: e.to_string(),
         })?;
+    start_on(listener, settings).await
+}
+
+/// Starts the provider on a socket already bound (a test binds port 0 and learns its port
+/// before it names the issuer).
+pub async fn start_on(listener: TcpListener, settings: &Settings) -> Result<Running, ServeError> {
+    let started = Instant::now();
     let db = database::connect(&settings.database_url).await?;
     database::migrate(&db, &settings.database_url).await?;
     let sealing_key = master_key::resolve(&settings.master_key)?;
