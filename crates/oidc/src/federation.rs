@@ -183,12 +183,9 @@ impl TrustedIssuers {
         new.check_keys()?;
         let algorithms = new.checked_algorithms()?;
         new.check_limits()?;
-        let txn = self.db.transaction().await?;
-        // Written first (see `lock_team`), and it refuses a team that does not exist.
-        if let Err(error) = latchkey_teams::lock_team(&*txn, &new.team_id, now).await {
-            return Err(admin_error(error, actor));
-        }
-        require_admin(&*txn, &new.team_id, actor).await?;
+        let txn = latchkey_teams::administer(&self.db, &new.team_id, actor, now)
+            .await
+            .map_err(|e| admin_error(e, actor))?;
         let row = trusted_issuer::Model {
             id: uuid::Uuid::now_v7().to_string(),
             team_id: new.team_id.clone().into_string(),
@@ -257,11 +254,9 @@ impl TrustedIssuers {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(), IssuerError> {
-        let txn = self.db.transaction().await?;
-        if let Err(error) = latchkey_teams::lock_team(&*txn, team_id, now).await {
-            return Err(admin_error(error, actor));
-        }
-        require_admin(&*txn, team_id, actor).await?;
+        let txn = latchkey_teams::administer(&self.db, team_id, actor, now)
+            .await
+            .map_err(|e| admin_error(e, actor))?;
         let Some(row) = trusted_issuer::Entity::find_by_id(id)
             .filter(trusted_issuer::Column::TeamId.eq(team_id))
             .one(&*txn)

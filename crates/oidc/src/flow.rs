@@ -91,12 +91,7 @@ impl Provider {
         now: DateTime<Utc>,
     ) -> Result<Next, AuthorizeError> {
         let (row, request, client) = self.pending(request_id, now).await?;
-        let pending = Pending {
-            id: Some(&row.id),
-            requested_at: row.created_at,
-            request: &request,
-            client: &client,
-        };
+        let pending = Pending::kept(&row, &request, &client);
         self.next(pending, user, now).await
     }
 
@@ -121,12 +116,7 @@ impl Provider {
         now: DateTime<Utc>,
     ) -> Result<Next, AuthorizeError> {
         let (row, request, client) = self.pending(request_id, now).await?;
-        let pending = Pending {
-            id: Some(&row.id),
-            requested_at: row.created_at,
-            request: &request,
-            client: &client,
-        };
+        let pending = Pending::kept(&row, &request, &client);
         if let Some(next) = self.check_person(&pending, user, now).await? {
             return Ok(next);
         }
@@ -433,6 +423,22 @@ pub(crate) struct Pending<'a> {
     pub(crate) requested_at: DateTime<Utc>,
     pub(crate) request: &'a AuthorizationRequest,
     pub(crate) client: &'a Client,
+}
+
+impl<'a> Pending<'a> {
+    /// A request kept while the person signs in or decides.
+    fn kept(
+        row: &'a authorization_request::Model,
+        request: &'a AuthorizationRequest,
+        client: &'a Client,
+    ) -> Self {
+        Self {
+            id: Some(&row.id),
+            requested_at: row.created_at,
+            request,
+            client,
+        }
+    }
 }
 
 /// Marks a pending request completed; false when it already was.

@@ -14,7 +14,7 @@ use crate::audit::{Actor, AuditLog, Subject};
 use crate::entities::{join_link, membership, team, user};
 use crate::error::{JoinError, TeamError};
 use crate::role::Role;
-use crate::teams::{Team, Teams, lock_team};
+use crate::teams::{Team, Teams, administer};
 
 /// What an administrator asks for. The caller makes the token and passes only its hash.
 #[derive(Clone, Debug)]
@@ -113,9 +113,7 @@ impl Teams {
         if new.max_uses.is_some_and(|max| max < 1) {
             return Err(TeamError::MaxUses);
         }
-        let txn = self.db.transaction().await?;
-        lock_team(&*txn, &new.team_id, now).await?;
-        Self::require_admin(&*txn, &new.team_id, actor).await?;
+        let txn = administer(&self.db, &new.team_id, actor, now).await?;
         let row = join_link::Model {
             id: uuid::Uuid::now_v7().to_string(),
             team_id: new.team_id.clone().into_string(),
@@ -177,9 +175,7 @@ impl Teams {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(), TeamError> {
-        let txn = self.db.transaction().await?;
-        lock_team(&*txn, team_id, now).await?;
-        Self::require_admin(&*txn, team_id, actor).await?;
+        let txn = administer(&self.db, team_id, actor, now).await?;
         let revoked = join_link::Entity::update_many()
             .col_expr(join_link::Column::RevokedAt, Expr::value(now))
             .filter(join_link::Column::Id.eq(link_id))

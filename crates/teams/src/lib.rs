@@ -19,4 +19,4 @@ pub use join_links::{JoinLink, JoinLinkState, Joined, NewJoinLink};
 pub use name::TeamName;
 pub use people::ensure_user;
 pub use role::{Role, RoleParseError};
-pub use teams::{Member, Membership, Team, Teams, lock_team};
+pub use teams::{Member, Membership, Team, Teams, administer, lock_team};

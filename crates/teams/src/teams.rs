@@ -2,7 +2,7 @@
 //! can forget to, and writes its audit event in the same transaction as the change.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use latchkey_core::{JoinLinkId, TeamId, UserId};
+use latchkey_core::{Db, JoinLinkId, TeamId, UserId, WriteTxn};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -61,12 +61,12 @@ pub struct Member {
 /// Teams and their members.
 #[derive(Clone)]
 pub struct Teams {
-    pub(crate) db: latchkey_core::Db,
+    pub(crate) db: Db,
     pub(crate) join_link_max_ttl: TimeDelta,
 }
 
 impl Teams {
-    pub fn new(db: latchkey_core::Db, join_link_max_ttl: TimeDelta) -> Self {
+    pub fn new(db: Db, join_link_max_ttl: TimeDelta) -> Self {
         Self {
             db,
             join_link_max_ttl,
@@ -277,9 +277,7 @@ impl Teams {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(), TeamError> {
-        let txn = self.db.transaction().await?;
-        lock_team(&*txn, team_id, now).await?;
-        Self::require_admin(&*txn, team_id, actor).await?;
+        let txn = administer(&self.db, team_id, actor, now).await?;
         let before = team::Entity::find_by_id(team_id)
             .one(&*txn)
             .await?
@@ -313,9 +311,7 @@ impl Teams {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<(), TeamError> {
-        let txn = self.db.transaction().await?;
-        lock_team(&*txn, team_id, now).await?;
-        Self::require_admin(&*txn, team_id, actor).await?;
+        let txn = administer(&self.db, team_id, actor, now).await?;
         let (member, account) = member_row(&*txn, team_id, user_id).await?;
         let from = Role::from_stored(&member.role);
         if from == role {
@@ -439,6 +435,20 @@ impl Teams {
         .await?;
         Ok(inserted == 1)
     }
+}
+
+/// A write transaction on the team for one of its administrators (or the operator): the team
+/// is locked first (see [`lock_team`]), then the actor is checked.
+pub async fn administer<'a>(
+    db: &'a Db,
+    team_id: &TeamId,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<WriteTxn<'a>, TeamError> {
+    let txn = db.transaction().await?;
+    lock_team(&*txn, team_id, now).await?;
+    Teams::require_admin(&*txn, team_id, actor).await?;
+    Ok(txn)
 }
 
 /// Takes the team's row lock (PostgreSQL; SQLite has one writer anyway), so changes of

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::cookies::Jar;
 use super::csrf;
 use super::error::PageError;
-use super::extract::{CsrfForm, CurrentUser, current_user};
+use super::extract::{CsrfForm, CurrentUser, current_user, revoke_session};
 use super::paths;
 use crate::pages::DashboardView;
 use crate::state::AppState;
@@ -56,12 +56,7 @@ pub(super) async fn logout(
     CsrfForm(NoFields {}): CsrfForm<NoFields>,
 ) -> PageResult {
     if let Some((secret, _)) = current_user(&state, &jar).await? {
-        state
-            .login
-            .sessions()
-            .revoke(&secret, state.now())
-            .await
-            .map_err(PageError::internal)?;
+        revoke_session(&state, &secret).await?;
     }
     Ok(signed_out(&state, jar))
 }

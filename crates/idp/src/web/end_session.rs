@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::cookies::Jar;
 use super::csrf;
 use super::error::PageError;
-use super::extract::current_user;
+use super::extract::{current_user, revoke_session};
 use super::oauth_response::single_valued;
 use super::page::html;
 use crate::state::AppState;
@@ -127,12 +127,7 @@ async fn end_session(
     }
     let jar = match user {
         Some((secret, person)) => {
-            state
-                .login
-                .sessions()
-                .revoke(&secret, state.now())
-                .await
-                .map_err(PageError::internal)?;
+            revoke_session(state, &secret).await?;
             let client = logout.client.as_ref().map(|c| c.id.as_str());
             tracing::info!(user = %person.user_id, ?client, "signed out at the client's request");
             jar.add(state.cookies.removal(Jar::Session))

@@ -60,6 +60,19 @@ pub(crate) async fn current_user(
     Ok(user.map(|u| (secret, u)))
 }
 
+/// Ends the session whose secret the browser sent.
+pub(crate) async fn revoke_session(
+    state: &AppState,
+    secret: &SecretToken,
+) -> Result<(), PageError> {
+    state
+        .login
+        .sessions()
+        .revoke(secret, state.now())
+        .await
+        .map_err(PageError::internal)
+}
+
 /// A page for signed-in people: anyone else is sent to sign in.
 pub(crate) struct CurrentUser {
     pub session: SecretToken,

@@ -12,7 +12,7 @@ use super::csrf;
 use super::error::PageError;
 use super::extract::CsrfForm;
 use super::login::send_link;
-use super::page::html;
+use super::page::{form_status, html};
 use crate::pages::EmailFormView;
 use crate::state::AppState;
 use latchkey_core::email::Email;
@@ -104,11 +104,7 @@ fn form(
         other_href: super::paths::LOGIN,
         other_link: "Sign in",
     };
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(error);
     // The token is in the path; `Referrer-Policy: same-origin` keeps it from other sites.
     Ok((jar, html(state, status, "email_form.html", &view)?).into_response())
 }

@@ -1,7 +1,6 @@
 //! The sign-up and sign-in pages: the address form, and the link (or note) it sends.
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum_extra::extract::CookieJar;
 use latchkey_core::RequestId;
@@ -18,7 +17,7 @@ use latchkey_core::email::Email;
 use latchkey_core::secret::SecretToken;
 use latchkey_login::{JoinTarget, Purpose, Requester};
 
-use super::page::{PageResult, html};
+use super::page::{PageResult, form_status, html};
 
 #[derive(Deserialize)]
 pub(super) struct HintQuery {
@@ -130,11 +129,7 @@ fn email_form(
             other_link: "Sign in",
         },
     };
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = form_status(error);
     Ok((jar, html(state, status, "email_form.html", &view)?).into_response())
 }
 

@@ -11,6 +11,15 @@ pub(super) type PageResult = Result<Response, PageError>;
 
 /// Renders `template` with `view`, with `Cache-Control: no-store`: pages carry form tokens
 /// and personal details.
+/// A form's status: 422 when it is shown again with an error, so tools see the refusal.
+pub(super) fn form_status(error: Option<&str>) -> StatusCode {
+    if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    }
+}
+
 pub(super) fn html(
     state: &AppState,
     status: StatusCode,

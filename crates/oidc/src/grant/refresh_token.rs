@@ -91,13 +91,7 @@ impl Provider {
             ));
         }
         if row.used_at.is_some() {
-            self.revoke_grant(
-                &GrantId::from(family.id.as_str()),
-                "refresh_token_reuse",
-                now,
-            )
-            .await?;
-            return Err(reused());
+            return Err(self.reused(family_of(&family), now).await?);
         }
         if row.expires_at <= now || family.expires_at <= now {
             return Err(OAuthError::invalid_grant("the refresh token has expired"));
@@ -123,23 +117,25 @@ impl Provider {
             .await?;
         if consumed.rows_affected != 1 {
             txn.rollback().await?;
-            self.revoke_grant(
-                &GrantId::from(family.id.as_str()),
-                "refresh_token_reuse",
-                now,
-            )
-            .await?;
-            return Err(reused());
+            return Err(self.reused(family_of(family), now).await?);
         }
         self.insert_refresh(&*txn, &next, &family.id, family.expires_at, now)
             .await?;
         txn.commit().await?;
         Ok(next)
     }
+
+    /// A used token came again: whoever holds its family is not the client alone, so the
+    /// family is revoked (RFC 9700 §4.14.2).
+    async fn reused(&self, family: GrantId, now: DateTime<Utc>) -> Result<OAuthError, OAuthError> {
+        self.revoke_grant(&family, "refresh_token_reuse", now)
+            .await?;
+        Ok(OAuthError::invalid_grant(
+            "the refresh token was already used; every token of its family is now revoked",
+        ))
+    }
 }
 
-fn reused() -> OAuthError {
-    OAuthError::invalid_grant(
-        "the refresh token was already used; every token of its family is now revoked",
-    )
+fn family_of(family: &grant::Model) -> GrantId {
+    GrantId::from(family.id.as_str())
 }
