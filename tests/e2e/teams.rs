@@ -219,6 +219,11 @@ async fn administrators_manage_their_team_through_join_links(db: TestDb) {
     assert_eq!(asked.location(), Some("/login/sent"));
     let mail = p.smtp.mail_to("bob@elsewhere.test").await;
     assert!(
+        mail.subject.starts_with("Join your team at"),
+        "a join link's mail says what it is for: {}",
+        mail.subject
+    );
+    assert!(
         mail.text.contains("join the team acme.test"),
         "{}",
         mail.text

@@ -187,6 +187,7 @@ impl Login {
             link: &link,
             code: sent.code,
             email: email.as_str(),
+            purpose: sent.purpose,
             action: join_action.as_deref().unwrap_or(sent.purpose.action()),
             minutes: self.settings.magic_link_ttl.num_minutes().max(1),
             requested_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),

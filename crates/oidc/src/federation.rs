@@ -1,9 +1,10 @@
 //! Inbound JWT federation: the issuers a team trusts to sign assertions about its members.
 //! The grant that exchanges those assertions is `grant/jwt_bearer.rs`.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
+pub use jsonwebtoken::Algorithm;
+use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey};
 use latchkey_core::{TeamId, TrustedIssuerId};
 use latchkey_teams::{Actor, AuditLog, Subject, Teams};
 use sea_orm::sea_query::OnConflict;
@@ -22,16 +23,27 @@ pub(crate) const ALLOWED: [(&str, Algorithm); 3] = [
     ("EdDSA", Algorithm::EdDSA),
 ];
 
-/// What `latchkey issuer add` asks for.
+/// Reads an algorithm as JOSE spells it (case aside): only those in [`ALLOWED`].
+pub fn parse_algorithm(raw: &str) -> Result<Algorithm, IssuerError> {
+    ALLOWED
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(raw.trim()))
+        .map(|(_, alg)| *alg)
+        .ok_or_else(|| IssuerError::Algorithm(raw.trim().to_owned()))
+}
+
+/// What trusting an issuer asks for (`latchkey issuer add`, the integrations page).
 #[derive(Clone, Debug)]
 pub struct NewIssuer {
     pub team_id: TeamId,
     pub issuer: String,
     pub jwks_uri: Option<String>,
     pub jwks: Option<String>,
-    pub algorithms: Vec<String>,
+    /// Empty: all of [`ALLOWED`].
+    pub algorithms: Vec<Algorithm>,
     pub audience: Option<String>,
-    pub max_lifetime_secs: i64,
+    /// The longest assertion lifetime (`exp - iat`) accepted.
+    pub max_lifetime: chrono::TimeDelta,
     pub email_claim: String,
     pub name_claim: String,
 }
@@ -59,28 +71,16 @@ impl NewIssuer {
     }
 
     /// The algorithms named (all three by default), each once, as they are spelled in JOSE.
-    fn checked_algorithms(&self) -> Result<Vec<String>, IssuerError> {
-        let mut algorithms = Vec::new();
-        for alg in if self.algorithms.is_empty() {
-            vec!["ES256".to_owned(), "RS256".to_owned(), "EdDSA".to_owned()]
-        } else {
-            self.algorithms.clone()
-        } {
-            let Some((name, _)) = ALLOWED
-                .iter()
-                .find(|(name, _)| name.eq_ignore_ascii_case(alg.trim()))
-            else {
-                return Err(IssuerError::Algorithm(alg));
-            };
-            if !algorithms.contains(&(*name).to_owned()) {
-                algorithms.push((*name).to_owned());
-            }
-        }
-        Ok(algorithms)
+    fn checked_algorithms(&self) -> Vec<String> {
+        ALLOWED
+            .iter()
+            .filter(|(_, alg)| self.algorithms.is_empty() || self.algorithms.contains(alg))
+            .map(|(name, _)| (*name).to_owned())
+            .collect()
     }
 
     fn check_limits(&self) -> Result<(), IssuerError> {
-        if !(1..=3600).contains(&self.max_lifetime_secs) {
+        if !(TimeDelta::seconds(1)..=TimeDelta::hours(1)).contains(&self.max_lifetime) {
             return Err(IssuerError::Lifetime);
         }
         if self.email_claim.is_empty() || self.email_claim.len() > 64 || self.name_claim.len() > 64
@@ -130,21 +130,21 @@ impl From<trusted_issuer::Model> for TrustedIssuer {
 
 #[derive(Debug, thiserror::Error)]
 pub enum IssuerError {
-    #[error("--issuer must be a non-empty string of at most 512 characters")]
+    #[error("the issuer must be a non-empty string of at most 512 characters")]
     Issuer,
-    #[error("give the keys with exactly one of --jwks-uri and --jwks-file")]
+    #[error("give the issuer's keys one way: the URL of its key set, or the key set itself")]
     Keys,
-    #[error("--jwks-uri must be an https URL (http only for 127.0.0.1 or localhost)")]
+    #[error("the key set URL must be https (http only for 127.0.0.1 or localhost)")]
     JwksUri,
-    #[error("--jwks-file is not a JWKS with at least one usable public key: {0}")]
+    #[error("the key set is not a JWKS with at least one usable public key: {0}")]
     Jwks(String),
-    #[error("--algorithm {0:?} is not allowed: use ES256, RS256 or EdDSA (never none or HMAC)")]
+    #[error("the algorithm {0:?} is not allowed: use ES256, RS256 or EdDSA (never none or HMAC)")]
     Algorithm(String),
-    #[error("--max-lifetime must be between 1 second and 1 hour")]
+    #[error("the longest assertion lifetime must be between 1 second and 1 hour")]
     Lifetime,
-    #[error("--email-claim and --name-claim must be claim names of at most 64 characters")]
+    #[error("the email and name claims must be claim names of at most 64 characters")]
     Claim,
-    #[error("--audience must be at most 512 characters")]
+    #[error("the audience must be at most 512 characters")]
     Audience,
     #[error("team {0:?} already trusts this issuer: remove it first")]
     Exists(String),
@@ -181,7 +181,7 @@ impl TrustedIssuers {
             return Err(IssuerError::Issuer);
         }
         new.check_keys()?;
-        let algorithms = new.checked_algorithms()?;
+        let algorithms = new.checked_algorithms();
         new.check_limits()?;
         let txn = latchkey_teams::administer(&self.db, &new.team_id, actor, now)
             .await
@@ -194,7 +194,7 @@ impl TrustedIssuers {
             jwks: new.jwks,
             algorithms: algorithms.join(","),
             audience: new.audience.filter(|a| !a.trim().is_empty()),
-            max_lifetime_secs: i32::try_from(new.max_lifetime_secs)
+            max_lifetime_secs: i32::try_from(new.max_lifetime.num_seconds())
                 .map_err(|_| IssuerError::Lifetime)?,
             email_claim: new.email_claim,
             name_claim: new.name_claim,

@@ -84,14 +84,14 @@ pub struct IssuerAddArgs {
     #[arg(long = "jwks-file", value_name = "FILE")]
     pub jwks_file: Option<std::path::PathBuf>,
     /// Algorithms it may sign with: ES256, RS256, EdDSA [default: all three].
-    #[arg(long = "algorithm", value_name = "ALG", value_delimiter = ',')]
-    pub algorithms: Vec<String>,
+    #[arg(long = "algorithm", value_name = "ALG", value_delimiter = ',', value_parser = parse_issuer_algorithm)]
+    pub algorithms: Vec<latchkey_oidc::federation::Algorithm>,
     /// The `aud` its assertions must carry [default: the token endpoint URL or the issuer].
     #[arg(long)]
     pub audience: Option<String>,
     /// The longest assertion lifetime (exp - iat) accepted.
-    #[arg(long = "max-lifetime", default_value = "5m")]
-    pub max_lifetime: String,
+    #[arg(long = "max-lifetime", default_value = "5m", value_parser = crate::duration::Ttl::parse)]
+    pub max_lifetime: crate::duration::Ttl,
     /// The claim holding the member's email address.
     #[arg(long = "email-claim", default_value = "email")]
     pub email_claim: String,
@@ -259,4 +259,9 @@ pub enum KeysCommand {
 /// `--role`: read as people write it (`admin` is accepted for `administrator`).
 fn parse_role(raw: &str) -> Result<latchkey_teams::Role, String> {
     latchkey_teams::Role::parse(raw).map_err(|e| e.to_string())
+}
+
+/// `--algorithm`: ES256, RS256 or EdDSA.
+fn parse_issuer_algorithm(raw: &str) -> Result<latchkey_oidc::federation::Algorithm, String> {
+    latchkey_oidc::federation::parse_algorithm(raw).map_err(|e| e.to_string())
 }

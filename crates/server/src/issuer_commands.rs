@@ -7,7 +7,6 @@ use latchkey_teams::Actor;
 use crate::cli::IssuerCommand;
 use crate::commands::open_database;
 use crate::config::Settings;
-use crate::duration::Ttl;
 use crate::serve::ServeError;
 
 pub async fn run(
@@ -24,8 +23,6 @@ pub async fn run(
                 })?),
                 None => None,
             };
-            let lifetime = Ttl::parse(&args.max_lifetime)
-                .map_err(|e| ServeError::Usage(format!("--max-lifetime: {e}")))?;
             let added = issuers
                 .add(
                     NewIssuer {
@@ -35,7 +32,7 @@ pub async fn run(
                         jwks,
                         algorithms: args.algorithms,
                         audience: args.audience,
-                        max_lifetime_secs: lifetime.as_time_delta().num_seconds(),
+                        max_lifetime: args.max_lifetime.as_time_delta(),
                         email_claim: args.email_claim,
                         name_claim: args.name_claim,
                     },

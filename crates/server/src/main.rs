@@ -33,10 +33,8 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve => {
-                serve::start(&settings)
-                    .await?
-                    .serve_until(serve::shutdown_signal())
-                    .await
+                let stop = serve::shutdown_signal();
+                serve::start(&settings).await?.serve_until(stop).await
             }
             Command::Migrate => commands::migrate(&settings, cli.json).await,
             Command::Keys(KeysCommand::List) => commands::keys_list(&settings, cli.json).await,

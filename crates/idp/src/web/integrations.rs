@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
-use chrono::SecondsFormat;
+use chrono::{SecondsFormat, TimeDelta};
 use latchkey_core::{TeamId, TrustedIssuerId};
 use latchkey_teams::{Actor, TeamError};
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,9 @@ use super::page::html;
 use super::paths;
 use crate::state::AppState;
 use latchkey_login::Requester;
-use latchkey_oidc::federation::{IssuerError, JWT_BEARER, NewIssuer, TrustedIssuers};
+use latchkey_oidc::federation::{
+    IssuerError, JWT_BEARER, NewIssuer, TrustedIssuers, parse_algorithm,
+};
 
 #[derive(Deserialize, Default)]
 pub(super) struct PageQuery {
@@ -166,6 +168,13 @@ pub(super) async fn add(
         "" => 300,
         raw => raw.parse().map_err(|_| refused(IssuerError::Lifetime))?,
     };
+    let algorithms = form
+        .algorithms
+        .split(',')
+        .filter(|a| !a.trim().is_empty())
+        .map(parse_algorithm)
+        .collect::<Result<_, _>>()
+        .map_err(refused)?;
     let optional = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
     TrustedIssuers::new(state.db.clone())
         .add(
@@ -174,15 +183,9 @@ pub(super) async fn add(
                 issuer: form.issuer,
                 jwks_uri: optional(&form.jwks_uri),
                 jwks: optional(&form.jwks),
-                algorithms: form
-                    .algorithms
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|a| !a.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
+                algorithms,
                 audience: None,
-                max_lifetime_secs: lifetime,
+                max_lifetime: TimeDelta::seconds(lifetime),
                 email_claim: "email".to_owned(),
                 name_claim: "name".to_owned(),
             },

@@ -1,6 +1,8 @@
 use serde::Serialize;
 use tera::{Context, Tera};
 
+use crate::Purpose;
+
 /// The email templates, embedded in the binary: each mail has a text and an HTML part.
 pub struct MailTemplates {
     tera: Tera,
@@ -19,6 +21,9 @@ pub struct MagicLinkMail<'a> {
     pub link: &'a str,
     pub code: &'a str,
     pub email: &'a str,
+    /// What the link does; picks the subject.
+    pub purpose: Purpose,
+    /// The same in words, for the body ("join the team Acme").
     pub action: &'a str,
     pub minutes: i64,
     pub requested_at: String,
@@ -62,10 +67,10 @@ impl MailTemplates {
     }
 
     pub fn magic_link(&self, view: &MagicLinkMail<'_>) -> Result<RenderedMail, tera::Error> {
-        let subject = if view.action == "sign in" {
-            format!("Sign in to {}", view.issuer)
-        } else {
-            format!("Finish creating your account at {}", view.issuer)
+        let subject = match view.purpose {
+            Purpose::Login => format!("Sign in to {}", view.issuer),
+            Purpose::Register => format!("Finish creating your account at {}", view.issuer),
+            Purpose::Join => format!("Join your team at {}", view.issuer),
         };
         self.render("magic_link", subject, view)
     }
