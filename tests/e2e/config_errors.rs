@@ -34,6 +34,12 @@ fn an_issuer_that_is_not_an_absolute_url_is_refused() {
         &["migrate"],
         &["issuer", "query"],
     );
+    // Over plain http, cookies cannot be Secure: only this machine may be reached that way.
+    refuses(
+        &[("LATCHKEY_ISSUER", "http://id.example.com")],
+        &["migrate"],
+        &["issuer", "use https", "issuer_insecure_ok"],
+    );
 }
 
 #[test]

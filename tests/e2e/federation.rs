@@ -291,6 +291,18 @@ async fn integrations_exchange_their_own_jwts_for_tokens(db: TestDb) {
         )
     };
     refused(app, client, &unsigned, "not a signed JWT").await;
+    // Times chosen so `exp - iat` wraps around: refused (not a 500, nor an assertion that
+    // stays usable for millennia).
+    refused(
+        app,
+        client,
+        &sign(claims(&token_endpoint, "b11", |c| {
+            c["iat"] = json!(-9_223_372_036_854_775_000_i64);
+            c["exp"] = json!(8_210_266_876_000_i64);
+        })),
+        "exp must come after iat",
+    )
+    .await;
 
     // An integration cannot claim an address that has an account it may not speak for: the
     // team's administrator, or someone outside the team.

@@ -247,21 +247,24 @@ async fn replicas_share_the_outbox_and_send_each_mail_once(db: TestDb) {
             .await
             .expect("count the outbox")
     };
+    let limits = || async {
+        latchkey_login::entities::address_limit::Entity::find()
+            .count(&conn)
+            .await
+            .expect("count the per-address counters")
+    };
     assert_eq!(outbox().await, PEOPLE as u64);
-    latchkey_idp::housekeeping::sweep(
-        &latchkey_core::Db::new(conn.clone()),
-        Utc::now() + TimeDelta::hours(1),
-    )
-    .await
-    .expect("sweep");
+    assert_eq!(limits().await, PEOPLE as u64, "a counter per address");
+    let writer = latchkey_core::Db::new(conn.clone());
+    let sweep = |at| latchkey_idp::housekeeping::sweep(&writer, at, TimeDelta::days(1));
+    sweep(Utc::now() + TimeDelta::hours(1))
+        .await
+        .expect("sweep");
     assert_eq!(outbox().await, PEOPLE as u64, "kept for a day");
-    latchkey_idp::housekeeping::sweep(
-        &latchkey_core::Db::new(conn.clone()),
-        Utc::now() + TimeDelta::days(2),
-    )
-    .await
-    .expect("sweep");
+    assert_eq!(limits().await, PEOPLE as u64, "counting still");
+    sweep(Utc::now() + TimeDelta::days(2)).await.expect("sweep");
     assert_eq!(outbox().await, 0, "then swept");
+    assert_eq!(limits().await, 0, "counters whose window is over are swept");
     app.stop().await;
     other.stop().await;
 }
@@ -553,13 +556,9 @@ async fn five_wrong_codes_void_the_link_and_the_code(db: TestDb) {
     let browser = Browser::new(&app.base_url);
     browser.register("ha@example.com").await;
     let mail = smtp.mail_to("ha@example.com").await;
-    let wrong = if mail.code() == "000000" {
-        "111111"
-    } else {
-        "000000"
-    };
+    let wrong = wrong_code(&mail.code());
     for left in (1..=4).rev() {
-        let page = browser.type_code(wrong).await;
+        let page = browser.type_code(&wrong).await;
         assert_eq!(page.status, StatusCode::BAD_REQUEST);
         assert!(
             page.body.contains(&format!(
@@ -570,7 +569,7 @@ async fn five_wrong_codes_void_the_link_and_the_code(db: TestDb) {
             page.body
         );
     }
-    let fifth = browser.type_code(wrong).await;
+    let fifth = browser.type_code(&wrong).await;
     assert_eq!(fifth.status, StatusCode::GONE);
     assert!(fifth.body.contains("no longer works"), "{}", fifth.body);
     assert_ne!(
@@ -586,6 +585,63 @@ async fn five_wrong_codes_void_the_link_and_the_code(db: TestDb) {
     app.stop().await;
 }
 on_both_databases!(five_wrong_codes_void_the_link_and_the_code);
+
+/// A code of the right shape that is not `code`.
+fn wrong_code(code: &str) -> String {
+    if code == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    }
+    .to_owned()
+}
+
+async fn ten_wrong_codes_for_an_address_turn_its_codes_off_but_not_its_links(db: TestDb) {
+    let (app, smtp) = app_with_mail(&db, |_| {}).await;
+    let browser = Browser::new(&app.base_url);
+    let within = Duration::from_secs(10);
+    // Five wrong codes void the first link; asking again gives a fresh link and code.
+    browser.register("kit@example.com").await;
+    let first = smtp.nth_mail_to("kit@example.com", 1, within).await;
+    assert!(
+        first.text.contains("Never give this code to anyone"),
+        "{}",
+        first.text
+    );
+    assert_eq!(first.code().len(), 8, "codes are eight digits");
+    for _ in 0..5 {
+        browser.type_code(&wrong_code(&first.code())).await;
+    }
+    browser.register("kit@example.com").await;
+    let second = smtp.nth_mail_to("kit@example.com", 2, within).await;
+    for _ in 0..4 {
+        let page = browser.type_code(&wrong_code(&second.code())).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    }
+    // The tenth wrong code for the address turns its codes off, whatever link they are for.
+    let tenth = browser.type_code(&wrong_code(&second.code())).await;
+    assert_eq!(tenth.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(tenth.body.contains("Codes are off"), "{}", tenth.body);
+
+    // The next mail has no code and says why; typing one does nothing; its link still works.
+    browser.register("kit@example.com").await;
+    let third = smtp.nth_mail_to("kit@example.com", 3, within).await;
+    assert!(
+        third.text.contains("this mail has no code"),
+        "{}",
+        third.text
+    );
+    assert!(!third.text.contains("type this code"), "{}", third.text);
+    let guessed = browser.type_code("12345678").await;
+    assert_eq!(guessed.status, StatusCode::TOO_MANY_REQUESTS);
+    browser.follow_link(&third.link()).await;
+    assert_eq!(
+        browser.signed_in_as().await.as_deref(),
+        Some("kit@example.com")
+    );
+    app.stop().await;
+}
+on_both_databases!(ten_wrong_codes_for_an_address_turn_its_codes_off_but_not_its_links);
 
 /// A page with its per-browser secrets (CSRF values) blanked, to compare two answers.
 fn stripped(body: &str) -> String {
@@ -634,8 +690,8 @@ async fn login_and_register_answer_the_same_for_known_and_unknown_addresses(db: 
         assert_eq!(stripped(&known_sent.body), stripped(&unknown_sent.body));
         // A wrong code typed in the asking browser is answered alike too.
         let (known_code, unknown_code) = (
-            known_browser.type_code("000001").await,
-            unknown_browser.type_code("000001").await,
+            known_browser.type_code("00000001").await,
+            unknown_browser.type_code("00000001").await,
         );
         assert_eq!(known_code.status, unknown_code.status, "{action}");
         assert_eq!(
@@ -1051,7 +1107,7 @@ async fn nothing_secret_is_stored_in_clear() {
         !dump.contains(&pending) && !dump.contains(&jti),
         "the link is stored only as a hash"
     );
-    // A six-digit code can occur by chance inside hex, so check its stored form instead: the
+    // An eight-digit code can occur by chance inside hex, so check its stored form instead: the
     // row keeps a SHA-256 (64 hex digits) bound to the link, and no column holds the code.
     let expected_hash =
         latchkey_core::secret::sha256_hex(format!("{}:{}", links[0].id, mail.code()).as_bytes());

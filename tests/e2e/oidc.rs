@@ -507,6 +507,20 @@ async fn a_relying_party_signs_a_person_in_and_out(db: TestDb) {
     let after = authorize(&rp, &[("prompt", "none")]);
     let back = browser.get(&after.url).await;
     assert_eq!(callback(&back)["error"], "login_required");
+
+    // An ID token from an earlier session (found in a log or a history) cannot sign the
+    // person out of a later one without asking.
+    a_code(&p, &rp, &browser, "ann@example.com").await;
+    assert!(browser.signed_in_as().await.is_some(), "signed in again");
+    let stale = browser
+        .get(&format!("/end-session?id_token_hint={raw_id_token}"))
+        .await;
+    assert_eq!(stale.status, StatusCode::OK, "{}", stale.body);
+    assert!(stale.location().is_none());
+    assert!(
+        browser.signed_in_as().await.is_some(),
+        "still signed in until the person confirms"
+    );
 }
 on_both_databases!(a_relying_party_signs_a_person_in_and_out);
 
@@ -881,9 +895,13 @@ async fn the_token_endpoint_refuses_stolen_and_replayed_codes(db: TestDb) {
         .await
         .expect("exchange after a sweep");
     let refresh = tokens.refresh_token().expect("refresh").secret().clone();
-    latchkey_idp::housekeeping::sweep(&latchkey_core::Db::new(db_conn.clone()), chrono::Utc::now())
-        .await
-        .expect("sweep");
+    latchkey_idp::housekeeping::sweep(
+        &latchkey_core::Db::new(db_conn.clone()),
+        chrono::Utc::now(),
+        chrono::TimeDelta::days(1),
+    )
+    .await
+    .expect("sweep");
     let (status, body) = p
         .token(
             (&client_id, &secret),
@@ -899,6 +917,7 @@ async fn the_token_endpoint_refuses_stolen_and_replayed_codes(db: TestDb) {
     let swept = latchkey_idp::housekeeping::sweep(
         &latchkey_core::Db::new(db_conn.clone()),
         chrono::Utc::now() + chrono::TimeDelta::days(400),
+        chrono::TimeDelta::days(1),
     )
     .await
     .expect("sweep");
@@ -931,6 +950,59 @@ async fn the_token_endpoint_refuses_stolen_and_replayed_codes(db: TestDb) {
     assert_eq!(body["error"], "invalid_request");
 }
 on_both_databases!(the_token_endpoint_refuses_stolen_and_replayed_codes);
+
+/// A code that leaked after use (history, a proxy log) is useless without the client's whole
+/// proof: replayed late without the PKCE verifier, it is refused and revokes nothing.
+async fn a_late_replay_without_the_verifier_revokes_nothing(db: TestDb) {
+    let p = provider(&db, |_| {}).await;
+    let (client_id, secret) = web_client(&db, &p.app, "Helpdesk");
+    let rp = p.rp(&client_id, Some(&secret));
+    let browser = Browser::new(&p.app.base_url);
+    let (request, code) = a_code(&p, &rp, &browser, "lee@example.com").await;
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(code.clone()))
+        .expect("token endpoint")
+        .set_pkce_verifier(PkceCodeVerifier::new(request.verifier.secret().clone()))
+        .request_async(&p.http)
+        .await
+        .expect("the rightful exchange");
+    p.app.clock.advance(chrono::TimeDelta::minutes(2));
+    let (status, body) = p
+        .token(
+            (&client_id, &secret),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", REDIRECT_URI),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_grant");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("code_verifier is missing"),
+        "{body}"
+    );
+    assert_eq!(
+        p.introspect((&client_id, &secret), tokens.access_token().secret())
+            .await["active"],
+        true,
+        "the tokens the code gave still work"
+    );
+    let refresh = tokens.refresh_token().expect("refresh").secret().clone();
+    let (status, body) = p
+        .token(
+            (&client_id, &secret),
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    p.app.stop().await;
+}
+on_both_databases!(a_late_replay_without_the_verifier_revokes_nothing);
 
 async fn machine_clients_get_only_their_scopes(db: TestDb) {
     let p = provider(&db, |cfg| {

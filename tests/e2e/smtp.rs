@@ -43,14 +43,14 @@ impl Mail {
             .to_owned()
     }
 
-    /// The six-digit code beside the link.
+    /// The eight-digit code beside the link.
     pub fn code(&self) -> String {
         let after = self
             .text
             .split("code in the browser where you asked: ")
             .nth(1)
             .expect("a code in the mail");
-        after.chars().take(6).collect()
+        after.chars().take(8).collect()
     }
 }
 

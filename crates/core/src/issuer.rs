@@ -16,11 +16,25 @@ pub enum IssuerError {
     WrongScheme(String),
     #[error("{0:?} must not have a query or a fragment (OpenID Connect Discovery §3)")]
     QueryOrFragment(String),
+    #[error(
+        "{0:?} uses http for a host other than this machine, so cookies could not be Secure: use https (issuer_insecure_ok = true allows it on a test network)"
+    )]
+    InsecureHttp(String),
 }
 
 impl Issuer {
-    /// Parses an issuer identifier: an http(s) URL with no query or fragment.
+    /// Parses an issuer identifier: an https URL with no query or fragment, or http on a
+    /// loopback address (development).
     pub fn parse(raw: &str) -> Result<Self, IssuerError> {
+        let issuer = Self::parse_insecure(raw)?;
+        if !issuer.is_https() && !issuer.is_loopback() {
+            return Err(IssuerError::InsecureHttp(raw.to_owned()));
+        }
+        Ok(issuer)
+    }
+
+    /// Like [`Issuer::parse`], but takes http for any host (`issuer_insecure_ok`).
+    pub fn parse_insecure(raw: &str) -> Result<Self, IssuerError> {
         let url = Url::parse(raw).map_err(|e| IssuerError::NotAUrl(raw.to_owned(), e))?;
         if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
             return Err(IssuerError::WrongScheme(raw.to_owned()));
@@ -49,6 +63,16 @@ impl Issuer {
         Url::parse(origin).is_ok_and(|o| o.origin() == self.url.origin())
     }
 
+    /// Whether the host is this machine: a loopback address or `localhost`.
+    pub fn is_loopback(&self) -> bool {
+        match self.url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(name)) => name == "localhost",
+            None => false,
+        }
+    }
+
     /// Whether browsers reach the provider over TLS (cookies then get `Secure`, responses HSTS).
     pub fn is_https(&self) -> bool {
         self.url.scheme() == "https"
@@ -69,6 +93,13 @@ mod tests {
     fn an_issuer_is_an_http_url_without_query_or_fragment() {
         assert!(Issuer::parse("https://id.example.com").is_ok());
         assert!(Issuer::parse("http://127.0.0.1:8080").is_ok());
+        assert!(Issuer::parse("http://[::1]:8080").is_ok());
+        assert!(Issuer::parse("http://localhost:8080").is_ok());
+        assert!(matches!(
+            Issuer::parse("http://id.example.com"),
+            Err(IssuerError::InsecureHttp(_))
+        ));
+        assert!(Issuer::parse_insecure("http://id.example.com").is_ok());
         assert!(matches!(
             Issuer::parse("id.example.com"),
             Err(IssuerError::NotAUrl(..))

@@ -65,11 +65,12 @@ pub fn random_id() -> String {
     hex(&bytes)
 }
 
-/// A six-digit one-time code.
+/// An eight-digit one-time code: a hundred million values, so the few guesses allowed per
+/// address and day stay a negligible chance. 64 random bits make the modulo bias negligible.
 pub fn generate_code() -> String {
-    let mut bytes = [0u8; 4];
+    let mut bytes = [0u8; 8];
     fill_random(&mut bytes);
-    format!("{:06}", u32::from_le_bytes(bytes) % 1_000_000)
+    format!("{:08}", u64::from_le_bytes(bytes) % 100_000_000)
 }
 
 /// Fills `bytes` from the operating system's generator. Without randomness every secret
@@ -91,6 +92,15 @@ mod tests {
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn codes_are_eight_digits() {
+        for _ in 0..1_000 {
+            let code = generate_code();
+            assert_eq!(code.len(), 8);
+            assert!(code.bytes().all(|b| b.is_ascii_digit()));
+        }
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! Deletes what has expired: pending authorization requests, codes, refresh tokens and grants,
-//! revocation and replay records, old links, mail and sessions. Every replica may run it; the
-//! deletes are idempotent.
+//! revocation and replay records, old links, mail and sessions, and per-address counters whose
+//! window is over. Every replica may run it; the deletes are idempotent.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use latchkey_core::Db;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use latchkey_login::entities::{login_link, mail_outbox, session};
+use latchkey_login::entities::{address_limit, login_link, mail_outbox, session};
 use latchkey_oidc::entities::{
     authorization_request, grant, refresh_token, revoked_token, seen_assertion, used_code,
 };
@@ -15,8 +15,13 @@ use latchkey_oidc::entities::{
 /// recognised as one (and revokes what the code gave) rather than met as unknown.
 const KEEP_AFTER_EXPIRY: TimeDelta = TimeDelta::days(1);
 
-/// Deletes every expired row; returns how many went.
-pub async fn sweep(db: &Db, now: DateTime<Utc>) -> Result<u64, sea_orm::DbErr> {
+/// Deletes every expired row; returns how many went. `longest_window` is the longest window
+/// a per-address counter runs for: a counter older than that counts nothing any more.
+pub async fn sweep(
+    db: &Db,
+    now: DateTime<Utc>,
+    longest_window: TimeDelta,
+) -> Result<u64, sea_orm::DbErr> {
     let long_ago = now - KEEP_AFTER_EXPIRY;
     Ok(
         expired(db, authorization_request::Column::ExpiresAt, now).await?
@@ -27,7 +32,13 @@ pub async fn sweep(db: &Db, now: DateTime<Utc>) -> Result<u64, sea_orm::DbErr> {
             + expired(db, seen_assertion::Column::ExpiresAt, now).await?
             + expired(db, login_link::Column::ExpiresAt, long_ago).await?
             + expired(db, mail_outbox::Column::ExpiresAt, long_ago).await?
-            + expired(db, session::Column::ExpiresAt, long_ago).await?,
+            + expired(db, session::Column::ExpiresAt, long_ago).await?
+            + expired(
+                db,
+                address_limit::Column::WindowStartedAt,
+                now - longest_window,
+            )
+            .await?,
     )
 }
 

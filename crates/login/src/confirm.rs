@@ -9,6 +9,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 
 use latchkey_teams::{AuditLog, JoinError, Subject, TeamName, Teams};
 
+use crate::address_limits::{MAX_WRONG_CODES, codes_exhausted, count_wrong_code};
 use crate::entities::{login_link, user};
 use latchkey_core::email::Email;
 use latchkey_core::secret::{SecretToken, constant_time_eq};
@@ -88,7 +89,8 @@ impl Login {
         }
     }
 
-    /// Uses the code typed in the browser that asked for the link. Five wrong codes void both.
+    /// Uses the code typed in the browser that asked for the link. Five wrong codes void both;
+    /// ten for one address in a day turn its codes off (new links keep working).
     #[tracing::instrument(skip_all, err)]
     pub async fn confirm_code(
         &self,
@@ -108,8 +110,13 @@ impl Login {
         if link.failed_codes >= MAX_FAILED_CODES {
             return Err(CodeError::Voided);
         }
+        if codes_exhausted(self.db.read(), &link.email, now).await? {
+            return Err(CodeError::CodesOff);
+        }
         let typed: String = code.chars().filter(char::is_ascii_digit).collect();
         if !constant_time_eq(&code_hash(&link.id, &typed), &link.code_hash) {
+            let writer = self.db.write().await;
+            let for_address = count_wrong_code(&*writer, &link.email, now).await?;
             login_link::Entity::update_many()
                 .col_expr(
                     login_link::Column::FailedCodes,
@@ -120,11 +127,14 @@ impl Login {
                 )
                 .filter(login_link::Column::Id.eq(link.id.as_str()))
                 .filter(login_link::Column::UsedAt.is_null())
-                .exec(&*self.db.write().await)
+                .exec(&*writer)
                 .await?;
+            drop(writer);
             let failed = self.reload(&link.id).await?.failed_codes;
-            tracing::warn!(link = %link.id, failed, "wrong sign-in code");
-            return Err(if failed >= MAX_FAILED_CODES {
+            tracing::warn!(link = %link.id, failed, for_address, "wrong sign-in code");
+            return Err(if for_address >= MAX_WRONG_CODES {
+                CodeError::CodesOff
+            } else if failed >= MAX_FAILED_CODES {
                 CodeError::Voided
             } else {
                 CodeError::Wrong {

@@ -1,6 +1,7 @@
 //! Passwordless sign-up and sign-in: single-use magic links (a signed JWT that only the verify
 //! endpoint accepts) with a one-time code beside them, and the sessions they open. No HTTP here.
 
+mod address_limits;
 mod confirm;
 pub mod entities;
 mod link;
@@ -9,6 +10,7 @@ pub mod mail;
 mod model;
 mod session;
 
+pub use address_limits::{MAX_WRONG_CODES, WRONG_CODES_WINDOW};
 pub use link::Login;
 pub use model::{
     CodeError, JoinTarget, LinkError, LinkView, LoginError, LoginSettings, Purpose, Requester,

@@ -8,6 +8,7 @@ use latchkey_keys::SigningAlgorithm;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 use super::model::{JoinTarget, LinkClaims, LoginError, LoginSettings, Purpose, Requester};
+use crate::address_limits::codes_exhausted;
 use crate::entities::{login_link, user};
 use crate::link_writer::{AddressLimit, LinkWriter, NewLink, Written};
 use crate::mail::{MagicLinkMail, MailTemplates, NoAccountMail, Outbox, RenderedMail};
@@ -109,10 +110,11 @@ impl Login {
         };
         let mail = match purpose {
             Some(purpose) => {
+                let codes_off = codes_exhausted(self.db.read(), email.as_str(), now).await?;
                 let sent = SentLink {
                     purpose,
                     jti: &jti,
-                    code: &code,
+                    code: (!codes_off).then_some(code.as_str()),
                     join,
                 };
                 self.magic_link_mail(email, &sent, requester, now)?
@@ -226,7 +228,7 @@ impl Login {
 struct SentLink<'a> {
     purpose: Purpose,
     jti: &'a SecretToken,
-    code: &'a str,
+    code: Option<&'a str>,
     join: Option<&'a JoinTarget>,
 }
 

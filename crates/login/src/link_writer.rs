@@ -20,14 +20,16 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::{
-    Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, IntoColumnRef, OnConflict,
-    Query, WithClause,
+    Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, IntoColumnRef, Query,
+    WithClause,
 };
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbBackend, DbErr, EntityName, EntityTrait,
-    Iterable, QueryTrait,
+    ActiveModelTrait, ConnectionTrait, DbBackend, DbErr, EntityName, EntityTrait, Iterable,
+    QueryTrait,
 };
 use tokio::sync::{mpsc, oneshot};
+
+use crate::address_limits::count_in_window;
 
 use crate::entities::{address_limit, login_link, mail_outbox};
 use latchkey_core::Db;
@@ -163,8 +165,7 @@ impl Store {
         }
         let asked: Vec<(&str, i64)> = asked.into_iter().collect();
         let txn = self.db.transaction().await?;
-        let counts: HashMap<String, i64> = self
-            .counting(&asked, now)
+        let counts: HashMap<String, i64> = count_in_window(&asked, self.limit.window, now)
             .exec_with_returning(&*txn)
             .await?
             .into_iter()
@@ -221,7 +222,8 @@ impl Store {
             Alias::new("stored"),
             Alias::new("queued"),
         );
-        let mut count = self.counting(&[(&new.email_hash, 1)], new.now).into_query();
+        let mut count =
+            count_in_window(&[(&new.email_hash, 1)], self.limit.window, new.now).into_query();
         count.returning_col(address_limit::Column::Count);
         let limit = self.limit.max_count();
         let within = Expr::col((counted.clone(), address_limit::Column::Count)).lte(limit);
@@ -262,43 +264,6 @@ impl Store {
         } else {
             Written::OverLimit
         })
-    }
-
-    /// Counts each address's new links (address, how many) against its window in one
-    /// upsert, a row per address (a window that has run out starts again), returning each
-    /// address's count. Done in the database so the limit holds across replicas; a request
-    /// past the limit is counted too, which changes nothing until the window runs out.
-    fn counting(
-        &self,
-        asked: &[(&str, i64)],
-        now: DateTime<Utc>,
-    ) -> sea_orm::InsertMany<address_limit::ActiveModel> {
-        use address_limit::{Column, Entity};
-        let window_over = Expr::col((Entity, Column::WindowStartedAt)).lte(now - self.limit.window);
-        let new_links = Expr::col((Alias::new("excluded"), Column::Count));
-        Entity::insert_many(
-            asked
-                .iter()
-                .map(|&(address, n)| address_limit::ActiveModel {
-                    email_hash: Set(address.to_owned()),
-                    window_started_at: Set(now),
-                    count: Set(n),
-                }),
-        )
-        .on_conflict(
-            OnConflict::column(Column::EmailHash)
-                .value(
-                    Column::Count,
-                    Expr::case(window_over.clone(), new_links.clone())
-                        .finally(Expr::col((Entity, Column::Count)).add(new_links)),
-                )
-                .value(
-                    Column::WindowStartedAt,
-                    Expr::case(window_over, Expr::value(now))
-                        .finally(Expr::col((Entity, Column::WindowStartedAt))),
-                )
-                .to_owned(),
-        )
     }
 }
 

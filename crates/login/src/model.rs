@@ -158,6 +158,9 @@ pub enum CodeError {
     Wrong { remaining: i32 },
     #[error("too many wrong codes; the link and code are void")]
     Voided,
+    /// Too many wrong codes for this address of late, over all its links: only links work.
+    #[error("too many wrong codes for this address today; use the link in the mail")]
+    CodesOff,
     #[error(transparent)]
     Login(#[from] LoginError),
 }

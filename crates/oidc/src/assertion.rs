@@ -66,8 +66,10 @@ pub(crate) struct Rules<'a> {
     pub subject: Option<&'a str>,
     /// Any one of these as `aud`.
     pub audiences: &'a [String],
-    /// Whether `iat` must be present (it bounds the lifetime of an integration's assertion).
-    pub require_iat: bool,
+    /// The longest an assertion may live. When set, `iat` is required, and neither
+    /// `exp - iat`, nor how long ago `iat` was, nor how far ahead `exp` is may exceed it (plus
+    /// the leeway): an integration's assertion cannot be made to last for ages.
+    pub max_lifetime: Option<TimeDelta>,
     /// Whose key it is, for the messages: "client's" or "issuer's".
     pub signer: &'a str,
 }
@@ -76,7 +78,6 @@ pub(crate) struct Rules<'a> {
 pub(crate) struct Verified {
     pub claims: Map<String, Value>,
     pub jti: String,
-    pub iat: Option<i64>,
     pub exp: i64,
     /// Until when a replay must be caught: `exp` plus the leeway, during which it still verifies.
     pub remember_until: DateTime<Utc>,
@@ -127,11 +128,11 @@ pub(crate) fn verify(
         None => None,
         Some(_) => Some(number("iat").ok_or_else(|| refused("iat must be a number"))?),
     };
-    if rules.require_iat && iat.is_none() {
-        return Err(refused("the iat claim is missing"));
-    }
-    if iat.is_some_and(|iat| iat > now.timestamp() + LEEWAY as i64) {
+    if iat.is_some_and(|iat| iat > now.timestamp().saturating_add(LEEWAY as i64)) {
         return Err(refused("iat is in the future"));
+    }
+    if let Some(max) = rules.max_lifetime {
+        check_lifetime(iat, exp, max, now)?;
     }
     let jti = claims
         .get("jti")
@@ -142,15 +143,42 @@ pub(crate) fn verify(
     let remember_until = Utc
         .timestamp_opt(exp, 0)
         .single()
-        .ok_or_else(|| refused("exp is out of range"))?
-        + TimeDelta::seconds(LEEWAY as i64);
+        .and_then(|exp| exp.checked_add_signed(TimeDelta::seconds(LEEWAY as i64)))
+        .ok_or_else(|| refused("exp is out of range"))?;
     Ok(Verified {
         claims,
         jti,
-        iat,
         exp,
         remember_until,
     })
+}
+
+/// An assertion lives at most `max`: from `iat` to `exp`, and around now. The arithmetic is
+/// checked, since both times come from whoever signed it.
+fn check_lifetime(
+    iat: Option<i64>,
+    exp: i64,
+    max: TimeDelta,
+    now: DateTime<Utc>,
+) -> Result<(), Refused> {
+    let iat = iat.ok_or_else(|| refused("the iat claim is missing"))?;
+    let longest = max.num_seconds();
+    let lifetime = exp
+        .checked_sub(iat)
+        .filter(|lifetime| *lifetime >= 0)
+        .ok_or_else(|| refused("exp must come after iat"))?;
+    if lifetime > longest {
+        return Err(refused(format!(
+            "it lives {lifetime} seconds; this issuer's assertions may live at most {longest}"
+        )));
+    }
+    let slack = longest.saturating_add(LEEWAY as i64);
+    if iat < now.timestamp().saturating_sub(slack) || exp > now.timestamp().saturating_add(slack) {
+        return Err(refused(format!(
+            "iat and exp must lie within {longest} seconds of now"
+        )));
+    }
+    Ok(())
 }
 
 /// What the library's refusal means, in words.
@@ -231,7 +259,7 @@ mod tests {
         claims
     }
 
-    fn check(adjust: impl FnOnce(&mut Value), require_iat: bool) -> Result<Verified, Refused> {
+    fn check(adjust: impl FnOnce(&mut Value), limited: bool) -> Result<Verified, Refused> {
         let (encoding, jwk) = key();
         let token =
             jsonwebtoken::encode(&Header::new(Algorithm::ES256), &claims(adjust), &encoding)
@@ -242,7 +270,7 @@ mod tests {
             issuer: "https://agent.example",
             subject: None,
             audiences: &audiences,
-            require_iat,
+            max_lifetime: limited.then(|| TimeDelta::minutes(5)),
             signer: "issuer's",
         };
         let now = Utc::now();
@@ -253,7 +281,6 @@ mod tests {
     fn a_valid_assertion_verifies_and_is_remembered_past_its_expiry() {
         let verified = check(|_| {}, true).unwrap();
         assert_eq!(verified.jti, "j-1");
-        assert!(verified.iat.is_some_and(|iat| (iat - now()).abs() < 5));
         assert_eq!(
             verified.remember_until.timestamp(),
             verified.exp + LEEWAY as i64
@@ -262,8 +289,8 @@ mod tests {
 
     #[test]
     fn an_assertion_not_valid_yet_is_refused_for_both_uses() {
-        for require_iat in [false, true] {
-            let refused = check(|c| c["nbf"] = json!(now() + 300), require_iat)
+        for limited in [false, true] {
+            let refused = check(|c| c["nbf"] = json!(now() + 300), limited)
                 .err()
                 .unwrap();
             assert!(refused.0.contains("not valid yet"), "{}", refused.0);
@@ -281,6 +308,43 @@ mod tests {
             .err()
             .unwrap();
         assert!(future.0.contains("iat is in the future"), "{}", future.0);
+    }
+
+    #[test]
+    fn a_lifetime_past_the_limit_is_refused_without_overflowing() {
+        let long = check(|c| c["exp"] = json!(now() + 3600), true)
+            .err()
+            .unwrap();
+        assert!(long.0.contains("may live at most 300"), "{}", long.0);
+        // exp - iat wraps around in i64 arithmetic: it must be refused, not pass as negative.
+        let wrapped = check(
+            |c| {
+                c["iat"] = json!(-9_223_372_036_854_775_000_i64);
+                c["exp"] = json!(8_210_266_876_000_i64);
+            },
+            true,
+        )
+        .err()
+        .unwrap();
+        assert!(
+            wrapped.0.contains("exp must come after iat"),
+            "{}",
+            wrapped.0
+        );
+        // An exp near the end of chrono's range is refused, not a panic.
+        let last = DateTime::<Utc>::MAX_UTC.timestamp() - 10;
+        let far = check(|c| c["exp"] = json!(last), false).err().unwrap();
+        assert!(far.0.contains("out of range"), "{}", far.0);
+        let old = check(
+            |c| {
+                c["iat"] = json!(now() - 86_400);
+                c["exp"] = json!(now() + 60);
+            },
+            true,
+        )
+        .err()
+        .unwrap();
+        assert!(old.0.contains("may live at most"), "{}", old.0);
     }
 
     #[test]
@@ -309,7 +373,7 @@ mod tests {
             issuer: "https://agent.example",
             subject: None,
             audiences: &audiences,
-            require_iat: false,
+            max_lifetime: None,
             signer: "issuer's",
         };
         let now = Utc::now();

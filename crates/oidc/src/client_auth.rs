@@ -221,7 +221,7 @@ impl ClientAuthenticator {
             issuer: &client.id,
             subject: Some(&client.id),
             audiences: &self.audiences,
-            require_iat: false,
+            max_lifetime: None,
             signer: "client's",
         };
         let verified =

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::authorize::response_url;
 use super::client::Client;
+use super::id_token_hint::HintedIdToken;
 use super::provider::Provider;
 use latchkey_login::SessionUser;
 
@@ -39,8 +40,8 @@ pub enum LogoutError {
 pub struct Logout {
     /// The client that asked, when it said or its ID token shows.
     pub client: Option<Arc<Client>>,
-    /// Whom the `id_token_hint` names.
-    hinted_subject: Option<String>,
+    /// Whom the `id_token_hint` names, and in which session.
+    hinted: Option<HintedIdToken>,
     /// A registered `post_logout_redirect_uri`.
     redirect: Option<String>,
     state: Option<String>,
@@ -59,9 +60,11 @@ impl Provider {
             None => None,
         };
         let client_id = match (params.client_id, &hinted) {
-            (Some(id), Some((aud, _))) if id != aud => return Err(LogoutError::ClientMismatch),
+            (Some(id), Some(hint)) if hint.client != *id => {
+                return Err(LogoutError::ClientMismatch);
+            }
             (Some(id), _) => Some(id.to_owned()),
-            (None, Some((aud, _))) => Some(aud.clone()),
+            (None, Some(hint)) => Some(hint.client.to_string()),
             (None, None) => None,
         };
         let client = match &client_id {
@@ -88,7 +91,7 @@ impl Provider {
         };
         Ok(Logout {
             client,
-            hinted_subject: hinted.map(|(_, sub)| sub),
+            hinted,
             redirect,
             state: params.state.map(str::to_owned),
         })
@@ -97,9 +100,13 @@ impl Provider {
 
 impl Logout {
     /// Whether the person must confirm first: always, unless the client's ID token names
-    /// them, so a link on another site cannot sign anyone out (§2, §6).
+    /// them in this very session, so a link on another site cannot sign anyone out (§2, §6),
+    /// not even with an old ID token of theirs found in a log or a browser history.
     pub fn needs_confirmation(&self, person: &SessionUser) -> bool {
-        self.hinted_subject.as_deref() != Some(person.user_id.as_str())
+        !self
+            .hinted
+            .as_ref()
+            .is_some_and(|hint| hint.subject == person.user_id.as_str() && hint.sid == person.sid)
     }
 
     /// The registered return address, as the confirmation form carries it along.

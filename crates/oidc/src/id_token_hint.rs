@@ -22,10 +22,34 @@ impl Provider {
             .map(|v| v.claims.sub)
     }
 
-    /// The client an ID token was issued to and its subject, expired or not (for logout).
-    pub fn id_token_audience(&self, token: &str) -> Option<(String, String)> {
+    /// The client an ID token was issued to, its subject and its session, expired or not
+    /// (for logout).
+    pub(crate) fn id_token_audience(&self, token: &str) -> Option<HintedIdToken> {
         let unverified: IdClaims = jsonwebtoken::dangerous::insecure_decode(token).ok()?.claims;
-        let sub = self.id_token_subject(token, &ClientId::from(unverified.aud.as_str()))?;
-        Some((unverified.aud, sub))
+        let client = ClientId::from(unverified.aud.as_str());
+        let expect = Expectations {
+            token_type: ID_TOKEN_TYPE,
+            audience: &client,
+            issuer: self.issuer.as_str(),
+        };
+        let verified = self
+            .keys
+            .load()
+            .verify_ignoring_expiry::<IdClaims>(token, &expect)
+            .ok()?;
+        Some(HintedIdToken {
+            client,
+            subject: verified.claims.sub,
+            sid: verified.claims.sid,
+        })
     }
+}
+
+/// What an `id_token_hint` this provider issued says.
+#[derive(Debug)]
+pub(crate) struct HintedIdToken {
+    pub client: ClientId,
+    pub subject: String,
+    /// The session it was issued in.
+    pub sid: String,
 }

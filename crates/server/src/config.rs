@@ -19,8 +19,9 @@ pub const DEFAULT_CONFIG_FILE: &str = "config/latchkey.toml";
 
 /// The top-level keys, the only ones `LATCHKEY_*` variables may set, so unrelated variables
 /// with the same prefix (a test's database URL, say) are not read as configuration.
-const TOP_LEVEL_KEYS: [&str; 10] = [
+const TOP_LEVEL_KEYS: [&str; 11] = [
     "issuer",
+    "issuer_insecure_ok",
     "listen",
     "database_url",
     "keys",
@@ -37,6 +38,9 @@ const TOP_LEVEL_KEYS: [&str; 10] = [
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub issuer: String,
+    /// Takes an `http` issuer for a host other than this machine (a test network only:
+    /// cookies then cannot be `Secure`).
+    pub issuer_insecure_ok: bool,
     pub listen: String,
     pub database_url: String,
     pub keys: KeysConfig,
@@ -166,6 +170,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             issuer: "http://127.0.0.1:8080".into(),
+            issuer_insecure_ok: false,
             listen: "127.0.0.1:8080".into(),
             database_url: "sqlite://var/latchkey.db?mode=rwc".into(),
             keys: KeysConfig::default(),
@@ -274,7 +279,12 @@ impl Config {
 
     /// Checks every value, naming the key of the first one that is wrong.
     pub fn check(self) -> Result<Settings, ConfigError> {
-        let issuer = Issuer::parse(&self.issuer).map_err(|e| invalid("issuer", e))?;
+        let issuer = if self.issuer_insecure_ok {
+            Issuer::parse_insecure(&self.issuer)
+        } else {
+            Issuer::parse(&self.issuer)
+        }
+        .map_err(|e| invalid("issuer", e))?;
         let listen = self.listen.parse::<SocketAddr>().map_err(|_| {
             invalid(
                 "listen",

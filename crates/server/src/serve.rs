@@ -151,7 +151,17 @@ pub async fn start_on(listener: TcpListener, settings: &Settings) -> Result<Runn
         clock.clone(),
         stopped.clone(),
     ));
-    let sweeper = tokio::spawn(sweep_expired(db_for_sweeper, clock, stopped.clone()));
+    // A per-address counter runs for the link limit's window or the day of wrong codes.
+    let longest_window = settings
+        .login
+        .rate_limit_window
+        .max(latchkey_login::WRONG_CODES_WINDOW);
+    let sweeper = tokio::spawn(sweep_expired(
+        db_for_sweeper,
+        clock,
+        longest_window,
+        stopped.clone(),
+    ));
     let revocation_worker = tokio::spawn(follow_revocations(state.clone(), stopped.clone()));
     let app = latchkey_idp::web::router(state.clone())
         .into_make_service_with_connect_info::<SocketAddr>();
@@ -227,7 +237,12 @@ async fn follow_revocations(state: AppState, mut stopped: watch::Receiver<bool>)
 /// How often expired rows are deleted.
 const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
-async fn sweep_expired(db: Db, clock: Clock, mut stopped: watch::Receiver<bool>) {
+async fn sweep_expired(
+    db: Db,
+    clock: Clock,
+    longest_window: chrono::TimeDelta,
+    mut stopped: watch::Receiver<bool>,
+) {
     let mut ticker = tokio::time::interval(SWEEP_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -235,7 +250,7 @@ async fn sweep_expired(db: Db, clock: Clock, mut stopped: watch::Receiver<bool>)
             _ = ticker.tick() => {}
             _ = stopped.wait_for(|stop| *stop) => return,
         }
-        match latchkey_idp::housekeeping::sweep(&db, clock.now()).await {
+        match latchkey_idp::housekeeping::sweep(&db, clock.now(), longest_window).await {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "expired rows deleted"),
             Err(error) => tracing::warn!(%error, "deleting expired rows failed; will try again"),

@@ -74,18 +74,22 @@ async fn the_mailed_code_signs_in_the_browser_that_asked(db: TestDb) {
     // The code means nothing in a browser that did not ask.
     let other = Chromium::launch("code-other").await;
     other.open(&p.app.url("/login/sent")).await;
-    other.fill("Six-digit code", &code).await;
+    other.fill("Eight-digit code", &code).await;
     other.press("Sign in with the code").await;
     other.sees_heading("No sign-in is waiting here").await;
     other.check_accessibility().await;
     other.close().await;
 
-    let wrong = if code == "000000" { "111111" } else { "000000" };
-    desk.fill("Six-digit code", wrong).await;
+    let wrong = if code == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
+    desk.fill("Eight-digit code", wrong).await;
     desk.press("Sign in with the code").await;
     desk.sees("That code is not right. 4 tries left.").await;
     desk.check_accessibility().await;
-    desk.fill("Six-digit code", &code).await;
+    desk.fill("Eight-digit code", &code).await;
     desk.press("Sign in with the code").await;
     desk.sees_heading("You are signed in").await;
     desk.sees("Signed in as bo@example.com").await;

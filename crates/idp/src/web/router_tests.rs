@@ -317,3 +317,54 @@ async fn a_form_posted_from_another_site_is_refused() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert!(text(response).await.contains("expired"));
 }
+
+/// Collects what the provider logs while `during` runs, as text.
+async fn logs_of<F: std::future::Future>(during: F) -> String {
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut held) = self.0.lock() {
+                held.extend_from_slice(bytes);
+            }
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+    during.await;
+    let held = buffer.0.lock().map(|b| b.clone()).unwrap_or_default();
+    String::from_utf8_lossy(&held).into_owned()
+}
+
+#[tokio::test]
+async fn a_join_links_token_never_reaches_the_log() {
+    let (app, _outbox) = provider("http://127.0.0.1:8080").await;
+    let token = "j0inT0kenThatMustNotBeLogged";
+    let logs = logs_of(async {
+        // A form refused by the CSRF check is logged, inside the request's span.
+        let refused = send(
+            &app,
+            Request::post(format!("/join/{token}"))
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header("sec-fetch-site", "cross-site")
+                .body(Body::from("email=ann%40example.com"))
+                .expect("request"),
+        )
+        .await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        get(&app, &format!("/join/{token}")).await;
+    })
+    .await;
+    assert!(logs.contains("/join/{token}"), "{logs}");
+    assert!(!logs.contains(token), "{logs}");
+}

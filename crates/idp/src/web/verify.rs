@@ -78,6 +78,13 @@ pub(super) async fn code_submit(
                 sent(&state, jar, StatusCode::BAD_REQUEST, Some(&message))
             }
             Err(CodeError::Voided) => Err(link_error(LinkError::Voided)),
+            Err(CodeError::CodesOff) => Err(PageError {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                title: "Codes are off for this address today",
+                message: "Too many wrong codes were typed for this address, so no code signs in to it until tomorrow.".into(),
+                hint: Some("Open the link in the mail instead: it still works."),
+                action: Some((paths::LOGIN, "Send a new link")),
+            }),
             Err(CodeError::NothingPending) => Err(PageError {
                 status: StatusCode::BAD_REQUEST,
                 title: "No sign-in is waiting here",

@@ -19,7 +19,9 @@ pub struct RenderedMail {
 #[derive(Serialize)]
 pub struct MagicLinkMail<'a> {
     pub link: &'a str,
-    pub code: &'a str,
+    /// None when the address has had too many wrong codes: the mail then says only the link
+    /// works.
+    pub code: Option<&'a str>,
     pub email: &'a str,
     /// What the link does; picks the subject.
     pub purpose: Purpose,

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use latchkey_core::GrantId;
+use latchkey_keys::MasterKey;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, EntityTrait};
 
@@ -30,7 +31,7 @@ impl Provider {
     ) -> Result<TokenResponse, OAuthError> {
         client.require_grant(GrantType::AuthorizationCode)?;
         let code = code.ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
-        let (claims, auth_time) = self.open_code(client, code, now).await?;
+        let (claims, auth_time) = open_code(&self.master_key, client, code)?;
         let redirect_uri =
             redirect_uri.ok_or_else(|| OAuthError::invalid_request("redirect_uri is missing"))?;
         if redirect_uri != claims.redirect_uri {
@@ -39,6 +40,9 @@ impl Provider {
             ));
         }
         check_verifier(claims.code_challenge.as_deref(), code_verifier)?;
+        // Only now, with the client's whole proof checked (a public client's is its
+        // verifier), may a late replay revoke what the code gave.
+        self.check_unexpired(&claims, auth_time, now).await?;
         let scopes = Scopes::parse(&claims.scope).unwrap_or_default();
         let refresh = (scopes.contains(OFFLINE_ACCESS) && client.allows(GrantType::RefreshToken))
             .then(SecretToken::generate);
@@ -59,27 +63,16 @@ impl Provider {
             .await
     }
 
-    /// The code's claims, if it is this client's and unexpired. A late replay of a spent code
-    /// is still a replay: spent codes are remembered for a day, and the grant is revoked.
-    async fn open_code(
+    /// Refuses an expired code. A late replay of a spent code is still a replay: spent codes
+    /// are remembered for a day, and the grant is revoked.
+    async fn check_unexpired(
         &self,
-        client: &Client,
-        code: &str,
+        claims: &CodeClaims,
+        auth_time: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<(CodeClaims, DateTime<Utc>), OAuthError> {
-        let claims = code::open(&self.master_key, code)
-            .ok_or_else(|| OAuthError::invalid_grant("the code is not valid"))?;
-        if claims.client_id != client.id {
-            return Err(OAuthError::invalid_grant(
-                "the code was issued to another client",
-            ));
-        }
-        let auth_time = Utc
-            .timestamp_opt(claims.auth_time, 0)
-            .single()
-            .ok_or_else(|| OAuthError::invalid_grant("the code is not valid"))?;
+    ) -> Result<(), OAuthError> {
         if claims.exp > now.timestamp() {
-            return Ok((claims, auth_time));
+            return Ok(());
         }
         let spent = used_code::Entity::find_by_id(sha256_hex(claims.id.as_bytes()))
             .one(self.db.read())
@@ -87,7 +80,7 @@ impl Provider {
         if spent.is_none() {
             return Err(OAuthError::invalid_grant("the code has expired"));
         }
-        self.revoke_code_grant(&claims, auth_time, "code_replay", now)
+        self.revoke_code_grant(claims, auth_time, "code_replay", now)
             .await?;
         Err(replayed())
     }
@@ -202,6 +195,26 @@ pub(crate) fn grant_row(
         revoked_reason: Set(None),
         team_id: Set(claims.team_id.clone()),
     }
+}
+
+/// The code's claims, if it is sealed by this provider and this client's.
+fn open_code(
+    master_key: &MasterKey,
+    client: &Client,
+    code: &str,
+) -> Result<(CodeClaims, DateTime<Utc>), OAuthError> {
+    let claims = code::open(master_key, code)
+        .ok_or_else(|| OAuthError::invalid_grant("the code is not valid"))?;
+    if claims.client_id != client.id {
+        return Err(OAuthError::invalid_grant(
+            "the code was issued to another client",
+        ));
+    }
+    let auth_time = Utc
+        .timestamp_opt(claims.auth_time, 0)
+        .single()
+        .ok_or_else(|| OAuthError::invalid_grant("the code is not valid"))?;
+    Ok((claims, auth_time))
 }
 
 fn replayed() -> OAuthError {

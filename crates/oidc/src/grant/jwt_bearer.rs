@@ -2,7 +2,7 @@
 //! signed by an issuer a team trusts (`federation`) is exchanged for an access token for the
 //! member it names, who is linked or provisioned in that team.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use jsonwebtoken::jwk::Jwk;
 use latchkey_core::Email;
 use latchkey_teams::entities::{membership, user};
@@ -103,18 +103,11 @@ impl Provider {
             issuer: iss,
             subject: None,
             audiences: &audiences,
-            require_iat: true,
+            max_lifetime: Some(TimeDelta::seconds(i64::from(trusted.max_lifetime_secs))),
             signer: "issuer's",
         };
         let verified =
             assertion::verify(assertion, &unverified, &key, &rules, now).map_err(refuse)?;
-        let lifetime = verified.exp - verified.iat.unwrap_or(verified.exp);
-        if lifetime > i64::from(trusted.max_lifetime_secs) {
-            return Err(refused(format!(
-                "it lives {lifetime} seconds; this issuer's assertions may live at most {}",
-                trusted.max_lifetime_secs
-            )));
-        }
         Ok((trusted, verified))
     }
 
