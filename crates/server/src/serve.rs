@@ -151,28 +151,14 @@ pub async fn start_on(listener: TcpListener, settings: &Settings) -> Result<Runn
         clock.clone(),
         stopped.clone(),
     ));
-    // A per-address counter runs for the link limit's window or the day of wrong codes.
-    let longest_window = settings
-        .login
-        .rate_limit_window
-        .max(latchkey_login::WRONG_CODES_WINDOW);
     let sweeper = tokio::spawn(sweep_expired(
         db_for_sweeper,
         clock,
-        longest_window,
+        settings.login.rate_limit_window,
         stopped.clone(),
     ));
     let revocation_worker = tokio::spawn(follow_revocations(state.clone(), stopped.clone()));
-    let app = latchkey_idp::web::router(state.clone())
-        .into_make_service_with_connect_info::<SocketAddr>();
-    let mut stopped_server = stopped;
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped_server.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
+    let server = tokio::spawn(serve_http(listener, state.clone(), stopped));
     tracing::info!(
         %addr,
         issuer = %settings.issuer,
@@ -237,12 +223,28 @@ async fn follow_revocations(state: AppState, mut stopped: watch::Receiver<bool>)
 /// How often expired rows are deleted.
 const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
+/// Answers HTTP on `listener` until stopped, letting requests under way finish.
+async fn serve_http(
+    listener: TcpListener,
+    state: AppState,
+    mut stopped: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let app = latchkey_idp::web::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        })
+        .await
+}
+
 async fn sweep_expired(
     db: Db,
     clock: Clock,
-    longest_window: chrono::TimeDelta,
+    link_window: chrono::TimeDelta,
     mut stopped: watch::Receiver<bool>,
 ) {
+    // A per-address counter runs for the link limit's window or the day of wrong codes.
+    let longest_window = link_window.max(latchkey_login::WRONG_CODES_WINDOW);
     let mut ticker = tokio::time::interval(SWEEP_EVERY);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
