@@ -49,8 +49,14 @@ async fn a_person_signs_up_signs_out_and_signs_in_again(db: TestDb) {
         mail.html
     );
     assert!(
-        mail.text.contains("LatchkeyTest/1.0") && mail.text.contains("127.0.0.1"),
-        "the mail says who asked"
+        mail.text.contains("127.0.0.1") && mail.text.contains("an unknown browser"),
+        "the mail says who asked: {}",
+        mail.text
+    );
+    assert!(
+        !mail.text.contains("LatchkeyTest"),
+        "but never repeats the User-Agent as sent: {}",
+        mail.text
     );
 
     let confirm = browser.get(&mail.link()).await;
@@ -716,6 +722,11 @@ async fn login_and_register_answer_the_same_for_known_and_unknown_addresses(db: 
         "{}",
         note.text
     );
+    assert!(
+        !note.text.contains("LatchkeyTest") && !note.html.contains("LatchkeyTest"),
+        "a note anyone can have sent carries nothing of the asker's: {}",
+        note.text
+    );
     app.stop().await;
 }
 on_both_databases!(login_and_register_answer_the_same_for_known_and_unknown_addresses);
@@ -764,6 +775,13 @@ async fn links_per_address_are_limited_without_telling_the_asker(db: TestDb) {
         smtp.mails_to("ivy@example.com").len(),
         4,
         "a new window allows the limit again, no more"
+    );
+    // A +tag reaches the same inbox, so it cannot multiply the limit.
+    browser.register("ivy+more@example.com").await;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert!(
+        smtp.mails_to("ivy+more@example.com").is_empty(),
+        "ivy+more@ is ivy@'s mailbox, already at its limit"
     );
     app.stop().await;
 }

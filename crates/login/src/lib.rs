@@ -8,6 +8,7 @@ mod link;
 mod link_writer;
 pub mod mail;
 mod model;
+mod requester_text;
 mod session;
 
 pub use address_limits::{MAX_WRONG_CODES, WRONG_CODES_WINDOW};

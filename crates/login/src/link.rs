@@ -12,6 +12,7 @@ use crate::address_limits::codes_exhausted;
 use crate::entities::{login_link, user};
 use crate::link_writer::{AddressLimit, LinkWriter, NewLink, Written};
 use crate::mail::{MagicLinkMail, MailTemplates, NoAccountMail, Outbox, RenderedMail};
+use crate::requester_text::{browser_summary, mailbox_key};
 use crate::session::Sessions;
 use latchkey_core::SharedKeyRing;
 use latchkey_core::email::Email;
@@ -115,15 +116,15 @@ impl Login {
                     purpose,
                     jti: &jti,
                     code: (!codes_off).then_some(code.as_str()),
-                    join,
                 };
                 self.magic_link_mail(email, &sent, requester, now)?
             }
-            None => self.no_account_mail(email, continues, requester, now)?,
+            None => self.no_account_mail(email, continues, now)?,
         };
         let message = self.outbox.message(email, mail)?;
         let mail = self.outbox.seal(&message, email, expires_at, now)?;
-        let email_hash = sha256_hex(email.as_str().as_bytes());
+        // Counted per mailbox: `ann+1@` and `ann+2@` reach one inbox.
+        let email_hash = sha256_hex(mailbox_key(email.as_str()).as_bytes());
 
         // The link and the mail that carries it are written together, or not at all. An
         // address with no account gets a row too, whose link and code are never sent: the
@@ -147,14 +148,14 @@ impl Login {
         let written = self
             .writer
             .write(NewLink {
-                email_hash,
+                email_hash: email_hash.clone(),
                 link,
                 mail,
                 now,
             })
             .await?;
         if written == Written::OverLimit {
-            tracing::warn!(email_hash = %sha256_hex(email.as_str().as_bytes()), "per-address link limit reached; no mail sent");
+            tracing::warn!(%email_hash, "per-address link limit reached; no mail sent");
             metrics::counter!("login_rate_limited_total", "scope" => "address").increment(1);
             return Ok(false);
         }
@@ -184,28 +185,30 @@ impl Login {
             .load()
             .sign(SigningAlgorithm::Es256, LINK_TYPE, &claims, now)?;
         let link = format!("{}?token={token}", self.audience());
-        let join_action = sent.join.map(|j| format!("join the team {}", j.team_name));
+        // Nothing the asker typed goes into the mail: not the User-Agent as sent, and not the
+        // team's name, which the team's administrators choose (the link's page shows it).
+        let browser = browser_summary(&requester.user_agent);
         Ok(self.templates.magic_link(&MagicLinkMail {
             link: &link,
             code: sent.code,
             email: email.as_str(),
             purpose: sent.purpose,
-            action: join_action.as_deref().unwrap_or(sent.purpose.action()),
+            action: sent.purpose.action(),
             minutes: self.settings.magic_link_ttl.num_minutes().max(1),
             requested_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
             ip: &requester.ip,
-            browser: &requester.user_agent,
+            browser: &browser,
             issuer: self.issuer.as_str(),
         })?)
     }
 
     /// The note to an address with no account. Its sign-up link carries the pending
     /// authorization request, so a person who meets the application first ends up back at it.
+    /// Anyone can have it sent to any address, so it says nothing about the asker.
     fn no_account_mail(
         &self,
         email: &Email,
         continues: Option<&str>,
-        requester: &Requester,
         now: DateTime<Utc>,
     ) -> Result<RenderedMail, LoginError> {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
@@ -218,8 +221,6 @@ impl Login {
             email: email.as_str(),
             register_url: &register_url,
             requested_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
-            ip: &requester.ip,
-            browser: &requester.user_agent,
         })?)
     }
 }
@@ -229,7 +230,6 @@ struct SentLink<'a> {
     purpose: Purpose,
     jti: &'a SecretToken,
     code: Option<&'a str>,
-    join: Option<&'a JoinTarget>,
 }
 
 /// The stored form of a code: bound to its link, so equal codes of two links differ.

@@ -78,11 +78,11 @@ impl Requester {
     }
 }
 
-/// The join link a magic link completes, and the team's name for the mail.
+/// The join link a magic link completes. The team's name stays out of the mail (its
+/// administrators choose it); the link's page shows it.
 #[derive(Clone, Debug)]
 pub struct JoinTarget {
     pub link_id: JoinLinkId,
-    pub team_name: String,
 }
 
 /// The claims of a magic link.

@@ -55,10 +55,7 @@ pub(super) async fn join_submit(
             Some(message),
         );
     };
-    let target = JoinTarget {
-        link_id: link.id,
-        team_name: team.name,
-    };
+    let target = JoinTarget { link_id: link.id };
     send_link(
         &state,
         &from,

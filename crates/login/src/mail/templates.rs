@@ -40,8 +40,6 @@ pub struct NoAccountMail<'a> {
     pub email: &'a str,
     pub register_url: &'a str,
     pub requested_at: String,
-    pub ip: &'a str,
-    pub browser: &'a str,
 }
 
 impl MailTemplates {
