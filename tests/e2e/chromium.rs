@@ -137,17 +137,6 @@ impl Chromium {
         }
     }
 
-    /// The text of the first element that matches `css`.
-    pub async fn text_in(&self, css: &str) -> String {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|_| panic!("nothing matches {css} at {}", self.url_now()))
-            .text()
-            .await
-            .unwrap_or_default()
-    }
-
     /// Waits until the main heading reads `expected`, and fails with what the page shows
     /// instead.
     pub async fn sees_heading(&self, expected: &str) {
@@ -279,8 +268,12 @@ impl Chromium {
 
     /// Waits until what matches `css` no longer shows `words`.
     pub async fn sees_gone_from(&self, css: &str, words: &str) {
+        // While the next page loads, `css` may match nothing yet: that is not the answer.
         self.waits_for(&format!("{words:?} gone from {css}"), async || {
-            !self.text_in(css).await.contains(words)
+            match self.client.find(Locator::Css(css)).await {
+                Ok(element) => !element.text().await.unwrap_or_default().contains(words),
+                Err(_) => false,
+            }
         })
         .await;
     }

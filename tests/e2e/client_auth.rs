@@ -346,3 +346,75 @@ async fn public_clients_must_use_pkce_and_may_use_any_loopback_port(db: TestDb) 
     assert_eq!(body["error"], "unauthorized_client");
 }
 on_both_databases!(public_clients_must_use_pkce_and_may_use_any_loopback_port);
+
+/// Anyone who signs up can name a `jwks_uri`, so by default the provider fetches keys only
+/// from public addresses over https: never from loopback, whether named by address or by a
+/// name that resolves to it, and the caller learns only that the keys could not be fetched.
+async fn keys_are_not_fetched_from_inside_addresses(db: TestDb) {
+    let mut cfg = config(&db, &master_key());
+    cfg.federation.allow_private_networks = false;
+    let app = TestApp::spawn(cfg).await;
+    let key = ClientKey::generate("inside-key");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let fetched = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = fetched.clone();
+    let set = JwkSet {
+        keys: vec![key.jwk.clone()],
+    };
+    let jwks = axum::Router::new().fallback(move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let set = set.clone();
+        async move { axum::Json(set) }
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, jwks).await;
+    });
+    for jwks_uri in [
+        format!("http://127.0.0.1:{port}/jwks.json"),
+        format!("https://localhost:{port}/jwks.json"),
+    ] {
+        let client = cli(
+            &db,
+            &app,
+            &[
+                "client",
+                "create",
+                "--json",
+                "--name",
+                "Inside",
+                "--grant-type",
+                "client_credentials",
+                "--scope",
+                "api",
+                "--auth-method",
+                "private_key_jwt",
+                "--jwks-uri",
+                &jwks_uri,
+            ],
+        );
+        let client_id = client["client_id"].as_str().expect("id").to_owned();
+        let now = Utc::now().timestamp();
+        let assertion = key.assertion(
+            Algorithm::ES256,
+            &json!({ "iss": client_id, "sub": client_id, "aud": app.url("/token"),
+                     "exp": now + 60, "iat": now, "jti": format!("inside-{port}-{jwks_uri}") }),
+        );
+        let (status, body) = token_with_assertion(&app, &assertion).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{jwks_uri}: {body}");
+        assert_eq!(body["error"], "invalid_client");
+        let said = body["error_description"].as_str().unwrap_or_default();
+        assert!(said.contains("could not be fetched"), "{jwks_uri}: {said}");
+        assert!(
+            !said.contains("127.0.0.1"),
+            "nothing about the network: {said}"
+        );
+    }
+    assert_eq!(
+        fetched.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "no request reached the inside address"
+    );
+    app.stop().await;
+}
+on_both_databases!(keys_are_not_fetched_from_inside_addresses);

@@ -137,6 +137,8 @@ pub fn config(db: &TestDb, master_key: &str) -> Config {
     };
     config.keys.master_key = master_key.to_owned();
     config.log.level = "warn".into();
+    // The tests publish keys on 127.0.0.1 over http.
+    config.federation.allow_private_networks = true;
     config
 }
 

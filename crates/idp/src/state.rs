@@ -55,6 +55,8 @@ pub struct AppConfig {
     pub join_link_max_ttl: chrono::TimeDelta,
     /// What time it is, for every request.
     pub clock: Clock,
+    /// `federation.allow_private_networks`.
+    pub allow_private_networks: bool,
 }
 
 /// Why the application state could not be built.
@@ -91,6 +93,7 @@ impl AppState {
             rate_limit_per_ip,
             join_link_max_ttl,
             clock,
+            allow_private_networks,
         } = config;
         let teams = Teams::new(db.clone(), join_link_max_ttl);
         let templates = Arc::new(MailTemplates::load()?);
@@ -104,7 +107,7 @@ impl AppState {
         );
         let authenticator = ClientAuthenticator::new(
             Clients::new(db.clone()),
-            RemoteJwks::new(clock.clone()),
+            RemoteJwks::new(clock.clone(), allow_private_networks),
             db.clone(),
             [
                 issuer.to_string(),

@@ -14,7 +14,7 @@ use jsonwebtoken::Algorithm;
 use super::assertion::{self, Refused, Rules, Unverified};
 use super::client::{AuthMethod, Client, Clients};
 use super::error::OAuthError;
-use crate::remote_jwks::{RemoteJwks, select};
+use crate::remote_jwks::{JwksError, RemoteJwks, select};
 use latchkey_core::secret::{constant_time_eq, sha256_hex};
 
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -210,11 +210,12 @@ impl ClientAuthenticator {
             (Some(inline), _) => serde_json::from_str(inline)
                 .map_err(OAuthError::internal)
                 .and_then(|set| select(&set, kid).map_err(|e| invalid(Refused(e.to_string())))),
-            (None, Some(uri)) => self
-                .jwks
-                .key(uri, kid)
-                .await
-                .map_err(|e| invalid(Refused(e.to_string()))),
+            (None, Some(uri)) => self.jwks.key(uri, kid).await.map_err(|e| match e {
+                JwksError::Unreachable => {
+                    invalid(Refused("the client's keys could not be fetched".into()))
+                }
+                other => invalid(Refused(other.to_string())),
+            }),
             (None, None) => Err(invalid(Refused("the client has no registered keys".into()))),
         }?;
         let rules = Rules {

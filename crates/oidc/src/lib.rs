@@ -19,6 +19,7 @@ mod membership;
 mod mint;
 pub mod pkce;
 mod provider;
+pub mod public_address;
 pub mod redirect;
 mod registration;
 pub mod remote_jwks;

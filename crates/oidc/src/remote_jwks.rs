@@ -10,6 +10,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use latchkey_core::Clock;
 
+use crate::public_address::{PublicOnly, is_public};
+
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use url::{Host, Url};
 
@@ -28,8 +30,9 @@ const LARGEST_JWKS: usize = 256 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JwksError {
-    #[error("fetching the JWKS at {url}: {reason}")]
-    Fetch { url: String, reason: String },
+    /// Why is logged, not told: the answer must not help map what the provider can reach.
+    #[error("the keys could not be fetched")]
+    Unreachable,
     #[error("the JWKS at {0} is not a JSON Web Key Set")]
     Invalid(String),
     #[error("no key with kid {0:?} in the JWKS")]
@@ -81,19 +84,51 @@ pub struct RemoteJwks {
     http: reqwest::Client,
     cache: Arc<Mutex<HashMap<String, Cached>>>,
     clock: Clock,
+    /// `federation.allow_private_networks`: fetch from inside addresses and over http.
+    allow_private_networks: bool,
 }
 
 impl RemoteJwks {
-    pub fn new(clock: Clock) -> Self {
-        let http = reqwest::Client::builder()
+    pub fn new(clock: Clock, allow_private_networks: bool) -> Self {
+        // No proxy: it would connect on our behalf to addresses this process never checks.
+        let builder = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
+            .no_proxy();
+        let builder = if allow_private_networks {
+            builder
+        } else {
+            builder.dns_resolver(PublicOnly::shared())
+        };
         Self {
-            http,
+            // Building fails only without a TLS backend, which is compiled in.
+            http: builder.build().unwrap_or_default(),
             cache: Arc::default(),
             clock,
+            allow_private_networks,
+        }
+    }
+
+    /// Whether `url` may be fetched under this provider's policy: https to a public host,
+    /// unless private networks are allowed. A name is checked again on the addresses it
+    /// resolves to, when connecting.
+    fn may_fetch(&self, url: &str) -> Result<(), String> {
+        if self.allow_private_networks {
+            return if acceptable_url(url) {
+                Ok(())
+            } else {
+                Err("only https URLs (or http on a loopback address) are fetched".into())
+            };
+        }
+        let parsed = Url::parse(url).map_err(|e| e.to_string())?;
+        if parsed.scheme() != "https" {
+            return Err("only https URLs are fetched".into());
+        }
+        match parsed.host() {
+            Some(Host::Ipv4(ip)) if !is_public(ip.into()) => Err(format!("{ip} is not public")),
+            Some(Host::Ipv6(ip)) if !is_public(ip.into()) => Err(format!("{ip} is not public")),
+            Some(_) => Ok(()),
+            None => Err("no host".into()),
         }
     }
 
@@ -128,15 +163,11 @@ impl RemoteJwks {
     }
 
     async fn fetch(&self, url: &str) -> Result<Arc<JwkSet>, JwksError> {
-        let failed = |reason: String| JwksError::Fetch {
-            url: url.to_owned(),
-            reason,
+        let failed = |reason: String| {
+            tracing::warn!(%url, %reason, "fetching a JWKS failed");
+            JwksError::Unreachable
         };
-        if !acceptable_url(url) {
-            return Err(failed(
-                "only https URLs (or http on a loopback address) are fetched".into(),
-            ));
-        }
+        self.may_fetch(url).map_err(failed)?;
         let response = self
             .http
             .get(url)
@@ -146,7 +177,8 @@ impl RemoteJwks {
             )
             .send()
             .await
-            .map_err(|e| failed(e.to_string()))?;
+            // The chain names the resolver's refusal, which `to_string` alone drops.
+            .map_err(|e| failed(format!("{e:?}")))?;
         if !response.status().is_success() {
             return Err(failed(format!("HTTP {}", response.status())));
         }

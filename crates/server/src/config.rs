@@ -19,7 +19,7 @@ pub const DEFAULT_CONFIG_FILE: &str = "config/latchkey.toml";
 
 /// The top-level keys, the only ones `LATCHKEY_*` variables may set, so unrelated variables
 /// with the same prefix (a test's database URL, say) are not read as configuration.
-const TOP_LEVEL_KEYS: [&str; 11] = [
+const TOP_LEVEL_KEYS: [&str; 12] = [
     "issuer",
     "issuer_insecure_ok",
     "listen",
@@ -31,6 +31,7 @@ const TOP_LEVEL_KEYS: [&str; 11] = [
     "http",
     "tokens",
     "teams",
+    "federation",
 ];
 
 /// The configuration as written, before it is checked.
@@ -50,6 +51,16 @@ pub struct Config {
     pub http: HttpConfig,
     pub tokens: TokensConfig,
     pub teams: TeamsConfig,
+    pub federation: FederationConfig,
+}
+
+/// Keys published by others (clients' and trusted issuers' `jwks_uri`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederationConfig {
+    /// Fetch keys from loopback, private and link-local addresses, and over http: for tests
+    /// and closed networks only, since anyone who signs up can name a `jwks_uri`.
+    pub allow_private_networks: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -180,6 +191,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             tokens: TokensConfig::default(),
             teams: TeamsConfig::default(),
+            federation: FederationConfig::default(),
         }
     }
 }
@@ -250,6 +262,7 @@ pub struct Settings {
     pub join_link_max_ttl: chrono::TimeDelta,
     /// The system clock; tests put in one they can move.
     pub clock: latchkey_core::Clock,
+    pub allow_private_networks: bool,
 }
 
 impl Config {
@@ -351,6 +364,7 @@ impl Config {
             log_format: self.log.format,
             log_level: self.log.level,
             clock: latchkey_core::Clock::system(),
+            allow_private_networks: self.federation.allow_private_networks,
         })
     }
 }

@@ -130,6 +130,7 @@ pub async fn start_on(listener: TcpListener, settings: &Settings) -> Result<Runn
         tokens: settings.tokens.clone(),
         master_key: sealing_key,
         clock: clock.clone(),
+        allow_private_networks: settings.allow_private_networks,
         rate_limit_per_ip: settings.rate_limit_per_ip,
         join_link_max_ttl: settings.join_link_max_ttl,
     })?;

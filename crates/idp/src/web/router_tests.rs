@@ -72,6 +72,7 @@ async fn provider(issuer: &str) -> (Router, tempfile::TempDir) {
         rate_limit_per_ip: 600,
         join_link_max_ttl: TimeDelta::hours(72),
         clock,
+        allow_private_networks: false,
     })
     .expect("state");
     (crate::web::router(state), outbox_dir)

@@ -15,7 +15,7 @@ use crate::client::{Client, GrantType};
 use crate::entities::trusted_issuer;
 use crate::error::OAuthError;
 use crate::provider::Provider;
-use crate::remote_jwks::select;
+use crate::remote_jwks::{JwksError, select};
 use crate::scope::{OFFLINE_ACCESS, OPENID, Scopes};
 use crate::tokens::TokenResponse;
 
@@ -135,7 +135,10 @@ impl Provider {
             (None, Some(uri)) => self.authenticator().jwks().key(uri, kid).await,
             (None, None) => return Err(refused("the issuer has no keys")),
         }
-        .map_err(|e| refused(format!("no key for this kid: {e}")))
+        .map_err(|e| match e {
+            JwksError::Unreachable => refused("the issuer's keys could not be fetched"),
+            other => refused(format!("no key for this kid: {other}")),
+        })
     }
 
     /// The member an external identity is: the member already linked to it, or a new account
