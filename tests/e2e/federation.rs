@@ -109,6 +109,27 @@ async fn integrations_exchange_their_own_jwts_for_tokens(db: TestDb) {
         ],
     );
     assert_eq!(added["max_lifetime_secs"], 300);
+    // A key set URL that answers nothing is said at once, not at the first assertion.
+    let dead = latchkey(
+        db.dir.path(),
+        &cli_env(&db, app),
+        &[
+            "issuer",
+            "add",
+            "--team",
+            &team,
+            "--issuer",
+            "https://dead.example",
+            "--jwks-uri",
+            "http://127.0.0.1:9/jwks.json",
+        ],
+    );
+    assert!(!dead.status.success());
+    assert!(
+        stderr(&dead).contains("could not be fetched"),
+        "{}",
+        stderr(&dead)
+    );
     let agent = create_client(
         &db,
         app,

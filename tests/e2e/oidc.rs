@@ -87,6 +87,8 @@ pub(crate) fn cli_env<'a>(db: &'a TestDb, app: &'a TestApp) -> Vec<(&'a str, &'a
         ("LATCHKEY_DATABASE_URL", db.url.as_str()),
         ("LATCHKEY_ISSUER", app.base_url.as_str()),
         ("LATCHKEY_LOG__LEVEL", "warn"),
+        // The tests publish keys on 127.0.0.1 over http.
+        ("LATCHKEY_FEDERATION__ALLOW_PRIVATE_NETWORKS", "true"),
     ]
 }
 

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::entities::trusted_issuer;
-use crate::remote_jwks::acceptable_url;
+use crate::remote_jwks::{RemoteJwks, acceptable_url};
 
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// Algorithms an issuer may be allowed; never `none` or HMAC (RFC 8725 §3.1).
@@ -136,6 +136,10 @@ pub enum IssuerError {
     Keys,
     #[error("the key set URL must be https (http only for 127.0.0.1 or localhost)")]
     JwksUri,
+    #[error(
+        "the issuer's keys could not be fetched from the key set URL, or hold no usable public key"
+    )]
+    KeysUnreachable,
     #[error("the key set is not a JWKS with at least one usable public key: {0}")]
     Jwks(String),
     #[error("the algorithm {0:?} is not allowed: use ES256, RS256 or EdDSA (never none or HMAC)")]
@@ -162,11 +166,13 @@ pub enum IssuerError {
 #[derive(Clone)]
 pub struct TrustedIssuers {
     db: latchkey_core::Db,
+    /// Fetches an issuer's keys once when it is added, so a wrong URL is said at once.
+    jwks: RemoteJwks,
 }
 
 impl TrustedIssuers {
-    pub fn new(db: latchkey_core::Db) -> Self {
-        Self { db }
+    pub fn new(db: latchkey_core::Db, jwks: RemoteJwks) -> Self {
+        Self { db, jwks }
     }
 
     /// Trusts an issuer for a team (its administrators, or the operator).
@@ -183,6 +189,12 @@ impl TrustedIssuers {
         new.check_keys()?;
         let algorithms = new.checked_algorithms();
         new.check_limits()?;
+        if let Some(uri) = &new.jwks_uri {
+            self.jwks
+                .check(uri)
+                .await
+                .map_err(|_| IssuerError::KeysUnreachable)?;
+        }
         let txn = latchkey_teams::administer(&self.db, &new.team_id, actor, now)
             .await
             .map_err(|e| admin_error(e, actor))?;

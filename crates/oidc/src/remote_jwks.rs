@@ -153,6 +153,33 @@ impl RemoteJwks {
         select(&set, kid)
     }
 
+    /// Fetches the set now (not from the cache) and checks it holds a usable public key:
+    /// what adding an issuer does, so a wrong URL is said at once.
+    pub async fn check(&self, url: &str) -> Result<(), JwksError> {
+        let gate = self.gate(url);
+        let _turn = gate.lock().await;
+        let (set, fresh_for) = self.fetch(url).await?;
+        let usable = set
+            .keys
+            .iter()
+            .any(|key| jsonwebtoken::DecodingKey::from_jwk(key).is_ok());
+        if !usable {
+            return Err(JwksError::Invalid(url.to_owned()));
+        }
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(
+                url.to_owned(),
+                Cached {
+                    set: Some(set),
+                    fetched_at: self.clock.now(),
+                    fresh_for,
+                    failed_at: None,
+                },
+            );
+        }
+        Ok(())
+    }
+
     /// What the cache can answer without fetching, if anything: a fresh set; a lately
     /// fetched set that lacks the kid; or, for a minute after a failed fetch, the last good
     /// set or the failure.

@@ -1,7 +1,9 @@
 //! `latchkey issuer add | list | remove`: the integrations a team trusts to sign assertions.
 
 use chrono::Utc;
+use latchkey_core::Clock;
 use latchkey_oidc::federation::{NewIssuer, TrustedIssuers};
+use latchkey_oidc::remote_jwks::RemoteJwks;
 use latchkey_teams::Actor;
 
 use crate::cli::IssuerCommand;
@@ -14,7 +16,8 @@ pub async fn run(
     command: IssuerCommand,
     json: bool,
 ) -> Result<(), ServeError> {
-    let issuers = TrustedIssuers::new(open_database(settings).await?);
+    let jwks = RemoteJwks::new(Clock::system(), settings.allow_private_networks);
+    let issuers = TrustedIssuers::new(open_database(settings).await?, jwks);
     match command {
         IssuerCommand::Add(args) => {
             let jwks = match &args.jwks_file {

@@ -107,7 +107,7 @@ pub(super) async fn page(
         .or(user.team_id.clone())
         .ok_or_else(|| refused(IssuerError::Team(TeamError::NotFound)))?;
     let me = Actor::person(&user.user_id, &user.email, "", "");
-    let issuers = TrustedIssuers::new(state.db.clone())
+    let issuers = TrustedIssuers::new(state.db.clone(), state.provider.authenticator().jwks().clone())
         .list(&team_id, &me)
         .await
         .map_err(refused)?;
@@ -176,7 +176,7 @@ pub(super) async fn add(
         .collect::<Result<_, _>>()
         .map_err(refused)?;
     let optional = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
-    TrustedIssuers::new(state.db.clone())
+    TrustedIssuers::new(state.db.clone(), state.provider.authenticator().jwks().clone())
         .add(
             NewIssuer {
                 team_id: form.team.clone(),
@@ -203,7 +203,7 @@ pub(super) async fn remove(
     from: Requester,
     SignedInForm { user, form }: SignedInForm<RemoveForm>,
 ) -> Result<Response, PageError> {
-    TrustedIssuers::new(state.db.clone())
+    TrustedIssuers::new(state.db.clone(), state.provider.authenticator().jwks().clone())
         .remove(&form.team, &form.id, &user.actor(&from), state.now())
         .await
         .map_err(refused)?;
