@@ -209,3 +209,27 @@ fn one_shot_commands_answer_without_migration_logs_or_colour() {
     assert!(logs.to_lowercase().contains("migration"), "{logs}");
     assert!(!logs.contains('\u{1b}'), "no colour codes: {logs:?}");
 }
+
+/// A client that trickles its headers is cut off, so slow clients cannot hold connections
+/// open; one that sends its request in time is served on the same server.
+#[tokio::test]
+async fn a_connection_that_never_finishes_its_headers_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let db = TestDb::sqlite();
+    let mut cfg = config(&db, &master_key());
+    cfg.http.header_read_timeout = latchkey_server::duration::Ttl::parse("1s").unwrap();
+    let app = TestApp::spawn(cfg).await;
+    let mut slow = tokio::net::TcpStream::connect(app.addr).await.expect("connect");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "the server closed the connection within its header timeout"
+    );
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+    app.stop().await;
+}

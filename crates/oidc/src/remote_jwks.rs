@@ -338,7 +338,10 @@ mod tests {
     async fn publisher() -> (String, Arc<AtomicUsize>, Arc<AtomicBool>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
-        let (hits, down) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicBool::new(false)));
+        let (hits, down) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicBool::new(false)),
+        );
         let (counted, failing) = (hits.clone(), down.clone());
         tokio::spawn(async move {
             while let Ok((mut socket, _)) = listener.accept().await {

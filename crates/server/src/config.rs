@@ -121,6 +121,8 @@ pub struct LoginConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     pub rate_limit_per_ip: u32,
+    /// How long a client may take to send a request's headers.
+    pub header_read_timeout: Ttl,
 }
 
 impl Default for MailConfig {
@@ -149,6 +151,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             rate_limit_per_ip: 120,
+            header_read_timeout: Ttl::from_secs(10),
         }
     }
 }
@@ -259,6 +262,7 @@ pub struct Settings {
     pub login: latchkey_login::LoginSettings,
     pub tokens: latchkey_oidc::TokenSettings,
     pub rate_limit_per_ip: u32,
+    pub header_read_timeout: std::time::Duration,
     pub join_link_max_ttl: chrono::TimeDelta,
     /// The system clock; tests put in one they can move.
     pub clock: latchkey_core::Clock,
@@ -339,6 +343,9 @@ impl Config {
         if self.http.rate_limit_per_ip == 0 {
             return Err(invalid("http.rate_limit_per_ip", "must be at least 1"));
         }
+        if self.http.header_read_timeout.as_duration() < std::time::Duration::from_secs(1) {
+            return Err(invalid("http.header_read_timeout", "must be at least 1s"));
+        }
         if self.mail.from.trim().is_empty() {
             return Err(invalid(
                 "mail.from",
@@ -350,6 +357,7 @@ impl Config {
             mail: self.mail,
             login: login_settings(login),
             rate_limit_per_ip: self.http.rate_limit_per_ip,
+            header_read_timeout: self.http.header_read_timeout.as_duration(),
             join_link_max_ttl: self.teams.join_link_max_ttl.as_time_delta(),
             issuer,
             listen,

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod database;
 pub mod duration;
+pub mod http_server;
 pub mod issuer_commands;
 pub mod master_key;
 pub mod serve;

@@ -159,7 +159,12 @@ pub async fn start_on(listener: TcpListener, settings: &Settings) -> Result<Runn
         stopped.clone(),
     ));
     let revocation_worker = tokio::spawn(follow_revocations(state.clone(), stopped.clone()));
-    let server = tokio::spawn(serve_http(listener, state.clone(), stopped));
+    let server = tokio::spawn(crate::http_server::serve(
+        listener,
+        latchkey_idp::web::router(state.clone()),
+        settings.header_read_timeout,
+        stopped,
+    ));
     tracing::info!(
         %addr,
         issuer = %settings.issuer,
@@ -223,20 +228,6 @@ async fn follow_revocations(state: AppState, mut stopped: watch::Receiver<bool>)
 
 /// How often expired rows are deleted.
 const SWEEP_EVERY: Duration = Duration::from_secs(600);
-
-/// Answers HTTP on `listener` until stopped, letting requests under way finish.
-async fn serve_http(
-    listener: TcpListener,
-    state: AppState,
-    mut stopped: watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    let app = latchkey_idp::web::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
-        })
-        .await
-}
 
 async fn sweep_expired(
     db: Db,

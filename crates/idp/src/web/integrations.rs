@@ -107,10 +107,13 @@ pub(super) async fn page(
         .or(user.team_id.clone())
         .ok_or_else(|| refused(IssuerError::Team(TeamError::NotFound)))?;
     let me = Actor::person(&user.user_id, &user.email, "", "");
-    let issuers = TrustedIssuers::new(state.db.clone(), state.provider.authenticator().jwks().clone())
-        .list(&team_id, &me)
-        .await
-        .map_err(refused)?;
+    let issuers = TrustedIssuers::new(
+        state.db.clone(),
+        state.provider.authenticator().jwks().clone(),
+    )
+    .list(&team_id, &me)
+    .await
+    .map_err(refused)?;
     let team = state
         .teams
         .open(&team_id, &user.user_id)
@@ -176,24 +179,27 @@ pub(super) async fn add(
         .collect::<Result<_, _>>()
         .map_err(refused)?;
     let optional = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
-    TrustedIssuers::new(state.db.clone(), state.provider.authenticator().jwks().clone())
-        .add(
-            NewIssuer {
-                team_id: form.team.clone(),
-                issuer: form.issuer,
-                jwks_uri: optional(&form.jwks_uri),
-                jwks: optional(&form.jwks),
-                algorithms,
-                audience: None,
-                max_lifetime: TimeDelta::seconds(lifetime),
-                email_claim: "email".to_owned(),
-                name_claim: "name".to_owned(),
-            },
-            &user.actor(&from),
-            state.now(),
-        )
-        .await
-        .map_err(refused)?;
+    TrustedIssuers::new(
+        state.db.clone(),
+        state.provider.authenticator().jwks().clone(),
+    )
+    .add(
+        NewIssuer {
+            team_id: form.team.clone(),
+            issuer: form.issuer,
+            jwks_uri: optional(&form.jwks_uri),
+            jwks: optional(&form.jwks),
+            algorithms,
+            audience: None,
+            max_lifetime: TimeDelta::seconds(lifetime),
+            email_claim: "email".to_owned(),
+            name_claim: "name".to_owned(),
+        },
+        &user.actor(&from),
+        state.now(),
+    )
+    .await
+    .map_err(refused)?;
     Ok(back(&form.team, "added"))
 }
 
@@ -203,9 +209,12 @@ pub(super) async fn remove(
     from: Requester,
     SignedInForm { user, form }: SignedInForm<RemoveForm>,
 ) -> Result<Response, PageError> {
-    TrustedIssuers::new(state.db.clone(), state.provider.authenticator().jwks().clone())
-        .remove(&form.team, &form.id, &user.actor(&from), state.now())
-        .await
-        .map_err(refused)?;
+    TrustedIssuers::new(
+        state.db.clone(),
+        state.provider.authenticator().jwks().clone(),
+    )
+    .remove(&form.team, &form.id, &user.actor(&from), state.now())
+    .await
+    .map_err(refused)?;
     Ok(back(&form.team, "removed"))
 }

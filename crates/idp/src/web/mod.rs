@@ -180,14 +180,26 @@ fn oauth_routes(state: &AppState) -> Router<AppState> {
             paths::USERINFO,
             get(userinfo::userinfo_get).post(userinfo::userinfo_post),
         )
+        // They may wait on the database or on a client's keys (fetched within 5 s), but never
+        // for longer than this: a client trickling its body cannot hold a handler for days.
+        .route_layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            TOKEN_ROUTES_TIMEOUT,
+        ))
         .route(paths::DISCOVERY, get(discovery::openid_configuration))
         .route(paths::JWKS, get(jwks::jwks))
         .route_layer(cors());
-    Router::new()
-        .merge(browser)
-        .merge(for_browser_apps)
-        .route(paths::INTROSPECTION, post(token::introspect))
+    Router::new().merge(browser).merge(for_browser_apps).route(
+        paths::INTROSPECTION,
+        post(token::introspect).layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            TOKEN_ROUTES_TIMEOUT,
+        )),
+    )
 }
+
+/// The longest the token, revocation, userinfo and introspection endpoints take.
+const TOKEN_ROUTES_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Cross-origin access for browser apps: any origin, no cookies.
 fn cors() -> tower_http::cors::CorsLayer {
