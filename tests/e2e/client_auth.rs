@@ -211,11 +211,36 @@ async fn clients_sign_their_own_assertions(db: TestDb) {
     }
     let no_jti = key.assertion(
         Algorithm::ES256,
-        &json!({ "iss": client_id, "sub": client_id, "aud": token_endpoint, "exp": now + 60 }),
+        &json!({ "iss": client_id, "sub": client_id, "aud": token_endpoint, "iat": now, "exp": now + 60 }),
     );
     assert_eq!(
         token_with_assertion(&app, &no_jti).await.0,
         StatusCode::UNAUTHORIZED
+    );
+    // iat is required (draft-ietf-oauth-rfc7523bis), and nbf is honoured (RFC 7523 §3).
+    let no_iat = key.assertion(
+        Algorithm::ES256,
+        &json!({ "iss": client_id, "sub": client_id, "aud": token_endpoint, "exp": now + 60, "jti": "jti-no-iat" }),
+    );
+    let (status, body) = token_with_assertion(&app, &no_iat).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        body["error_description"].as_str().unwrap().contains("iat"),
+        "{body}"
+    );
+    let early = key.assertion(
+        Algorithm::ES256,
+        &json!({ "iss": client_id, "sub": client_id, "aud": token_endpoint, "iat": now,
+                 "nbf": now + 600, "exp": now + 900, "jti": "jti-early" }),
+    );
+    let (status, body) = token_with_assertion(&app, &early).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("not valid yet"),
+        "{body}"
     );
 
     // Keys can also be registered inline, from a file.
@@ -250,7 +275,7 @@ async fn clients_sign_their_own_assertions(db: TestDb) {
     let inline_id = inline["client_id"].as_str().unwrap();
     let assertion = inline_key.assertion(
         Algorithm::ES256,
-        &json!({ "iss": inline_id, "sub": inline_id, "aud": token_endpoint, "exp": now + 60, "jti": "inline-jti" }),
+        &json!({ "iss": inline_id, "sub": inline_id, "aud": token_endpoint, "iat": now, "exp": now + 60, "jti": "inline-jti" }),
     );
     assert_eq!(
         token_with_assertion(&app, &assertion).await.0,

@@ -220,7 +220,9 @@ async fn a_connection_that_never_finishes_its_headers_is_closed() {
     let mut cfg = config(&db, &master_key());
     cfg.http.header_read_timeout = latchkey_server::duration::Ttl::parse("1s").unwrap();
     let app = TestApp::spawn(cfg).await;
-    let mut slow = tokio::net::TcpStream::connect(app.addr).await.expect("connect");
+    let mut slow = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
     slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
         .await
         .expect("write");

@@ -20,7 +20,7 @@ use latchkey_core::secret::{constant_time_eq, sha256_hex};
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Assertions that live longer than this are refused: a short life bounds replays and the
 /// store of seen `jti`s.
-const LONGEST_ASSERTION: i64 = 3600;
+const LONGEST_ASSERTION: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 /// Algorithms a client may sign assertions with; never `none` or HMAC (RFC 8725 §3.1).
 pub const ASSERTION_ALGORITHMS: [Algorithm; 5] = [
     Algorithm::ES256,
@@ -222,14 +222,12 @@ impl ClientAuthenticator {
             issuer: &client.id,
             subject: Some(&client.id),
             audiences: &self.audiences,
-            max_lifetime: None,
+            // iat is required and, with exp, bounded (draft-ietf-oauth-rfc7523bis).
+            max_lifetime: Some(LONGEST_ASSERTION),
             signer: "client's",
         };
         let verified =
             assertion::verify(assertion, &unverified, &key, &rules, now).map_err(invalid)?;
-        if verified.exp > now.timestamp() + LONGEST_ASSERTION {
-            return Err(invalid(Refused("exp is more than an hour away".into())));
-        }
         if !assertion::first_use(&*self.db.write().await, &client.id, &verified).await? {
             return Err(invalid(Refused("this jti was used before (replay)".into())));
         }
