@@ -8,7 +8,7 @@ use jsonwebtoken::jwk::JwkSet;
 use latchkey_core::{TeamId, TrustedIssuerId};
 use latchkey_teams::{Actor, AuditLog, Subject, Teams};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 use serde_json::json;
 
@@ -16,6 +16,9 @@ use super::entities::trusted_issuer;
 use crate::remote_jwks::{RemoteJwks, acceptable_url};
 
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// Issuers one team may trust: enough for every integration a team runs, few enough that
+/// one team cannot fill the database with key sets.
+pub const MAX_ISSUERS_PER_TEAM: u64 = 20;
 /// Algorithms an issuer may be allowed; never `none` or HMAC (RFC 8725 §3.1).
 pub(crate) const ALLOWED: [(&str, Algorithm); 3] = [
     ("ES256", Algorithm::ES256),
@@ -150,6 +153,8 @@ pub enum IssuerError {
     Claim,
     #[error("the audience must be at most 512 characters")]
     Audience,
+    #[error("a team may trust at most {MAX_ISSUERS_PER_TEAM} issuers: remove one first")]
+    TooMany,
     #[error("team {0:?} already trusts this issuer: remove it first")]
     Exists(String),
     #[error("there is no such team: use the team_id that `latchkey team create` printed")]
@@ -198,6 +203,14 @@ impl TrustedIssuers {
         let txn = latchkey_teams::administer(&self.db, &new.team_id, actor, now)
             .await
             .map_err(|e| admin_error(e, actor))?;
+        // Counted under the team's lock, so two additions at once cannot pass the cap.
+        let trusted = trusted_issuer::Entity::find()
+            .filter(trusted_issuer::Column::TeamId.eq(new.team_id.as_str()))
+            .count(&*txn)
+            .await?;
+        if trusted >= MAX_ISSUERS_PER_TEAM {
+            return Err(IssuerError::TooMany);
+        }
         let row = trusted_issuer::Model {
             id: uuid::Uuid::now_v7().to_string(),
             team_id: new.team_id.clone().into_string(),

@@ -1,6 +1,7 @@
 //! The HTTP shapes of the router, in process: one request through the whole stack of layers
-//! (`tower::ServiceExt::oneshot`) on a SQLite database in memory. What needs real processes
-//! (replicas, SMTP, a relying party, a browser, shutdown) stays in the end-to-end suite.
+//! (`tower::ServiceExt::oneshot`) on a SQLite database in memory, and a few rules behind the
+//! routes that need the whole provider's state. What needs real processes (replicas, SMTP, a
+//! relying party, a browser, shutdown) stays in the end-to-end suite.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,6 +25,12 @@ use crate::{AppConfig, AppState};
 
 /// A provider on a fresh database, answering as `issuer`.
 async fn provider(issuer: &str) -> (Router, tempfile::TempDir) {
+    let (state, outbox) = state(issuer).await;
+    (crate::web::router(state), outbox)
+}
+
+/// The provider's state on a fresh database, for tests of what lies behind the routes.
+async fn state(issuer: &str) -> (AppState, tempfile::TempDir) {
     // One connection: every connection to `sqlite::memory:` is a database of its own.
     let mut options = ConnectOptions::new("sqlite::memory:");
     options.max_connections(1).sqlx_logging(false);
@@ -75,7 +82,7 @@ async fn provider(issuer: &str) -> (Router, tempfile::TempDir) {
         allow_private_networks: false,
     })
     .expect("state");
-    (crate::web::router(state), outbox_dir)
+    (state, outbox_dir)
 }
 
 /// Sends `request` from a client at 192.0.2.1 and returns the response.
@@ -368,4 +375,50 @@ async fn a_join_links_token_never_reaches_the_log() {
     .await;
     assert!(logs.contains("/join/{token}"), "{logs}");
     assert!(!logs.contains(token), "{logs}");
+}
+
+#[tokio::test]
+async fn a_team_trusts_at_most_twenty_issuers() {
+    use latchkey_oidc::federation::{IssuerError, MAX_ISSUERS_PER_TEAM, NewIssuer, TrustedIssuers};
+    use latchkey_teams::{Actor, TeamName};
+
+    let (state, _outbox) = state("http://127.0.0.1:8080").await;
+    let now = state.now();
+    let operator = Actor::operator();
+    let team = state
+        .teams
+        .create(
+            &TeamName::parse("Acme").expect("name"),
+            "ada@acme.test",
+            &operator,
+            now,
+        )
+        .await
+        .expect("team")
+        .id;
+    // RFC 7517 appendix A.1's public key.
+    let jwks = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","use":"sig","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
+    let issuers = TrustedIssuers::new(
+        state.db.clone(),
+        state.provider.authenticator().jwks().clone(),
+    );
+    let new = |n: u64| NewIssuer {
+        team_id: team.clone(),
+        issuer: format!("https://integration-{n}.example"),
+        jwks_uri: None,
+        jwks: Some(jwks.to_owned()),
+        algorithms: Vec::new(),
+        audience: None,
+        max_lifetime: TimeDelta::minutes(5),
+        email_claim: "email".to_owned(),
+        name_claim: "name".to_owned(),
+    };
+    for n in 0..MAX_ISSUERS_PER_TEAM {
+        issuers
+            .add(new(n), &operator, now)
+            .await
+            .expect("within the cap");
+    }
+    let refused = issuers.add(new(MAX_ISSUERS_PER_TEAM), &operator, now).await;
+    assert!(matches!(refused, Err(IssuerError::TooMany)), "{refused:?}");
 }
