@@ -71,6 +71,29 @@ fn cli(db: &TestDb, app: &TestApp, args: &[&str]) -> Value {
     serde_json::from_str(&stdout(&output)).expect("json")
 }
 
+/// Registers a machine client that proves itself with keys published at `jwks_uri`.
+fn machine_with_keys_at(db: &TestDb, app: &TestApp, name: &str, jwks_uri: &str) -> Value {
+    cli(
+        db,
+        app,
+        &[
+            "client",
+            "create",
+            "--json",
+            "--name",
+            name,
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "api",
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks-uri",
+            jwks_uri,
+        ],
+    )
+}
+
 async fn token_with_assertion(app: &TestApp, assertion: &str) -> (StatusCode, Value) {
     let response = app
         .http
@@ -97,25 +120,7 @@ async fn clients_sign_their_own_assertions(db: TestDb) {
         keys: vec![key.jwk.clone()],
     })))
     .await;
-    let remote = cli(
-        &db,
-        &app,
-        &[
-            "client",
-            "create",
-            "--json",
-            "--name",
-            "Agent SDK",
-            "--grant-type",
-            "client_credentials",
-            "--scope",
-            "api",
-            "--auth-method",
-            "private_key_jwt",
-            "--jwks-uri",
-            &jwks_uri,
-        ],
-    );
+    let remote = machine_with_keys_at(&db, &app, "Agent SDK", &jwks_uri);
     assert!(
         remote["client_secret"].is_null(),
         "no secret for private_key_jwt"
@@ -399,25 +404,7 @@ async fn keys_are_not_fetched_from_inside_addresses(db: TestDb) {
         format!("http://127.0.0.1:{port}/jwks.json"),
         format!("https://localhost:{port}/jwks.json"),
     ] {
-        let client = cli(
-            &db,
-            &app,
-            &[
-                "client",
-                "create",
-                "--json",
-                "--name",
-                "Inside",
-                "--grant-type",
-                "client_credentials",
-                "--scope",
-                "api",
-                "--auth-method",
-                "private_key_jwt",
-                "--jwks-uri",
-                &jwks_uri,
-            ],
-        );
+        let client = machine_with_keys_at(&db, &app, "Inside", &jwks_uri);
         let client_id = client["client_id"].as_str().expect("id").to_owned();
         let now = Utc::now().timestamp();
         let assertion = key.assertion(

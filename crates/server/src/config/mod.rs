@@ -269,6 +269,9 @@ pub struct Settings {
     pub allow_private_networks: bool,
 }
 
+mod checks;
+use checks::{check_keys, check_login, check_tokens, login_settings, master_key, token_settings};
+
 impl Config {
     /// Reads the file (the given one, which must exist, or the default one if present) and
     /// the environment.
@@ -374,127 +377,6 @@ impl Config {
             clock: latchkey_core::Clock::system(),
             allow_private_networks: self.federation.allow_private_networks,
         })
-    }
-}
-
-/// `keys.master_key`, or the file `var/master.key` when it is empty.
-fn master_key(configured: &str) -> Result<MasterKeySource, ConfigError> {
-    Ok(if configured.trim().is_empty() {
-        MasterKeySource::File(PathBuf::from("var/master.key"))
-    } else {
-        MasterKeySource::Configured(Arc::new(MasterKey::from_base64(configured).map_err(
-            |e| {
-                invalid(
-                    "keys.master_key",
-                    format!("{e}; generate one with: openssl rand -base64 32"),
-                )
-            },
-        )?))
-    })
-}
-
-/// Keys must be published before use and outlive what they sign.
-fn check_keys(keys: &KeysConfig) -> Result<(), ConfigError> {
-    if keys.publish_ahead < keys.jwks_cache {
-        return Err(invalid(
-            "keys.publish_ahead",
-            format!(
-                "{} is shorter than keys.jwks_cache ({}): relying parties could meet a token signed by a key their cached JWKS does not have yet",
-                keys.publish_ahead, keys.jwks_cache
-            ),
-        ));
-    }
-    if keys.rotation_period <= keys.publish_ahead {
-        return Err(invalid(
-            "keys.rotation_period",
-            format!(
-                "{} must be longer than keys.publish_ahead ({})",
-                keys.rotation_period, keys.publish_ahead
-            ),
-        ));
-    }
-    if keys.jwks_cache.as_duration().is_zero() {
-        return Err(invalid("keys.jwks_cache", "must be at least 1s"));
-    }
-    Ok(())
-}
-
-fn check_login(login: &LoginConfig, keys: &KeysConfig) -> Result<(), ConfigError> {
-    if login.magic_link_ttl.as_duration().is_zero() {
-        return Err(invalid("login.magic_link_ttl", "must be at least 1s"));
-    }
-    if login.magic_link_ttl > keys.retired_ttl {
-        return Err(invalid(
-            "keys.retired_ttl",
-            format!(
-                "{} is shorter than login.magic_link_ttl ({}): a link could outlive the key that signed it",
-                keys.retired_ttl, login.magic_link_ttl
-            ),
-        ));
-    }
-    if login.rate_limit_per_address == 0 {
-        return Err(invalid(
-            "login.rate_limit_per_address",
-            "must be at least 1",
-        ));
-    }
-    if login.session_idle_ttl > login.session_max_ttl {
-        return Err(invalid(
-            "login.session_idle_ttl",
-            "must not be longer than login.session_max_ttl",
-        ));
-    }
-    Ok(())
-}
-
-fn check_tokens(tokens: &TokensConfig, keys: &KeysConfig) -> Result<(), ConfigError> {
-    for (key, ttl) in [
-        ("tokens.access_token_ttl", tokens.access_token_ttl),
-        ("tokens.id_token_ttl", tokens.id_token_ttl),
-        ("tokens.code_ttl", tokens.code_ttl),
-        ("tokens.refresh_idle_ttl", tokens.refresh_idle_ttl),
-    ] {
-        if ttl.as_duration().is_zero() {
-            return Err(invalid(key, "must be at least 1s"));
-        }
-        if key != "tokens.refresh_idle_ttl" && ttl > keys.retired_ttl {
-            return Err(invalid(
-                "keys.retired_ttl",
-                format!(
-                    "{} is shorter than {key} ({ttl}): a token could outlive the key that signed it",
-                    keys.retired_ttl
-                ),
-            ));
-        }
-    }
-    if tokens.refresh_idle_ttl > tokens.refresh_max_ttl {
-        return Err(invalid(
-            "tokens.refresh_idle_ttl",
-            "must not be longer than tokens.refresh_max_ttl",
-        ));
-    }
-    Ok(())
-}
-
-fn login_settings(login: &LoginConfig) -> latchkey_login::LoginSettings {
-    latchkey_login::LoginSettings {
-        magic_link_ttl: login.magic_link_ttl.as_time_delta(),
-        rate_limit_per_address: u64::from(login.rate_limit_per_address),
-        rate_limit_window: login.rate_limit_window.as_time_delta(),
-        session_idle_ttl: login.session_idle_ttl.as_time_delta(),
-        session_max_ttl: login.session_max_ttl.as_time_delta(),
-    }
-}
-
-fn token_settings(tokens: &TokensConfig, login: &LoginConfig) -> latchkey_oidc::TokenSettings {
-    latchkey_oidc::TokenSettings {
-        access_token_ttl: tokens.access_token_ttl.as_time_delta(),
-        id_token_ttl: tokens.id_token_ttl.as_time_delta(),
-        code_ttl: tokens.code_ttl.as_time_delta(),
-        refresh_idle_ttl: tokens.refresh_idle_ttl.as_time_delta(),
-        refresh_max_ttl: tokens.refresh_max_ttl.as_time_delta(),
-        // Long enough to read the mail and sign in, short enough not to pile up.
-        request_ttl: (login.magic_link_ttl.as_time_delta() * 2).max(chrono::TimeDelta::minutes(30)),
     }
 }
 
