@@ -190,9 +190,10 @@ impl RemoteJwks {
             .failed_at
             .is_some_and(|at| self.age(at) < UNKNOWN_KID_REFETCH)
         {
+            let stale_ok = self.age(cached.fetched_at) < LONGEST_MAX_AGE;
             return Some(match &cached.set {
-                Some(set) => select(set, kid),
-                None => Err(JwksError::Unreachable),
+                Some(set) if stale_ok => select(set, kid),
+                _ => Err(JwksError::Unreachable),
             });
         }
         let set = cached.set.as_ref()?;
@@ -406,6 +407,10 @@ mod tests {
         assert_eq!(hits.load(Ordering::SeqCst), 2, "it did try again");
         clock.advance(TimeDelta::days(2));
         assert!(jwks.key(&url, Some("k1")).await.is_err(), "not forever");
+        assert!(
+            jwks.key(&url, Some("k1")).await.is_err(),
+            "nor in the minute after that failure"
+        );
     }
 
     #[tokio::test]
