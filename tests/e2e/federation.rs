@@ -406,6 +406,68 @@ async fn integrations_exchange_their_own_jwts_for_tokens(db: TestDb) {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "unauthorized_client");
 
+    // Another team that trusts the same issuer keeps replay records of its own: a jti spent
+    // at one team cannot be burnt for the other.
+    let second = cli(
+        &db,
+        app,
+        &[
+            "team",
+            "create",
+            "--name",
+            "Second",
+            "--admin",
+            "admin@second.example",
+        ],
+    )["team_id"]
+        .as_str()
+        .expect("team_id")
+        .to_owned();
+    cli(
+        &db,
+        app,
+        &[
+            "issuer",
+            "add",
+            "--team",
+            &second,
+            "--issuer",
+            ISSUER,
+            "--jwks-uri",
+            &jwks_uri,
+        ],
+    );
+    let agent2 = create_client(
+        &db,
+        app,
+        &[
+            "--name",
+            "Agent 2",
+            "--team",
+            &second,
+            "--grant-type",
+            GRANT,
+            "--scope",
+            "api",
+        ],
+    );
+    let (status, body) = exchange(
+        app,
+        (
+            agent2["client_id"].as_str().expect("id"),
+            agent2["client_secret"].as_str().expect("secret"),
+        ),
+        &sign(claims(&token_endpoint, "a1", |c| {
+            c["email"] = json!("sam@second.example")
+        })),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the other team's a1 is not this one's: {body}"
+    );
+
     // The integration rotates its key: the new one is picked up without a restart once the
     // cached set is stale (a minute at least, so a kid flood cannot make us fetch).
     let rotated = ClientKey::generate("k2");

@@ -66,6 +66,8 @@ pub enum StateError {
     Discovery(#[from] serde_json::Error),
     #[error("loading the page templates: {0}")]
     Templates(#[from] tera::Error),
+    #[error("building the HTTP client that fetches others' keys: {0}")]
+    KeyFetcher(#[from] reqwest::Error),
 }
 
 impl std::ops::Deref for AppState {
@@ -107,7 +109,7 @@ impl AppState {
         );
         let authenticator = ClientAuthenticator::new(
             Clients::new(db.clone()),
-            RemoteJwks::new(clock.clone(), allow_private_networks),
+            RemoteJwks::new(clock.clone(), allow_private_networks)?,
             db.clone(),
             [
                 issuer.to_string(),

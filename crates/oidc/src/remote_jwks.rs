@@ -94,7 +94,9 @@ pub struct RemoteJwks {
 }
 
 impl RemoteJwks {
-    pub fn new(clock: Clock, allow_private_networks: bool) -> Self {
+    /// The fetcher, with its limits. Failing to build it is an error, not a fallback to a
+    /// client without them (redirects followed, no timeout).
+    pub fn new(clock: Clock, allow_private_networks: bool) -> Result<Self, reqwest::Error> {
         // No proxy: it would connect on our behalf to addresses this process never checks.
         let builder = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
@@ -105,14 +107,13 @@ impl RemoteJwks {
         } else {
             builder.dns_resolver(PublicOnly::shared())
         };
-        Self {
-            // Building fails only without a TLS backend, which is compiled in.
-            http: builder.build().unwrap_or_default(),
+        Ok(Self {
+            http: builder.build()?,
             cache: Arc::default(),
             fetching: Arc::default(),
             clock,
             allow_private_networks,
-        }
+        })
     }
 
     /// Whether `url` may be fetched under this provider's policy: https to a public host,
@@ -368,7 +369,7 @@ mod tests {
     #[tokio::test]
     async fn concurrent_requests_for_one_url_make_one_fetch() {
         let (url, hits, _) = publisher().await;
-        let jwks = RemoteJwks::new(Clock::adjustable(), true);
+        let jwks = RemoteJwks::new(Clock::adjustable(), true).unwrap();
         let lookups = (0..10).map(|_| jwks.key(&url, Some("k1")));
         for found in futures_util::future::join_all(lookups).await {
             assert!(found.is_ok());
@@ -381,7 +382,7 @@ mod tests {
         let (url, hits, down) = publisher().await;
         down.store(true, Ordering::SeqCst);
         let clock = Clock::adjustable();
-        let jwks = RemoteJwks::new(clock.clone(), true);
+        let jwks = RemoteJwks::new(clock.clone(), true).unwrap();
         for _ in 0..3 {
             assert!(matches!(
                 jwks.key(&url, Some("k1")).await,
@@ -399,7 +400,7 @@ mod tests {
     async fn a_set_that_cannot_be_refreshed_still_answers_for_a_day() {
         let (url, hits, down) = publisher().await;
         let clock = Clock::adjustable();
-        let jwks = RemoteJwks::new(clock.clone(), true);
+        let jwks = RemoteJwks::new(clock.clone(), true).unwrap();
         assert!(jwks.key(&url, Some("k1")).await.is_ok());
         down.store(true, Ordering::SeqCst);
         clock.advance(TimeDelta::minutes(10));
@@ -416,7 +417,7 @@ mod tests {
     #[tokio::test]
     async fn inside_addresses_are_refused_without_a_request() {
         let (url, hits, _) = publisher().await;
-        let jwks = RemoteJwks::new(Clock::adjustable(), false);
+        let jwks = RemoteJwks::new(Clock::adjustable(), false).unwrap();
         assert!(matches!(
             jwks.key(&url, Some("k1")).await,
             Err(JwksError::Unreachable)

@@ -16,7 +16,8 @@ pub async fn run(
     command: IssuerCommand,
     json: bool,
 ) -> Result<(), ServeError> {
-    let jwks = RemoteJwks::new(Clock::system(), settings.allow_private_networks);
+    let jwks = RemoteJwks::new(Clock::system(), settings.allow_private_networks)
+        .map_err(|e| ServeError::Usage(format!("building the key fetcher: {e}")))?;
     let issuers = TrustedIssuers::new(open_database(settings).await?, jwks);
     match command {
         IssuerCommand::Add(args) => {

@@ -45,7 +45,15 @@ impl Provider {
         let (sub, email) = named_person(&verified, &trusted)?;
 
         let txn = self.db.transaction().await?;
-        if !assertion::first_use(&*txn, &format!("issuer:{}", trusted.issuer), &verified).await? {
+        // Remembered per team and issuer: another team that trusts the same issuer cannot
+        // spend (or burn) this team's jti values.
+        if !assertion::first_use(
+            &*txn,
+            &format!("issuer:{}:{}", trusted.team_id, trusted.issuer),
+            &verified,
+        )
+        .await?
+        {
             return Err(refused("this jti was used before (replay)"));
         }
         let member = self
