@@ -73,6 +73,12 @@ fn cli(db: &TestDb, app: &TestApp, args: &[&str]) -> Value {
 
 /// Registers a machine client that proves itself with keys published at `jwks_uri`.
 fn machine_with_keys_at(db: &TestDb, app: &TestApp, name: &str, jwks_uri: &str) -> Value {
+    machine_with_keys(db, app, name, ("--jwks-uri", jwks_uri))
+}
+
+/// Registers a machine client that proves itself with keys given by `keys` (a flag and its
+/// value: `--jwks-uri URI` or `--jwks-file FILE`).
+fn machine_with_keys(db: &TestDb, app: &TestApp, name: &str, keys: (&str, &str)) -> Value {
     cli(
         db,
         app,
@@ -88,8 +94,8 @@ fn machine_with_keys_at(db: &TestDb, app: &TestApp, name: &str, jwks_uri: &str) 
             "api",
             "--auth-method",
             "private_key_jwt",
-            "--jwks-uri",
-            jwks_uri,
+            keys.0,
+            keys.1,
         ],
     )
 }
@@ -258,25 +264,7 @@ async fn clients_sign_their_own_assertions(db: TestDb) {
         })
         .unwrap(),
     );
-    let inline = cli(
-        &db,
-        &app,
-        &[
-            "client",
-            "create",
-            "--json",
-            "--name",
-            "Inline",
-            "--grant-type",
-            "client_credentials",
-            "--scope",
-            "api",
-            "--auth-method",
-            "private_key_jwt",
-            "--jwks-file",
-            file.to_str().unwrap(),
-        ],
-    );
+    let inline = machine_with_keys(&db, &app, "Inline", ("--jwks-file", file.to_str().unwrap()));
     let inline_id = inline["client_id"].as_str().unwrap();
     let assertion = inline_key.assertion(
         Algorithm::ES256,

@@ -561,6 +561,32 @@ async fn administrators_trust_issuers_on_the_integrations_page(db: TestDb) {
     .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.body.contains("JWKS"), "{}", bad.body);
+    // A lifetime no clock can hold is refused with the rule, not a 500.
+    let huge = act(
+        &alice,
+        "/dashboard/integrations/issuers",
+        &[
+            ("team", team.as_str()),
+            ("issuer", "https://other.example"),
+            ("jwks", jwks.as_str()),
+            ("max_lifetime_secs", "9223372036854775807"),
+        ],
+    )
+    .await;
+    assert_eq!(huge.status, StatusCode::BAD_REQUEST, "{}", huge.body);
+    assert!(
+        huge.body.contains("between 1 second and 1 hour"),
+        "{}",
+        huge.body
+    );
+    assert_eq!(
+        cli(&db, app, &["issuer", "list", "--team", &team])
+            .as_array()
+            .expect("array")
+            .len(),
+        1,
+        "nothing was added"
+    );
 
     let remove = [("team", team.as_str()), ("id", id.as_str())];
     assert_eq!(

@@ -167,10 +167,13 @@ pub(super) async fn add(
     from: Requester,
     SignedInForm { user, form }: SignedInForm<IssuerForm>,
 ) -> Result<Response, PageError> {
+    // Any number parses; TimeDelta takes only what it can hold (the range check is the
+    // domain's), so a huge one is refused here rather than panicking.
     let lifetime = match form.max_lifetime_secs.trim() {
-        "" => 300,
-        raw => raw.parse().map_err(|_| refused(IssuerError::Lifetime))?,
-    };
+        "" => Some(TimeDelta::minutes(5)),
+        raw => raw.parse().ok().and_then(TimeDelta::try_seconds),
+    }
+    .ok_or_else(|| refused(IssuerError::Lifetime))?;
     let algorithms = form
         .algorithms
         .split(',')
@@ -191,7 +194,7 @@ pub(super) async fn add(
             jwks: optional(&form.jwks),
             algorithms,
             audience: None,
-            max_lifetime: TimeDelta::seconds(lifetime),
+            max_lifetime: lifetime,
             email_claim: "email".to_owned(),
             name_claim: "name".to_owned(),
         },
