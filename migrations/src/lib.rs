@@ -10,6 +10,7 @@ mod m20261125_000003_create_oauth;
 mod m20261125_000004_create_teams;
 mod m20261125_000005_create_trusted_issuers;
 mod m20261125_000006_index_pending_mail;
+mod m20261130_000007_create_resource_servers;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_create_teams::Migration),
             Box::new(m20261125_000005_create_trusted_issuers::Migration),
             Box::new(m20261125_000006_index_pending_mail::Migration),
+            Box::new(m20261130_000007_create_resource_servers::Migration),
         ]
     }
 }

@@ -46,7 +46,13 @@ impl Page {
 
 impl Browser {
     pub fn new(base: &str) -> Self {
+        Self::with_headers(base, reqwest::header::HeaderMap::new())
+    }
+
+    /// A browser whose every request carries these headers, as a proxy in front would add.
+    pub fn with_headers(base: &str, headers: reqwest::header::HeaderMap) -> Self {
         let client = reqwest::Client::builder()
+            .default_headers(headers)
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("LatchkeyTest/1.0")

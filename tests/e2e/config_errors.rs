@@ -52,6 +52,21 @@ fn a_listen_address_that_is_not_a_socket_address_is_refused() {
 }
 
 #[test]
+fn a_trusted_proxy_that_is_not_an_address_or_cidr_is_refused() {
+    refuses(
+        &[(
+            "LATCHKEY_HTTP__TRUSTED_PROXIES",
+            r#"["10.0.0.0/8", "proxy.internal"]"#,
+        )],
+        &["serve"],
+        &[
+            "http.trusted_proxies",
+            "\"proxy.internal\" is not an address or CIDR",
+        ],
+    );
+}
+
+#[test]
 fn an_unreachable_database_is_named_with_the_drivers_reason_and_no_password() {
     refuses(
         &[(

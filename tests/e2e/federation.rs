@@ -20,11 +20,7 @@ const ISSUER: &str = "https://agent.customer.example";
 const GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 fn cli(db: &TestDb, app: &TestApp, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let output = latchkey(db.dir.path(), &cli_env(db, app), &all);
-    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
-    serde_json::from_str(&crate::harness::stdout(&output)).expect("json")
+    crate::harness::cli_json(db, app, args)
 }
 
 fn claims(aud: &str, jti: &str, adjust: impl FnOnce(&mut Value)) -> Value {

@@ -264,3 +264,13 @@ pub fn write_file(dir: &std::path::Path, name: &str, contents: &str) -> PathBuf 
     std::fs::write(&path, contents).expect("write file");
     path
 }
+
+/// Runs the real CLI against this provider's database with `--json`, and returns its answer,
+/// or panics with its stderr.
+pub fn cli_json(db: &TestDb, app: &TestApp, args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let output = latchkey(db.dir.path(), &crate::oidc::cli_env(db, app), &all);
+    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    serde_json::from_str(&stdout(&output)).expect("one JSON value on stdout")
+}

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use sea_orm::{EntityTrait, PaginatorTrait};
 
 use crate::browser::Browser;
-use crate::harness::{TestApp, TestDb, config, master_key};
+use crate::harness::{TestApp, TestDb, cli_json, config, master_key};
 use crate::on_both_databases;
 use crate::smtp::SmtpSink;
 
@@ -990,6 +990,116 @@ async fn requests_per_ip_past_the_limit_get_429_with_retry_after() {
     );
     app.stop().await;
 }
+
+/// A browser behind the test's "proxy": every request names its client in `header`.
+fn behind_proxy(app: &TestApp, header: &'static str, value: &str) -> Browser {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(header, value.parse().expect("header value"));
+    Browser::with_headers(&app.base_url, headers)
+}
+
+/// Behind a TLS-terminating proxy every connection comes from the proxy. The per-IP limit, the
+/// mail's "requested from" and the audit log follow the client the proxy names, and only when
+/// the proxy is trusted: otherwise the headers are anyone's words and are ignored (M5).
+async fn behind_a_trusted_proxy_the_client_it_names_is_limited_mailed_and_audited(db: TestDb) {
+    let (app, smtp) = app_with_mail(&db, |cfg| {
+        cfg.http.rate_limit_per_ip = 2;
+        cfg.http.trusted_proxies = vec!["127.0.0.0/8".into()];
+    })
+    .await;
+    let team = cli_json(
+        &db,
+        &app,
+        &[
+            "team",
+            "create",
+            "--name",
+            "Proxied",
+            "--admin",
+            "ada@example.com",
+        ],
+    )["team_id"]
+        .as_str()
+        .expect("team_id")
+        .to_owned();
+
+    // The hop before the client's is the client's own claim, and is not believed.
+    let ada = behind_proxy(&app, "x-forwarded-for", "198.51.100.1, 203.0.113.7");
+    assert_eq!(
+        ada.request_login("ada@example.com").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let mail = smtp.mail_to("ada@example.com").await;
+    assert!(mail.text.contains("from 203.0.113.7 "), "{}", mail.text);
+    assert!(!mail.text.contains("from 127.0.0.1") && !mail.text.contains("198.51.100.1"));
+    assert_eq!(
+        ada.follow_link(&mail.link()).await.location(),
+        Some("/dashboard")
+    );
+    let signed_in = cli_json(
+        &db,
+        &app,
+        &["audit", "--team", &team, "--action", "member.signed_in"],
+    );
+    assert_eq!(signed_in[0]["ip"], "203.0.113.7", "{signed_in}");
+
+    // Ada's budget of two is spent (the request and the link's confirmation): 429.
+    let limited = ada.request_login("ada@example.com").await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    // Someone else behind the same proxy is not held back by her.
+    let bo = behind_proxy(&app, "forwarded", "for=203.0.113.8;proto=https");
+    assert_eq!(
+        bo.request_login("bo@example.com").await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    // IPv6 counts by /64: one host's addresses share a budget, the next network does not.
+    let v6 = |address: &str| behind_proxy(&app, "forwarded", &format!("for=\"[{address}]:4711\""));
+    for address in ["2001:db8:1:2::1", "2001:db8:1:2::2"] {
+        assert_eq!(
+            v6(address).request_login("v@example.com").await.status,
+            StatusCode::SEE_OTHER
+        );
+    }
+    let same_64 = v6("2001:db8:1:2:ffff::9")
+        .request_login("v@example.com")
+        .await;
+    assert_eq!(same_64.status, StatusCode::TOO_MANY_REQUESTS);
+    let next_64 = v6("2001:db8:1:3::1").request_login("v@example.com").await;
+    assert_eq!(next_64.status, StatusCode::SEE_OTHER);
+    app.stop().await;
+
+    // Without trusted proxies the headers change nothing: every request is the peer's.
+    let db = TestDb::sqlite();
+    let (app, smtp) = app_with_mail(&db, |cfg| cfg.http.rate_limit_per_ip = 1).await;
+    cli_json(
+        &db,
+        &app,
+        &[
+            "team",
+            "create",
+            "--name",
+            "Direct",
+            "--admin",
+            "ada@example.com",
+        ],
+    );
+    let first = behind_proxy(&app, "x-forwarded-for", "203.0.113.9");
+    assert_eq!(
+        first.request_login("ada@example.com").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let mail = smtp.mail_to("ada@example.com").await;
+    assert!(mail.text.contains("from 127.0.0.1 "), "{}", mail.text);
+    let other = behind_proxy(&app, "x-forwarded-for", "203.0.113.10");
+    assert_eq!(
+        other.request_login("bo@example.com").await.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a spoofed header does not buy a new budget"
+    );
+    app.stop().await;
+}
+on_both_databases!(behind_a_trusted_proxy_the_client_it_names_is_limited_mailed_and_audited);
 
 #[tokio::test]
 async fn mail_queued_while_smtp_is_down_is_delivered_when_it_is_back() {

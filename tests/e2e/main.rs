@@ -11,6 +11,7 @@ mod client_auth;
 mod harness;
 mod smtp;
 
+mod audiences;
 mod config_errors;
 mod discovery;
 mod federation;

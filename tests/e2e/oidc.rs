@@ -217,7 +217,12 @@ pub(crate) fn callback(page: &Page) -> std::collections::HashMap<String, String>
 
 /// From the authorization request to the page after sign-in: the person is sent to sign in,
 /// asks for a link (registering if new), and opens it; the browser lands on the continuation.
-async fn sign_in(p: &Provider, browser: &Browser, authorize_url: &str, email: &str) -> Page {
+pub(crate) async fn sign_in(
+    p: &Provider,
+    browser: &Browser,
+    authorize_url: &str,
+    email: &str,
+) -> Page {
     let first = browser.get(authorize_url).await;
     assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
     let login = first.location().expect("to the login page").to_owned();
@@ -1007,6 +1012,7 @@ async fn a_late_replay_without_the_verifier_revokes_nothing(db: TestDb) {
 on_both_databases!(a_late_replay_without_the_verifier_revokes_nothing);
 
 async fn machine_clients_get_only_their_scopes(db: TestDb) {
+    const API: &str = "https://reports.example/api";
     let p = provider(&db, |cfg| {
         cfg.tokens.access_token_ttl = latchkey_server::duration::Ttl::from_secs(2);
     })
@@ -1043,11 +1049,30 @@ async fn machine_clients_get_only_their_scopes(db: TestDb) {
         resource["client_id"].as_str().unwrap(),
         resource["client_secret"].as_str().unwrap(),
     );
+    // The API the job calls, which introspects with its own credentials.
+    crate::harness::cli_json(
+        &db,
+        &p.app,
+        &[
+            "resource",
+            "add",
+            "--identifier",
+            API,
+            "--scope",
+            "api,reports",
+            "--introspection-client",
+            rs_id,
+        ],
+    );
 
     let (status, body) = p
         .token(
             (id, secret),
-            &[("grant_type", "client_credentials"), ("scope", "api")],
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "api"),
+                ("resource", API),
+            ],
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -1160,7 +1185,10 @@ async fn machine_clients_get_only_their_scopes(db: TestDb) {
 
     // Tokens expire.
     let (_, body) = p
-        .token((id, secret), &[("grant_type", "client_credentials")])
+        .token(
+            (id, secret),
+            &[("grant_type", "client_credentials"), ("resource", API)],
+        )
         .await;
     assert_eq!(body["scope"], "api reports", "all its scopes by default");
     let short_lived = body["access_token"].as_str().unwrap().to_owned();

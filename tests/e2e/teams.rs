@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::browser::{Browser, Page};
-use crate::harness::{TestDb, latchkey, stderr, stdout};
+use crate::harness::{TestDb, latchkey, stderr};
 use crate::oidc::{
     Provider, REDIRECT_URI, Request, allow, authorize_scopes, callback, cli_env, create_client,
     jwt_payload, provider,
@@ -20,11 +20,7 @@ const SETTINGS: &str = "/dashboard/settings/team";
 
 /// Runs the real CLI with `--json` and returns its answer, or panics with its stderr.
 fn cli(p: &Provider, db: &TestDb, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let output = latchkey(db.dir.path(), &cli_env(db, &p.app), &all);
-    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
-    serde_json::from_str(&stdout(&output)).expect("one JSON value on stdout")
+    crate::harness::cli_json(db, &p.app, args)
 }
 
 /// Signs up in a new browser; the person lands on the dashboard.

@@ -6,7 +6,7 @@ use axum::http::HeaderValue;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::pages::Pages;
-use crate::web::CookiePolicy;
+use crate::web::{CookiePolicy, TrustedProxies};
 use latchkey_core::{Clock, Db, Issuer, SharedKeyRing};
 use latchkey_login::mail::{MailTemplates, Outbox};
 use latchkey_login::{Login, LoginSettings};
@@ -34,6 +34,7 @@ pub struct Services {
     pub(crate) teams: Teams,
     pub(crate) cookies: CookiePolicy,
     pub(crate) rate_limit_per_ip: u32,
+    pub(crate) trusted_proxies: TrustedProxies,
     pub(crate) clock: Clock,
 }
 
@@ -51,6 +52,8 @@ pub struct AppConfig {
     pub master_key: Arc<latchkey_keys::MasterKey>,
     /// Requests per minute one client IP may make to the routes that send mail or sign in.
     pub rate_limit_per_ip: u32,
+    /// The proxies whose `Forwarded`/`X-Forwarded-For` name the client (`http.trusted_proxies`).
+    pub trusted_proxies: TrustedProxies,
     /// The longest lifetime an administrator may give a join link.
     pub join_link_max_ttl: chrono::TimeDelta,
     /// What time it is, for every request.
@@ -93,6 +96,7 @@ impl AppState {
             tokens,
             master_key,
             rate_limit_per_ip,
+            trusted_proxies,
             join_link_max_ttl,
             clock,
             allow_private_networks,
@@ -145,6 +149,7 @@ impl AppState {
             teams,
             cookies,
             rate_limit_per_ip,
+            trusted_proxies,
             clock,
         })))
     }

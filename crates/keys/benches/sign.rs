@@ -61,7 +61,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let expect = Expectations {
         token_type: "at+jwt",
-        audience: "https://api.example.com",
+        audience: latchkey_keys::Audience::Is("https://api.example.com"),
         issuer: "https://id.example.com",
     };
     let budget = Duration::from_secs(3);

@@ -21,7 +21,7 @@ pub use master_key::{MasterKey, MasterKeyError};
 pub use material::KeyMaterial;
 pub use ring::{Jwks, KeyRing, LoadedKey};
 pub use store::{KeyStore, list_keys};
-pub use verify::{Expectations, Verified};
+pub use verify::{Audience, Expectations, Verified};
 
 /// Entities for the migrations crate's tests and for tools that read the table directly.
 pub mod entities {

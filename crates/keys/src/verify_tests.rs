@@ -43,7 +43,7 @@ fn claims(aud: &str, ttl: TimeDelta) -> Claims {
 
 const ACCESS: Expectations<'static> = Expectations {
     token_type: "at+jwt",
-    audience: "api",
+    audience: crate::Audience::Is("api"),
     issuer: ISSUER,
 };
 

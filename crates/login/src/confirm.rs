@@ -24,7 +24,7 @@ impl Login {
         let audience = self.audience();
         let expect = Expectations {
             token_type: LINK_TYPE,
-            audience: &audience,
+            audience: latchkey_keys::Audience::Is(&audience),
             issuer: self.issuer.as_str(),
         };
         match self.keys.load().verify::<LinkClaims>(token, &expect, now) {

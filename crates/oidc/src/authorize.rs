@@ -29,6 +29,8 @@ pub struct AuthorizeParams {
     pub id_token_hint: Option<String>,
     pub request: Option<String>,
     pub request_uri: Option<String>,
+    /// RFC 8707: the resource server the access token is for.
+    pub resource: Option<String>,
 }
 
 /// A request that passed every check, as it is stored while it waits.
@@ -45,6 +47,9 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
     /// The token in `id_token_hint`, checked later against the signed-in person.
     pub id_token_hint: Option<String>,
+    /// RFC 8707: the resource server the access token is for (checked by the provider).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
 }
 
 /// The `prompt` values (Core §3.1.2.1). `select_account` is accepted and means nothing here:
@@ -186,6 +191,7 @@ fn checked(
         max_age,
         login_hint,
         id_token_hint: params.id_token_hint.filter(|h| !h.is_empty()),
+        resource: params.resource.filter(|r| !r.is_empty()),
     })
 }
 

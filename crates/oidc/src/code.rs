@@ -33,6 +33,9 @@ pub struct CodeClaims {
     /// The team the tokens speak for (a team-bound client, or the `team` scope).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team_id: Option<String>,
+    /// The resource server (RFC 8707) the tokens are for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
 }
 
 pub fn seal(key: &MasterKey, claims: &CodeClaims) -> Result<String, String> {
@@ -74,6 +77,7 @@ mod tests {
             sid: "s".into(),
             exp: 2,
             team_id: None,
+            resource: Some("https://api.example".into()),
         }
     }
 

@@ -93,6 +93,31 @@ pub mod grant {
         pub revoked_reason: Option<String>,
         /// The team the grant was made for (a team-bound client, or the `team` scope).
         pub team_id: Option<String>,
+        /// The resource server (RFC 8707) its access tokens are for; none: the client itself.
+        pub resource: Option<String>,
+    }
+
+    no_relations!();
+}
+
+pub mod resource_server {
+    use sea_orm::entity::prelude::*;
+
+    /// An API that access tokens can be issued for (RFC 8707). Its identifier is the tokens'
+    /// `aud`; `scopes` are the only scopes its tokens carry.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "resource_servers")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub identifier: String,
+        pub name: String,
+        /// Space-separated.
+        pub scopes: String,
+        /// Only this team's clients may get tokens for it; none: any client.
+        pub team_id: Option<String>,
+        /// The client whose credentials the resource server introspects tokens with.
+        pub introspection_client_id: Option<String>,
+        pub created_at: DateTimeUtc,
     }
 
     no_relations!();

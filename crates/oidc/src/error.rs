@@ -12,7 +12,7 @@ pub struct OAuthError {
 macro_rules! codes {
     ($($name:ident => $variant:ident),* $(,)?) => {
         /// The registered error codes Latchkey answers with (RFC 6749 §4.1.2.1 and §5.2,
-        /// RFC 6750 §3.1, RFC 7009 §2.2.1, OpenID Connect Core §3.1.2.6).
+        /// RFC 6750 §3.1, RFC 7009 §2.2.1, RFC 8707 §2, OpenID Connect Core §3.1.2.6).
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub enum ErrorCode {
             $($variant,)*
@@ -45,6 +45,7 @@ codes! {
     unsupported_grant_type => UnsupportedGrantType,
     unsupported_response_type => UnsupportedResponseType,
     invalid_scope => InvalidScope,
+    invalid_target => InvalidTarget,
     access_denied => AccessDenied,
     server_error => ServerError,
     login_required => LoginRequired,

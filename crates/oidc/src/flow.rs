@@ -74,6 +74,15 @@ impl Provider {
             return Err(page_failure("client vanished"));
         };
         let request = check_request(params, &client, redirect_uri)?;
+        if let Some(resource) = &request.resource
+            && let Err(error) = self.resources.usable_by(&client, resource).await
+        {
+            return Err(AuthorizeError::Redirect {
+                redirect_uri: request.redirect_uri,
+                state: request.state,
+                error,
+            });
+        }
         let pending = Pending {
             id: None,
             requested_at: now,
@@ -362,6 +371,7 @@ impl Provider {
             sid: user.sid.clone(),
             exp: (now + self.settings.code_ttl).timestamp(),
             team_id: team_id.map(TeamId::into_string),
+            resource: request.resource.clone(),
         };
         let code = code::seal(&self.master_key, &claims).map_err(page_failure)?;
         tracing::info!(client = %request.client_id, user = %user.user_id, "authorization code issued");

@@ -12,7 +12,7 @@ impl Provider {
     pub fn id_token_subject(&self, token: &str, client_id: &ClientId) -> Option<String> {
         let expect = Expectations {
             token_type: ID_TOKEN_TYPE,
-            audience: client_id,
+            audience: latchkey_keys::Audience::Is(client_id),
             issuer: self.issuer.as_str(),
         };
         self.keys
@@ -29,7 +29,7 @@ impl Provider {
         let client = ClientId::from(unverified.aud.as_str());
         let expect = Expectations {
             token_type: ID_TOKEN_TYPE,
-            audience: &client,
+            audience: latchkey_keys::Audience::Is(&client),
             issuer: self.issuer.as_str(),
         };
         let verified = self

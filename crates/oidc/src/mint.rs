@@ -46,7 +46,7 @@ impl Provider {
         let access_token = self.access_token(
             client,
             issued.user_id,
-            scopes,
+            &issued.audience,
             Some(issued.grant_id),
             Some(issued.auth_time.timestamp()),
             issued.team_id,
@@ -85,7 +85,7 @@ impl Provider {
             access_token,
             token_type: "Bearer",
             expires_in: self.settings.access_token_ttl.num_seconds(),
-            scope: scopes.to_string(),
+            scope: issued.audience.scopes.to_string(),
             refresh_token: refresh.map(|r| r.expose().to_owned()),
             id_token,
         })
@@ -96,7 +96,7 @@ impl Provider {
         &self,
         client: &Client,
         subject: &str,
-        scopes: &Scopes,
+        audience: &TokenAudience,
         grant_id: Option<&str>,
         auth_time: Option<i64>,
         team_id: Option<&str>,
@@ -105,9 +105,9 @@ impl Provider {
         let claims = AccessClaims {
             iss: self.issuer.to_string(),
             sub: subject.to_owned(),
-            aud: self.access_token_audience().to_owned(),
+            aud: audience.aud.clone(),
             client_id: client.id.to_string(),
-            scope: scopes.to_string(),
+            scope: audience.scopes.to_string(),
             iat: now.timestamp(),
             exp: (now + self.settings.access_token_ttl).timestamp(),
             jti: latchkey_core::secret::random_id(),
@@ -121,22 +121,21 @@ impl Provider {
             .sign(SigningAlgorithm::Es256, ACCESS_TOKEN_TYPE, &claims, now)?)
     }
 
-    /// An access token for a member, for the team it speaks for (the JWT bearer grant).
-    pub(super) fn issue_access_token(
+    /// Whom an access token for `client` is for, and with which of the `granted` scopes:
+    /// the resource server it names (RFC 8707), or else the client itself. Never the issuer,
+    /// so no API accepts a token meant for another (RFC 9700 §2.3).
+    pub(crate) async fn audience(
         &self,
         client: &Client,
-        user_id: &str,
-        scopes: &Scopes,
-        team_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<String, OAuthError> {
-        self.access_token(client, user_id, scopes, None, None, Some(team_id), now)
-    }
-
-    /// Access tokens name Latchkey itself as their audience: the userinfo endpoint and the
-    /// resource servers that introspect them.
-    pub fn access_token_audience(&self) -> &str {
-        self.issuer.as_str()
+        resource: Option<&str>,
+        granted: &Scopes,
+    ) -> Result<TokenAudience, OAuthError> {
+        let (aud, scopes) = self.resources.audience(client, resource, granted).await?;
+        Ok(TokenAudience {
+            resource: resource.map(|_| aud.clone()),
+            aud,
+            scopes,
+        })
     }
 
     pub(crate) async fn insert_refresh<C: ConnectionTrait>(
@@ -167,6 +166,15 @@ impl Provider {
     }
 }
 
+/// Whom an access token is for (its `aud`) and the scopes it carries.
+#[derive(Clone, Debug)]
+pub(crate) struct TokenAudience {
+    pub(crate) aud: String,
+    pub(crate) scopes: Scopes,
+    /// The resource server named, kept with a grant so its refresh tokens stay for it.
+    pub(crate) resource: Option<String>,
+}
+
 /// Whom user tokens are issued for, and from which sign-in.
 pub(crate) struct IssuedFor<'a> {
     pub(crate) user_id: &'a str,
@@ -176,4 +184,6 @@ pub(crate) struct IssuedFor<'a> {
     pub(crate) sid: &'a str,
     pub(crate) nonce: Option<&'a str>,
     pub(crate) team_id: Option<&'a str>,
+    /// Resolved before anything is spent, so a refused resource loses nothing.
+    pub(crate) audience: TokenAudience,
 }

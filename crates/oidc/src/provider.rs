@@ -9,6 +9,7 @@ use latchkey_keys::MasterKey;
 
 use super::client::Clients;
 use super::client_auth::ClientAuthenticator;
+use super::resource_servers::ResourceServers;
 use super::revocations::Revocations;
 use super::verified_tokens::VerifiedTokens;
 use latchkey_core::{Db, Issuer, SharedKeyRing};
@@ -36,6 +37,7 @@ pub struct Provider {
     pub(super) verified: Arc<VerifiedTokens>,
     /// Seals authorization codes.
     pub(super) master_key: Arc<MasterKey>,
+    pub(super) resources: ResourceServers,
 }
 
 impl Provider {
@@ -51,6 +53,7 @@ impl Provider {
             master_key,
             revocations: Arc::new(Revocations::new(db.clone(), settings.access_token_ttl)),
             verified: Arc::default(),
+            resources: ResourceServers::new(db.clone()),
             db,
             keys,
             issuer,

@@ -8,7 +8,7 @@ use latchkey_core::GrantId;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use latchkey_keys::Expectations;
+use latchkey_keys::{Audience, Expectations};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use serde_json::{Map, Value, json};
@@ -34,9 +34,11 @@ impl Provider {
         let claims = match self.verified.get(token, &ring) {
             Some(claims) => claims,
             None => {
+                // Whom it is for is the caller's to judge: userinfo, introspection and
+                // revocation each ask something else of `aud`.
                 let expect = Expectations {
                     token_type: ACCESS_TOKEN_TYPE,
-                    audience: self.access_token_audience(),
+                    audience: Audience::CheckedByCaller,
                     issuer: self.issuer.as_str(),
                 };
                 let verified = ring
@@ -111,6 +113,14 @@ impl Provider {
         now: DateTime<Utc>,
     ) -> Result<Map<String, Value>, OAuthError> {
         let claims = self.check_access_token(token, now).await?;
+        // A token for a resource server is that server's alone (RFC 8707): userinfo takes
+        // only the tokens a client got for itself.
+        if claims.aud != claims.client_id {
+            return Err(OAuthError::invalid_token(format!(
+                "the access token is for {:?}, not for userinfo",
+                claims.aud
+            )));
+        }
         let scopes = Scopes::parse(&claims.scope).unwrap_or_default();
         if claims.grant_id.is_none() || !scopes.contains(OPENID) {
             return Err(OAuthError::insufficient_scope(
@@ -147,7 +157,10 @@ impl Provider {
         Ok(info)
     }
 
-    /// RFC 7662: `{"active": false}` for anything not live; refresh tokens are described only
+    /// RFC 7662: `{"active": false}` for anything not live, and for a token the caller is not
+    /// an audience of: an access token is described only to the client it is for (its `aud`,
+    /// when it names no resource) or to the client its resource server introspects with, so
+    /// one API cannot learn it may accept another's token. Refresh tokens are described only
     /// to the client they were issued to.
     pub async fn introspect(
         &self,
@@ -162,6 +175,7 @@ impl Provider {
                 .unwrap_or_else(inactive));
         }
         match self.check_access_token(token, now).await {
+            Ok(claims) if !self.is_audience(client, &claims).await? => Ok(inactive()),
             Ok(claims) => Ok(json!({
                 "active": true,
                 "token_type": "Bearer",
@@ -178,6 +192,19 @@ impl Provider {
             Err(e) if e.code == ErrorCode::InvalidToken => Ok(inactive()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Whether `client` may be told about a token: it is the token's audience, or the client
+    /// the token's resource server introspects with.
+    async fn is_audience(
+        &self,
+        client: &Client,
+        claims: &AccessClaims,
+    ) -> Result<bool, OAuthError> {
+        if claims.aud == client.id.as_str() {
+            return Ok(true);
+        }
+        Ok(self.resources.introspects_for(client, &claims.aud).await?)
     }
 
     async fn introspect_refresh(
@@ -247,7 +274,7 @@ impl Provider {
         }
         let expect = Expectations {
             token_type: ACCESS_TOKEN_TYPE,
-            audience: self.access_token_audience(),
+            audience: Audience::CheckedByCaller,
             issuer: self.issuer.as_str(),
         };
         let Ok(verified) = self.keys.load().verify::<AccessClaims>(token, &expect, now) else {

@@ -14,17 +14,21 @@ pub enum TokenRequest {
         code: Option<String>,
         redirect_uri: Option<String>,
         code_verifier: Option<String>,
+        resource: Option<String>,
     },
     RefreshToken {
         refresh_token: Option<String>,
         scope: Option<String>,
+        resource: Option<String>,
     },
     ClientCredentials {
         scope: Option<String>,
+        resource: Option<String>,
     },
     JwtBearer {
         assertion: Option<String>,
         scope: Option<String>,
+        resource: Option<String>,
     },
 }
 
@@ -39,17 +43,21 @@ impl TokenRequest {
                 code: take("code"),
                 redirect_uri: take("redirect_uri"),
                 code_verifier: take("code_verifier"),
+                resource: take("resource"),
             },
             "refresh_token" => Self::RefreshToken {
                 refresh_token: take("refresh_token"),
                 scope: take("scope"),
+                resource: take("resource"),
             },
             "client_credentials" => Self::ClientCredentials {
                 scope: take("scope"),
+                resource: take("resource"),
             },
             JWT_BEARER => Self::JwtBearer {
                 assertion: take("assertion"),
                 scope: take("scope"),
+                resource: take("resource"),
             },
             other => {
                 return Err(OAuthError::unsupported_grant_type(format!(
@@ -88,20 +96,23 @@ mod tests {
             TokenRequest::AuthorizationCode {
                 code: Some("c".into()),
                 redirect_uri: None,
-                code_verifier: None
+                code_verifier: None,
+                resource: None
             }
         );
         assert_eq!(
             parse(&[("grant_type", "client_credentials"), ("scope", "api")]).unwrap(),
             TokenRequest::ClientCredentials {
-                scope: Some("api".into())
+                scope: Some("api".into()),
+                resource: None
             }
         );
         assert_eq!(
             parse(&[("grant_type", JWT_BEARER), ("assertion", "a.b.c")]).unwrap(),
             TokenRequest::JwtBearer {
                 assertion: Some("a.b.c".into()),
-                scope: None
+                scope: None,
+                resource: None
             }
         );
     }

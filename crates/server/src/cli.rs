@@ -49,6 +49,48 @@ pub enum Command {
     /// Trust an integration's own JWTs (RFC 7523 jwt-bearer grant) for a team.
     #[command(subcommand)]
     Issuer(IssuerCommand),
+    /// Register the APIs (resource servers, RFC 8707) access tokens are issued for.
+    #[command(subcommand)]
+    Resource(ResourceCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ResourceCommand {
+    /// Register an API: tokens asked for with `resource=IDENTIFIER` carry it as `aud`, and only
+    /// the scopes given here.
+    Add {
+        /// The API's identifier, an absolute URI (https://api.example.com); tokens' `aud`.
+        #[arg(long, value_name = "URI")]
+        identifier: String,
+        /// A scope the API defines; repeat it or give a comma list.
+        #[arg(
+            long = "scope",
+            value_name = "SCOPE",
+            value_delimiter = ',',
+            required = true
+        )]
+        scopes: Vec<String>,
+        /// A name people recognise [default: the identifier].
+        #[arg(long)]
+        name: Option<String>,
+        /// Only this team's clients may get tokens for it (a team id).
+        #[arg(long)]
+        team: Option<TeamId>,
+        /// The confidential client whose credentials the API introspects tokens with.
+        #[arg(long = "introspection-client", value_name = "CLIENT_ID")]
+        introspection_client: Option<latchkey_core::ClientId>,
+    },
+    /// List the registered APIs.
+    List {
+        /// Only this team's.
+        #[arg(long)]
+        team: Option<TeamId>,
+    },
+    /// Remove an API: no new tokens are issued for it.
+    Remove {
+        #[arg(long, value_name = "URI")]
+        identifier: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,7 +6,7 @@ use latchkey_server::cli::{
 };
 use latchkey_server::config::Config;
 use latchkey_server::{
-    client_commands, commands, issuer_commands, serve, team_commands, telemetry,
+    client_commands, commands, issuer_commands, resource_commands, serve, team_commands, telemetry,
 };
 
 fn main() -> ExitCode {
@@ -59,6 +59,9 @@ fn main() -> ExitCode {
             }
             Command::Audit(args) => team_commands::audit(&settings, args, cli.json).await,
             Command::Issuer(command) => issuer_commands::run(&settings, command, cli.json).await,
+            Command::Resource(command) => {
+                resource_commands::run(&settings, command, cli.json).await
+            }
         }
     });
     match result {

@@ -42,6 +42,8 @@ pub enum ServeError {
     Usage(String),
     #[error("{0}")]
     Issuer(#[from] latchkey_oidc::federation::IssuerError),
+    #[error("{0}")]
+    Resource(#[from] latchkey_oidc::ResourceError),
     #[error("reading revocations from the database: {0}")]
     Revocations(String),
     #[error("serving: {0}")]
@@ -132,6 +134,7 @@ pub async fn start_on(listener: TcpListener, settings: &Settings) -> Result<Runn
         clock: clock.clone(),
         allow_private_networks: settings.allow_private_networks,
         rate_limit_per_ip: settings.rate_limit_per_ip,
+        trusted_proxies: settings.trusted_proxies.clone(),
         join_link_max_ttl: settings.join_link_max_ttl,
     })?;
     // Revocations are read before the first request, then followed.

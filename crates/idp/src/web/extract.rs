@@ -1,9 +1,7 @@
 //! What page handlers take from a request, checked once here: who is asking, who is signed
 //! in, and a form that passed the CSRF check.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Form, FromRequest, FromRequestParts, Request};
+use axum::extract::{Form, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -12,6 +10,7 @@ use latchkey_teams::Actor;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use super::client_address;
 use super::cookies::Jar;
 use super::csrf;
 use super::error::PageError;
@@ -20,16 +19,18 @@ use crate::state::AppState;
 use latchkey_core::secret::SecretToken;
 use latchkey_login::{Requester, SessionUser};
 
-/// Who is asking: the connection's address and the browser's own name for itself, told in
+/// Who is asking: the client's address (behind a trusted proxy, the one it names) and the browser's own name for itself, told in
 /// mail and kept in the audit log.
 impl FromRequestParts<AppState> for Requester {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or_else(|| "unknown".to_owned(), |peer| peer.0.ip().to_string());
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ip =
+            client_address::of_request(&parts.extensions, &parts.headers, &state.trusted_proxies)
+                .map_or_else(|| "unknown".to_owned(), |address| address.to_string());
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

@@ -2,6 +2,7 @@
 
 mod assets;
 mod authorize;
+mod client_address;
 mod cookies;
 mod csrf;
 mod dashboard;
@@ -40,6 +41,7 @@ use crate::telemetry;
 use run_to_completion::run_to_completion;
 
 pub use crate::state::StateError;
+pub use client_address::TrustedProxies;
 pub(crate) use cookies::CookiePolicy;
 pub use error::PageError;
 
@@ -211,6 +213,31 @@ fn cors() -> tower_http::cors::CorsLayer {
         .max_age(std::time::Duration::from_secs(3600))
 }
 
+/// Every minute, drops the limiter's entries for addresses whose budget is full again, so its
+/// memory follows the addresses of the last minute instead of every address ever seen. Stops
+/// when the router is dropped.
+fn forget_idle_addresses(
+    limiter: &tower_governor::governor::SharedRateLimiter<
+        std::net::IpAddr,
+        governor::middleware::NoOpMiddleware,
+    >,
+) {
+    let limiter = std::sync::Arc::downgrade(limiter);
+    tokio::spawn(async move {
+        let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+        every_minute.tick().await;
+        loop {
+            every_minute.tick().await;
+            let Some(limiter) = limiter.upgrade() else {
+                return;
+            };
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+            metrics::gauge!("rate_limited_addresses").set(limiter.len() as f64);
+        }
+    });
+}
+
 /// The sign-up and sign-in pages. The routes that send mail or sign in are limited per client
 /// IP (429 with `Retry-After` past the limit), and all of them wait on the database, so they
 /// have a timeout.
@@ -221,10 +248,14 @@ fn login_routes(state: &AppState) -> Router<AppState> {
 
     let per_minute = state.rate_limit_per_ip.max(1);
     let limit = GovernorConfigBuilder::default()
+        .key_extractor(client_address::ClientKey(state.trusted_proxies.clone()))
         .per_millisecond((60_000 / u64::from(per_minute)).max(1))
         .burst_size(per_minute)
         .finish()
-        .map(|config| GovernorLayer::new(std::sync::Arc::new(config)));
+        .map(|config| {
+            forget_idle_addresses(config.limiter());
+            GovernorLayer::new(std::sync::Arc::new(config))
+        });
     let limited = |route: axum::routing::MethodRouter<AppState>| match &limit {
         Some(layer) => route.layer(layer.clone()),
         None => route,

@@ -101,6 +101,12 @@ pub(super) fn single_valued(
 ) -> Result<HashMap<String, String>, OAuthError> {
     let mut params = HashMap::with_capacity(pairs.len());
     for (name, value) in pairs {
+        if params.contains_key(&name) && name == "resource" {
+            // RFC 8707 §2 lets a client name several; a token here is for one resource.
+            return Err(OAuthError::invalid_target(
+                "a token is issued for one resource at a time: send resource once",
+            ));
+        }
         if params.contains_key(&name) {
             return Err(OAuthError::invalid_request(format!(
                 "the parameter {name} is given more than once"

@@ -77,6 +77,7 @@ async fn state(issuer: &str) -> (AppState, tempfile::TempDir) {
         },
         master_key,
         rate_limit_per_ip: 600,
+        trusted_proxies: crate::web::TrustedProxies::default(),
         join_link_max_ttl: TimeDelta::hours(72),
         clock,
         allow_private_networks: false,

@@ -18,20 +18,34 @@ use latchkey_core::secret::{SecretToken, sha256_hex};
 use crate::mint::IssuedFor;
 use crate::provider::Provider;
 
+/// The parameters of a code exchange.
+pub(crate) struct Exchange<'a> {
+    pub(crate) code: Option<&'a str>,
+    pub(crate) redirect_uri: Option<&'a str>,
+    pub(crate) code_verifier: Option<&'a str>,
+    /// RFC 8707: the resource the access token is for. It must be the one the authorization
+    /// request named, if it named one.
+    pub(crate) resource: Option<&'a str>,
+}
+
 impl Provider {
     /// `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6). Every check is made
     /// before the code is spent, so a wrong attempt does not burn the rightful client's code.
     pub(crate) async fn exchange_code(
         &self,
         client: &Client,
-        code: Option<&str>,
-        redirect_uri: Option<&str>,
-        code_verifier: Option<&str>,
+        exchange: Exchange<'_>,
         now: DateTime<Utc>,
     ) -> Result<TokenResponse, OAuthError> {
+        let Exchange {
+            code,
+            redirect_uri,
+            code_verifier,
+            resource,
+        } = exchange;
         client.require_grant(GrantType::AuthorizationCode)?;
         let code = code.ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
-        let (claims, auth_time) = open_code(&self.master_key, client, code)?;
+        let (mut claims, auth_time) = open_code(&self.master_key, client, code)?;
         let redirect_uri =
             redirect_uri.ok_or_else(|| OAuthError::invalid_request("redirect_uri is missing"))?;
         if redirect_uri != claims.redirect_uri {
@@ -44,6 +58,16 @@ impl Provider {
         // verifier), may a late replay revoke what the code gave.
         self.check_unexpired(&claims, auth_time, now).await?;
         let scopes = Scopes::parse(&claims.scope).unwrap_or_default();
+        let resource = match (claims.resource.as_deref(), resource) {
+            (Some(authorized), Some(asked)) if authorized != asked => {
+                return Err(OAuthError::invalid_target(format!(
+                    "the authorization request was for resource {authorized:?}, not {asked:?}"
+                )));
+            }
+            (authorized, asked) => authorized.or(asked),
+        };
+        let audience = self.audience(client, resource, &scopes).await?;
+        claims.resource = audience.resource.clone();
         let refresh = (scopes.contains(OFFLINE_ACCESS) && client.allows(GrantType::RefreshToken))
             .then(SecretToken::generate);
         self.spend_code(&claims, auth_time, refresh.as_ref(), now)
@@ -58,6 +82,7 @@ impl Provider {
             sid: &claims.sid,
             nonce: claims.nonce.as_deref(),
             team_id: claims.team_id.as_deref(),
+            audience,
         };
         self.user_tokens(client, &scopes, &session, refresh, now)
             .await
@@ -194,6 +219,7 @@ pub(crate) fn grant_row(
         revoked_at: Set(None),
         revoked_reason: Set(None),
         team_id: Set(claims.team_id.clone()),
+        resource: Set(claims.resource.clone()),
     }
 }
 

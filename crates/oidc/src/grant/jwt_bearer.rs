@@ -30,6 +30,7 @@ impl Provider {
         client: &Client,
         assertion: Option<&str>,
         scope: Option<&str>,
+        resource: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<TokenResponse, OAuthError> {
         client.require_grant(GrantType::JwtBearer)?;
@@ -39,6 +40,7 @@ impl Provider {
             format!("this client is not allowed the scope {extra:?}")
         })?
         .without(&[OPENID, OFFLINE_ACCESS]);
+        let audience = self.audience(client, resource, &scopes).await?;
         let assertion =
             assertion.ok_or_else(|| OAuthError::invalid_request("assertion is missing"))?;
         let (trusted, verified) = self.verify_team_assertion(client, assertion, now).await?;
@@ -61,13 +63,20 @@ impl Provider {
             .await?;
         txn.commit().await?;
 
-        let access_token =
-            self.issue_access_token(client, &member, &scopes, &trusted.team_id, now)?;
+        let access_token = self.access_token(
+            client,
+            &member,
+            &audience,
+            None,
+            None,
+            Some(&trusted.team_id),
+            now,
+        )?;
         tracing::info!(client = %client.id, user = %member, issuer = %trusted.issuer, "jwt-bearer assertion exchanged");
         Ok(TokenResponse::access_only(
             access_token,
             self.settings.access_token_ttl,
-            &scopes,
+            &audience.scopes,
         ))
     }
 

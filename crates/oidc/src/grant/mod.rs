@@ -27,29 +27,47 @@ impl Provider {
                 code,
                 redirect_uri,
                 code_verifier,
+                resource,
             } => {
-                self.exchange_code(
-                    client,
-                    code.as_deref(),
-                    redirect_uri.as_deref(),
-                    code_verifier.as_deref(),
-                    now,
-                )
-                .await
+                let exchange = authorization_code::Exchange {
+                    code: code.as_deref(),
+                    redirect_uri: redirect_uri.as_deref(),
+                    code_verifier: code_verifier.as_deref(),
+                    resource: resource.as_deref(),
+                };
+                self.exchange_code(client, exchange, now).await
             }
             TokenRequest::RefreshToken {
                 refresh_token,
                 scope,
+                resource,
             } => {
-                self.refresh(client, refresh_token.as_deref(), scope.as_deref(), now)
+                self.refresh(
+                    client,
+                    refresh_token.as_deref(),
+                    scope.as_deref(),
+                    resource.as_deref(),
+                    now,
+                )
+                .await
+            }
+            TokenRequest::ClientCredentials { scope, resource } => {
+                self.client_credentials(client, scope.as_deref(), resource.as_deref(), now)
                     .await
             }
-            TokenRequest::ClientCredentials { scope } => {
-                self.client_credentials(client, scope.as_deref(), now)
-            }
-            TokenRequest::JwtBearer { assertion, scope } => {
-                self.jwt_bearer(client, assertion.as_deref(), scope.as_deref(), now)
-                    .await
+            TokenRequest::JwtBearer {
+                assertion,
+                scope,
+                resource,
+            } => {
+                self.jwt_bearer(
+                    client,
+                    assertion.as_deref(),
+                    scope.as_deref(),
+                    resource.as_deref(),
+                    now,
+                )
+                .await
             }
         }
     }

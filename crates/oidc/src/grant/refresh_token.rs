@@ -24,6 +24,7 @@ impl Provider {
         client: &Client,
         token: Option<&str>,
         scope: Option<&str>,
+        resource: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<TokenResponse, OAuthError> {
         client.require_grant(GrantType::RefreshToken)?;
@@ -48,6 +49,11 @@ impl Provider {
                 "the person is no longer a member of the team this token was issued for",
             ));
         }
+        // RFC 8707 §2.2: a refresh may ask for another resource, within the granted scopes;
+        // by default it is for the grant's. Checked before the token is rotated.
+        let audience = self
+            .audience(client, resource.or(family.resource.as_deref()), &scopes)
+            .await?;
         let next = self.rotate(&row, &family, now).await?;
         let session = IssuedFor {
             user_id: &account.id,
@@ -57,6 +63,7 @@ impl Provider {
             sid: &family.sid,
             nonce: None,
             team_id: family.team_id.as_deref(),
+            audience,
         };
         self.user_tokens(client, &scopes, &session, Some(next), now)
             .await

@@ -123,6 +123,8 @@ pub struct HttpConfig {
     pub rate_limit_per_ip: u32,
     /// How long a client may take to send a request's headers.
     pub header_read_timeout: Ttl,
+    /// The proxies (CIDRs or addresses) whose forwarding headers name the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for MailConfig {
@@ -152,6 +154,7 @@ impl Default for HttpConfig {
         Self {
             rate_limit_per_ip: 120,
             header_read_timeout: Ttl::from_secs(10),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -263,6 +266,7 @@ pub struct Settings {
     pub tokens: latchkey_oidc::TokenSettings,
     pub rate_limit_per_ip: u32,
     pub header_read_timeout: std::time::Duration,
+    pub trusted_proxies: latchkey_idp::web::TrustedProxies,
     pub join_link_max_ttl: chrono::TimeDelta,
     /// The system clock; tests put in one they can move.
     pub clock: latchkey_core::Clock,
@@ -349,6 +353,8 @@ impl Config {
         if self.http.header_read_timeout.as_duration() < std::time::Duration::from_secs(1) {
             return Err(invalid("http.header_read_timeout", "must be at least 1s"));
         }
+        let trusted_proxies = latchkey_idp::web::TrustedProxies::parse(&self.http.trusted_proxies)
+            .map_err(|e| invalid("http.trusted_proxies", e))?;
         if self.mail.from.trim().is_empty() {
             return Err(invalid(
                 "mail.from",
@@ -361,6 +367,7 @@ impl Config {
             login: login_settings(login),
             rate_limit_per_ip: self.http.rate_limit_per_ip,
             header_read_timeout: self.http.header_read_timeout.as_duration(),
+            trusted_proxies,
             join_link_max_ttl: self.teams.join_link_max_ttl.as_time_delta(),
             issuer,
             listen,
