@@ -11,6 +11,7 @@ mod m20261125_000004_create_teams;
 mod m20261125_000005_create_trusted_issuers;
 mod m20261125_000006_index_pending_mail;
 mod m20261130_000007_create_resource_servers;
+mod m20261130_000008_team_scoped_integration_identities;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000005_create_trusted_issuers::Migration),
             Box::new(m20261125_000006_index_pending_mail::Migration),
             Box::new(m20261130_000007_create_resource_servers::Migration),
+            Box::new(m20261130_000008_team_scoped_integration_identities::Migration),
         ]
     }
 }

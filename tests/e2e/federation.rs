@@ -330,29 +330,7 @@ async fn integrations_exchange_their_own_jwts_for_tokens(db: TestDb) {
             c["sub"] = json!("ext-admin");
             c["email"] = json!("admin@customer.example");
         })),
-        "administrator",
-    )
-    .await;
-    cli(
-        &db,
-        app,
-        &[
-            "team",
-            "create",
-            "--name",
-            "Other",
-            "--admin",
-            "outsider@other.example",
-        ],
-    );
-    refused(
-        app,
-        client,
-        &sign(claims(&token_endpoint, "e2", |c| {
-            c["sub"] = json!("ext-out");
-            c["email"] = json!("outsider@other.example");
-        })),
-        "not a member of this team",
+        "cannot sign in the person it names",
     )
     .await;
     // A jwt-bearer client must be bound to a team.
@@ -480,6 +458,162 @@ async fn integrations_exchange_their_own_jwts_for_tokens(db: TestDb) {
     assert_eq!(status, StatusCode::OK, "{body}");
     p.app.stop().await;
 }
+
+/// M1: an assertion never creates or claims a person's account. Whatever address it names,
+/// the answer is the same, and what it makes is an identity of the integration's team alone:
+/// the person who owns the address later signs up as themselves, in a team of their own, and
+/// the integration's team never hears of them.
+async fn an_integration_cannot_claim_a_person_or_tell_who_has_an_account(db: TestDb) {
+    let p = provider(&db, |_| {}).await;
+    let app = &p.app;
+    let team_of = |name: &str, admin: &str| {
+        cli(
+            &db,
+            app,
+            &["team", "create", "--name", name, "--admin", admin],
+        )["team_id"]
+            .as_str()
+            .expect("team_id")
+            .to_owned()
+    };
+    let mallory = team_of("Mallory Ltd", "mallory@attacker.example");
+    let other = team_of("Other", "outsider@other.example");
+    let key = ClientKey::generate("k1");
+    let jwks_uri = serve_jwks(Arc::new(Mutex::new(JwkSet {
+        keys: vec![key.jwk.clone()],
+    })))
+    .await;
+    cli(
+        &db,
+        app,
+        &[
+            "issuer",
+            "add",
+            "--team",
+            &mallory,
+            "--issuer",
+            ISSUER,
+            "--jwks-uri",
+            &jwks_uri,
+        ],
+    );
+    let created = create_client(
+        &db,
+        app,
+        &[
+            "--name",
+            "Int",
+            "--team",
+            &mallory,
+            "--grant-type",
+            GRANT,
+            "--scope",
+            "api",
+        ],
+    );
+    let client = (
+        created["client_id"].as_str().expect("id"),
+        created["client_secret"].as_str().expect("secret"),
+    );
+    let token_endpoint = app.url("/token");
+    let assert_for = |jti: &str, sub: &str, email: &str| {
+        key.assertion(
+            Algorithm::ES256,
+            &claims(&token_endpoint, jti, |c| {
+                c["sub"] = json!(sub);
+                c["email"] = json!(email);
+            }),
+        )
+    };
+
+    // A new address and one with an account elsewhere get the same answer.
+    let (status, for_new) =
+        exchange(app, client, &assert_for("j1", "x1", "cfo@victim.example")).await;
+    assert_eq!(status, StatusCode::OK, "{for_new}");
+    let (status, for_existing) = exchange(
+        app,
+        client,
+        &assert_for("j2", "x2", "outsider@other.example"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{for_existing}");
+    let outsider_id = cli(&db, app, &["team", "members", "--team", &other])[0]["user_id"].clone();
+    let sub_for_existing =
+        jwt_payload(for_existing["access_token"].as_str().expect("token"))["sub"].clone();
+    assert_ne!(
+        sub_for_existing, outsider_id,
+        "the outsider's own account is not the integration's"
+    );
+    let members = cli(&db, app, &["team", "members", "--team", &mallory]);
+    let identities: Vec<&Value> = members
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter(|m| m["unclaimed"] == true)
+        .collect();
+    assert_eq!(identities.len(), 2, "{members}");
+    assert!(
+        identities
+            .iter()
+            .any(|m| m["email"] == "cfo@victim.example")
+    );
+    let outsider_teams = cli(&db, app, &["team", "members", "--team", &other]);
+    assert_eq!(
+        outsider_teams.as_array().map(Vec::len),
+        Some(1),
+        "nothing joined Other"
+    );
+
+    // The victim signs up: their own account, their own team, nothing of Mallory's.
+    let victim = register(&p, "cfo@victim.example").await;
+    let dashboard = victim.get("/dashboard").await;
+    assert!(
+        !dashboard.body.contains("Mallory Ltd"),
+        "{}",
+        dashboard.body
+    );
+    let victim_sub = for_new["access_token"]
+        .as_str()
+        .map(jwt_payload)
+        .expect("token")["sub"]
+        .clone();
+    let (_, again) = exchange(app, client, &assert_for("j3", "x1", "cfo@victim.example")).await;
+    assert_eq!(
+        jwt_payload(again["access_token"].as_str().expect("token"))["sub"],
+        victim_sub,
+        "the integration still speaks only for its own identity"
+    );
+    let members_after = cli(&db, app, &["team", "members", "--team", &mallory]);
+    assert_eq!(
+        members_after.as_array().map(Vec::len),
+        members.as_array().map(Vec::len)
+    );
+    let signed_in = cli(
+        &db,
+        app,
+        &["audit", "--team", &mallory, "--action", "member.signed_in"],
+    );
+    assert!(
+        !signed_in.to_string().contains("victim.example"),
+        "Mallory's log never sees the victim's sign-ins: {signed_in}"
+    );
+
+    // Nobody can sign in as an integration identity: its own address is reserved.
+    let browser = crate::browser::Browser::new(&app.base_url);
+    let reserved = format!(
+        "{}@integration.invalid",
+        victim_sub.as_str().unwrap_or_default()
+    );
+    let asked = browser.request_login(&reserved).await;
+    assert_ne!(asked.location(), Some("/login/sent"));
+    assert!(
+        asked.body.contains("does not look like an email address"),
+        "{}",
+        asked.body
+    );
+    p.app.stop().await;
+}
+on_both_databases!(an_integration_cannot_claim_a_person_or_tell_who_has_an_account);
 
 on_both_databases!(administrators_trust_issuers_on_the_integrations_page);
 async fn administrators_trust_issuers_on_the_integrations_page(db: TestDb) {

@@ -19,8 +19,12 @@ impl Email {
             .map_err(|_| InvalidEmail(trimmed.to_owned()))?;
         // A display name ("Ann <ann@example.com>") is not an address to sign in with.
         let bare = parsed.email() == trimmed;
-        let dotted_domain = parsed.domain().contains('.') || parsed.domain() == "localhost";
-        if !bare || !dotted_domain {
+        let domain = parsed.domain().to_ascii_lowercase();
+        let dotted_domain = domain.contains('.') || domain == "localhost";
+        // RFC 6761 §6.4: `.invalid` never resolves. Integration identities hold such an
+        // address so that no one can sign in as one.
+        let reserved = domain == "invalid" || domain.ends_with(".invalid");
+        if !bare || !dotted_domain || reserved {
             return Err(InvalidEmail(trimmed.to_owned()));
         }
         Ok(Self(trimmed.to_lowercase()))

@@ -2,7 +2,7 @@
 //! joining on the way) in the transaction that spends the link.
 
 use chrono::{DateTime, Utc};
-use latchkey_core::{JoinLinkId, TeamId, UserId};
+use latchkey_core::{JoinLinkId, UserId};
 use latchkey_keys::{Expectations, VerifyError};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -226,14 +226,19 @@ impl Login {
             .exec(conn)
             .await?;
         let user_id = UserId::from(account.id.as_str());
-        let teams: Vec<TeamId> = Teams::memberships_in(conn, &user_id)
-            .await?
-            .into_iter()
-            .map(|m| m.team.id)
-            .collect();
+        let team = match team {
+            Some(team) => Some(team),
+            None => Teams::memberships_in(conn, &user_id)
+                .await?
+                .into_iter()
+                .map(|m| m.team.id)
+                .next(),
+        };
+        // Only the team the session works in hears of the sign-in (with the address and
+        // browser it came from): the person's other teams are none of each other's business.
         AuditLog::record_for_teams(
             conn,
-            &teams,
+            team.as_slice(),
             "member.signed_in",
             &requester.actor(&account),
             &Subject::new(&account.id, &account.email),
@@ -241,7 +246,6 @@ impl Login {
             now,
         )
         .await?;
-        let team = team.or_else(|| teams.first().cloned());
         let session = self
             .sessions
             .create(conn, &user_id, team.as_ref(), now)

@@ -12,7 +12,10 @@ macro_rules! no_relations {
 pub mod user {
     use sea_orm::entity::prelude::*;
 
-    /// An account: one person, known by the address their magic links go to.
+    /// An account: one person, known by the address their magic links go to. Or an identity
+    /// an integration's assertion created for its team (`provisioned_by`): its `email` is a
+    /// reserved address nobody signs in with, and `asserted_email` is what the integration
+    /// said, unverified.
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "users")]
     pub struct Model {
@@ -22,6 +25,15 @@ pub mod user {
         pub email: String,
         pub created_at: DateTimeUtc,
         pub last_sign_in_at: Option<DateTimeUtc>,
+        pub provisioned_by: Option<String>,
+        pub asserted_email: Option<String>,
+    }
+
+    impl Model {
+        /// The address to show: the person's, or the one an integration gave.
+        pub fn shown_email(&self) -> &str {
+            self.asserted_email.as_deref().unwrap_or(&self.email)
+        }
     }
 
     no_relations!();

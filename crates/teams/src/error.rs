@@ -10,6 +10,8 @@ pub enum TeamError {
     LastAdministrator,
     #[error("that person is not a member of this team")]
     NotAMember,
+    #[error("an identity an integration created cannot be an administrator: nobody signs in as it")]
+    IntegrationIdentityAdmin,
     #[error("there is no such join link in this team")]
     JoinLinkNotFound,
     #[error("a join link may last at most {max}; ask for a shorter lifetime")]

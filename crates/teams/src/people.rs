@@ -18,6 +18,8 @@ pub async fn ensure_user<C: ConnectionTrait>(
         email: Set(email.to_owned()),
         created_at: Set(now),
         last_sign_in_at: Set(None),
+        provisioned_by: Set(None),
+        asserted_email: Set(None),
     })
     .on_conflict(
         OnConflict::column(user::Column::Email)
@@ -35,4 +37,31 @@ pub async fn ensure_user<C: ConnectionTrait>(
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("account for {email}")))?;
     Ok((account, inserted == 1))
+}
+
+/// The reserved domain (RFC 2606 §2) of the `email` an integration identity holds: no mail
+/// reaches it and no one can sign in with it, so the identity is never a person's account.
+pub const INTEGRATION_DOMAIN: &str = "integration.invalid";
+
+/// A new identity for a team's integration: the team's alone, signed in only by that
+/// integration, holding the address it asserted beside a reserved one of its own.
+pub async fn provision_identity<C: ConnectionTrait>(
+    conn: &C,
+    team_id: &str,
+    asserted_email: &str,
+    now: DateTime<Utc>,
+) -> Result<user::Model, DbErr> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let identity = user::Entity::insert(user::ActiveModel {
+        id: Set(id.clone()),
+        email: Set(format!("{id}@{INTEGRATION_DOMAIN}")),
+        created_at: Set(now),
+        last_sign_in_at: Set(None),
+        provisioned_by: Set(Some(team_id.to_owned())),
+        asserted_email: Set(Some(asserted_email.to_owned())),
+    })
+    .exec_with_returning(conn)
+    .await?;
+    tracing::info!(user = %id, team = %team_id, "integration identity provisioned");
+    Ok(identity)
 }

@@ -56,6 +56,10 @@ pub struct Member {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
     pub last_sign_in_at: Option<DateTime<Utc>>,
+    /// An identity the team's integration created: its address is the integration's word,
+    /// and it can be signed in only by that integration.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unclaimed: bool,
 }
 
 /// Teams and their members.
@@ -256,8 +260,9 @@ impl Teams {
             .into_iter()
             .filter_map(|(member, account)| {
                 account.map(|account| Member {
+                    unclaimed: account.provisioned_by.is_some(),
+                    email: account.shown_email().to_owned(),
                     user_id: account.id.into(),
-                    email: account.email,
                     role: Role::from_stored(&member.role),
                     joined_at: member.joined_at,
                     join_link_id: member.join_link_id.map(JoinLinkId::from),
@@ -320,6 +325,9 @@ impl Teams {
         if from == Role::Administrator && administrators(&*txn, team_id).await? <= 1 {
             return Err(TeamError::LastAdministrator);
         }
+        if role == Role::Administrator && account.provisioned_by.is_some() {
+            return Err(TeamError::IntegrationIdentityAdmin);
+        }
         membership::Entity::update_many()
             .col_expr(membership::Column::Role, Expr::value(role.as_str()))
             .filter(membership::Column::TeamId.eq(team_id))
@@ -331,7 +339,7 @@ impl Teams {
             Some(team_id),
             "member.role_changed",
             actor,
-            &Subject::new(&account.id, &account.email),
+            &Subject::new(&account.id, account.shown_email()),
             json!({ "from": from, "to": role }),
             now,
         )
@@ -386,7 +394,7 @@ impl Teams {
                 "member.removed"
             },
             actor,
-            &Subject::new(&account.id, &account.email),
+            &Subject::new(&account.id, account.shown_email()),
             json!({ "role": member.role }),
             now,
         )

@@ -161,3 +161,60 @@ async fn a_member_may_leave_and_the_removal_is_audited_with_what_ran_beside_it()
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].subject, "bo@acme.test");
 }
+
+#[tokio::test]
+async fn an_integration_identity_is_its_teams_alone_and_never_an_administrator() {
+    let db = database().await;
+    let teams = Teams::new(db.clone(), TimeDelta::hours(72));
+    let name = TeamName::parse("Acme").unwrap();
+    let team = teams
+        .create(&name, "ada@acme.test", &Actor::operator(), now())
+        .await
+        .unwrap()
+        .id;
+    let writer = db.write().await;
+    let identity = crate::provision_identity(&*writer, team.as_str(), "cy@acme.test", now())
+        .await
+        .unwrap();
+    // Another team's integration may name the same address: a second identity, no clash.
+    let other = crate::provision_identity(&*writer, team.as_str(), "cy@acme.test", now())
+        .await
+        .unwrap();
+    assert_ne!(identity.id, other.id);
+    assert!(identity.email.ends_with("@integration.invalid"));
+    assert!(
+        latchkey_core::Email::parse(&identity.email).is_err(),
+        "nobody signs in as it"
+    );
+    Teams::add_member_in(&*writer, &team, &identity, Role::Member, None, now())
+        .await
+        .unwrap();
+    drop(writer);
+    // The person's own account is a different one.
+    let (cy, created) = ensure_user(&*db.write().await, "cy@acme.test", now())
+        .await
+        .unwrap();
+    assert!(created && cy.id != identity.id);
+
+    let members = teams.members(&team, &Actor::operator()).await.unwrap();
+    let shown = members
+        .iter()
+        .find(|m| m.user_id.as_str() == identity.id)
+        .unwrap();
+    assert_eq!(
+        (shown.email.as_str(), shown.unclaimed),
+        ("cy@acme.test", true)
+    );
+    refused(
+        teams
+            .change_role(
+                &team,
+                &identity.id.as_str().into(),
+                Role::Administrator,
+                &Actor::operator(),
+                now(),
+            )
+            .await,
+        TeamError::IntegrationIdentityAdmin,
+    );
+}

@@ -8,7 +8,7 @@ use latchkey_core::Email;
 use latchkey_teams::entities::{membership, user};
 use latchkey_teams::{Actor, AuditLog, Role, Subject, Teams};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::client::{Client, GrantType};
@@ -158,11 +158,11 @@ impl Provider {
         })
     }
 
-    /// The member an external identity is: the member already linked to it, or a new account
-    /// provisioned as a member of the issuer's team, with an audit event. An address that
-    /// already has an account is linked only if it is a member (not an administrator) of this
-    /// team with no other external identity: an integration cannot claim an administrator,
-    /// anyone outside its team, or a member its administrators removed.
+    /// The member an external identity is. The member already linked to it; or a plain member
+    /// of this team whose own account has the address, linked now; or else a new identity of
+    /// this team's alone. An integration never creates or claims anyone's account: the
+    /// person who owns the address signs in as themselves, untouched (M1). Whether the address
+    /// has an account elsewhere changes nothing in the answer, so it reveals nothing.
     async fn link_member(
         &self,
         txn: &DatabaseTransaction,
@@ -181,35 +181,69 @@ impl Provider {
         if let Some(found) = linked {
             return Ok(found.user_id);
         }
-        let existing = user::Entity::find()
-            .filter(user::Column::Email.eq(email.as_str()))
-            .one(txn)
-            .await?;
-        let (account, action) = match existing {
-            None => (
-                provision(txn, trusted, sub, email, now).await?,
-                "member.provisioned",
-            ),
+        let (account, action) = match self.member_with_address(txn, trusted, email).await? {
             Some(account) => {
                 link_existing(txn, trusted, sub, &account).await?;
                 (account, "member.linked")
             }
+            None => (
+                provision(txn, trusted, sub, email, now).await?,
+                "member.provisioned",
+            ),
         };
         AuditLog::record(
             txn,
             Some(&trusted.team_id.as_str().into()),
             action,
             &integration_actor(trusted, client),
-            &Subject::new(&account.id, &account.email),
+            &Subject::new(&account.id, account.shown_email()),
             json!({ "issuer": trusted.issuer, "external_id": sub, "client_id": client.id }),
             now,
         )
         .await?;
         Ok(account.id)
     }
+
+    /// The account of this team with the address: a person's own account that is a member
+    /// here, or an identity this team's integrations made for it. None for an address no
+    /// one here has, whatever accounts exist elsewhere.
+    async fn member_with_address(
+        &self,
+        txn: &DatabaseTransaction,
+        trusted: &trusted_issuer::Model,
+        email: &Email,
+    ) -> Result<Option<user::Model>, OAuthError> {
+        let team = trusted.team_id.as_str();
+        let candidates = user::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(
+                        Condition::all()
+                            .add(user::Column::Email.eq(email.as_str()))
+                            .add(user::Column::ProvisionedBy.is_null()),
+                    )
+                    .add(
+                        Condition::all()
+                            .add(user::Column::ProvisionedBy.eq(team))
+                            .add(user::Column::AssertedEmail.eq(email.as_str())),
+                    ),
+            )
+            .all(txn)
+            .await?;
+        for account in candidates {
+            if membership::Entity::find_by_id((team.to_owned(), account.id.clone()))
+                .one(txn)
+                .await?
+                .is_some()
+            {
+                return Ok(Some(account));
+            }
+        }
+        Ok(None)
+    }
 }
 
-/// A new account, made a member of the issuer's team and linked to the external identity.
+/// A new identity of the issuer's team, a member of it linked to the external identity.
 async fn provision(
     txn: &DatabaseTransaction,
     trusted: &trusted_issuer::Model,
@@ -217,21 +251,24 @@ async fn provision(
     email: &Email,
     now: DateTime<Utc>,
 ) -> Result<user::Model, OAuthError> {
-    let (account, _) = latchkey_teams::ensure_user(txn, email.as_str(), now).await?;
+    let identity =
+        latchkey_teams::provision_identity(txn, trusted.team_id.as_str(), email.as_str(), now)
+            .await?;
     Teams::add_member_in(
         txn,
         &trusted.team_id.as_str().into(),
-        &account,
+        &identity,
         Role::Member,
         Some((&trusted.issuer, sub)),
         now,
     )
     .await
     .map_err(OAuthError::internal)?;
-    Ok(account)
+    Ok(identity)
 }
 
-/// Links an existing account's membership to the external identity, if it may be.
+/// Links a member's account to the external identity, if it may be: a plain member not
+/// linked to another one. Whatever the reason for a refusal, it reads the same.
 async fn link_existing(
     txn: &DatabaseTransaction,
     trusted: &trusted_issuer::Model,
@@ -240,19 +277,9 @@ async fn link_existing(
 ) -> Result<(), OAuthError> {
     let member = membership::Entity::find_by_id((trusted.team_id.clone(), account.id.clone()))
         .one(txn)
-        .await?
-        .ok_or_else(|| {
-            refused("the email belongs to an account that is not a member of this team")
-        })?;
-    if member.role != Role::Member.as_str() {
-        return Err(refused(
-            "an administrator cannot be signed in by an integration",
-        ));
-    }
-    if member.external_issuer.is_some() {
-        return Err(refused(
-            "the email belongs to a member linked to another external identity",
-        ));
+        .await?;
+    if !member.is_some_and(|m| m.role == Role::Member.as_str() && m.external_issuer.is_none()) {
+        return Err(refused(NOT_SIGNABLE));
     }
     membership::Entity::update_many()
         .col_expr(
@@ -266,6 +293,10 @@ async fn link_existing(
         .await?;
     Ok(())
 }
+
+/// The one refusal for a person this integration may not speak for (an administrator, or a
+/// member already linked to another external identity).
+const NOT_SIGNABLE: &str = "this integration cannot sign in the person it names";
 
 /// The person the assertion names: its `sub`, and the address in the issuer's email claim.
 fn named_person<'a>(

@@ -191,6 +191,9 @@ async fn member_rows(
         .map(|m| MemberRow {
             you: m.user_id == user.user_id,
             via: match (&m.issuer, &m.join_link_id) {
+                (Some(issuer), _) if m.unclaimed => {
+                    format!("integration {issuer} (its own identity; the address is unverified)")
+                }
                 (Some(issuer), _) => format!("integration {issuer}"),
                 (None, Some(_)) => "join link".to_owned(),
                 (None, None) => "founded the team".to_owned(),
