@@ -135,21 +135,32 @@ async fn clients_sign_their_own_assertions(db: TestDb) {
     let now = Utc::now().timestamp();
     let claims = |aud: &str, exp: i64, jti: &str| json!({ "iss": client_id, "sub": client_id, "aud": aud, "exp": exp, "iat": now, "jti": jti });
     let token_endpoint = app.url("/token");
+    let issuer = app.base_url.clone();
 
-    // Accepted with either audience the issue allows: the token endpoint or the issuer.
-    let first = key.assertion(
-        Algorithm::ES256,
-        &claims(&token_endpoint, now + 60, "jti-1"),
-    );
+    // Accepted with the issuer as the one audience (draft-ietf-oauth-rfc7523bis).
+    let first = key.assertion(Algorithm::ES256, &claims(&issuer, now + 60, "jti-1"));
     let (status, body) = token_with_assertion(&app, &first).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["scope"], "api");
-    let (status, body) = token_with_assertion(
-        &app,
-        &key.assertion(Algorithm::ES256, &claims(&app.base_url, now + 60, "jti-2")),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    // Not the token endpoint, nor the issuer in a list: an assertion for a URL can be
+    // replayed by whoever claims that URL.
+    for (what, aud) in [
+        ("the token endpoint", json!(token_endpoint)),
+        ("a list", json!([issuer, "https://elsewhere.example"])),
+    ] {
+        let mut listed = claims(&issuer, now + 60, "jti-2");
+        listed["aud"] = aud;
+        let (status, body) =
+            token_with_assertion(&app, &key.assertion(Algorithm::ES256, &listed)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {body}");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("aud must be"),
+            "{what}: {body}"
+        );
+    }
 
     // Refused: a replay, another audience, an expired one, a far-future one, no jti, a
     // forged signature, HMAC with the public key (alg confusion), and alg none.
@@ -160,7 +171,7 @@ async fn clients_sign_their_own_assertions(db: TestDb) {
             kid: Some(key.kid.clone()),
             ..Header::new(Algorithm::HS256)
         },
-        &claims(&token_endpoint, now + 60, "jti-hs"),
+        &claims(&issuer, now + 60, "jti-hs"),
         &EncodingKey::from_secret(&public_key_bytes),
     )
     .unwrap();
@@ -172,7 +183,7 @@ async fn clients_sign_their_own_assertions(db: TestDb) {
         format!(
             "{}.{}.",
             b64(&json!({"alg": "none", "kid": key.kid})),
-            b64(&claims(&token_endpoint, now + 60, "jti-none"))
+            b64(&claims(&issuer, now + 60, "jti-none"))
         )
     };
     for (what, assertion, expect) in [
@@ -187,26 +198,17 @@ async fn clients_sign_their_own_assertions(db: TestDb) {
         ),
         (
             "an expired one",
-            key.assertion(
-                Algorithm::ES256,
-                &claims(&token_endpoint, now - 120, "jti-4"),
-            ),
+            key.assertion(Algorithm::ES256, &claims(&issuer, now - 120, "jti-4")),
             "expired",
         ),
         (
             "one valid for days",
-            key.assertion(
-                Algorithm::ES256,
-                &claims(&token_endpoint, now + 86_400, "jti-5"),
-            ),
+            key.assertion(Algorithm::ES256, &claims(&issuer, now + 86_400, "jti-5")),
             "exp",
         ),
         (
             "a forged one",
-            other_key.assertion(
-                Algorithm::ES256,
-                &claims(&token_endpoint, now + 60, "jti-6"),
-            ),
+            other_key.assertion(Algorithm::ES256, &claims(&issuer, now + 60, "jti-6")),
             "signature",
         ),
         ("HMAC with the public key", hmac, "algorithm"),
@@ -222,7 +224,7 @@ async fn clients_sign_their_own_assertions(db: TestDb) {
     }
     let no_jti = key.assertion(
         Algorithm::ES256,
-        &json!({ "iss": client_id, "sub": client_id, "aud": token_endpoint, "iat": now, "exp": now + 60 }),
+        &json!({ "iss": client_id, "sub": client_id, "aud": issuer, "iat": now, "exp": now + 60 }),
     );
     assert_eq!(
         token_with_assertion(&app, &no_jti).await.0,
@@ -231,7 +233,7 @@ async fn clients_sign_their_own_assertions(db: TestDb) {
     // iat is required (draft-ietf-oauth-rfc7523bis), and nbf is honoured (RFC 7523 §3).
     let no_iat = key.assertion(
         Algorithm::ES256,
-        &json!({ "iss": client_id, "sub": client_id, "aud": token_endpoint, "exp": now + 60, "jti": "jti-no-iat" }),
+        &json!({ "iss": client_id, "sub": client_id, "aud": issuer, "exp": now + 60, "jti": "jti-no-iat" }),
     );
     let (status, body) = token_with_assertion(&app, &no_iat).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -241,7 +243,7 @@ async fn clients_sign_their_own_assertions(db: TestDb) {
     );
     let early = key.assertion(
         Algorithm::ES256,
-        &json!({ "iss": client_id, "sub": client_id, "aud": token_endpoint, "iat": now,
+        &json!({ "iss": client_id, "sub": client_id, "aud": issuer, "iat": now,
                  "nbf": now + 600, "exp": now + 900, "jti": "jti-early" }),
     );
     let (status, body) = token_with_assertion(&app, &early).await;
@@ -268,7 +270,7 @@ async fn clients_sign_their_own_assertions(db: TestDb) {
     let inline_id = inline["client_id"].as_str().unwrap();
     let assertion = inline_key.assertion(
         Algorithm::ES256,
-        &json!({ "iss": inline_id, "sub": inline_id, "aud": token_endpoint, "iat": now, "exp": now + 60, "jti": "inline-jti" }),
+        &json!({ "iss": inline_id, "sub": inline_id, "aud": issuer, "iat": now, "exp": now + 60, "jti": "inline-jti" }),
     );
     assert_eq!(
         token_with_assertion(&app, &assertion).await.0,
@@ -277,7 +279,7 @@ async fn clients_sign_their_own_assertions(db: TestDb) {
     // The first client's key does not prove the second client.
     let crossed = key.assertion(
         Algorithm::ES256,
-        &json!({ "iss": inline_id, "sub": inline_id, "aud": token_endpoint, "exp": now + 60, "jti": "crossed" }),
+        &json!({ "iss": inline_id, "sub": inline_id, "aud": issuer, "exp": now + 60, "jti": "crossed" }),
     );
     assert_eq!(
         token_with_assertion(&app, &crossed).await.0,
@@ -397,7 +399,7 @@ async fn keys_are_not_fetched_from_inside_addresses(db: TestDb) {
         let now = Utc::now().timestamp();
         let assertion = key.assertion(
             Algorithm::ES256,
-            &json!({ "iss": client_id, "sub": client_id, "aud": app.url("/token"),
+            &json!({ "iss": client_id, "sub": client_id, "aud": app.base_url,
                      "exp": now + 60, "iat": now, "jti": format!("inside-{port}-{jwks_uri}") }),
         );
         let (status, body) = token_with_assertion(&app, &assertion).await;

@@ -991,6 +991,68 @@ async fn requests_per_ip_past_the_limit_get_429_with_retry_after() {
     app.stop().await;
 }
 
+/// Strangers who spend an address's budget of links cannot keep its owner from signing in
+/// (L9): a browser that signed in to the account before asks from a budget of its own.
+async fn a_browser_that_signed_in_before_is_not_locked_out_by_strangers(db: TestDb) {
+    let (app, smtp) = app_with_mail(&db, |cfg| cfg.login.rate_limit_per_address = 2).await;
+    let ann = Browser::new(&app.base_url);
+    ann.register("ann@example.com").await;
+    let mail = smtp.mail_to("ann@example.com").await;
+    let done = ann.follow_link(&mail.link()).await;
+    assert_eq!(done.location(), Some("/dashboard"));
+    let device = done
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("latchkey-device="))
+        .expect("the browser is remembered");
+    assert!(
+        device.contains("HttpOnly") && device.contains("Max-Age=7776000"),
+        "{device}"
+    );
+
+    // A stranger spends what is left of the shared budget, and asks again.
+    let stranger = Browser::new(&app.base_url);
+    for _ in 0..3 {
+        let asked = stranger.request_login("ann@example.com").await;
+        assert_eq!(asked.location(), Some("/login/sent"));
+    }
+    smtp.nth_mail_to("ann@example.com", 2, Duration::from_secs(10))
+        .await;
+    // Ann's own browser still gets a link, and it works.
+    assert_eq!(
+        ann.request_login("ann@example.com").await.location(),
+        Some("/login/sent")
+    );
+    let mail = smtp
+        .nth_mail_to("ann@example.com", 3, Duration::from_secs(10))
+        .await;
+    assert_eq!(
+        ann.follow_link(&mail.link()).await.location(),
+        Some("/dashboard")
+    );
+    // A browser remembered for another account has no such budget for Ann's.
+    let bo = Browser::new(&app.base_url);
+    bo.register("bo@example.com").await;
+    let bo_mail = smtp.mail_to("bo@example.com").await;
+    assert_eq!(
+        bo.follow_link(&bo_mail.link()).await.location(),
+        Some("/dashboard")
+    );
+    assert_eq!(
+        bo.request_login("ann@example.com").await.location(),
+        Some("/login/sent"),
+        "the answer is the same"
+    );
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(
+        smtp.mails_to("ann@example.com").len(),
+        3,
+        "nothing more was sent"
+    );
+    app.stop().await;
+}
+on_both_databases!(a_browser_that_signed_in_before_is_not_locked_out_by_strangers);
+
 /// A browser behind the test's "proxy": every request names its client in `header`.
 fn behind_proxy(app: &TestApp, header: &'static str, value: &str) -> Browser {
     let mut headers = reqwest::header::HeaderMap::new();

@@ -1431,6 +1431,59 @@ async fn client_registration_says_what_to_fix(db: TestDb) {
 }
 on_both_databases!(client_registration_says_what_to_fix);
 
+/// RFC 9700 §4.8: a client allowed to skip PKCE that got a code without a challenge cannot
+/// pass a verifier at the exchange: that is the downgrade an attacker who injected a stolen
+/// code would try. The refused attempt does not spend the code.
+async fn a_verifier_for_a_code_without_a_challenge_is_refused(db: TestDb) {
+    let p = provider(&db, |_| {}).await;
+    let created = create_client(
+        &db,
+        &p.app,
+        &[
+            "--name",
+            "Legacy RP",
+            "--redirect-uri",
+            REDIRECT_URI,
+            "--pkce-optional",
+        ],
+    );
+    let (id, secret) = (
+        created["client_id"].as_str().expect("id"),
+        created["client_secret"].as_str().expect("secret"),
+    );
+    let rp = p.rp(id, Some(secret));
+    let browser = Browser::new(&p.app.base_url);
+    let request = authorize(&rp, &[]);
+    let without_pkce = url_without(&request.url, &["code_challenge", "code_challenge_method"]);
+    let consent = sign_in(&p, &browser, &without_pkce, "dee@example.com").await;
+    let code = callback(&allow(&browser, &consent).await)["code"].clone();
+    let exchange = |verifier: Option<&str>| {
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT_URI),
+        ];
+        form.extend(verifier.map(|v| ("code_verifier", v)));
+        form.into_iter()
+            .map(|(k, v)| (k, v.to_owned()))
+            .collect::<Vec<_>>()
+    };
+    let (status, body) = send(&p, (id, secret), exchange(Some(request.verifier.secret()))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_grant");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("had no code_challenge"),
+        "{body}"
+    );
+    let (status, body) = send(&p, (id, secret), exchange(None)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    p.app.stop().await;
+}
+on_both_databases!(a_verifier_for_a_code_without_a_challenge_is_refused);
+
 fn jwt_part(token: &str, index: usize) -> Value {
     use base64::Engine;
     let part = token.split('.').nth(index).expect("JWT part");

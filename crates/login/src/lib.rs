@@ -3,6 +3,7 @@
 
 mod address_limits;
 mod confirm;
+mod device;
 pub mod entities;
 mod link;
 mod link_writer;
@@ -12,6 +13,7 @@ mod requester_text;
 mod session;
 
 pub use address_limits::{MAX_WRONG_CODES, WRONG_CODES_WINDOW};
+pub use device::DEVICE_TTL;
 pub use link::Login;
 pub use model::{
     CodeError, JoinTarget, LinkError, LinkView, LoginError, LoginSettings, Purpose, Requester,

@@ -123,8 +123,21 @@ impl Login {
         };
         let message = self.outbox.message(email, mail)?;
         let mail = self.outbox.seal(&message, email, expires_at, now)?;
-        // Counted per mailbox: `ann+1@` and `ann+2@` reach one inbox.
-        let email_hash = sha256_hex(mailbox_key(email.as_str()).as_bytes());
+        // Counted per mailbox: `ann+1@` and `ann+2@` reach one inbox. A browser that signed
+        // in to this account before asks from a budget of its own, which strangers cannot
+        // spend.
+        let known_browser = account.as_ref().is_some_and(|account| {
+            requester
+                .device
+                .as_deref()
+                .and_then(|note| self.device_account(note, now))
+                .is_some_and(|signed_in| signed_in == account.id)
+        });
+        let counter = match known_browser {
+            true => format!("known-browser:{}", mailbox_key(email.as_str())),
+            false => mailbox_key(email.as_str()),
+        };
+        let email_hash = sha256_hex(counter.as_bytes());
 
         // The link and the mail that carries it are written together, or not at all. An
         // address with no account gets a row too, whose link and code are never sent: the

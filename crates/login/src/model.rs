@@ -65,6 +65,8 @@ impl Purpose {
 pub struct Requester {
     pub ip: String,
     pub user_agent: String,
+    /// The browser's note that it signed in before ([`crate::Login::device_note`]), if it has one.
+    pub device: Option<String>,
 }
 
 impl Requester {

@@ -59,6 +59,10 @@ impl Unverified {
     }
 }
 
+/// The `typ`s of the tokens Latchkey issues itself (`JWT`, the ID token's, is every
+/// integration's common choice too, so it cannot tell them apart).
+const OWN_TYPES: [&str; 3] = ["at+jwt", "magic-link+jwt", "device+jwt"];
+
 /// Whom the verified claims must name.
 pub(crate) struct Rules<'a> {
     pub issuer: &'a str,
@@ -66,6 +70,8 @@ pub(crate) struct Rules<'a> {
     pub subject: Option<&'a str>,
     /// Any one of these as `aud`.
     pub audiences: &'a [String],
+    /// `aud` must be one string, not an array (client assertions, draft-ietf-oauth-rfc7523bis).
+    pub sole_audience: bool,
     /// The longest an assertion may live. When set, `iat` is required, and neither
     /// `exp - iat`, nor how long ago `iat` was, nor how far ahead `exp` is may exceed it (plus
     /// the leeway): an integration's assertion cannot be made to last for ages.
@@ -93,6 +99,18 @@ pub(crate) fn verify(
     now: DateTime<Utc>,
 ) -> Result<Verified, Refused> {
     let alg = unverified.header.alg;
+    // Explicit typing (RFC 8725 §3.11): none of the tokens Latchkey issues is an assertion,
+    // whatever its claims say.
+    if unverified
+        .header
+        .typ
+        .as_deref()
+        .is_some_and(|typ| OWN_TYPES.iter().any(|own| typ.eq_ignore_ascii_case(own)))
+    {
+        return Err(refused(
+            "a token Latchkey issued (typ at+jwt, magic-link+jwt or device+jwt) is not an assertion",
+        ));
+    }
     // A key published for encryption or for another algorithm is not used (RFC 8725 §3.1).
     if key.common.public_key_use == Some(PublicKeyUse::Encryption) {
         return Err(refused(
@@ -121,6 +139,12 @@ pub(crate) fn verify(
     let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &decoding, &validation)
         .map_err(|e| refused(why(&e, rules)))?
         .claims;
+    if rules.sole_audience && !claims.get("aud").is_some_and(Value::is_string) {
+        return Err(refused(format!(
+            "aud must be the single value {}",
+            rules.audiences.join(" or ")
+        )));
+    }
     let number = |name: &str| claims.get(name).and_then(Value::as_i64);
     let exp = number("exp").ok_or_else(|| refused("exp must be a number"))?;
     let iat = match claims.get("iat") {
@@ -258,21 +282,62 @@ mod tests {
     }
 
     fn check(adjust: impl FnOnce(&mut Value), limited: bool) -> Result<Verified, Refused> {
+        check_with(Header::new(Algorithm::ES256), adjust, limited, false)
+    }
+
+    fn check_with(
+        header: Header,
+        adjust: impl FnOnce(&mut Value),
+        limited: bool,
+        sole_audience: bool,
+    ) -> Result<Verified, Refused> {
         let (encoding, jwk) = key();
-        let token =
-            jsonwebtoken::encode(&Header::new(Algorithm::ES256), &claims(adjust), &encoding)
-                .unwrap();
+        let token = jsonwebtoken::encode(&header, &claims(adjust), &encoding).unwrap();
         let unverified = Unverified::read(&token, &[Algorithm::ES256], "ES256")?;
         let audiences = ["https://id.example/token".to_owned()];
         let rules = Rules {
             issuer: "https://agent.example",
             subject: None,
             audiences: &audiences,
+            sole_audience,
             max_lifetime: limited.then(|| TimeDelta::minutes(5)),
             signer: "issuer's",
         };
         let now = Utc::now();
         verify(&token, &unverified, &jwk, &rules, now)
+    }
+
+    #[test]
+    fn tokens_latchkey_issued_are_never_assertions() {
+        for typ in ["at+jwt", "magic-link+jwt", "device+jwt", "AT+JWT"] {
+            let header = Header {
+                typ: Some(typ.into()),
+                ..Header::new(Algorithm::ES256)
+            };
+            let refused = check_with(header, |_| {}, true, false).err().unwrap();
+            assert!(
+                refused.0.contains("not an assertion"),
+                "{typ}: {}",
+                refused.0
+            );
+        }
+        let jwt = Header {
+            typ: Some("JWT".into()),
+            ..Header::new(Algorithm::ES256)
+        };
+        assert!(check_with(jwt, |_| {}, true, false).is_ok());
+    }
+
+    #[test]
+    fn a_sole_audience_must_be_one_string() {
+        let listed =
+            |c: &mut Value| c["aud"] = json!(["https://id.example/token", "https://x.example"]);
+        assert!(check_with(Header::new(Algorithm::ES256), listed, true, false).is_ok());
+        let refused = check_with(Header::new(Algorithm::ES256), listed, true, true)
+            .err()
+            .unwrap();
+        assert!(refused.0.contains("single value"), "{}", refused.0);
+        assert!(check_with(Header::new(Algorithm::ES256), |_| {}, true, true).is_ok());
     }
 
     #[test]
@@ -371,6 +436,7 @@ mod tests {
             issuer: "https://agent.example",
             subject: None,
             audiences: &audiences,
+            sole_audience: false,
             max_lifetime: None,
             signer: "issuer's",
         };

@@ -70,7 +70,8 @@ pub struct ClientAuthenticator {
     clients: Clients,
     jwks: RemoteJwks,
     db: latchkey_core::Db,
-    /// The `aud` values an assertion may carry: the issuer and the token endpoint.
+    /// The issuer, then the token endpoint: a client's assertion must name the issuer alone;
+    /// an integration's jwt-bearer grant assertion may name either.
     audiences: [String; 2],
 }
 
@@ -98,7 +99,8 @@ impl ClientAuthenticator {
         &self.jwks
     }
 
-    /// The `aud` values an assertion may carry: the issuer and the token endpoint.
+    /// The `aud` values a jwt-bearer grant assertion may carry: the issuer and the token
+    /// endpoint.
     pub fn audiences(&self) -> &[String; 2] {
         &self.audiences
     }
@@ -221,7 +223,11 @@ impl ClientAuthenticator {
         let rules = Rules {
             issuer: &client.id,
             subject: Some(&client.id),
-            audiences: &self.audiences,
+            // The issuer alone, as the one value (draft-ietf-oauth-rfc7523bis §4): an
+            // assertion made for a token endpoint URL could be replayed by whoever names
+            // that URL as theirs.
+            audiences: std::slice::from_ref(&self.audiences[0]),
+            sole_audience: true,
             // iat is required and, with exp, bounded (draft-ietf-oauth-rfc7523bis).
             max_lifetime: Some(LONGEST_ASSERTION),
             signer: "client's",

@@ -11,6 +11,9 @@ pub(crate) enum Jar {
     Csrf,
     /// Binds a pending sign-in to the browser that asked, for the typed code.
     Browser,
+    /// Says this browser signed in to an account before (a signed note, kept 90 days): it
+    /// asks for that account's links from a budget of its own.
+    Device,
 }
 
 /// Names and attributes: `HttpOnly`, `SameSite=Lax`, path `/`; over https also `Secure` and
@@ -29,6 +32,8 @@ impl CookiePolicy {
             (Jar::Csrf, false) => "latchkey-csrf",
             (Jar::Browser, true) => "__Host-latchkey-browser",
             (Jar::Browser, false) => "latchkey-browser",
+            (Jar::Device, true) => "__Host-latchkey-device",
+            (Jar::Device, false) => "latchkey-device",
         }
     }
 
@@ -41,6 +46,18 @@ impl CookiePolicy {
             .secure(self.secure)
             .same_site(SameSite::Lax)
             .build()
+    }
+
+    /// A cookie holding `value` that outlives the browser session, for `max_age`.
+    pub(crate) fn make_lasting(
+        self,
+        jar: Jar,
+        value: String,
+        max_age: std::time::Duration,
+    ) -> Cookie<'static> {
+        let mut cookie = self.make(jar, value);
+        cookie.set_max_age(time::Duration::try_from(max_age).unwrap_or(time::Duration::DAY));
+        cookie
     }
 
     /// The cookie that deletes `jar`'s cookie.

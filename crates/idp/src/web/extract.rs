@@ -37,9 +37,20 @@ impl FromRequestParts<AppState> for Requester {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("unknown browser")
             .to_owned();
-        Ok(Requester { ip, user_agent })
+        let device = CookieJar::from_headers(&parts.headers)
+            .get(state.cookies.name(Jar::Device))
+            .map(|cookie| cookie.value().to_owned())
+            .filter(|note| note.len() <= MAX_DEVICE_NOTE);
+        Ok(Requester {
+            ip,
+            user_agent,
+            device,
+        })
     }
 }
+
+/// A device note is a short JWT; anything longer is not one and is not read.
+const MAX_DEVICE_NOTE: usize = 2048;
 
 /// The person signed in on this request, if any, with their session's secret.
 pub(crate) async fn current_user(

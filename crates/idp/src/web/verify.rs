@@ -164,6 +164,19 @@ async fn start_session(state: &AppState, jar: CookieJar, signed_in: SignedIn) ->
                 .make(Jar::Session, signed_in.session.expose().to_owned()),
         )
         .add(state.cookies.removal(Jar::Browser));
+    // Remembers that this browser signed in to the account, so strangers spending the
+    // address's shared budget cannot keep it from asking for links later.
+    let jar = match state.login.device_note(&signed_in.user_id, state.now()) {
+        Ok(note) => jar.add(state.cookies.make_lasting(
+            Jar::Device,
+            note,
+            latchkey_login::DEVICE_TTL.to_std().unwrap_or_default(),
+        )),
+        Err(error) => {
+            tracing::warn!(%error, "could not sign the device note");
+            jar
+        }
+    };
     let next = match &signed_in.continues {
         Some(request) => format!(
             "{}?{}",

@@ -120,6 +120,7 @@ impl Provider {
             issuer: iss,
             subject: None,
             audiences: &audiences,
+            sole_audience: false,
             max_lifetime: Some(TimeDelta::seconds(i64::from(trusted.max_lifetime_secs))),
             signer: "issuer's",
         };
