@@ -195,3 +195,24 @@ fn a_retired_key_must_outlive_every_link_it_signed() {
         &["keys.retired_ttl", "login.magic_link_ttl"],
     );
 }
+
+#[test]
+fn a_master_key_file_others_may_read_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("var")).expect("var");
+    let key = write_file(
+        &dir.path().join("var"),
+        "master.key",
+        &crate::harness::master_key(),
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let env = [("LATCHKEY_DATABASE_URL", "sqlite://var/latchkey.db?mode=rwc")];
+    let output = latchkey(dir.path(), &env, &["keys", "rotate"]);
+    let message = stderr(&output);
+    assert!(!output.status.success(), "{message}");
+    assert!(message.contains("chmod 600"), "{message}");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let output = latchkey(dir.path(), &env, &["keys", "rotate"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}

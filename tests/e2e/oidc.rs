@@ -1431,6 +1431,98 @@ async fn client_registration_says_what_to_fix(db: TestDb) {
 }
 on_both_databases!(client_registration_says_what_to_fix);
 
+/// `id_token_hint` (Core §3.1.2.1) is verified when the request arrives and kept as the
+/// subject it names: a waiting request stores a few bytes, not an 8 KB token (L4), and only
+/// the person it names is answered.
+async fn an_id_token_hint_is_kept_as_its_subject_and_checked(db: TestDb) {
+    use latchkey_oidc::entities::authorization_request;
+    use sea_orm::EntityTrait;
+
+    let p = provider(&db, |_| {}).await;
+    let (client_id, secret) = web_client(&db, &p.app, "Helpdesk");
+    let rp = p.rp(&client_id, Some(&secret));
+    let ann = Browser::new(&p.app.base_url);
+    let (request, code) = a_code(&p, &rp, &ann, "ann@example.com").await;
+    let form = vec![
+        ("grant_type", "authorization_code".to_owned()),
+        ("code", code),
+        ("redirect_uri", REDIRECT_URI.to_owned()),
+        ("code_verifier", request.verifier.secret().clone()),
+    ];
+    let (status, tokens) = send(&p, (&client_id, &secret), form).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let hint = tokens["id_token"].as_str().expect("id_token").to_owned();
+
+    // Not an ID token of this client's: refused at once, at the client's redirect URI.
+    let stranger = Browser::new(&p.app.base_url);
+    let bad = authorize(&rp, &[("id_token_hint", "not.a.token")]);
+    assert_eq!(
+        callback(&stranger.get(&bad.url).await)["error"],
+        "invalid_request"
+    );
+
+    // Nobody signed in: the request waits for sign-in, holding the subject only.
+    let hinted = authorize(&rp, &[("id_token_hint", &hint)]);
+    let waiting = stranger.get(&hinted.url).await;
+    assert!(
+        waiting
+            .location()
+            .is_some_and(|l| l.starts_with("/login?request=")),
+        "{:?}",
+        waiting.location()
+    );
+    let conn = latchkey_server::database::connect(&db.url)
+        .await
+        .expect("database");
+    let kept = authorization_request::Entity::find()
+        .all(conn.read())
+        .await
+        .expect("requests");
+    assert!(!kept.is_empty());
+    for row in &kept {
+        assert!(
+            !row.params.contains(&hint),
+            "the token itself is not stored"
+        );
+        assert!(row.params.len() < 1024, "{} bytes", row.params.len());
+    }
+
+    // Someone else signed in, asked silently for Ann: login_required.
+    let bo = Browser::new(&p.app.base_url);
+    a_code(&p, &rp, &bo, "bo@example.com").await;
+    let silent = authorize(&rp, &[("id_token_hint", &hint), ("prompt", "none")]);
+    assert_eq!(
+        callback(&bo.get(&silent.url).await)["error"],
+        "login_required"
+    );
+    // Ann herself is answered at once.
+    let again = authorize(&rp, &[("id_token_hint", &hint)]);
+    assert!(callback(&ann.get(&again.url).await).contains_key("code"));
+    p.app.stop().await;
+}
+on_both_databases!(an_id_token_hint_is_kept_as_its_subject_and_checked);
+
+/// Each new authorization request may be kept while the person signs in, so one client
+/// address may start only so many a minute (L4); the sign-in pages keep their own budget.
+#[tokio::test]
+async fn authorization_requests_per_ip_past_the_limit_get_429() {
+    let db = TestDb::sqlite();
+    let p = provider(&db, |cfg| cfg.http.rate_limit_per_ip = 3).await;
+    let (client_id, secret) = web_client(&db, &p.app, "Helpdesk");
+    let rp = p.rp(&client_id, Some(&secret));
+    let browser = Browser::new(&p.app.base_url);
+    for _ in 0..3 {
+        let page = browser.get(&authorize(&rp, &[]).url).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER);
+    }
+    let limited = browser.get(&authorize(&rp, &[]).url).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers.get("retry-after").is_some());
+    let login = browser.request_login("ann@example.com").await;
+    assert_eq!(login.status, StatusCode::SEE_OTHER, "a budget of its own");
+    p.app.stop().await;
+}
+
 /// RFC 9700 §4.8: a client allowed to skip PKCE that got a code without a challenge cannot
 /// pass a verifier at the exchange: that is the downgrade an attacker who injected a stolen
 /// code would try. The refused attempt does not spend the code.

@@ -35,6 +35,8 @@ pub struct Services {
     pub(crate) cookies: CookiePolicy,
     pub(crate) rate_limit_per_ip: u32,
     pub(crate) trusted_proxies: TrustedProxies,
+    /// `http.metrics_token`: who may read `/metrics` (none: this machine only).
+    pub(crate) metrics_token: Option<String>,
     pub(crate) clock: Clock,
 }
 
@@ -54,6 +56,8 @@ pub struct AppConfig {
     pub rate_limit_per_ip: u32,
     /// The proxies whose `Forwarded`/`X-Forwarded-For` name the client (`http.trusted_proxies`).
     pub trusted_proxies: TrustedProxies,
+    /// The bearer token `/metrics` asks for; none: only loopback peers are answered.
+    pub metrics_token: Option<String>,
     /// The longest lifetime an administrator may give a join link.
     pub join_link_max_ttl: chrono::TimeDelta,
     /// What time it is, for every request.
@@ -97,6 +101,7 @@ impl AppState {
             master_key,
             rate_limit_per_ip,
             trusted_proxies,
+            metrics_token,
             join_link_max_ttl,
             clock,
             allow_private_networks,
@@ -150,6 +155,7 @@ impl AppState {
             cookies,
             rate_limit_per_ip,
             trusted_proxies,
+            metrics_token,
             clock,
         })))
     }

@@ -45,8 +45,13 @@ pub struct AuthorizationRequest {
     pub prompt: Prompt,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
-    /// The token in `id_token_hint`, checked later against the signed-in person.
+    /// The token in `id_token_hint`, as it arrived: the provider verifies it at once and
+    /// keeps only its subject, so a waiting request stores a few bytes, not the token.
+    #[serde(skip)]
     pub id_token_hint: Option<String>,
+    /// The person `id_token_hint` names, checked against whoever signs in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hinted_subject: Option<String>,
     /// RFC 8707: the resource server the access token is for (checked by the provider).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
@@ -79,6 +84,8 @@ pub enum AuthorizeError {
 const LONGEST_STATE: usize = 2048;
 const LONGEST_NONCE: usize = 512;
 const LONGEST_HINT: usize = 320;
+/// The longest resource identifier registered (RFC 8707).
+const LONGEST_RESOURCE: usize = 512;
 /// An ID token is a few hundred bytes; a longer hint is not one, and is not stored.
 const LONGEST_ID_TOKEN_HINT: usize = 8192;
 /// `max_age` beyond ten years means "any sign-in will do"; larger values are capped.
@@ -176,6 +183,15 @@ fn checked(
             "id_token_hint is too long to be an ID token",
         ));
     }
+    let resource = params.resource.filter(|r| !r.is_empty());
+    if resource
+        .as_ref()
+        .is_some_and(|r| r.len() > LONGEST_RESOURCE)
+    {
+        return Err(OAuthError::invalid_target(
+            "resource is longer than 512 characters",
+        ));
+    }
     let login_hint = params
         .login_hint
         .map(|h| h.trim().to_owned())
@@ -191,7 +207,8 @@ fn checked(
         max_age,
         login_hint,
         id_token_hint: params.id_token_hint.filter(|h| !h.is_empty()),
-        resource: params.resource.filter(|r| !r.is_empty()),
+        hinted_subject: None,
+        resource,
     })
 }
 

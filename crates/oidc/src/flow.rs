@@ -73,7 +73,21 @@ impl Provider {
         let Some(client) = client else {
             return Err(page_failure("client vanished"));
         };
-        let request = check_request(params, &client, redirect_uri)?;
+        let mut request = check_request(params, &client, redirect_uri)?;
+        if let Some(hint) = request.id_token_hint.take() {
+            match self.id_token_subject(&hint, &client.id) {
+                Some(subject) => request.hinted_subject = Some(subject),
+                None => {
+                    return Err(AuthorizeError::Redirect {
+                        redirect_uri: request.redirect_uri,
+                        state: request.state,
+                        error: OAuthError::invalid_request(
+                            "id_token_hint is not an ID token issued to this client",
+                        ),
+                    });
+                }
+            }
+        }
         if let Some(resource) = &request.resource
             && let Err(error) = self.resources.usable_by(&client, resource).await
         {
@@ -263,26 +277,17 @@ impl Provider {
         if !fresh && (request.prompt.login || too_old) {
             return self.sign_in(pending, now).await.map(Some);
         }
-        if let Some(hint) = &request.id_token_hint {
-            match self.id_token_subject(hint, &pending.client.id) {
-                Some(sub) if user.user_id == *sub.as_str() => {}
-                // Someone else is signed in: let the right person sign in, once.
-                Some(_) if !fresh && !request.prompt.none => {
-                    return self.sign_in(pending, now).await.map(Some);
-                }
-                Some(_) => {
-                    let error = OAuthError::login_required(
-                        "the signed-in person is not the one id_token_hint names",
-                    );
-                    return self.refuse(pending, error, now).await.map(Some);
-                }
-                None => {
-                    let error = OAuthError::invalid_request(
-                        "id_token_hint is not an ID token issued to this client",
-                    );
-                    return self.refuse(pending, error, now).await.map(Some);
-                }
+        if let Some(hinted) = &request.hinted_subject
+            && user.user_id != *hinted.as_str()
+        {
+            // Someone else is signed in: let the right person sign in, once.
+            if !fresh && !request.prompt.none {
+                return self.sign_in(pending, now).await.map(Some);
             }
+            let error = OAuthError::login_required(
+                "the signed-in person is not the one id_token_hint names",
+            );
+            return self.refuse(pending, error, now).await.map(Some);
         }
         Ok(None)
     }

@@ -17,6 +17,10 @@ pub enum MasterKeyFileError {
     Invalid { path: String, reason: String },
     #[error("keys.master_key is empty and a new master key cannot be written to {path}: {reason}")]
     Write { path: String, reason: String },
+    #[error(
+        "{path} holds the master key but others may read it (mode {mode:o}): run `chmod 600 {path}`"
+    )]
+    Exposed { path: String, mode: u32 },
 }
 
 /// Returns the configured master key, or the one in the file, generating the file if absent.
@@ -30,10 +34,13 @@ pub fn resolve(source: &MasterKeySource) -> Result<Arc<MasterKey>, MasterKeyFile
 fn from_file(path: &Path) -> Result<MasterKey, MasterKeyFileError> {
     let shown = path.display().to_string();
     match std::fs::read_to_string(path) {
-        Ok(encoded) => MasterKey::from_base64(&encoded).map_err(|e| MasterKeyFileError::Invalid {
-            path: shown,
-            reason: e.to_string(),
-        }),
+        Ok(encoded) => {
+            refuse_if_exposed(path, &shown)?;
+            MasterKey::from_base64(&encoded).map_err(|e| MasterKeyFileError::Invalid {
+                path: shown,
+                reason: e.to_string(),
+            })
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let write_error = |reason: String| MasterKeyFileError::Write {
                 path: shown.clone(),
@@ -62,4 +69,31 @@ fn from_file(path: &Path) -> Result<MasterKey, MasterKeyFileError> {
             reason: e.to_string(),
         }),
     }
+}
+
+/// A key file that its group or others may read is refused: whoever can read it can mint
+/// codes and read every sealed key and mail. (It is written 0600.)
+#[cfg(unix)]
+fn refuse_if_exposed(path: &Path, shown: &str) -> Result<(), MasterKeyFileError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .map_err(|e| MasterKeyFileError::Read {
+            path: shown.to_owned(),
+            reason: e.to_string(),
+        })?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(MasterKeyFileError::Exposed {
+            path: shown.to_owned(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn refuse_if_exposed(_: &Path, _: &str) -> Result<(), MasterKeyFileError> {
+    Ok(())
 }

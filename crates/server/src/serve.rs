@@ -135,6 +135,7 @@ pub async fn start_on(listener: TcpListener, settings: &Settings) -> Result<Runn
         allow_private_networks: settings.allow_private_networks,
         rate_limit_per_ip: settings.rate_limit_per_ip,
         trusted_proxies: settings.trusted_proxies.clone(),
+        metrics_token: settings.metrics_token.clone(),
         join_link_max_ttl: settings.join_link_max_ttl,
     })?;
     // Revocations are read before the first request, then followed.

@@ -1,6 +1,9 @@
-use axum::extract::State;
-use axum::http::{StatusCode, header};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
+use latchkey_core::secret::constant_time_eq;
 
 use crate::state::AppState;
 
@@ -23,8 +26,26 @@ pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// `GET /metrics`: Prometheus text format.
-pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// `GET /metrics`: Prometheus text format, for the operator alone. Request counts, revocation
+/// reasons and rate-limit hits tell an attacker how an attack is going: with
+/// `http.metrics_token` set, only a request bearing it is answered; without, only this
+/// machine (a loopback peer, as a local scraper or sidecar is). Anyone else gets 404.
+pub(super) async fn metrics(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> axum::response::Response {
+    let allowed = match &state.metrics_token {
+        Some(token) => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| constant_time_eq(given, token)),
+        None => peer.ip().to_canonical().is_loopback(),
+    };
+    if !allowed {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     state.metrics.run_upkeep();
     (
         [(
@@ -33,4 +54,5 @@ pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse 
         )],
         state.metrics.render(),
     )
+        .into_response()
 }

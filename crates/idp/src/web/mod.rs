@@ -17,6 +17,7 @@ mod jwks;
 mod login;
 mod oauth_response;
 mod page;
+mod per_ip_limit;
 mod request_id;
 mod run_to_completion;
 mod security_headers;
@@ -146,10 +147,13 @@ fn loggable_path(path: &str) -> &str {
 fn oauth_routes(state: &AppState) -> Router<AppState> {
     use axum::routing::post;
 
+    // A new authorization request is kept while the person signs in: a budget per client of
+    // its own, apart from the sign-in pages', bounds how many anyone can make.
+    let limit = per_ip_limit::PerIpLimit::new(state);
     let browser = Router::new()
         .route(
             paths::AUTHORIZE,
-            get(authorize::authorize_get).post(authorize::authorize_post),
+            limit.apply(get(authorize::authorize_get).post(authorize::authorize_post)),
         )
         .route(
             paths::AUTHORIZE_CONTINUE,
@@ -213,53 +217,15 @@ fn cors() -> tower_http::cors::CorsLayer {
         .max_age(std::time::Duration::from_secs(3600))
 }
 
-/// Every minute, drops the limiter's entries for addresses whose budget is full again, so its
-/// memory follows the addresses of the last minute instead of every address ever seen. Stops
-/// when the router is dropped.
-fn forget_idle_addresses(
-    limiter: &tower_governor::governor::SharedRateLimiter<
-        std::net::IpAddr,
-        governor::middleware::NoOpMiddleware,
-    >,
-) {
-    let limiter = std::sync::Arc::downgrade(limiter);
-    tokio::spawn(async move {
-        let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
-        every_minute.tick().await;
-        loop {
-            every_minute.tick().await;
-            let Some(limiter) = limiter.upgrade() else {
-                return;
-            };
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
-            metrics::gauge!("rate_limited_addresses").set(limiter.len() as f64);
-        }
-    });
-}
-
 /// The sign-up and sign-in pages. The routes that send mail or sign in are limited per client
 /// IP (429 with `Retry-After` past the limit), and all of them wait on the database, so they
 /// have a timeout.
 fn login_routes(state: &AppState) -> Router<AppState> {
     use axum::routing::post;
-    use tower_governor::GovernorLayer;
-    use tower_governor::governor::GovernorConfigBuilder;
 
-    let per_minute = state.rate_limit_per_ip.max(1);
-    let limit = GovernorConfigBuilder::default()
-        .key_extractor(client_address::ClientKey(state.trusted_proxies.clone()))
-        .per_millisecond((60_000 / u64::from(per_minute)).max(1))
-        .burst_size(per_minute)
-        .finish()
-        .map(|config| {
-            forget_idle_addresses(config.limiter());
-            GovernorLayer::new(std::sync::Arc::new(config))
-        });
-    let limited = |route: axum::routing::MethodRouter<AppState>| match &limit {
-        Some(layer) => route.layer(layer.clone()),
-        None => route,
-    };
+    // One budget per client shared by every route here that sends mail or signs in.
+    let limit = per_ip_limit::PerIpLimit::new(state);
+    let limited = |route| limit.apply(route);
     Router::new()
         .route(
             paths::LOGIN,

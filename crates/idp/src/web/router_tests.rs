@@ -31,6 +31,14 @@ async fn provider(issuer: &str) -> (Router, tempfile::TempDir) {
 
 /// The provider's state on a fresh database, for tests of what lies behind the routes.
 async fn state(issuer: &str) -> (AppState, tempfile::TempDir) {
+    state_with(issuer, |_| {}).await
+}
+
+/// The same, with some settings changed.
+async fn state_with(
+    issuer: &str,
+    adjust: impl FnOnce(&mut AppConfig),
+) -> (AppState, tempfile::TempDir) {
     // One connection: every connection to `sqlite::memory:` is a database of its own.
     let mut options = ConnectOptions::new("sqlite::memory:");
     options.max_connections(1).sqlx_logging(false);
@@ -53,7 +61,7 @@ async fn state(issuer: &str) -> (AppState, tempfile::TempDir) {
         from: "Latchkey <no-reply@example.test>".parse().expect("sender"),
         transport: MailTransport::new("", outbox_dir.path().to_owned()).expect("file transport"),
     };
-    let state = AppState::new(AppConfig {
+    let mut config = AppConfig {
         issuer: Issuer::parse(issuer).expect("issuer"),
         db: db.clone(),
         keys: Arc::new(ArcSwap::from_pointee(ring)),
@@ -78,11 +86,13 @@ async fn state(issuer: &str) -> (AppState, tempfile::TempDir) {
         master_key,
         rate_limit_per_ip: 600,
         trusted_proxies: crate::web::TrustedProxies::default(),
+        metrics_token: None,
         join_link_max_ttl: TimeDelta::hours(72),
         clock,
         allow_private_networks: false,
-    })
-    .expect("state");
+    };
+    adjust(&mut config);
+    let state = AppState::new(config).expect("state");
     (state, outbox_dir)
 }
 
@@ -422,4 +432,51 @@ async fn a_team_trusts_at_most_twenty_issuers() {
     }
     let refused = issuers.add(new(MAX_ISSUERS_PER_TEAM), &operator, now).await;
     assert!(matches!(refused, Err(IssuerError::TooMany)), "{refused:?}");
+}
+
+#[tokio::test]
+async fn metrics_are_for_this_machine_or_the_bearer_of_the_token() {
+    let local = |token: Option<&str>| {
+        let mut request = Request::get("/metrics")
+            .body(Body::empty())
+            .expect("request");
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 50_000))));
+        if let Some(token) = token {
+            request.headers_mut().insert(
+                header::AUTHORIZATION,
+                format!("Bearer {token}").parse().expect("header"),
+            );
+        }
+        request
+    };
+    let (app, _outbox) = provider("http://127.0.0.1:8080").await;
+    assert_eq!(get(&app, "/metrics").await.status(), StatusCode::NOT_FOUND);
+    let answered = app.clone().oneshot(local(None)).await.expect("infallible");
+    assert_eq!(answered.status(), StatusCode::OK);
+
+    let token = "0123456789abcdef0123";
+    let (state, _outbox) = state_with("http://127.0.0.1:8080", |c| {
+        c.metrics_token = Some(token.into())
+    })
+    .await;
+    let app = crate::web::router(state);
+    let bearer = |t: &str| {
+        Request::get("/metrics")
+            .header(header::AUTHORIZATION, format!("Bearer {t}"))
+            .body(Body::empty())
+            .expect("request")
+    };
+    assert_eq!(send(&app, bearer(token)).await.status(), StatusCode::OK);
+    assert_eq!(
+        send(&app, bearer("wrong-token-wrong-token")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let unauthenticated_local = app.clone().oneshot(local(None)).await.expect("infallible");
+    assert_eq!(
+        unauthenticated_local.status(),
+        StatusCode::NOT_FOUND,
+        "the token rules"
+    );
 }

@@ -125,6 +125,8 @@ pub struct HttpConfig {
     pub header_read_timeout: Ttl,
     /// The proxies (CIDRs or addresses) whose forwarding headers name the client.
     pub trusted_proxies: Vec<String>,
+    /// The bearer token `/metrics` asks for; empty: only loopback peers may read it.
+    pub metrics_token: String,
 }
 
 impl Default for MailConfig {
@@ -155,6 +157,7 @@ impl Default for HttpConfig {
             rate_limit_per_ip: 120,
             header_read_timeout: Ttl::from_secs(10),
             trusted_proxies: Vec::new(),
+            metrics_token: String::new(),
         }
     }
 }
@@ -267,6 +270,7 @@ pub struct Settings {
     pub rate_limit_per_ip: u32,
     pub header_read_timeout: std::time::Duration,
     pub trusted_proxies: latchkey_idp::web::TrustedProxies,
+    pub metrics_token: Option<String>,
     pub join_link_max_ttl: chrono::TimeDelta,
     /// The system clock; tests put in one they can move.
     pub clock: latchkey_core::Clock,
@@ -355,6 +359,14 @@ impl Config {
         }
         let trusted_proxies = latchkey_idp::web::TrustedProxies::parse(&self.http.trusted_proxies)
             .map_err(|e| invalid("http.trusted_proxies", e))?;
+        let metrics_token =
+            Some(self.http.metrics_token.trim().to_owned()).filter(|t| !t.is_empty());
+        if metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(invalid(
+                "http.metrics_token",
+                "must be at least 16 characters (openssl rand -hex 16), or empty",
+            ));
+        }
         if self.mail.from.trim().is_empty() {
             return Err(invalid(
                 "mail.from",
@@ -368,6 +380,7 @@ impl Config {
             rate_limit_per_ip: self.http.rate_limit_per_ip,
             header_read_timeout: self.http.header_read_timeout.as_duration(),
             trusted_proxies,
+            metrics_token,
             join_link_max_ttl: self.teams.join_link_max_ttl.as_time_delta(),
             issuer,
             listen,
