@@ -24,7 +24,16 @@ impl Email {
         // RFC 6761 §6.4: `.invalid` never resolves. Integration identities hold such an
         // address so that no one can sign in as one.
         let reserved = domain == "invalid" || domain.ends_with(".invalid");
-        if !bare || !dotted_domain || reserved {
+        // Only the addresses a browser's email field takes (WHATWG HTML "valid email
+        // address"): no quoted local part ("a b"@x) and no address literal (a@[192.0.2.1]),
+        // which RFC 5322 allows but nobody signs up with, and which reach places (a mail
+        // header, a log line, a bare IP) a plain address does not.
+        let plain_local = parsed
+            .local_part()
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".!#$%&'*+/=?^_`{|}~-".contains(c));
+        let named_domain = !domain.starts_with('[');
+        if !bare || !dotted_domain || reserved || !plain_local || !named_domain {
             return Err(InvalidEmail(trimmed.to_owned()));
         }
         Ok(Self(trimmed.to_lowercase()))
@@ -59,8 +68,52 @@ mod tests {
             "Ann <ann@example.com>",
             "ann@example",
             "a b@example.com",
+            "\"a b\"@example.com",
+            "\"<x>\"@example.com",
+            "a@[127.0.0.1]",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn reserved_invalid_domains_are_refused() {
+        for reserved in ["x@integration.invalid", "x@INVALID", "x@a.Invalid"] {
+            assert!(Email::parse(reserved).is_err(), "{reserved:?}");
+        }
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(500))]
+
+            /// Whatever is typed, parsing never panics; what it accepts is one bare,
+            /// lower-case address with nothing a mail header or a page could misread, and
+            /// parsing it again gives it back unchanged.
+            #[test]
+            fn an_accepted_address_is_bare_lower_case_and_stable(
+                raw in prop_oneof![
+                    "[ -~]{0,60}",
+                    "[a-zA-Z0-9.+_-]{1,20}@[a-zA-Z0-9-]{1,10}\\.[a-zA-Z]{2,5}",
+                    "[a-z]{1,5}[\\r\\n<>,;\" ]{1,2}[a-z]{1,5}@example\\.com",
+                    "\\PC{0,30}",
+                    "\"[ -~]{0,8}\"@example\\.com",
+                    "[a-z]{1,5}@\\[[0-9.]{7,15}\\]",
+                ]
+            ) {
+                if let Ok(email) = Email::parse(&raw) {
+                    let address = email.as_str();
+                    prop_assert!(address.len() <= 254);
+                    prop_assert_eq!(address, address.to_lowercase());
+                    prop_assert!(!address.contains(|c: char| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c)), "{address:?}");
+                    prop_assert_eq!(address.matches('@').count(), 1);
+                    prop_assert_eq!(Email::parse(address).ok(), Some(email.clone()));
+                }
+            }
         }
     }
 }

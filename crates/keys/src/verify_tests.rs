@@ -328,3 +328,59 @@ fn a_retired_key_still_verifies_but_no_longer_signs() {
         successor_kid
     );
 }
+
+mod properties {
+    use std::sync::LazyLock;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// One ring for every case: making RSA keys takes a while.
+    static RING: LazyLock<KeyRing> = LazyLock::new(ring);
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Whatever arrives where a token is expected, nothing panics and nothing verifies.
+        #[test]
+        fn arbitrary_input_never_verifies(input in "[ -~]{0,400}") {
+            prop_assert!(verify(&RING, &input).is_err());
+        }
+
+        /// Any header or claims JSON, under a real key's kid and a signature that is not
+        /// theirs, is refused.
+        #[test]
+        fn made_up_headers_and_claims_never_verify(
+            alg in prop_oneof![Just("ES256".to_owned()), Just("RS256".to_owned()), Just("HS256".to_owned()), Just("none".to_owned()), "[A-Za-z0-9]{0,8}"],
+            typ in prop_oneof![Just("at+jwt".to_owned()), Just("JWT".to_owned()), "[ -~]{0,12}"],
+            claims in proptest::collection::btree_map("[a-z]{1,5}", "[ -~]{0,20}", 0..6),
+            signature in "[A-Za-z0-9_-]{0,120}",
+        ) {
+            let ring = &*RING;
+            let kid = ring.kids().next().unwrap_or_default().to_owned();
+            let header = serde_json::json!({ "alg": alg, "typ": typ, "kid": kid });
+            let token = format!(
+                "{}.{}.{}",
+                URL_SAFE_NO_PAD.encode(header.to_string()),
+                URL_SAFE_NO_PAD.encode(serde_json::to_string(&claims).unwrap_or_default()),
+                signature
+            );
+            prop_assert!(verify(ring, &token).is_err());
+        }
+
+        /// A real token with any one character changed is refused.
+        #[test]
+        fn a_changed_character_never_verifies(position in any::<prop::sample::Index>(), replacement in "[A-Za-z0-9_.-]") {
+            let ring = &*RING;
+            let token = ring
+                .sign(SigningAlgorithm::Es256, "at+jwt", &claims("api", TimeDelta::minutes(5)), now())
+                .expect("sign");
+            let at = position.index(token.len());
+            let mut changed = token.clone();
+            changed.replace_range(at..at + 1, &replacement);
+            prop_assume!(changed != token);
+            prop_assert!(verify(ring, &changed).is_err());
+        }
+    }
+}

@@ -131,6 +131,33 @@ impl Client {
         self.secret_hash.as_deref()
     }
 
+    /// A client for tests of the parsers: `public` or confidential, with one redirect URI,
+    /// the default scopes, the code flow and PKCE required.
+    #[cfg(test)]
+    pub(crate) fn for_tests(public: bool, redirect_uri: &str) -> Self {
+        Self {
+            id: ClientId::from("client-1"),
+            name: "Test".into(),
+            secret_hash: None,
+            auth_method: if public {
+                AuthMethod::None
+            } else {
+                AuthMethod::ClientSecretBasic
+            },
+            redirect_uris: vec![redirect_uri.to_owned()],
+            post_logout_redirect_uris: Vec::new(),
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            scopes: Scopes::from_tokens(crate::scope::DEFAULT_SCOPES).unwrap_or_default(),
+            jwks_uri: None,
+            jwks: None,
+            team_id: None,
+            first_party: false,
+            require_pkce: true,
+            id_token_alg: SigningAlgorithm::Es256,
+            created_at: DateTime::<Utc>::UNIX_EPOCH,
+        }
+    }
+
     fn from_row(row: client::Model) -> Result<Self, ClientError> {
         let list = |raw: &str| -> Result<Vec<String>, ClientError> {
             serde_json::from_str(raw)

@@ -31,6 +31,9 @@ pub mod token_request;
 pub mod tokens;
 mod verified_tokens;
 
+#[cfg(test)]
+mod parser_properties;
+
 pub use authorize::{AuthorizationRequest, AuthorizeError, AuthorizeParams};
 pub use client::{AuthMethod, Client, ClientError, Clients, CreatedClient, GrantType, NewClient};
 pub use client_auth::{ClientAuthenticator, Presented};
