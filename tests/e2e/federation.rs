@@ -598,6 +598,32 @@ async fn an_integration_cannot_claim_a_person_or_tell_who_has_an_account(db: Tes
         "Mallory's log never sees the victim's sign-ins: {signed_in}"
     );
 
+    // Team isolation: another team's client cannot spend Mallory's issuer's assertions.
+    let outsider_client = create_client(
+        &db,
+        app,
+        &[
+            "--name",
+            "Other int",
+            "--team",
+            &other,
+            "--grant-type",
+            GRANT,
+            "--scope",
+            "api",
+        ],
+    );
+    refused(
+        app,
+        (
+            outsider_client["client_id"].as_str().expect("id"),
+            outsider_client["client_secret"].as_str().expect("secret"),
+        ),
+        &assert_for("j4", "x1", "cfo@victim.example"),
+        "is not trusted by this client's team",
+    )
+    .await;
+
     // Nobody can sign in as an integration identity: its own address is reserved.
     let browser = crate::browser::Browser::new(&app.base_url);
     let reserved = format!(

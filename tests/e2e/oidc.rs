@@ -246,6 +246,14 @@ pub(crate) async fn sign_in(
         .smtp
         .nth_mail_to(email, before + 1, Duration::from_secs(10))
         .await;
+    // The mail and the confirm page say where signing in leads (I8).
+    assert!(mail.text.contains(" and continue to "), "{}", mail.text);
+    let confirm = browser.get(&mail.link()).await;
+    assert!(
+        confirm.body.contains(", then continue to <strong>"),
+        "{}",
+        confirm.body
+    );
     let signed_in = browser.follow_link(&mail.link()).await;
     let next = signed_in.location().expect("continues").to_owned();
     assert!(

@@ -437,6 +437,99 @@ async fn administrators_manage_their_team_through_join_links(db: TestDb) {
     p.app.stop().await;
 }
 
+/// Consent to the `team` scope is for the team it was given in (I4): after switching teams, a
+/// client that was allowed to see one team is asked about before it learns of the other.
+async fn consent_to_the_team_scope_is_for_one_team(db: TestDb) {
+    let p = provider(&db, |_| {}).await;
+    let alice = register(&p, "alice@acme.test").await;
+    let acme = alice.get(SETTINGS).await.field("team");
+    let link = cli(
+        &p,
+        &db,
+        &[
+            "join-link",
+            "create",
+            "--team",
+            &acme,
+            "--created-by",
+            "alice@acme.test",
+        ],
+    );
+    let carol = register(&p, "carol@other.test").await;
+    let own = carol.get(SETTINGS).await.field("team");
+    let joined = carol
+        .submit(
+            link["url"].as_str().expect("url"),
+            link["url"].as_str().expect("url"),
+            &[("email", "carol@other.test")],
+        )
+        .await;
+    assert_eq!(joined.location(), Some("/login/sent"), "{}", joined.body);
+    let mail = p
+        .smtp
+        .nth_mail_to("carol@other.test", 2, std::time::Duration::from_secs(10))
+        .await;
+    carol.follow_link(&mail.link()).await;
+    let client = create_client(
+        &db,
+        &p.app,
+        &[
+            "--name",
+            "Wiki",
+            "--redirect-uri",
+            REDIRECT_URI,
+            "--scope",
+            "openid,email,team",
+        ],
+    );
+    let (id, secret) = (
+        client["client_id"].as_str().expect("id").to_owned(),
+        client["client_secret"].as_str().expect("secret").to_owned(),
+    );
+    let rp = p.rp(&id, Some(&secret));
+    let team_claim = async |params: &std::collections::HashMap<String, String>,
+                            request: &Request| {
+        let tokens = exchange(&p, (&id, &secret), &params["code"], request).await;
+        jwt_payload(tokens["id_token"].as_str().expect("id_token"))["team_id"].clone()
+    };
+    let switch_to = async |team: &str| {
+        let switched = act(&carol, "/dashboard/team", &[("team", team)]).await;
+        assert_eq!(switched.status, StatusCode::SEE_OTHER, "{}", switched.body);
+    };
+
+    // Working in Acme (the join put her there): asked once, then remembered.
+    let request = authorize_scopes(&rp, &["email", "team"], &[]);
+    let consent = carol.get(&request.url).await;
+    let params = callback(&allow(&carol, &consent).await);
+    assert_eq!(team_claim(&params, &request).await, acme.as_str());
+    let request = authorize_scopes(&rp, &["email", "team"], &[]);
+    let params = callback(&carol.get(&request.url).await);
+    assert_eq!(
+        team_claim(&params, &request).await,
+        acme.as_str(),
+        "remembered for Acme"
+    );
+
+    // In her own team, the client has not been allowed to know about it: asked again.
+    switch_to(&own).await;
+    let request = authorize_scopes(&rp, &["email", "team"], &[]);
+    let consent = carol.get(&request.url).await;
+    assert_eq!(
+        consent.status,
+        StatusCode::OK,
+        "the consent page, not a silent code"
+    );
+    let params = callback(&allow(&carol, &consent).await);
+    assert_eq!(team_claim(&params, &request).await, own.as_str());
+    // Back in Acme, what she allowed there still stands.
+    switch_to(&acme).await;
+    let request = authorize_scopes(&rp, &["email", "team"], &[]);
+    let params = callback(&carol.get(&request.url).await);
+    assert_eq!(team_claim(&params, &request).await, acme.as_str());
+    p.app.stop().await;
+}
+on_both_databases!(consent_to_the_team_scope_is_for_one_team);
+
 on_both_databases!(team_bound_clients_admit_only_members_and_removal_ends_access);
 async fn team_bound_clients_admit_only_members_and_removal_ends_access(db: TestDb) {
     let p = provider(&db, |_| {}).await;

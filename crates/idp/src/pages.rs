@@ -106,6 +106,8 @@ pub(crate) struct SentView<'a> {
 /// The view of `confirm.html`: what pressing the button will do, and as whom.
 #[derive(Serialize)]
 pub(crate) struct ConfirmView<'a> {
+    /// The application signing in continues to, if it began at one.
+    pub application: Option<&'a str>,
     pub title: &'a str,
     pub action: &'a str,
     pub button: &'a str,

@@ -67,6 +67,7 @@ impl Login {
             email,
             purpose,
             team,
+            continues: link.authorization_request.clone(),
         })
     }
 

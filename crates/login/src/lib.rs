@@ -16,7 +16,7 @@ pub use address_limits::{MAX_WRONG_CODES, WRONG_CODES_WINDOW};
 pub use device::DEVICE_TTL;
 pub use link::Login;
 pub use model::{
-    CodeError, JoinTarget, LinkError, LinkView, LoginError, LoginSettings, Purpose, Requester,
-    SignedIn,
+    CodeError, Continuing, JoinTarget, LinkError, LinkView, LoginError, LoginSettings, Purpose,
+    Requester, SignedIn,
 };
 pub use session::{SessionUser, Sessions};

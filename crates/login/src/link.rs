@@ -7,7 +7,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use latchkey_keys::SigningAlgorithm;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
-use super::model::{JoinTarget, LinkClaims, LoginError, LoginSettings, Purpose, Requester};
+use super::model::{
+    Continuing, JoinTarget, LinkClaims, LoginError, LoginSettings, Purpose, Requester,
+};
 use crate::address_limits::codes_exhausted;
 use crate::entities::{login_link, user};
 use crate::link_writer::{AddressLimit, LinkWriter, NewLink, Written};
@@ -91,7 +93,7 @@ impl Login {
         asked: Purpose,
         browser: &SecretToken,
         requester: &Requester,
-        continues: Option<&str>,
+        continues: Option<&Continuing>,
         join: Option<&JoinTarget>,
         now: DateTime<Utc>,
     ) -> Result<bool, LoginError> {
@@ -116,10 +118,11 @@ impl Login {
                     purpose,
                     jti: &jti,
                     code: (!codes_off).then_some(code.as_str()),
+                    application: continues.map(|c| c.application.as_str()),
                 };
                 self.magic_link_mail(email, &sent, requester, now)?
             }
-            None => self.no_account_mail(email, continues, now)?,
+            None => self.no_account_mail(email, continues.map(|c| c.request.as_str()), now)?,
         };
         let message = self.outbox.message(email, mail)?;
         let mail = self.outbox.seal(&message, email, expires_at, now)?;
@@ -155,7 +158,7 @@ impl Login {
             used_at: Set(None),
             requested_ip: Set(truncate(&requester.ip, 64)),
             requested_user_agent: Set(truncate(&requester.user_agent, 512)),
-            authorization_request: Set(continues.map(str::to_owned)),
+            authorization_request: Set(continues.map(|c| c.request.clone())),
             join_link: Set(join.map(|j| String::from(&j.link_id))),
         };
         let written = self
@@ -212,6 +215,7 @@ impl Login {
             ip: &requester.ip,
             browser: &browser,
             issuer: self.issuer.as_str(),
+            application: sent.application,
         })?)
     }
 
@@ -243,6 +247,8 @@ struct SentLink<'a> {
     purpose: Purpose,
     jti: &'a SecretToken,
     code: Option<&'a str>,
+    /// The application signing in continues to.
+    application: Option<&'a str>,
 }
 
 /// The stored form of a code: bound to its link, so equal codes of two links differ.

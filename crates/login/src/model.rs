@@ -60,6 +60,15 @@ impl Purpose {
     }
 }
 
+/// The authorization request a sign-in continues, and the application that sent it, named
+/// in the mail so the person knows where the link leads. Applications are registered by the
+/// operator, so their names are not the asker's words.
+#[derive(Clone, Debug)]
+pub struct Continuing {
+    pub request: String,
+    pub application: String,
+}
+
 /// Who asked for a link, told in the mail so a person can spot a request that was not theirs.
 #[derive(Clone, Debug)]
 pub struct Requester {
@@ -106,6 +115,8 @@ pub struct LinkView {
     pub purpose: Purpose,
     /// For a join: the team's name.
     pub team: Option<String>,
+    /// The authorization request signing in continues, if it began at an application.
+    pub continues: Option<String>,
 }
 
 /// A completed sign-in: the account and the new session's secret for the cookie.

@@ -155,9 +155,19 @@ impl Provider {
                 )
                 .await;
         }
-        self.remember_consent(&user.user_id, &client.id, &request.scopes(), now)
-            .await
-            .map_err(page_failure)?;
+        let team = match self.team_for(&client, &request.scopes(), user).await? {
+            TeamFor::Team(team) => Some(team),
+            TeamFor::Nobody | TeamFor::Outsider => None,
+        };
+        self.remember_consent(
+            &user.user_id,
+            &client.id,
+            &request.scopes(),
+            team.as_ref(),
+            now,
+        )
+        .await
+        .map_err(page_failure)?;
         self.issue_code(&pending, user, now).await
     }
 
@@ -306,15 +316,17 @@ impl Provider {
         }
         let (request, client) = (pending.request, pending.client);
         let scopes = request.scopes();
-        if let TeamFor::Outsider = self.team_for(client, &scopes, user).await? {
-            return self.refuse(&pending, outsider(), now).await;
-        }
+        let team = match self.team_for(client, &scopes, user).await? {
+            TeamFor::Outsider => return self.refuse(&pending, outsider(), now).await,
+            TeamFor::Team(team) => Some(team),
+            TeamFor::Nobody => None,
+        };
         // A public client's redirect can be claimed by another app on the device (RFC 8252
         // §8.6), so it is never approved silently on remembered consent.
         let consented = client.first_party
             || (!client.is_public()
                 && self
-                    .has_consent(&user.user_id, &client.id, &scopes)
+                    .has_consent(&user.user_id, &client.id, &scopes, team.as_ref())
                     .await
                     .map_err(page_failure)?);
         if request.prompt.consent || !consented {

@@ -15,7 +15,7 @@ use crate::pages::EmailFormView;
 use crate::state::AppState;
 use latchkey_core::email::Email;
 use latchkey_core::secret::SecretToken;
-use latchkey_login::{JoinTarget, Purpose, Requester};
+use latchkey_login::{Continuing, JoinTarget, Purpose, Requester};
 
 use super::page::{PageResult, form_status, html};
 
@@ -62,9 +62,14 @@ impl Continues {
         }
     }
 
-    /// The id for the mail, if there is a request to continue.
-    fn request(&self) -> Option<&str> {
-        Some(self.request.as_str()).filter(|r| !r.is_empty())
+    /// The request to continue and its application, for the mail.
+    fn continuing(&self) -> Option<Continuing> {
+        let application = self.client.clone()?;
+        Some(Continuing {
+            request: self.request.clone(),
+            application,
+        })
+        .filter(|c| !c.request.is_empty())
     }
 
     /// "Sign in", or "Sign in to continue to Helpdesk".
@@ -198,7 +203,8 @@ async fn submit(
             Some(message),
         );
     };
-    send_link(state, from, jar, &email, purpose, continues.request(), None).await
+    let continuing = continues.continuing();
+    send_link(state, from, jar, &email, purpose, continuing.as_ref(), None).await
 }
 
 /// Queues the link for `email`, marks this browser as the one that asked (for the code),
@@ -209,7 +215,7 @@ pub(super) async fn send_link(
     jar: CookieJar,
     email: &Email,
     purpose: Purpose,
-    continues: Option<&str>,
+    continues: Option<&Continuing>,
     join: Option<&JoinTarget>,
 ) -> PageResult {
     let browser = SecretToken::generate();

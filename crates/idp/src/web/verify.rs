@@ -14,6 +14,7 @@ use super::extract::CsrfForm;
 use super::paths;
 use crate::pages::{ConfirmView, SentView};
 use crate::state::AppState;
+use latchkey_core::RequestId;
 use latchkey_core::secret::SecretToken;
 use latchkey_login::{CodeError, LinkError, LoginError, Purpose, Requester, SignedIn};
 
@@ -118,7 +119,17 @@ pub(super) async fn verify_page(
         Purpose::Login => ("Sign in", "Sign me in"),
         Purpose::Join => ("Join your team", "Join the team"),
     };
+    let application = match &view.continues {
+        Some(request) => {
+            state
+                .provider
+                .pending_client_name(&RequestId::from(request.as_str()), state.now())
+                .await
+        }
+        None => None,
+    };
     let page = ConfirmView {
+        application: application.as_deref(),
         title,
         action: joining.as_deref().unwrap_or(view.purpose.action()),
         button,

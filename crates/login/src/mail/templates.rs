@@ -32,6 +32,8 @@ pub struct MagicLinkMail<'a> {
     pub ip: &'a str,
     pub browser: &'a str,
     pub issuer: &'a str,
+    /// The application signing in continues to, named so the person knows where it leads.
+    pub application: Option<&'a str>,
 }
 
 /// The view of the note sent when someone asks to sign in with an address that has no account.
