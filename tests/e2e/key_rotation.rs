@@ -314,3 +314,79 @@ fn listing_keys_needs_no_master_key_and_creates_none() {
         "listing must not generate a master key"
     );
 }
+
+/// The master key is changed without losing anything (I2): with the new key and the old one
+/// configured, `keys rotate-master` seals every signing key and waiting mail anew, after which
+/// the new key alone opens everything and the old one nothing.
+#[tokio::test]
+async fn the_master_key_is_changed_with_rotate_master() {
+    let db = TestDb::sqlite();
+    let (old, new) = (master_key(), master_key());
+    let mut cfg = config(&db, &old);
+    // Mail cannot leave, so one waits in the outbox, sealed under the old key.
+    cfg.mail.smtp_url = format!("smtp://127.0.0.1:{}", crate::harness::free_port());
+    let app = TestApp::spawn(cfg).await;
+    crate::browser::Browser::new(&app.base_url)
+        .register("waiting@example.com")
+        .await;
+    app.stop().await;
+
+    let rotate = |keys: &[(&str, &str)]| {
+        let mut env = vec![("LATCHKEY_DATABASE_URL", db.url.as_str())];
+        env.extend_from_slice(keys);
+        latchkey(db.dir.path(), &env, &["keys", "rotate-master", "--json"])
+    };
+    let alone = rotate(&[("LATCHKEY_KEYS__MASTER_KEY", &new)]);
+    assert!(!alone.status.success());
+    assert!(
+        stderr(&alone).contains("keys.previous_master_key"),
+        "{}",
+        stderr(&alone)
+    );
+    let done = rotate(&[
+        ("LATCHKEY_KEYS__MASTER_KEY", &new),
+        ("LATCHKEY_KEYS__PREVIOUS_MASTER_KEY", &old),
+    ]);
+    assert!(done.status.success(), "{}", stderr(&done));
+    let counts: serde_json::Value = serde_json::from_str(&stdout(&done)).expect("json");
+    assert_eq!(counts["signing_keys"], 4, "{counts}");
+    assert_eq!(counts["mails"], 1, "{counts}");
+
+    let app = TestApp::spawn(config(&db, &new)).await;
+    app.stop().await;
+    let settings = config(&db, &old).check().expect("settings");
+    assert!(
+        latchkey_server::serve::start(&settings).await.is_err(),
+        "the old key opens nothing any more"
+    );
+}
+
+/// What the JWKS publishes is derived from the sealed private key (I11): a public key swapped
+/// in the table stops start-up rather than being published.
+#[tokio::test]
+async fn a_published_key_that_does_not_match_its_private_key_stops_startup() {
+    use latchkey_keys::entities::signing_key;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+    let db = TestDb::sqlite();
+    let key = master_key();
+    let app = TestApp::spawn(config(&db, &key)).await;
+    app.stop().await;
+    let connection = sea_orm::Database::connect(&db.url).await.expect("db");
+    let rows = signing_key::Entity::find()
+        .all(&connection)
+        .await
+        .expect("rows");
+    let same_algorithm = rows
+        .iter()
+        .find(|r| r.kid != rows[0].kid && r.algorithm == rows[0].algorithm)
+        .expect("two keys of one algorithm");
+    let mut swapped: signing_key::ActiveModel = rows[0].clone().into();
+    swapped.public_jwk = Set(same_algorithm.public_jwk.clone());
+    swapped.update(&connection).await.expect("update");
+    let settings = config(&db, &key).check().expect("settings");
+    let error = match latchkey_server::serve::start(&settings).await {
+        Ok(_) => panic!("a swapped public key must not be published"),
+        Err(error) => error.to_string(),
+    };
+    assert!(error.contains("does not match"), "{error}");
+}

@@ -13,6 +13,10 @@ pub enum KeyError {
     NoActiveKey(crate::SigningAlgorithm),
     #[error("encoding claims: {0}")]
     Claims(#[from] serde_json::Error),
+    #[error(
+        "signing key {0}: the published public key does not match the sealed private key; the keys table was altered"
+    )]
+    PublicKeyMismatch(String),
 }
 
 /// Why a JWT was refused. Each check has its own variant so callers and tests can tell them

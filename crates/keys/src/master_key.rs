@@ -3,9 +3,12 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 /// The 256-bit key that seals private signing keys at rest (AES-256-GCM). Its `Debug` prints
-/// nothing of the key.
+/// nothing of the key. While the master key is being changed it also holds the previous one:
+/// it seals only under the new key, and opens under either, until `keys rotate-master` has
+/// sealed everything anew.
 pub struct MasterKey {
     aead: RandomizedNonceKey,
+    previous: Option<RandomizedNonceKey>,
 }
 
 /// Why a master key could not be read or could not open a sealed key.
@@ -34,7 +37,23 @@ impl MasterKey {
         }
         let aead = RandomizedNonceKey::new(&AES_256_GCM, bytes)
             .map_err(|_| MasterKeyError::WrongLength(bytes.len()))?;
-        Ok(Self { aead })
+        Ok(Self {
+            aead,
+            previous: None,
+        })
+    }
+
+    /// This key, opening also what `previous` sealed (during a change of master key).
+    pub fn with_previous(self, previous: MasterKey) -> Self {
+        Self {
+            aead: self.aead,
+            previous: Some(previous.aead),
+        }
+    }
+
+    /// Whether a previous master key is configured beside this one.
+    pub fn has_previous(&self) -> bool {
+        self.previous.is_some()
     }
 
     /// Makes a fresh random master key and returns it with its base64 form, to be saved.
@@ -59,22 +78,34 @@ impl MasterKey {
         Ok(sealed)
     }
 
-    /// Opens what [`MasterKey::seal`] made under the same context.
+    /// Opens what [`MasterKey::seal`] made under the same context, with this key or the
+    /// previous one.
     pub fn open(&self, context: &str, sealed: &[u8]) -> Result<Vec<u8>, MasterKeyError> {
-        if sealed.len() < NONCE_LEN {
-            return Err(MasterKeyError::CannotOpen);
-        }
-        let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
-        let nonce =
-            Nonce::try_assume_unique_for_key(nonce).map_err(|_| MasterKeyError::CannotOpen)?;
-        let mut in_out = ciphertext.to_vec();
-        let plaintext = self
-            .aead
-            .open_in_place(nonce, Aad::from(context.as_bytes()), &mut in_out)
-            .map_err(|_| MasterKeyError::CannotOpen)?;
-        Ok(plaintext.to_vec())
+        open_with(&self.aead, context, sealed).or_else(|error| match &self.previous {
+            Some(previous) => open_with(previous, context, sealed),
+            None => Err(error),
+        })
     }
 }
+
+fn open_with(
+    key: &RandomizedNonceKey,
+    context: &str,
+    sealed: &[u8],
+) -> Result<Vec<u8>, MasterKeyError> {
+    if sealed.len() < NONCE_LEN {
+        return Err(MasterKeyError::CannotOpen);
+    }
+    let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| MasterKeyError::CannotOpen)?;
+    let mut in_out = ciphertext.to_vec();
+    let plaintext = key
+        .open_in_place(nonce, Aad::from(context.as_bytes()), &mut in_out)
+        .map_err(|_| MasterKeyError::CannotOpen)?;
+    Ok(plaintext.to_vec())
+}
+
+impl MasterKey {}
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -109,6 +140,21 @@ mod tests {
             key.open("kid-1", &tampered),
             Err(MasterKeyError::CannotOpen)
         ));
+        Ok(())
+    }
+
+    #[test]
+    fn during_a_change_the_new_key_seals_and_either_opens() -> Result<(), MasterKeyError> {
+        let (old, old_encoded) = MasterKey::generate()?;
+        let (new, new_encoded) = MasterKey::generate()?;
+        let sealed_before = old.seal("kid-1", b"private")?;
+        let both = new.with_previous(MasterKey::from_base64(&old_encoded)?);
+        assert!(both.has_previous());
+        assert_eq!(both.open("kid-1", &sealed_before)?, b"private");
+        let sealed_now = both.seal("kid-1", b"private")?;
+        let new_alone = MasterKey::from_base64(&new_encoded)?;
+        assert_eq!(new_alone.open("kid-1", &sealed_now)?, b"private");
+        assert!(new_alone.open("kid-1", &sealed_before).is_err());
         Ok(())
     }
 

@@ -70,11 +70,18 @@ impl KeyStore {
             let Some(row) = rows.iter().find(|r| r.kid == key.kid) else {
                 continue;
             };
-            let jwk = serde_json::from_str(&row.public_jwk)?;
+            // What is published comes from the sealed private key, not from the row's copy:
+            // whoever could write the table could otherwise publish a key of their own.
+            let material = self.open(row)?;
+            let jwk = crate::jwk::public_jwk(row.algorithm, &material.public_parameters()?)?;
+            let stored: serde_json::Value = serde_json::from_str(&row.public_jwk)?;
+            if stored != serde_json::to_value(&jwk)? {
+                return Err(KeyError::PublicKeyMismatch(row.kid.clone()));
+            }
             let signer = if key.state == KeyState::Retired {
                 None
             } else {
-                Some(self.open(row)?.signer()?)
+                Some(material.signer()?)
             };
             loaded.push(LoadedKey::from_parts(jwk, row.activates_at, signer)?);
         }
@@ -98,6 +105,28 @@ impl KeyStore {
             return Ok(None);
         }
         self.load(now).await.map(Some)
+    }
+
+    /// Seals every private key anew under the current master key (after a change of master
+    /// key, with the previous one configured to open them). Returns how many.
+    pub async fn reseal_all(&self) -> Result<usize, KeyError> {
+        let rows = signing_key::Entity::find().all(&self.db).await?;
+        for row in &rows {
+            let material = self.open(row)?;
+            let sealed = self
+                .master_key
+                .seal(&row.kid, material.pkcs8_der())
+                .map_err(|source| KeyError::Sealed {
+                    kid: row.kid.clone(),
+                    source,
+                })?;
+            signing_key::Entity::update_many()
+                .col_expr(signing_key::Column::SealedPrivateKey, Expr::value(sealed))
+                .filter(signing_key::Column::Kid.eq(row.kid.as_str()))
+                .exec(&self.db)
+                .await?;
+        }
+        Ok(rows.len())
     }
 
     fn open(&self, row: &signing_key::Model) -> Result<KeyMaterial, KeyError> {

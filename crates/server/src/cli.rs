@@ -296,6 +296,11 @@ pub enum KeysCommand {
     /// Rotate now: each algorithm's next key becomes active (as soon as it has been published
     /// for keys.publish_ahead) and a new next key is published.
     Rotate,
+    /// After setting keys.master_key to a new key and keys.previous_master_key to the old
+    /// one: seal every signing key and waiting mail under the new key. Then remove
+    /// keys.previous_master_key.
+    #[command(name = "rotate-master")]
+    RotateMaster,
 }
 
 /// `--role`: read as people write it (`admin` is accepted for `administrator`).

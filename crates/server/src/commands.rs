@@ -74,6 +74,40 @@ pub async fn keys_rotate(settings: &Settings, json: bool) -> Result<(), ServeErr
     Ok(())
 }
 
+/// `latchkey keys rotate-master`: seals every signing key and every waiting mail under the
+/// new master key, with the previous one configured to open them.
+pub async fn keys_rotate_master(settings: &Settings, json: bool) -> Result<(), ServeError> {
+    let master_key = master_key::resolve(&settings.master_key)?;
+    if !master_key.has_previous() {
+        return Err(ServeError::Usage(
+            "set keys.master_key to the new master key and keys.previous_master_key to the one it replaces, then run this again".into(),
+        ));
+    }
+    let db = open_database(settings).await?;
+    let store = KeyStore::new(db.read().clone(), master_key.clone(), settings.key_policy);
+    if !json {
+        eprintln!("Sealing the signing keys under the new master key…");
+    }
+    let keys = store.reseal_all().await?;
+    if !json {
+        eprintln!("  {keys} signing keys done. Sealing the mail waiting to be sent…");
+    }
+    let mails = latchkey_login::mail::reseal_waiting(&db, &master_key)
+        .await
+        .map_err(|e| ServeError::Usage(format!("sealing the waiting mail: {e}")))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "signing_keys": keys, "mails": mails })
+        );
+    } else {
+        println!(
+            "Sealed {keys} signing keys and {mails} waiting mails under the new master key. Remove keys.previous_master_key from every replica's configuration and restart them."
+        );
+    }
+    Ok(())
+}
+
 /// A rotation changes which key signs every team's tokens, so each team's log records it.
 async fn record_rotation(
     settings: &Settings,

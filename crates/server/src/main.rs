@@ -39,6 +39,9 @@ fn main() -> ExitCode {
             Command::Migrate => commands::migrate(&settings, cli.json).await,
             Command::Keys(KeysCommand::List) => commands::keys_list(&settings, cli.json).await,
             Command::Keys(KeysCommand::Rotate) => commands::keys_rotate(&settings, cli.json).await,
+            Command::Keys(KeysCommand::RotateMaster) => {
+                commands::keys_rotate_master(&settings, cli.json).await
+            }
             Command::Client(ClientCommand::Create(args)) => {
                 client_commands::create(&settings, *args, cli.json).await
             }

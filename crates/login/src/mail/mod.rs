@@ -2,9 +2,11 @@
 //! as what they announce, and delivered by a worker over SMTP (or into `.eml` files).
 
 mod outbox;
+mod reseal;
 mod templates;
 
 pub use outbox::{Outbox, OutboxError};
+pub use reseal::{ResealError, reseal_waiting};
 pub use templates::{MagicLinkMail, MailTemplates, NoAccountMail, RenderedMail};
 
 use std::path::PathBuf;

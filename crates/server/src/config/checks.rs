@@ -9,19 +9,36 @@ use latchkey_keys::MasterKey;
 use super::{ConfigError, KeysConfig, LoginConfig, MasterKeySource, TokensConfig, invalid};
 
 /// `keys.master_key`, or the file `var/master.key` when it is empty.
-pub(super) fn master_key(configured: &str) -> Result<MasterKeySource, ConfigError> {
-    Ok(if configured.trim().is_empty() {
-        MasterKeySource::File(PathBuf::from("var/master.key"))
-    } else {
-        MasterKeySource::Configured(Arc::new(MasterKey::from_base64(configured).map_err(
-            |e| {
-                invalid(
-                    "keys.master_key",
-                    format!("{e}; generate one with: openssl rand -base64 32"),
-                )
-            },
-        )?))
-    })
+/// With `keys.previous_master_key` too, what that one sealed still opens (during a change).
+pub(super) fn master_key(configured: &str, previous: &str) -> Result<MasterKeySource, ConfigError> {
+    let read = |key: &'static str, value: &str| {
+        MasterKey::from_base64(value).map_err(|e| {
+            invalid(
+                key,
+                format!("{e}; generate one with: openssl rand -base64 32"),
+            )
+        })
+    };
+    if configured.trim().is_empty() {
+        if !previous.trim().is_empty() {
+            return Err(invalid(
+                "keys.previous_master_key",
+                "is for changing keys.master_key: set keys.master_key to the new key as well",
+            ));
+        }
+        return Ok(MasterKeySource::File(PathBuf::from("var/master.key")));
+    }
+    let mut key = read("keys.master_key", configured)?;
+    if !previous.trim().is_empty() {
+        if previous.trim() == configured.trim() {
+            return Err(invalid(
+                "keys.previous_master_key",
+                "is the same as keys.master_key: it must be the key being replaced",
+            ));
+        }
+        key = key.with_previous(read("keys.previous_master_key", previous)?);
+    }
+    Ok(MasterKeySource::Configured(Arc::new(key)))
 }
 
 /// Keys must be published before use and outlive what they sign.

@@ -166,6 +166,8 @@ impl Default for HttpConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct KeysConfig {
     pub master_key: String,
+    /// The master key being replaced, while `keys rotate-master` seals everything anew.
+    pub previous_master_key: String,
     pub rotation_period: Ttl,
     pub publish_ahead: Ttl,
     pub retired_ttl: Ttl,
@@ -209,6 +211,7 @@ impl Default for KeysConfig {
     fn default() -> Self {
         Self {
             master_key: String::new(),
+            previous_master_key: String::new(),
             rotation_period: Ttl::from_secs(30 * 86_400),
             publish_ahead: Ttl::from_secs(86_400),
             retired_ttl: Ttl::from_secs(72 * 3600),
@@ -329,7 +332,7 @@ impl Config {
                 "must be a sqlite:// URL (sqlite://var/latchkey.db?mode=rwc) or a postgres:// URL",
             ));
         }
-        let master_key = master_key(&self.keys.master_key)?;
+        let master_key = master_key(&self.keys.master_key, &self.keys.previous_master_key)?;
         let keys = &self.keys;
         check_keys(keys)?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
