@@ -324,7 +324,8 @@ async fn the_master_key_is_changed_with_rotate_master() {
     let (old, new) = (master_key(), master_key());
     let mut cfg = config(&db, &old);
     // Mail cannot leave, so one waits in the outbox, sealed under the old key.
-    cfg.mail.smtp_url = format!("smtp://127.0.0.1:{}", crate::harness::free_port());
+    let smtp = crate::smtp::SmtpSink::down().await;
+    cfg.mail.smtp_url = smtp.url();
     let app = TestApp::spawn(cfg).await;
     crate::browser::Browser::new(&app.base_url)
         .register("waiting@example.com")

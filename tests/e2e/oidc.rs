@@ -1531,6 +1531,58 @@ async fn authorization_requests_per_ip_past_the_limit_get_429() {
     p.app.stop().await;
 }
 
+/// "Sign out everywhere" also ends what applications hold (I5): a refresh token stolen with a
+/// device stops working with the sessions, and so do the access tokens issued from it.
+async fn signing_out_everywhere_revokes_the_applications_tokens(db: TestDb) {
+    let p = provider(&db, |_| {}).await;
+    let (client_id, secret) = web_client(&db, &p.app, "Helpdesk");
+    let rp = p.rp(&client_id, Some(&secret));
+    let browser = Browser::new(&p.app.base_url);
+    let (request, code) = a_code(&p, &rp, &browser, "eve@example.com").await;
+    let form = vec![
+        ("grant_type", "authorization_code".to_owned()),
+        ("code", code),
+        ("redirect_uri", REDIRECT_URI.to_owned()),
+        ("code_verifier", request.verifier.secret().clone()),
+    ];
+    let (status, tokens) = send(&p, (&client_id, &secret), form).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let access = tokens["access_token"].as_str().expect("access").to_owned();
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    assert_eq!(
+        p.introspect((&client_id, &secret), &access).await["active"],
+        true
+    );
+
+    let dashboard = browser.get("/dashboard").await;
+    assert!(
+        dashboard
+            .body
+            .contains("signs you out of every application")
+    );
+    let out = browser
+        .post("/logout/everywhere", &[("csrf", &dashboard.field("csrf"))])
+        .await;
+    assert_eq!(out.location(), Some("/login"));
+    let (status, body) = p
+        .token(
+            (&client_id, &secret),
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_grant");
+    assert_eq!(
+        p.introspect((&client_id, &secret), &access).await["active"],
+        false
+    );
+    p.app.stop().await;
+}
+on_both_databases!(signing_out_everywhere_revokes_the_applications_tokens);
+
 /// RFC 9700 §4.8: a client allowed to skip PKCE that got a code without a challenge cannot
 /// pass a verifier at the exchange: that is the downgrade an attacker who injected a stolen
 /// code would try. The refused attempt does not spend the code.

@@ -1,6 +1,7 @@
 //! A real SMTP server for the tests, speaking just enough of RFC 5321 for lettre to deliver
 //! to it over TCP; every message is kept and parsed with `mail-parser`.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -57,24 +58,50 @@ impl Mail {
 pub struct SmtpSink {
     pub port: u16,
     mails: Arc<Mutex<Vec<Mail>>>,
+    /// While false the server is "down": it answers 421 and hangs up, as a mail server that
+    /// is not taking mail does. It keeps its port, so no other test can take it meanwhile.
+    up: Arc<AtomicBool>,
+    /// Connections turned away while down.
+    refused: Arc<AtomicUsize>,
     server: JoinHandle<()>,
 }
 
 impl SmtpSink {
     pub async fn start() -> Self {
-        Self::on_port(0).await
+        Self::listen(true).await
     }
 
-    /// Starts the sink on a given port (to bring a "down" mail server back up).
-    pub async fn on_port(port: u16) -> Self {
-        let listener = TcpListener::bind(("127.0.0.1", port))
+    /// A mail server that is down until [`SmtpSink::bring_up`].
+    pub async fn down() -> Self {
+        Self::listen(false).await
+    }
+
+    /// How many connections were turned away while down.
+    pub fn refused(&self) -> usize {
+        self.refused.load(Ordering::SeqCst)
+    }
+
+    /// From now on, mail is taken.
+    pub fn bring_up(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+
+    async fn listen(up: bool) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
             .expect("bind smtp sink");
         let port = listener.local_addr().expect("addr").port();
         let mails = Arc::new(Mutex::new(Vec::new()));
-        let store = mails.clone();
+        let up = Arc::new(AtomicBool::new(up));
+        let refused = Arc::new(AtomicUsize::new(0));
+        let (store, taking, turned_away) = (mails.clone(), up.clone(), refused.clone());
         let server = tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                if !taking.load(Ordering::SeqCst) {
+                    let _ = socket.write_all(b"421 sink.test not taking mail\r\n").await;
+                    turned_away.fetch_add(1, Ordering::SeqCst);
+                    continue;
+                }
                 let store = store.clone();
                 tokio::spawn(async move {
                     let _ = session(socket, store).await;
@@ -84,6 +111,8 @@ impl SmtpSink {
         Self {
             port,
             mails,
+            up,
+            refused,
             server,
         }
     }

@@ -74,7 +74,13 @@ pub(super) async fn logout_everywhere(
             .revoke_all(&user.user_id, state.now())
             .await
             .map_err(PageError::internal)?;
-        tracing::info!(user = %user.user_id, ended, "signed out everywhere");
+        // And out of every application: their refresh tokens are revoked too.
+        let grants = state
+            .provider
+            .revoke_grants_of(&user.user_id, "signed_out_everywhere", state.now())
+            .await
+            .map_err(PageError::internal)?;
+        tracing::info!(user = %user.user_id, ended, grants, "signed out everywhere");
     }
     Ok(signed_out(&state, jar))
 }

@@ -33,4 +33,25 @@ impl Provider {
         }
         Ok(())
     }
+
+    /// Revokes every grant a person holds (their refresh tokens, and the access tokens issued
+    /// from them), for "sign out everywhere": a stolen refresh token stops working with the
+    /// sessions. Returns how many.
+    pub async fn revoke_grants_of(
+        &self,
+        user_id: &latchkey_core::UserId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize, sea_orm::DbErr> {
+        let live = grant::Entity::find()
+            .filter(grant::Column::UserId.eq(user_id.as_str()))
+            .filter(grant::Column::RevokedAt.is_null())
+            .all(self.db.read())
+            .await?;
+        for family in &live {
+            self.revoke_grant(&GrantId::from(family.id.as_str()), reason, now)
+                .await?;
+        }
+        Ok(live.len())
+    }
 }
