@@ -1020,7 +1020,7 @@ async fn a_browser_that_signed_in_before_is_not_locked_out_by_strangers(db: Test
         .find(|c| c.starts_with("latchkey-device="))
         .expect("the browser is remembered");
     assert!(
-        device.contains("HttpOnly") && device.contains("Max-Age=7776000"),
+        device.contains("HttpOnly") && device.contains("Max-Age=2592000"),
         "{device}"
     );
 
@@ -1123,14 +1123,22 @@ async fn behind_a_trusted_proxy_the_client_it_names_is_limited_mailed_and_audite
     let limited = ada.request_login("ada@example.com").await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     // Someone else behind the same proxy is not held back by her.
-    let bo = behind_proxy(&app, "forwarded", "for=203.0.113.8;proto=https");
+    let bo = behind_proxy(&app, "x-forwarded-for", "203.0.113.8");
     assert_eq!(
         bo.request_login("bo@example.com").await.status,
         StatusCode::SEE_OTHER
     );
+    // The proxy writes X-Forwarded-For and passes Forwarded through as the client sent it:
+    // a client naming another address there is still Ada, and still limited.
+    let mut spoofing = reqwest::header::HeaderMap::new();
+    spoofing.insert("x-forwarded-for", "203.0.113.7".parse().expect("header"));
+    spoofing.insert("forwarded", "for=198.51.100.77".parse().expect("header"));
+    let spoofer = Browser::with_headers(&app.base_url, spoofing);
+    let refused = spoofer.request_login("ada@example.com").await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
 
     // IPv6 counts by /64: one host's addresses share a budget, the next network does not.
-    let v6 = |address: &str| behind_proxy(&app, "forwarded", &format!("for=\"[{address}]:4711\""));
+    let v6 = |address: &str| behind_proxy(&app, "x-forwarded-for", address);
     for address in ["2001:db8:1:2::1", "2001:db8:1:2::2"] {
         assert_eq!(
             v6(address).request_login("v@example.com").await.status,

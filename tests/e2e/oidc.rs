@@ -1230,8 +1230,10 @@ async fn machine_clients_get_only_their_scopes(db: TestDb) {
 on_both_databases!(machine_clients_get_only_their_scopes);
 
 async fn prompt_and_max_age_force_a_new_sign_in(db: TestDb) {
+    // Codes live 5 s here: long enough for a loaded machine to exchange them, short enough
+    // to move the clock past.
     let p = provider(&db, |cfg| {
-        cfg.tokens.code_ttl = latchkey_server::duration::Ttl::from_secs(1);
+        cfg.tokens.code_ttl = latchkey_server::duration::Ttl::from_secs(5);
     })
     .await;
     let created = create_client(
@@ -1292,7 +1294,7 @@ async fn prompt_and_max_age_force_a_new_sign_in(db: TestDb) {
         .expect("the RS256 ID token verifies");
 
     // An expired code is refused.
-    p.app.clock.advance(chrono::TimeDelta::milliseconds(1_500));
+    p.app.clock.advance(chrono::TimeDelta::milliseconds(5_500));
     let (_, body) = p
         .token(
             (id, secret),

@@ -24,14 +24,14 @@ impl Email {
         // RFC 6761 §6.4: `.invalid` never resolves. Integration identities hold such an
         // address so that no one can sign in as one.
         let reserved = domain == "invalid" || domain.ends_with(".invalid");
-        // Only the addresses a browser's email field takes (WHATWG HTML "valid email
-        // address"): no quoted local part ("a b"@x) and no address literal (a@[192.0.2.1]),
+        // Only plain addresses, as a browser's email field takes them (WHATWG HTML "valid
+        // email address", with non-ASCII letters as RFC 6531 allows): no quoted local part ("a b"@x) and no address literal (a@[192.0.2.1]),
         // which RFC 5322 allows but nobody signs up with, and which reach places (a mail
         // header, a log line, a bare IP) a plain address does not.
         let plain_local = parsed
             .local_part()
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".!#$%&'*+/=?^_`{|}~-".contains(c));
+            .all(|c| c.is_alphanumeric() || ".!#$%&'*+/=?^_`{|}~-".contains(c));
         let named_domain = !domain.starts_with('[');
         if !bare || !dotted_domain || reserved || !plain_local || !named_domain {
             return Err(InvalidEmail(trimmed.to_owned()));

@@ -105,8 +105,6 @@ fn open_with(
     Ok(plaintext.to_vec())
 }
 
-impl MasterKey {}
-
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("MasterKey([redacted])")

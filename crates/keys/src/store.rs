@@ -74,8 +74,12 @@ impl KeyStore {
             // whoever could write the table could otherwise publish a key of their own.
             let material = self.open(row)?;
             let jwk = crate::jwk::public_jwk(row.algorithm, &material.public_parameters()?)?;
-            let stored: serde_json::Value = serde_json::from_str(&row.public_jwk)?;
-            if stored != serde_json::to_value(&jwk)? {
+            // The key itself and its kid (its thumbprint), not the JSON's shape, which a
+            // library upgrade may change.
+            let stored: jsonwebtoken::jwk::Jwk = serde_json::from_str(&row.public_jwk)?;
+            if stored.algorithm != jwk.algorithm
+                || jwk.common.key_id.as_deref() != Some(row.kid.as_str())
+            {
                 return Err(KeyError::PublicKeyMismatch(row.kid.clone()));
             }
             let signer = if key.state == KeyState::Retired {

@@ -13,8 +13,11 @@ use super::model::LoginError;
 
 /// The JWS `typ` of the note: no other verifier accepts it.
 const DEVICE_TYPE: &str = "device+jwt";
-/// How long a browser is remembered after its last sign-in.
-pub const DEVICE_TTL: TimeDelta = TimeDelta::days(90);
+/// How long a browser is remembered after its last sign-in, at most: the note is signed with
+/// the current signing key and verifies while that key is published (keys.rotation_period
+/// plus keys.retired_ttl after it began signing), so with the defaults a note lasts from three
+/// days to a month. Each sign-in renews it.
+pub const DEVICE_TTL: TimeDelta = TimeDelta::days(30);
 
 #[derive(Serialize, Deserialize)]
 struct DeviceClaims {

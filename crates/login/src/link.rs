@@ -129,13 +129,15 @@ impl Login {
         // Counted per mailbox: `ann+1@` and `ann+2@` reach one inbox. A browser that signed
         // in to this account before asks from a budget of its own, which strangers cannot
         // spend.
-        let known_browser = account.as_ref().is_some_and(|account| {
-            requester
-                .device
-                .as_deref()
-                .and_then(|note| self.device_account(note, now))
-                .is_some_and(|signed_in| signed_in == account.id)
-        });
+        // The note is checked whatever the address, so the time taken does not tell whether
+        // the address has an account.
+        let noted = requester
+            .device
+            .as_deref()
+            .and_then(|note| self.device_account(note, now));
+        let known_browser = account
+            .as_ref()
+            .is_some_and(|account| noted.as_deref() == Some(account.id.as_str()));
         let counter = match known_browser {
             true => format!("known-browser:{}", mailbox_key(email.as_str())),
             false => mailbox_key(email.as_str()),

@@ -115,7 +115,10 @@ pub async fn create_join_link(
         .members(&args.team, &Actor::operator())
         .await
         .map_err(|e| explain(&args.team, e))?;
-    let Some(admin) = members.iter().find(|m| m.email == creator.as_str()) else {
+    let Some(admin) = members
+        .iter()
+        .find(|m| !m.unclaimed && m.email == creator.as_str())
+    else {
         return Err(ServeError::Usage(format!(
             "--created-by {creator} is not a member of team {}",
             args.team

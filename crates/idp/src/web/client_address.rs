@@ -1,8 +1,10 @@
 //! Which address a request comes from. Behind a TLS-terminating proxy every connection comes
 //! from the proxy, so the per-IP limit, the mail ("requested from …") and the audit log would
-//! all see one address. The proxy says whom it serves in `Forwarded` (RFC 7239) or
-//! `X-Forwarded-For`, but anyone can send those headers: they are read only from the proxies
-//! named in `http.trusted_proxies`, and only as far back as the chain stays trusted.
+//! all see one address. The proxy says whom it serves in `X-Forwarded-For` or `Forwarded`
+//! (RFC 7239), but anyone can send those headers: only the one the proxy writes
+//! (`http.forwarded_header`) is read, only from the proxies named in `http.trusted_proxies`,
+//! and only as far back as the chain stays trusted. A proxy passes the other header through
+//! as the client sent it, so reading both would let a client name its own address.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -17,13 +19,39 @@ use tower_governor::key_extractor::KeyExtractor;
 /// cannot make every request walk a megabyte of addresses.
 const MAX_HOPS: usize = 32;
 
-/// The proxies whose forwarding headers are believed (`http.trusted_proxies`).
+/// The proxies whose forwarding header is believed (`http.trusted_proxies`), and which header
+/// they write (`http.forwarded_header`).
 #[derive(Clone, Debug, Default)]
-pub struct TrustedProxies(Arc<[IpNet]>);
+pub struct TrustedProxies {
+    nets: Arc<[IpNet]>,
+    header: ForwardedHeader,
+}
+
+/// The header the trusted proxies write.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For` (nginx, HAProxy, cloud load balancers, Kubernetes ingresses).
+    #[default]
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239).
+    Forwarded,
+}
+
+impl ForwardedHeader {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Ok(Self::XForwardedFor),
+            "forwarded" => Ok(Self::Forwarded),
+            _ => Err(format!(
+                "{raw:?} is not x-forwarded-for or forwarded (the header your proxy writes)"
+            )),
+        }
+    }
+}
 
 impl TrustedProxies {
     /// Reads CIDRs (`10.0.0.0/8`, `fd00::/8`) or single addresses (`192.0.2.7`).
-    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, String> {
+    pub fn parse<S: AsRef<str>>(entries: &[S], header: ForwardedHeader) -> Result<Self, String> {
         entries
             .iter()
             .map(|entry| {
@@ -37,15 +65,18 @@ impl TrustedProxies {
                     })
             })
             .collect::<Result<Vec<_>, _>>()
-            .map(|nets| Self(nets.into()))
+            .map(|nets| Self {
+                nets: nets.into(),
+                header,
+            })
     }
 
-    fn trusts(&self, address: IpAddr) -> bool {
-        self.0.iter().any(|net| net.contains(&address))
+    pub(crate) fn trusts(&self, address: IpAddr) -> bool {
+        self.nets.iter().any(|net| net.contains(&address))
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.nets.is_empty()
     }
 }
 
@@ -59,7 +90,11 @@ pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxie
         return peer;
     }
     let mut client = peer;
-    for hop in forwarded_chain(headers).into_iter().rev().take(MAX_HOPS) {
+    for hop in forwarded_chain(headers, trusted.header)
+        .into_iter()
+        .rev()
+        .take(MAX_HOPS)
+    {
         let Some(hop) = hop else { break };
         client = hop.to_canonical();
         if !trusted.trusts(client) {
@@ -69,17 +104,19 @@ pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxie
     client
 }
 
-/// The addresses a request passed through, oldest first; `None` for a hop that names no
-/// address. `Forwarded` wins over `X-Forwarded-For` when both are present: it is the
-/// standard one, and a proxy that sets it means it.
-fn forwarded_chain(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    let forwarded = joined(headers, header::FORWARDED);
-    if !forwarded.is_empty() {
-        return elements(&forwarded).map(forwarded_for).collect();
-    }
-    let x_forwarded_for = joined(headers, "x-forwarded-for");
-    elements(&x_forwarded_for)
-        .map(|element| element.parse::<IpAddr>().ok())
+/// The addresses a request passed through, oldest first, from the one header the proxies
+/// write; `None` for a hop that names no address.
+fn forwarded_chain(headers: &HeaderMap, header: ForwardedHeader) -> Vec<Option<IpAddr>> {
+    let (name, read): (header::HeaderName, fn(&str) -> Option<IpAddr>) = match header {
+        ForwardedHeader::Forwarded => (header::FORWARDED, forwarded_for),
+        ForwardedHeader::XForwardedFor => (
+            header::HeaderName::from_static("x-forwarded-for"),
+            |element| element.parse::<IpAddr>().ok(),
+        ),
+    };
+    elements(headers, name)
+        .into_iter()
+        .map(|element| element.and_then(read))
         .collect()
 }
 
@@ -147,20 +184,17 @@ fn valid_port(port: &str) -> bool {
     }
 }
 
-/// Every value of a header, in order, as one comma-separated list (RFC 9110 §5.3). A value
-/// that is not visible ASCII reads as an unreadable hop.
-fn joined(headers: &HeaderMap, name: impl header::AsHeaderName) -> String {
+/// The elements of every value of a header, in order, as one comma-separated list (RFC 9110
+/// §5.3), trimmed; empty ones (`a,,b`) are dropped, as RFC 9110 allows. An element that is not
+/// text is `None`: only it is unreadable, not the hops a proxy appended after it.
+fn elements(headers: &HeaderMap, name: header::HeaderName) -> Vec<Option<&str>> {
     headers
         .get_all(name)
         .iter()
-        .map(|value| value.to_str().unwrap_or("?"))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// The list's elements, trimmed; empty ones (`a,,b`) are dropped, as RFC 9110 allows.
-fn elements(list: &str) -> impl DoubleEndedIterator<Item = &str> {
-    list.split(',').map(str::trim).filter(|e| !e.is_empty())
+        .flat_map(|value| value.as_bytes().split(|b| *b == b','))
+        .map(|element| std::str::from_utf8(element).ok().map(str::trim))
+        .filter(|element| element.is_none_or(|e| !e.is_empty()))
+        .collect()
 }
 
 /// What the per-IP limit counts by: an IPv4 address, or an IPv6 address's /64. One host gets a

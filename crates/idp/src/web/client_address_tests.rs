@@ -20,7 +20,11 @@ fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
 }
 
 fn proxies(nets: &[&str]) -> TrustedProxies {
-    TrustedProxies::parse(nets).unwrap_or_default()
+    TrustedProxies::parse(nets, ForwardedHeader::XForwardedFor).unwrap_or_default()
+}
+
+fn forwarded_proxies(nets: &[&str]) -> TrustedProxies {
+    TrustedProxies::parse(nets, ForwardedHeader::Forwarded).unwrap_or_default()
 }
 
 #[test]
@@ -68,15 +72,30 @@ fn a_trusted_proxy_names_the_client_and_earlier_hops_are_not_believed() {
 }
 
 #[test]
-fn the_forwarded_header_wins_and_reads_ports_quotes_and_ipv6() {
-    let trusted = proxies(&["10.0.0.0/8", "::1"]);
+fn only_the_header_the_proxy_writes_is_read() {
+    // The proxy appends to X-Forwarded-For and passes the client's own Forwarded through.
     let h = headers(&[
         ("x-forwarded-for", "203.0.113.1"),
-        (
-            "forwarded",
-            r#"for=192.0.2.60;proto=http;by=203.0.113.43, For="[2001:db8:cafe::17]:4711""#,
-        ),
+        ("forwarded", "for=192.0.2.99"),
     ]);
+    let peer = ip("10.0.0.2");
+    assert_eq!(
+        client_address(peer, &h, &proxies(&["10.0.0.0/8"])),
+        ip("203.0.113.1")
+    );
+    assert_eq!(
+        client_address(peer, &h, &forwarded_proxies(&["10.0.0.0/8"])),
+        ip("192.0.2.99")
+    );
+}
+
+#[test]
+fn the_forwarded_header_reads_ports_quotes_and_ipv6() {
+    let trusted = forwarded_proxies(&["10.0.0.0/8", "::1"]);
+    let h = headers(&[(
+        "forwarded",
+        r#"for=192.0.2.60;proto=http;by=203.0.113.43, For="[2001:db8:cafe::17]:4711""#,
+    )]);
     assert_eq!(
         client_address(ip("::1"), &h, &trusted),
         ip("2001:db8:cafe::17")
@@ -89,8 +108,21 @@ fn the_forwarded_header_wins_and_reads_ports_quotes_and_ipv6() {
 }
 
 #[test]
-fn an_unreadable_hop_ends_the_walk_at_the_last_good_address() {
+fn a_non_text_element_hides_only_itself() {
+    let mut h = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_bytes(b"198.51.100.1, \xff\xfe, 203.0.113.9") {
+        h.append("x-forwarded-for", value);
+    }
     let trusted = proxies(&["10.0.0.0/8"]);
+    assert_eq!(
+        client_address(ip("10.0.0.2"), &h, &trusted),
+        ip("203.0.113.9")
+    );
+}
+
+#[test]
+fn an_unreadable_hop_ends_the_walk_at_the_last_good_address() {
+    let trusted = forwarded_proxies(&["10.0.0.0/8"]);
     for value in [
         "garbage",
         "unknown",
@@ -108,6 +140,7 @@ fn an_unreadable_hop_ends_the_walk_at_the_last_good_address() {
         );
     }
     let h = headers(&[("x-forwarded-for", "203.0.113.5, nonsense, 10.0.0.9")]);
+    let trusted = proxies(&["10.0.0.0/8"]);
     assert_eq!(client_address(ip("10.0.0.2"), &h, &trusted), ip("10.0.0.9"));
 }
 
@@ -138,12 +171,15 @@ fn ipv6_is_limited_by_its_64_and_ipv4_by_its_address() {
 
 #[test]
 fn proxy_lists_name_the_entry_that_is_wrong() {
-    assert!(TrustedProxies::parse(&["10.0.0.0/8", "fd00::/8", "192.0.2.7"]).is_ok());
-    let error = TrustedProxies::parse(&["10.0.0.0/33"])
+    let xff = ForwardedHeader::XForwardedFor;
+    assert!(TrustedProxies::parse(&["10.0.0.0/8", "fd00::/8", "192.0.2.7"], xff).is_ok());
+    let error = TrustedProxies::parse(&["10.0.0.0/33"], xff)
         .err()
         .unwrap_or_default();
     assert!(error.contains("10.0.0.0/33"), "{error}");
-    assert!(TrustedProxies::parse(&["proxy.internal"]).is_err());
+    assert!(TrustedProxies::parse(&["proxy.internal"], xff).is_err());
+    assert!(ForwardedHeader::parse("X-Forwarded-For").is_ok());
+    assert!(ForwardedHeader::parse("x-real-ip").is_err());
 }
 
 /// Every address written anywhere in a header value, with or without a port.
@@ -170,7 +206,11 @@ proptest! {
         forwarded in "[ -~]{0,80}",
         x_forwarded_for in "[0-9a-f.:, \\[\\]]{0,80}",
     ) {
-        let trusted = proxies(&["10.0.0.0/8"]);
+        let trusted = if forwarded.len() % 2 == 0 {
+            proxies(&["10.0.0.0/8"])
+        } else {
+            forwarded_proxies(&["10.0.0.0/8"])
+        };
         let h = headers(&[("forwarded", &forwarded), ("x-forwarded-for", &x_forwarded_for)]);
         let got = client_address(ip("10.0.0.2"), &h, &trusted);
         let named = got == ip("10.0.0.2")
@@ -187,7 +227,11 @@ proptest! {
         chain in proptest::collection::vec(any::<[u8; 4]>(), 1..6),
         as_forwarded in any::<bool>(),
     ) {
-        let trusted = proxies(&["10.0.0.0/8"]);
+        let trusted = if as_forwarded {
+            forwarded_proxies(&["10.0.0.0/8"])
+        } else {
+            proxies(&["10.0.0.0/8"])
+        };
         let addresses: Vec<IpAddr> = chain.iter().map(|o| IpAddr::from(*o)).collect();
         let list = addresses.iter().map(|a| if as_forwarded { format!("for={a}") } else { a.to_string() });
         let value = list.collect::<Vec<_>>().join(", ");

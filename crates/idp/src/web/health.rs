@@ -29,7 +29,8 @@ pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 /// `GET /metrics`: Prometheus text format, for the operator alone. Request counts, revocation
 /// reasons and rate-limit hits tell an attacker how an attack is going: with
 /// `http.metrics_token` set, only a request bearing it is answered; without, only this
-/// machine (a loopback peer, as a local scraper or sidecar is). Anyone else gets 404.
+/// machine (a loopback peer that is no proxy and forwards nobody, as a local scraper or
+/// sidecar is). Anyone else gets 404.
 pub(super) async fn metrics(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -41,7 +42,14 @@ pub(super) async fn metrics(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .is_some_and(|given| constant_time_eq(given, token)),
-        None => peer.ip().to_canonical().is_loopback(),
+        // This machine itself, not a proxy on it relaying someone else's request.
+        None => {
+            let peer = peer.ip().to_canonical();
+            peer.is_loopback()
+                && !state.trusted_proxies.trusts(peer)
+                && !headers.contains_key(header::FORWARDED)
+                && !headers.contains_key("x-forwarded-for")
+        }
     };
     if !allowed {
         return StatusCode::NOT_FOUND.into_response();

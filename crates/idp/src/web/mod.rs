@@ -42,7 +42,7 @@ use crate::telemetry;
 use run_to_completion::run_to_completion;
 
 pub use crate::state::StateError;
-pub use client_address::TrustedProxies;
+pub use client_address::{ForwardedHeader, TrustedProxies};
 pub(crate) use cookies::CookiePolicy;
 pub use error::PageError;
 

@@ -455,6 +455,13 @@ async fn metrics_are_for_this_machine_or_the_bearer_of_the_token() {
     assert_eq!(get(&app, "/metrics").await.status(), StatusCode::NOT_FOUND);
     let answered = app.clone().oneshot(local(None)).await.expect("infallible");
     assert_eq!(answered.status(), StatusCode::OK);
+    // A proxy on this machine relaying someone else's request is not this machine.
+    let mut relayed = local(None);
+    relayed
+        .headers_mut()
+        .insert("x-forwarded-for", "203.0.113.9".parse().expect("header"));
+    let relayed = app.clone().oneshot(relayed).await.expect("infallible");
+    assert_eq!(relayed.status(), StatusCode::NOT_FOUND);
 
     let token = "0123456789abcdef0123";
     let (state, _outbox) = state_with("http://127.0.0.1:8080", |c| {

@@ -58,6 +58,17 @@ impl Provider {
         // verifier), may a late replay revoke what the code gave.
         self.check_unexpired(&claims, auth_time, now).await?;
         let scopes = Scopes::parse(&claims.scope).unwrap_or_default();
+        // A replay is a replay whatever else is wrong with it: caught before the resource is
+        // judged, so naming another resource cannot dodge the revocation.
+        if used_code::Entity::find_by_id(sha256_hex(claims.id.as_bytes()))
+            .one(self.db.read())
+            .await?
+            .is_some()
+        {
+            self.revoke_code_grant(&claims, auth_time, "code_replay", now)
+                .await?;
+            return Err(replayed());
+        }
         let resource = match (claims.resource.as_deref(), resource) {
             (Some(authorized), Some(asked)) if authorized != asked => {
                 return Err(OAuthError::invalid_target(format!(

@@ -180,6 +180,10 @@ impl Provider {
             .one(txn)
             .await?;
         if let Some(found) = linked {
+            // Promoted since it was linked: an integration never speaks for an administrator.
+            if found.role != Role::Member.as_str() {
+                return Err(refused(NOT_SIGNABLE));
+            }
             return Ok(found.user_id);
         }
         let (account, action) = match self.member_with_address(txn, trusted, email).await? {
@@ -231,6 +235,9 @@ impl Provider {
             )
             .all(txn)
             .await?;
+        // The person's own account first, on every database: it is the one to link.
+        let mut candidates = candidates;
+        candidates.sort_by_key(|account| account.provisioned_by.is_some());
         for account in candidates {
             if membership::Entity::find_by_id((team.to_owned(), account.id.clone()))
                 .one(txn)

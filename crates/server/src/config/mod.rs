@@ -123,8 +123,10 @@ pub struct HttpConfig {
     pub rate_limit_per_ip: u32,
     /// How long a client may take to send a request's headers.
     pub header_read_timeout: Ttl,
-    /// The proxies (CIDRs or addresses) whose forwarding headers name the client.
+    /// The proxies (CIDRs or addresses) whose forwarding header names the client.
     pub trusted_proxies: Vec<String>,
+    /// The header those proxies write: x-forwarded-for or forwarded.
+    pub forwarded_header: String,
     /// The bearer token `/metrics` asks for; empty: only loopback peers may read it.
     pub metrics_token: String,
 }
@@ -157,6 +159,7 @@ impl Default for HttpConfig {
             rate_limit_per_ip: 120,
             header_read_timeout: Ttl::from_secs(10),
             trusted_proxies: Vec::new(),
+            forwarded_header: "x-forwarded-for".into(),
             metrics_token: String::new(),
         }
     }
@@ -360,8 +363,12 @@ impl Config {
         if self.http.header_read_timeout.as_duration() < std::time::Duration::from_secs(1) {
             return Err(invalid("http.header_read_timeout", "must be at least 1s"));
         }
-        let trusted_proxies = latchkey_idp::web::TrustedProxies::parse(&self.http.trusted_proxies)
-            .map_err(|e| invalid("http.trusted_proxies", e))?;
+        let forwarded_header =
+            latchkey_idp::web::ForwardedHeader::parse(&self.http.forwarded_header)
+                .map_err(|e| invalid("http.forwarded_header", e))?;
+        let trusted_proxies =
+            latchkey_idp::web::TrustedProxies::parse(&self.http.trusted_proxies, forwarded_header)
+                .map_err(|e| invalid("http.trusted_proxies", e))?;
         let metrics_token =
             Some(self.http.metrics_token.trim().to_owned()).filter(|t| !t.is_empty());
         if metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
