@@ -527,8 +527,15 @@ async fn an_integration_cannot_claim_a_person_or_tell_who_has_an_account(db: Tes
     };
 
     // A new address and one with an account elsewhere get the same answer.
-    let (status, for_new) =
-        exchange(app, client, &assert_for("j1", "x1", "cfo@victim.example")).await;
+    let named = key.assertion(
+        Algorithm::ES256,
+        &claims(&token_endpoint, "j1", |c| {
+            c["sub"] = json!("x1");
+            c["email"] = json!("cfo@victim.example");
+            c["name"] = json!("Cy Fo");
+        }),
+    );
+    let (status, for_new) = exchange(app, client, &named).await;
     assert_eq!(status, StatusCode::OK, "{for_new}");
     let (status, for_existing) = exchange(
         app,
@@ -555,7 +562,8 @@ async fn an_integration_cannot_claim_a_person_or_tell_who_has_an_account(db: Tes
     assert!(
         identities
             .iter()
-            .any(|m| m["email"] == "cfo@victim.example")
+            .any(|m| m["email"] == "cfo@victim.example" && m["name"] == "Cy Fo"),
+        "the integration's name for its identity is kept: {members}"
     );
     let outsider_teams = cli(&db, app, &["team", "members", "--team", &other]);
     assert_eq!(

@@ -1585,6 +1585,96 @@ async fn signing_out_everywhere_revokes_the_applications_tokens(db: TestDb) {
 }
 on_both_databases!(signing_out_everywhere_revokes_the_applications_tokens);
 
+/// People have names (issue 15): the operator sets one, and a relying party that asks for
+/// `profile` sees it, split into given and family names, in the ID token and at userinfo;
+/// without `profile` it sees none.
+async fn the_profile_scope_gives_the_persons_name(db: TestDb) {
+    let p = provider(&db, |_| {}).await;
+    let (client_id, secret) = web_client(&db, &p.app, "Helpdesk");
+    let rp = p.rp(&client_id, Some(&secret));
+    let browser = Browser::new(&p.app.base_url);
+    a_code(&p, &rp, &browser, "ada@example.com").await;
+    let set = crate::harness::cli_json(
+        &db,
+        &p.app,
+        &[
+            "user",
+            "set-name",
+            "--email",
+            "ada@example.com",
+            "--name",
+            " Ada  King Lovelace",
+        ],
+    );
+    assert_eq!(set["family_name"], "Lovelace");
+
+    let request = authorize_scopes(&rp, &["profile", "email"], &[]);
+    let consent = browser.get(&request.url).await;
+    let code = callback(&allow(&browser, &consent).await)["code"].clone();
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(code))
+        .expect("token endpoint")
+        .set_pkce_verifier(request.verifier)
+        .request_async(&p.http)
+        .await
+        .expect("exchange");
+    let claims = tokens
+        .id_token()
+        .expect("id token")
+        .claims(&rp.id_token_verifier(), &request.nonce)
+        .expect("verifies");
+    let name = |claim: Option<&openidconnect::LocalizedClaim<openidconnect::EndUserName>>| {
+        claim
+            .and_then(|c| c.get(None))
+            .map(|n| n.as_str().to_owned())
+    };
+    assert_eq!(name(claims.name()).as_deref(), Some("Ada King Lovelace"));
+    assert_eq!(
+        claims
+            .given_name()
+            .and_then(|c| c.get(None))
+            .map(|n| n.as_str().to_owned())
+            .as_deref(),
+        Some("Ada King")
+    );
+    assert_eq!(
+        claims
+            .family_name()
+            .and_then(|c| c.get(None))
+            .map(|n| n.as_str().to_owned())
+            .as_deref(),
+        Some("Lovelace")
+    );
+    assert_eq!(
+        claims.preferred_username().map(|u| u.as_str()),
+        Some("ada@example.com")
+    );
+    let userinfo: CoreUserInfoClaims = rp
+        .user_info(tokens.access_token().clone(), None)
+        .expect("userinfo discovered")
+        .request_async(&p.http)
+        .await
+        .expect("userinfo");
+    assert_eq!(name(userinfo.name()).as_deref(), Some("Ada King Lovelace"));
+    assert!(userinfo.updated_at().is_some());
+
+    // Without profile: no name anywhere.
+    let request = authorize_scopes(&rp, &["email"], &[]);
+    let code = callback(&browser.get(&request.url).await)["code"].clone();
+    let form = vec![
+        ("grant_type", "authorization_code".to_owned()),
+        ("code", code),
+        ("redirect_uri", REDIRECT_URI.to_owned()),
+        ("code_verifier", request.verifier.secret().clone()),
+    ];
+    let (status, raw) = send(&p, (&client_id, &secret), form).await;
+    assert_eq!(status, StatusCode::OK, "{raw}");
+    let id_token = jwt_payload(raw["id_token"].as_str().expect("id_token"));
+    assert!(id_token.get("name").is_none() && id_token.get("preferred_username").is_none());
+    p.app.stop().await;
+}
+on_both_databases!(the_profile_scope_gives_the_persons_name);
+
 /// RFC 9700 §4.8: a client allowed to skip PKCE that got a code without a challenge cannot
 /// pass a verifier at the exchange: that is the downgrade an attacker who injected a stolen
 /// code would try. The refused attempt does not spend the code.

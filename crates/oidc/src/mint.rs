@@ -9,9 +9,10 @@ use crate::client::Client;
 use crate::entities::refresh_token;
 use crate::error::OAuthError;
 use crate::provider::Provider;
-use crate::scope::{EMAIL, OPENID, Scopes, TEAM};
+use crate::scope::{EMAIL, OPENID, PROFILE, Scopes, TEAM};
 use crate::tokens::{
-    ACCESS_TOKEN_TYPE, AccessClaims, ID_TOKEN_TYPE, IdClaims, TeamClaims, TokenResponse, at_hash,
+    ACCESS_TOKEN_TYPE, AccessClaims, ID_TOKEN_TYPE, IdClaims, ProfileClaims, TeamClaims,
+    TokenResponse, at_hash,
 };
 use latchkey_core::secret::SecretToken;
 use latchkey_login::entities::user;
@@ -52,6 +53,11 @@ impl Provider {
             issued.team_id,
             now,
         )?;
+        let profile = if scopes.contains(OPENID) && scopes.contains(PROFILE) {
+            Some(ProfileClaims::of(&self.account(issued.user_id).await?))
+        } else {
+            None
+        };
         let id_token = if scopes.contains(OPENID) {
             let claims = IdClaims {
                 iss: self.issuer.to_string(),
@@ -72,6 +78,7 @@ impl Provider {
                     team_name: m.team.name,
                     team_role: m.role.as_str().to_owned(),
                 }),
+                profile,
             };
             Some(
                 self.keys

@@ -17,8 +17,8 @@ use super::client::Client;
 use super::entities::{grant, refresh_token, revoked_token};
 use super::error::{ErrorCode, OAuthError};
 use super::provider::Provider;
-use super::scope::{EMAIL, OPENID, Scopes, TEAM};
-use super::tokens::{ACCESS_TOKEN_TYPE, AccessClaims};
+use super::scope::{EMAIL, OPENID, PROFILE, Scopes, TEAM};
+use super::tokens::{ACCESS_TOKEN_TYPE, AccessClaims, ProfileClaims};
 use latchkey_core::secret::SecretToken;
 use latchkey_login::entities::user;
 use latchkey_teams::Teams;
@@ -136,6 +136,11 @@ impl Provider {
         if scopes.contains(EMAIL) {
             info.insert("email".into(), json!(account.email));
             info.insert("email_verified".into(), json!(true));
+        }
+        if scopes.contains(PROFILE)
+            && let Value::Object(profile) = json!(ProfileClaims::of(&account))
+        {
+            info.extend(profile);
         }
         if let Some(team) = &claims.team_id
             && scopes.contains(TEAM)

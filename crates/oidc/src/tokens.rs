@@ -58,6 +58,38 @@ pub struct IdClaims {
     pub email_verified: Option<bool>,
     #[serde(flatten)]
     pub team: Option<TeamClaims>,
+    #[serde(flatten)]
+    pub profile: Option<ProfileClaims>,
+}
+
+/// The `profile` scope's claims (Core §5.4) that Latchkey knows: the name, its given and
+/// family parts, the address as `preferred_username`, and when the name last changed.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ProfileClaims {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
+    pub preferred_username: String,
+    pub updated_at: i64,
+}
+
+impl ProfileClaims {
+    /// The claims of an account.
+    pub fn of(account: &latchkey_login::entities::user::Model) -> Self {
+        Self {
+            name: account.name.clone(),
+            given_name: account.given_name.clone(),
+            family_name: account.family_name.clone(),
+            preferred_username: account.shown_email().to_owned(),
+            updated_at: account
+                .name_updated_at
+                .unwrap_or(account.created_at)
+                .timestamp(),
+        }
+    }
 }
 
 /// The `team` scope's claims: the team the person works in and their role in it.

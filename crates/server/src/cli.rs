@@ -52,6 +52,22 @@ pub enum Command {
     /// Register the APIs (resource servers, RFC 8707) access tokens are issued for.
     #[command(subcommand)]
     Resource(ResourceCommand),
+    /// People's accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Set a person's name (for the profile scope); split into given and family names at the
+    /// last space.
+    #[command(name = "set-name")]
+    SetName {
+        #[arg(long, value_name = "EMAIL")]
+        email: String,
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

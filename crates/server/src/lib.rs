@@ -14,3 +14,4 @@ pub mod resource_commands;
 pub mod serve;
 pub mod team_commands;
 pub mod telemetry;
+pub mod user_commands;

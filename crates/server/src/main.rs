@@ -2,11 +2,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use latchkey_server::cli::{
-    Cli, ClientCommand, Command, JoinLinkCommand, KeysCommand, TeamCommand,
+    Cli, ClientCommand, Command, JoinLinkCommand, KeysCommand, TeamCommand, UserCommand,
 };
 use latchkey_server::config::Config;
 use latchkey_server::{
     client_commands, commands, issuer_commands, resource_commands, serve, team_commands, telemetry,
+    user_commands,
 };
 
 fn main() -> ExitCode {
@@ -62,6 +63,9 @@ fn main() -> ExitCode {
             }
             Command::Audit(args) => team_commands::audit(&settings, args, cli.json).await,
             Command::Issuer(command) => issuer_commands::run(&settings, command, cli.json).await,
+            Command::User(UserCommand::SetName { email, name }) => {
+                user_commands::set_name(&settings, &email, &name, cli.json).await
+            }
             Command::Resource(command) => {
                 resource_commands::run(&settings, command, cli.json).await
             }

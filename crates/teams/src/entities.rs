@@ -27,6 +27,12 @@ pub mod user {
         pub last_sign_in_at: Option<DateTimeUtc>,
         pub provisioned_by: Option<String>,
         pub asserted_email: Option<String>,
+        pub name: Option<String>,
+        pub given_name: Option<String>,
+        pub family_name: Option<String>,
+        pub name_updated_at: Option<DateTimeUtc>,
+        /// Set by the person or the operator: an integration's claim no longer changes it.
+        pub name_edited: bool,
     }
 
     impl Model {

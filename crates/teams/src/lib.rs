@@ -8,6 +8,7 @@ mod error;
 mod join_links;
 mod name;
 mod people;
+mod person_name;
 mod role;
 mod teams;
 #[cfg(test)]
@@ -18,5 +19,6 @@ pub use error::{JoinError, TeamError};
 pub use join_links::{JoinLink, JoinLinkState, Joined, NewJoinLink};
 pub use name::TeamName;
 pub use people::{INTEGRATION_DOMAIN, ensure_user, provision_identity};
+pub use person_name::{PersonName, set_name, sync_name};
 pub use role::{Role, RoleParseError};
 pub use teams::{Member, Membership, Team, Teams, administer, lock_team};

@@ -20,6 +20,11 @@ pub async fn ensure_user<C: ConnectionTrait>(
         last_sign_in_at: Set(None),
         provisioned_by: Set(None),
         asserted_email: Set(None),
+        name: Set(None),
+        given_name: Set(None),
+        family_name: Set(None),
+        name_updated_at: Set(None),
+        name_edited: Set(false),
     })
     .on_conflict(
         OnConflict::column(user::Column::Email)
@@ -59,6 +64,11 @@ pub async fn provision_identity<C: ConnectionTrait>(
         last_sign_in_at: Set(None),
         provisioned_by: Set(Some(team_id.to_owned())),
         asserted_email: Set(Some(asserted_email.to_owned())),
+        name: Set(None),
+        given_name: Set(None),
+        family_name: Set(None),
+        name_updated_at: Set(None),
+        name_edited: Set(false),
     })
     .exec_with_returning(conn)
     .await?;

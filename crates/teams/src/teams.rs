@@ -60,6 +60,8 @@ pub struct Member {
     /// and it can be signed in only by that integration.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unclaimed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// Teams and their members.
@@ -261,6 +263,7 @@ impl Teams {
             .filter_map(|(member, account)| {
                 account.map(|account| Member {
                     unclaimed: account.provisioned_by.is_some(),
+                    name: account.name.clone(),
                     email: account.shown_email().to_owned(),
                     user_id: account.id.into(),
                     role: Role::from_stored(&member.role),

@@ -61,6 +61,15 @@ impl Provider {
         let member = self
             .link_member(&txn, &trusted, sub, &email, client, now)
             .await?;
+        // The integration's name for the person, unless they (or the operator) set their own.
+        if let Some(name) = verified
+            .claims
+            .get(&trusted.name_claim)
+            .and_then(Value::as_str)
+            .and_then(latchkey_teams::PersonName::parse)
+        {
+            latchkey_teams::sync_name(&*txn, &member, &name, now).await?;
+        }
         txn.commit().await?;
 
         let access_token = self.access_token(
