@@ -154,6 +154,28 @@ impl Provider {
         self.post(&self.app.url("/token"), auth, form).await
     }
 
+    /// Exchanges a code at the token endpoint; the exchange must succeed.
+    pub(crate) async fn exchange(
+        &self,
+        auth: (&str, &str),
+        code: &str,
+        request: &Request,
+    ) -> Value {
+        let (status, tokens) = self
+            .token(
+                auth,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", code),
+                    ("redirect_uri", REDIRECT_URI),
+                    ("code_verifier", request.verifier.secret()),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        tokens
+    }
+
     pub(crate) async fn introspect(&self, auth: (&str, &str), token: &str) -> Value {
         let (status, body) = self
             .post(&self.app.url("/introspect"), auth, &[("token", token)])
@@ -1453,14 +1475,7 @@ async fn an_id_token_hint_is_kept_as_its_subject_and_checked(db: TestDb) {
     let rp = p.rp(&client_id, Some(&secret));
     let ann = Browser::new(&p.app.base_url);
     let (request, code) = a_code(&p, &rp, &ann, "ann@example.com").await;
-    let form = vec![
-        ("grant_type", "authorization_code".to_owned()),
-        ("code", code),
-        ("redirect_uri", REDIRECT_URI.to_owned()),
-        ("code_verifier", request.verifier.secret().clone()),
-    ];
-    let (status, tokens) = send(&p, (&client_id, &secret), form).await;
-    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let tokens = p.exchange((&client_id, &secret), &code, &request).await;
     let hint = tokens["id_token"].as_str().expect("id_token").to_owned();
 
     // Not an ID token of this client's: refused at once, at the client's redirect URI.
@@ -1541,14 +1556,7 @@ async fn signing_out_everywhere_revokes_the_applications_tokens(db: TestDb) {
     let rp = p.rp(&client_id, Some(&secret));
     let browser = Browser::new(&p.app.base_url);
     let (request, code) = a_code(&p, &rp, &browser, "eve@example.com").await;
-    let form = vec![
-        ("grant_type", "authorization_code".to_owned()),
-        ("code", code),
-        ("redirect_uri", REDIRECT_URI.to_owned()),
-        ("code_verifier", request.verifier.secret().clone()),
-    ];
-    let (status, tokens) = send(&p, (&client_id, &secret), form).await;
-    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let tokens = p.exchange((&client_id, &secret), &code, &request).await;
     let access = tokens["access_token"].as_str().expect("access").to_owned();
     let refresh = tokens["refresh_token"]
         .as_str()
@@ -1661,14 +1669,7 @@ async fn the_profile_scope_gives_the_persons_name(db: TestDb) {
     // Without profile: no name anywhere.
     let request = authorize_scopes(&rp, &["email"], &[]);
     let code = callback(&browser.get(&request.url).await)["code"].clone();
-    let form = vec![
-        ("grant_type", "authorization_code".to_owned()),
-        ("code", code),
-        ("redirect_uri", REDIRECT_URI.to_owned()),
-        ("code_verifier", request.verifier.secret().clone()),
-    ];
-    let (status, raw) = send(&p, (&client_id, &secret), form).await;
-    assert_eq!(status, StatusCode::OK, "{raw}");
+    let raw = p.exchange((&client_id, &secret), &code, &request).await;
     let id_token = jwt_payload(raw["id_token"].as_str().expect("id_token"));
     assert!(id_token.get("name").is_none() && id_token.get("preferred_username").is_none());
     p.app.stop().await;

@@ -98,23 +98,6 @@ fn input_value(page: &Page, id: &str) -> String {
         .replace("&#x2F;", "/")
 }
 
-/// Exchanges a code at the token endpoint; the exchange must succeed.
-async fn exchange(p: &Provider, auth: (&str, &str), code: &str, request: &Request) -> Value {
-    let (status, tokens) = p
-        .token(
-            auth,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", REDIRECT_URI),
-                ("code_verifier", request.verifier.secret()),
-            ],
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{tokens}");
-    tokens
-}
-
 fn audit_counts(events: &[Value]) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
     for event in events {
@@ -489,7 +472,7 @@ async fn consent_to_the_team_scope_is_for_one_team(db: TestDb) {
     let rp = p.rp(&id, Some(&secret));
     let team_claim = async |params: &std::collections::HashMap<String, String>,
                             request: &Request| {
-        let tokens = exchange(&p, (&id, &secret), &params["code"], request).await;
+        let tokens = p.exchange((&id, &secret), &params["code"], request).await;
         jwt_payload(tokens["id_token"].as_str().expect("id_token"))["team_id"].clone()
     };
     let switch_to = async |team: &str| {
@@ -586,7 +569,7 @@ async fn team_bound_clients_admit_only_members_and_removal_ends_access(db: TestD
     let request = authorize_scopes(&rp, &["email", "team", "offline_access"], &[]);
     let consent = bob.get(&request.url).await;
     let params = callback(&allow(&bob, &consent).await);
-    let tokens = exchange(&p, (&id, &secret), &params["code"], &request).await;
+    let tokens = p.exchange((&id, &secret), &params["code"], &request).await;
     let id_token = jwt_payload(tokens["id_token"].as_str().expect("id_token"));
     assert_eq!(id_token["team_id"], team);
     assert_eq!(id_token["team_name"], "acme.test");
@@ -612,7 +595,7 @@ async fn team_bound_clients_admit_only_members_and_removal_ends_access(db: TestD
     // A second sign-in without offline_access: its access token has no grant row behind it.
     let request = authorize_scopes(&rp, &["email", "team"], &[]);
     let params = callback(&bob.get(&request.url).await);
-    let short_lived = exchange(&p, (&id, &secret), &params["code"], &request).await;
+    let short_lived = p.exchange((&id, &secret), &params["code"], &request).await;
     assert!(short_lived.get("refresh_token").is_none());
     let access_only = short_lived["access_token"]
         .as_str()

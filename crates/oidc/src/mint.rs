@@ -53,10 +53,13 @@ impl Provider {
             issued.team_id,
             now,
         )?;
-        let profile = if scopes.contains(OPENID) && scopes.contains(PROFILE) {
-            Some(ProfileClaims::of(&self.account(issued.user_id).await?))
-        } else {
-            None
+        let profile = match (
+            scopes.contains(OPENID) && scopes.contains(PROFILE),
+            issued.account,
+        ) {
+            (false, _) => None,
+            (true, Some(account)) => Some(ProfileClaims::of(account)),
+            (true, None) => Some(ProfileClaims::of(&self.account(issued.user_id).await?)),
         };
         let id_token = if scopes.contains(OPENID) {
             let claims = IdClaims {
@@ -193,4 +196,6 @@ pub(crate) struct IssuedFor<'a> {
     pub(crate) team_id: Option<&'a str>,
     /// Resolved before anything is spent, so a refused resource loses nothing.
     pub(crate) audience: TokenAudience,
+    /// The account, when the grant has read it already (a refresh): not read twice.
+    pub(crate) account: Option<&'a user::Model>,
 }

@@ -94,6 +94,7 @@ impl Provider {
             nonce: claims.nonce.as_deref(),
             team_id: claims.team_id.as_deref(),
             audience,
+            account: None,
         };
         self.user_tokens(client, &scopes, &session, refresh, now)
             .await

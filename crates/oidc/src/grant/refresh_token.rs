@@ -64,6 +64,7 @@ impl Provider {
             nonce: None,
             team_id: family.team_id.as_deref(),
             audience,
+            account: Some(&account),
         };
         self.user_tokens(client, &scopes, &session, Some(next), now)
             .await
