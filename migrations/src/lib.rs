@@ -13,6 +13,7 @@ mod m20261125_000006_index_pending_mail;
 mod m20261130_000007_create_resource_servers;
 mod m20261130_000008_team_scoped_integration_identities;
 mod m20261130_000009_add_names;
+mod m20261130_000010_browser_sign_on;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000007_create_resource_servers::Migration),
             Box::new(m20261130_000008_team_scoped_integration_identities::Migration),
             Box::new(m20261130_000009_add_names::Migration),
+            Box::new(m20261130_000010_browser_sign_on::Migration),
         ]
     }
 }

@@ -42,6 +42,10 @@ impl Pages {
                 include_str!("../../../templates/pages/integrations.html"),
             ),
             (
+                "profile.html",
+                include_str!("../../../templates/pages/profile.html"),
+            ),
+            (
                 "team.html",
                 include_str!("../../../templates/pages/team.html"),
             ),
@@ -86,6 +90,9 @@ pub(crate) struct EmailFormView<'a> {
     pub action: &'a str,
     pub button: &'a str,
     pub email: &'a str,
+    /// Whether the form asks for a name (creating an account, or joining a team).
+    pub ask_name: bool,
+    pub name: &'a str,
     pub csrf: &'a str,
     /// The pending authorization request, carried in a hidden field.
     pub request: &'a str,
@@ -121,6 +128,9 @@ pub(crate) struct ConfirmView<'a> {
 #[derive(Serialize)]
 pub(crate) struct DashboardView<'a> {
     pub email: &'a str,
+    pub name: Option<&'a str>,
+    /// The integration whose token opened the session, if one did.
+    pub opened_by: Option<&'a str>,
     pub signed_in_at: String,
     pub csrf: &'a str,
     /// The team the session works in, and the person's role there.

@@ -135,6 +135,9 @@ impl AppState {
         );
         let cookies = CookiePolicy {
             secure: issuer.is_https(),
+            // Browsers keep `Secure` cookies from this machine over http, so a framed sign-on
+            // can be tried on a laptop before it goes behind TLS.
+            framable: issuer.is_https() || issuer.is_loopback(),
         };
         let discovery = Bytes::from(crate::discovery::document(&issuer)?);
         let jwks_cache_control =

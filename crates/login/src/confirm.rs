@@ -7,7 +7,7 @@ use latchkey_keys::{Expectations, VerifyError};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use latchkey_teams::{AuditLog, JoinError, Subject, TeamName, Teams};
+use latchkey_teams::{AuditLog, JoinError, PersonName, Subject, TeamName, Teams};
 
 use crate::address_limits::{MAX_WRONG_CODES, codes_exhausted, count_wrong_code};
 use crate::entities::{login_link, user};
@@ -221,6 +221,13 @@ impl Login {
                 (account, None)
             }
         };
+        // The name typed on the form, for an account that has none yet (a join by someone
+        // who already has an account and a name keeps theirs).
+        if let Some(name) = link.name.as_deref().and_then(PersonName::parse)
+            && account.name.is_none()
+        {
+            latchkey_teams::set_name(conn, &account.id, &name, now).await?;
+        }
         user::Entity::update_many()
             .col_expr(user::Column::LastSignInAt, Expr::value(now))
             .filter(user::Column::Id.eq(account.id.as_str()))

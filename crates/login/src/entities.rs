@@ -29,6 +29,8 @@ pub mod login_link {
         pub authorization_request: Option<String>,
         /// The join link that signing in completes.
         pub join_link: Option<String>,
+        /// The name given on the register or join form, set when the account is made.
+        pub name: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -52,6 +54,11 @@ pub mod session {
         pub revoked_at: Option<DateTimeUtc>,
         /// The team the person is working in; tokens for the `team` scope name it.
         pub team_id: Option<String>,
+        /// The origins that may frame this session's pages (space-separated), when an
+        /// integration opened it inside a frame.
+        pub frame_ancestors: Option<String>,
+        /// The trusted issuer whose token opened it: such a session is bound to its team.
+        pub opened_by: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -19,4 +19,4 @@ pub use model::{
     CodeError, Continuing, JoinTarget, LinkError, LinkView, LoginError, LoginSettings, Purpose,
     Requester, SignedIn,
 };
-pub use session::{SessionUser, Sessions};
+pub use session::{Opening, SessionUser, Sessions};

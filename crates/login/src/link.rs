@@ -84,7 +84,8 @@ impl Login {
     /// Handles a request for a link. Whatever the address, the caller answers the same way:
     /// an unknown address gets a "no account here" note rather than a link, and past the
     /// per-address limit nothing is sent at all. `continues` names the authorization request
-    /// that signing in resumes. Returns whether a mail was queued.
+    /// that signing in resumes; `name` is the name typed on the register or join form, given
+    /// to an account made when the link is used. Returns whether a mail was queued.
     #[tracing::instrument(skip_all, err)]
     #[allow(clippy::too_many_arguments)] // each is a distinct fact of the request
     pub async fn request(
@@ -95,6 +96,7 @@ impl Login {
         requester: &Requester,
         continues: Option<&Continuing>,
         join: Option<&JoinTarget>,
+        name: Option<&latchkey_teams::PersonName>,
         now: DateTime<Utc>,
     ) -> Result<bool, LoginError> {
         let account = user::Entity::find()
@@ -162,6 +164,10 @@ impl Login {
             requested_user_agent: Set(truncate(&requester.user_agent, 512)),
             authorization_request: Set(continues.map(|c| c.request.clone())),
             join_link: Set(join.map(|j| String::from(&j.link_id))),
+            // Kept for a new account only: signing in never renames anyone.
+            name: Set(name
+                .filter(|_| purpose.is_some_and(|p| p != Purpose::Login))
+                .map(|n| n.name.clone())),
         };
         let written = self
             .writer

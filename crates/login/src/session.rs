@@ -22,12 +22,30 @@ pub struct Sessions {
 pub struct SessionUser {
     pub user_id: UserId,
     pub email: String,
+    /// The address to show: the person's own, or the one an integration gave for an identity
+    /// it made.
+    pub shown_email: String,
+    pub name: Option<String>,
     pub signed_in_at: DateTime<Utc>,
     /// The session's public identifier (the `sid` claim): derived from the stored hash, so it
     /// reveals nothing that could open the session.
     pub sid: String,
     /// The team the person is working in, if they are in any.
     pub team_id: Option<TeamId>,
+    /// The trusted issuer whose token opened the session: it is bound to `team_id`.
+    pub opened_by: Option<String>,
+    /// The origins that may frame its pages (space-separated), when it was opened in a frame.
+    pub frame_ancestors: Option<String>,
+}
+
+/// How a session came to be, beyond whose it is.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Opening<'a> {
+    pub team_id: Option<&'a TeamId>,
+    /// The trusted issuer whose token opened it.
+    pub opened_by: Option<&'a str>,
+    /// The origins that may frame its pages.
+    pub frame_ancestors: Option<&'a str>,
 }
 
 impl Sessions {
@@ -47,6 +65,21 @@ impl Sessions {
         team_id: Option<&TeamId>,
         now: DateTime<Utc>,
     ) -> Result<SecretToken, sea_orm::DbErr> {
+        let opening = Opening {
+            team_id,
+            ..Opening::default()
+        };
+        self.open(conn, user_id, opening, now).await
+    }
+
+    /// Opens a new session as `opening` says; the caller puts the secret in the cookie.
+    pub async fn open<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        user_id: &UserId,
+        opening: Opening<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<SecretToken, sea_orm::DbErr> {
         let secret = SecretToken::generate();
         session::Entity::insert(session::ActiveModel {
             id_hash: Set(secret.hash()),
@@ -55,7 +88,9 @@ impl Sessions {
             last_seen_at: Set(now),
             expires_at: Set(now + self.max_ttl),
             revoked_at: Set(None),
-            team_id: Set(team_id.map(String::from)),
+            team_id: Set(opening.team_id.map(String::from)),
+            opened_by: Set(opening.opened_by.map(str::to_owned)),
+            frame_ancestors: Set(opening.frame_ancestors.map(str::to_owned)),
         })
         .exec_without_returning(conn)
         .await?;
@@ -90,11 +125,15 @@ impl Sessions {
                 .await?;
         }
         Ok(Some(SessionUser {
+            shown_email: account.shown_email().to_owned(),
             user_id: account.id.into(),
             email: account.email,
+            name: account.name,
             signed_in_at: found.created_at,
             sid: session_id(&found.id_hash),
             team_id: found.team_id.map(TeamId::from),
+            opened_by: found.opened_by,
+            frame_ancestors: found.frame_ancestors,
         }))
     }
 

@@ -76,6 +76,9 @@ pub(crate) struct Rules<'a> {
     /// `exp - iat`, nor how long ago `iat` was, nor how far ahead `exp` is may exceed it (plus
     /// the leeway): an integration's assertion cannot be made to last for ages.
     pub max_lifetime: Option<TimeDelta>,
+    /// Whether `jti` is required. Without one, the token itself (its SHA-256) is what may be
+    /// used only once.
+    pub require_jti: bool,
     /// Whose key it is, for the messages: "client's" or "issuer's".
     pub signer: &'a str,
 }
@@ -83,14 +86,16 @@ pub(crate) struct Rules<'a> {
 /// The claims of an assertion that verified, with the times every caller needs.
 pub(crate) struct Verified {
     pub claims: Map<String, Value>,
-    pub jti: String,
+    /// What makes it single-use: its `jti`, or the hash of the whole token when it has none
+    /// and none is required.
+    pub replay_key: String,
     /// Until when a replay must be caught: `exp` plus the leeway, during which it still verifies.
     pub remember_until: DateTime<Utc>,
 }
 
 /// Verifies `token` with `key` against `rules`: the key is for signing and of the header's
 /// algorithm; the signature, `iss`, `sub`, `aud`, `exp` and `nbf` check out; `iat` is not in
-/// the future; and there is a `jti`.
+/// the future; and there is a `jti` unless the rules let it be left out.
 pub(crate) fn verify(
     token: &str,
     unverified: &Unverified,
@@ -160,9 +165,12 @@ pub(crate) fn verify(
     let jti = claims
         .get("jti")
         .and_then(Value::as_str)
-        .filter(|j| !j.is_empty())
-        .ok_or_else(|| refused("no jti"))?
-        .to_owned();
+        .filter(|j| !j.is_empty());
+    let replay_key = match jti {
+        Some(jti) => format!("jti:{jti}"),
+        None if !rules.require_jti => format!("token:{}", sha256_hex(token.as_bytes())),
+        None => return Err(refused("no jti")),
+    };
     let remember_until = Utc
         .timestamp_opt(exp, 0)
         .single()
@@ -170,7 +178,7 @@ pub(crate) fn verify(
         .ok_or_else(|| refused("exp is out of range"))?;
     Ok(Verified {
         claims,
-        jti,
+        replay_key,
         remember_until,
     })
 }
@@ -226,15 +234,17 @@ fn why(error: &jsonwebtoken::errors::Error, rules: &Rules<'_>) -> String {
     }
 }
 
-/// Records the first use of a `jti` within `scope` (a client, or an issuer); false when it was
-/// used before. One insert, so a replay on any replica meets the row the first use wrote.
+/// Records the first use of an assertion (its `jti`, or its hash) within `scope` (a client, or
+/// an issuer); false when it was used before. One insert, so a replay on any replica meets the row the first use wrote.
 pub(crate) async fn first_use<C: ConnectionTrait>(
     conn: &C,
     scope: &str,
     verified: &Verified,
 ) -> Result<bool, sea_orm::DbErr> {
     let inserted = seen_assertion::Entity::insert(seen_assertion::ActiveModel {
-        id: Set(sha256_hex(format!("{scope}:{}", verified.jti).as_bytes())),
+        id: Set(sha256_hex(
+            format!("{scope}:{}", verified.replay_key).as_bytes(),
+        )),
         expires_at: Set(verified.remember_until),
     })
     .on_conflict(
@@ -301,6 +311,7 @@ mod tests {
             audiences: &audiences,
             sole_audience,
             max_lifetime: limited.then(|| TimeDelta::minutes(5)),
+            require_jti: true,
             signer: "issuer's",
         };
         let now = Utc::now();
@@ -343,7 +354,7 @@ mod tests {
     #[test]
     fn a_valid_assertion_verifies_and_is_remembered_past_its_expiry() {
         let verified = check(|_| {}, true).unwrap();
-        assert_eq!(verified.jti, "j-1");
+        assert_eq!(verified.replay_key, "jti:j-1");
         assert_eq!(
             verified.remember_until.timestamp(),
             verified.claims["exp"].as_i64().unwrap() + LEEWAY as i64
@@ -438,6 +449,7 @@ mod tests {
             audiences: &audiences,
             sole_audience: false,
             max_lifetime: None,
+            require_jti: true,
             signer: "issuer's",
         };
         let now = Utc::now();

@@ -230,6 +230,7 @@ impl ClientAuthenticator {
             sole_audience: true,
             // iat is required and, with exp, bounded (draft-ietf-oauth-rfc7523bis).
             max_lifetime: Some(LONGEST_ASSERTION),
+            require_jti: true,
             signer: "client's",
         };
         let verified =

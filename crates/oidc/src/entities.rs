@@ -209,6 +209,13 @@ pub mod trusted_issuer {
         pub email_claim: String,
         pub name_claim: String,
         pub created_at: DateTimeUtc,
+        /// Without `jti`, a token is remembered by its SHA-256 until it expires.
+        pub require_jti: bool,
+        /// The claim, and its value, that make the member an administrator.
+        pub admin_claim: Option<String>,
+        pub admin_value: Option<String>,
+        /// The origins (space-separated) that may frame the sessions its tokens open.
+        pub frame_origins: Option<String>,
     }
 
     no_relations!();

@@ -287,6 +287,17 @@ impl Provider {
         if !fresh && (request.prompt.login || too_old) {
             return self.sign_in(pending, now).await.map(Some);
         }
+        // A session an integration's token opened speaks for that issuer's team only: any
+        // other application needs the person to sign in themselves.
+        if user.opened_by.is_some() && pending.client.team_id.as_ref() != user.team_id.as_ref() {
+            if request.prompt.none {
+                let error = OAuthError::login_required(
+                    "the session was opened by an integration of another team",
+                );
+                return self.refuse(pending, error, now).await.map(Some);
+            }
+            return self.sign_in(pending, now).await.map(Some);
+        }
         if let Some(hinted) = &request.hinted_subject
             && user.user_id != *hinted.as_str()
         {

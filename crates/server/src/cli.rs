@@ -141,16 +141,33 @@ pub struct IssuerAddArgs {
     /// A file holding its public keys as a JWKS.
     #[arg(long = "jwks-file", value_name = "FILE")]
     pub jwks_file: Option<std::path::PathBuf>,
+    /// A file holding one of its public keys as PEM (SPKI `PUBLIC KEY`, or `RSA PUBLIC KEY`):
+    /// RSA of 2048 bits or more, or EC P-256; its kid is its RFC 7638 thumbprint. Repeatable.
+    #[arg(long = "public-key-file", value_name = "PEM")]
+    pub public_key_files: Vec<std::path::PathBuf>,
     /// Algorithms it may sign with: ES256, RS256, EdDSA [default: all three].
     #[arg(long = "algorithm", value_name = "ALG", value_delimiter = ',', value_parser = parse_issuer_algorithm)]
     pub algorithms: Vec<latchkey_oidc::federation::Algorithm>,
     /// The `aud` its assertions must carry [default: the token endpoint URL or the issuer].
     #[arg(long)]
     pub audience: Option<String>,
-    /// The longest assertion lifetime (exp - iat) accepted.
+    /// The longest token lifetime (exp - iat) accepted, up to 24h.
     #[arg(long = "max-lifetime", default_value = "5m", value_parser = crate::duration::Ttl::parse)]
     pub max_lifetime: crate::duration::Ttl,
-    /// The claim holding the member's email address.
+    /// Whether its tokens must carry a jti. Either way a token works once: without a jti, its
+    /// SHA-256 is remembered until it expires.
+    #[arg(long = "require-jti", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub require_jti: bool,
+    /// CLAIM=VALUE: a token carrying it (the value, or a list holding it) makes the member an
+    /// administrator, and one lacking it a plain member (never the last administrator). Off
+    /// by default: then its tokens never sign in an administrator.
+    #[arg(long = "allow-admin-claim", value_name = "CLAIM=VALUE")]
+    pub allow_admin_claim: Option<String>,
+    /// An origin (https://host[:port]) that may frame the sessions its tokens open at
+    /// /sso/jwt. Repeatable.
+    #[arg(long = "frame-origin", value_name = "ORIGIN", value_delimiter = ',')]
+    pub frame_origins: Vec<String>,
+    /// The claim holding the member's email address (may be `sub`).
     #[arg(long = "email-claim", default_value = "email")]
     pub email_claim: String,
     /// The claim holding the member's name.

@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use latchkey_core::Clock;
-use latchkey_oidc::federation::{NewIssuer, TrustedIssuers};
+use latchkey_oidc::federation::{AdminClaim, NewIssuer, TrustedIssuers};
 use latchkey_oidc::remote_jwks::RemoteJwks;
 use latchkey_teams::Actor;
 
@@ -21,29 +21,39 @@ pub async fn run(
     let issuers = TrustedIssuers::new(open_database(settings).await?, jwks);
     match command {
         IssuerCommand::Add(args) => {
+            let read = |flag: &str, path: &std::path::Path| {
+                std::fs::read_to_string(path)
+                    .map_err(|e| ServeError::Usage(format!("{flag} {}: {e}", path.display())))
+            };
             let jwks = match &args.jwks_file {
-                Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-                    ServeError::Usage(format!("--jwks-file {}: {e}", path.display()))
-                })?),
+                Some(path) => Some(read("--jwks-file", path)?),
                 None => None,
             };
-            let added = issuers
-                .add(
-                    NewIssuer {
-                        team_id: args.team,
-                        issuer: args.issuer,
-                        jwks_uri: args.jwks_uri,
-                        jwks,
-                        algorithms: args.algorithms,
-                        audience: args.audience,
-                        max_lifetime: args.max_lifetime.as_time_delta(),
-                        email_claim: args.email_claim,
-                        name_claim: args.name_claim,
-                    },
-                    &Actor::operator(),
-                    Utc::now(),
-                )
-                .await?;
+            let public_keys_pem = args
+                .public_key_files
+                .iter()
+                .map(|path| read("--public-key-file", path))
+                .collect::<Result<_, _>>()?;
+            let admin_claim = args
+                .allow_admin_claim
+                .as_deref()
+                .map(AdminClaim::parse)
+                .transpose()?;
+            let new = NewIssuer {
+                jwks_uri: args.jwks_uri,
+                jwks,
+                public_keys_pem,
+                algorithms: args.algorithms,
+                audience: args.audience,
+                max_lifetime: args.max_lifetime.as_time_delta(),
+                email_claim: args.email_claim,
+                name_claim: args.name_claim,
+                require_jti: args.require_jti,
+                admin_claim,
+                frame_origins: args.frame_origins,
+                ..NewIssuer::new(args.team, args.issuer)
+            };
+            let added = issuers.add(new, &Actor::operator(), Utc::now()).await?;
             if json {
                 println!("{}", serde_json::to_string(&added).unwrap_or_default());
             } else {
@@ -52,9 +62,16 @@ pub async fn run(
                     added.issuer, added.team_id, added.id
                 );
                 println!(
-                    "Its assertions go to {} with grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer.",
+                    "Its tokens go to {} with grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer,",
                     settings.issuer.endpoint("/token")
                 );
+                println!(
+                    "or sign a person in to Latchkey at {}?token=JWT.",
+                    settings.issuer.endpoint("/sso/jwt")
+                );
+                for kid in &added.key_ids {
+                    println!("Key id (RFC 7638 thumbprint): {kid}");
+                }
             }
         }
         IssuerCommand::List { team } => {

@@ -2,6 +2,7 @@
 //! out, and the append-only audit log of everything that changes access. No HTTP here, and
 //! no secrets: callers pass the SHA-256 of a join link's token, never the token.
 
+mod asserted_role;
 mod audit;
 pub mod entities;
 mod error;
@@ -14,6 +15,7 @@ mod teams;
 #[cfg(test)]
 mod tests;
 
+pub use asserted_role::assert_role;
 pub use audit::{Actor, AuditEvent, AuditFilter, AuditLog, Subject};
 pub use error::{JoinError, TeamError};
 pub use join_links::{JoinLink, JoinLinkState, Joined, NewJoinLink};

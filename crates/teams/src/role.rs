@@ -31,7 +31,7 @@ impl Role {
     }
 
     /// How a stored role reads; an unknown value is the least privilege.
-    pub(crate) fn from_stored(raw: &str) -> Self {
+    pub fn from_stored(raw: &str) -> Self {
         Self::parse(raw).unwrap_or(Role::Member)
     }
 }

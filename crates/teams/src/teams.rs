@@ -482,7 +482,7 @@ pub async fn lock_team<C: ConnectionTrait>(
     Ok(())
 }
 
-async fn member_row<C: ConnectionTrait>(
+pub(crate) async fn member_row<C: ConnectionTrait>(
     conn: &C,
     team_id: &TeamId,
     user_id: &UserId,
@@ -497,7 +497,10 @@ async fn member_row<C: ConnectionTrait>(
     }
 }
 
-async fn administrators<C: ConnectionTrait>(conn: &C, team_id: &TeamId) -> Result<u64, TeamError> {
+pub(crate) async fn administrators<C: ConnectionTrait>(
+    conn: &C,
+    team_id: &TeamId,
+) -> Result<u64, TeamError> {
     Ok(membership::Entity::find()
         .filter(membership::Column::TeamId.eq(team_id))
         .filter(membership::Column::Role.eq(Role::Administrator.as_str()))

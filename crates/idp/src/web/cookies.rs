@@ -21,6 +21,9 @@ pub(crate) enum Jar {
 #[derive(Clone, Copy)]
 pub(crate) struct CookiePolicy {
     pub secure: bool,
+    /// Whether cookies for a framed sign-on can be set: they must be `Secure`, which browsers
+    /// accept over https, and over http from this machine only.
+    pub framable: bool,
 }
 
 impl CookiePolicy {
@@ -58,6 +61,21 @@ impl CookiePolicy {
         let mut cookie = self.make(jar, value);
         cookie.set_max_age(time::Duration::try_from(max_age).unwrap_or(time::Duration::DAY));
         cookie
+    }
+
+    /// A cookie for a session opened inside another site's frame: `SameSite=None`, or the
+    /// browser would not send it from the frame, and `Partitioned` (CHIPS), so browsers that
+    /// block third-party cookies keep it, for that top-level site alone. `None` where such a
+    /// cookie cannot be set (plain http to another host).
+    pub(crate) fn make_framed(self, jar: Jar, value: String) -> Option<Cookie<'static>> {
+        if !self.framable {
+            return None;
+        }
+        let mut cookie = self.make(jar, value);
+        cookie.set_secure(true);
+        cookie.set_same_site(SameSite::None);
+        cookie.set_partitioned(true);
+        Some(cookie)
     }
 
     /// The cookie that deletes `jar`'s cookie.

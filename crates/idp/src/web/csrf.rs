@@ -110,7 +110,10 @@ mod tests {
     use axum_extra::extract::cookie::Cookie;
 
     const ISSUER: &str = "https://id.example.com";
-    const POLICY: CookiePolicy = CookiePolicy { secure: true };
+    const POLICY: CookiePolicy = CookiePolicy {
+        secure: true,
+        framable: true,
+    };
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut map = HeaderMap::new();

@@ -40,7 +40,9 @@ pub(super) async fn dashboard(
     .map(|m| (m.team.name, m.role.as_str()));
     let (jar, csrf) = csrf::token(jar, state.cookies);
     let view = DashboardView {
-        email: &user.email,
+        email: &user.shown_email,
+        name: user.name.as_deref(),
+        opened_by: user.opened_by.as_deref(),
         signed_in_at: user.signed_in_at.to_rfc3339_opts(SecondsFormat::Secs, true),
         csrf: &csrf,
         team,

@@ -14,6 +14,7 @@ use super::client_address;
 use super::cookies::Jar;
 use super::csrf;
 use super::error::PageError;
+use super::framing::{self, FramePermit};
 use super::paths;
 use crate::state::AppState;
 use latchkey_core::secret::SecretToken;
@@ -118,7 +119,15 @@ impl FromRequestParts<AppState> for CurrentUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Self::from_jar(&CookieJar::from_headers(&parts.headers), state).await
+        let current = Self::from_jar(&CookieJar::from_headers(&parts.headers), state).await?;
+        // A session opened inside an integration's frame: its pages may be framed there.
+        if let Some(origins) = &current.user.frame_ancestors
+            && framing::maybe_framed(&parts.headers)
+            && let Some(permit) = parts.extensions.get::<FramePermit>()
+        {
+            permit.allow(origins);
+        }
+        Ok(current)
     }
 }
 

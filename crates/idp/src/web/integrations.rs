@@ -1,5 +1,6 @@
-//! `/dashboard/integrations`: the issuers a team trusts to sign assertions about its members
-//! (the jwt-bearer grant). Administrators only; the domain checks the role on every action.
+//! `/dashboard/integrations`: the issuers a team trusts to sign tokens about its members (the
+//! jwt-bearer grant and browser sign-on at `/sso/jwt`). Administrators only; the domain checks
+//! the role on every action.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -18,7 +19,7 @@ use super::paths;
 use crate::state::AppState;
 use latchkey_login::Requester;
 use latchkey_oidc::federation::{
-    IssuerError, JWT_BEARER, NewIssuer, TrustedIssuers, parse_algorithm,
+    AdminClaim, IssuerError, JWT_BEARER, NewIssuer, TrustedIssuers, parse_algorithm,
 };
 
 #[derive(Deserialize, Default)]
@@ -38,10 +39,26 @@ pub(super) struct IssuerForm {
     jwks_uri: String,
     #[serde(default)]
     jwks: String,
+    /// A pasted PEM public key.
+    #[serde(default)]
+    public_key: String,
     #[serde(default)]
     algorithms: String,
     #[serde(default)]
     max_lifetime_secs: String,
+    /// A checkbox: present when ticked.
+    #[serde(default)]
+    require_jti: Option<String>,
+    #[serde(default)]
+    email_claim: String,
+    #[serde(default)]
+    name_claim: String,
+    /// `CLAIM=VALUE`, or empty.
+    #[serde(default)]
+    admin_claim: String,
+    /// Origins separated by spaces or lines.
+    #[serde(default)]
+    frame_origins: String,
 }
 
 /// `POST …/issuers/remove`.
@@ -60,6 +77,9 @@ struct IssuerRow {
     keys: String,
     algorithms: String,
     max_lifetime_secs: i32,
+    require_jti: bool,
+    admin_claim: Option<String>,
+    frame_origins: String,
     created_at: String,
 }
 
@@ -70,6 +90,7 @@ struct IntegrationsView<'a> {
     team_name: &'a str,
     issuers: Vec<IssuerRow>,
     token_endpoint: String,
+    sign_on_url: String,
     grant_type: &'static str,
     notice: Option<&'static str>,
 }
@@ -129,8 +150,12 @@ pub(super) async fn page(
             .map(|i| IssuerRow {
                 keys: match &i.jwks_uri {
                     Some(uri) => uri.clone(),
-                    None => "registered key set".to_owned(),
+                    None if i.key_ids.is_empty() => "registered key set".to_owned(),
+                    None => format!("kid {}", i.key_ids.join(", ")),
                 },
+                require_jti: i.require_jti,
+                admin_claim: i.admin_claim.clone(),
+                frame_origins: i.frame_origins.join(" "),
                 algorithms: i.algorithms.join(", "),
                 created_at: i.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
                 id: i.id,
@@ -139,6 +164,7 @@ pub(super) async fn page(
             })
             .collect(),
         token_endpoint: state.issuer.endpoint(paths::TOKEN),
+        sign_on_url: state.issuer.endpoint(paths::SSO_JWT),
         grant_type: JWT_BEARER,
         notice: match query.done.as_deref() {
             Some("added") => Some("The issuer is trusted. Its assertions work at once."),
@@ -161,7 +187,8 @@ fn back(team: &TeamId, done: &str) -> Response {
     Redirect::to(&format!("{}?{query}", paths::INTEGRATIONS)).into_response()
 }
 
-/// `POST /dashboard/integrations/issuers`: trusts an issuer, by key URL or pasted key set.
+/// `POST /dashboard/integrations/issuers`: trusts an issuer, by key URL, pasted key set or
+/// pasted PEM public key.
 pub(super) async fn add(
     State(state): State<AppState>,
     from: Requester,
@@ -182,25 +209,32 @@ pub(super) async fn add(
         .collect::<Result<_, _>>()
         .map_err(refused)?;
     let optional = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+    let admin_claim = optional(&form.admin_claim)
+        .map(|raw| AdminClaim::parse(&raw))
+        .transpose()
+        .map_err(refused)?;
+    let new = NewIssuer {
+        jwks_uri: optional(&form.jwks_uri),
+        jwks: optional(&form.jwks),
+        public_keys_pem: optional(&form.public_key).into_iter().collect(),
+        algorithms,
+        max_lifetime: lifetime,
+        email_claim: optional(&form.email_claim).unwrap_or_else(|| "email".to_owned()),
+        name_claim: optional(&form.name_claim).unwrap_or_else(|| "name".to_owned()),
+        require_jti: form.require_jti.is_some(),
+        admin_claim,
+        frame_origins: form
+            .frame_origins
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+        ..NewIssuer::new(form.team.clone(), form.issuer)
+    };
     TrustedIssuers::new(
         state.db.clone(),
         state.provider.authenticator().jwks().clone(),
     )
-    .add(
-        NewIssuer {
-            team_id: form.team.clone(),
-            issuer: form.issuer,
-            jwks_uri: optional(&form.jwks_uri),
-            jwks: optional(&form.jwks),
-            algorithms,
-            audience: None,
-            max_lifetime: lifetime,
-            email_claim: "email".to_owned(),
-            name_claim: "name".to_owned(),
-        },
-        &user.actor(&from),
-        state.now(),
-    )
+    .add(new, &user.actor(&from), state.now())
     .await
     .map_err(refused)?;
     Ok(back(&form.team, "added"))

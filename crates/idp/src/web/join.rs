@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::csrf;
 use super::error::PageError;
 use super::extract::CsrfForm;
-use super::login::send_link;
+use super::login::{LinkAsked, optional_name, send_link};
 use super::page::{form_status, html};
 use crate::pages::EmailFormView;
 use crate::state::AppState;
@@ -23,6 +23,8 @@ use latchkey_login::{JoinTarget, Purpose, Requester};
 pub(super) struct JoinForm {
     #[serde(default)]
     email: String,
+    #[serde(default)]
+    name: String,
 }
 
 /// `GET /join/{token}`.
@@ -32,7 +34,7 @@ pub(super) async fn join_page(
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     let (_, team) = open(&state, &token).await?;
-    form(&state, jar, &token, &team, "", None)
+    form(&state, jar, &token, &team, ("", ""), None)
 }
 
 /// `POST /join/{token}`: sends the magic link that completes the join.
@@ -44,28 +46,23 @@ pub(super) async fn join_submit(
     CsrfForm(input): CsrfForm<JoinForm>,
 ) -> Result<Response, PageError> {
     let (link, team) = open(&state, &token).await?;
+    let typed = (input.email.trim(), input.name.trim());
     let Ok(email) = Email::parse(&input.email) else {
         let message = "That does not look like an email address. Check it and try again.";
-        return form(
-            &state,
-            jar,
-            &token,
-            &team,
-            input.email.trim(),
-            Some(message),
-        );
+        return form(&state, jar, &token, &team, typed, Some(message));
+    };
+    let name = match optional_name(&input.name) {
+        Ok(name) => name,
+        Err(message) => return form(&state, jar, &token, &team, typed, Some(message)),
     };
     let target = JoinTarget { link_id: link.id };
-    send_link(
-        &state,
-        &from,
-        jar,
-        &email,
-        Purpose::Join,
-        None,
-        Some(&target),
-    )
-    .await
+    let asked = LinkAsked {
+        purpose: Purpose::Join,
+        continues: None,
+        join: Some(&target),
+        name: name.as_ref(),
+    };
+    send_link(&state, &from, jar, &email, asked).await
 }
 
 async fn open(state: &AppState, token: &str) -> Result<(JoinLink, Team), PageError> {
@@ -82,7 +79,7 @@ fn form(
     jar: CookieJar,
     token: &str,
     team: &Team,
-    email: &str,
+    (email, name): (&str, &str),
     error: Option<&str>,
 ) -> Result<Response, PageError> {
     let (jar, csrf) = csrf::token(jar, state.cookies);
@@ -94,6 +91,8 @@ fn form(
         action: &action,
         button: "Email me a link to join",
         email,
+        ask_name: true,
+        name,
         csrf: &csrf,
         request: "",
         error,

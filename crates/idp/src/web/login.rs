@@ -16,6 +16,7 @@ use crate::state::AppState;
 use latchkey_core::email::Email;
 use latchkey_core::secret::SecretToken;
 use latchkey_login::{Continuing, JoinTarget, Purpose, Requester};
+use latchkey_teams::PersonName;
 
 use super::page::{PageResult, form_status, html};
 
@@ -30,6 +31,9 @@ pub(super) struct HintQuery {
 pub(super) struct EmailForm {
     #[serde(default)]
     email: String,
+    /// Only on the register form.
+    #[serde(default)]
+    name: String,
     #[serde(default)]
     request: String,
 }
@@ -86,7 +90,7 @@ fn email_form(
     state: &AppState,
     jar: CookieJar,
     purpose: Purpose,
-    email: &str,
+    (email, name): (&str, &str),
     continues: &Continues,
     error: Option<&str>,
 ) -> PageResult {
@@ -113,6 +117,8 @@ fn email_form(
             action: paths::LOGIN,
             button: "Email me a sign-in link",
             email,
+            ask_name: false,
+            name: "",
             csrf: &csrf,
             request,
             error,
@@ -126,6 +132,8 @@ fn email_form(
             action: paths::REGISTER,
             button: "Email me a sign-up link",
             email,
+            ask_name: true,
+            name,
             csrf: &csrf,
             request,
             error,
@@ -160,7 +168,7 @@ pub(super) async fn register_page(
 async fn form_page(state: &AppState, jar: CookieJar, q: HintQuery, purpose: Purpose) -> PageResult {
     let hint = q.login_hint.unwrap_or_default();
     let continues = Continues::find(state, q.request.as_deref()).await;
-    email_form(state, jar, purpose, hint.trim(), &continues, None)
+    email_form(state, jar, purpose, (hint.trim(), ""), &continues, None)
 }
 
 /// `POST /login`.
@@ -192,19 +200,41 @@ async fn submit(
     purpose: Purpose,
 ) -> PageResult {
     let continues = Continues::find(state, Some(&form.request)).await;
+    let typed = (form.email.trim(), form.name.trim());
     let Ok(email) = Email::parse(&form.email) else {
         let message = "That does not look like an email address. Check it and try again.";
-        return email_form(
-            state,
-            jar,
-            purpose,
-            form.email.trim(),
-            &continues,
-            Some(message),
-        );
+        return email_form(state, jar, purpose, typed, &continues, Some(message));
+    };
+    let name = match optional_name(&form.name) {
+        Ok(name) => name.filter(|_| purpose == Purpose::Register),
+        Err(message) => return email_form(state, jar, purpose, typed, &continues, Some(message)),
     };
     let continuing = continues.continuing();
-    send_link(state, from, jar, &email, purpose, continuing.as_ref(), None).await
+    let asked = LinkAsked {
+        purpose,
+        continues: continuing.as_ref(),
+        join: None,
+        name: name.as_ref(),
+    };
+    send_link(state, from, jar, &email, asked).await
+}
+
+/// A name typed in the optional field: none when left empty, refused when unusable.
+pub(super) fn optional_name(raw: &str) -> Result<Option<PersonName>, &'static str> {
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    PersonName::parse(raw)
+        .map(Some)
+        .ok_or("Your name can be up to 200 characters, on one line. Or leave it empty.")
+}
+
+/// What a link is asked for, beyond the address.
+pub(super) struct LinkAsked<'a> {
+    pub purpose: Purpose,
+    pub continues: Option<&'a Continuing>,
+    pub join: Option<&'a JoinTarget>,
+    pub name: Option<&'a PersonName>,
 }
 
 /// Queues the link for `email`, marks this browser as the one that asked (for the code),
@@ -214,14 +244,21 @@ pub(super) async fn send_link(
     from: &Requester,
     jar: CookieJar,
     email: &Email,
-    purpose: Purpose,
-    continues: Option<&Continuing>,
-    join: Option<&JoinTarget>,
+    asked: LinkAsked<'_>,
 ) -> PageResult {
     let browser = SecretToken::generate();
     state
         .login
-        .request(email, purpose, &browser, from, continues, join, state.now())
+        .request(
+            email,
+            asked.purpose,
+            &browser,
+            from,
+            asked.continues,
+            asked.join,
+            asked.name,
+            state.now(),
+        )
         .await
         .map_err(PageError::internal)?;
     let jar = jar.add(

@@ -10,6 +10,7 @@ mod discovery;
 mod end_session;
 mod error;
 mod extract;
+mod framing;
 mod health;
 mod integrations;
 mod join;
@@ -18,9 +19,11 @@ mod login;
 mod oauth_response;
 mod page;
 mod per_ip_limit;
+mod profile;
 mod request_id;
 mod run_to_completion;
 mod security_headers;
+mod sso_jwt;
 mod team;
 mod token;
 mod userinfo;
@@ -71,6 +74,8 @@ pub mod paths {
     pub const LOGOUT: &str = "/logout";
     pub const LOGOUT_EVERYWHERE: &str = "/logout/everywhere";
     pub const JOIN: &str = "/join/{token}";
+    pub const SSO_JWT: &str = "/sso/jwt";
+    pub const PROFILE: &str = "/dashboard/profile";
     pub const TEAM_SWITCH: &str = "/dashboard/team";
     pub const INTEGRATIONS: &str = "/dashboard/integrations";
     pub const INTEGRATIONS_ADD: &str = "/dashboard/integrations/issuers";
@@ -242,6 +247,13 @@ fn login_routes(state: &AppState) -> Router<AppState> {
             get(verify::verify_page).merge(limited(post(verify::verify_submit))),
         )
         .route(paths::DASHBOARD, get(dashboard::dashboard))
+        .route(paths::PROFILE, get(profile::page).post(profile::save))
+        // Not limited per IP: a signed token is no guess, and the agents of one helpdesk
+        // often share an address.
+        .route(
+            paths::SSO_JWT,
+            get(sso_jwt::sign_on_get).post(sso_jwt::sign_on_post),
+        )
         .route(
             paths::JOIN,
             get(join::join_page).merge(limited(post(join::join_submit))),

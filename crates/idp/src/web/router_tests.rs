@@ -414,15 +414,8 @@ async fn a_team_trusts_at_most_twenty_issuers() {
         state.provider.authenticator().jwks().clone(),
     );
     let new = |n: u64| NewIssuer {
-        team_id: team.clone(),
-        issuer: format!("https://integration-{n}.example"),
-        jwks_uri: None,
         jwks: Some(jwks.to_owned()),
-        algorithms: Vec::new(),
-        audience: None,
-        max_lifetime: TimeDelta::minutes(5),
-        email_claim: "email".to_owned(),
-        name_claim: "name".to_owned(),
+        ..NewIssuer::new(team.clone(), format!("https://integration-{n}.example"))
     };
     for n in 0..MAX_ISSUERS_PER_TEAM {
         issuers

@@ -160,14 +160,7 @@ pub(super) async fn verify_submit(
 /// sign-in: no fixation), and continues the authorization request it began with, or goes to
 /// the dashboard.
 async fn start_session(state: &AppState, jar: CookieJar, signed_in: SignedIn) -> Response {
-    let previous = jar
-        .get(state.cookies.name(Jar::Session))
-        .and_then(|c| SecretToken::from_client(c.value()));
-    if let Some(old) = previous
-        && let Err(error) = state.login.sessions().revoke(&old, state.now()).await
-    {
-        tracing::warn!(%error, "could not end the previous session");
-    }
+    end_previous_session(state, &jar).await;
     let jar = jar
         .add(
             state
@@ -199,6 +192,18 @@ async fn start_session(state: &AppState, jar: CookieJar, signed_in: SignedIn) ->
         None => super::paths::DASHBOARD.to_owned(),
     };
     (jar, Redirect::to(&next)).into_response()
+}
+
+/// Ends the session this browser had before signing in again: a new id on every sign-in.
+pub(super) async fn end_previous_session(state: &AppState, jar: &CookieJar) {
+    let previous = jar
+        .get(state.cookies.name(Jar::Session))
+        .and_then(|c| SecretToken::from_client(c.value()));
+    if let Some(old) = previous
+        && let Err(error) = state.login.sessions().revoke(&old, state.now()).await
+    {
+        tracing::warn!(%error, "could not end the previous session");
+    }
 }
 
 /// The page for a link that cannot be used: what happened, and a way to get a new one.

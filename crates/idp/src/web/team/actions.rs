@@ -1,6 +1,7 @@
 //! The team page's forms: rename, join links, roles, removal, and switching teams.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use chrono::TimeDelta;
@@ -200,6 +201,16 @@ pub(in crate::web) async fn switch(
     State(state): State<AppState>,
     SignedInForm { user, form }: SignedInForm<SwitchForm>,
 ) -> Result<Redirect, PageError> {
+    // An integration vouched for the person in its own team only.
+    if user.user.opened_by.is_some() && user.user.team_id.as_ref() != Some(&form.team) {
+        return Err(PageError {
+            status: StatusCode::FORBIDDEN,
+            title: "This sign-in is for one team",
+            message: "An integration signed you in for its own team, so this session cannot work in another one.".into(),
+            hint: Some("Sign out, then sign in with your email address to work in your other teams."),
+            action: Some((paths::DASHBOARD, "Back to your account")),
+        });
+    }
     state
         .teams
         .open(&form.team, &user.user.user_id)

@@ -1,19 +1,26 @@
-//! Inbound JWT federation: the issuers a team trusts to sign assertions about its members.
-//! The grant that exchanges those assertions is `grant/jwt_bearer.rs`.
+//! Inbound JWT federation: the issuers a team trusts to sign tokens about its members. Their
+//! tokens are verified in `assertions`, and the member they name found, linked or provisioned
+//! in `members`; the jwt-bearer grant (`grant/jwt_bearer.rs`) exchanges them for access
+//! tokens, and `browser` opens a browser session with them (`/sso/jwt`).
 
-use chrono::{DateTime, TimeDelta, Utc};
+pub(crate) mod assertions;
+mod browser;
+pub(crate) mod members;
+mod settings;
+
+pub use browser::{BrowserSignOn, SignOnRefused, SignedOnMember};
+pub use settings::{AdminClaim, LONGEST_LIFETIME, MAX_FRAME_ORIGINS, NewIssuer, TrustedIssuer};
+
+use chrono::{DateTime, Utc};
 pub use jsonwebtoken::Algorithm;
-use jsonwebtoken::DecodingKey;
-use jsonwebtoken::jwk::JwkSet;
 use latchkey_core::{TeamId, TrustedIssuerId};
 use latchkey_teams::{Actor, AuditLog, Subject, Teams};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
-use serde::Serialize;
 use serde_json::json;
 
 use super::entities::trusted_issuer;
-use crate::remote_jwks::{RemoteJwks, acceptable_url};
+use crate::remote_jwks::RemoteJwks;
 
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// Issuers one team may trust: enough for every integration a team runs, few enough that
@@ -35,102 +42,6 @@ pub fn parse_algorithm(raw: &str) -> Result<Algorithm, IssuerError> {
         .ok_or_else(|| IssuerError::Algorithm(raw.trim().to_owned()))
 }
 
-/// What trusting an issuer asks for (`latchkey issuer add`, the integrations page).
-#[derive(Clone, Debug)]
-pub struct NewIssuer {
-    pub team_id: TeamId,
-    pub issuer: String,
-    pub jwks_uri: Option<String>,
-    pub jwks: Option<String>,
-    /// Empty: all of [`ALLOWED`].
-    pub algorithms: Vec<Algorithm>,
-    pub audience: Option<String>,
-    /// The longest assertion lifetime (`exp - iat`) accepted.
-    pub max_lifetime: chrono::TimeDelta,
-    pub email_claim: String,
-    pub name_claim: String,
-}
-
-/// Each part of a new trusted issuer, checked on its own.
-impl NewIssuer {
-    /// Keys by URL (fetched later) or inline (each must verify), not both.
-    fn check_keys(&self) -> Result<(), IssuerError> {
-        match (&self.jwks_uri, &self.jwks) {
-            (Some(uri), None) if !acceptable_url(uri) => Err(IssuerError::JwksUri),
-            (Some(_), None) => Ok(()),
-            (None, Some(jwks)) => {
-                let set: JwkSet =
-                    serde_json::from_str(jwks).map_err(|e| IssuerError::Jwks(e.to_string()))?;
-                if set.keys.is_empty() || set.keys.iter().any(|k| DecodingKey::from_jwk(k).is_err())
-                {
-                    return Err(IssuerError::Jwks(
-                        "a key cannot be used for verification".into(),
-                    ));
-                }
-                Ok(())
-            }
-            _ => Err(IssuerError::Keys),
-        }
-    }
-
-    /// The algorithms named (all three by default), each once, as they are spelled in JOSE.
-    fn checked_algorithms(&self) -> Vec<String> {
-        ALLOWED
-            .iter()
-            .filter(|(_, alg)| self.algorithms.is_empty() || self.algorithms.contains(alg))
-            .map(|(name, _)| (*name).to_owned())
-            .collect()
-    }
-
-    fn check_limits(&self) -> Result<(), IssuerError> {
-        if !(TimeDelta::seconds(1)..=TimeDelta::hours(1)).contains(&self.max_lifetime) {
-            return Err(IssuerError::Lifetime);
-        }
-        if self.email_claim.is_empty() || self.email_claim.len() > 64 || self.name_claim.len() > 64
-        {
-            return Err(IssuerError::Claim);
-        }
-        if self.audience.as_ref().is_some_and(|a| a.len() > 512) {
-            return Err(IssuerError::Audience);
-        }
-        Ok(())
-    }
-}
-
-/// A trusted issuer as listed.
-#[derive(Clone, Debug, Serialize)]
-pub struct TrustedIssuer {
-    pub id: TrustedIssuerId,
-    pub team_id: TeamId,
-    pub issuer: String,
-    pub jwks_uri: Option<String>,
-    pub inline_jwks: bool,
-    pub algorithms: Vec<String>,
-    pub audience: Option<String>,
-    pub max_lifetime_secs: i32,
-    pub email_claim: String,
-    pub name_claim: String,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<trusted_issuer::Model> for TrustedIssuer {
-    fn from(row: trusted_issuer::Model) -> Self {
-        Self {
-            algorithms: row.algorithms.split(',').map(str::to_owned).collect(),
-            inline_jwks: row.jwks.is_some(),
-            id: row.id.into(),
-            team_id: row.team_id.into(),
-            issuer: row.issuer,
-            jwks_uri: row.jwks_uri,
-            audience: row.audience,
-            max_lifetime_secs: row.max_lifetime_secs,
-            email_claim: row.email_claim,
-            name_claim: row.name_claim,
-            created_at: row.created_at,
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum IssuerError {
     #[error("the issuer must be a non-empty string of at most 512 characters")]
@@ -147,8 +58,18 @@ pub enum IssuerError {
     Jwks(String),
     #[error("the algorithm {0:?} is not allowed: use ES256, RS256 or EdDSA (never none or HMAC)")]
     Algorithm(String),
-    #[error("the longest assertion lifetime must be between 1 second and 1 hour")]
+    #[error("the longest token lifetime must be between 1 second and 24 hours")]
     Lifetime,
+    #[error("{0}")]
+    PublicKey(latchkey_keys::PemKeyError),
+    #[error(
+        "{0:?} is not an origin that may frame sign-ons: give https://host[:port], with no path"
+    )]
+    FrameOrigin(String),
+    #[error("at most {MAX_FRAME_ORIGINS} origins may frame one issuer's sign-ons")]
+    TooManyOrigins,
+    #[error("the administrator claim must be CLAIM=VALUE, for example role=admin")]
+    AdminClaim,
     #[error("the email and name claims must be claim names of at most 64 characters")]
     Claim,
     #[error("the audience must be at most 512 characters")]
@@ -191,9 +112,10 @@ impl TrustedIssuers {
         if issuer.is_empty() || issuer.len() > 512 {
             return Err(IssuerError::Issuer);
         }
-        new.check_keys()?;
+        let inline_keys = new.checked_keys()?;
         let algorithms = new.checked_algorithms();
         new.check_limits()?;
+        let frame_origins = new.checked_frame_origins()?;
         if let Some(uri) = &new.jwks_uri {
             self.jwks
                 .check(uri)
@@ -216,7 +138,7 @@ impl TrustedIssuers {
             team_id: new.team_id.clone().into_string(),
             issuer: issuer.to_owned(),
             jwks_uri: new.jwks_uri,
-            jwks: new.jwks,
+            jwks: inline_keys,
             algorithms: algorithms.join(","),
             audience: new.audience.filter(|a| !a.trim().is_empty()),
             max_lifetime_secs: i32::try_from(new.max_lifetime.num_seconds())
@@ -224,6 +146,10 @@ impl TrustedIssuers {
             email_claim: new.email_claim,
             name_claim: new.name_claim,
             created_at: now,
+            require_jti: new.require_jti,
+            admin_claim: new.admin_claim.as_ref().map(|a| a.claim.clone()),
+            admin_value: new.admin_claim.map(|a| a.value),
+            frame_origins,
         };
         let inserted =
             trusted_issuer::Entity::insert(trusted_issuer::ActiveModel::from(row.clone()))
@@ -246,7 +172,13 @@ impl TrustedIssuers {
             "issuer.added",
             actor,
             &Subject::new(&row.id, &row.issuer),
-            json!({ "issuer": row.issuer, "algorithms": algorithms }),
+            json!({
+                "issuer": row.issuer,
+                "algorithms": algorithms,
+                "require_jti": row.require_jti,
+                "admin_claim": row.admin_claim,
+                "frame_origins": row.frame_origins,
+            }),
             now,
         )
         .await?;

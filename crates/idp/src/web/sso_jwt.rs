@@ -1,0 +1,233 @@
+//! `GET|POST /sso/jwt`: an integration opens Latchkey in the agent's browser (often inside an
+//! iframe of its own) with a short JWT it signed naming the agent; the agent is signed in with
+//! no second login. No CSRF token on the form: the signed, single-use token is what
+//! authenticates it, and it is posted from the integration's site by design.
+
+use axum::Extension;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use latchkey_core::secret::SecretToken;
+use latchkey_login::{Opening, Requester};
+use latchkey_oidc::federation::SignOnRefused;
+use serde::Deserialize;
+
+use super::cookies::Jar;
+use super::error::PageError;
+use super::framing::{self, FramePermit};
+use super::paths;
+use crate::state::AppState;
+
+/// The longest query string taken: a longer token must be posted (proxies and browsers cut
+/// URLs past a few kilobytes, and the token would sit in their logs).
+const LONGEST_QUERY: usize = 8 * 1024;
+/// The longest token taken from a form.
+const LONGEST_TOKEN: usize = 16 * 1024;
+
+#[derive(Deserialize)]
+pub(super) struct SignOnParams {
+    #[serde(default)]
+    token: String,
+    /// A path on this origin to land on.
+    return_to: Option<String>,
+    /// A pending authorization request to continue.
+    request: Option<String>,
+}
+
+/// `GET /sso/jwt?token=JWT[&return_to=/path][&request=ID]`.
+pub(super) async fn sign_on_get(
+    State(state): State<AppState>,
+    Extension(permit): Extension<FramePermit>,
+    from: Requester,
+    jar: CookieJar,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, PageError> {
+    if uri.query().map_or(0, str::len) > LONGEST_QUERY {
+        tracing::warn!(reason = "query over 8 KB", "browser sign-on refused");
+        return Err(PageError {
+            status: StatusCode::URI_TOO_LONG,
+            title: "This sign-on link is too long",
+            message: "The token in this link is longer than 8 KB, more than browsers and proxies keep in an address.".into(),
+            hint: Some("If you build this integration: POST the token to /sso/jwt as the form field token instead, or make it smaller."),
+            action: Some((paths::LOGIN, "Sign in with your email address")),
+        });
+    }
+    let Query(params) = Query::<SignOnParams>::try_from_uri(&uri).map_err(|_| unreadable())?;
+    sign_on(&state, &permit, &from, jar, &headers, params).await
+}
+
+/// `POST /sso/jwt` with the form fields `token`, `return_to` and `request`.
+pub(super) async fn sign_on_post(
+    State(state): State<AppState>,
+    Extension(permit): Extension<FramePermit>,
+    from: Requester,
+    jar: CookieJar,
+    headers: HeaderMap,
+    form: Result<Form<SignOnParams>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, PageError> {
+    let Form(params) = form.map_err(|_| unreadable())?;
+    sign_on(&state, &permit, &from, jar, &headers, params).await
+}
+
+async fn sign_on(
+    state: &AppState,
+    permit: &FramePermit,
+    from: &Requester,
+    jar: CookieJar,
+    headers: &HeaderMap,
+    params: SignOnParams,
+) -> Result<Response, PageError> {
+    let token = params.token.trim();
+    let framed = framing::framed(headers);
+    if token.is_empty() || token.len() > LONGEST_TOKEN {
+        return Err(refused(
+            "no token was given (the token parameter is empty or over 16 KB)",
+        ));
+    }
+    let sessions = state.login.sessions();
+    let outcome = state
+        .provider
+        .sign_on_in_browser(token, from, framed, state.now(), async |txn, member| {
+            let frame_ancestors = member.frame_origins.join(" ");
+            let opening = Opening {
+                team_id: Some(member.team_id),
+                opened_by: Some(member.issuer),
+                frame_ancestors: framed.then_some(frame_ancestors.as_str()),
+            };
+            sessions
+                .open(txn, member.user_id, opening, state.now())
+                .await
+        })
+        .await;
+    let signed_on = match outcome {
+        Ok(signed_on) => signed_on,
+        Err(SignOnRefused::Check(why)) => {
+            tracing::warn!(reason = %why, framed, "browser sign-on refused");
+            if framed {
+                // The integrator sees why inside their own frame.
+                permit.allow(&state.provider.frame_origins_named_by(token).await.join(" "));
+            }
+            return Err(refused(&why));
+        }
+        Err(SignOnRefused::Internal) => {
+            return Err(PageError::internal("browser sign-on failed"));
+        }
+    };
+    super::verify::end_previous_session(state, &jar).await;
+    let cookie = |jar: Jar, value: String| {
+        match framed {
+            true => state.cookies.make_framed(jar, value.clone()),
+            false => None,
+        }
+        .unwrap_or_else(|| state.cookies.make(jar, value))
+    };
+    // Inside a frame the form token lives in the frame's partition too, or no form there
+    // could be sent.
+    let jar = jar
+        .add(cookie(Jar::Session, signed_on.session.expose().to_owned()))
+        .add(cookie(
+            Jar::Csrf,
+            SecretToken::generate().expose().to_owned(),
+        ));
+    if framed {
+        permit.allow(&signed_on.frame_origins.join(" "));
+    }
+    let next = match params.request.as_deref().filter(|r| !r.is_empty()) {
+        Some(request) => format!(
+            "{}?{}",
+            paths::AUTHORIZE_CONTINUE,
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("request", request)
+                .finish()
+        ),
+        None => params
+            .return_to
+            .as_deref()
+            .and_then(|raw| local_path(&state.issuer, raw))
+            .unwrap_or_else(|| paths::DASHBOARD.to_owned()),
+    };
+    Ok((jar, Redirect::to(&next)).into_response())
+}
+
+/// `return_to` as a path on this origin, or `None` for anything that could leave it:
+/// `//host`, `/\host` (browsers read a backslash as a slash), a scheme, or control characters.
+fn local_path(issuer: &latchkey_core::Issuer, raw: &str) -> Option<String> {
+    if !raw.starts_with('/')
+        || raw.starts_with("//")
+        || raw.contains('\\')
+        || raw.chars().any(char::is_control)
+    {
+        return None;
+    }
+    let base = url::Url::parse(issuer.as_str()).ok()?;
+    let target = base.join(raw).ok()?;
+    if target.origin() != base.origin() {
+        return None;
+    }
+    Some(match target.query() {
+        Some(query) => format!("{}?{query}", target.path()),
+        None => target.path().to_owned(),
+    })
+}
+
+/// The page for a token that failed a check, naming the check for whoever builds the
+/// integration.
+fn refused(why: &str) -> PageError {
+    PageError {
+        status: StatusCode::UNAUTHORIZED,
+        title: "Sign-on refused",
+        message: format!(
+            "Latchkey could not sign you in with the token this page was opened with: {why}."
+        ),
+        hint: Some(
+            "If you build this integration, fix what the sentence names and try with a new token. Otherwise sign in with your email address, or tell your administrator.",
+        ),
+        action: Some((paths::LOGIN, "Sign in with your email address")),
+    }
+}
+
+fn unreadable() -> PageError {
+    PageError {
+        status: StatusCode::BAD_REQUEST,
+        title: "This sign-on could not be read",
+        message: "The request does not carry the fields token, return_to and request as expected."
+            .into(),
+        hint: Some(
+            "If you build this integration: send token (and optionally return_to or request) in the query or as a form.",
+        ),
+        action: Some((paths::LOGIN, "Sign in with your email address")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn return_to_stays_on_this_origin() {
+        let issuer = latchkey_core::Issuer::parse("https://id.example.com").unwrap();
+        let local = |raw| local_path(&issuer, raw);
+        assert_eq!(local("/dashboard").as_deref(), Some("/dashboard"));
+        assert_eq!(
+            local("/dashboard/profile?x=1").as_deref(),
+            Some("/dashboard/profile?x=1")
+        );
+        assert_eq!(local("/a/../dashboard").as_deref(), Some("/dashboard"));
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "dashboard",
+            "/\tdashboard",
+            "javascript:alert(1)",
+            "",
+        ] {
+            assert_eq!(local(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Tokens signed by a trusted issuer, verified one way for the jwt-bearer grant and for browser
+//! sign-on: the issuer (trusted by the client's team, or by any team) is found by `iss`, the
+//! key by `kid`, and the token checked against the issuer's own rules.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use jsonwebtoken::jwk::Jwk;
+use latchkey_core::TeamId;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::ALLOWED;
+use crate::assertion::{self, Refused, Rules, Unverified, Verified};
+use crate::entities::trusted_issuer;
+use crate::error::OAuthError;
+use crate::provider::Provider;
+use crate::remote_jwks::{JwksError, select};
+
+/// Which issuers a token may come from.
+#[derive(Clone, Copy)]
+pub(crate) enum Trusting<'a> {
+    /// Those of one team (a client bound to it exchanges the token), with the `aud` values
+    /// its token endpoint answers to when the issuer names none.
+    Team(&'a TeamId),
+    /// Those of any team (a browser brings the token): the issuer decides the team, and the
+    /// token must be made out to Latchkey itself when the issuer names no audience.
+    AnyTeam,
+}
+
+/// Why a token was refused: a check that failed, in words for the integrator, or a failure of
+/// ours.
+pub(crate) enum Rejection {
+    Refused(String),
+    Internal(OAuthError),
+}
+
+impl From<Refused> for Rejection {
+    fn from(why: Refused) -> Self {
+        Self::Refused(why.0)
+    }
+}
+
+impl From<sea_orm::DbErr> for Rejection {
+    fn from(error: sea_orm::DbErr) -> Self {
+        Self::Internal(OAuthError::internal(error))
+    }
+}
+
+fn refused(why: impl Into<String>) -> Rejection {
+    Rejection::Refused(why.into())
+}
+
+impl Provider {
+    /// The token, verified against the issuer that signed it among those `trusting` allows.
+    /// Several teams may trust one issuer: the one whose key and audience the token fits is
+    /// the one, and a token that fits more than one is refused rather than guessed at.
+    pub(crate) async fn verify_issuer_token(
+        &self,
+        token: &str,
+        trusting: Trusting<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(trusted_issuer::Model, Verified), Rejection> {
+        let unverified =
+            Unverified::read(token, &ALLOWED.map(|(_, alg)| alg), "ES256, RS256, EdDSA")?;
+        let iss = unverified.text("iss").ok_or_else(|| refused("no iss"))?;
+        let mut query =
+            trusted_issuer::Entity::find().filter(trusted_issuer::Column::Issuer.eq(iss));
+        if let Trusting::Team(team) = trusting {
+            query = query.filter(trusted_issuer::Column::TeamId.eq(team.as_str()));
+        }
+        let candidates = query.all(self.db.read()).await?;
+        if candidates.is_empty() {
+            return Err(refused(match trusting {
+                Trusting::Team(_) => {
+                    format!("the issuer {iss:?} is not trusted by this client's team")
+                }
+                Trusting::AnyTeam => format!("the issuer {iss:?} is not trusted by any team"),
+            }));
+        }
+        let mut fitting = Vec::new();
+        let mut last_refusal = None;
+        for trusted in candidates {
+            match self
+                .verify_with(token, &unverified, &trusted, trusting, now)
+                .await
+            {
+                Ok(verified) => fitting.push((trusted, verified)),
+                Err(rejection @ Rejection::Internal(_)) => return Err(rejection),
+                Err(refusal) => last_refusal = Some(refusal),
+            }
+        }
+        match fitting.len() {
+            1 => Ok(fitting.remove(0)),
+            0 => Err(last_refusal.unwrap_or_else(|| refused("no trusted issuer verifies it"))),
+            _ => Err(refused(
+                "more than one team trusts this issuer with this key and audience: give each team's issuer its own audience (--audience)",
+            )),
+        }
+    }
+
+    async fn verify_with(
+        &self,
+        token: &str,
+        unverified: &Unverified,
+        trusted: &trusted_issuer::Model,
+        trusting: Trusting<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Verified, Rejection> {
+        let key = self.issuer_key(trusted, unverified).await?;
+        let audiences = match (&trusted.audience, trusting) {
+            (Some(audience), _) => vec![audience.clone()],
+            (None, Trusting::Team(_)) => self.authenticator().audiences().to_vec(),
+            (None, Trusting::AnyTeam) => vec![self.issuer.as_str().to_owned()],
+        };
+        let rules = Rules {
+            issuer: &trusted.issuer,
+            subject: None,
+            audiences: &audiences,
+            sole_audience: false,
+            max_lifetime: Some(TimeDelta::seconds(i64::from(trusted.max_lifetime_secs))),
+            require_jti: trusted.require_jti,
+            signer: "issuer's",
+        };
+        Ok(assertion::verify(token, unverified, &key, &rules, now)?)
+    }
+
+    /// The issuer's key for the token's `kid`, if the issuer may sign with its algorithm.
+    async fn issuer_key(
+        &self,
+        trusted: &trusted_issuer::Model,
+        unverified: &Unverified,
+    ) -> Result<Jwk, Rejection> {
+        let alg = unverified.header.alg;
+        if !ALLOWED.iter().any(|(name, allowed)| {
+            *allowed == alg && trusted.algorithms.split(',').any(|a| a == *name)
+        }) {
+            return Err(refused(format!(
+                "the algorithm {alg:?} is not allowed for this issuer (allowed: {})",
+                trusted.algorithms
+            )));
+        }
+        let kid = unverified.header.kid.as_deref();
+        match (&trusted.jwks, &trusted.jwks_uri) {
+            (Some(inline), _) => select(
+                &serde_json::from_str(inline)
+                    .map_err(|e| Rejection::Internal(OAuthError::internal(e)))?,
+                kid,
+            ),
+            (None, Some(uri)) => self.authenticator().jwks().key(uri, kid).await,
+            (None, None) => return Err(refused("the issuer has no keys")),
+        }
+        .map_err(|e| match e {
+            JwksError::Unreachable => refused("the issuer's keys could not be fetched"),
+            other => refused(format!("no key for this kid: {other}")),
+        })
+    }
+}

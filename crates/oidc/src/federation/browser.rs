@@ -1,0 +1,170 @@
+//! Browser sign-on with a trusted issuer's token (`/sso/jwt`): the integration signs a short
+//! JWT naming the agent and opens it in the agent's browser, often inside an iframe. The issuer
+//! decides the team; the member is admitted as for the jwt-bearer grant, and a session opened
+//! in the same transaction, so a refused or failed sign-on leaves nothing behind.
+
+use chrono::{DateTime, Utc};
+use latchkey_core::{TeamId, UserId};
+use latchkey_login::Requester;
+use latchkey_teams::{Actor, AuditLog, Subject};
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
+use serde_json::json;
+
+use super::assertions::{Rejection, Trusting};
+use super::members::admit;
+use crate::assertion::Unverified;
+use crate::entities::trusted_issuer;
+use crate::provider::Provider;
+
+/// Who a token signed in, where, and through whom; `session` is what the caller opened.
+#[derive(Debug)]
+pub struct BrowserSignOn<S> {
+    pub user_id: UserId,
+    pub team_id: TeamId,
+    pub issuer: String,
+    /// The origins the issuer lets frame the session's pages.
+    pub frame_origins: Vec<String>,
+    pub session: S,
+}
+
+/// Why a sign-on did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum SignOnRefused {
+    /// A check the token failed, in words for the integrator.
+    #[error("{0}")]
+    Check(String),
+    /// A failure of ours (logged where it happened).
+    #[error("the sign-on could not be completed")]
+    Internal,
+}
+
+impl From<Rejection> for SignOnRefused {
+    fn from(rejection: Rejection) -> Self {
+        match rejection {
+            Rejection::Refused(why) => Self::Check(why),
+            Rejection::Internal(_) => Self::Internal,
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for SignOnRefused {
+    fn from(error: sea_orm::DbErr) -> Self {
+        tracing::error!(%error, "browser sign-on failed");
+        Self::Internal
+    }
+}
+
+/// What `open_session` is told of the member it opens a session for.
+pub struct SignedOnMember<'a> {
+    pub user_id: &'a UserId,
+    pub team_id: &'a TeamId,
+    pub issuer: &'a str,
+    pub frame_origins: &'a [String],
+}
+
+impl Provider {
+    /// Verifies `token` against the issuers every team trusts, admits the member it names in
+    /// the issuer's team, audits `member.signed_in` (via jwt), and runs `open_session` in the
+    /// same transaction. `framed`: the browser opened it inside a frame, which the issuer must
+    /// allow (a frame origin); otherwise nothing is spent.
+    pub async fn sign_on_in_browser<S, F>(
+        &self,
+        token: &str,
+        from: &Requester,
+        framed: bool,
+        now: DateTime<Utc>,
+        open_session: F,
+    ) -> Result<BrowserSignOn<S>, SignOnRefused>
+    where
+        F: AsyncFnOnce(&DatabaseTransaction, SignedOnMember<'_>) -> Result<S, sea_orm::DbErr>,
+    {
+        let (trusted, verified) = self
+            .verify_issuer_token(token, Trusting::AnyTeam, now)
+            .await?;
+        let team_id = TeamId::from(trusted.team_id.as_str());
+        let frame_origins = split_origins(trusted.frame_origins.as_deref());
+        if framed && frame_origins.is_empty() {
+            return Err(SignOnRefused::Check(
+                "this issuer's tokens may not sign in inside a frame: its team must name the framing site (--frame-origin)".into(),
+            ));
+        }
+        let txn = self.db.transaction().await?;
+        let integration = Actor {
+            user_id: None,
+            label: format!("integration {}", trusted.issuer),
+            ip: from.ip.clone(),
+            user_agent: from.user_agent.clone(),
+        };
+        let member = admit(&txn, &trusted, &verified, &integration, None, now).await?;
+        AuditLog::record(
+            &*txn,
+            Some(&team_id),
+            "member.signed_in",
+            &Actor::person(
+                &member.user_id,
+                &member.shown_email,
+                &from.ip,
+                &from.user_agent,
+            ),
+            &Subject::new(&member.user_id, &member.shown_email),
+            json!({ "via": "jwt", "issuer": trusted.issuer, "role": member.role }),
+            now,
+        )
+        .await?;
+        let session = open_session(
+            &txn,
+            SignedOnMember {
+                user_id: &member.user_id,
+                team_id: &team_id,
+                issuer: &trusted.issuer,
+                frame_origins: &frame_origins,
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        tracing::info!(user = %member.user_id, team = %team_id, issuer = %trusted.issuer, "signed on with an integration's token");
+        Ok(BrowserSignOn {
+            user_id: member.user_id,
+            team_id,
+            issuer: trusted.issuer,
+            frame_origins,
+            session,
+        })
+    }
+
+    /// The origins that may frame the page refusing `token`: those of the issuers its (not
+    /// verified) `iss` names, so the integrator sees why inside their own frame. Showing a
+    /// refusal there reveals nothing and signs no one in.
+    pub async fn frame_origins_named_by(&self, token: &str) -> Vec<String> {
+        let Ok(unverified) = Unverified::read(token, &super::ALLOWED.map(|(_, alg)| alg), "")
+        else {
+            return Vec::new();
+        };
+        let Some(iss) = unverified.text("iss") else {
+            return Vec::new();
+        };
+        let rows: Vec<Option<String>> = trusted_issuer::Entity::find()
+            .select_only()
+            .column(trusted_issuer::Column::FrameOrigins)
+            .filter(trusted_issuer::Column::Issuer.eq(iss))
+            .into_tuple()
+            .all(self.db.read())
+            .await
+            .unwrap_or_default();
+        let mut origins: Vec<String> = Vec::new();
+        for origin in rows.iter().flat_map(|row| split_origins(row.as_deref())) {
+            if !origins.contains(&origin) {
+                origins.push(origin);
+            }
+        }
+        origins
+    }
+}
+
+fn split_origins(stored: Option<&str>) -> Vec<String> {
+    stored
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
