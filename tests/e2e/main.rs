@@ -12,6 +12,7 @@ mod harness;
 mod smtp;
 
 mod audiences;
+mod browser_sign_on;
 mod config_errors;
 mod discovery;
 mod federation;
