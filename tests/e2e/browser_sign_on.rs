@@ -250,9 +250,9 @@ async fn an_integrations_jwt_signs_the_agent_in_to_the_browser(db: TestDb) {
         dashboard.body
     );
     assert!(
-        dashboard
-            .body
-            .contains("through the integration <strong>https:&#x2F;&#x2F;helpdesk.customer.example"),
+        dashboard.body.contains(
+            "through the integration <strong>https:&#x2F;&#x2F;helpdesk.customer.example"
+        ),
         "{}",
         dashboard.body
     );

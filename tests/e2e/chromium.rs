@@ -111,6 +111,19 @@ impl Chromium {
         }
     }
 
+    /// Looks inside the page's first frame from now on.
+    pub async fn enter_frame(&self) {
+        self.client.enter_frame(0).await.expect("enter the frame");
+    }
+
+    /// Looks at the whole page again.
+    pub async fn leave_frame(&self) {
+        self.client
+            .enter_parent_frame()
+            .await
+            .expect("leave the frame");
+    }
+
     /// Opens an absolute URL, as a person pasting it from a mail.
     pub async fn open(&self, url: &str) {
         self.client.goto(url).await.expect("navigate");

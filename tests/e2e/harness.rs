@@ -126,6 +126,8 @@ pub fn free_port() -> u16 {
 /// Where a provider listens until it is spawned: on a port the system picks, whose address
 /// then becomes the issuer too.
 pub const ANY_PORT: &str = "127.0.0.1:0";
+/// An issuer on `localhost` at the port the provider binds.
+pub const LOCALHOST_ANY_PORT: &str = "http://localhost:0";
 
 /// Settings for a provider on `db`, on a port picked when it starts, with a test's adjustments.
 pub fn config(db: &TestDb, master_key: &str) -> Config {
@@ -161,6 +163,10 @@ impl TestApp {
         let bound = listener.local_addr().expect("addr");
         if config.issuer == format!("http://{ANY_PORT}") {
             config.issuer = format!("http://{bound}");
+        }
+        // Browsers keep `Secure` cookies over http from `localhost` (framed sign-on needs them).
+        if config.issuer == LOCALHOST_ANY_PORT {
+            config.issuer = format!("http://localhost:{}", bound.port());
         }
         config.listen = bound.to_string();
         let mut settings = config.check().expect("test configuration is valid");

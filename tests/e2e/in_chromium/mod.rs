@@ -6,6 +6,7 @@ mod forgery;
 mod relying_party;
 mod sign_in;
 mod teams;
+mod widget;
 
 use std::time::Duration;
 
