@@ -436,6 +436,34 @@ mod tests {
     }
 
     #[test]
+    fn without_a_jti_the_token_itself_is_what_is_spent_where_allowed() {
+        let (encoding, jwk) = key();
+        let claims = claims(|c| {
+            c.as_object_mut().unwrap().remove("jti");
+        });
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::ES256), &claims, &encoding).unwrap();
+        let unverified = Unverified::read(&token, &[Algorithm::ES256], "ES256").unwrap();
+        let audiences = ["https://id.example/token".to_owned()];
+        let rules = |require_jti| Rules {
+            issuer: "https://agent.example",
+            subject: None,
+            audiences: &audiences,
+            sole_audience: false,
+            max_lifetime: None,
+            require_jti,
+            signer: "issuer's",
+        };
+        let required = verify(&token, &unverified, &jwk, &rules(true), Utc::now());
+        assert_eq!(required.err().unwrap().0, "no jti");
+        let verified = verify(&token, &unverified, &jwk, &rules(false), Utc::now()).unwrap();
+        assert_eq!(
+            verified.replay_key,
+            format!("token:{}", sha256_hex(token.as_bytes()))
+        );
+    }
+
+    #[test]
     fn a_key_for_encryption_or_another_algorithm_is_not_used() {
         let (encoding, mut jwk) = key();
         let token =

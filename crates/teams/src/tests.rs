@@ -25,6 +25,7 @@ async fn database() -> Db {
 
 /// A team founded by `ada@acme.test`, with `bo@acme.test` in it as a member.
 struct Acme {
+    db: Db,
     teams: Teams,
     team: TeamId,
     ada: Actor,
@@ -52,6 +53,7 @@ async fn acme() -> Acme {
         .await
         .unwrap();
     Acme {
+        db,
         teams,
         team,
         ada: Actor::person(&ada.id.as_str().into(), &ada.email, "192.0.2.1", "test"),
@@ -217,4 +219,50 @@ async fn an_integration_identity_is_its_teams_alone_and_never_an_administrator()
             .await,
         TeamError::IntegrationIdentityAdmin,
     );
+}
+
+#[tokio::test]
+async fn an_asserted_role_never_demotes_the_last_administrator() {
+    let acme = acme().await;
+    let integration = Actor {
+        user_id: None,
+        label: "integration https://helpdesk.example".into(),
+        ip: String::new(),
+        user_agent: String::new(),
+    };
+    let assert = async |user: &UserId, role: Role| {
+        let txn = acme.db.transaction().await.unwrap();
+        let details = serde_json::json!({ "via": "admin_claim" });
+        let changed =
+            crate::assert_role(&*txn, &acme.team, user, role, &integration, details, now()).await;
+        txn.commit().await.unwrap();
+        changed
+    };
+    refused(
+        assert(&acme.ada_id, Role::Member).await,
+        TeamError::LastAdministrator,
+    );
+    assert!(assert(&acme.bo_id, Role::Administrator).await.unwrap());
+    assert!(!assert(&acme.bo_id, Role::Administrator).await.unwrap());
+    assert!(assert(&acme.ada_id, Role::Member).await.unwrap());
+    refused(
+        assert(&acme.bo_id, Role::Member).await,
+        TeamError::LastAdministrator,
+    );
+    let changes = acme
+        .teams
+        .audit_log(
+            &acme.team,
+            &acme.bo,
+            &crate::AuditFilter {
+                action: Some("member.role_changed".into()),
+                limit: 50,
+                ..crate::AuditFilter::default()
+            },
+        )
+        .await
+        .unwrap();
+    let changed: Vec<_> = changes.iter().collect();
+    assert_eq!(changed.len(), 2);
+    assert_eq!(changed[0].details["via"], "admin_claim");
 }

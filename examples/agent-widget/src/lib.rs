@@ -84,12 +84,17 @@ impl Widget {
 
     /// A token for the agent: made out to Latchkey, living a minute, used once.
     pub fn token(&self) -> Result<String, String> {
+        self.token_for(&self.agent)
+    }
+
+    /// A token for `agent`.
+    pub fn token_for(&self, agent: &Agent) -> Result<String, String> {
         let now = chrono::Utc::now().timestamp();
         let claims = serde_json::json!({
             "iss": self.issuer,
-            "sub": self.agent.email,
-            "email": self.agent.email,
-            "name": self.agent.name,
+            "sub": agent.email,
+            "email": agent.email,
+            "name": agent.name,
             "aud": self.latchkey.as_str().trim_end_matches('/'),
             "iat": now,
             "exp": now + 60,

@@ -9,6 +9,9 @@
 //! Settings: LATCHKEY_URL (http://localhost:8080: a framed session needs a secure cookie,
 //! which browsers keep over http only from localhost), WIDGET_ISSUER, AGENT_EMAIL, AGENT_NAME,
 //! WIDGET_LISTEN.
+//!
+//! `cargo run -p agent-widget-example -- mint COUNT [new|same]` prints COUNT tokens, one a line,
+//! for a new agent each or the same agent every time (the load test, `bench/sso_jwt.sh`).
 
 use std::sync::Arc;
 
@@ -40,6 +43,15 @@ async fn main() -> Result<(), String> {
             name: setting("AGENT_NAME", "Ada Agent"),
         },
     )?;
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("mint") {
+        let count: usize = args
+            .get(2)
+            .and_then(|n| n.parse().ok())
+            .ok_or("mint COUNT [new|same]")?;
+        let new_each = args.get(3).map(String::as_str) != Some("same");
+        return mint(&widget, count, new_each);
+    }
     let listen = setting("WIDGET_LISTEN", "127.0.0.1:3000");
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
@@ -48,4 +60,22 @@ async fn main() -> Result<(), String> {
     axum::serve(listener, router(Arc::new(widget)))
         .await
         .map_err(|e| e.to_string())
+}
+
+/// Prints `count` tokens: for agent-N@… each, or for the configured agent every time.
+fn mint(widget: &Widget, count: usize, new_each: bool) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for n in 0..count {
+        let token = if new_each {
+            widget.token_for(&Agent {
+                email: format!("agent-{n}@bench.example"),
+                name: format!("Agent {n}"),
+            })?
+        } else {
+            widget.token()?
+        };
+        writeln!(out, "{token}").map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
