@@ -739,7 +739,7 @@ async fn administrators_trust_issuers_on_the_integrations_page(db: TestDb) {
     .await;
     assert_eq!(huge.status, StatusCode::BAD_REQUEST, "{}", huge.body);
     assert!(
-        huge.body.contains("between 1 second and 1 hour"),
+        huge.body.contains("between 1 second and 24 hours"),
         "{}",
         huge.body
     );
