@@ -3,11 +3,8 @@
 //! the agent is signed in to its team with no second login. Every refusal names its check and
 //! starts no session; a token works once.
 
-use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
@@ -28,17 +25,13 @@ pub(crate) struct PemKey {
 }
 
 impl PemKey {
+    /// Made as the agent-widget example makes its key, and read back from its PEM.
     pub(crate) fn generate() -> Self {
-        let pkcs8 =
-            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-                .expect("generate");
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
-            .expect("key pair");
-        let spki: PublicKeyX509Der<'static> = pair.public_key().as_der().expect("spki");
+        let pair = agent_widget_example::PemPair::generate().expect("generate");
         Self {
-            encoding: EncodingKey::from_ec_der(pkcs8.as_ref()),
-            public_pem: pem("PUBLIC KEY", spki.as_ref()),
-            private_pem: pem("PRIVATE KEY", pkcs8.as_ref()),
+            encoding: EncodingKey::from_ec_pem(pair.private_pem.as_bytes()).expect("key"),
+            public_pem: pair.public_pem,
+            private_pem: pair.private_pem,
         }
     }
 
@@ -46,19 +39,6 @@ impl PemKey {
     pub(crate) fn sign(&self, claims: &Value) -> String {
         jsonwebtoken::encode(&Header::new(Algorithm::ES256), claims, &self.encoding).expect("sign")
     }
-}
-
-fn pem(label: &str, der: &[u8]) -> String {
-    let body = STANDARD.encode(der);
-    let lines: Vec<&str> = body
-        .as_bytes()
-        .chunks(64)
-        .map(|line| std::str::from_utf8(line).expect("base64 is ASCII"))
-        .collect();
-    format!(
-        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-        lines.join("\n")
-    )
 }
 
 /// `openssl genrsa 1024 | openssl rsa -pubout`: too small to trust.
