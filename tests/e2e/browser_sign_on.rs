@@ -506,3 +506,82 @@ async fn an_administrator_claim_decides_the_role_and_people_keep_the_name_they_c
     )
     .await;
 }
+
+on_both_databases!(sign_ons_at_once_spend_a_token_once_and_make_one_member);
+async fn sign_ons_at_once_spend_a_token_once_and_make_one_member(db: TestDb) {
+    let p = provider(&db, |_| {}).await;
+    let app = &p.app;
+    let team = create_team(&db, app, "admin@customer.example");
+    let key = PemKey::generate();
+    let public = write_file(db.dir.path(), "helpdesk.pem", &key.public_pem);
+    cli(
+        &db,
+        app,
+        &[
+            "issuer",
+            "add",
+            "--team",
+            &team,
+            "--issuer",
+            HELPDESK,
+            "--public-key-file",
+            public.to_str().expect("path"),
+            "--email-claim",
+            "sub",
+        ],
+    );
+    let sign_on = |token: String| {
+        let base = app.base_url.clone();
+        async move {
+            Browser::new(&base)
+                .post("/sso/jwt", &[("token", token.as_str())])
+                .await
+                .status
+        }
+    };
+    // One token, twenty browsers at once: exactly one is signed in.
+    let token = key.sign(&agent_claims(app, 1, 60, |c| c["jti"] = json!("once")));
+    let answers = futures_util::future::join_all((0..20).map(|_| sign_on(token.clone()))).await;
+    let signed_in = answers
+        .iter()
+        .filter(|s| **s == StatusCode::SEE_OTHER)
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    assert_eq!((signed_in, refused), (1, 19), "{answers:?}");
+
+    // A new agent's first ten tokens at once: all sign in, as one member.
+    let tokens: Vec<String> = (0..10)
+        .map(|n| {
+            key.sign(&agent_claims(app, 100 + n, 60, |c| {
+                c["sub"] = json!("new.agent@customer.example");
+                c["jti"] = json!(format!("first-{n}"));
+            }))
+        })
+        .collect();
+    let answers = futures_util::future::join_all(tokens.into_iter().map(sign_on)).await;
+    assert!(
+        answers.iter().all(|s| *s == StatusCode::SEE_OTHER),
+        "{answers:?}"
+    );
+    let members = cli(&db, app, &["team", "members", "--team", &team]);
+    let new_agents = members
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter(|m| m["email"] == "new.agent@customer.example")
+        .count();
+    assert_eq!(new_agents, 1, "{members}");
+    let provisioned = cli(
+        &db,
+        app,
+        &["audit", "--team", &team, "--action", "member.provisioned"],
+    );
+    assert_eq!(
+        provisioned.as_array().map(Vec::len),
+        Some(2),
+        "{provisioned}"
+    );
+}

@@ -80,8 +80,22 @@ impl Sessions {
         opening: Opening<'_>,
         now: DateTime<Utc>,
     ) -> Result<SecretToken, sea_orm::DbErr> {
+        let (secret, row) = self.row(user_id, opening, now);
+        session::Entity::insert(row)
+            .exec_without_returning(conn)
+            .await?;
+        Ok(secret)
+    }
+
+    /// A new session as a row, with its secret, for a caller that writes many at once.
+    pub fn row(
+        &self,
+        user_id: &UserId,
+        opening: Opening<'_>,
+        now: DateTime<Utc>,
+    ) -> (SecretToken, session::ActiveModel) {
         let secret = SecretToken::generate();
-        session::Entity::insert(session::ActiveModel {
+        let row = session::ActiveModel {
             id_hash: Set(secret.hash()),
             user_id: Set(user_id.into()),
             created_at: Set(now),
@@ -91,10 +105,8 @@ impl Sessions {
             team_id: Set(opening.team_id.map(String::from)),
             opened_by: Set(opening.opened_by.map(str::to_owned)),
             frame_ancestors: Set(opening.frame_ancestors.map(str::to_owned)),
-        })
-        .exec_without_returning(conn)
-        .await?;
-        Ok(secret)
+        };
+        (secret, row)
     }
 
     /// The signed-in person, if the session is live (not revoked, idle or past its lifetime).

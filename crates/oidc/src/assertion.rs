@@ -234,6 +234,16 @@ fn why(error: &jsonwebtoken::errors::Error, rules: &Rules<'_>) -> String {
     }
 }
 
+/// The row that remembers an assertion within `scope` until it no longer verifies.
+pub(crate) fn seen_row(scope: &str, verified: &Verified) -> seen_assertion::ActiveModel {
+    seen_assertion::ActiveModel {
+        id: Set(sha256_hex(
+            format!("{scope}:{}", verified.replay_key).as_bytes(),
+        )),
+        expires_at: Set(verified.remember_until),
+    }
+}
+
 /// Records the first use of an assertion (its `jti`, or its hash) within `scope` (a client, or
 /// an issuer); false when it was used before. One insert, so a replay on any replica meets the row the first use wrote.
 pub(crate) async fn first_use<C: ConnectionTrait>(
@@ -241,19 +251,14 @@ pub(crate) async fn first_use<C: ConnectionTrait>(
     scope: &str,
     verified: &Verified,
 ) -> Result<bool, sea_orm::DbErr> {
-    let inserted = seen_assertion::Entity::insert(seen_assertion::ActiveModel {
-        id: Set(sha256_hex(
-            format!("{scope}:{}", verified.replay_key).as_bytes(),
-        )),
-        expires_at: Set(verified.remember_until),
-    })
-    .on_conflict(
-        OnConflict::column(seen_assertion::Column::Id)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(conn)
-    .await?;
+    let inserted = seen_assertion::Entity::insert(seen_row(scope, verified))
+        .on_conflict(
+            OnConflict::column(seen_assertion::Column::Id)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
     Ok(inserted > 0)
 }
 

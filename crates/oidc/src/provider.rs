@@ -38,6 +38,8 @@ pub struct Provider {
     /// Seals authorization codes.
     pub(super) master_key: Arc<MasterKey>,
     pub(super) resources: ResourceServers,
+    /// Writes browser sign-ons in batches (SQLite only).
+    pub(super) sign_on_writer: Option<crate::federation::sign_on_batch::SignOnWriter>,
 }
 
 impl Provider {
@@ -54,6 +56,7 @@ impl Provider {
             revocations: Arc::new(Revocations::new(db.clone(), settings.access_token_ttl)),
             verified: Arc::default(),
             resources: ResourceServers::new(db.clone()),
+            sign_on_writer: crate::federation::sign_on_batch::SignOnWriter::start(&db),
             db,
             keys,
             issuer,

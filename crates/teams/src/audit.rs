@@ -121,10 +121,9 @@ impl AuditLog {
         details: Value,
         now: DateTime<Utc>,
     ) -> Result<(), DbErr> {
-        audit_event::Entity::insert(row(team_id, action, actor, subject, &details, now))
+        audit_event::Entity::insert(Self::row(team_id, action, actor, subject, &details, now))
             .exec_without_returning(conn)
             .await?;
-        tracing::info!(team = team_id.map(TeamId::as_str), action, actor = %actor.label, subject = %subject.label, "audit");
         Ok(())
     }
 
@@ -144,7 +143,7 @@ impl AuditLog {
         audit_event::Entity::insert_many(
             team_ids
                 .iter()
-                .map(|team| row(Some(team), action, actor, subject, &details, now)),
+                .map(|team| Self::row(Some(team), action, actor, subject, &details, now)),
         )
         .exec_without_returning(conn)
         .await?;
@@ -200,26 +199,30 @@ impl AuditLog {
     }
 }
 
-fn row(
-    team_id: Option<&TeamId>,
-    action: &str,
-    actor: &Actor,
-    subject: &Subject,
-    details: &Value,
-    now: DateTime<Utc>,
-) -> audit_event::ActiveModel {
-    audit_event::ActiveModel {
-        id: Set(uuid::Uuid::now_v7().to_string()),
-        team_id: Set(team_id.map(String::from)),
-        at: Set(now),
-        action: Set(action.to_owned()),
-        actor: Set(truncate(&actor.label, 320)),
-        actor_id: Set(actor.user_id.as_ref().map(String::from)),
-        subject: Set(truncate(&subject.label, 512)),
-        subject_id: Set(subject.id.as_deref().map(|id| truncate(id, 64))),
-        details: Set(details.to_string()),
-        ip: Set(truncate(&actor.ip, 64)),
-        user_agent: Set(truncate(&actor.user_agent, 512)),
+impl AuditLog {
+    /// An event as a row, for a caller that writes many at once (still one per change).
+    pub fn row(
+        team_id: Option<&TeamId>,
+        action: &str,
+        actor: &Actor,
+        subject: &Subject,
+        details: &Value,
+        now: DateTime<Utc>,
+    ) -> audit_event::ActiveModel {
+        tracing::info!(team = team_id.map(TeamId::as_str), action, actor = %actor.label, subject = %subject.label, "audit");
+        audit_event::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().to_string()),
+            team_id: Set(team_id.map(String::from)),
+            at: Set(now),
+            action: Set(action.to_owned()),
+            actor: Set(truncate(&actor.label, 320)),
+            actor_id: Set(actor.user_id.as_ref().map(String::from)),
+            subject: Set(truncate(&subject.label, 512)),
+            subject_id: Set(subject.id.as_deref().map(|id| truncate(id, 64))),
+            details: Set(details.to_string()),
+            ip: Set(truncate(&actor.ip, 64)),
+            user_agent: Set(truncate(&actor.user_agent, 512)),
+        }
     }
 }
 

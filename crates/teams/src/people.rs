@@ -56,22 +56,32 @@ pub async fn provision_identity<C: ConnectionTrait>(
     asserted_email: &str,
     now: DateTime<Utc>,
 ) -> Result<user::Model, DbErr> {
+    let row = identity_row(team_id, asserted_email, None, now);
+    let identity = user::Entity::insert(row).exec_with_returning(conn).await?;
+    tracing::info!(user = %identity.id, team = %team_id, "integration identity provisioned");
+    Ok(identity)
+}
+
+/// The row of a new integration identity (see [`provision_identity`]), named if the
+/// integration gave a name, for a caller that writes many at once.
+pub fn identity_row(
+    team_id: &str,
+    asserted_email: &str,
+    name: Option<&crate::PersonName>,
+    now: DateTime<Utc>,
+) -> user::ActiveModel {
     let id = uuid::Uuid::now_v7().to_string();
-    let identity = user::Entity::insert(user::ActiveModel {
-        id: Set(id.clone()),
+    user::ActiveModel {
         email: Set(format!("{id}@{INTEGRATION_DOMAIN}")),
+        id: Set(id),
         created_at: Set(now),
         last_sign_in_at: Set(None),
         provisioned_by: Set(Some(team_id.to_owned())),
         asserted_email: Set(Some(asserted_email.to_owned())),
-        name: Set(None),
-        given_name: Set(None),
-        family_name: Set(None),
-        name_updated_at: Set(None),
+        name: Set(name.map(|n| n.name.clone())),
+        given_name: Set(name.map(|n| n.given_name.clone())),
+        family_name: Set(name.and_then(|n| n.family_name.clone())),
+        name_updated_at: Set(name.map(|_| now)),
         name_edited: Set(false),
-    })
-    .exec_with_returning(conn)
-    .await?;
-    tracing::info!(user = %id, team = %team_id, "integration identity provisioned");
-    Ok(identity)
+    }
 }

@@ -428,23 +428,38 @@ impl Teams {
         external: Option<(&str, &str)>,
         now: DateTime<Utc>,
     ) -> Result<bool, TeamError> {
-        let inserted = membership::Entity::insert(membership::ActiveModel {
+        let row = Self::membership_row(team_id, &account.id, role, external, now);
+        let inserted = membership::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([membership::Column::TeamId, membership::Column::UserId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(conn)
+            .await?;
+        Ok(inserted == 1)
+    }
+}
+
+impl Teams {
+    /// The row of a membership added directly (see [`Teams::add_member_in`]), for a caller
+    /// that writes many at once.
+    pub fn membership_row(
+        team_id: &TeamId,
+        user_id: &str,
+        role: Role,
+        external: Option<(&str, &str)>,
+        now: DateTime<Utc>,
+    ) -> membership::ActiveModel {
+        membership::ActiveModel {
             team_id: Set(team_id.into()),
-            user_id: Set(account.id.clone()),
+            user_id: Set(user_id.to_owned()),
             role: Set(role.as_str().to_owned()),
             joined_at: Set(now),
             join_link_id: Set(None),
             external_issuer: Set(external.map(|(issuer, _)| issuer.to_owned())),
             external_id: Set(external.map(|(_, id)| id.to_owned())),
-        })
-        .on_conflict(
-            OnConflict::columns([membership::Column::TeamId, membership::Column::UserId])
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(conn)
-        .await?;
-        Ok(inserted == 1)
+        }
     }
 }
 

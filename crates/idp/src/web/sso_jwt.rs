@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use latchkey_core::secret::SecretToken;
-use latchkey_login::{Opening, Requester};
+use latchkey_login::Requester;
 use latchkey_oidc::federation::SignOnRefused;
 use serde::Deserialize;
 
@@ -86,20 +86,9 @@ async fn sign_on(
             "no token was given (the token parameter is empty or over 16 KB)",
         ));
     }
-    let sessions = state.login.sessions();
     let outcome = state
         .provider
-        .sign_on_in_browser(token, from, framed, state.now(), async |txn, member| {
-            let frame_ancestors = member.frame_origins.join(" ");
-            let opening = Opening {
-                team_id: Some(member.team_id),
-                opened_by: Some(member.issuer),
-                frame_ancestors: framed.then_some(frame_ancestors.as_str()),
-            };
-            sessions
-                .open(txn, member.user_id, opening, state.now())
-                .await
-        })
+        .sign_on_in_browser(token, from, framed, state.login.sessions(), state.now())
         .await;
     let signed_on = match outcome {
         Ok(signed_on) => signed_on,

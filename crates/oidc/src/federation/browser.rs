@@ -4,27 +4,30 @@
 //! in the same transaction, so a refused or failed sign-on leaves nothing behind.
 
 use chrono::{DateTime, Utc};
+use latchkey_core::secret::SecretToken;
 use latchkey_core::{TeamId, UserId};
-use latchkey_login::Requester;
+use latchkey_login::{Opening, Requester, Sessions};
 use latchkey_teams::{Actor, AuditLog, Subject};
-use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::json;
 
 use super::assertions::{Rejection, Trusting};
-use super::members::admit;
-use crate::assertion::Unverified;
+use super::members::{Admitted, admit, replay_scope, replayed};
+use super::sign_on_batch::{self, Job, Outcome, SignOnWriter};
+use crate::assertion::{Unverified, Verified, seen_row};
 use crate::entities::trusted_issuer;
 use crate::provider::Provider;
 
-/// Who a token signed in, where, and through whom; `session` is what the caller opened.
+/// Who a token signed in, where, and through whom, with the session it opened.
 #[derive(Debug)]
-pub struct BrowserSignOn<S> {
+pub struct BrowserSignOn {
     pub user_id: UserId,
     pub team_id: TeamId,
     pub issuer: String,
     /// The origins the issuer lets frame the session's pages.
     pub frame_origins: Vec<String>,
-    pub session: S,
+    /// The new session's secret, for the cookie.
+    pub session: SecretToken,
 }
 
 /// Why a sign-on did not happen.
@@ -54,30 +57,20 @@ impl From<sea_orm::DbErr> for SignOnRefused {
     }
 }
 
-/// What `open_session` is told of the member it opens a session for.
-pub struct SignedOnMember<'a> {
-    pub user_id: &'a UserId,
-    pub team_id: &'a TeamId,
-    pub issuer: &'a str,
-    pub frame_origins: &'a [String],
-}
-
 impl Provider {
     /// Verifies `token` against the issuers every team trusts, admits the member it names in
-    /// the issuer's team, audits `member.signed_in` (via jwt), and runs `open_session` in the
-    /// same transaction. `framed`: the browser opened it inside a frame, which the issuer must
-    /// allow (a frame origin); otherwise nothing is spent.
-    pub async fn sign_on_in_browser<S, F>(
+    /// the issuer's team, audits `member.signed_in` (via jwt), and opens a session in
+    /// `sessions`, bound to the team, all in one transaction. `framed`: the browser opened it
+    /// inside a frame, which the issuer must allow (a frame origin); otherwise nothing is
+    /// spent, and the session keeps those origins.
+    pub async fn sign_on_in_browser(
         &self,
         token: &str,
         from: &Requester,
         framed: bool,
+        sessions: &Sessions,
         now: DateTime<Utc>,
-        open_session: F,
-    ) -> Result<BrowserSignOn<S>, SignOnRefused>
-    where
-        F: AsyncFnOnce(&DatabaseTransaction, SignedOnMember<'_>) -> Result<S, sea_orm::DbErr>,
-    {
+    ) -> Result<BrowserSignOn, SignOnRefused> {
         let (trusted, verified) = self
             .verify_issuer_token(token, Trusting::AnyTeam, now)
             .await?;
@@ -88,40 +81,60 @@ impl Provider {
                 "this issuer's tokens may not sign in inside a frame: its team must name the framing site (--frame-origin)".into(),
             ));
         }
-        let txn = self.db.transaction().await?;
-        let integration = Actor {
-            user_id: None,
-            label: format!("integration {}", trusted.issuer),
-            ip: from.ip.clone(),
-            user_agent: from.user_agent.clone(),
+        let joined = frame_origins.join(" ");
+        let opening = |team_id| Opening {
+            team_id: Some(team_id),
+            opened_by: Some(trusted.issuer.as_str()),
+            frame_ancestors: framed.then_some(joined.as_str()),
         };
-        let member = admit(&txn, &trusted, &verified, &integration, None, now).await?;
-        AuditLog::record(
-            &*txn,
-            Some(&team_id),
-            "member.signed_in",
-            &Actor::person(
-                &member.user_id,
-                &member.shown_email,
-                &from.ip,
-                &from.user_agent,
-            ),
-            &Subject::new(&member.user_id, &member.shown_email),
-            json!({ "via": "jwt", "issuer": trusted.issuer, "role": member.role }),
-            now,
-        )
-        .await?;
-        let session = open_session(
-            &txn,
-            SignedOnMember {
-                user_id: &member.user_id,
-                team_id: &team_id,
-                issuer: &trusted.issuer,
-                frame_origins: &frame_origins,
-            },
-        )
-        .await?;
-        txn.commit().await?;
+        let batched = match &self.sign_on_writer {
+            Some(writer) => {
+                self.sign_on_batched(
+                    writer,
+                    &trusted,
+                    &verified,
+                    from,
+                    sessions,
+                    opening(&team_id),
+                    now,
+                )
+                .await?
+            }
+            None => None,
+        };
+        let (member, session) = match batched {
+            Some(done) => done,
+            None => {
+                let txn = self.db.transaction().await?;
+                let integration = Actor {
+                    user_id: None,
+                    label: format!("integration {}", trusted.issuer),
+                    ip: from.ip.clone(),
+                    user_agent: from.user_agent.clone(),
+                };
+                let member = admit(&txn, &trusted, &verified, &integration, None, now).await?;
+                AuditLog::record(
+                    &*txn,
+                    Some(&team_id),
+                    "member.signed_in",
+                    &Actor::person(
+                        &member.user_id,
+                        &member.shown_email,
+                        &from.ip,
+                        &from.user_agent,
+                    ),
+                    &Subject::new(&member.user_id, &member.shown_email),
+                    json!({ "via": "jwt", "issuer": trusted.issuer, "role": member.role }),
+                    now,
+                )
+                .await?;
+                let session = sessions
+                    .open(&*txn, &member.user_id, opening(&team_id), now)
+                    .await?;
+                txn.commit().await?;
+                (member, session)
+            }
+        };
         tracing::info!(user = %member.user_id, team = %team_id, issuer = %trusted.issuer, "signed on with an integration's token");
         Ok(BrowserSignOn {
             user_id: member.user_id,
@@ -130,6 +143,40 @@ impl Provider {
             frame_origins,
             session,
         })
+    }
+
+    /// The common cases, through the batching writer (SQLite): `None` when the general path
+    /// must decide.
+    #[allow(clippy::too_many_arguments)]
+    async fn sign_on_batched(
+        &self,
+        writer: &SignOnWriter,
+        trusted: &trusted_issuer::Model,
+        verified: &Verified,
+        from: &Requester,
+        sessions: &Sessions,
+        opening: Opening<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Admitted, SecretToken)>, SignOnRefused> {
+        let Some(plan) = sign_on_batch::plan(&self.db, trusted, verified, now).await? else {
+            return Ok(None);
+        };
+        let (secret, session) = sessions.row(&UserId::from(plan.user_id()), opening, now);
+        let job = Job {
+            seen: seen_row(&replay_scope(trusted), verified),
+            team_id: TeamId::from(trusted.team_id.as_str()),
+            issuer: trusted.issuer.clone(),
+            plan,
+            ip: from.ip.clone(),
+            user_agent: from.user_agent.clone(),
+            session,
+            now,
+        };
+        match writer.write(job).await? {
+            Outcome::Admitted(member) => Ok(Some((member, secret))),
+            Outcome::Replay => Err(replayed(verified).into()),
+            Outcome::Redo => Ok(None),
+        }
     }
 
     /// The origins that may frame the page refusing `token`: those of the issuers its (not

@@ -26,6 +26,33 @@ pub(crate) struct Admitted {
     pub role: Role,
 }
 
+/// Where a token's use is remembered: per team and issuer, so another team that trusts the
+/// same issuer cannot spend (or burn) this team's tokens.
+pub(crate) fn replay_scope(trusted: &trusted_issuer::Model) -> String {
+    format!("issuer:{}:{}", trusted.team_id, trusted.issuer)
+}
+
+/// The refusal of a token used before.
+pub(crate) fn replayed(verified: &Verified) -> Rejection {
+    refused(if verified.replay_key.starts_with("jti:") {
+        "this jti was used before (replay)"
+    } else {
+        "this token was used before (replay)"
+    })
+}
+
+/// The name the token gives, in the issuer's name claim.
+pub(crate) fn name_in(
+    verified: &Verified,
+    trusted: &trusted_issuer::Model,
+) -> Option<latchkey_teams::PersonName> {
+    verified
+        .claims
+        .get(&trusted.name_claim)
+        .and_then(Value::as_str)
+        .and_then(latchkey_teams::PersonName::parse)
+}
+
 fn refused(why: impl Into<String>) -> Rejection {
     Rejection::Refused(why.into())
 }
@@ -48,26 +75,15 @@ pub(crate) async fn admit(
     now: DateTime<Utc>,
 ) -> Result<Admitted, Rejection> {
     let (sub, email) = named_person(verified, trusted)?;
-    // Remembered per team and issuer: another team that trusts the same issuer cannot spend
-    // (or burn) this team's tokens. The first write of the transaction (see `lock_team`).
-    let scope = format!("issuer:{}:{}", trusted.team_id, trusted.issuer);
-    if !assertion::first_use(txn, &scope, verified).await? {
-        return Err(refused(if verified.replay_key.starts_with("jti:") {
-            "this jti was used before (replay)"
-        } else {
-            "this token was used before (replay)"
-        }));
+    // The first write of the transaction (see `lock_team`).
+    if !assertion::first_use(txn, &replay_scope(trusted), verified).await? {
+        return Err(replayed(verified));
     }
     let team_id = TeamId::from(trusted.team_id.as_str());
     let (account, role) = linked_member(txn, trusted, sub, &email, actor, client_id, now).await?;
     let role = asserted_role(txn, trusted, verified, &team_id, &account, role, actor, now).await?;
     // The integration's name for the person, unless they (or the operator) set their own.
-    if let Some(name) = verified
-        .claims
-        .get(&trusted.name_claim)
-        .and_then(Value::as_str)
-        .and_then(latchkey_teams::PersonName::parse)
-    {
+    if let Some(name) = name_in(verified, trusted) {
         latchkey_teams::sync_name(txn, &account.id, &name, now).await?;
     }
     Ok(Admitted {
@@ -87,15 +103,16 @@ async fn linked_member(
     client_id: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(user::Model, Role), Rejection> {
-    let linked = membership::Entity::find()
-        .filter(membership::Column::TeamId.eq(trusted.team_id.as_str()))
-        .filter(membership::Column::ExternalIssuer.eq(trusted.issuer.as_str()))
-        .filter(membership::Column::ExternalId.eq(sub))
-        .find_also_related(user::Entity)
-        .one(txn)
-        .await?;
-    if let Some((found, Some(account))) = linked {
-        return Ok((account, Role::from_stored(&found.role)));
+    if let Some(found) = linked(txn, trusted, sub).await? {
+        return Ok(found);
+    }
+    // Linking and provisioning happen one at a time in a team, so two first tokens for one
+    // person at once make one member: the second, once it holds the lock, finds the first's.
+    latchkey_teams::lock_team(txn, &trusted.team_id.as_str().into(), now)
+        .await
+        .map_err(internal)?;
+    if let Some(found) = linked(txn, trusted, sub).await? {
+        return Ok(found);
     }
     let (account, role, action) = match member_with_address(txn, trusted, email).await? {
         Some((account, role)) => {
@@ -119,6 +136,25 @@ async fn linked_member(
     )
     .await?;
     Ok((account, role))
+}
+
+/// The member linked to the external identity, with their role.
+async fn linked(
+    txn: &DatabaseTransaction,
+    trusted: &trusted_issuer::Model,
+    sub: &str,
+) -> Result<Option<(user::Model, Role)>, Rejection> {
+    let found = membership::Entity::find()
+        .filter(membership::Column::TeamId.eq(trusted.team_id.as_str()))
+        .filter(membership::Column::ExternalIssuer.eq(trusted.issuer.as_str()))
+        .filter(membership::Column::ExternalId.eq(sub))
+        .find_also_related(user::Entity)
+        .one(txn)
+        .await?;
+    Ok(match found {
+        Some((member, Some(account))) => Some((account, Role::from_stored(&member.role))),
+        _ => None,
+    })
 }
 
 /// The role the member ends with. Without an administrator claim configured, an integration
@@ -161,7 +197,7 @@ async fn asserted_role(
 }
 
 /// Whether a claim is the value, or a list holding it (groups, roles).
-fn carries(claim: Option<&Value>, value: &str) -> bool {
+pub(crate) fn carries(claim: Option<&Value>, value: &str) -> bool {
     match claim {
         Some(Value::String(s)) => s == value,
         Some(Value::Array(items)) => items.iter().any(|item| item.as_str() == Some(value)),
@@ -173,8 +209,8 @@ fn carries(claim: Option<&Value>, value: &str) -> bool {
 /// The account of this team with the address, and its role: a person's own account that is a
 /// member here, or an identity this team's integrations made for it. None for an address no
 /// one here has, whatever accounts exist elsewhere, so the answer reveals nothing.
-async fn member_with_address(
-    txn: &DatabaseTransaction,
+pub(crate) async fn member_with_address<C: sea_orm::ConnectionTrait>(
+    txn: &C,
     trusted: &trusted_issuer::Model,
     email: &Email,
 ) -> Result<Option<(user::Model, Role)>, Rejection> {
@@ -264,7 +300,7 @@ async fn link_existing(
 
 /// The person the token names: its `sub`, and the address in the issuer's email claim (which
 /// may be `sub` itself).
-fn named_person<'a>(
+pub(crate) fn named_person<'a>(
     verified: &'a Verified,
     trusted: &trusted_issuer::Model,
 ) -> Result<(&'a str, Email), Rejection> {

@@ -7,8 +7,9 @@ pub(crate) mod assertions;
 mod browser;
 pub(crate) mod members;
 mod settings;
+pub(crate) mod sign_on_batch;
 
-pub use browser::{BrowserSignOn, SignOnRefused, SignedOnMember};
+pub use browser::{BrowserSignOn, SignOnRefused};
 pub use settings::{AdminClaim, LONGEST_LIFETIME, MAX_FRAME_ORIGINS, NewIssuer, TrustedIssuer};
 
 use chrono::{DateTime, Utc};
