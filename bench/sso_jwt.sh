@@ -4,6 +4,8 @@
 # on SQLite by default. Beside them, for where the time goes: /healthz (the HTTP stack), and
 # tokens refused at the signature (the issuer lookup and verification, no writes).
 #   bench/sso_jwt.sh [SECONDS]       needs: wrk, python3, curl
+#   PROFILE=1 bench/sso_jwt.sh       also records the returning-member load with perf into
+#                                    /tmp/perf.data (perf report -i /tmp/perf.data)
 # Prints figures for people to read; nothing here passes or fails on a number.
 set -euo pipefail
 secs=${1:-8}
@@ -64,15 +66,20 @@ LUA
 }
 run() { # NAME TOKENS NOTE
   lua "$work/$2" >"$work/$1.lua"
-  out=$(wrk -t2 -c32 -d"${secs}s" --latency -s "$work/$1.lua" "$iss/sso/jwt" | grep '^RESULT')
+  out=$(wrk -t2 -c64 -d"${secs}s" --latency -s "$work/$1.lua" "$iss/sso/jwt" | grep "^RESULT")
   echo "$1 ${out#RESULT } $3"
 }
 echo "== latchkey POST /sso/jwt (NAME req/s p50_ms p99_ms errors)"
 out=$(wrk -t2 -c32 -d"${secs}s" --latency -s <(echo 'done = function(s, l, r) io.write(string.format("RESULT %.0f %.2f %.2f %d\n", s.requests / (s.duration / 1e6), l:percentile(50) / 1000, l:percentile(99) / 1000, s.errors.status)) end') "$iss/healthz" | grep '^RESULT')
 echo "healthz ${out#RESULT } (the HTTP stack alone)"
 run refused_signature forged.txt "(issuer lookup + ES256 verification, nothing written; every answer a 401)"
+[ -n "${PROFILE:-}" ] && { perf record -e cpu-clock -F 499 -g -o /tmp/perf.data -p "$pid" -- sleep 3 >/dev/null 2>&1 & }
 run returning_member same.txt "(verify + spend the jti + audit + session, one transaction)"
+[ -f "$work/latchkey.db-wal" ] && echo "sqlite_wal_mb $(du -m "$work/latchkey.db-wal" | cut -f1)"
 run new_member new.txt "(also provisions the identity and its membership)"
+batches=$(curl -fsS "$iss/metrics" | awk '/^sign_on_batch_size_sum/{s=$2} /^sign_on_batch_size_count/{c=$2} END{if (c) printf "%d batches, %.1f sign-ons each", c, s/c}')
+echo "sqlite_writer ${batches:-no batches (not SQLite)}"
+[ -f "$work/latchkey.db-wal" ] && echo "sqlite_wal_mb $(du -m "$work/latchkey.db-wal" | cut -f1)"
 echo "after_load_rss_mb $(awk '/VmRSS/{printf "%.1f", $2/1024}' /proc/$pid/status)"
 echo "sessions_opened $(python3 - "$work/latchkey.db" <<'PY'
 import sqlite3, sys

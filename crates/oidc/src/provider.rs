@@ -40,6 +40,8 @@ pub struct Provider {
     pub(super) resources: ResourceServers,
     /// Writes browser sign-ons in batches (SQLite only).
     pub(super) sign_on_writer: Option<crate::federation::sign_on_batch::SignOnWriter>,
+    /// The trusted issuers of each `iss`, briefly cached.
+    pub(super) issuer_cache: crate::federation::issuer_cache::IssuerCache,
 }
 
 impl Provider {
@@ -57,6 +59,7 @@ impl Provider {
             verified: Arc::default(),
             resources: ResourceServers::new(db.clone()),
             sign_on_writer: crate::federation::sign_on_batch::SignOnWriter::start(&db),
+            issuer_cache: Default::default(),
             db,
             keys,
             issuer,
@@ -68,6 +71,11 @@ impl Provider {
     /// The in-memory view of revocations; the server loads it before serving and refreshes it.
     pub fn revocations(&self) -> &Revocations {
         &self.revocations
+    }
+
+    /// Forgets what this replica cached of `iss`'s trusted issuers (one was added or removed).
+    pub fn forget_issuer(&self, iss: &str) {
+        self.issuer_cache.forget(iss);
     }
 
     pub fn authenticator(&self) -> &ClientAuthenticator {

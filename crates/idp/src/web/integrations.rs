@@ -230,13 +230,14 @@ pub(super) async fn add(
             .collect(),
         ..NewIssuer::new(form.team.clone(), form.issuer)
     };
-    TrustedIssuers::new(
+    let added = TrustedIssuers::new(
         state.db.clone(),
         state.provider.authenticator().jwks().clone(),
     )
     .add(new, &user.actor(&from), state.now())
     .await
     .map_err(refused)?;
+    state.provider.forget_issuer(&added.issuer);
     Ok(back(&form.team, "added"))
 }
 
@@ -246,12 +247,14 @@ pub(super) async fn remove(
     from: Requester,
     SignedInForm { user, form }: SignedInForm<RemoveForm>,
 ) -> Result<Response, PageError> {
-    TrustedIssuers::new(
+    let removed = TrustedIssuers::new(
         state.db.clone(),
         state.provider.authenticator().jwks().clone(),
     )
     .remove(&form.team, &form.id, &user.actor(&from), state.now())
     .await
     .map_err(refused)?;
+    // Untrusted here at once; on other replicas within the issuer cache's few seconds.
+    state.provider.forget_issuer(&removed);
     Ok(back(&form.team, "removed"))
 }

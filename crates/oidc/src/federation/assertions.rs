@@ -5,9 +5,9 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use jsonwebtoken::jwk::Jwk;
 use latchkey_core::TeamId;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::ALLOWED;
+use super::issuer_cache::Trust;
 use crate::assertion::{self, Refused, Rules, Unverified, Verified};
 use crate::entities::trusted_issuer;
 use crate::error::OAuthError;
@@ -61,12 +61,14 @@ impl Provider {
         let unverified =
             Unverified::read(token, &ALLOWED.map(|(_, alg)| alg), "ES256, RS256, EdDSA")?;
         let iss = unverified.text("iss").ok_or_else(|| refused("no iss"))?;
-        let mut query =
-            trusted_issuer::Entity::find().filter(trusted_issuer::Column::Issuer.eq(iss));
-        if let Trusting::Team(team) = trusting {
-            query = query.filter(trusted_issuer::Column::TeamId.eq(team.as_str()));
-        }
-        let candidates = query.all(self.db.read()).await?;
+        let trusts = self.issuer_cache.trusts(&self.db, iss).await?;
+        let candidates: Vec<&Trust> = trusts
+            .iter()
+            .filter(|trust| match trusting {
+                Trusting::Team(team) => trust.row.team_id == team.as_str(),
+                Trusting::AnyTeam => true,
+            })
+            .collect();
         if candidates.is_empty() {
             return Err(refused(match trusting {
                 Trusting::Team(_) => {
@@ -77,12 +79,12 @@ impl Provider {
         }
         let mut fitting = Vec::new();
         let mut last_refusal = None;
-        for trusted in candidates {
+        for trust in candidates {
             match self
-                .verify_with(token, &unverified, &trusted, trusting, now)
+                .verify_with(token, &unverified, trust, trusting, now)
                 .await
             {
-                Ok(verified) => fitting.push((trusted, verified)),
+                Ok(verified) => fitting.push((trust.row.clone(), verified)),
                 Err(rejection @ Rejection::Internal(_)) => return Err(rejection),
                 Err(refusal) => last_refusal = Some(refusal),
             }
@@ -100,11 +102,12 @@ impl Provider {
         &self,
         token: &str,
         unverified: &Unverified,
-        trusted: &trusted_issuer::Model,
+        trust: &Trust,
         trusting: Trusting<'_>,
         now: DateTime<Utc>,
     ) -> Result<Verified, Rejection> {
-        let key = self.issuer_key(trusted, unverified).await?;
+        let trusted = &trust.row;
+        let key = self.issuer_key(trust, unverified).await?;
         let audiences = match (&trusted.audience, trusting) {
             (Some(audience), _) => vec![audience.clone()],
             (None, Trusting::Team(_)) => self.authenticator().audiences().to_vec(),
@@ -123,11 +126,8 @@ impl Provider {
     }
 
     /// The issuer's key for the token's `kid`, if the issuer may sign with its algorithm.
-    async fn issuer_key(
-        &self,
-        trusted: &trusted_issuer::Model,
-        unverified: &Unverified,
-    ) -> Result<Jwk, Rejection> {
+    async fn issuer_key(&self, trust: &Trust, unverified: &Unverified) -> Result<Jwk, Rejection> {
+        let trusted = &trust.row;
         let alg = unverified.header.alg;
         if !ALLOWED.iter().any(|(name, allowed)| {
             *allowed == alg && trusted.algorithms.split(',').any(|a| a == *name)
@@ -138,12 +138,8 @@ impl Provider {
             )));
         }
         let kid = unverified.header.kid.as_deref();
-        match (&trusted.jwks, &trusted.jwks_uri) {
-            (Some(inline), _) => select(
-                &serde_json::from_str(inline)
-                    .map_err(|e| Rejection::Internal(OAuthError::internal(e)))?,
-                kid,
-            ),
+        match (&trust.keys, &trusted.jwks_uri) {
+            (Some(inline), _) => select(inline, kid),
             (None, Some(uri)) => self.authenticator().jwks().key(uri, kid).await,
             (None, None) => return Err(refused("the issuer has no keys")),
         }

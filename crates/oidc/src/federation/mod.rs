@@ -5,6 +5,7 @@
 
 pub(crate) mod assertions;
 mod browser;
+pub(crate) mod issuer_cache;
 pub(crate) mod members;
 mod settings;
 pub(crate) mod sign_on_batch;
@@ -204,14 +205,14 @@ impl TrustedIssuers {
             .collect())
     }
 
-    /// Stops trusting an issuer (the team's administrators, or the operator).
+    /// Stops trusting an issuer (the team's administrators, or the operator); returns its `iss`.
     pub async fn remove(
         &self,
         team_id: &TeamId,
         id: &TrustedIssuerId,
         actor: &Actor,
         now: DateTime<Utc>,
-    ) -> Result<(), IssuerError> {
+    ) -> Result<String, IssuerError> {
         let txn = latchkey_teams::administer(&self.db, team_id, actor, now)
             .await
             .map_err(|e| admin_error(e, actor))?;
@@ -234,7 +235,7 @@ impl TrustedIssuers {
         )
         .await?;
         txn.commit().await?;
-        Ok(())
+        Ok(row.issuer)
     }
 }
 
