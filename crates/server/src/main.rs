@@ -10,11 +10,6 @@ use latchkey_server::{
     user_commands,
 };
 
-/// mimalloc rather than glibc's allocator: under load a fifth of the server's time went to
-/// glibc's malloc and free (perf, bench/sso_jwt.sh), most of it consolidating freed chunks.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let settings = match Config::load(cli.config.as_deref()).and_then(Config::check) {

@@ -61,7 +61,32 @@ impl Provider {
         let unverified =
             Unverified::read(token, &ALLOWED.map(|(_, alg)| alg), "ES256, RS256, EdDSA")?;
         let iss = unverified.text("iss").ok_or_else(|| refused("no iss"))?;
-        let trusts = self.issuer_cache.trusts(&self.db, iss).await?;
+        let (trusts, cached) = self.issuer_cache.trusts(&self.db, iss).await?;
+        match self
+            .verify_among(token, &unverified, iss, &trusts, trusting, now)
+            .await
+        {
+            // Trusted by one more team, or given another key, since it was cached: a refusal
+            // is checked once more against the rows as they are now.
+            Err(Rejection::Refused(_)) if cached => {
+                self.issuer_cache.forget(iss);
+                let (fresh, _) = self.issuer_cache.trusts(&self.db, iss).await?;
+                self.verify_among(token, &unverified, iss, &fresh, trusting, now)
+                    .await
+            }
+            outcome => outcome,
+        }
+    }
+
+    async fn verify_among(
+        &self,
+        token: &str,
+        unverified: &Unverified,
+        iss: &str,
+        trusts: &[Trust],
+        trusting: Trusting<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(trusted_issuer::Model, Verified), Rejection> {
         let candidates: Vec<&Trust> = trusts
             .iter()
             .filter(|trust| match trusting {
@@ -81,7 +106,7 @@ impl Provider {
         let mut last_refusal = None;
         for trust in candidates {
             match self
-                .verify_with(token, &unverified, trust, trusting, now)
+                .verify_with(token, unverified, trust, trusting, now)
                 .await
             {
                 Ok(verified) => fitting.push((trust.row.clone(), verified)),

@@ -12,9 +12,9 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::json;
 
 use super::assertions::{Rejection, Trusting};
-use super::members::{Admitted, admit, replay_scope, replayed};
-use super::sign_on_batch::{self, Job, Outcome, SignOnWriter};
-use crate::assertion::{Unverified, Verified, seen_row};
+use super::members::{Admitted, admit, replayed};
+use super::sign_on_batch::{Job, Outcome, SignOnWriter};
+use crate::assertion::{Unverified, Verified};
 use crate::entities::trusted_issuer;
 use crate::provider::Provider;
 
@@ -95,7 +95,7 @@ impl Provider {
                     &verified,
                     from,
                     sessions,
-                    opening(&team_id),
+                    framed.then_some(joined.as_str()),
                     now,
                 )
                 .await?
@@ -155,25 +155,14 @@ impl Provider {
         verified: &Verified,
         from: &Requester,
         sessions: &Sessions,
-        opening: Opening<'_>,
+        frame_ancestors: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Option<(Admitted, SecretToken)>, SignOnRefused> {
-        let Some(plan) = sign_on_batch::plan(&self.db, trusted, verified, now).await? else {
+        let Some(job) = Job::new(trusted, verified, from, sessions, frame_ancestors, now) else {
             return Ok(None);
         };
-        let (secret, session) = sessions.row(&UserId::from(plan.user_id()), opening, now);
-        let job = Job {
-            seen: seen_row(&replay_scope(trusted), verified),
-            team_id: TeamId::from(trusted.team_id.as_str()),
-            issuer: trusted.issuer.clone(),
-            plan,
-            ip: from.ip.clone(),
-            user_agent: from.user_agent.clone(),
-            session,
-            now,
-        };
         match writer.write(job).await? {
-            Outcome::Admitted(member) => Ok(Some((member, secret))),
+            Outcome::Admitted(member, secret) => Ok(Some((member, secret))),
             Outcome::Replay => Err(replayed(verified).into()),
             Outcome::Redo => Ok(None),
         }

@@ -32,14 +32,19 @@ pub(crate) struct IssuerCache {
 }
 
 impl IssuerCache {
-    /// Every team's trust in `iss`. An `iss` no one trusts is not remembered, so an issuer
-    /// added a moment ago works at once.
-    pub(crate) async fn trusts(&self, db: &Db, iss: &str) -> Result<Arc<Vec<Trust>>, DbErr> {
+    /// Every team's trust in `iss`, and whether it came from the cache (the caller reads
+    /// again, with [`IssuerCache::forget`], before refusing on what may be stale). An `iss` no
+    /// one trusts is not remembered, so an issuer added a moment ago works at once.
+    pub(crate) async fn trusts(
+        &self,
+        db: &Db,
+        iss: &str,
+    ) -> Result<(Arc<Vec<Trust>>, bool), DbErr> {
         if let Ok(entries) = self.entries.read()
             && let Some((at, trusts)) = entries.get(iss)
             && at.elapsed() < ISSUER_CACHE_TTL
         {
-            return Ok(trusts.clone());
+            return Ok((trusts.clone(), true));
         }
         let rows = trusted_issuer::Entity::find()
             .filter(trusted_issuer::Column::Issuer.eq(iss))
@@ -65,10 +70,11 @@ impl IssuerCache {
             }
             entries.insert(iss.to_owned(), (Instant::now(), trusts.clone()));
         }
-        Ok(trusts)
+        Ok((trusts, false))
     }
 
-    /// Forgets `iss`, after this replica added or removed a team's trust in it.
+    /// Forgets `iss`: this replica added or removed a team's trust in it, or a refusal is to
+    /// be checked against the rows as they are now.
     pub(crate) fn forget(&self, iss: &str) {
         if let Ok(mut entries) = self.entries.write() {
             entries.remove(iss);

@@ -3,15 +3,15 @@
 //! A sign-on writes four or five rows (the token's use, the audit event, the session, and for
 //! a new member the identity and its membership). On SQLite every statement is a hand-off to
 //! the connection's own thread and back, and SQLite has one writer, so one transaction per
-//! sign-on held that writer for about a millisecond: under a thousand sign-ons a second. The
-//! common cases are therefore decided beforehand, on the read pool ([`plan`]): a member already
-//! linked to the identity whose role the token leaves alone, or a person no one here has, to
-//! be provisioned. One writer takes every sign-on waiting when it is free, checks in two
-//! queries that what each was decided on still holds, and writes them all in one transaction
-//! of a few multi-row statements. Anything else (linking an existing member, a role the token
-//! changes, a decision that no longer holds) is answered [`Outcome::Redo`] and takes the
-//! general path, one transaction of its own that decides and writes together. A request still
-//! waits for its own commit, so nothing it answers can be lost.
+//! sign-on held that writer for about a millisecond: under a thousand sign-ons a second. So one
+//! writer takes every sign-on waiting when it is free and, in one transaction, reads what it
+//! needs for all of them (which tokens were used before, who is linked to each identity, who
+//! here has each new address: three queries) and writes them all with a few multi-row
+//! statements. It handles the common cases: a member linked to the identity whose role the
+//! token leaves alone, and a person no one here has, provisioned. Anything else (linking an
+//! existing member, a role the token changes) is answered [`Outcome::Redo`] and takes the
+//! general path, one transaction of its own. A request still waits for its own commit, so
+//! nothing it answers can be lost.
 //!
 //! PostgreSQL runs many writers at once and commits them together by itself: there every
 //! sign-on takes the general path.
@@ -19,18 +19,20 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
+use latchkey_core::secret::SecretToken;
 use latchkey_core::{Db, TeamId, UserId};
 use latchkey_login::entities::session;
+use latchkey_login::{Opening, Requester, Sessions};
 use latchkey_teams::entities::{membership, user};
-use latchkey_teams::{Actor, AuditLog, Role, Subject, Teams};
+use latchkey_teams::{Actor, AuditLog, PersonName, Role, Subject, Teams};
 use sea_orm::{
     ActiveValue, ColumnTrait, Condition, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
 };
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
-use super::members::{Admitted, carries, member_with_address, name_in, named_person};
-use crate::assertion::Verified;
+use super::members::{Admitted, carries, name_in, named_person, replay_scope};
+use crate::assertion::{Verified, seen_row};
 use crate::entities::{seen_assertion, trusted_issuer};
 
 /// The most sign-ons one transaction writes: it bounds the statements' size (an audit event
@@ -40,117 +42,73 @@ const MAX_BATCH: usize = 128;
 /// Sign-ons waiting for the writer; beyond this, requests wait to be queued.
 const QUEUE: usize = 1024;
 
-/// What a sign-on was decided on, before it is written.
-pub(crate) enum Plan {
-    /// A member linked to the token's identity, in the role the token leaves as it is.
-    Returning {
-        user_id: String,
-        shown_email: String,
-        role: Role,
-        /// The token's name, where it differs from the stored one and may replace it.
-        rename: Option<latchkey_teams::PersonName>,
-    },
-    /// No member here has the identity or the address: a new identity of the team's.
-    Provision {
-        sub: String,
-        asserted_email: String,
-        identity: Box<user::ActiveModel>,
-    },
-}
-
-impl Plan {
-    /// The account the session is for.
-    pub(crate) fn user_id(&self) -> String {
-        match self {
-            Plan::Returning { user_id, .. } => user_id.clone(),
-            Plan::Provision { identity, .. } => match &identity.id {
-                ActiveValue::Set(id) | ActiveValue::Unchanged(id) => id.clone(),
-                ActiveValue::NotSet => String::new(),
-            },
-        }
-    }
-}
-
-/// Decides, on the read pool, whether the token's sign-on is one of the common cases the
-/// writer handles; `None` for every other (the general path decides and refuses those).
-pub(crate) async fn plan(
-    db: &Db,
-    trusted: &trusted_issuer::Model,
-    verified: &Verified,
-    now: DateTime<Utc>,
-) -> Result<Option<Plan>, DbErr> {
-    let Ok((sub, email)) = named_person(verified, trusted) else {
-        return Ok(None);
-    };
-    let name = name_in(verified, trusted);
-    let conn = db.read();
-    let linked = membership::Entity::find()
-        .filter(membership::Column::TeamId.eq(trusted.team_id.as_str()))
-        .filter(membership::Column::ExternalIssuer.eq(trusted.issuer.as_str()))
-        .filter(membership::Column::ExternalId.eq(sub))
-        .find_also_related(user::Entity)
-        .one(conn)
-        .await?;
-    let wanted = match (&trusted.admin_claim, &trusted.admin_value) {
-        (Some(claim), Some(value)) if carries(verified.claims.get(claim), value) => {
-            Role::Administrator
-        }
-        _ => Role::Member,
-    };
-    if let Some((found, Some(account))) = linked {
-        let role = Role::from_stored(&found.role);
-        if role != wanted {
-            return Ok(None);
-        }
-        let rename = name.filter(|name| {
-            !account.name_edited
-                && (account.name.as_deref() != Some(name.name.as_str())
-                    || account.family_name != name.family_name)
-        });
-        return Ok(Some(Plan::Returning {
-            shown_email: account.shown_email().to_owned(),
-            user_id: account.id,
-            role,
-            rename,
-        }));
-    }
-    // An address some member here has is linked by the general path (or refused there).
-    if wanted != Role::Member
-        || !matches!(member_with_address(conn, trusted, &email).await, Ok(None))
-    {
-        return Ok(None);
-    }
-    Ok(Some(Plan::Provision {
-        sub: sub.to_owned(),
-        asserted_email: email.as_str().to_owned(),
-        identity: Box::new(latchkey_teams::identity_row(
-            &trusted.team_id,
-            email.as_str(),
-            name.as_ref(),
-            now,
-        )),
-    }))
-}
-
-/// One sign-on for the writer.
+/// One sign-on for the writer: the token's use, whom it names, and the session to open.
 pub(crate) struct Job {
-    pub seen: seen_assertion::ActiveModel,
-    pub team_id: TeamId,
-    pub issuer: String,
-    pub plan: Plan,
-    pub ip: String,
-    pub user_agent: String,
-    pub session: session::ActiveModel,
-    pub now: DateTime<Utc>,
+    seen: seen_assertion::ActiveModel,
+    team_id: TeamId,
+    issuer: String,
+    sub: String,
+    email: String,
+    name: Option<PersonName>,
+    /// The role the token gives: administrator only where the issuer's claim says so.
+    wanted: Role,
+    ip: String,
+    user_agent: String,
+    sessions: Sessions,
+    frame_ancestors: Option<String>,
+    now: DateTime<Utc>,
+}
+
+impl Job {
+    /// The job for a verified token; `None` when it names no one usable (the general path
+    /// says why).
+    pub(crate) fn new(
+        trusted: &trusted_issuer::Model,
+        verified: &Verified,
+        from: &Requester,
+        sessions: &Sessions,
+        frame_ancestors: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Option<Self> {
+        let (sub, email) = named_person(verified, trusted).ok()?;
+        let wanted = match (&trusted.admin_claim, &trusted.admin_value) {
+            (Some(claim), Some(value)) if carries(verified.claims.get(claim), value) => {
+                Role::Administrator
+            }
+            _ => Role::Member,
+        };
+        Some(Self {
+            seen: seen_row(&replay_scope(trusted), verified),
+            team_id: TeamId::from(trusted.team_id.as_str()),
+            issuer: trusted.issuer.clone(),
+            sub: sub.to_owned(),
+            email: email.as_str().to_owned(),
+            name: name_in(verified, trusted),
+            wanted,
+            ip: from.ip.clone(),
+            user_agent: from.user_agent.clone(),
+            sessions: sessions.clone(),
+            frame_ancestors: frame_ancestors.map(str::to_owned),
+            now,
+        })
+    }
+
+    fn opening(&self) -> Opening<'_> {
+        Opening {
+            team_id: Some(&self.team_id),
+            opened_by: Some(&self.issuer),
+            frame_ancestors: self.frame_ancestors.as_deref(),
+        }
+    }
 }
 
 /// What became of a sign-on handed to the writer.
 pub(crate) enum Outcome {
-    /// Written: the member, and the session, exist.
-    Admitted(Admitted),
+    /// Written: the member and the session exist; the session's secret is for the cookie.
+    Admitted(Admitted, SecretToken),
     /// The token was used before (or twice in one batch).
     Replay,
-    /// What the plan was decided on no longer holds: take the general path.
+    /// Not one of the common cases: take the general path.
     Redo,
 }
 
@@ -221,8 +179,9 @@ fn text(value: &ActiveValue<String>) -> &str {
     }
 }
 
-/// One transaction: which tokens were used before, and which plans still hold (two queries);
-/// then the rows of every sign-on that goes ahead, a statement per table.
+/// One transaction: which tokens were used before, who is linked to each identity, and who
+/// here has each new address (three queries); then the rows of every sign-on that goes ahead,
+/// a statement per table.
 async fn write(db: &Db, jobs: Vec<Job>) -> Result<Vec<Outcome>, DbErr> {
     let txn = db.transaction().await?;
     let ids: Vec<&str> = jobs.iter().map(|job| text(&job.seen.id)).collect();
@@ -235,28 +194,61 @@ async fn write(db: &Db, jobs: Vec<Job>) -> Result<Vec<Outcome>, DbErr> {
         .await?
         .into_iter()
         .collect();
-    let mut now_members = Condition::any();
+    let mut identities = Condition::any();
     for job in &jobs {
-        let team = membership::Column::TeamId.eq(job.team_id.as_str());
-        now_members = now_members.add(match &job.plan {
-            Plan::Returning { user_id, .. } => Condition::all()
-                .add(team)
-                .add(membership::Column::UserId.eq(user_id.as_str())),
-            Plan::Provision { sub, .. } => Condition::all()
-                .add(team)
+        identities = identities.add(
+            Condition::all()
+                .add(membership::Column::TeamId.eq(job.team_id.as_str()))
                 .add(membership::Column::ExternalIssuer.eq(job.issuer.as_str()))
-                .add(membership::Column::ExternalId.eq(sub.as_str())),
-        });
+                .add(membership::Column::ExternalId.eq(job.sub.as_str())),
+        );
     }
-    let members = membership::Entity::find()
-        .filter(now_members)
+    let linked: Vec<(membership::Model, Option<user::Model>)> = membership::Entity::find()
+        .find_also_related(user::Entity)
+        .filter(identities)
         .all(&*txn)
         .await?;
+    let linked_to = |job: &Job| {
+        linked.iter().find_map(|(m, account)| {
+            let this = m.team_id == job.team_id.as_str()
+                && m.external_issuer.as_deref() == Some(job.issuer.as_str())
+                && m.external_id.as_deref() == Some(job.sub.as_str());
+            this.then_some((m, account.as_ref()?))
+        })
+    };
+    // Members here with the addresses of identities no one is linked to yet.
+    let unlinked: Vec<&Job> = jobs.iter().filter(|job| linked_to(job).is_none()).collect();
+    let with_address: Vec<(membership::Model, Option<user::Model>)> = if unlinked.is_empty() {
+        Vec::new()
+    } else {
+        let teams: Vec<&str> = unlinked.iter().map(|job| job.team_id.as_str()).collect();
+        let emails: Vec<&str> = unlinked.iter().map(|job| job.email.as_str()).collect();
+        membership::Entity::find()
+            .find_also_related(user::Entity)
+            .filter(membership::Column::TeamId.is_in(teams))
+            .filter(
+                Condition::any()
+                    .add(user::Column::Email.is_in(emails.clone()))
+                    .add(user::Column::AssertedEmail.is_in(emails)),
+            )
+            .all(&*txn)
+            .await?
+    };
+    let has_address = |job: &Job| {
+        with_address.iter().any(|(m, account)| {
+            m.team_id == job.team_id.as_str()
+                && account.as_ref().is_some_and(|u| {
+                    (u.email == job.email && u.provisioned_by.is_none())
+                        || (u.provisioned_by.as_deref() == Some(job.team_id.as_str())
+                            && u.asserted_email.as_deref() == Some(job.email.as_str()))
+                })
+        })
+    };
 
     let mut spent = HashSet::new();
     let mut provisioning = HashSet::new();
     let mut outcomes = Vec::with_capacity(jobs.len());
-    let (mut seen_rows, mut identities, mut memberships, mut events, mut sessions, mut renames) = (
+    let (mut seen_rows, mut new_users, mut memberships, mut events, mut sessions, mut renames) = (
         Vec::new(),
         Vec::new(),
         Vec::new(),
@@ -264,58 +256,57 @@ async fn write(db: &Db, jobs: Vec<Job>) -> Result<Vec<Outcome>, DbErr> {
         Vec::new(),
         Vec::new(),
     );
-    for job in jobs {
-        let id = text(&job.seen.id).to_owned();
-        if seen.contains(&id) || !spent.insert(id) {
+    for job in &jobs {
+        let id = text(&job.seen.id);
+        if seen.contains(id) || spent.contains(id) {
             outcomes.push(Outcome::Replay);
             continue;
         }
-        let team = job.team_id.as_str();
-        let holds = match &job.plan {
-            Plan::Returning { user_id, role, .. } => members.iter().any(|m| {
-                m.team_id == team
-                    && m.user_id == *user_id
-                    && m.role == role.as_str()
-                    && m.external_issuer.as_deref() == Some(job.issuer.as_str())
-            }),
-            Plan::Provision { sub, .. } => {
-                !members.iter().any(|m| {
-                    m.team_id == team
-                        && m.external_issuer.as_deref() == Some(job.issuer.as_str())
-                        && m.external_id.as_deref() == Some(sub.as_str())
-                }) && provisioning.insert((team.to_owned(), job.issuer.clone(), sub.clone()))
-            }
-        };
-        if !holds {
-            spent.remove(text(&job.seen.id));
-            outcomes.push(Outcome::Redo);
-            continue;
-        }
-        let user_id = job.plan.user_id();
-        let uid = UserId::from(user_id.as_str());
-        let (shown_email, role) = match job.plan {
-            Plan::Returning {
-                shown_email,
-                role,
-                rename,
-                ..
-            } => {
-                if let Some(name) = rename {
-                    renames.push((user_id.clone(), name, job.now));
+        let (user_id, shown_email, role) = match linked_to(job) {
+            Some((member, account)) => {
+                let role = Role::from_stored(&member.role);
+                if role != job.wanted {
+                    outcomes.push(Outcome::Redo);
+                    continue;
                 }
-                (shown_email, role)
+                if let Some(name) = job.name.as_ref().filter(|name| {
+                    !account.name_edited
+                        && (account.name.as_deref() != Some(name.name.as_str())
+                            || account.family_name != name.family_name)
+                }) {
+                    renames.push((account.id.clone(), name.clone(), job.now));
+                }
+                (account.id.clone(), account.shown_email().to_owned(), role)
             }
-            Plan::Provision {
-                sub,
-                asserted_email,
-                identity,
-            } => {
-                identities.push(*identity);
+            None => {
+                // Linking a member, or giving a new one a role, is the general path's; so is
+                // a second new identity for one person in one batch.
+                let first = provisioning.insert((
+                    job.team_id.as_str(),
+                    job.issuer.as_str(),
+                    job.sub.as_str(),
+                )) && provisioning.insert((
+                    job.team_id.as_str(),
+                    "address",
+                    job.email.as_str(),
+                ));
+                if job.wanted != Role::Member || has_address(job) || !first {
+                    outcomes.push(Outcome::Redo);
+                    continue;
+                }
+                let identity = latchkey_teams::identity_row(
+                    &job.team_id,
+                    &job.email,
+                    job.name.as_ref(),
+                    job.now,
+                );
+                let user_id = text(&identity.id).to_owned();
+                new_users.push(identity);
                 memberships.push(Teams::membership_row(
                     &job.team_id,
                     &user_id,
                     Role::Member,
-                    Some((&job.issuer, &sub)),
+                    Some((&job.issuer, &job.sub)),
                     job.now,
                 ));
                 let integration = Actor {
@@ -328,13 +319,15 @@ async fn write(db: &Db, jobs: Vec<Job>) -> Result<Vec<Outcome>, DbErr> {
                     Some(&job.team_id),
                     "member.provisioned",
                     &integration,
-                    &Subject::new(&user_id, &asserted_email),
-                    &json!({ "issuer": job.issuer, "external_id": sub, "client_id": null }),
+                    &Subject::new(&user_id, &job.email),
+                    &json!({ "issuer": job.issuer, "external_id": job.sub, "client_id": null }),
                     job.now,
                 ));
-                (asserted_email, Role::Member)
+                (user_id, job.email.clone(), Role::Member)
             }
         };
+        spent.insert(id);
+        let uid = UserId::from(user_id.as_str());
         events.push(AuditLog::row(
             Some(&job.team_id),
             "member.signed_in",
@@ -343,21 +336,25 @@ async fn write(db: &Db, jobs: Vec<Job>) -> Result<Vec<Outcome>, DbErr> {
             &json!({ "via": "jwt", "issuer": job.issuer, "role": role }),
             job.now,
         ));
-        seen_rows.push(job.seen);
-        sessions.push(job.session);
-        outcomes.push(Outcome::Admitted(Admitted {
-            user_id: uid,
-            shown_email,
-            role,
-        }));
+        let (secret, session) = job.sessions.row(&uid, job.opening(), job.now);
+        seen_rows.push(job.seen.clone());
+        sessions.push(session);
+        outcomes.push(Outcome::Admitted(
+            Admitted {
+                user_id: uid,
+                shown_email,
+                role,
+            },
+            secret,
+        ));
     }
     if !seen_rows.is_empty() {
         seen_assertion::Entity::insert_many(seen_rows)
             .exec_without_returning(&*txn)
             .await?;
     }
-    if !identities.is_empty() {
-        user::Entity::insert_many(identities)
+    if !new_users.is_empty() {
+        user::Entity::insert_many(new_users)
             .exec_without_returning(&*txn)
             .await?;
         membership::Entity::insert_many(memberships)
