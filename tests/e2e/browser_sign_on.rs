@@ -382,6 +382,17 @@ async fn an_integrations_jwt_signs_the_agent_in_to_the_browser(db: TestDb) {
         .expect("csp");
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert_eq!(top_level.headers()["x-frame-options"], "DENY");
+    // Signing out inside the frame deletes the partitioned cookie, and the session ends.
+    let out = in_frame
+        .post("/logout", &[("csrf", page.field("csrf").as_str())])
+        .await;
+    assert_eq!(out.location(), Some("/login"), "{}", out.body);
+    let removal = out.set_cookies().join("\n");
+    assert!(
+        removal.contains("Partitioned") && removal.contains("Max-Age=0"),
+        "{removal}"
+    );
+    assert_eq!(in_frame.signed_in_as().await, None);
     // A page of a session opened top-level is never framable.
     let page = agent.get("/dashboard").await;
     let csp = page.headers["content-security-policy"]

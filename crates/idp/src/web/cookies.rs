@@ -78,6 +78,18 @@ impl CookiePolicy {
         Some(cookie)
     }
 
+    /// The cookie that deletes `jar`'s cookie as a framed sign-on set it: a partitioned
+    /// cookie is deleted only by one with the same attributes.
+    pub(crate) fn framed_removal(self, jar: Jar) -> Cookie<'static> {
+        let mut cookie = self.removal(jar);
+        if self.framable {
+            cookie.set_secure(true);
+            cookie.set_same_site(SameSite::None);
+            cookie.set_partitioned(true);
+        }
+        cookie
+    }
+
     /// The cookie that deletes `jar`'s cookie.
     pub(crate) fn removal(self, jar: Jar) -> Cookie<'static> {
         Cookie::build((self.name(jar), ""))

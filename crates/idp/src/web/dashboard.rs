@@ -1,7 +1,7 @@
 //! The signed-in landing page, and signing out here or everywhere.
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use chrono::SecondsFormat;
@@ -11,6 +11,7 @@ use super::cookies::Jar;
 use super::csrf;
 use super::error::PageError;
 use super::extract::{CsrfForm, CurrentUser, current_user, revoke_session};
+use super::framing;
 use super::paths;
 use crate::pages::DashboardView;
 use crate::state::AppState;
@@ -55,18 +56,20 @@ pub(super) async fn dashboard(
 pub(super) async fn logout(
     State(state): State<AppState>,
     jar: CookieJar,
+    headers: HeaderMap,
     CsrfForm(NoFields {}): CsrfForm<NoFields>,
 ) -> PageResult {
     if let Some((secret, _)) = current_user(&state, &jar).await? {
         revoke_session(&state, &secret).await?;
     }
-    Ok(signed_out(&state, jar))
+    Ok(signed_out(&state, jar, &headers))
 }
 
 /// `POST /logout/everywhere`: ends every session of the signed-in person.
 pub(super) async fn logout_everywhere(
     State(state): State<AppState>,
     jar: CookieJar,
+    headers: HeaderMap,
     CsrfForm(NoFields {}): CsrfForm<NoFields>,
 ) -> PageResult {
     if let Some((_, user)) = current_user(&state, &jar).await? {
@@ -84,14 +87,15 @@ pub(super) async fn logout_everywhere(
             .map_err(PageError::internal)?;
         tracing::info!(user = %user.user_id, ended, grants, "signed out everywhere");
     }
-    Ok(signed_out(&state, jar))
+    Ok(signed_out(&state, jar, &headers))
 }
 
-/// Forgets the session cookie and shows the sign-in page.
-fn signed_out(state: &AppState, jar: CookieJar) -> Response {
-    (
-        jar.add(state.cookies.removal(Jar::Session)),
-        Redirect::to(paths::LOGIN),
-    )
-        .into_response()
+/// Forgets the session cookie (inside a frame, the partitioned one a framed sign-on set) and
+/// shows the sign-in page.
+fn signed_out(state: &AppState, jar: CookieJar, headers: &HeaderMap) -> Response {
+    let removal = match framing::framed(headers) {
+        true => state.cookies.framed_removal(Jar::Session),
+        false => state.cookies.removal(Jar::Session),
+    };
+    (jar.add(removal), Redirect::to(paths::LOGIN)).into_response()
 }
