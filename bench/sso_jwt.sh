@@ -82,8 +82,10 @@ batches=$(curl -fsS "$iss/metrics" | awk '/^sign_on_batch_size_sum/{s=$2} /^sign
 echo "sqlite_writer ${batches:-no batches (not SQLite)}"
 [ -f "$work/latchkey.db-wal" ] && echo "sqlite_wal_mb $(du -m "$work/latchkey.db-wal" | cut -f1)"
 echo "after_load_rss_mb $(awk '/VmRSS/{printf "%.1f", $2/1024}' /proc/$pid/status)"
-[ -f "$work/latchkey.db" ] && echo "sessions_opened $(python3 - "$work/latchkey.db" <<'PY'
+if [ -f "$work/latchkey.db" ]; then
+  echo "sessions_opened $(python3 - "$work/latchkey.db" <<'PY'
 import sqlite3, sys
 print(sqlite3.connect(sys.argv[1]).execute("select count(*) from sessions").fetchone()[0])
 PY
 )"
+fi

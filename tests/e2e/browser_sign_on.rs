@@ -260,6 +260,8 @@ async fn an_integrations_jwt_signs_the_agent_in_to_the_browser(db: TestDb) {
         (2, "//evil.example"),
         (3, "https://evil.example"),
         (4, "/\\evil.example"),
+        (5, "/.//evil.example"),
+        (6, "/a/..//evil.example"),
     ] {
         let token = key.sign(&agent_claims(app, n, 60, |_| {}));
         let page = Browser::new(&app.base_url)
@@ -595,4 +597,78 @@ async fn sign_ons_at_once_spend_a_token_once_and_make_one_member(db: TestDb) {
         Some(2),
         "{provisioned}"
     );
+}
+
+on_both_databases!(a_session_an_integration_opened_works_in_its_team_only);
+async fn a_session_an_integration_opened_works_in_its_team_only(db: TestDb) {
+    let p = provider(&db, |_| {}).await;
+    let app = &p.app;
+    // Bea administers her own team, and is a plain member of the customer's.
+    let own = crate::teams::register(&p, "bea@bea.test").await;
+    let own_team = own.get("/dashboard/settings/team").await.field("team");
+    assert!(!own_team.is_empty());
+    let customer = create_team(&db, app, "admin@customer.example");
+    let invitation = cli(
+        &db,
+        app,
+        &[
+            "join-link",
+            "create",
+            "--team",
+            &customer,
+            "--created-by",
+            "admin@customer.example",
+        ],
+    );
+    let url = invitation["url"].as_str().expect("url");
+    let path = &url[url.find("/join/").expect("join path")..];
+    crate::teams::join(&p, path, "bea@bea.test").await;
+    let key = PemKey::generate();
+    let public = write_file(db.dir.path(), "helpdesk.pem", &key.public_pem);
+    cli(
+        &db,
+        app,
+        &[
+            "issuer",
+            "add",
+            "--team",
+            &customer,
+            "--issuer",
+            HELPDESK,
+            "--public-key-file",
+            public.to_str().expect("path"),
+        ],
+    );
+    // The customer's helpdesk signs her in: her own account, linked by address.
+    let now = Utc::now().timestamp();
+    let token = key.sign(&json!({
+        "iss": HELPDESK, "sub": "agent-bea", "email": "bea@bea.test",
+        "aud": app.base_url, "iat": now, "exp": now + 60, "jti": "bea-1",
+    }));
+    let helpdesk = Browser::new(&app.base_url);
+    let page = helpdesk.get(&sign_on_path(&token, None)).await;
+    assert_eq!(page.location(), Some("/dashboard"), "{}", page.body);
+    // That session cannot reach her own team, whatever the page or form names.
+    let settings = helpdesk
+        .get(&format!("/dashboard/settings/team?team={own_team}"))
+        .await;
+    assert_eq!(settings.status, StatusCode::FORBIDDEN, "{}", settings.body);
+    assert!(settings.body.contains("This sign-in is for one team"));
+    let integrations = helpdesk
+        .get(&format!("/dashboard/integrations?team={own_team}"))
+        .await;
+    assert_eq!(integrations.status, StatusCode::FORBIDDEN);
+    let rename = crate::teams::act(
+        &helpdesk,
+        "/dashboard/settings/team/rename",
+        &[("team", own_team.as_str()), ("name", "Taken over")],
+    )
+    .await;
+    assert_eq!(rename.status, StatusCode::FORBIDDEN, "{}", rename.body);
+    // Her own session still does.
+    let mine = own
+        .get(&format!("/dashboard/settings/team?team={own_team}"))
+        .await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.body);
+    assert!(!mine.body.contains("Taken over"));
 }

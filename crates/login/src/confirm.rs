@@ -186,7 +186,7 @@ impl Login {
         requester: &Requester,
         now: DateTime<Utc>,
     ) -> Result<SignedIn, LoginError> {
-        let (account, team) = match Purpose::parse(&link.purpose) {
+        let (account, team, created) = match Purpose::parse(&link.purpose) {
             None => return Err(LoginError::AccountGone),
             Some(Purpose::Register) => {
                 let (account, created) =
@@ -202,15 +202,16 @@ impl Login {
                 } else {
                     None
                 };
-                (account, team)
+                (account, team, created)
             }
             Some(Purpose::Join) => {
-                let (account, _) = latchkey_teams::ensure_user(conn, &link.email, now).await?;
+                let (account, created) =
+                    latchkey_teams::ensure_user(conn, &link.email, now).await?;
                 let join_link =
                     JoinLinkId::from(link.join_link.as_deref().ok_or(JoinError::NotFound)?);
                 let actor = requester.actor(&account);
                 let joined = Teams::join_in(conn, &join_link, &account, &actor, now).await?;
-                (account, Some(joined.team.id))
+                (account, Some(joined.team.id), created)
             }
             Some(Purpose::Login) => {
                 let account = user::Entity::find()
@@ -218,13 +219,13 @@ impl Login {
                     .one(conn)
                     .await?
                     .ok_or(LoginError::AccountGone)?;
-                (account, None)
+                (account, None, false)
             }
         };
-        // The name typed on the form, for an account that has none yet (a join by someone
-        // who already has an account and a name keeps theirs).
+        // The name typed on the form, for the account made now: whoever asked for the link
+        // (anyone who knows the address) names no one else's account.
         if let Some(name) = link.name.as_deref().and_then(PersonName::parse)
-            && account.name.is_none()
+            && created
         {
             latchkey_teams::set_name(conn, &account.id, &name, now).await?;
         }

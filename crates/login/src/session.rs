@@ -178,12 +178,21 @@ impl Sessions {
         Ok(())
     }
 
-    /// Takes a team away from a person's sessions (they were removed from it).
+    /// Takes a team away from a person's sessions (they were removed from it), and ends those
+    /// an integration opened for it: they were for that team alone.
     pub async fn drop_team<C: ConnectionTrait>(
         conn: &C,
         user_id: &UserId,
         team_id: &TeamId,
     ) -> Result<(), sea_orm::DbErr> {
+        session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(chrono::Utc::now()))
+            .filter(session::Column::UserId.eq(user_id))
+            .filter(session::Column::TeamId.eq(team_id))
+            .filter(session::Column::OpenedBy.is_not_null())
+            .filter(session::Column::RevokedAt.is_null())
+            .exec(conn)
+            .await?;
         session::Entity::update_many()
             .col_expr(session::Column::TeamId, Expr::value(Option::<String>::None))
             .filter(session::Column::UserId.eq(user_id))
@@ -191,6 +200,23 @@ impl Sessions {
             .exec(conn)
             .await?;
         Ok(())
+    }
+
+    /// Ends the sessions an issuer's tokens opened in a team (the team stopped trusting it).
+    pub async fn end_opened_by<C: ConnectionTrait>(
+        conn: &C,
+        team_id: &str,
+        issuer: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, sea_orm::DbErr> {
+        let ended = session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(now))
+            .filter(session::Column::TeamId.eq(team_id))
+            .filter(session::Column::OpenedBy.eq(issuer))
+            .filter(session::Column::RevokedAt.is_null())
+            .exec(conn)
+            .await?;
+        Ok(ended.rows_affected)
     }
 
     /// Ends every session of a person ("sign out everywhere").

@@ -168,7 +168,12 @@ pub(crate) fn verify(
         .filter(|j| !j.is_empty());
     let replay_key = match jti {
         Some(jti) => format!("jti:{jti}"),
-        None if !rules.require_jti => format!("token:{}", sha256_hex(token.as_bytes())),
+        // The signed part only: an ECDSA signature (r, s) has a twin (r, n - s) that verifies
+        // too, so a hash of the whole token would let its twin be spent again.
+        None if !rules.require_jti => {
+            let signed = token.rsplit_once('.').map_or(token, |(signed, _)| signed);
+            format!("token:{}", sha256_hex(signed.as_bytes()))
+        }
         None => return Err(refused("no jti")),
     };
     let remember_until = Utc
@@ -440,6 +445,30 @@ mod tests {
         assert!(no_jti.0.contains("jti"), "{}", no_jti.0);
     }
 
+    /// The token with its ES256 signature (r, s) replaced by (r, n - s), which also verifies.
+    fn with_twin_signature(token: &str) -> String {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        // The order of the P-256 group.
+        const N: [u8; 32] = [
+            0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            0xff, 0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2,
+            0xfc, 0x63, 0x25, 0x51,
+        ];
+        let (signed, signature) = token.rsplit_once('.').unwrap();
+        let mut raw = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        let s = &mut raw[32..];
+        let mut borrow = 0i16;
+        let mut twin = [0u8; 32];
+        for i in (0..32).rev() {
+            let difference = i16::from(N[i]) - i16::from(s[i]) - borrow;
+            borrow = i16::from(difference < 0);
+            twin[i] = (difference + 256 * borrow) as u8;
+        }
+        s.copy_from_slice(&twin);
+        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(raw))
+    }
+
     #[test]
     fn without_a_jti_the_token_itself_is_what_is_spent_where_allowed() {
         let (encoding, jwk) = key();
@@ -462,10 +491,23 @@ mod tests {
         let required = verify(&token, &unverified, &jwk, &rules(true), Utc::now());
         assert_eq!(required.err().unwrap().0, "no jti");
         let verified = verify(&token, &unverified, &jwk, &rules(false), Utc::now()).unwrap();
+        let (signed, _) = token.rsplit_once('.').unwrap();
         assert_eq!(
             verified.replay_key,
-            format!("token:{}", sha256_hex(token.as_bytes()))
+            format!("token:{}", sha256_hex(signed.as_bytes()))
         );
+        // The signature's twin (r, n - s) verifies as well, and is the same token to spend.
+        let twin = with_twin_signature(&token);
+        assert_ne!(twin, token);
+        let again = verify(
+            &twin,
+            &Unverified::read(&twin, &[Algorithm::ES256], "ES256").unwrap(),
+            &jwk,
+            &rules(false),
+            Utc::now(),
+        )
+        .unwrap();
+        assert_eq!(again.replay_key, verified.replay_key);
     }
 
     #[test]

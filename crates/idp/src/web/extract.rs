@@ -86,6 +86,21 @@ pub(crate) async fn revoke_session(
         .map_err(PageError::internal)
 }
 
+/// A session an integration's token opened works in that issuer's team only: the person's
+/// other teams are refused, whatever the page or form names.
+pub(crate) fn works_in(user: &SessionUser, team: &latchkey_core::TeamId) -> Result<(), PageError> {
+    if user.opened_by.is_none() || user.team_id.as_ref() == Some(team) {
+        return Ok(());
+    }
+    Err(PageError {
+        status: StatusCode::FORBIDDEN,
+        title: "This sign-in is for one team",
+        message: "An integration signed you in for its own team, so this session cannot work in another one.".into(),
+        hint: Some("Sign out, then sign in with your email address to work in your other teams."),
+        action: Some((paths::DASHBOARD, "Back to your account")),
+    })
+}
+
 /// A page for signed-in people: anyone else is sent to sign in.
 pub(crate) struct CurrentUser {
     pub session: SecretToken,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::csrf;
 use super::error::PageError;
-use super::extract::{CurrentUser, SignedInForm};
+use super::extract::{CurrentUser, SignedInForm, works_in};
 use super::page::html;
 use super::paths;
 use crate::state::AppState;
@@ -127,6 +127,7 @@ pub(super) async fn page(
         .clone()
         .or(user.team_id.clone())
         .ok_or_else(|| refused(IssuerError::Team(TeamError::NotFound)))?;
+    works_in(&user, &team_id)?;
     let me = Actor::person(&user.user_id, &user.email, "", "");
     let issuers = TrustedIssuers::new(
         state.db.clone(),
@@ -194,6 +195,7 @@ pub(super) async fn add(
     from: Requester,
     SignedInForm { user, form }: SignedInForm<IssuerForm>,
 ) -> Result<Response, PageError> {
+    works_in(&user.user, &form.team)?;
     // Any number parses; TimeDelta takes only what it can hold (the range check is the
     // domain's), so a huge one is refused here rather than panicking.
     let lifetime = match form.max_lifetime_secs.trim() {
@@ -247,6 +249,7 @@ pub(super) async fn remove(
     from: Requester,
     SignedInForm { user, form }: SignedInForm<RemoveForm>,
 ) -> Result<Response, PageError> {
+    works_in(&user.user, &form.team)?;
     let removed = TrustedIssuers::new(
         state.db.clone(),
         state.provider.authenticator().jwks().clone(),

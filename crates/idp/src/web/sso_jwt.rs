@@ -152,7 +152,8 @@ fn local_path(issuer: &latchkey_core::Issuer, raw: &str) -> Option<String> {
     }
     let base = url::Url::parse(issuer.as_str()).ok()?;
     let target = base.join(raw).ok()?;
-    if target.origin() != base.origin() {
+    // Checked again once resolved: `/.//host` and `/a/..//host` become `//host`.
+    if target.origin() != base.origin() || target.path().starts_with("//") {
         return None;
     }
     Some(match target.query() {
@@ -215,6 +216,9 @@ mod tests {
             "/\tdashboard",
             "javascript:alert(1)",
             "",
+            "/.//evil.example",
+            "/a/..//evil.example",
+            "/%2e//evil.example",
         ] {
             assert_eq!(local(bad), None, "{bad:?}");
         }

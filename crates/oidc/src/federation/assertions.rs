@@ -44,6 +44,36 @@ impl From<sea_orm::DbErr> for Rejection {
     }
 }
 
+/// How a refusal for an unknown key begins.
+const NO_KEY: &str = "no key for this kid";
+
+/// A refusal, and whether rows read afresh might change it: the issuer trusted by one more
+/// team, or given a key with a new kid.
+pub(crate) struct Stale {
+    rejection: Rejection,
+    may_be_stale: bool,
+}
+
+impl Stale {
+    fn maybe(rejection: Rejection) -> Self {
+        Self {
+            rejection,
+            may_be_stale: true,
+        }
+    }
+
+    fn not(rejection: Rejection) -> Self {
+        Self {
+            rejection,
+            may_be_stale: false,
+        }
+    }
+
+    fn into_rejection(self) -> Rejection {
+        self.rejection
+    }
+}
+
 fn refused(why: impl Into<String>) -> Rejection {
     Rejection::Refused(why.into())
 }
@@ -66,15 +96,17 @@ impl Provider {
             .verify_among(token, &unverified, iss, &trusts, trusting, now)
             .await
         {
-            // Trusted by one more team, or given another key, since it was cached: a refusal
-            // is checked once more against the rows as they are now.
-            Err(Rejection::Refused(_)) if cached => {
+            // Trusted by one more team, or given a key with a new kid, since it was cached: a
+            // refusal that fresh rows could change is checked once more against them. A bad
+            // signature or time is not, so forged tokens cannot keep the cache empty.
+            Err(stale) if cached && stale.may_be_stale => {
                 self.issuer_cache.forget(iss);
                 let (fresh, _) = self.issuer_cache.trusts(&self.db, iss).await?;
                 self.verify_among(token, &unverified, iss, &fresh, trusting, now)
                     .await
+                    .map_err(Stale::into_rejection)
             }
-            outcome => outcome,
+            outcome => outcome.map_err(Stale::into_rejection),
         }
     }
 
@@ -86,7 +118,7 @@ impl Provider {
         trusts: &[Trust],
         trusting: Trusting<'_>,
         now: DateTime<Utc>,
-    ) -> Result<(trusted_issuer::Model, Verified), Rejection> {
+    ) -> Result<(trusted_issuer::Model, Verified), Stale> {
         let candidates: Vec<&Trust> = trusts
             .iter()
             .filter(|trust| match trusting {
@@ -95,31 +127,43 @@ impl Provider {
             })
             .collect();
         if candidates.is_empty() {
-            return Err(refused(match trusting {
+            return Err(Stale::maybe(refused(match trusting {
                 Trusting::Team(_) => {
                     format!("the issuer {iss:?} is not trusted by this client's team")
                 }
                 Trusting::AnyTeam => format!("the issuer {iss:?} is not trusted by any team"),
-            }));
+            })));
         }
         let mut fitting = Vec::new();
         let mut last_refusal = None;
+        let mut unknown_kid = false;
         for trust in candidates {
             match self
                 .verify_with(token, unverified, trust, trusting, now)
                 .await
             {
                 Ok(verified) => fitting.push((trust.row.clone(), verified)),
-                Err(rejection @ Rejection::Internal(_)) => return Err(rejection),
-                Err(refusal) => last_refusal = Some(refusal),
+                Err(rejection @ Rejection::Internal(_)) => return Err(Stale::not(rejection)),
+                Err(refusal) => {
+                    unknown_kid |=
+                        matches!(&refusal, Rejection::Refused(why) if why.starts_with(NO_KEY));
+                    last_refusal = Some(refusal);
+                }
             }
         }
         match fitting.len() {
             1 => Ok(fitting.remove(0)),
-            0 => Err(last_refusal.unwrap_or_else(|| refused("no trusted issuer verifies it"))),
-            _ => Err(refused(
+            0 => {
+                let refusal =
+                    last_refusal.unwrap_or_else(|| refused("no trusted issuer verifies it"));
+                Err(match unknown_kid {
+                    true => Stale::maybe(refusal),
+                    false => Stale::not(refusal),
+                })
+            }
+            _ => Err(Stale::maybe(refused(
                 "more than one team trusts this issuer with this key and audience: give each team's issuer its own audience (--audience)",
-            )),
+            ))),
         }
     }
 
@@ -170,7 +214,7 @@ impl Provider {
         }
         .map_err(|e| match e {
             JwksError::Unreachable => refused("the issuer's keys could not be fetched"),
-            other => refused(format!("no key for this kid: {other}")),
+            other => refused(format!("{NO_KEY}: {other}")),
         })
     }
 }

@@ -224,13 +224,17 @@ impl TrustedIssuers {
             return Err(IssuerError::NotFound(id.to_string()));
         };
         trusted_issuer::Entity::delete_by_id(id).exec(&*txn).await?;
+        // The sessions its tokens opened in this team end with the trust.
+        let ended =
+            latchkey_login::Sessions::end_opened_by(&*txn, team_id.as_str(), &row.issuer, now)
+                .await?;
         AuditLog::record(
             &*txn,
             Some(team_id),
             "issuer.removed",
             actor,
             &Subject::new(id, &row.issuer),
-            json!({ "issuer": row.issuer }),
+            json!({ "issuer": row.issuer, "sessions_ended": ended }),
             now,
         )
         .await?;

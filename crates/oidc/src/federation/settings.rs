@@ -82,7 +82,11 @@ impl NewIssuer {
                         "a key cannot be used for verification".into(),
                     ));
                 }
-                Ok(Some(jwks.clone()))
+                // Stored as parsed, which keeps the public parameters only: a private key
+                // pasted by mistake (`d`, `p`, `q`) is not kept.
+                serde_json::to_string(&set)
+                    .map(Some)
+                    .map_err(|e| IssuerError::Jwks(e.to_string()))
             }
             (None, None, false) => {
                 let keys = pems
@@ -141,6 +145,10 @@ impl NewIssuer {
 /// no path, query, fragment or credentials, since `frame-ancestors` takes origins.
 fn frame_origin(raw: &str) -> Result<String, IssuerError> {
     let refuse = || IssuerError::FrameOrigin(raw.trim().to_owned());
+    // `*` is a wildcard to `frame-ancestors`: each origin is named in full.
+    if raw.contains('*') {
+        return Err(refuse());
+    }
     let url = url::Url::parse(raw.trim()).map_err(|_| refuse())?;
     let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
     let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
@@ -272,6 +280,7 @@ mod tests {
             "'self'",
             "https://acme.example https://evil.example",
             "javascript:alert(1)",
+            "https://*.zendesk.com",
         ] {
             assert!(frame_origin(bad).is_err(), "{bad}");
         }

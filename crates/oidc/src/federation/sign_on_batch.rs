@@ -114,7 +114,7 @@ pub(crate) enum Outcome {
 
 struct Pending {
     job: Job,
-    reply: oneshot::Sender<Result<Outcome, String>>,
+    reply: oneshot::Sender<Outcome>,
 }
 
 /// The batching writer of browser sign-ons (SQLite only). Cloning shares it; it stops once
@@ -144,7 +144,7 @@ impl SignOnWriter {
             .send(Pending { job, reply })
             .await
             .map_err(|_| stopped())?;
-        written.await.map_err(|_| stopped())?.map_err(DbErr::Custom)
+        written.await.map_err(|_| stopped())
     }
 }
 
@@ -159,13 +159,15 @@ async fn run(db: Db, mut waiting: mpsc::Receiver<Pending>) {
             Ok(outcomes) => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     // A request that gave up waiting no longer needs its answer.
-                    let _ = reply.send(Ok(outcome));
+                    let _ = reply.send(outcome);
                 }
             }
             Err(error) => {
-                tracing::error!(%error, sign_ons = replies.len(), "writing a batch of sign-ons failed");
+                // Nothing of the batch was written: each sign-on takes the general path, where
+                // only its own fault can fail it.
+                tracing::warn!(%error, sign_ons = replies.len(), "a batch of sign-ons failed; each is tried on its own");
                 for reply in replies {
-                    let _ = reply.send(Err(error.to_string()));
+                    let _ = reply.send(Outcome::Redo);
                 }
             }
         }

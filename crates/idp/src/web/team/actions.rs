@@ -1,7 +1,6 @@
 //! The team page's forms: rename, join links, roles, removal, and switching teams.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use chrono::TimeDelta;
@@ -11,7 +10,7 @@ use serde::Deserialize;
 
 use crate::state::AppState;
 use crate::web::error::PageError;
-use crate::web::extract::SignedInForm;
+use crate::web::extract::{SignedInForm, works_in};
 use crate::web::paths;
 use latchkey_core::secret::SecretToken;
 use latchkey_login::Requester;
@@ -83,6 +82,7 @@ pub(in crate::web) async fn rename(
     from: Requester,
     SignedInForm { user, form }: SignedInForm<RenameForm>,
 ) -> Result<Response, PageError> {
+    works_in(&user.user, &form.team)?;
     let name = TeamName::parse(&form.name).map_err(team_error)?;
     state
         .teams
@@ -99,6 +99,7 @@ pub(in crate::web) async fn create_join_link(
     jar: CookieJar,
     SignedInForm { user, form }: SignedInForm<NewLinkForm>,
 ) -> Result<Response, PageError> {
+    works_in(&user.user, &form.team)?;
     let token = SecretToken::generate();
     let link = NewJoinLink {
         team_id: form.team.clone(),
@@ -143,6 +144,7 @@ pub(in crate::web) async fn revoke_join_link(
     from: Requester,
     SignedInForm { user, form }: SignedInForm<RevokeLinkForm>,
 ) -> Result<Response, PageError> {
+    works_in(&user.user, &form.team)?;
     state
         .teams
         .revoke_join_link(&form.team, &form.link, &user.actor(&from), state.now())
@@ -157,6 +159,7 @@ pub(in crate::web) async fn change_role(
     from: Requester,
     SignedInForm { user, form }: SignedInForm<RoleForm>,
 ) -> Result<Response, PageError> {
+    works_in(&user.user, &form.team)?;
     let role = Role::parse(&form.role).map_err(|e| bad_request(e.to_string()))?;
     state
         .teams
@@ -179,6 +182,7 @@ pub(in crate::web) async fn remove_member(
     from: Requester,
     SignedInForm { user, form }: SignedInForm<MemberForm>,
 ) -> Result<Response, PageError> {
+    works_in(&user.user, &form.team)?;
     state
         .provider
         .remove_member(
@@ -201,16 +205,7 @@ pub(in crate::web) async fn switch(
     State(state): State<AppState>,
     SignedInForm { user, form }: SignedInForm<SwitchForm>,
 ) -> Result<Redirect, PageError> {
-    // An integration vouched for the person in its own team only.
-    if user.user.opened_by.is_some() && user.user.team_id.as_ref() != Some(&form.team) {
-        return Err(PageError {
-            status: StatusCode::FORBIDDEN,
-            title: "This sign-in is for one team",
-            message: "An integration signed you in for its own team, so this session cannot work in another one.".into(),
-            hint: Some("Sign out, then sign in with your email address to work in your other teams."),
-            action: Some((paths::DASHBOARD, "Back to your account")),
-        });
-    }
+    works_in(&user.user, &form.team)?;
     state
         .teams
         .open(&form.team, &user.user.user_id)

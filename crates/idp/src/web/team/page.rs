@@ -14,6 +14,7 @@ use crate::state::AppState;
 use crate::web::csrf;
 use crate::web::error::PageError;
 use crate::web::extract::CurrentUser;
+use crate::web::extract::works_in;
 use crate::web::page::html;
 use crate::web::paths;
 use latchkey_login::SessionUser;
@@ -133,6 +134,7 @@ pub(super) async fn render(
         .or_else(|| user.team_id.clone())
         .or_else(|| memberships.first().map(|m| m.team.id.clone()))
         .ok_or_else(|| team_error(TeamError::NotFound))?;
+    works_in(user, &team_id)?;
     let membership = state
         .teams
         .open(&team_id, &user.user_id)
