@@ -54,6 +54,25 @@ fn cli(db: &TestDb, app: &TestApp, args: &[&str]) -> Value {
     crate::harness::cli_json(db, app, args)
 }
 
+/// Makes a key for the helpdesk and has `team` trust it as a PEM file, with `extra` flags.
+pub(crate) fn trust_helpdesk(db: &TestDb, app: &TestApp, team: &str, extra: &[&str]) -> PemKey {
+    let key = PemKey::generate();
+    let public = write_file(db.dir.path(), "helpdesk.pem", &key.public_pem);
+    let mut args = vec![
+        "issuer",
+        "add",
+        "--team",
+        team,
+        "--issuer",
+        HELPDESK,
+        "--public-key-file",
+        public.to_str().expect("path"),
+    ];
+    args.extend_from_slice(extra);
+    cli(db, app, &args);
+    key
+}
+
 pub(crate) fn create_team(db: &TestDb, app: &TestApp, admin: &str) -> String {
     cli(
         db,
@@ -408,23 +427,11 @@ async fn an_administrator_claim_decides_the_role_and_people_keep_the_name_they_c
     let p = provider(&db, |_| {}).await;
     let app = &p.app;
     let team = create_team(&db, app, "admin@customer.example");
-    let key = PemKey::generate();
-    let public = write_file(db.dir.path(), "helpdesk.pem", &key.public_pem);
-    cli(
+    let key = trust_helpdesk(
         &db,
         app,
-        &[
-            "issuer",
-            "add",
-            "--team",
-            &team,
-            "--issuer",
-            HELPDESK,
-            "--public-key-file",
-            public.to_str().expect("path"),
-            "--allow-admin-claim",
-            "roles=latchkey-admin",
-        ],
+        &team,
+        &["--allow-admin-claim", "roles=latchkey-admin"],
     );
     let token = |jti: &str, roles: Value, name: &str| {
         let now = Utc::now().timestamp();
@@ -525,24 +532,7 @@ async fn sign_ons_at_once_spend_a_token_once_and_make_one_member(db: TestDb) {
     let p = provider(&db, |_| {}).await;
     let app = &p.app;
     let team = create_team(&db, app, "admin@customer.example");
-    let key = PemKey::generate();
-    let public = write_file(db.dir.path(), "helpdesk.pem", &key.public_pem);
-    cli(
-        &db,
-        app,
-        &[
-            "issuer",
-            "add",
-            "--team",
-            &team,
-            "--issuer",
-            HELPDESK,
-            "--public-key-file",
-            public.to_str().expect("path"),
-            "--email-claim",
-            "sub",
-        ],
-    );
+    let key = trust_helpdesk(&db, app, &team, &["--email-claim", "sub"]);
     let sign_on = |token: String| {
         let base = app.base_url.clone();
         async move {
@@ -623,22 +613,7 @@ async fn a_session_an_integration_opened_works_in_its_team_only(db: TestDb) {
     let url = invitation["url"].as_str().expect("url");
     let path = &url[url.find("/join/").expect("join path")..];
     crate::teams::join(&p, path, "bea@bea.test").await;
-    let key = PemKey::generate();
-    let public = write_file(db.dir.path(), "helpdesk.pem", &key.public_pem);
-    cli(
-        &db,
-        app,
-        &[
-            "issuer",
-            "add",
-            "--team",
-            &customer,
-            "--issuer",
-            HELPDESK,
-            "--public-key-file",
-            public.to_str().expect("path"),
-        ],
-    );
+    let key = trust_helpdesk(&db, app, &customer, &[]);
     // The customer's helpdesk signs her in: her own account, linked by address.
     let now = Utc::now().timestamp();
     let token = key.sign(&json!({
