@@ -86,6 +86,13 @@ async fn sign_on(
             "no token was given (the token parameter is empty or over 16 KB)",
         ));
     }
+    // Inside another site's frame only a `Secure; SameSite=None` cookie is kept, which needs
+    // https (or localhost): refused before the token is spent, rather than a sign-in page.
+    if framed && !state.cookies.framable {
+        return Err(refused(
+            "a sign-on inside a frame needs Latchkey on https (its issuer is plain http)",
+        ));
+    }
     let outcome = state
         .provider
         .sign_on_in_browser(token, from, framed, state.login.sessions(), state.now())
