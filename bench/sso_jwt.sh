@@ -73,7 +73,7 @@ run() { # NAME TOKENS NOTE
 echo "== latchkey POST /sso/jwt (NAME req/s p50_ms p99_ms errors)"
 out=$(wrk -t2 -c32 -d"${secs}s" --latency -s <(echo 'done = function(s, l, r) io.write(string.format("RESULT %.0f %.2f %.2f %d\n", s.requests / (s.duration / 1e6), l:percentile(50) / 1000, l:percentile(99) / 1000, s.errors.status)) end') "$iss/healthz" | grep '^RESULT')
 echo "healthz ${out#RESULT } (the HTTP stack alone)"
-run refused_signature forged.txt "(ES256 verification, twice: on the cached issuer, then on fresh rows; nothing written; every answer a 401)"
+run refused_signature forged.txt "(the issuer from the cache, ES256 verification; nothing written; every answer a 401)"
 [ -n "${PROFILE:-}" ] && { perf record -e cpu-clock -F 499 -g -o /tmp/perf.data -p "$pid" -- sleep 3 >/dev/null 2>&1 & }
 run returning_member same.txt "(verify; then the writer spends the jti, audits and opens the session, in batches)"
 [ -f "$work/latchkey.db-wal" ] && echo "sqlite_wal_mb $(du -m "$work/latchkey.db-wal" | cut -f1)"
