@@ -47,6 +47,16 @@ async fn a_person_signs_up_on_a_phone_with_the_mailed_link(db: TestDb) {
     assert!(phone.fits_the_width().await, "the dashboard fits a phone");
     phone.check_accessibility().await;
     phone.screenshot("dashboard").await;
+    phone.follow("Your profile").await;
+    phone.sees_heading("Your profile").await;
+    assert!(phone.fits_the_width().await, "the profile fits a phone");
+    phone.open(&p.app.url("/dashboard/integrations")).await;
+    phone.sees_heading("Integrations of example.com").await;
+    assert!(
+        phone.fits_the_width().await,
+        "the integrations page fits a phone"
+    );
+    phone.check_accessibility().await;
 
     // The link worked once: opened again, it says so and offers a new one.
     phone.open(&link).await;

@@ -19,6 +19,16 @@ async fn an_administrator_brings_a_person_in_and_manages_the_team(db: TestDb) {
     admin
         .sees("You are working in the team acme.test as administrator")
         .await;
+    // Her name, on the profile page.
+    admin.follow("Your profile").await;
+    admin.sees_heading("Your profile").await;
+    admin.check_accessibility().await;
+    admin.fill("Your name", "Ada King Lovelace").await;
+    admin.press("Save").await;
+    admin.sees("Your name is saved").await;
+    admin.sees("family name: Lovelace").await;
+    admin.follow("Back to your account").await;
+    admin.sees("Signed in as Ada King Lovelace").await;
     admin.follow("Team settings").await;
     admin.sees_heading("acme.test").await;
     admin.check_accessibility().await;
