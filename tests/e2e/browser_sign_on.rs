@@ -633,6 +633,7 @@ async fn a_session_an_integration_opened_works_in_its_team_only(db: TestDb) {
         .get(&format!("/dashboard/integrations?team={own_team}"))
         .await;
     assert_eq!(integrations.status, StatusCode::FORBIDDEN);
+    assert!(integrations.body.contains("This sign-in is for one team"));
     let rename = crate::teams::act(
         &helpdesk,
         "/dashboard/settings/team/rename",

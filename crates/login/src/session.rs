@@ -184,9 +184,10 @@ impl Sessions {
         conn: &C,
         user_id: &UserId,
         team_id: &TeamId,
+        now: DateTime<Utc>,
     ) -> Result<(), sea_orm::DbErr> {
         session::Entity::update_many()
-            .col_expr(session::Column::RevokedAt, Expr::value(chrono::Utc::now()))
+            .col_expr(session::Column::RevokedAt, Expr::value(now))
             .filter(session::Column::UserId.eq(user_id))
             .filter(session::Column::TeamId.eq(team_id))
             .filter(session::Column::OpenedBy.is_not_null())

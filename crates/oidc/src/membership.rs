@@ -89,7 +89,7 @@ impl Provider {
         )
         .exec_without_returning(conn)
         .await?;
-        Sessions::drop_team(conn, user_id, team_id).await?;
+        Sessions::drop_team(conn, user_id, team_id, now).await?;
         Ok(EndedMembership { grants, key })
     }
 
