@@ -109,6 +109,10 @@ id!(
     TrustedIssuerId
 );
 id!(
+    /// A team's connection to its own OpenID provider.
+    ConnectionId
+);
+id!(
     /// A registered OAuth client (`client_id`).
     ClientId
 );

@@ -16,7 +16,9 @@ use latchkey_keys::KeyRing;
 pub use clock::Clock;
 pub use db::{Db, WriteTxn, Writer};
 pub use email::{Email, InvalidEmail};
-pub use ids::{ClientId, GrantId, JoinLinkId, RequestId, TeamId, TrustedIssuerId, UserId};
+pub use ids::{
+    ClientId, ConnectionId, GrantId, JoinLinkId, RequestId, TeamId, TrustedIssuerId, UserId,
+};
 pub use issuer::{Issuer, IssuerError};
 
 /// The key ring every request reads; a background worker swaps in a fresh one.

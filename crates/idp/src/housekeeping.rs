@@ -1,6 +1,6 @@
 //! Deletes what has expired: pending authorization requests, codes, refresh tokens and grants,
-//! revocation and replay records, old links, mail and sessions, and per-address counters whose
-//! window is over. Every replica may run it; the deletes are idempotent.
+//! revocation and replay records, old links, mail and sessions, sign-ins sent to teams' identity
+//! providers, and per-address counters whose window is over. Every replica may run it; the deletes are idempotent.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use latchkey_core::Db;
@@ -10,6 +10,7 @@ use latchkey_login::entities::{address_limit, login_link, mail_outbox, session};
 use latchkey_oidc::entities::{
     authorization_request, grant, refresh_token, revoked_token, seen_assertion, used_code,
 };
+use latchkey_oidc::upstream::entities::upstream_login;
 
 /// Spent codes and used links are kept this long past their expiry, so a late replay is still
 /// recognised as one (and revokes what the code gave) rather than met as unknown.
@@ -33,6 +34,7 @@ pub async fn sweep(
             + expired(db, login_link::Column::ExpiresAt, long_ago).await?
             + expired(db, mail_outbox::Column::ExpiresAt, long_ago).await?
             + expired(db, session::Column::ExpiresAt, long_ago).await?
+            + expired(db, upstream_login::Column::ExpiresAt, now).await?
             + expired(
                 db,
                 address_limit::Column::WindowStartedAt,

@@ -57,6 +57,10 @@ impl Pages {
                 "end_session.html",
                 include_str!("../../../templates/pages/end_session.html"),
             ),
+            (
+                "upstream.html",
+                include_str!("../../../templates/pages/upstream.html"),
+            ),
         ])?;
         Ok(Self { tera })
     }
@@ -100,6 +104,27 @@ pub(crate) struct EmailFormView<'a> {
     pub other_text: &'a str,
     pub other_href: &'a str,
     pub other_link: &'a str,
+    /// The team whose sign-in options the page offers (a hidden field), or empty.
+    pub team: &'a str,
+    /// Its connections: each a way to sign in with the team's own identity provider.
+    pub connections: &'a [ConnectionChoice],
+}
+
+/// A button to sign in through a team's identity provider.
+#[derive(Serialize)]
+pub(crate) struct ConnectionChoice {
+    pub name: String,
+    pub href: String,
+}
+
+/// The view of `upstream.html`: an address whose domain a team's identity provider signs in.
+#[derive(Serialize)]
+pub(crate) struct UpstreamView<'a> {
+    pub connection: &'a str,
+    pub domain: &'a str,
+    pub connection_id: &'a str,
+    pub login_hint: &'a str,
+    pub request: &'a str,
 }
 
 /// The view of `sent.html`: "check your email", with the code form.

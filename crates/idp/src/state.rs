@@ -11,6 +11,7 @@ use latchkey_core::{Clock, Db, Issuer, SharedKeyRing};
 use latchkey_login::mail::{MailTemplates, Outbox};
 use latchkey_login::{Login, LoginSettings};
 use latchkey_oidc::remote_jwks::RemoteJwks;
+use latchkey_oidc::upstream::{Connections, TxtLookup, Upstream};
 use latchkey_oidc::{ClientAuthenticator, Clients, Provider, TokenSettings};
 use latchkey_teams::Teams;
 
@@ -32,6 +33,8 @@ pub struct Services {
     pub(crate) login_settings: LoginSettings,
     pub(crate) provider: Provider,
     pub(crate) teams: Teams,
+    /// Teams' own identity providers.
+    pub(crate) connections: Connections,
     pub(crate) cookies: CookiePolicy,
     pub(crate) rate_limit_per_ip: u32,
     pub(crate) trusted_proxies: TrustedProxies,
@@ -64,6 +67,10 @@ pub struct AppConfig {
     pub clock: Clock,
     /// `federation.allow_private_networks`.
     pub allow_private_networks: bool,
+    /// `federation.dns_server`: where domain proofs are looked up (none: the system's).
+    pub dns_server: Option<std::net::SocketAddr>,
+    /// `federation.upstream_timeout`.
+    pub upstream_timeout: Duration,
 }
 
 /// Why the application state could not be built.
@@ -75,6 +82,8 @@ pub enum StateError {
     Templates(#[from] tera::Error),
     #[error("building the HTTP client that fetches others' keys: {0}")]
     KeyFetcher(#[from] reqwest::Error),
+    #[error("{0}")]
+    Dns(#[from] latchkey_oidc::upstream::DnsError),
 }
 
 impl std::ops::Deref for AppState {
@@ -105,6 +114,8 @@ impl AppState {
             join_link_max_ttl,
             clock,
             allow_private_networks,
+            dns_server,
+            upstream_timeout,
         } = config;
         let teams = Teams::new(db.clone(), join_link_max_ttl);
         let templates = Arc::new(MailTemplates::load()?);
@@ -124,6 +135,13 @@ impl AppState {
                 issuer.to_string(),
                 issuer.endpoint(crate::web::paths::TOKEN),
             ],
+        );
+        let connections = Connections::new(
+            db.clone(),
+            master_key.clone(),
+            Upstream::new(allow_private_networks, upstream_timeout)?,
+            TxtLookup::new(dns_server)?,
+            issuer.endpoint(latchkey_oidc::upstream::CALLBACK_PATH),
         );
         let provider = Provider::new(
             db.clone(),
@@ -155,6 +173,7 @@ impl AppState {
             login_settings,
             provider,
             teams,
+            connections,
             cookies,
             rate_limit_per_ip,
             trusted_proxies,

@@ -29,6 +29,7 @@ pub mod revocations;
 pub mod scope;
 pub mod token_request;
 pub mod tokens;
+pub mod upstream;
 mod verified_tokens;
 
 #[cfg(test)]

@@ -74,8 +74,9 @@ pub async fn keys_rotate(settings: &Settings, json: bool) -> Result<(), ServeErr
     Ok(())
 }
 
-/// `latchkey keys rotate-master`: seals every signing key and every waiting mail under the
-/// new master key, with the previous one configured to open them.
+/// `latchkey keys rotate-master`: seals every signing key, waiting mail and connection client
+/// secret under the new master key, with the previous one configured to open them. (Pending
+/// upstream sign-ins, sealed too, last ten minutes: they are left to expire.)
 pub async fn keys_rotate_master(settings: &Settings, json: bool) -> Result<(), ServeError> {
     let master_key = master_key::resolve(&settings.master_key)?;
     if !master_key.has_previous() {
@@ -95,14 +96,21 @@ pub async fn keys_rotate_master(settings: &Settings, json: bool) -> Result<(), S
     let mails = latchkey_login::mail::reseal_waiting(&db, &master_key)
         .await
         .map_err(|e| ServeError::Usage(format!("sealing the waiting mail: {e}")))?;
+    if !json {
+        eprintln!("  {mails} mails done. Sealing the identity providers' client secrets…");
+    }
+    let secrets = crate::connection_commands::connections(settings)
+        .await?
+        .reseal_secrets()
+        .await?;
     if json {
         println!(
             "{}",
-            serde_json::json!({ "signing_keys": keys, "mails": mails })
+            serde_json::json!({ "signing_keys": keys, "mails": mails, "connection_secrets": secrets })
         );
     } else {
         println!(
-            "Sealed {keys} signing keys and {mails} waiting mails under the new master key. Remove keys.previous_master_key from every replica's configuration and restart them."
+            "Sealed {keys} signing keys, {mails} waiting mails and {secrets} client secrets under the new master key. Remove keys.previous_master_key from every replica's configuration and restart them."
         );
     }
     Ok(())

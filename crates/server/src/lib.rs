@@ -5,6 +5,7 @@ pub mod cli;
 pub mod client_commands;
 pub mod commands;
 pub mod config;
+pub mod connection_commands;
 pub mod database;
 pub mod duration;
 pub mod http_server;

@@ -6,8 +6,8 @@ use latchkey_server::cli::{
 };
 use latchkey_server::config::Config;
 use latchkey_server::{
-    client_commands, commands, issuer_commands, resource_commands, serve, team_commands, telemetry,
-    user_commands,
+    client_commands, commands, connection_commands, issuer_commands, resource_commands, serve,
+    team_commands, telemetry, user_commands,
 };
 
 fn main() -> ExitCode {
@@ -63,6 +63,9 @@ fn main() -> ExitCode {
             }
             Command::Audit(args) => team_commands::audit(&settings, args, cli.json).await,
             Command::Issuer(command) => issuer_commands::run(&settings, command, cli.json).await,
+            Command::Connection(command) => {
+                connection_commands::run(&settings, command, cli.json).await
+            }
             Command::User(UserCommand::SetName { email, name }) => {
                 user_commands::set_name(&settings, &email, &name, cli.json).await
             }

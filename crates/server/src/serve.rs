@@ -44,6 +44,8 @@ pub enum ServeError {
     Issuer(#[from] latchkey_oidc::federation::IssuerError),
     #[error("{0}")]
     Resource(#[from] latchkey_oidc::ResourceError),
+    #[error("{0}")]
+    Connection(#[from] latchkey_oidc::upstream::ConnectionError),
     #[error("reading revocations from the database: {0}")]
     Revocations(String),
     #[error("serving: {0}")]
@@ -133,6 +135,8 @@ pub async fn start_on(listener: TcpListener, settings: &Settings) -> Result<Runn
         master_key: sealing_key,
         clock: clock.clone(),
         allow_private_networks: settings.allow_private_networks,
+        dns_server: settings.dns_server,
+        upstream_timeout: settings.upstream_timeout,
         rate_limit_per_ip: settings.rate_limit_per_ip,
         trusted_proxies: settings.trusted_proxies.clone(),
         metrics_token: settings.metrics_token.clone(),

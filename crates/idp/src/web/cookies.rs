@@ -14,6 +14,8 @@ pub(crate) enum Jar {
     /// Says this browser signed in to an account before (a signed note, kept 90 days): it
     /// asks for that account's links from a budget of its own.
     Device,
+    /// Binds a sign-in sent to a team's identity provider to the browser that started it.
+    Upstream,
 }
 
 /// Names and attributes: `HttpOnly`, `SameSite=Lax`, path `/`; over https also `Secure` and
@@ -37,6 +39,8 @@ impl CookiePolicy {
             (Jar::Browser, false) => "latchkey-browser",
             (Jar::Device, true) => "__Host-latchkey-device",
             (Jar::Device, false) => "latchkey-device",
+            (Jar::Upstream, true) => "__Host-latchkey-upstream",
+            (Jar::Upstream, false) => "latchkey-upstream",
         }
     }
 

@@ -21,6 +21,7 @@ use latchkey_login::Requester;
 use latchkey_oidc::federation::{
     AdminClaim, IssuerError, JWT_BEARER, NewIssuer, TrustedIssuers, parse_algorithm,
 };
+use latchkey_oidc::upstream::Connection;
 
 #[derive(Deserialize, Default)]
 pub(super) struct PageQuery {
@@ -93,6 +94,9 @@ struct IntegrationsView<'a> {
     sign_on_url: String,
     grant_type: &'static str,
     notice: Option<&'static str>,
+    connections: Vec<Connection>,
+    callback_url: String,
+    team_login_url: String,
 }
 
 fn refused(error: IssuerError) -> PageError {
@@ -141,7 +145,19 @@ pub(super) async fn page(
         .open(&team_id, &user.user_id)
         .await
         .map_err(|e| refused(IssuerError::Team(e)))?;
+    let connections = state
+        .connections
+        .list(Some(&team_id), &me)
+        .await
+        .map_err(super::connections::refused)?;
     let (jar, csrf) = csrf::token(jar, state.cookies);
+    let team_login_url = format!(
+        "{}?{}",
+        state.issuer.endpoint(paths::LOGIN),
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("team", team_id.as_str())
+            .finish()
+    );
     let view = IntegrationsView {
         csrf: &csrf,
         team_id: &team_id,
@@ -170,8 +186,22 @@ pub(super) async fn page(
         notice: match query.done.as_deref() {
             Some("added") => Some("The issuer is trusted. Its assertions work at once."),
             Some("removed") => Some("The issuer is no longer trusted."),
+            Some("connection-added") => Some(
+                "The identity provider is added. Publish the TXT record of each domain, then check it.",
+            ),
+            Some("connection-removed") => Some(
+                "The identity provider is removed; the sessions of the identities it made are ended.",
+            ),
+            Some("domain-proven") => {
+                Some("The domain is proven: its addresses now sign in with your identity provider.")
+            }
             _ => None,
         },
+        connections,
+        callback_url: state
+            .issuer
+            .endpoint(latchkey_oidc::upstream::CALLBACK_PATH),
+        team_login_url,
     };
     Ok((
         jar,
@@ -180,7 +210,7 @@ pub(super) async fn page(
         .into_response())
 }
 
-fn back(team: &TeamId, done: &str) -> Response {
+pub(super) fn back(team: &TeamId, done: &str) -> Response {
     let query = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("team", team.as_str())
         .append_pair("done", done)

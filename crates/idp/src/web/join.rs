@@ -34,7 +34,7 @@ pub(super) async fn join_page(
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     let (_, team) = open(&state, &token).await?;
-    form(&state, jar, &token, &team, ("", ""), None)
+    form(&state, jar, &token, &team, ("", ""), None).await
 }
 
 /// `POST /join/{token}`: sends the magic link that completes the join.
@@ -49,11 +49,11 @@ pub(super) async fn join_submit(
     let typed = (input.email.trim(), input.name.trim());
     let Ok(email) = Email::parse(&input.email) else {
         let message = "That does not look like an email address. Check it and try again.";
-        return form(&state, jar, &token, &team, typed, Some(message));
+        return form(&state, jar, &token, &team, typed, Some(message)).await;
     };
     let name = match optional_name(&input.name) {
         Ok(name) => name,
-        Err(message) => return form(&state, jar, &token, &team, typed, Some(message)),
+        Err(message) => return form(&state, jar, &token, &team, typed, Some(message)).await,
     };
     let target = JoinTarget { link_id: link.id };
     let asked = LinkAsked {
@@ -74,7 +74,7 @@ async fn open(state: &AppState, token: &str) -> Result<(JoinLink, Team), PageErr
         .map_err(join_error)
 }
 
-fn form(
+async fn form(
     state: &AppState,
     jar: CookieJar,
     token: &str,
@@ -84,6 +84,8 @@ fn form(
 ) -> Result<Response, PageError> {
     let (jar, csrf) = csrf::token(jar, state.cookies);
     let title = format!("Join {}", team.name);
+    // The team's own identity providers make the person a member as they sign in.
+    let connections = super::login::connection_choices(state, &team.id, "").await;
     let action = super::paths::join(token);
     let view = EmailFormView {
         title: &title,
@@ -99,6 +101,8 @@ fn form(
         other_text: "Already in this team?",
         other_href: super::paths::LOGIN,
         other_link: "Sign in",
+        team: "",
+        connections: &connections,
     };
     let status = form_status(error);
     // The token is in the path; `Referrer-Policy: same-origin` keeps it from other sites.

@@ -1,9 +1,10 @@
 //! The sign-up and sign-in pages: the address form, and the link (or note) it sends.
 
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum_extra::extract::CookieJar;
-use latchkey_core::RequestId;
+use latchkey_core::{RequestId, TeamId};
 use serde::Deserialize;
 
 use super::cookies::Jar;
@@ -11,7 +12,7 @@ use super::csrf;
 use super::error::PageError;
 use super::extract::CsrfForm;
 use super::paths;
-use crate::pages::EmailFormView;
+use crate::pages::{ConnectionChoice, EmailFormView, UpstreamView};
 use crate::state::AppState;
 use latchkey_core::email::Email;
 use latchkey_core::secret::SecretToken;
@@ -23,6 +24,8 @@ use super::page::{PageResult, form_status, html};
 #[derive(Deserialize)]
 pub(super) struct HintQuery {
     login_hint: Option<String>,
+    /// A team whose own identity providers the page offers.
+    team: Option<String>,
     /// The pending authorization request that signing in continues.
     request: Option<String>,
 }
@@ -36,6 +39,9 @@ pub(super) struct EmailForm {
     name: String,
     #[serde(default)]
     request: String,
+    /// The team whose identity providers the page offered.
+    #[serde(default)]
+    team: String,
 }
 
 /// A pending authorization request the login pages carry along: its id, and the name of the
@@ -85,6 +91,61 @@ impl Continues {
     }
 }
 
+/// A team's own identity providers, offered on its login page (`?team=ID`).
+#[derive(Default)]
+struct Offered {
+    team: String,
+    choices: Vec<ConnectionChoice>,
+}
+
+impl Offered {
+    /// The connections of `team`, if it has any; none for an unknown or empty id.
+    async fn by(state: &AppState, team: &str, continues: &Continues) -> Self {
+        let team = team.trim();
+        if team.is_empty() || team.len() > 64 {
+            return Self::default();
+        }
+        let choices = connection_choices(state, &TeamId::from(team), &continues.request).await;
+        Self {
+            team: if choices.is_empty() {
+                String::new()
+            } else {
+                team.to_owned()
+            },
+            choices,
+        }
+    }
+}
+
+/// A button for each of the team's connections, carrying the pending request along.
+pub(super) async fn connection_choices(
+    state: &AppState,
+    team: &TeamId,
+    request: &str,
+) -> Vec<ConnectionChoice> {
+    let offered = match state.connections.offered_by(team).await {
+        Ok(offered) => offered,
+        Err(error) => {
+            tracing::warn!(%error, "could not list a team's connections");
+            return Vec::new();
+        }
+    };
+    offered
+        .into_iter()
+        .map(|(id, name)| {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            query.append_pair("connection", &id);
+            if !request.is_empty() {
+                query.append_pair("request", request);
+            }
+            ConnectionChoice {
+                name,
+                href: format!("{}?{}", paths::SSO_OIDC_START, query.finish()),
+            }
+        })
+        .collect()
+}
+
 /// The register or login page, with `email` pre-filled and an optional error.
 fn email_form(
     state: &AppState,
@@ -92,6 +153,7 @@ fn email_form(
     purpose: Purpose,
     (email, name): (&str, &str),
     continues: &Continues,
+    offered: &Offered,
     error: Option<&str>,
 ) -> PageResult {
     let (jar, csrf) = csrf::token(jar, state.cookies);
@@ -125,6 +187,8 @@ fn email_form(
             other_text: "New here?",
             other_href: &register_href,
             other_link: "Create an account",
+            team: &offered.team,
+            connections: &offered.choices,
         },
         Purpose::Register | Purpose::Join => EmailFormView {
             title: &create,
@@ -140,6 +204,8 @@ fn email_form(
             other_text: "Already have an account?",
             other_href: &login_href,
             other_link: "Sign in",
+            team: &offered.team,
+            connections: &offered.choices,
         },
     };
     let status = form_status(error);
@@ -168,7 +234,16 @@ pub(super) async fn register_page(
 async fn form_page(state: &AppState, jar: CookieJar, q: HintQuery, purpose: Purpose) -> PageResult {
     let hint = q.login_hint.unwrap_or_default();
     let continues = Continues::find(state, q.request.as_deref()).await;
-    email_form(state, jar, purpose, (hint.trim(), ""), &continues, None)
+    let offered = Offered::by(state, q.team.as_deref().unwrap_or_default(), &continues).await;
+    email_form(
+        state,
+        jar,
+        purpose,
+        (hint.trim(), ""),
+        &continues,
+        &offered,
+        None,
+    )
 }
 
 /// `POST /login`.
@@ -200,15 +275,54 @@ async fn submit(
     purpose: Purpose,
 ) -> PageResult {
     let continues = Continues::find(state, Some(&form.request)).await;
+    let offered = Offered::by(state, &form.team, &continues).await;
     let typed = (form.email.trim(), form.name.trim());
     let Ok(email) = Email::parse(&form.email) else {
         let message = "That does not look like an email address. Check it and try again.";
-        return email_form(state, jar, purpose, typed, &continues, Some(message));
+        return email_form(
+            state,
+            jar,
+            purpose,
+            typed,
+            &continues,
+            &offered,
+            Some(message),
+        );
     };
     let name = match optional_name(&form.name) {
         Ok(name) => name.filter(|_| purpose == Purpose::Register),
-        Err(message) => return email_form(state, jar, purpose, typed, &continues, Some(message)),
+        Err(message) => {
+            return email_form(
+                state,
+                jar,
+                purpose,
+                typed,
+                &continues,
+                &offered,
+                Some(message),
+            );
+        }
     };
+    // Home-realm discovery: a domain a team has proven signs in with its identity provider.
+    match state.connections.for_address(&email).await {
+        Ok(Some((connection_id, connection))) => {
+            let domain = email
+                .as_str()
+                .rsplit_once('@')
+                .map(|(_, d)| d)
+                .unwrap_or_default();
+            let view = UpstreamView {
+                connection: &connection,
+                domain,
+                connection_id: &connection_id,
+                login_hint: email.as_str(),
+                request: &continues.request,
+            };
+            return Ok((jar, html(state, StatusCode::OK, "upstream.html", &view)?).into_response());
+        }
+        Ok(None) => {}
+        Err(error) => return Err(PageError::internal(error)),
+    }
     let continuing = continues.continuing();
     let asked = LinkAsked {
         purpose,

@@ -3,6 +3,7 @@
 mod assets;
 mod authorize;
 mod client_address;
+mod connections;
 mod cookies;
 mod csrf;
 mod dashboard;
@@ -24,6 +25,7 @@ mod request_id;
 mod run_to_completion;
 mod security_headers;
 mod sso_jwt;
+mod sso_oidc;
 mod team;
 mod token;
 mod userinfo;
@@ -75,6 +77,11 @@ pub mod paths {
     pub const LOGOUT_EVERYWHERE: &str = "/logout/everywhere";
     pub const JOIN: &str = "/join/{token}";
     pub const SSO_JWT: &str = "/sso/jwt";
+    pub const SSO_OIDC_START: &str = "/sso/oidc/start";
+    pub const SSO_OIDC_CALLBACK: &str = latchkey_oidc::upstream::CALLBACK_PATH;
+    pub const INTEGRATIONS_CONNECTIONS: &str = "/dashboard/integrations/connections";
+    pub const INTEGRATIONS_CONNECTION_REMOVE: &str = "/dashboard/integrations/connections/remove";
+    pub const INTEGRATIONS_CONNECTION_VERIFY: &str = "/dashboard/integrations/connections/verify";
     pub const PROFILE: &str = "/dashboard/profile";
     pub const TEAM_SWITCH: &str = "/dashboard/team";
     pub const INTEGRATIONS: &str = "/dashboard/integrations";
@@ -254,6 +261,9 @@ fn login_routes(state: &AppState) -> Router<AppState> {
             paths::SSO_JWT,
             get(sso_jwt::sign_on_get).post(sso_jwt::sign_on_post),
         )
+        // Starting writes a pending sign-in; the callback signs in.
+        .route(paths::SSO_OIDC_START, limited(get(sso_oidc::start)))
+        .route(paths::SSO_OIDC_CALLBACK, limited(get(sso_oidc::callback)))
         .route(
             paths::JOIN,
             get(join::join_page).merge(limited(post(join::join_submit))),
@@ -262,6 +272,15 @@ fn login_routes(state: &AppState) -> Router<AppState> {
         .route(paths::INTEGRATIONS, get(integrations::page))
         .route(paths::INTEGRATIONS_ADD, post(integrations::add))
         .route(paths::INTEGRATIONS_REMOVE, post(integrations::remove))
+        .route(paths::INTEGRATIONS_CONNECTIONS, post(connections::add))
+        .route(
+            paths::INTEGRATIONS_CONNECTION_REMOVE,
+            post(connections::remove),
+        )
+        .route(
+            paths::INTEGRATIONS_CONNECTION_VERIFY,
+            post(connections::verify_domain),
+        )
         .route(paths::TEAM_SETTINGS, get(team::settings_page))
         .route(paths::TEAM_RENAME, post(team::rename))
         .route(paths::TEAM_JOIN_LINKS, post(team::create_join_link))

@@ -90,6 +90,8 @@ async fn state_with(
         join_link_max_ttl: TimeDelta::hours(72),
         clock,
         allow_private_networks: false,
+        dns_server: None,
+        upstream_timeout: std::time::Duration::from_secs(10),
     };
     adjust(&mut config);
     let state = AppState::new(config).expect("state");

@@ -159,7 +159,11 @@ pub(super) async fn verify_submit(
 /// Sets the new session's cookie, ending any session this browser had (a new id on every
 /// sign-in: no fixation), and continues the authorization request it began with, or goes to
 /// the dashboard.
-async fn start_session(state: &AppState, jar: CookieJar, signed_in: SignedIn) -> Response {
+pub(super) async fn start_session(
+    state: &AppState,
+    jar: CookieJar,
+    signed_in: SignedIn,
+) -> Response {
     end_previous_session(state, &jar).await;
     let jar = jar
         .add(

@@ -54,13 +54,28 @@ pub struct Config {
     pub federation: FederationConfig,
 }
 
-/// Keys published by others (clients' and trusted issuers' `jwks_uri`).
-#[derive(Debug, Default, Deserialize)]
+/// Keys published by others (clients' and trusted issuers' `jwks_uri`), and teams' own
+/// identity providers.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FederationConfig {
     /// Fetch keys from loopback, private and link-local addresses, and over http: for tests
     /// and closed networks only, since anyone who signs up can name a `jwks_uri`.
     pub allow_private_networks: bool,
+    /// The DNS server (`ip:port`) that domain proofs are checked with; empty: the system's.
+    pub dns_server: String,
+    /// How long one request to a connection's identity provider may take.
+    pub upstream_timeout: Ttl,
+}
+
+impl Default for FederationConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_networks: false,
+            dns_server: String::new(),
+            upstream_timeout: Ttl::from_secs(10),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -281,6 +296,8 @@ pub struct Settings {
     /// The system clock; tests put in one they can move.
     pub clock: latchkey_core::Clock,
     pub allow_private_networks: bool,
+    pub dns_server: Option<std::net::SocketAddr>,
+    pub upstream_timeout: std::time::Duration,
 }
 
 mod checks;
@@ -383,6 +400,23 @@ impl Config {
                 "must be a sender like Latchkey <no-reply@example.com>",
             ));
         }
+        let dns_server = match self.federation.dns_server.trim() {
+            "" => None,
+            raw => Some(raw.parse().map_err(|_| {
+                invalid(
+                    "federation.dns_server",
+                    "must be an address and port like 127.0.0.1:53, or empty for the system's resolver",
+                )
+            })?),
+        };
+        let upstream_timeout = self.federation.upstream_timeout.as_duration();
+        // Under the sign-in routes' own 15 seconds, so the person sees why.
+        if upstream_timeout.is_zero() || upstream_timeout > std::time::Duration::from_secs(12) {
+            return Err(invalid(
+                "federation.upstream_timeout",
+                "must be between 1s and 12s",
+            ));
+        }
         Ok(Settings {
             tokens: token_settings(tokens, login),
             mail: self.mail,
@@ -406,6 +440,8 @@ impl Config {
             log_level: self.log.level,
             clock: latchkey_core::Clock::system(),
             allow_private_networks: self.federation.allow_private_networks,
+            dns_server,
+            upstream_timeout,
         })
     }
 }

@@ -1,0 +1,146 @@
+//! The identity-provider section of `/dashboard/integrations`: add a connection, prove one of
+//! its domains, remove it. Administrators only; the domain checks the role on every action.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use latchkey_core::{ConnectionId, TeamId};
+use latchkey_login::Requester;
+use latchkey_oidc::upstream::{ConnectionError, NewConnection};
+use latchkey_teams::TeamError;
+use serde::Deserialize;
+
+use super::error::PageError;
+use super::extract::{SignedInForm, works_in};
+use super::integrations::back;
+use super::paths;
+use crate::state::AppState;
+
+/// `POST …/connections`.
+#[derive(Deserialize)]
+pub(super) struct ConnectionForm {
+    #[serde(default)]
+    team: TeamId,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    issuer: String,
+    #[serde(default)]
+    client_id: String,
+    #[serde(default)]
+    client_secret: String,
+    /// One per line (or separated by spaces or commas).
+    #[serde(default)]
+    domains: String,
+    #[serde(default)]
+    email_claim: String,
+    /// A checkbox: present when ticked.
+    #[serde(default)]
+    require_email_verified: Option<String>,
+}
+
+/// `POST …/connections/remove` and `…/connections/verify`.
+#[derive(Deserialize)]
+pub(super) struct ConnectionAction {
+    #[serde(default)]
+    team: TeamId,
+    #[serde(default)]
+    id: ConnectionId,
+    #[serde(default)]
+    domain: String,
+}
+
+pub(super) fn refused(error: ConnectionError) -> PageError {
+    let (status, title) = match &error {
+        ConnectionError::Team(TeamError::NotFound) | ConnectionError::NoTeam => {
+            (StatusCode::NOT_FOUND, "Team not found")
+        }
+        ConnectionError::NotFound(_) => (StatusCode::NOT_FOUND, "No such identity provider"),
+        ConnectionError::Team(TeamError::Forbidden) => {
+            (StatusCode::FORBIDDEN, "Only administrators can do this")
+        }
+        ConnectionError::Upstream(_) => (
+            StatusCode::BAD_REQUEST,
+            "The identity provider could not be used",
+        ),
+        ConnectionError::NotProven { .. } | ConnectionError::Dns(_) => {
+            (StatusCode::CONFLICT, "The domain is not proven yet")
+        }
+        ConnectionError::Database(_) | ConnectionError::Sealing => {
+            return PageError::internal(error);
+        }
+        _ => (StatusCode::BAD_REQUEST, "That could not be done"),
+    };
+    PageError {
+        status,
+        title,
+        message: error.to_string(),
+        hint: None,
+        action: Some((paths::INTEGRATIONS, "Back to integrations")),
+    }
+}
+
+/// `POST /dashboard/integrations/connections`.
+pub(super) async fn add(
+    State(state): State<AppState>,
+    from: Requester,
+    SignedInForm { user, form }: SignedInForm<ConnectionForm>,
+) -> Result<Response, PageError> {
+    works_in(&user.user, &form.team)?;
+    let new = NewConnection {
+        client_secret: form.client_secret,
+        domains: vec![form.domains],
+        email_claim: match form.email_claim.trim() {
+            "" => "email".to_owned(),
+            claim => claim.to_owned(),
+        },
+        require_email_verified: form.require_email_verified.is_some(),
+        ..NewConnection::new(form.team.clone(), form.name, form.issuer, form.client_id)
+    };
+    state
+        .connections
+        .add(new, &user.actor(&from), state.now())
+        .await
+        .map_err(refused)?;
+    Ok(back(&form.team, "connection-added"))
+}
+
+/// `POST /dashboard/integrations/connections/remove`.
+pub(super) async fn remove(
+    State(state): State<AppState>,
+    from: Requester,
+    SignedInForm { user, form }: SignedInForm<ConnectionAction>,
+) -> Result<Response, PageError> {
+    works_in(&user.user, &form.team)?;
+    let connection = state
+        .connections
+        .find_in(&form.team, &form.id)
+        .await
+        .map_err(refused)?;
+    state
+        .connections
+        .remove(&connection, &user.actor(&from), state.now())
+        .await
+        .map_err(refused)?;
+    Ok(back(&form.team, "connection-removed"))
+}
+
+/// `POST /dashboard/integrations/connections/verify`: checks a domain's TXT record.
+pub(super) async fn verify_domain(
+    State(state): State<AppState>,
+    from: Requester,
+    SignedInForm { user, form }: SignedInForm<ConnectionAction>,
+) -> Result<Response, PageError> {
+    works_in(&user.user, &form.team)?;
+    let connection = state
+        .connections
+        .find_in(&form.team, &form.id)
+        .await
+        .map_err(refused)?;
+    state
+        .connections
+        .verify_domain(&connection, &form.domain, &user.actor(&from), state.now())
+        .await
+        .map_err(refused)?;
+    Ok(back(&form.team, "domain-proven"))
+}

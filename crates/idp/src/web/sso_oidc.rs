@@ -1,0 +1,157 @@
+//! Signing in through a team's own identity provider: `GET /sso/oidc/start` sends the browser
+//! there, with the state bound to it by a cookie; `GET /sso/oidc/callback` is where the
+//! provider sends it back. A refused sign-in shows what went wrong and starts no session.
+
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use latchkey_core::{ConnectionId, Email};
+use latchkey_login::{Requester, SignedIn};
+use latchkey_oidc::upstream::{Callback, SignInFailure};
+use serde::Deserialize;
+
+use super::cookies::Jar;
+use super::error::PageError;
+use super::paths;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub(super) struct StartQuery {
+    #[serde(default)]
+    connection: String,
+    /// The address the person typed, passed on so they need not type it again upstream.
+    login_hint: Option<String>,
+    /// A pending authorization request that signing in continues.
+    request: Option<String>,
+}
+
+/// `GET /sso/oidc/start?connection=ID[&login_hint=…][&request=…]`.
+pub(super) async fn start(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(query): Query<StartQuery>,
+) -> Result<Response, PageError> {
+    let id = ConnectionId::from(query.connection.trim());
+    let hint = query
+        .login_hint
+        .as_deref()
+        .and_then(|raw| Email::parse(raw).ok());
+    let started = state
+        .connections
+        .begin(&id, hint.as_ref(), query.request.as_deref(), state.now())
+        .await
+        .map_err(failure_page)?;
+    let jar = jar.add(
+        state
+            .cookies
+            .make(Jar::Upstream, started.state.expose().to_owned()),
+    );
+    Ok((jar, Redirect::to(&started.redirect)).into_response())
+}
+
+/// `GET /sso/oidc/callback?code=…&state=…[&iss=…]` or `?error=…&state=…`.
+pub(super) async fn callback(
+    State(state): State<AppState>,
+    from: Requester,
+    jar: CookieJar,
+    uri: Uri,
+) -> Result<Response, PageError> {
+    let Query(callback) = Query::<Callback>::try_from_uri(&uri)
+        .map_err(|_| failure_page(SignInFailure::StateMismatch))?;
+    let bound = jar
+        .get(state.cookies.name(Jar::Upstream))
+        .map(|c| c.value().to_owned());
+    let jar = jar.add(state.cookies.removal(Jar::Upstream));
+    let outcome = state
+        .connections
+        .finish(
+            callback,
+            bound.as_deref(),
+            &from,
+            state.login.sessions(),
+            state.now(),
+        )
+        .await;
+    match outcome {
+        Ok(signed_in) => {
+            let signed_in = SignedIn {
+                user_id: signed_in.user_id,
+                email: signed_in.email,
+                session: signed_in.session,
+                continues: signed_in.continues,
+            };
+            Ok(super::verify::start_session(&state, jar, signed_in).await)
+        }
+        Err(failure) => {
+            tracing::warn!(reason = %failure, "sign-in through a connection refused");
+            // The cookie goes either way: a failed sign-in is over.
+            Ok((jar, failure_page(failure)).into_response())
+        }
+    }
+}
+
+/// The page for a sign-in that did not happen: what went wrong, in words for the person and
+/// the administrator, and a way forward. None of these started a session.
+fn failure_page(failure: SignInFailure) -> PageError {
+    let email_instead = Some((paths::LOGIN, "Sign in with a link by email"));
+    let (status, title, hint, action) = match &failure {
+        SignInFailure::UnknownConnection | SignInFailure::Removed => (
+            StatusCode::NOT_FOUND,
+            "This sign-in option no longer exists",
+            Some(
+                "Your team may have changed how its people sign in. Sign in with your email address instead.",
+            ),
+            email_instead,
+        ),
+        SignInFailure::Unreachable(_) => (
+            StatusCode::BAD_GATEWAY,
+            "Your identity provider did not answer",
+            Some("Try again in a minute. If it keeps happening, tell your administrator."),
+            email_instead,
+        ),
+        SignInFailure::StateMismatch | SignInFailure::Expired => (
+            StatusCode::BAD_REQUEST,
+            "This sign-in cannot be completed",
+            Some("Start again from the sign-in page, in this browser."),
+            Some((paths::LOGIN, "Start again")),
+        ),
+        SignInFailure::Refused { .. } => (
+            StatusCode::FORBIDDEN,
+            "Your identity provider did not sign you in",
+            Some(
+                "If you cancelled, start again. Otherwise your administrator can see why at the identity provider.",
+            ),
+            Some((paths::LOGIN, "Start again")),
+        ),
+        SignInFailure::MissingEmail(_)
+        | SignInFailure::UnverifiedEmail(_)
+        | SignInFailure::OutsideDomains(_) => (
+            StatusCode::FORBIDDEN,
+            "Your identity provider's answer cannot sign you in",
+            Some(
+                "Your administrator can fix what the sentence names at the identity provider or in the connection. You can sign in with a link by email meanwhile.",
+            ),
+            email_instead,
+        ),
+        SignInFailure::WrongIssuer(_)
+        | SignInFailure::NoCode
+        | SignInFailure::NoIdToken
+        | SignInFailure::IdToken(_) => (
+            StatusCode::BAD_GATEWAY,
+            "Your identity provider's answer could not be trusted",
+            Some(
+                "Nothing was signed in. Tell your administrator: the connection or the identity provider needs a look.",
+            ),
+            email_instead,
+        ),
+        SignInFailure::Internal => return PageError::internal("upstream sign-in failed"),
+    };
+    PageError {
+        status,
+        title,
+        message: format!("The sign-in stopped: {failure}."),
+        hint,
+        action,
+    }
+}

@@ -1,0 +1,169 @@
+//! The person a connection's provider names, admitted in its team: the account linked to
+//! their `(connection, sub)`, or else one found or made now. A domain the team has proven is
+//! the team's to speak for, so its addresses sign in to the accounts that own them (created
+//! if need be). Any other address is only the provider's word: it gets an identity of the
+//! team's alone (as an integration's assertions do), which cannot be signed in to elsewhere
+//! and whose sessions work only in the team.
+
+use chrono::{DateTime, Utc};
+use latchkey_core::{Email, TeamId, UserId};
+use latchkey_login::Requester;
+use latchkey_teams::entities::user;
+use latchkey_teams::{Actor, AuditLog, PersonName, Role, Subject, Teams};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use serde_json::json;
+
+use super::entities::{connection, connection_link};
+use super::sign_in::SignInFailure;
+
+/// Who the verified ID token names.
+pub(crate) struct Person {
+    pub subject: String,
+    pub email: Email,
+    pub name: Option<PersonName>,
+}
+
+/// The account signed in.
+pub(crate) struct Admitted {
+    pub user_id: UserId,
+    pub shown_email: String,
+    /// An identity of the team's alone: its session is bound to the team.
+    pub bound: bool,
+}
+
+/// Finds, links or provisions the person and makes them a member of the connection's team,
+/// auditing each step, in the caller's transaction.
+pub(crate) async fn admit(
+    txn: &DatabaseTransaction,
+    row: &connection::Model,
+    person: &Person,
+    proven: bool,
+    from: &Requester,
+    now: DateTime<Utc>,
+) -> Result<Admitted, SignInFailure> {
+    let team_id = TeamId::from(row.team_id.as_str());
+    // The first write: links and memberships in a team are made one at a time.
+    latchkey_teams::lock_team(txn, &team_id, now)
+        .await
+        .map_err(|_| SignInFailure::Removed)?;
+    // Removed while the person was at the provider: nothing is made for it.
+    if connection::Entity::find_by_id(row.id.as_str())
+        .one(txn)
+        .await?
+        .is_none()
+    {
+        return Err(SignInFailure::Removed);
+    }
+    let details = json!({ "via": "oidc", "connection": row.id, "connection_name": row.name, "external_id": person.subject });
+    let actor = Actor {
+        user_id: None,
+        label: format!("connection {}", row.name),
+        ip: from.ip.clone(),
+        user_agent: from.user_agent.clone(),
+    };
+    let account = match linked(txn, row, &person.subject).await? {
+        Some(account) => account,
+        None => {
+            let (account, action) = if proven {
+                let (account, created) =
+                    latchkey_teams::ensure_user(txn, person.email.as_str(), now).await?;
+                if created {
+                    tracing::info!(user = %account.id, "account created through a connection");
+                }
+                (account, "member.linked")
+            } else {
+                let identity = latchkey_teams::provision_identity(
+                    txn,
+                    &row.team_id,
+                    person.email.as_str(),
+                    now,
+                )
+                .await?;
+                (identity, "member.linked")
+            };
+            connection_link::Entity::insert(connection_link::ActiveModel::from(
+                connection_link::Model {
+                    connection_id: row.id.clone(),
+                    subject: person.subject.clone(),
+                    user_id: account.id.clone(),
+                    created_at: now,
+                },
+            ))
+            .exec_without_returning(txn)
+            .await?;
+            AuditLog::record(
+                txn,
+                Some(&team_id),
+                action,
+                &actor,
+                &Subject::new(&account.id, account.shown_email()),
+                details.clone(),
+                now,
+            )
+            .await?;
+            account
+        }
+    };
+    // Whoever the team's provider lets in is a member (just-in-time provisioning).
+    if Teams::add_member_in(txn, &team_id, &account, Role::Member, None, now)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "adding a member through a connection failed");
+            SignInFailure::Internal
+        })?
+    {
+        AuditLog::record(
+            txn,
+            Some(&team_id),
+            "member.provisioned",
+            &actor,
+            &Subject::new(&account.id, account.shown_email()),
+            details.clone(),
+            now,
+        )
+        .await?;
+    }
+    if let Some(name) = &person.name {
+        latchkey_teams::sync_name(txn, &account.id, name, now).await?;
+    }
+    user::Entity::update_many()
+        .col_expr(user::Column::LastSignInAt, Expr::value(now))
+        .filter(user::Column::Id.eq(account.id.as_str()))
+        .exec(txn)
+        .await?;
+    let user_id = UserId::from(account.id.as_str());
+    let shown_email = account.shown_email().to_owned();
+    AuditLog::record(
+        txn,
+        Some(&team_id),
+        "member.signed_in",
+        &Actor::person(&user_id, &shown_email, &from.ip, &from.user_agent),
+        &Subject::new(&account.id, &shown_email),
+        details,
+        now,
+    )
+    .await?;
+    Ok(Admitted {
+        user_id,
+        shown_email,
+        bound: account.provisioned_by.is_some(),
+    })
+}
+
+/// The account linked to the provider's `sub`, if any.
+async fn linked(
+    txn: &DatabaseTransaction,
+    row: &connection::Model,
+    subject: &str,
+) -> Result<Option<user::Model>, SignInFailure> {
+    let Some(link) = connection_link::Entity::find_by_id((row.id.clone(), subject.to_owned()))
+        .one(txn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(user::Entity::find_by_id(link.user_id.as_str())
+        .one(txn)
+        .await?)
+}

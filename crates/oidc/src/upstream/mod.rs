@@ -1,0 +1,29 @@
+//! Connections: a team signs its people in through its own OpenID provider (Okta, Entra ID,
+//! Google Workspace…), as Keycloak's identity brokering and Auth0's enterprise connections do.
+//! `registry` keeps a team's connections and the domains they have proven; `sign_in` runs the
+//! authorization code flow with the provider and admits the person it names (`accounts`).
+
+mod accounts;
+mod client;
+pub mod domains;
+pub mod entities;
+mod registry;
+mod sign_in;
+
+pub use client::{UPSTREAM_TIMEOUT, Upstream, UpstreamError};
+pub use domains::{DnsError, TxtLookup};
+pub use registry::{Connection, ConnectionDomain, ConnectionError, Connections, NewConnection};
+pub use sign_in::{Callback, SignInFailure, Started, UpstreamSignIn};
+
+/// The path of the callback every connection's provider redirects to.
+pub const CALLBACK_PATH: &str = "/sso/oidc/callback";
+/// Connections one team may have.
+pub const MAX_CONNECTIONS_PER_TEAM: u64 = 10;
+/// Domains one connection may sign in.
+pub const MAX_DOMAINS: usize = 20;
+
+/// How a session opened through a connection names it (`sessions.opened_by`): removing the
+/// connection ends the team-bound sessions it opened.
+pub fn opened_by(connection_id: &str) -> String {
+    format!("connection:{connection_id}")
+}

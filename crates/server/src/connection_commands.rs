@@ -1,0 +1,132 @@
+//! `latchkey connection add | list | remove | verify-domain`: a team's own identity providers.
+
+use chrono::Utc;
+use latchkey_oidc::upstream::{
+    CALLBACK_PATH, Connection, Connections, NewConnection, TxtLookup, Upstream,
+};
+use latchkey_teams::Actor;
+
+use crate::cli::ConnectionCommand;
+use crate::commands::open_database;
+use crate::config::Settings;
+use crate::master_key;
+use crate::serve::ServeError;
+
+/// The operator's view of connections, with what they need to reach providers and DNS.
+pub async fn connections(settings: &Settings) -> Result<Connections, ServeError> {
+    let upstream = Upstream::new(settings.allow_private_networks, settings.upstream_timeout)
+        .map_err(|e| ServeError::Usage(format!("building the HTTP client: {e}")))?;
+    let dns = TxtLookup::new(settings.dns_server).map_err(|e| ServeError::Usage(e.to_string()))?;
+    Ok(Connections::new(
+        open_database(settings).await?,
+        master_key::resolve(&settings.master_key)?,
+        upstream,
+        dns,
+        settings.issuer.endpoint(CALLBACK_PATH),
+    ))
+}
+
+pub async fn run(
+    settings: &Settings,
+    command: ConnectionCommand,
+    json: bool,
+) -> Result<(), ServeError> {
+    let connections = connections(settings).await?;
+    let operator = Actor::operator();
+    match command {
+        ConnectionCommand::Add(args) => {
+            let path = &args.client_secret_file;
+            let secret = std::fs::read_to_string(path).map_err(|e| {
+                ServeError::Usage(format!("--client-secret-file {}: {e}", path.display()))
+            })?;
+            let new = NewConnection {
+                client_secret: secret,
+                domains: args.domains,
+                scopes: args.scopes,
+                email_claim: args.email_claim,
+                require_email_verified: args.require_email_verified,
+                ..NewConnection::new(args.team, args.name, args.issuer, args.client_id)
+            };
+            if !json {
+                eprintln!("Reading {}'s discovery document…", new.issuer.trim());
+            }
+            let added = connections.add(new, &operator, Utc::now()).await?;
+            if json {
+                println!("{}", serde_json::to_string(&added).unwrap_or_default());
+            } else {
+                println!(
+                    "Added {} (connection_id {}) for team {}.",
+                    added.name, added.connection_id, added.team_id
+                );
+                println!(
+                    "Register this redirect URI at the identity provider: {}",
+                    added.redirect_uri
+                );
+                print_domains(&added);
+            }
+        }
+        ConnectionCommand::List { team } => {
+            let listed = connections.list(team.as_ref(), &operator).await?;
+            if json {
+                println!("{}", serde_json::to_string(&listed).unwrap_or_default());
+            } else if listed.is_empty() {
+                println!("No connections.");
+            } else {
+                for connection in &listed {
+                    println!(
+                        "{}  {}  team {}  {}",
+                        connection.connection_id,
+                        connection.name,
+                        connection.team_id,
+                        connection.issuer
+                    );
+                    print_domains(connection);
+                }
+            }
+        }
+        ConnectionCommand::Remove { connection } => {
+            let removed = connections
+                .remove(&connection, &operator, Utc::now())
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string(&removed).unwrap_or_default());
+            } else {
+                println!("Removed {} ({}).", removed.name, removed.connection_id);
+            }
+        }
+        ConnectionCommand::VerifyDomain { connection, domain } => {
+            if !json {
+                eprintln!("Looking up the TXT record of {}…", domain.trim());
+            }
+            let proven = connections
+                .verify_domain(&connection, &domain, &operator, Utc::now())
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string(&proven).unwrap_or_default());
+            } else {
+                println!(
+                    "{} is proven: its addresses now sign in with this connection.",
+                    proven.domain
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_domains(connection: &Connection) {
+    for domain in &connection.domains {
+        if domain.proven {
+            println!("  {}: proven", domain.domain);
+        } else {
+            println!(
+                "  {}: not proven. Publish the TXT record {} with the text \"{}\", then run: latchkey connection verify-domain --connection {} --domain {}",
+                domain.domain,
+                domain.txt_name,
+                domain.txt_value,
+                connection.connection_id,
+                domain.domain
+            );
+        }
+    }
+}
