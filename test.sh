@@ -1,22 +1,35 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests and the end-to-end suite, on SQLite and on the PostgreSQL at
 # LATCHKEY_TEST_POSTGRES_URL (default: the local server on 127.0.0.1:5432, user postgres), with
-# the pages driven in real Chromium. Debian's chromium and chromium-driver are installed when
-# missing (as root); without them the browser tests fail rather than skip.
+# the pages driven in real Chromium, and node-oidc-provider as a team's own identity provider.
+# Debian's chromium, chromium-driver and dnsmasq-base are installed when missing (as root), and
+# the provider with npm; without them those tests fail rather than skip.
 set -euo pipefail
 cd "$(dirname "$0")"
 export LATCHKEY_TEST_POSTGRES_URL=${LATCHKEY_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+# Debian packages the tests run: Chromium for the pages, dnsmasq as the DNS a domain proof is
+# checked against.
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    echo "Installing Debian's chromium and chromium-driver for the browser tests"
+    echo "Installing Debian's ${missing[*]} for the tests"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq chromium chromium-driver >/dev/null
+    apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "The browser tests need Chromium: sudo apt-get install chromium chromium-driver" >&2
+    echo "The tests need: sudo apt-get install ${missing[*]}" >&2
     exit 1
   fi
+fi
+
+# node-oidc-provider, the identity provider a team signs in with in the connection tests.
+if [ ! -d tests/e2e/upstream-op/node_modules/oidc-provider ]; then
+  echo "Installing node-oidc-provider for the connection tests"
+  npm ci --prefix tests/e2e/upstream-op --no-audit --no-fund --silent
 fi
 
 exec cargo test --workspace --locked "$@"

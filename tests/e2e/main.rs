@@ -10,10 +10,12 @@ mod chromium;
 mod client_auth;
 mod harness;
 mod smtp;
+mod upstream;
 
 mod audiences;
 mod browser_sign_on;
 mod config_errors;
+mod connections;
 mod discovery;
 mod federation;
 mod in_chromium;
