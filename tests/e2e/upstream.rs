@@ -40,7 +40,7 @@ impl UpstreamOp {
             .arg(port.to_string())
             .arg(CLIENT_ID)
             .arg(CLIENT_SECRET)
-            .arg(app.url("/sso/oidc/callback"))
+            .arg(app.running.state.issuer().endpoint("/sso/oidc/callback"))
             .current_dir(&dir)
             .env("ACCOUNTS", accounts.to_string())
             .stdout(Stdio::piped())

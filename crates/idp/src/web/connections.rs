@@ -12,9 +12,12 @@ use serde::Deserialize;
 
 use super::error::PageError;
 use super::extract::{SignedInForm, works_in};
-use super::integrations::back;
+use super::integrations::back_to;
 use super::paths;
 use crate::state::AppState;
+
+/// Where the page shows connections, and the notice of what was done to them.
+const SECTION: &str = "#connections-heading";
 
 /// `POST …/connections`.
 #[derive(Deserialize)]
@@ -102,7 +105,7 @@ pub(super) async fn add(
         .add(new, &user.actor(&from), state.now())
         .await
         .map_err(refused)?;
-    Ok(back(&form.team, "connection-added"))
+    Ok(back_to(&form.team, "connection-added", SECTION))
 }
 
 /// `POST /dashboard/integrations/connections/remove`.
@@ -122,7 +125,7 @@ pub(super) async fn remove(
         .remove(&connection, &user.actor(&from), state.now())
         .await
         .map_err(refused)?;
-    Ok(back(&form.team, "connection-removed"))
+    Ok(back_to(&form.team, "connection-removed", SECTION))
 }
 
 /// `POST /dashboard/integrations/connections/verify`: checks a domain's TXT record.
@@ -142,5 +145,5 @@ pub(super) async fn verify_domain(
         .verify_domain(&connection, &form.domain, &user.actor(&from), state.now())
         .await
         .map_err(refused)?;
-    Ok(back(&form.team, "domain-proven"))
+    Ok(back_to(&form.team, "domain-proven", SECTION))
 }

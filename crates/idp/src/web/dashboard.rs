@@ -43,7 +43,14 @@ pub(super) async fn dashboard(
     let view = DashboardView {
         email: &user.shown_email,
         name: user.name.as_deref(),
-        opened_by: user.opened_by.as_deref(),
+        // A connection's id says nothing to the person: the page names the team's own sign-in.
+        opened_by: user.opened_by.as_deref().map(|by| {
+            if by.starts_with("connection:") {
+                "connection"
+            } else {
+                by
+            }
+        }),
         signed_in_at: user.signed_in_at.to_rfc3339_opts(SecondsFormat::Secs, true),
         csrf: &csrf,
         team,

@@ -94,6 +94,8 @@ struct IntegrationsView<'a> {
     sign_on_url: String,
     grant_type: &'static str,
     notice: Option<&'static str>,
+    /// A notice about connections, shown in their section.
+    connection_notice: bool,
     connections: Vec<Connection>,
     callback_url: String,
     team_login_url: String,
@@ -197,6 +199,10 @@ pub(super) async fn page(
             }
             _ => None,
         },
+        connection_notice: query
+            .done
+            .as_deref()
+            .is_some_and(|done| done.starts_with("connection-") || done == "domain-proven"),
         connections,
         callback_url: state
             .issuer
@@ -210,12 +216,17 @@ pub(super) async fn page(
         .into_response())
 }
 
-pub(super) fn back(team: &TeamId, done: &str) -> Response {
+fn back(team: &TeamId, done: &str) -> Response {
+    back_to(team, done, "")
+}
+
+/// Back to the page after an action, saying what was done, at `anchor` (or the top).
+pub(super) fn back_to(team: &TeamId, done: &str, anchor: &str) -> Response {
     let query = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("team", team.as_str())
         .append_pair("done", done)
         .finish();
-    Redirect::to(&format!("{}?{query}", paths::INTEGRATIONS)).into_response()
+    Redirect::to(&format!("{}?{query}{anchor}", paths::INTEGRATIONS)).into_response()
 }
 
 /// `POST /dashboard/integrations/issuers`: trusts an issuer, by key URL, pasted key set or
