@@ -241,6 +241,14 @@ async fn an_unproven_address_never_reaches_its_owners_account(db: TestDb) {
     op.control("login-as?account=bob@elsewhere.example").await;
     let back = sign_in_upstream(&browser, &op, &start_link(&page)).await;
     assert_eq!(back.location(), Some("/dashboard"), "{}", back.body);
+    let dashboard = browser.get("/dashboard").await;
+    assert!(
+        dashboard.body.contains(
+            "through your team's identity provider (this session works in that team only)"
+        ),
+        "{}",
+        dashboard.body
+    );
     let listed = members(&db, &p.app, &team);
     let identity = listed
         .iter()

@@ -316,7 +316,8 @@ fn listing_keys_needs_no_master_key_and_creates_none() {
 }
 
 /// The master key is changed without losing anything (I2): with the new key and the old one
-/// configured, `keys rotate-master` seals every signing key and waiting mail anew, after which
+/// configured, `keys rotate-master` seals every signing key, waiting mail and connection client
+/// secret anew, after which
 /// the new key alone opens everything and the old one nothing.
 #[tokio::test]
 async fn the_master_key_is_changed_with_rotate_master() {
@@ -330,6 +331,14 @@ async fn the_master_key_is_changed_with_rotate_master() {
     crate::browser::Browser::new(&app.base_url)
         .register("waiting@example.com")
         .await;
+    // A team's identity provider, its client secret sealed under the old key.
+    let op = crate::upstream::UpstreamOp::start(&app, serde_json::json!({})).await;
+    let team = crate::browser_sign_on::create_team(&db, &app, "admin@acme.example");
+    let connection = crate::upstream::add_connection(&db, &app, &old, &op, &team, &[]);
+    let start = format!(
+        "/sso/oidc/start?connection={}",
+        connection["connection_id"].as_str().expect("id")
+    );
     app.stop().await;
 
     let rotate = |keys: &[(&str, &str)]| {
@@ -352,8 +361,19 @@ async fn the_master_key_is_changed_with_rotate_master() {
     let counts: serde_json::Value = serde_json::from_str(&stdout(&done)).expect("json");
     assert_eq!(counts["signing_keys"], 4, "{counts}");
     assert_eq!(counts["mails"], 1, "{counts}");
+    assert_eq!(counts["connection_secrets"], 1, "{counts}");
 
+    // The new key alone opens the client secret: the sign-in goes to the provider.
     let app = TestApp::spawn(config(&db, &new)).await;
+    let sent = crate::browser::Browser::new(&app.base_url)
+        .get(&start)
+        .await;
+    assert_eq!(sent.status, reqwest::StatusCode::SEE_OTHER, "{}", sent.body);
+    assert!(
+        sent.location().is_some_and(|to| to.starts_with(&op.issuer)),
+        "{:?}",
+        sent.location()
+    );
     app.stop().await;
     let settings = config(&db, &old).check().expect("settings");
     assert!(
