@@ -38,6 +38,7 @@ enum ConnectionDomains {
     Domain,
     Challenge,
     ProvenAt,
+    CheckedAt,
 }
 
 #[derive(DeriveIden)]
@@ -103,7 +104,8 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // The address domains a connection signs in. A domain is the connection's for
-        // home-realm discovery only once proven (`proven_at`), and then of no other.
+        // home-realm discovery only once proven (`proven_at`), and then of no other; its record
+        // is looked up again every day (`checked_at`), and a proof whose record is gone ends.
         manager
             .create_table(
                 Table::create()
@@ -112,6 +114,7 @@ impl MigrationTrait for Migration {
                     .col(string_len(ConnectionDomains::Domain, 253))
                     .col(string_len(ConnectionDomains::Challenge, 64))
                     .col(timestamp_with_time_zone_null(ConnectionDomains::ProvenAt))
+                    .col(timestamp_with_time_zone_null(ConnectionDomains::CheckedAt))
                     .primary_key(
                         Index::create()
                             .col(ConnectionDomains::ConnectionId)

@@ -332,13 +332,10 @@ async fn the_master_key_is_changed_with_rotate_master() {
         .register("waiting@example.com")
         .await;
     // A team's identity provider, its client secret sealed under the old key.
-    let op = crate::upstream::UpstreamOp::start(&app, serde_json::json!({})).await;
+    let op = crate::upstream::UpstreamOp::start(serde_json::json!({})).await;
     let team = crate::browser_sign_on::create_team(&db, &app, "admin@acme.example");
-    let connection = crate::upstream::add_connection(&db, &app, &old, &op, &team, &[]);
-    let start = format!(
-        "/sso/oidc/start?connection={}",
-        connection["connection_id"].as_str().expect("id")
-    );
+    let connection = crate::upstream::add_connection(&db, &app, &old, &op, &team, &[]).await;
+    let connection = connection["connection_id"].as_str().expect("id").to_owned();
     app.stop().await;
 
     let rotate = |keys: &[(&str, &str)]| {
@@ -365,9 +362,8 @@ async fn the_master_key_is_changed_with_rotate_master() {
 
     // The new key alone opens the client secret: the sign-in goes to the provider.
     let app = TestApp::spawn(config(&db, &new)).await;
-    let sent = crate::browser::Browser::new(&app.base_url)
-        .get(&start)
-        .await;
+    let browser = crate::browser::Browser::new(&app.base_url);
+    let sent = crate::upstream::start(&browser, &[("connection", &connection)]).await;
     assert_eq!(sent.status, reqwest::StatusCode::SEE_OTHER, "{}", sent.body);
     assert!(
         sent.location().is_some_and(|to| to.starts_with(&op.issuer)),

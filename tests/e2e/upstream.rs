@@ -25,9 +25,9 @@ pub(crate) struct UpstreamOp {
 }
 
 impl UpstreamOp {
-    /// Starts the provider with `accounts` (account key → claims), with Latchkey's callback
-    /// registered for the client `latchkey`.
-    pub(crate) async fn start(app: &TestApp, accounts: Value) -> Self {
+    /// Starts the provider with `accounts` (account key → claims) and the client `latchkey`;
+    /// `add_connection` registers each connection's redirect URI with it.
+    pub(crate) async fn start(accounts: Value) -> Self {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/upstream-op");
         assert!(
             dir.join("node_modules/oidc-provider").exists(),
@@ -40,7 +40,6 @@ impl UpstreamOp {
             .arg(port.to_string())
             .arg(CLIENT_ID)
             .arg(CLIENT_SECRET)
-            .arg(app.running.state.issuer().endpoint("/sso/oidc/callback"))
             .current_dir(&dir)
             .env("ACCOUNTS", accounts.to_string())
             .stdout(Stdio::piped())
@@ -83,6 +82,13 @@ impl UpstreamOp {
         assert_eq!(response.status(), StatusCode::OK);
     }
 
+    /// Registers a redirect URI for the client, as an administrator does at the provider once
+    /// Latchkey printed it.
+    pub(crate) async fn register_redirect(&self, uri: &str) {
+        let encoded: String = url::form_urlencoded::byte_serialize(uri.as_bytes()).collect();
+        self.control(&format!("redirect?uri={encoded}")).await;
+    }
+
     /// Stops the provider, as an outage does.
     pub(crate) fn stop(&mut self) {
         let _ = self.child.kill();
@@ -100,11 +106,16 @@ impl Drop for UpstreamOp {
 pub(crate) struct Dns {
     child: Child,
     pub(crate) addr: String,
+    pub(crate) port: u16,
 }
 
 impl Dns {
     pub(crate) fn start(records: &[(&str, &str)]) -> Self {
-        let port = free_port();
+        Self::start_on(free_port(), records)
+    }
+
+    /// On `port`: a test restarts its DNS there with other records.
+    pub(crate) fn start_on(port: u16, records: &[(&str, &str)]) -> Self {
         let mut command = Command::new("dnsmasq");
         command.args([
             "--keep-in-foreground",
@@ -140,7 +151,7 @@ impl Dns {
         let answered = (0..50)
             .any(|_| socket.send_to(query, &addr).is_ok() && socket.recv_from(&mut answer).is_ok());
         assert!(answered, "dnsmasq did not answer on {addr}");
-        Self { child, addr }
+        Self { child, addr, port }
     }
 }
 
@@ -169,7 +180,7 @@ pub(crate) fn connection_cli(
 }
 
 /// `connection add` for `team` at `op`, with `extra` flags; its `--json` answer.
-pub(crate) fn add_connection(
+pub(crate) async fn add_connection(
     db: &TestDb,
     app: &TestApp,
     master_key: &str,
@@ -200,7 +211,14 @@ pub(crate) fn add_connection(
         "connection add: {}",
         stderr(&output)
     );
-    serde_json::from_str(&stdout(&output)).expect("one JSON value")
+    let added: Value = serde_json::from_str(&stdout(&output)).expect("one JSON value");
+    // The redirect URI under the provider's own issuer (the CLI here names it by address).
+    let redirect = latchkey_oidc::upstream::redirect_uri(
+        app.running.state.issuer(),
+        added["connection_id"].as_str().expect("connection_id"),
+    );
+    op.register_redirect(&redirect).await;
+    added
 }
 
 /// Follows the identity provider's redirects (its login and consent, which it answers
@@ -229,9 +247,22 @@ pub(crate) async fn through_provider(browser: &Browser, op: &UpstreamOp, url: &s
     panic!("the provider kept redirecting");
 }
 
-/// From a `/sso/oidc/start` link to the page the callback answers.
-pub(crate) async fn sign_in_upstream(browser: &Browser, op: &UpstreamOp, start: &str) -> Page {
-    let sent = browser.get(start).await;
+/// Starts a sign-in with the form fields of a start button (the CSRF token taken from a page
+/// of this browser, as the form carries it) and returns where it sends the browser.
+pub(crate) async fn start(browser: &Browser, fields: &[(&str, &str)]) -> Page {
+    let csrf = browser.get("/login").await.field("csrf");
+    let mut all = fields.to_vec();
+    all.push(("csrf", &csrf));
+    browser.post("/sso/oidc/start", &all).await
+}
+
+/// Starts a sign-in and follows the provider until it sends the browser back: the callback URL.
+pub(crate) async fn to_callback(
+    browser: &Browser,
+    op: &UpstreamOp,
+    fields: &[(&str, &str)],
+) -> String {
+    let sent = start(browser, fields).await;
     assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
     let to_provider = sent.location().expect("to the provider").to_owned();
     assert!(
@@ -239,36 +270,44 @@ pub(crate) async fn sign_in_upstream(browser: &Browser, op: &UpstreamOp, start: 
         "sent to the provider: {to_provider}"
     );
     let back = through_provider(browser, op, &to_provider).await;
-    assert!(back.contains("/sso/oidc/callback?"), "{back}");
+    assert!(back.contains("/sso/oidc/callback/"), "{back}");
+    back
+}
+
+/// From a start button's fields to the page the callback answers.
+pub(crate) async fn sign_in_upstream(
+    browser: &Browser,
+    op: &UpstreamOp,
+    fields: &[(&str, &str)],
+) -> Page {
+    let back = to_callback(browser, op, fields).await;
     browser.get(&back).await
 }
 
-/// The `/sso/oidc/start` link on a page.
-pub(crate) fn start_link(page: &Page) -> String {
-    // Attribute values come HTML-escaped, `/` included.
-    let body = page.body.replace("&#x2F;", "/");
-    let start = body
-        .find("/sso/oidc/start?")
-        .unwrap_or_else(|| panic!("no sign-in button: {}", page.body));
-    body[start..]
-        .split('"')
-        .next()
-        .unwrap_or_default()
-        .replace("&amp;", "&")
+/// The fields of a page's form that starts a sign-in with a provider: the home-realm page's
+/// "Continue to …", or the first "Sign in with …" button of a team's page.
+pub(crate) fn start_fields(page: &Page) -> Vec<(String, String)> {
+    let start = page
+        .body
+        .find("action=\"/sso/oidc/start\"")
+        .unwrap_or_else(|| panic!("no form that starts a sign-in: {}", page.body));
+    let rest = &page.body[start..];
+    let form = Page {
+        status: page.status,
+        headers: page.headers.clone(),
+        body: rest[..rest.find("</form>").expect("end of form")].to_owned(),
+    };
+    ["connection", "login_hint", "request"]
+        .into_iter()
+        .filter(|name| form.body.contains(&format!("name=\"{name}\"")))
+        .map(|name| (name.to_owned(), form.field(name)))
+        .collect()
 }
 
-/// The start link the "Continue to …" form of the home-realm page submits.
-pub(crate) fn continue_link(page: &Page) -> String {
-    assert!(
-        page.body.contains("action=\"/sso/oidc/start\""),
-        "not the home-realm page: {}",
-        page.body
-    );
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    query.append_pair("connection", &page.field("connection"));
-    query.append_pair("login_hint", &page.field("login_hint"));
-    if page.body.contains("name=\"request\"") {
-        query.append_pair("request", &page.field("request"));
-    }
-    format!("/sso/oidc/start?{}", query.finish())
+/// Borrows owned fields as the form helpers take them.
+pub(crate) fn borrowed(fields: &[(String, String)]) -> Vec<(&str, &str)> {
+    fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
 }

@@ -113,13 +113,14 @@ pub(crate) struct EmailFormView<'a> {
 /// A button to sign in through a team's identity provider.
 #[derive(Serialize)]
 pub(crate) struct ConnectionChoice {
+    pub id: String,
     pub name: String,
-    pub href: String,
 }
 
 /// The view of `upstream.html`: an address whose domain a team's identity provider signs in.
 #[derive(Serialize)]
 pub(crate) struct UpstreamView<'a> {
+    pub csrf: &'a str,
     pub connection: &'a str,
     pub domain: &'a str,
     pub connection_id: &'a str,

@@ -141,7 +141,7 @@ impl AppState {
             master_key.clone(),
             Upstream::new(allow_private_networks, upstream_timeout)?,
             TxtLookup::new(dns_server)?,
-            issuer.endpoint(latchkey_oidc::upstream::CALLBACK_PATH),
+            issuer.clone(),
         );
         let provider = Provider::new(
             db.clone(),
@@ -188,6 +188,10 @@ impl AppState {
 
     pub fn provider(&self) -> &Provider {
         &self.provider
+    }
+
+    pub fn connections(&self) -> &Connections {
+        &self.connections
     }
 
     pub fn keys(&self) -> &SharedKeyRing {

@@ -1,9 +1,7 @@
 //! `latchkey connection add | list | remove | verify-domain`: a team's own identity providers.
 
 use chrono::Utc;
-use latchkey_oidc::upstream::{
-    CALLBACK_PATH, Connection, Connections, NewConnection, TxtLookup, Upstream,
-};
+use latchkey_oidc::upstream::{Connection, Connections, NewConnection, TxtLookup, Upstream};
 use latchkey_teams::Actor;
 
 use crate::cli::ConnectionCommand;
@@ -22,7 +20,7 @@ pub async fn connections(settings: &Settings) -> Result<Connections, ServeError>
         master_key::resolve(&settings.master_key)?,
         upstream,
         dns,
-        settings.issuer.endpoint(CALLBACK_PATH),
+        settings.issuer.clone(),
     ))
 }
 

@@ -167,6 +167,7 @@ pub async fn start_on(listener: TcpListener, settings: &Settings) -> Result<Runn
         stopped.clone(),
     ));
     let revocation_worker = tokio::spawn(follow_revocations(state.clone(), stopped.clone()));
+    let domain_worker = tokio::spawn(recheck_domains(state.clone(), stopped.clone()));
     let server = tokio::spawn(crate::http_server::serve(
         listener,
         latchkey_idp::web::router(state.clone()),
@@ -184,7 +185,13 @@ pub async fn start_on(listener: TcpListener, settings: &Settings) -> Result<Runn
         state,
         stop,
         server,
-        workers: vec![key_worker, mail_worker, sweeper, revocation_worker],
+        workers: vec![
+            key_worker,
+            mail_worker,
+            sweeper,
+            revocation_worker,
+            domain_worker,
+        ],
     })
 }
 
@@ -230,6 +237,22 @@ async fn follow_revocations(state: AppState, mut stopped: watch::Receiver<bool>)
         }
         if let Err(error) = state.provider().revocations().refresh(state.now()).await {
             tracing::warn!(%error, "reading revocations failed; will try again");
+        }
+    }
+}
+
+/// Looks up the records of proven domains again, every hour for those a day old: a proof
+/// whose record is gone ends.
+async fn recheck_domains(state: AppState, mut stopped: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(3600));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+        if let Err(error) = state.connections().recheck_domains(state.now()).await {
+            tracing::warn!(%error, "checking proven domains failed; will try again");
         }
     }
 }

@@ -17,15 +17,13 @@ async fn a_person_of_a_proven_domain_signs_in_with_the_teams_provider(db: TestDb
     let app = TestApp::spawn(settings).await;
     let latchkey = format!("http://localhost:{}", app.addr.port());
     let team = create_team(&db, &app, "admin@acme.example");
-    let op = UpstreamOp::start(
-        &app,
-        json!({
+    let op = UpstreamOp::start(json!({
             "ann@acme.example": { "sub": "okta-ann", "email": "ann@acme.example", "email_verified": true, "name": "Ann Acme" },
             "admin@acme.example": { "sub": "okta-admin", "email": "admin@acme.example", "email_verified": true },
         }),
     )
     .await;
-    let added = add_connection(&db, &app, &key, &op, &team, &["--domain", "acme.example"]);
+    let added = add_connection(&db, &app, &key, &op, &team, &["--domain", "acme.example"]).await;
     let connection = added["connection_id"].as_str().expect("id");
     let dns = Dns::start(&[(
         "_latchkey-challenge.acme.example",

@@ -1,7 +1,9 @@
 // node-oidc-provider standing in for a team's own identity provider (Okta, Entra ID…), started
 // by the end-to-end tests:
-//   node op.mjs PORT CLIENT_ID CLIENT_SECRET REDIRECT_URI
-// ACCOUNTS (JSON, in the environment) maps an account key to its claims. The interaction signs
+//   node op.mjs PORT CLIENT_ID CLIENT_SECRET
+// The client's redirect URIs are added with /_control/redirect?uri=… once Latchkey has made
+// the connection (each has its own). ACCOUNTS (JSON, in the environment) maps an account key
+// to its claims. The interaction signs
 // in as the login_hint, or else as the account chosen with /_control/login-as, and grants what
 // was asked: the tests drive it over HTTP. /_control/* also makes it misbehave the ways a
 // provider can: refuse (access_denied), answer slowly, or send an ID token for another
@@ -11,7 +13,7 @@ import http from 'node:http';
 import Provider from 'oidc-provider';
 import { SignJWT, decodeJwt, importJWK } from 'jose';
 
-const [port, clientId, clientSecret, redirectUri] = process.argv.slice(2);
+const [port, clientId, clientSecret] = process.argv.slice(2);
 const issuer = `http://127.0.0.1:${port}`;
 const accounts = JSON.parse(process.env.ACCOUNTS || '{}');
 const control = { account: null, deny: false, slowMs: 0, tamper: null };
@@ -26,7 +28,7 @@ const provider = new Provider(issuer, {
   clients: [{
     client_id: clientId,
     client_secret: clientSecret,
-    redirect_uris: [redirectUri],
+    redirect_uris: [`${issuer}/placeholder`],
     grant_types: ['authorization_code'],
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',
@@ -100,6 +102,9 @@ http.createServer(async (req, res) => {
   try {
     if (url.pathname === '/_control/login-as') {
       control.account = url.searchParams.get('account');
+    } else if (url.pathname === '/_control/redirect') {
+      const client = await provider.Client.find(clientId);
+      client.redirectUris.push(url.searchParams.get('uri'));
     } else if (url.pathname === '/_control/deny') {
       control.deny = true;
     } else if (url.pathname === '/_control/slow') {

@@ -97,7 +97,6 @@ struct IntegrationsView<'a> {
     /// A notice about connections, shown in their section.
     connection_notice: bool,
     connections: Vec<Connection>,
-    callback_url: String,
     team_login_url: String,
 }
 
@@ -189,7 +188,7 @@ pub(super) async fn page(
             Some("added") => Some("The issuer is trusted. Its assertions work at once."),
             Some("removed") => Some("The issuer is no longer trusted."),
             Some("connection-added") => Some(
-                "The identity provider is added. Publish the TXT record of each domain, then check it.",
+                "The identity provider is added. Give it the redirect URI shown below, publish the TXT record of each domain, then check it.",
             ),
             Some("connection-removed") => Some(
                 "The identity provider is removed; the sessions of the identities it made are ended.",
@@ -204,9 +203,6 @@ pub(super) async fn page(
             .as_deref()
             .is_some_and(|done| done.starts_with("connection-") || done == "domain-proven"),
         connections,
-        callback_url: state
-            .issuer
-            .endpoint(latchkey_oidc::upstream::CALLBACK_PATH),
         team_login_url,
     };
     Ok((

@@ -85,7 +85,7 @@ async fn form(
     let (jar, csrf) = csrf::token(jar, state.cookies);
     let title = format!("Join {}", team.name);
     // The team's own identity providers make the person a member as they sign in.
-    let connections = super::login::connection_choices(state, &team.id, "").await;
+    let connections = super::login::connection_choices(state, &team.id).await;
     let action = super::paths::join(token);
     let view = EmailFormView {
         title: &title,

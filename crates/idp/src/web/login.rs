@@ -100,12 +100,12 @@ struct Offered {
 
 impl Offered {
     /// The connections of `team`, if it has any; none for an unknown or empty id.
-    async fn by(state: &AppState, team: &str, continues: &Continues) -> Self {
+    async fn by(state: &AppState, team: &str) -> Self {
         let team = team.trim();
         if team.is_empty() || team.len() > 64 {
             return Self::default();
         }
-        let choices = connection_choices(state, &TeamId::from(team), &continues.request).await;
+        let choices = connection_choices(state, &TeamId::from(team)).await;
         Self {
             team: if choices.is_empty() {
                 String::new()
@@ -117,12 +117,8 @@ impl Offered {
     }
 }
 
-/// A button for each of the team's connections, carrying the pending request along.
-pub(super) async fn connection_choices(
-    state: &AppState,
-    team: &TeamId,
-    request: &str,
-) -> Vec<ConnectionChoice> {
+/// A button for each of the team's connections (the page's form carries the pending request).
+pub(super) async fn connection_choices(state: &AppState, team: &TeamId) -> Vec<ConnectionChoice> {
     let offered = match state.connections.offered_by(team).await {
         Ok(offered) => offered,
         Err(error) => {
@@ -132,17 +128,7 @@ pub(super) async fn connection_choices(
     };
     offered
         .into_iter()
-        .map(|(id, name)| {
-            let mut query = url::form_urlencoded::Serializer::new(String::new());
-            query.append_pair("connection", &id);
-            if !request.is_empty() {
-                query.append_pair("request", request);
-            }
-            ConnectionChoice {
-                name,
-                href: format!("{}?{}", paths::SSO_OIDC_START, query.finish()),
-            }
-        })
+        .map(|(id, name)| ConnectionChoice { id, name })
         .collect()
 }
 
@@ -234,7 +220,7 @@ pub(super) async fn register_page(
 async fn form_page(state: &AppState, jar: CookieJar, q: HintQuery, purpose: Purpose) -> PageResult {
     let hint = q.login_hint.unwrap_or_default();
     let continues = Continues::find(state, q.request.as_deref()).await;
-    let offered = Offered::by(state, q.team.as_deref().unwrap_or_default(), &continues).await;
+    let offered = Offered::by(state, q.team.as_deref().unwrap_or_default()).await;
     email_form(
         state,
         jar,
@@ -275,7 +261,7 @@ async fn submit(
     purpose: Purpose,
 ) -> PageResult {
     let continues = Continues::find(state, Some(&form.request)).await;
-    let offered = Offered::by(state, &form.team, &continues).await;
+    let offered = Offered::by(state, &form.team).await;
     let typed = (form.email.trim(), form.name.trim());
     let Ok(email) = Email::parse(&form.email) else {
         let message = "That does not look like an email address. Check it and try again.";
@@ -311,7 +297,9 @@ async fn submit(
                 .rsplit_once('@')
                 .map(|(_, d)| d)
                 .unwrap_or_default();
+            let (jar, csrf) = csrf::token(jar, state.cookies);
             let view = UpstreamView {
+                csrf: &csrf,
                 connection: &connection,
                 domain,
                 connection_id: &connection_id,

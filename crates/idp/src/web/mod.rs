@@ -78,7 +78,8 @@ pub mod paths {
     pub const JOIN: &str = "/join/{token}";
     pub const SSO_JWT: &str = "/sso/jwt";
     pub const SSO_OIDC_START: &str = "/sso/oidc/start";
-    pub const SSO_OIDC_CALLBACK: &str = latchkey_oidc::upstream::CALLBACK_PATH;
+    /// Each connection's own redirect URI (see `latchkey_oidc::upstream::CALLBACK_PATH`).
+    pub const SSO_OIDC_CALLBACK: &str = "/sso/oidc/callback/{connection}";
     pub const INTEGRATIONS_CONNECTIONS: &str = "/dashboard/integrations/connections";
     pub const INTEGRATIONS_CONNECTION_REMOVE: &str = "/dashboard/integrations/connections/remove";
     pub const INTEGRATIONS_CONNECTION_VERIFY: &str = "/dashboard/integrations/connections/verify";
@@ -262,7 +263,7 @@ fn login_routes(state: &AppState) -> Router<AppState> {
             get(sso_jwt::sign_on_get).post(sso_jwt::sign_on_post),
         )
         // Starting writes a pending sign-in; the callback signs in.
-        .route(paths::SSO_OIDC_START, limited(get(sso_oidc::start)))
+        .route(paths::SSO_OIDC_START, limited(post(sso_oidc::start)))
         .route(paths::SSO_OIDC_CALLBACK, limited(get(sso_oidc::callback)))
         .route(
             paths::JOIN,

@@ -2,7 +2,7 @@
 //! there, with the state bound to it by a cookie; `GET /sso/oidc/callback` is where the
 //! provider sends it back. A refused sign-in shows what went wrong and starts no session.
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
@@ -13,11 +13,12 @@ use serde::Deserialize;
 
 use super::cookies::Jar;
 use super::error::PageError;
+use super::extract::CsrfForm;
 use super::paths;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
-pub(super) struct StartQuery {
+pub(super) struct StartForm {
     #[serde(default)]
     connection: String,
     /// The address the person typed, passed on so they need not type it again upstream.
@@ -26,11 +27,13 @@ pub(super) struct StartQuery {
     request: Option<String>,
 }
 
-/// `GET /sso/oidc/start?connection=ID[&login_hint=…][&request=…]`.
+/// `POST /sso/oidc/start` with `connection`, and `login_hint` and `request` if any. A form of
+/// Latchkey's own pages (its CSRF token checked): another site cannot start a sign-in that
+/// would end with this browser signed in as someone the other site chose.
 pub(super) async fn start(
     State(state): State<AppState>,
     jar: CookieJar,
-    Query(query): Query<StartQuery>,
+    CsrfForm(query): CsrfForm<StartForm>,
 ) -> Result<Response, PageError> {
     let id = ConnectionId::from(query.connection.trim());
     let hint = query
@@ -50,9 +53,10 @@ pub(super) async fn start(
     Ok((jar, Redirect::to(&started.redirect)).into_response())
 }
 
-/// `GET /sso/oidc/callback?code=…&state=…[&iss=…]` or `?error=…&state=…`.
+/// `GET /sso/oidc/callback/{connection}?code=…&state=…[&iss=…]` or `?error=…&state=…`.
 pub(super) async fn callback(
     State(state): State<AppState>,
+    Path(connection): Path<String>,
     from: Requester,
     jar: CookieJar,
     uri: Uri,
@@ -66,6 +70,7 @@ pub(super) async fn callback(
     let outcome = state
         .connections
         .finish(
+            &connection,
             callback,
             bound.as_deref(),
             &from,
@@ -110,13 +115,13 @@ fn failure_page(failure: SignInFailure) -> PageError {
             Some("Try again in a minute. If it keeps happening, tell your administrator."),
             email_instead,
         ),
-        SignInFailure::StateMismatch | SignInFailure::Expired => (
+        SignInFailure::StateMismatch | SignInFailure::Expired | SignInFailure::OtherConnection => (
             StatusCode::BAD_REQUEST,
             "This sign-in cannot be completed",
             Some("Start again from the sign-in page, in this browser."),
             Some((paths::LOGIN, "Start again")),
         ),
-        SignInFailure::Refused { .. } => (
+        SignInFailure::Refused(_) => (
             StatusCode::FORBIDDEN,
             "Your identity provider did not sign you in",
             Some(
@@ -126,7 +131,8 @@ fn failure_page(failure: SignInFailure) -> PageError {
         ),
         SignInFailure::MissingEmail(_)
         | SignInFailure::UnverifiedEmail(_)
-        | SignInFailure::OutsideDomains(_) => (
+        | SignInFailure::OutsideDomains(_)
+        | SignInFailure::NoLongerProven(_) => (
             StatusCode::FORBIDDEN,
             "Your identity provider's answer cannot sign you in",
             Some(

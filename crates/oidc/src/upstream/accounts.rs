@@ -63,6 +63,10 @@ pub(crate) async fn admit(
         user_agent: from.user_agent.clone(),
     };
     let account = match linked(txn, row, &person.subject).await? {
+        // A person's own account, linked while the domain was proven: only while it still is.
+        Some(account) if account.provisioned_by.is_none() && !proven => {
+            return Err(SignInFailure::NoLongerProven(account.email));
+        }
         Some(account) => account,
         None => {
             let (account, action) = if proven {

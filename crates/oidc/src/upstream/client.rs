@@ -1,21 +1,30 @@
 //! Talking to a connection's OpenID provider with the `openidconnect` crate: discovery, the
-//! authorization URL and the code exchange, over an HTTP client that follows no redirects,
-//! gives up after a few seconds, and (unless `federation.allow_private_networks`) connects
-//! only to public addresses over https: an administrator names the issuer URL, so without
-//! that the provider would fetch into its own network for them.
+//! code exchange and the provider's keys. An administrator names the issuer, and its discovery
+//! document names the other endpoints, so every request the crate makes goes through
+//! [`Upstream`]'s own check first: https to a public address (an address literal is checked
+//! here; a name on the addresses DNS returns, when connecting), no redirects, no proxy, a
+//! bounded body, a few seconds at most. `federation.allow_private_networks` allows http on
+//! loopback and inside addresses, for tests and closed networks.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use openidconnect::core::{CoreClient, CoreClientAuthMethod, CoreProviderMetadata};
 use openidconnect::{
-    AuthType, ClientId, ClientSecret, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
-    RedirectUrl,
+    AsyncHttpClient, AuthType, ClientId, ClientSecret, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, HttpClientError, HttpRequest, HttpResponse, IssuerUrl, RedirectUrl,
 };
+use url::{Host, Url};
 
-use crate::public_address::PublicOnly;
+use crate::public_address::{PublicOnly, is_public};
+use crate::remote_jwks::acceptable_url;
 
 /// How long one request upstream may take, connecting included.
 pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest answer read from a provider: discovery documents and key sets are a few
+/// kilobytes.
+const LONGEST_BODY: usize = 256 * 1024;
 
 /// A client of the upstream provider, built from its discovered metadata.
 pub(crate) type UpstreamClient = CoreClient<
@@ -27,15 +36,19 @@ pub(crate) type UpstreamClient = CoreClient<
     EndpointMaybeSet,
 >;
 
-/// Why the upstream provider could not be used.
+/// Why the upstream provider could not be used. The details of a failed request stay in the
+/// log: shown to whoever asked, they would tell a refused port from a closed one inside the
+/// network.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
     #[error(
-        "the issuer must be an https URL (http only on 127.0.0.1 or localhost where private networks are allowed)"
+        "the issuer must be an https URL of a public host, with no query (http on loopback only where private networks are allowed)"
     )]
     IssuerUrl,
-    #[error("{0} did not answer its discovery document in time, or not with valid metadata ({1})")]
-    Discovery(String, String),
+    #[error(
+        "{0} did not answer with a discovery document naming it as the issuer, and https endpoints, in time"
+    )]
+    Discovery(String),
 }
 
 /// The HTTP side of connections.
@@ -68,36 +81,60 @@ impl Upstream {
         })
     }
 
-    pub(crate) fn http(&self) -> &reqwest::Client {
-        &self.http
-    }
-
     pub(crate) fn timeout(&self) -> Duration {
         self.timeout
     }
 
-    /// The issuer as a URL this policy may fetch from.
-    pub fn issuer_url(&self, issuer: &str) -> Result<IssuerUrl, UpstreamError> {
-        let url = url::Url::parse(issuer.trim()).map_err(|_| UpstreamError::IssuerUrl)?;
-        let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-        let allowed = match url.scheme() {
-            "https" => true,
-            "http" => self.allow_private_networks && loopback,
-            _ => false,
-        };
-        if !allowed || url.query().is_some() || url.fragment().is_some() {
-            return Err(UpstreamError::IssuerUrl);
+    /// Whether `url` may be fetched, or sent a browser to, under this policy.
+    pub fn may_reach(&self, url: &str) -> bool {
+        if self.allow_private_networks {
+            return acceptable_url(url);
         }
-        IssuerUrl::new(issuer.trim().to_owned()).map_err(|_| UpstreamError::IssuerUrl)
+        let Ok(parsed) = Url::parse(url) else {
+            return false;
+        };
+        parsed.scheme() == "https"
+            && match parsed.host() {
+                Some(Host::Ipv4(ip)) => is_public(ip.into()),
+                Some(Host::Ipv6(ip)) => is_public(ip.into()),
+                Some(Host::Domain(name)) => !name.is_empty() && name != "localhost",
+                None => false,
+            }
     }
 
-    /// Fetches the provider's metadata and keys. The crate checks that the metadata names
-    /// exactly this issuer.
+    /// The issuer as a URL this policy may fetch from.
+    pub fn issuer_url(&self, issuer: &str) -> Result<IssuerUrl, UpstreamError> {
+        let issuer = issuer.trim();
+        let url = Url::parse(issuer).map_err(|_| UpstreamError::IssuerUrl)?;
+        if !self.may_reach(issuer) || url.query().is_some() || url.fragment().is_some() {
+            return Err(UpstreamError::IssuerUrl);
+        }
+        IssuerUrl::new(issuer.to_owned()).map_err(|_| UpstreamError::IssuerUrl)
+    }
+
+    /// Fetches the provider's metadata and keys (every request checked), and checks that the
+    /// endpoints it names are ones this policy reaches. The crate checks that the metadata
+    /// names exactly this issuer.
     pub async fn discover(&self, issuer: &str) -> Result<CoreProviderMetadata, UpstreamError> {
         let url = self.issuer_url(issuer)?;
-        CoreProviderMetadata::discover_async(url, &self.http)
+        let metadata = CoreProviderMetadata::discover_async(url, self)
             .await
-            .map_err(|e| UpstreamError::Discovery(issuer.to_owned(), error_chain(&e)))
+            .map_err(|e| {
+                tracing::warn!(%issuer, error = %error_chain(&e), "discovery failed");
+                UpstreamError::Discovery(issuer.to_owned())
+            })?;
+        let endpoints = [
+            Some(metadata.authorization_endpoint().as_str()),
+            metadata.token_endpoint().map(|u| u.as_str()),
+        ];
+        if endpoints
+            .iter()
+            .any(|endpoint| endpoint.is_none_or(|e| !self.may_reach(e)))
+        {
+            tracing::warn!(%issuer, "the discovery document names endpoints this provider may not reach");
+            return Err(UpstreamError::Discovery(issuer.to_owned()));
+        }
+        Ok(metadata)
     }
 
     /// A client of the provider for this connection, sending its secret the way the provider
@@ -115,7 +152,7 @@ impl Upstream {
                     && methods.contains(&CoreClientAuthMethod::ClientSecretPost)
             });
         let redirect = RedirectUrl::new(redirect_uri.to_owned())
-            .map_err(|e| UpstreamError::Discovery(redirect_uri.to_owned(), e.to_string()))?;
+            .map_err(|_| UpstreamError::Discovery(redirect_uri.to_owned()))?;
         let client = CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(client_id.to_owned()),
@@ -128,10 +165,53 @@ impl Upstream {
             client
         })
     }
+
+    /// One request, checked against the policy, its answer read up to [`LONGEST_BODY`].
+    async fn send(
+        &self,
+        request: HttpRequest,
+    ) -> Result<HttpResponse, HttpClientError<reqwest::Error>> {
+        let url = request.uri().to_string();
+        if !self.may_reach(&url) {
+            return Err(HttpClientError::Other(format!(
+                "{url} is not a public https address"
+            )));
+        }
+        let mut response = self
+            .http
+            .execute(request.try_into().map_err(Box::new)?)
+            .await
+            .map_err(Box::new)?;
+        let mut builder = openidconnect::http::Response::builder()
+            .status(response.status())
+            .version(response.version());
+        for (name, value) in response.headers() {
+            builder = builder.header(name, value);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(Box::new)? {
+            if body.len() + chunk.len() > LONGEST_BODY {
+                return Err(HttpClientError::Other(format!(
+                    "{url} answered more than {LONGEST_BODY} bytes"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        builder.body(body).map_err(HttpClientError::Http)
+    }
 }
 
-/// An error and its causes in one line: reqwest's own message says little ("error sending
-/// request"); the cause says what (refused, timed out, certificate).
+impl<'c> AsyncHttpClient<'c> for Upstream {
+    type Error = HttpClientError<reqwest::Error>;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, Self::Error>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(self.send(request))
+    }
+}
+
+/// An error and its causes in one line, for the log: reqwest's own message says little
+/// ("error sending request"); the cause says what (refused, timed out, certificate).
 pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
@@ -141,4 +221,41 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn only_public_https_is_reached_unless_private_networks_are_allowed() {
+        let closed = Upstream::new(false, UPSTREAM_TIMEOUT).unwrap();
+        for good in [
+            "https://acme.okta.com",
+            "https://login.microsoftonline.com/tenant/v2.0",
+            "https://8.8.8.8/token",
+        ] {
+            assert!(closed.may_reach(good), "{good}");
+        }
+        for bad in [
+            "http://acme.okta.com",
+            "https://10.0.0.5/",
+            "https://169.254.169.254/latest/meta-data",
+            "https://127.0.0.1:8443/",
+            "https://[::1]/",
+            "https://[fd00::1]/",
+            "https://localhost/",
+            "ftp://acme.example/",
+            "not a url",
+        ] {
+            assert!(!closed.may_reach(bad), "{bad}");
+        }
+        assert!(closed.issuer_url("https://acme.okta.com?x=1").is_err());
+        assert!(closed.issuer_url("https://10.1.2.3").is_err());
+        let open = Upstream::new(true, UPSTREAM_TIMEOUT).unwrap();
+        assert!(open.may_reach("http://127.0.0.1:9000/"));
+        assert!(open.issuer_url("http://127.0.0.1:9000").is_ok());
+    }
 }

@@ -40,6 +40,8 @@ pub mod connection_domain {
         pub domain: String,
         pub challenge: String,
         pub proven_at: Option<DateTimeUtc>,
+        /// When the proven domain's record was last found.
+        pub checked_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -50,6 +50,9 @@ impl NewConnection {
     }
 }
 
+/// How often a proven domain's record is looked up again.
+pub const RECHECK_EVERY: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
 /// The claims a connection may read the address from.
 pub const EMAIL_CLAIMS: [&str; 2] = ["email", "preferred_username"];
 
@@ -99,6 +102,10 @@ pub enum ConnectionError {
     Scopes,
     #[error("the email claim must be email or preferred_username")]
     EmailClaim,
+    #[error(
+        "providers say email_verified of the email claim only: with preferred_username, switch the check off (--require-email-verified false) and prove the domain"
+    )]
+    VerifiedClaim,
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
     #[error("a team may have at most {MAX_CONNECTIONS_PER_TEAM} connections: remove one first")]
@@ -133,8 +140,8 @@ pub struct Connections {
     pub(crate) master_key: Arc<MasterKey>,
     pub(crate) upstream: Upstream,
     pub(crate) dns: TxtLookup,
-    /// This provider's callback URL, registered at every provider.
-    pub(crate) redirect_uri: String,
+    /// This provider's issuer: each connection's redirect URI is under it.
+    pub(crate) issuer: latchkey_core::Issuer,
 }
 
 impl Connections {
@@ -143,15 +150,20 @@ impl Connections {
         master_key: Arc<MasterKey>,
         upstream: Upstream,
         dns: TxtLookup,
-        redirect_uri: String,
+        issuer: latchkey_core::Issuer,
     ) -> Self {
         Self {
             db,
             master_key,
             upstream,
             dns,
-            redirect_uri,
+            issuer,
         }
+    }
+
+    /// Where `connection_id`'s provider sends people back.
+    pub(crate) fn redirect_uri(&self, connection_id: &str) -> String {
+        super::redirect_uri(&self.issuer, connection_id)
     }
 
     /// Adds a connection for a team (its administrators, or the operator), once its provider
@@ -180,6 +192,14 @@ impl Connections {
         if !EMAIL_CLAIMS.contains(&new.email_claim.as_str()) {
             return Err(ConnectionError::EmailClaim);
         }
+        // `email_verified` speaks of the `email` claim only.
+        if new.email_claim != "email" && new.require_email_verified {
+            return Err(ConnectionError::VerifiedClaim);
+        }
+        // Only the team's administrators make Latchkey fetch anything for it.
+        Teams::require_admin(self.db.read(), &new.team_id, actor)
+            .await
+            .map_err(|e| admin_error(e, actor))?;
         // Says a wrong issuer (or one this policy may not reach) now, not at the first sign-in.
         let metadata = self.upstream.discover(&new.issuer).await?;
         let issuer = metadata.issuer().to_string();
@@ -220,6 +240,7 @@ impl Connections {
                 domain: domain.clone(),
                 challenge: latchkey_core::secret::random_id(),
                 proven_at: None,
+                checked_at: None,
             };
             connection_domain::Entity::insert(connection_domain::ActiveModel::from(model.clone()))
                 .exec_without_returning(&*txn)
@@ -292,31 +313,39 @@ impl Connections {
     }
 
     /// The connection that has proven the address's domain (home-realm discovery): its id and
-    /// name. A parent domain's proof covers its subdomains.
+    /// name.
     pub async fn for_address(
         &self,
         email: &Email,
     ) -> Result<Option<(String, String)>, sea_orm::DbErr> {
-        let Some((_, domain)) = email.as_str().rsplit_once('@') else {
+        let Some(owner) = self.domain_owner(email).await? else {
             return Ok(None);
         };
-        let candidates = domain_and_parents(domain);
-        let proven = connection_domain::Entity::find()
-            .filter(connection_domain::Column::Domain.is_in(candidates.clone()))
-            .filter(connection_domain::Column::ProvenAt.is_not_null())
-            .all(self.db.read())
-            .await?;
-        // The closest domain wins: the one with the most labels.
-        let Some(best) = proven
-            .into_iter()
-            .max_by_key(|row| row.domain.split('.').count())
-        else {
-            return Ok(None);
-        };
-        Ok(connection::Entity::find_by_id(&best.connection_id)
+        Ok(connection::Entity::find_by_id(&owner)
             .one(self.db.read())
             .await?
             .map(|row| (row.id, row.name)))
+    }
+
+    /// The connection whose proof covers the address: a proven domain covers its subdomains,
+    /// and the closest proof wins (`eu.acme.example` proven by one connection is that one's,
+    /// even where another has proven `acme.example`).
+    pub(crate) async fn domain_owner(
+        &self,
+        email: &Email,
+    ) -> Result<Option<String>, sea_orm::DbErr> {
+        let Some((_, domain)) = email.as_str().rsplit_once('@') else {
+            return Ok(None);
+        };
+        let proven = connection_domain::Entity::find()
+            .filter(connection_domain::Column::Domain.is_in(domain_and_parents(domain)))
+            .filter(connection_domain::Column::ProvenAt.is_not_null())
+            .all(self.db.read())
+            .await?;
+        Ok(proven
+            .into_iter()
+            .max_by_key(|row| row.domain.split('.').count())
+            .map(|row| row.connection_id))
     }
 
     /// Removes a connection: its links go with it, and the team-bound sessions it opened end.
@@ -370,7 +399,8 @@ impl Connections {
     }
 
     /// Checks the domain's TXT record and, when it carries the challenge, proves the domain
-    /// for this connection. Proven once, it stays proven.
+    /// for this connection. The record must stay: `recheck_domains` ends a proof whose record
+    /// is gone.
     pub async fn verify_domain(
         &self,
         id: &ConnectionId,
@@ -415,6 +445,7 @@ impl Connections {
             connection_id: Set(entry.connection_id.clone()),
             domain: Set(entry.domain.clone()),
             proven_at: Set(Some(now)),
+            checked_at: Set(Some(now)),
             ..Default::default()
         };
         if let Err(error) = connection_domain::Entity::update(proven).exec(&*txn).await {
@@ -439,8 +470,75 @@ impl Connections {
         tracing::info!(connection = %row.id, %domain, "domain proven");
         Ok(domain_view(connection_domain::Model {
             proven_at: Some(now),
+            checked_at: Some(now),
             ..entry
         }))
+    }
+
+    /// Looks up again the record of every proven domain not checked for a day, and ends the
+    /// proof of those whose record is gone (a domain sold or let lapse must not stay the old
+    /// team's). A lookup that fails proves nothing either way: it is tried at the next round.
+    /// Returns how many proofs ended.
+    pub async fn recheck_domains(&self, now: DateTime<Utc>) -> Result<usize, ConnectionError> {
+        let due = connection_domain::Entity::find()
+            .filter(connection_domain::Column::ProvenAt.is_not_null())
+            .filter(
+                sea_orm::Condition::any()
+                    .add(connection_domain::Column::CheckedAt.is_null())
+                    .add(connection_domain::Column::CheckedAt.lt(now - RECHECK_EVERY)),
+            )
+            .all(self.db.read())
+            .await?;
+        let mut ended = 0;
+        for entry in due {
+            let (name, value) = challenge_record(&entry.domain, &entry.challenge);
+            let found = match self.dns.texts(&name).await {
+                Ok(texts) => texts.iter().any(|text| text.trim() == value),
+                Err(error) => {
+                    tracing::warn!(%error, domain = %entry.domain, "a proven domain's record could not be looked up; trying again later");
+                    continue;
+                }
+            };
+            let mut change = connection_domain::ActiveModel {
+                connection_id: Set(entry.connection_id.clone()),
+                domain: Set(entry.domain.clone()),
+                checked_at: Set(Some(now)),
+                ..Default::default()
+            };
+            if !found {
+                change.proven_at = Set(None);
+            }
+            let txn = self.db.transaction().await?;
+            connection_domain::Entity::update(change)
+                .exec(&*txn)
+                .await?;
+            if !found {
+                if let Some(row) = connection::Entity::find_by_id(entry.connection_id.as_str())
+                    .one(&*txn)
+                    .await?
+                {
+                    AuditLog::record(
+                        &*txn,
+                        Some(&TeamId::from(row.team_id.as_str())),
+                        "connection.domain_unproven",
+                        &Actor {
+                            user_id: None,
+                            label: "Latchkey's daily domain check".into(),
+                            ip: String::new(),
+                            user_agent: String::new(),
+                        },
+                        &Subject::new(&row.id, &row.name),
+                        json!({ "domain": entry.domain, "txt_name": name, "why": "the TXT record is gone" }),
+                        now,
+                    )
+                    .await?;
+                }
+                tracing::warn!(domain = %entry.domain, connection = %entry.connection_id, "a domain's TXT record is gone: its proof ended");
+                ended += 1;
+            }
+            txn.commit().await?;
+        }
+        Ok(ended)
     }
 
     /// The connection's id if it is `team`'s: a page bound to one team acts on that team's
@@ -515,7 +613,7 @@ impl Connections {
             name: row.name,
             issuer: row.issuer,
             client_id: row.client_id,
-            redirect_uri: self.redirect_uri.clone(),
+            redirect_uri: self.redirect_uri(&row.id),
             scopes: row.scopes.split_whitespace().map(str::to_owned).collect(),
             email_claim: row.email_claim,
             require_email_verified: row.require_email_verified,

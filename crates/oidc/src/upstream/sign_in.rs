@@ -65,11 +65,12 @@ pub enum SignInFailure {
     StateMismatch,
     #[error("this sign-in took longer than 10 minutes")]
     Expired,
-    #[error("the identity provider refused: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
-    Refused {
-        error: String,
-        description: Option<String>,
-    },
+    #[error("the answer came back from another identity provider than the one the sign-in went to")]
+    OtherConnection,
+    /// Only an error code the specifications define is shown; the provider's own words go to
+    /// the log, not onto a page of ours.
+    #[error("the identity provider refused: {0}")]
+    Refused(String),
     #[error("the answer names another issuer ({0}) than the connection's")]
     WrongIssuer(String),
     #[error("the identity provider sent no authorization code")]
@@ -84,6 +85,8 @@ pub enum SignInFailure {
     UnverifiedEmail(String),
     #[error("{0} is outside the domains this connection signs in")]
     OutsideDomains(String),
+    #[error("the domain of {0} is no longer proven for this identity provider")]
+    NoLongerProven(String),
     #[error("the sign-in could not be completed")]
     Internal,
 }
@@ -131,7 +134,7 @@ impl Connections {
             metadata,
             &row.client_id,
             self.client_secret(&row)?,
-            &self.redirect_uri,
+            &self.redirect_uri(&row.id),
         )
         .map_err(unreachable)?;
         let state = SecretToken::generate();
@@ -179,10 +182,12 @@ impl Connections {
         })
     }
 
-    /// Completes a sign-in at the callback. `bound_state`: the state the browser's cookie
-    /// holds, which must be the one the provider sent back (no login CSRF).
+    /// Completes a sign-in at `connection_id`'s callback. `bound_state`: the state the
+    /// browser's cookie holds, which must be the one the provider sent back (no login CSRF);
+    /// the sign-in it names must have gone to this connection (no mix-up).
     pub async fn finish(
         &self,
+        connection_id: &str,
         callback: Callback,
         bound_state: Option<&str>,
         from: &Requester,
@@ -199,6 +204,12 @@ impl Connections {
             _ => return Err(SignInFailure::StateMismatch),
         }
         let pending = self.take_pending(state).await?;
+        // An answer at another connection's redirect URI: a provider sent the person on to
+        // another (a mix-up). Spent, and refused before any code goes anywhere.
+        if pending.connection_id != connection_id {
+            tracing::warn!(started = %pending.connection_id, answered = %printable(connection_id, 64), "an answer came back for another connection");
+            return Err(SignInFailure::OtherConnection);
+        }
         if pending.expires_at <= now {
             return Err(SignInFailure::Expired);
         }
@@ -207,10 +218,7 @@ impl Connections {
             .await?
             .ok_or(SignInFailure::Removed)?;
         if let Some(error) = callback.error {
-            return Err(SignInFailure::Refused {
-                error: printable(&error, 64),
-                description: callback.error_description.map(|d| printable(&d, 300)),
-            });
+            return Err(refused(&error, callback.error_description.as_deref()));
         }
         // RFC 9207: an answer from another issuer is a mix-up, whatever it carries.
         if let Some(iss) = &callback.iss
@@ -233,17 +241,14 @@ impl Connections {
             .map(|(_, d)| d.to_owned())
             .unwrap_or_default();
         let covering = domain_and_parents(&email_domain);
-        let covered_by = |proven_only: bool| {
-            domains
-                .iter()
-                .any(|d| covering.contains(&d.domain) && (!proven_only || d.proven_at.is_some()))
-        };
-        if !domains.is_empty() && !covered_by(false) {
+        if !domains.is_empty() && !domains.iter().any(|d| covering.contains(&d.domain)) {
             return Err(SignInFailure::OutsideDomains(
                 person.email.as_str().to_owned(),
             ));
         }
-        let proven = covered_by(true);
+        // The account that owns the address only where this connection's proof is the one
+        // that covers it.
+        let proven = self.domain_owner(&person.email).await?.as_deref() == Some(row.id.as_str());
         let txn = self.db.transaction().await?;
         let admitted = accounts::admit(&txn, &row, &person, proven, from, now).await?;
         let team_id = TeamId::from(row.team_id.as_str());
@@ -331,21 +336,24 @@ impl Connections {
             metadata,
             &row.client_id,
             self.client_secret(row)?,
-            &self.redirect_uri,
+            &self.redirect_uri(&row.id),
         )
         .map_err(unreachable)?;
         let tokens = client
             .exchange_code(AuthorizationCode::new(code))
             .map_err(|e| SignInFailure::Unreachable(e.to_string()))?
             .set_pkce_verifier(PkceCodeVerifier::new(verifier))
-            .request_async(self.upstream.http())
+            .request_async(&self.upstream)
             .await
             .map_err(|error| match error {
-                RequestTokenError::ServerResponse(response) => SignInFailure::Refused {
-                    error: printable(response.error().as_ref(), 64),
-                    description: response.error_description().map(|d| printable(d, 300)),
-                },
-                other => SignInFailure::Unreachable(error_chain(&other)),
+                RequestTokenError::ServerResponse(response) => refused(
+                    response.error().as_ref(),
+                    response.error_description().map(String::as_str),
+                ),
+                other => {
+                    tracing::warn!(connection = %row.id, error = %error_chain(&other), "the code exchange failed");
+                    SignInFailure::Unreachable("its token endpoint did not answer as expected".into())
+                }
             })?;
         let id_token = tokens.id_token().ok_or(SignInFailure::NoIdToken)?;
         let claims = id_token
@@ -389,6 +397,37 @@ impl Connections {
             name,
         })
     }
+}
+
+/// The error codes of OAuth 2.0 (RFC 6749 §4.1.2.1, §5.2) and OpenID Connect Core (§3.1.2.6).
+const KNOWN_ERRORS: [&str; 17] = [
+    "invalid_request",
+    "unauthorized_client",
+    "access_denied",
+    "unsupported_response_type",
+    "invalid_scope",
+    "server_error",
+    "temporarily_unavailable",
+    "invalid_client",
+    "invalid_grant",
+    "unsupported_grant_type",
+    "interaction_required",
+    "login_required",
+    "account_selection_required",
+    "consent_required",
+    "invalid_request_uri",
+    "invalid_request_object",
+    "request_not_supported",
+];
+
+/// A refusal from the provider: its code if the specifications define it, its words logged.
+fn refused(error: &str, description: Option<&str>) -> SignInFailure {
+    let code = KNOWN_ERRORS
+        .iter()
+        .find(|known| **known == error)
+        .map_or("an error it did not name in standard terms", |known| *known);
+    tracing::warn!(error = %printable(error, 64), description = %printable(description.unwrap_or_default(), 300), "the identity provider refused a sign-in");
+    SignInFailure::Refused(code.to_owned())
 }
 
 fn unreachable(error: super::client::UpstreamError) -> SignInFailure {
