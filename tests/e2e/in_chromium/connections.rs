@@ -45,6 +45,15 @@ async fn a_person_of_a_proven_domain_signs_in_with_the_teams_provider(db: TestDb
     );
     assert!(proven.status.success());
 
+    // On a phone: the team's sign-in page offers its provider.
+    let browser = Chromium::with_screen("connection-team-login", Screen::Phone).await;
+    browser.open(&format!("{latchkey}/login?team={team}")).await;
+    browser.sees("Or with your team's identity provider").await;
+    assert!(browser.fits_the_width().await, "the page fits a phone");
+    browser.check_accessibility().await;
+    browser.screenshot("team-login").await;
+    browser.close().await;
+
     // On a phone: the address, then the page that says where it goes, then back signed in.
     let browser = Chromium::with_screen("connection-phone", Screen::Phone).await;
     browser.open(&format!("{latchkey}/login")).await;
@@ -93,6 +102,25 @@ async fn a_person_of_a_proven_domain_signs_in_with_the_teams_provider(db: TestDb
     browser.sees("The identity provider is added.").await;
     browser.sees_heading("Integrations of Customer").await;
     browser.sees("Acme Entra").await;
+    browser.screenshot("integrations").await;
+    browser.close().await;
+
+    // The same page on a phone.
+    let browser = Chromium::with_screen("connection-admin-phone", Screen::Phone).await;
+    browser.open(&format!("{latchkey}/login")).await;
+    browser.fill("Email address", "admin@acme.example").await;
+    browser.press("Email me a sign-in link").await;
+    browser.press("Continue to Acme Okta").await;
+    browser.sees_heading("You are signed in").await;
+    browser
+        .open(&format!(
+            "{latchkey}/dashboard/integrations#connections-heading"
+        ))
+        .await;
+    browser
+        .sees("Redirect URI to register at the provider")
+        .await;
+    assert!(browser.fits_the_width().await, "the page fits a phone");
     browser.screenshot("integrations").await;
     browser.close().await;
 }
