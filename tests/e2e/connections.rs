@@ -31,6 +31,18 @@ fn members(db: &TestDb, app: &TestApp, team: &str) -> Vec<Value> {
         .clone()
 }
 
+/// `connection remove`, which must succeed.
+fn remove_connection(db: &TestDb, app: &TestApp, key: &str, connection: &str) {
+    let removed = connection_cli(
+        db,
+        app,
+        key,
+        None,
+        &["connection", "remove", "--connection", connection],
+    );
+    assert!(removed.status.success(), "{}", stderr(&removed));
+}
+
 /// A refusal page: its status and words, and no session in the browser.
 async fn refused(browser: &Browser, page: &Page, status: StatusCode, words: &str) {
     assert_eq!(
@@ -261,14 +273,7 @@ async fn a_team_signs_in_with_its_own_provider(db: TestDb) {
     assert_eq!(audit.as_array().map(Vec::len), Some(1), "{audit}");
 
     // Removed: its sign-ins stop.
-    let removed = connection_cli(
-        &db,
-        &p.app,
-        &key,
-        None,
-        &["connection", "remove", "--connection", &connection],
-    );
-    assert!(removed.status.success(), "{}", stderr(&removed));
+    remove_connection(&db, &p.app, &key, &connection);
     let sent = start(&after, &[("connection", &connection)]).await;
     refused(&after, &sent, StatusCode::NOT_FOUND, "no longer exists").await;
 }
@@ -520,14 +525,7 @@ async fn a_refused_or_broken_upstream_sign_in_starts_no_session(db: TestDb) {
     let browser = fresh();
     let sent = start(&browser, &ann).await;
     let to_provider = sent.location().expect("to the provider").to_owned();
-    let removed = connection_cli(
-        &db,
-        &p.app,
-        &key,
-        None,
-        &["connection", "remove", "--connection", &connection],
-    );
-    assert!(removed.status.success(), "{}", stderr(&removed));
+    remove_connection(&db, &p.app, &key, &connection);
     let back = through_provider(&browser, &op, &to_provider).await;
     let answer = browser.get(&back).await;
     refused(&browser, &answer, StatusCode::NOT_FOUND, "no longer exists").await;

@@ -78,6 +78,27 @@ impl PublicOnly {
     }
 }
 
+/// An HTTP client for fetching from places others name: no redirects, no proxy (it would
+/// connect on our behalf to addresses this process never checks), `timeout` for the whole
+/// request, and only public addresses unless `allow_private_networks`. Failing to build it is
+/// an error, not a fallback to a client without these limits.
+pub(crate) fn guarded_client(
+    timeout: std::time::Duration,
+    allow_private_networks: bool,
+) -> Result<reqwest::Client, reqwest::Error> {
+    let builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy();
+    let builder = if allow_private_networks {
+        builder
+    } else {
+        builder.dns_resolver(PublicOnly::shared())
+    };
+    builder.build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use latchkey_core::Clock;
 
-use crate::public_address::{PublicOnly, is_public};
+use crate::public_address::is_public;
 
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use url::{Host, Url};
@@ -97,18 +97,8 @@ impl RemoteJwks {
     /// The fetcher, with its limits. Failing to build it is an error, not a fallback to a
     /// client without them (redirects followed, no timeout).
     pub fn new(clock: Clock, allow_private_networks: bool) -> Result<Self, reqwest::Error> {
-        // No proxy: it would connect on our behalf to addresses this process never checks.
-        let builder = reqwest::Client::builder()
-            .timeout(FETCH_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy();
-        let builder = if allow_private_networks {
-            builder
-        } else {
-            builder.dns_resolver(PublicOnly::shared())
-        };
         Ok(Self {
-            http: builder.build()?,
+            http: crate::public_address::guarded_client(FETCH_TIMEOUT, allow_private_networks)?,
             cache: Arc::default(),
             fetching: Arc::default(),
             clock,

@@ -77,11 +77,7 @@ async fn a_person_of_a_proven_domain_signs_in_with_the_teams_provider(db: TestDb
     // The administrator signs in the same way, and sees the connection on the integrations
     // page, where another can be added with the form.
     let browser = Chromium::launch("connection-admin").await;
-    browser.open(&format!("{latchkey}/login")).await;
-    browser.fill("Email address", "admin@acme.example").await;
-    browser.press("Email me a sign-in link").await;
-    browser.press("Continue to Acme Okta").await;
-    browser.sees_heading("You are signed in").await;
+    sign_in_as_admin(&browser, &latchkey).await;
     browser
         .open(&format!("{latchkey}/dashboard/integrations"))
         .await;
@@ -107,11 +103,7 @@ async fn a_person_of_a_proven_domain_signs_in_with_the_teams_provider(db: TestDb
 
     // The same page on a phone.
     let browser = Chromium::with_screen("connection-admin-phone", Screen::Phone).await;
-    browser.open(&format!("{latchkey}/login")).await;
-    browser.fill("Email address", "admin@acme.example").await;
-    browser.press("Email me a sign-in link").await;
-    browser.press("Continue to Acme Okta").await;
-    browser.sees_heading("You are signed in").await;
+    sign_in_as_admin(&browser, &latchkey).await;
     browser
         .open(&format!(
             "{latchkey}/dashboard/integrations#connections-heading"
@@ -123,4 +115,13 @@ async fn a_person_of_a_proven_domain_signs_in_with_the_teams_provider(db: TestDb
     assert!(browser.fits_the_width().await, "the page fits a phone");
     browser.screenshot("integrations").await;
     browser.close().await;
+}
+
+/// The team's administrator, at an address of the proven domain, signs in with its provider.
+async fn sign_in_as_admin(browser: &Chromium, latchkey: &str) {
+    browser.open(&format!("{latchkey}/login")).await;
+    browser.fill("Email address", "admin@acme.example").await;
+    browser.press("Email me a sign-in link").await;
+    browser.press("Continue to Acme Okta").await;
+    browser.sees_heading("You are signed in").await;
 }

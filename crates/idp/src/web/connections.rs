@@ -114,15 +114,10 @@ pub(super) async fn remove(
     from: Requester,
     SignedInForm { user, form }: SignedInForm<ConnectionAction>,
 ) -> Result<Response, PageError> {
-    works_in(&user.user, &form.team)?;
-    let connection = state
-        .connections
-        .find_in(&form.team, &form.id)
-        .await
-        .map_err(refused)?;
+    let id = of_team(&state, &user.user, &form).await?;
     state
         .connections
-        .remove(&connection, &user.actor(&from), state.now())
+        .remove(&id, &user.actor(&from), state.now())
         .await
         .map_err(refused)?;
     Ok(back_to(&form.team, "connection-removed", SECTION))
@@ -134,16 +129,26 @@ pub(super) async fn verify_domain(
     from: Requester,
     SignedInForm { user, form }: SignedInForm<ConnectionAction>,
 ) -> Result<Response, PageError> {
-    works_in(&user.user, &form.team)?;
-    let connection = state
-        .connections
-        .find_in(&form.team, &form.id)
-        .await
-        .map_err(refused)?;
+    let id = of_team(&state, &user.user, &form).await?;
     state
         .connections
-        .verify_domain(&connection, &form.domain, &user.actor(&from), state.now())
+        .verify_domain(&id, &form.domain, &user.actor(&from), state.now())
         .await
         .map_err(refused)?;
     Ok(back_to(&form.team, "domain-proven", SECTION))
+}
+
+/// The connection a form names, if it is the team's the form names and the session works in:
+/// a page acts on its own team's connections only.
+async fn of_team(
+    state: &AppState,
+    user: &latchkey_login::SessionUser,
+    form: &ConnectionAction,
+) -> Result<ConnectionId, PageError> {
+    works_in(user, &form.team)?;
+    state
+        .connections
+        .find_in(&form.team, &form.id)
+        .await
+        .map_err(refused)
 }

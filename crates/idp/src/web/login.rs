@@ -263,9 +263,8 @@ async fn submit(
     let continues = Continues::find(state, Some(&form.request)).await;
     let offered = Offered::by(state, &form.team).await;
     let typed = (form.email.trim(), form.name.trim());
-    let Ok(email) = Email::parse(&form.email) else {
-        let message = "That does not look like an email address. Check it and try again.";
-        return email_form(
+    let refuse = |jar, message| {
+        email_form(
             state,
             jar,
             purpose,
@@ -273,21 +272,17 @@ async fn submit(
             &continues,
             &offered,
             Some(message),
+        )
+    };
+    let Ok(email) = Email::parse(&form.email) else {
+        return refuse(
+            jar,
+            "That does not look like an email address. Check it and try again.",
         );
     };
     let name = match optional_name(&form.name) {
         Ok(name) => name.filter(|_| purpose == Purpose::Register),
-        Err(message) => {
-            return email_form(
-                state,
-                jar,
-                purpose,
-                typed,
-                &continues,
-                &offered,
-                Some(message),
-            );
-        }
+        Err(message) => return refuse(jar, message),
     };
     // Home-realm discovery: a domain a team has proven signs in with its identity provider.
     match state.connections.for_address(&email).await {

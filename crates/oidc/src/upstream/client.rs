@@ -17,7 +17,7 @@ use openidconnect::{
 };
 use url::{Host, Url};
 
-use crate::public_address::{PublicOnly, is_public};
+use crate::public_address::is_public;
 use crate::remote_jwks::acceptable_url;
 
 /// How long one request upstream may take, connecting included.
@@ -63,19 +63,8 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn new(allow_private_networks: bool, timeout: Duration) -> Result<Self, reqwest::Error> {
-        // No proxy: it would connect on our behalf to addresses this process never checks.
-        let builder = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy();
-        let builder = if allow_private_networks {
-            builder
-        } else {
-            builder.dns_resolver(PublicOnly::shared())
-        };
         Ok(Self {
-            http: builder.build()?,
+            http: crate::public_address::guarded_client(timeout, allow_private_networks)?,
             allow_private_networks,
             timeout,
         })
