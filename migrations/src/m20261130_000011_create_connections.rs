@@ -51,6 +51,12 @@ enum ConnectionLinks {
 }
 
 #[derive(DeriveIden)]
+enum Sessions {
+    Table,
+    ConnectionId,
+}
+
+#[derive(DeriveIden)]
 enum UpstreamLogins {
     Table,
     StateHash,
@@ -180,6 +186,16 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // A session a connection opened names it, so removing the connection, or the end of
+        // its domain's proof, ends the session.
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Sessions::Table)
+                    .add_column(string_len_null(Sessions::ConnectionId, 36))
+                    .to_owned(),
+            )
+            .await?;
         manager
             .create_index(
                 Index::create()
@@ -192,6 +208,14 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Sessions::Table)
+                    .drop_column(Sessions::ConnectionId)
+                    .to_owned(),
+            )
+            .await?;
         for table in [
             UpstreamLogins::Table.into_iden(),
             ConnectionLinks::Table.into_iden(),

@@ -21,6 +21,8 @@ fn accounts() -> Value {
         "bob@elsewhere.example": { "sub": "okta-bob", "email": "bob@elsewhere.example", "email_verified": true, "name": "Bob Else" },
         "cy@acme.example": { "sub": "okta-cy", "email": "cy@acme.example", "email_verified": false },
         "nomail": { "sub": "okta-nomail", "name": "No Mail" },
+        // Ann again, the provider now giving her an address at another domain.
+        "ann-at-beta": { "sub": "okta-ann", "email": "ann@beta.example", "email_verified": true },
     })
 }
 
@@ -99,15 +101,21 @@ async fn a_team_signs_in_with_its_own_provider(db: TestDb) {
     assert_eq!(asked.location(), Some("/login/sent"), "{}", asked.body);
 
     // Proof: the TXT record for acme.example is published, beta.example's is not.
-    let record = acme["txt_value"].as_str().expect("txt").to_owned();
+    let acme_record = acme["txt_value"].as_str().expect("txt").to_owned();
+    let beta_record = added["domains"][1]["txt_value"]
+        .as_str()
+        .expect("txt")
+        .to_owned();
+    let acme_txt = ("_latchkey-challenge.acme.example", acme_record.as_str());
+    let beta_txt = ("_latchkey-challenge.beta.example", beta_record.as_str());
     drop(dns);
-    let dns = Dns::start_on(dns_port, &[("_latchkey-challenge.acme.example", &record)]);
-    let verify = |domain: &str| {
+    let dns = Dns::start_on(dns_port, &[acme_txt]);
+    let verify = |dns: &Dns, domain: &str| {
         connection_cli(
             &db,
             &p.app,
             &key,
-            Some(&dns),
+            Some(dns),
             &[
                 "connection",
                 "verify-domain",
@@ -118,20 +126,24 @@ async fn a_team_signs_in_with_its_own_provider(db: TestDb) {
             ],
         )
     };
-    let unproven = verify("beta.example");
+    let unproven = verify(&dns, "beta.example");
     assert!(!unproven.status.success());
     assert!(
         stderr(&unproven).contains("no TXT record _latchkey-challenge.beta.example"),
         "{}",
         stderr(&unproven)
     );
-    let not_its = verify("gamma.example");
+    let not_its = verify(&dns, "gamma.example");
     assert!(
         stderr(&not_its).contains("not one of this connection's domains"),
         "{}",
         stderr(&not_its)
     );
-    let proven = verify("acme.example");
+    let proven = verify(&dns, "acme.example");
+    assert!(proven.status.success(), "{}", stderr(&proven));
+    drop(dns);
+    let dns = Dns::start_on(dns_port, &[acme_txt, beta_txt]);
+    let proven = verify(&dns, "beta.example");
     assert!(proven.status.success(), "{}", stderr(&proven));
 
     // A relying party of Latchkey's: the person is sent to the team's provider from /login,
@@ -232,33 +244,42 @@ async fn a_team_signs_in_with_its_own_provider(db: TestDb) {
     let listed = cli_json(&db, &p.app, &["connection", "list", "--team", &team]);
     assert_eq!(listed[0]["domains"][0]["proven"], true);
 
-    // The record is taken down: a day later the daily check ends the proof, and with it the
-    // provider's say over the accounts of the domain.
+    // DNS fails for a day: a failed lookup proves nothing either way, and the proofs stay.
     drop(dns);
-    let _dns = Dns::start_on(dns_port, &[]);
     let connections = p.app.running.state.connections();
-    assert_eq!(
+    let recheck = || async {
         connections
             .recheck_domains(p.app.clock.now())
             .await
-            .expect("recheck"),
-        0,
-        "checked less than a day ago"
-    );
+            .expect("recheck")
+    };
+    assert_eq!(recheck().await, 0, "checked less than a day ago");
+    p.app.clock.advance(chrono::TimeDelta::hours(25));
+    assert_eq!(recheck().await, 0, "a failed lookup ends nothing at once");
+
+    // acme.example's record is taken down: the daily check ends its proof, the sessions the
+    // connection opened, and the provider's say over the accounts of the domain, whatever
+    // address it gives them now.
+    let dns = Dns::start_on(dns_port, &[beta_txt]);
     p.app.clock.advance(chrono::TimeDelta::hours(25));
     assert_eq!(
-        connections
-            .recheck_domains(p.app.clock.now())
-            .await
-            .expect("recheck"),
-        1
+        recheck().await,
+        1,
+        "acme.example's proof ends; beta.example's stays"
     );
+    assert_eq!(again.signed_in_as().await, None, "its sessions end with it");
+    let listed = cli_json(&db, &p.app, &["connection", "list", "--team", &team]);
+    assert_eq!(listed[0]["domains"][0]["proven"], false, "{listed}");
+    assert_eq!(listed[0]["domains"][1]["proven"], true, "{listed}");
     let after = Browser::new(&p.app.base_url);
     let asked = after.request_login("ann@acme.example").await;
     assert_eq!(asked.location(), Some("/login/sent"), "a link again");
-    op.control("login-as?account=ann@acme.example").await;
-    let page = sign_in_upstream(&after, &op, &[("connection", &connection)]).await;
-    refused(&after, &page, StatusCode::FORBIDDEN, "no longer proven").await;
+    for account in ["ann@acme.example", "ann-at-beta"] {
+        op.control(&format!("login-as?account={account}")).await;
+        let browser = Browser::new(&p.app.base_url);
+        let page = sign_in_upstream(&browser, &op, &[("connection", &connection)]).await;
+        refused(&browser, &page, StatusCode::FORBIDDEN, "no longer proven").await;
+    }
     let audit = cli_json(
         &db,
         &p.app,
@@ -271,6 +292,15 @@ async fn a_team_signs_in_with_its_own_provider(db: TestDb) {
         ],
     );
     assert_eq!(audit.as_array().map(Vec::len), Some(1), "{audit}");
+    assert_eq!(audit[0]["details"]["why"], "the TXT record is gone");
+
+    // A week in which no lookup finds beta.example's record ends its proof too.
+    drop(dns);
+    p.app.clock.advance(chrono::TimeDelta::days(8));
+    assert_eq!(recheck().await, 1, "unconfirmed for a week");
+    let listed = cli_json(&db, &p.app, &["connection", "list", "--team", &team]);
+    assert_eq!(listed[0]["domains"][0]["proven"], false);
+    assert_eq!(listed[0]["domains"][1]["proven"], false);
 
     // Removed: its sign-ins stop.
     remove_connection(&db, &p.app, &key, &connection);
@@ -498,6 +528,7 @@ async fn a_refused_or_broken_upstream_sign_in_starts_no_session(db: TestDb) {
     let back = to_callback(&browser, &op, &ann).await;
     let elsewhere = back.replace(&connection, &second);
     assert_ne!(elsewhere, back);
+    let exchanges = op.token_calls().await;
     let answer = browser.get(&elsewhere).await;
     refused(
         &browser,
@@ -506,6 +537,32 @@ async fn a_refused_or_broken_upstream_sign_in_starts_no_session(db: TestDb) {
         "from another identity provider",
     )
     .await;
+    assert_eq!(op.token_calls().await, exchanges, "the code went nowhere");
+    // The sign-in is spent: its own answer, with the browser's cookie as it was, is refused.
+    let state = url::Url::parse(&back)
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("state");
+    let replayed = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .get(&back)
+        .header("cookie", format!("latchkey-upstream={state}"))
+        .send()
+        .await
+        .expect("replay");
+    assert_eq!(replayed.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        replayed
+            .text()
+            .await
+            .expect("body")
+            .contains("used already")
+    );
+    assert_eq!(op.token_calls().await, exchanges);
     let browser = fresh();
     let back = to_callback(&browser, &op, &ann).await;
     let issuer: String = url::form_urlencoded::byte_serialize(op.issuer.as_bytes()).collect();

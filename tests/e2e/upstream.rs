@@ -82,6 +82,20 @@ impl UpstreamOp {
         assert_eq!(response.status(), StatusCode::OK);
     }
 
+    /// How many token requests the provider has answered.
+    pub(crate) async fn token_calls(&self) -> u64 {
+        self.http
+            .get(format!("{}/_control/token-calls", self.issuer))
+            .send()
+            .await
+            .expect("control")
+            .text()
+            .await
+            .expect("count")
+            .parse()
+            .expect("a number")
+    }
+
     /// Registers a redirect URI for the client, as an administrator does at the provider once
     /// Latchkey printed it.
     pub(crate) async fn register_redirect(&self, uri: &str) {

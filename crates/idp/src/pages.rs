@@ -115,6 +115,8 @@ pub(crate) struct EmailFormView<'a> {
 pub(crate) struct ConnectionChoice {
     pub id: String,
     pub name: String,
+    /// The provider's host, beside the name the team chose.
+    pub host: String,
 }
 
 /// The view of `upstream.html`: an address whose domain a team's identity provider signs in.
@@ -122,6 +124,7 @@ pub(crate) struct ConnectionChoice {
 pub(crate) struct UpstreamView<'a> {
     pub csrf: &'a str,
     pub connection: &'a str,
+    pub host: &'a str,
     pub domain: &'a str,
     pub connection_id: &'a str,
     pub login_hint: &'a str,

@@ -59,6 +59,8 @@ pub mod session {
         pub frame_ancestors: Option<String>,
         /// The trusted issuer whose token opened it: such a session is bound to its team.
         pub opened_by: Option<String>,
+        /// The team's identity provider (connection) it was opened through, if any.
+        pub connection_id: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

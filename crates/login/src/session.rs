@@ -46,6 +46,8 @@ pub struct Opening<'a> {
     pub opened_by: Option<&'a str>,
     /// The origins that may frame its pages.
     pub frame_ancestors: Option<&'a str>,
+    /// The team's identity provider it was opened through.
+    pub connection: Option<&'a str>,
 }
 
 impl Sessions {
@@ -105,6 +107,7 @@ impl Sessions {
             team_id: Set(opening.team_id.map(String::from)),
             opened_by: Set(opening.opened_by.map(str::to_owned)),
             frame_ancestors: Set(opening.frame_ancestors.map(str::to_owned)),
+            connection_id: Set(opening.connection.map(str::to_owned)),
         };
         (secret, row)
     }
@@ -214,6 +217,22 @@ impl Sessions {
             .col_expr(session::Column::RevokedAt, Expr::value(now))
             .filter(session::Column::TeamId.eq(team_id))
             .filter(session::Column::OpenedBy.eq(issuer))
+            .filter(session::Column::RevokedAt.is_null())
+            .exec(conn)
+            .await?;
+        Ok(ended.rows_affected)
+    }
+
+    /// Ends the sessions opened through a team's identity provider (the connection was
+    /// removed, or a domain it had proven is no longer proven).
+    pub async fn end_through_connection<C: ConnectionTrait>(
+        conn: &C,
+        connection_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, sea_orm::DbErr> {
+        let ended = session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(now))
+            .filter(session::Column::ConnectionId.eq(connection_id))
             .filter(session::Column::RevokedAt.is_null())
             .exec(conn)
             .await?;

@@ -3,11 +3,11 @@
 //   node op.mjs PORT CLIENT_ID CLIENT_SECRET
 // The client's redirect URIs are added with /_control/redirect?uri=… once Latchkey has made
 // the connection (each has its own). ACCOUNTS (JSON, in the environment) maps an account key
-// to its claims. The interaction signs
-// in as the login_hint, or else as the account chosen with /_control/login-as, and grants what
-// was asked: the tests drive it over HTTP. /_control/* also makes it misbehave the ways a
-// provider can: refuse (access_denied), answer slowly, or send an ID token for another
-// audience or signed by a key it does not publish.
+// to its claims. The interaction signs in as the login_hint, or else as the account chosen
+// with /_control/login-as, and grants what was asked: the tests drive it over HTTP.
+// /_control/token-calls counts its token requests; the rest of /_control/* makes it misbehave
+// the ways a provider can: refuse (access_denied), answer slowly, or send an ID token for
+// another audience or signed by a key it does not publish.
 import crypto from 'node:crypto';
 import http from 'node:http';
 import Provider from 'oidc-provider';
@@ -16,7 +16,9 @@ import { SignJWT, decodeJwt, importJWK } from 'jose';
 const [port, clientId, clientSecret] = process.argv.slice(2);
 const issuer = `http://127.0.0.1:${port}`;
 const accounts = JSON.parse(process.env.ACCOUNTS || '{}');
-const control = { account: null, deny: false, slowMs: 0, tamper: null };
+// sub → the account key it last signed in as.
+const signedInAs = {};
+const control = { account: null, deny: false, slowMs: 0, tamper: null, tokenCalls: 0 };
 
 const newKey = (kid) => {
   const { privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -44,14 +46,16 @@ const provider = new Provider(issuer, {
   conformIdTokenClaims: false,
   features: { devInteractions: { enabled: false } },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
-  async findAccount(ctx, id) {
-    const account = accounts[id];
+  // An account's `sub` is its "sub" (or its key); the claims are those of the key it last
+  // signed in as, so one person can come back with another address.
+  async findAccount(ctx, sub) {
+    const account = accounts[signedInAs[sub]];
     if (!account) return undefined;
     return {
-      accountId: id,
+      accountId: sub,
       async claims() {
-        const { sub, ...claims } = account;
-        return { sub: sub || id, ...claims };
+        const { sub: _, ...claims } = account;
+        return { sub, ...claims };
       },
     };
   },
@@ -59,6 +63,7 @@ const provider = new Provider(issuer, {
 
 // The token endpoint's answer, changed on request.
 provider.use(async (ctx, next) => {
+  if (ctx.path === '/token') control.tokenCalls += 1;
   if (ctx.path === '/token' && control.slowMs) {
     await new Promise((resolve) => setTimeout(resolve, control.slowMs));
   }
@@ -85,7 +90,9 @@ async function interaction(req, res) {
       { mergeWithLastSubmission: false });
   }
   if (prompt.name === 'login') {
-    const accountId = params.login_hint || control.account;
+    const key = params.login_hint || control.account;
+    const accountId = (accounts[key] && accounts[key].sub) || key;
+    signedInAs[accountId] = key;
     return provider.interactionFinished(req, res, { login: { accountId } },
       { mergeWithLastSubmission: false });
   }
@@ -111,6 +118,8 @@ http.createServer(async (req, res) => {
       control.slowMs = Number(url.searchParams.get('ms') || 0);
     } else if (url.pathname === '/_control/tamper') {
       control.tamper = url.searchParams.get('mode');
+    } else if (url.pathname === '/_control/token-calls') {
+      return res.end(String(control.tokenCalls));
     } else if (url.pathname.startsWith('/interaction/')) {
       return await interaction(req, res);
     } else {

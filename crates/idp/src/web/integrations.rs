@@ -190,9 +190,9 @@ pub(super) async fn page(
             Some("connection-added") => Some(
                 "The identity provider is added. Give it the redirect URI shown below, publish the TXT record of each domain, then check it.",
             ),
-            Some("connection-removed") => Some(
-                "The identity provider is removed; the sessions of the identities it made are ended.",
-            ),
+            Some("connection-removed") => {
+                Some("The identity provider is removed, and every session it opened is ended.")
+            }
             Some("domain-proven") => {
                 Some("The domain is proven: its addresses now sign in with your identity provider.")
             }

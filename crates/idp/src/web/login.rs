@@ -128,7 +128,11 @@ pub(super) async fn connection_choices(state: &AppState, team: &TeamId) -> Vec<C
     };
     offered
         .into_iter()
-        .map(|(id, name)| ConnectionChoice { id, name })
+        .map(|offered| ConnectionChoice {
+            id: offered.id,
+            name: offered.name,
+            host: offered.host,
+        })
         .collect()
 }
 
@@ -286,7 +290,7 @@ async fn submit(
     };
     // Home-realm discovery: a domain a team has proven signs in with its identity provider.
     match state.connections.for_address(&email).await {
-        Ok(Some((connection_id, connection))) => {
+        Ok(Some(offered)) => {
             let domain = email
                 .as_str()
                 .rsplit_once('@')
@@ -295,9 +299,10 @@ async fn submit(
             let (jar, csrf) = csrf::token(jar, state.cookies);
             let view = UpstreamView {
                 csrf: &csrf,
-                connection: &connection,
+                connection: &offered.name,
+                host: &offered.host,
                 domain,
-                connection_id: &connection_id,
+                connection_id: &offered.id,
                 login_hint: email.as_str(),
                 request: &continues.request,
             };

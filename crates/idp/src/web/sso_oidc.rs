@@ -99,7 +99,9 @@ pub(super) async fn callback(
 /// The page for a sign-in that did not happen: what went wrong, in words for the person and
 /// the administrator, and a way forward. None of these started a session.
 fn failure_page(failure: SignInFailure) -> PageError {
-    let email_instead = Some((paths::LOGIN, "Sign in with a link by email"));
+    // Back to the sign-in page: a link by email where the address allows one (an address at
+    // a domain the team has proven comes back here instead).
+    let email_instead = Some((paths::LOGIN, "Back to sign-in"));
     let (status, title, hint, action) = match &failure {
         SignInFailure::UnknownConnection | SignInFailure::Removed => (
             StatusCode::NOT_FOUND,

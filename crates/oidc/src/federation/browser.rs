@@ -86,6 +86,7 @@ impl Provider {
             team_id: Some(team_id),
             opened_by: Some(trusted.issuer.as_str()),
             frame_ancestors: framed.then_some(joined.as_str()),
+            connection: None,
         };
         let batched = match &self.sign_on_writer {
             Some(writer) => {

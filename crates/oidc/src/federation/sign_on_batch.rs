@@ -98,6 +98,7 @@ impl Job {
             team_id: Some(&self.team_id),
             opened_by: Some(&self.issuer),
             frame_ancestors: self.frame_ancestors.as_deref(),
+            connection: None,
         }
     }
 }

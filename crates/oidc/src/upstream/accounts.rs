@@ -15,12 +15,16 @@ use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use serde_json::json;
 
 use super::entities::{connection, connection_link};
+use super::registry::domain_owner_in;
 use super::sign_in::SignInFailure;
 
 /// Who the verified ID token names.
 pub(crate) struct Person {
     pub subject: String,
     pub email: Email,
+    /// Whether the provider vouches for the address: `email_verified`, or the sign-in name
+    /// (`preferred_username`) its administrators assign.
+    pub vouched: bool,
     pub name: Option<PersonName>,
 }
 
@@ -63,8 +67,14 @@ pub(crate) async fn admit(
         user_agent: from.user_agent.clone(),
     };
     let account = match linked(txn, row, &person.subject).await? {
-        // A person's own account, linked while the domain was proven: only while it still is.
-        Some(account) if account.provisioned_by.is_none() && !proven => {
+        // A person's own account, linked while its domain was proven: only while this
+        // connection's proof is still the one that covers the account's own address, whatever
+        // address the token carries now.
+        Some(account)
+            if account.provisioned_by.is_none()
+                && domain_owner_in(txn, &account.email).await?.as_deref()
+                    != Some(row.id.as_str()) =>
+        {
             return Err(SignInFailure::NoLongerProven(account.email));
         }
         Some(account) => account,

@@ -78,8 +78,12 @@ impl TxtLookup {
             None => Resolver::builder_tokio().map_err(|e| DnsError::Setup(e.to_string()))?,
         };
         let mut builder = builder;
-        // Never an answer older than the record the administrator just published.
-        builder.options_mut().cache_size = 0;
+        // Never an answer older than the record the administrator just published; and an
+        // unanswered lookup given up within seconds (the page or command waits on it).
+        let options = builder.options_mut();
+        options.cache_size = 0;
+        options.timeout = std::time::Duration::from_secs(3);
+        options.attempts = 1;
         let resolver = builder
             .build()
             .map_err(|e| DnsError::Setup(e.to_string()))?;

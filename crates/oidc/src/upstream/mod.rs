@@ -12,7 +12,9 @@ mod sign_in;
 
 pub use client::{UPSTREAM_TIMEOUT, Upstream, UpstreamError};
 pub use domains::{DnsError, TxtLookup};
-pub use registry::{Connection, ConnectionDomain, ConnectionError, Connections, NewConnection};
+pub use registry::{
+    Connection, ConnectionDomain, ConnectionError, Connections, NewConnection, Offered,
+};
 pub use sign_in::{Callback, SignInFailure, Started, UpstreamSignIn};
 
 /// Where a connection's provider sends people back: this path, then the connection's id. A

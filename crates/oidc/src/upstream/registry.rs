@@ -7,6 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use latchkey_core::{ConnectionId, Db, Email, TeamId};
 use latchkey_keys::MasterKey;
 use latchkey_teams::{Actor, AuditLog, Subject, TeamError, Teams};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 };
@@ -52,6 +53,8 @@ impl NewConnection {
 
 /// How often a proven domain's record is looked up again.
 pub const RECHECK_EVERY: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+/// How long a proof lasts without a lookup that finds its record (DNS failing all along).
+pub const UNCONFIRMED_FOR: chrono::TimeDelta = chrono::TimeDelta::days(7);
 
 /// The claims a connection may read the address from.
 pub const EMAIL_CLAIMS: [&str; 2] = ["email", "preferred_username"];
@@ -71,6 +74,30 @@ pub struct Connection {
     pub require_email_verified: bool,
     pub domains: Vec<ConnectionDomain>,
     pub created_at: String,
+}
+
+/// A connection as a sign-in page offers it: its name, chosen by the team, beside the host
+/// of its provider, which no team can choose for another's (a button named "Google" leads
+/// where its host says).
+#[derive(Debug, Serialize)]
+pub struct Offered {
+    pub id: String,
+    pub name: String,
+    pub host: String,
+}
+
+impl From<connection::Model> for Offered {
+    fn from(row: connection::Model) -> Self {
+        let host = url::Url::parse(&row.issuer)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        Self {
+            id: row.id,
+            name: row.name,
+            host,
+        }
+    }
 }
 
 /// A domain of a connection and how to prove it.
@@ -297,34 +324,27 @@ impl Connections {
         Ok(listed)
     }
 
-    /// The connections a team's people may choose on its join and login pages: id and name.
-    pub async fn offered_by(
-        &self,
-        team_id: &TeamId,
-    ) -> Result<Vec<(String, String)>, sea_orm::DbErr> {
+    /// The connections a team's people may choose on its join and login pages.
+    pub async fn offered_by(&self, team_id: &TeamId) -> Result<Vec<Offered>, sea_orm::DbErr> {
         Ok(connection::Entity::find()
             .filter(connection::Column::TeamId.eq(team_id.as_str()))
             .order_by_asc(connection::Column::CreatedAt)
             .all(self.db.read())
             .await?
             .into_iter()
-            .map(|row| (row.id, row.name))
+            .map(Offered::from)
             .collect())
     }
 
-    /// The connection that has proven the address's domain (home-realm discovery): its id and
-    /// name.
-    pub async fn for_address(
-        &self,
-        email: &Email,
-    ) -> Result<Option<(String, String)>, sea_orm::DbErr> {
+    /// The connection that has proven the address's domain (home-realm discovery).
+    pub async fn for_address(&self, email: &Email) -> Result<Option<Offered>, sea_orm::DbErr> {
         let Some(owner) = self.domain_owner(email).await? else {
             return Ok(None);
         };
         Ok(connection::Entity::find_by_id(&owner)
             .one(self.db.read())
             .await?
-            .map(|row| (row.id, row.name)))
+            .map(Offered::from))
     }
 
     /// The connection whose proof covers the address: a proven domain covers its subdomains,
@@ -334,21 +354,10 @@ impl Connections {
         &self,
         email: &Email,
     ) -> Result<Option<String>, sea_orm::DbErr> {
-        let Some((_, domain)) = email.as_str().rsplit_once('@') else {
-            return Ok(None);
-        };
-        let proven = connection_domain::Entity::find()
-            .filter(connection_domain::Column::Domain.is_in(domain_and_parents(domain)))
-            .filter(connection_domain::Column::ProvenAt.is_not_null())
-            .all(self.db.read())
-            .await?;
-        Ok(proven
-            .into_iter()
-            .max_by_key(|row| row.domain.split('.').count())
-            .map(|row| row.connection_id))
+        domain_owner_in(self.db.read(), email.as_str()).await
     }
 
-    /// Removes a connection: its links go with it, and the team-bound sessions it opened end.
+    /// Removes a connection: its links go with it, and every session it opened ends.
     pub async fn remove(
         &self,
         id: &ConnectionId,
@@ -377,13 +386,7 @@ impl Connections {
         if deleted.rows_affected == 0 {
             return Err(ConnectionError::NotFound(id.to_string()));
         }
-        let ended = latchkey_login::Sessions::end_opened_by(
-            &*txn,
-            team_id.as_str(),
-            &super::opened_by(&row.id),
-            now,
-        )
-        .await?;
+        let ended = latchkey_login::Sessions::end_through_connection(&*txn, &row.id, now).await?;
         AuditLog::record(
             &*txn,
             Some(&team_id),
@@ -477,8 +480,9 @@ impl Connections {
 
     /// Looks up again the record of every proven domain not checked for a day, and ends the
     /// proof of those whose record is gone (a domain sold or let lapse must not stay the old
-    /// team's). A lookup that fails proves nothing either way: it is tried at the next round.
-    /// Returns how many proofs ended.
+    /// team's), or that no lookup has confirmed for a week (a record that cannot be read is no
+    /// proof either). Ending a proof ends the sessions the connection opened. Returns how many
+    /// proofs ended.
     pub async fn recheck_domains(&self, now: DateTime<Utc>) -> Result<usize, ConnectionError> {
         let due = connection_domain::Entity::find()
             .filter(connection_domain::Column::ProvenAt.is_not_null())
@@ -492,53 +496,81 @@ impl Connections {
         let mut ended = 0;
         for entry in due {
             let (name, value) = challenge_record(&entry.domain, &entry.challenge);
-            let found = match self.dns.texts(&name).await {
-                Ok(texts) => texts.iter().any(|text| text.trim() == value),
+            let why = match self.dns.texts(&name).await {
+                Ok(texts) if texts.iter().any(|text| text.trim() == value) => None,
+                Ok(_) => Some("the TXT record is gone"),
                 Err(error) => {
-                    tracing::warn!(%error, domain = %entry.domain, "a proven domain's record could not be looked up; trying again later");
-                    continue;
+                    tracing::warn!(%error, domain = %entry.domain, "a proven domain's record could not be looked up");
+                    let last = entry.checked_at.or(entry.proven_at).unwrap_or(now);
+                    if now - last < UNCONFIRMED_FOR {
+                        continue;
+                    }
+                    Some("no lookup has found the TXT record for a week")
                 }
             };
-            let mut change = connection_domain::ActiveModel {
-                connection_id: Set(entry.connection_id.clone()),
-                domain: Set(entry.domain.clone()),
-                checked_at: Set(Some(now)),
-                ..Default::default()
-            };
-            if !found {
-                change.proven_at = Set(None);
-            }
-            let txn = self.db.transaction().await?;
-            connection_domain::Entity::update(change)
-                .exec(&*txn)
-                .await?;
-            if !found {
-                if let Some(row) = connection::Entity::find_by_id(entry.connection_id.as_str())
-                    .one(&*txn)
-                    .await?
-                {
-                    AuditLog::record(
-                        &*txn,
-                        Some(&TeamId::from(row.team_id.as_str())),
-                        "connection.domain_unproven",
-                        &Actor {
-                            user_id: None,
-                            label: "Latchkey's daily domain check".into(),
-                            ip: String::new(),
-                            user_agent: String::new(),
-                        },
-                        &Subject::new(&row.id, &row.name),
-                        json!({ "domain": entry.domain, "txt_name": name, "why": "the TXT record is gone" }),
-                        now,
-                    )
-                    .await?;
+            // One domain's trouble does not stop the others' checks.
+            match self.settle_domain(&entry, why, now).await {
+                Ok(true) => ended += 1,
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(%error, domain = %entry.domain, "recording a domain check failed")
                 }
-                tracing::warn!(domain = %entry.domain, connection = %entry.connection_id, "a domain's TXT record is gone: its proof ended");
-                ended += 1;
             }
-            txn.commit().await?;
         }
         Ok(ended)
+    }
+
+    /// Records a check of a proven domain: found (`why` is none), or its proof ended, once
+    /// across replicas, audited, and the connection's sessions ended. Whether it ended here.
+    async fn settle_domain(
+        &self,
+        entry: &connection_domain::Model,
+        why: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ConnectionError> {
+        let txn = self.db.transaction().await?;
+        let mut update = connection_domain::Entity::update_many()
+            .col_expr(connection_domain::Column::CheckedAt, Expr::value(now))
+            .filter(connection_domain::Column::ConnectionId.eq(entry.connection_id.as_str()))
+            .filter(connection_domain::Column::Domain.eq(entry.domain.as_str()))
+            .filter(connection_domain::Column::ProvenAt.is_not_null());
+        if why.is_some() {
+            update = update.col_expr(
+                connection_domain::Column::ProvenAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            );
+        }
+        let changed = update.exec(&*txn).await?.rows_affected == 1;
+        let Some(why) = why.filter(|_| changed) else {
+            txn.commit().await?;
+            return Ok(false);
+        };
+        let sessions =
+            latchkey_login::Sessions::end_through_connection(&*txn, &entry.connection_id, now)
+                .await?;
+        if let Some(row) = connection::Entity::find_by_id(entry.connection_id.as_str())
+            .one(&*txn)
+            .await?
+        {
+            AuditLog::record(
+                &*txn,
+                Some(&TeamId::from(row.team_id.as_str())),
+                "connection.domain_unproven",
+                &Actor {
+                    user_id: None,
+                    label: "Latchkey's daily domain check".into(),
+                    ip: String::new(),
+                    user_agent: String::new(),
+                },
+                &Subject::new(&row.id, &row.name),
+                json!({ "domain": entry.domain, "why": why, "sessions_ended": sessions }),
+                now,
+            )
+            .await?;
+        }
+        txn.commit().await?;
+        tracing::warn!(domain = %entry.domain, connection = %entry.connection_id, %why, "a domain's proof ended");
+        Ok(true)
     }
 
     /// The connection's id if it is `team`'s: a page bound to one team acts on that team's
@@ -621,6 +653,26 @@ impl Connections {
             created_at: row.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
         }
     }
+}
+
+/// The connection whose proof covers `address` (see [`Connections::domain_owner`]), read in
+/// `conn`.
+pub(crate) async fn domain_owner_in<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    address: &str,
+) -> Result<Option<String>, sea_orm::DbErr> {
+    let Some((_, domain)) = address.rsplit_once('@') else {
+        return Ok(None);
+    };
+    let proven = connection_domain::Entity::find()
+        .filter(connection_domain::Column::Domain.is_in(domain_and_parents(domain)))
+        .filter(connection_domain::Column::ProvenAt.is_not_null())
+        .all(conn)
+        .await?;
+    Ok(proven
+        .into_iter()
+        .max_by_key(|row| row.domain.split('.').count())
+        .map(|row| row.connection_id))
 }
 
 /// What a sealed client secret is bound to: its connection, so it cannot be moved to another.

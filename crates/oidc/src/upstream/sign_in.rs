@@ -247,8 +247,10 @@ impl Connections {
             ));
         }
         // The account that owns the address only where this connection's proof is the one
-        // that covers it.
-        let proven = self.domain_owner(&person.email).await?.as_deref() == Some(row.id.as_str());
+        // that covers it, and the provider vouches for the address (an unverified `email`
+        // claim may be one its users set themselves).
+        let proven = person.vouched
+            && self.domain_owner(&person.email).await?.as_deref() == Some(row.id.as_str());
         let txn = self.db.transaction().await?;
         let admitted = accounts::admit(&txn, &row, &person, proven, from, now).await?;
         let team_id = TeamId::from(row.team_id.as_str());
@@ -258,6 +260,7 @@ impl Connections {
             // An identity of the team's alone works only in the team.
             opened_by: admitted.bound.then_some(opened_by.as_str()),
             frame_ancestors: None,
+            connection: Some(&row.id),
         };
         let session = sessions
             .open(&*txn, &admitted.user_id, opening, now)
@@ -394,6 +397,8 @@ impl Connections {
         Ok(accounts::Person {
             subject: subject.to_owned(),
             email,
+            vouched: row.email_claim == "preferred_username"
+                || claims.email_verified() == Some(true),
             name,
         })
     }
