@@ -3,6 +3,8 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 use reqwest::StatusCode;
 
 use crate::harness::{
@@ -91,6 +93,7 @@ async fn the_binary_serves_and_stops_cleanly_on_sigterm() {
         .env("LATCHKEY_LISTEN", format!("127.0.0.1:{port}"))
         .env("LATCHKEY_ISSUER", format!("http://127.0.0.1:{port}"))
         .env("LATCHKEY_LOG__FORMAT", "json")
+        .env("LATCHKEY_HTTP__SHUTDOWN_GRACE", "3s")
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -105,12 +108,44 @@ async fn the_binary_serves_and_stops_cleanly_on_sigterm() {
             .is_ok_and(|r| r.status().is_success())
     })
     .await;
+    // Two requests under way when SIGTERM comes: one whose body arrives after it (it is
+    // answered), and one whose client never sends it (cut when the grace runs out).
+    let body = "grant_type=client_credentials";
+    let head = format!(
+        "POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let mut under_way = None;
+    let mut stalled = None;
+    let started = std::time::Instant::now();
     if up {
+        let mut first = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        first.write_all(head.as_bytes()).await.expect("head");
+        let mut second = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        second.write_all(head.as_bytes()).await.expect("head");
+        tokio::time::sleep(Duration::from_millis(200)).await;
         let killed = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status()
             .expect("kill");
         assert!(killed.success());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_err(),
+            "no new connection is accepted once stopping"
+        );
+        first.write_all(body.as_bytes()).await.expect("body");
+        let mut answer = String::new();
+        let _ =
+            tokio::time::timeout(Duration::from_secs(5), first.read_to_string(&mut answer)).await;
+        under_way = Some(answer);
+        stalled = Some(second);
     } else {
         let _ = child.kill();
     }
@@ -134,6 +169,28 @@ async fn the_binary_serves_and_stops_cleanly_on_sigterm() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(exited, "latchkey serve stopped within 10 s of SIGTERM");
+    let answer = under_way.unwrap_or_default();
+    assert!(
+        answer.starts_with("HTTP/1.1 401") && answer.contains("invalid_client"),
+        "the request under way was answered: {answer:?}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "the stalled request was waited for until the grace ran out"
+    );
+    let mut rest = Vec::new();
+    let cut = match stalled {
+        Some(mut stalled) => stalled
+            .read_to_end(&mut rest)
+            .await
+            .map_or(true, |n| n == 0),
+        None => false,
+    };
+    assert!(
+        cut,
+        "the stalled connection was closed: {:?}",
+        String::from_utf8_lossy(&rest)
+    );
     assert!(
         db.dir.path().join("var/master.key").exists(),
         "a master key was generated on first start"

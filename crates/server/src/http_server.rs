@@ -19,11 +19,13 @@ use tower::ServiceExt;
 /// Connections served at once; past it, new ones wait to be accepted.
 pub const MAX_CONNECTIONS: usize = 10_000;
 
-/// Serves `router` on `listener` until `stopped`, then lets requests under way finish.
+/// Serves `router` on `listener` until `stopped`, then stops accepting and lets requests under
+/// way finish, for `grace` at most (an orchestrator kills the process soon after anyway).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     header_read_timeout: Duration,
+    grace: Duration,
     mut stopped: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let mut builder = Builder::new(TokioExecutor::new());
@@ -71,7 +73,15 @@ pub async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_secs = grace.as_secs(),
+            "requests still under way when the shutdown grace ran out were cut"
+        );
+    }
     Ok(())
 }
 

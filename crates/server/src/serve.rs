@@ -172,6 +172,7 @@ pub async fn start_on(listener: TcpListener, settings: &Settings) -> Result<Runn
         listener,
         latchkey_idp::web::router(state.clone()),
         settings.header_read_timeout,
+        settings.shutdown_grace,
         stopped,
     ));
     tracing::info!(
