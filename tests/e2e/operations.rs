@@ -118,7 +118,23 @@ async fn the_binary_serves_and_stops_cleanly_on_sigterm() {
     let mut under_way = None;
     let mut stalled = None;
     let started = std::time::Instant::now();
+    // The container health check: `latchkey probe` with the same settings.
+    let probe = || {
+        Command::new(env!("CARGO_BIN_EXE_latchkey"))
+            .current_dir(db.dir.path())
+            .arg("probe")
+            .env("LATCHKEY_DATABASE_URL", &db.url)
+            .env("LATCHKEY_LISTEN", format!("0.0.0.0:{port}"))
+            .output()
+            .expect("probe")
+    };
     if up {
+        let ready = probe();
+        assert!(
+            ready.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ready.stderr)
+        );
         let mut first = tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .expect("connect");
@@ -169,6 +185,13 @@ async fn the_binary_serves_and_stops_cleanly_on_sigterm() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(exited, "latchkey serve stopped within 10 s of SIGTERM");
+    let gone = probe();
+    assert!(!gone.status.success(), "a stopped provider is not ready");
+    assert!(
+        String::from_utf8_lossy(&gone.stderr).contains("not ready"),
+        "{}",
+        String::from_utf8_lossy(&gone.stderr)
+    );
     let answer = under_way.unwrap_or_default();
     assert!(
         answer.starts_with("HTTP/1.1 401") && answer.contains("invalid_client"),

@@ -32,6 +32,9 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Ask the provider this configuration runs (on `listen`) whether it is ready: exits 0 when
+    /// /readyz answers 2xx within 5 s, 1 otherwise. For container health checks, where no curl is.
+    Probe,
     /// Inspect and rotate the signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),

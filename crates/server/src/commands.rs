@@ -204,3 +204,37 @@ fn print_keys(keys: &[ScheduledKey], json: bool) {
         );
     }
 }
+
+/// `latchkey probe`: GET /readyz on this configuration's `listen` address (an unspecified
+/// address, 0.0.0.0 or ::, is asked on loopback).
+pub async fn probe(settings: &Settings) -> Result<(), ServeError> {
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+
+    let mut addr = settings.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let uri = format!("http://{addr}/readyz");
+    let client = Client::builder(TokioExecutor::new()).build_http::<axum::body::Body>();
+    let request = axum::http::Request::get(&uri)
+        .body(axum::body::Body::empty())
+        .map_err(|e| ServeError::Usage(format!("{uri}: {e}")))?;
+    match tokio::time::timeout(std::time::Duration::from_secs(5), client.request(request)).await {
+        Ok(Ok(response)) if response.status().is_success() => {
+            println!("ready: {uri} answered {}", response.status());
+            Ok(())
+        }
+        Ok(Ok(response)) => Err(ServeError::Usage(format!(
+            "not ready: {uri} answered {}",
+            response.status()
+        ))),
+        Ok(Err(error)) => Err(ServeError::Usage(format!("not ready: {uri}: {error}"))),
+        Err(_) => Err(ServeError::Usage(format!(
+            "not ready: {uri} did not answer within 5 s"
+        ))),
+    }
+}

@@ -38,6 +38,7 @@ fn main() -> ExitCode {
                 serve::start(&settings).await?.serve_until(stop).await
             }
             Command::Migrate => commands::migrate(&settings, cli.json).await,
+            Command::Probe => commands::probe(&settings).await,
             Command::Keys(KeysCommand::List) => commands::keys_list(&settings, cli.json).await,
             Command::Keys(KeysCommand::Rotate) => commands::keys_rotate(&settings, cli.json).await,
             Command::Keys(KeysCommand::RotateMaster) => {
