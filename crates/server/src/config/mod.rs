@@ -187,6 +187,8 @@ impl Default for HttpConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct KeysConfig {
     pub master_key: String,
+    /// A file holding the master key (a mounted secret), instead of `master_key`.
+    pub master_key_file: String,
     /// The master key being replaced, while `keys rotate-master` seals everything anew.
     pub previous_master_key: String,
     pub rotation_period: Ttl,
@@ -232,6 +234,7 @@ impl Default for KeysConfig {
     fn default() -> Self {
         Self {
             master_key: String::new(),
+            master_key_file: String::new(),
             previous_master_key: String::new(),
             rotation_period: Ttl::from_secs(30 * 86_400),
             publish_ahead: Ttl::from_secs(86_400),
@@ -356,7 +359,18 @@ impl Config {
                 "must be a sqlite:// URL (sqlite://var/latchkey.db?mode=rwc) or a postgres:// URL",
             ));
         }
-        let master_key = master_key(&self.keys.master_key, &self.keys.previous_master_key)?;
+        let configured = match self.keys.master_key_file.trim() {
+            "" => self.keys.master_key.clone(),
+            _ if !self.keys.master_key.trim().is_empty() => {
+                return Err(invalid(
+                    "keys.master_key_file",
+                    "give the master key one way: keys.master_key or keys.master_key_file, not both",
+                ));
+            }
+            path => std::fs::read_to_string(path)
+                .map_err(|e| invalid("keys.master_key_file", format!("{path}: {e}")))?,
+        };
+        let master_key = master_key(&configured, &self.keys.previous_master_key)?;
         let keys = &self.keys;
         check_keys(keys)?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
