@@ -216,3 +216,44 @@ fn a_master_key_file_others_may_read_is_refused() {
     let output = latchkey(dir.path(), &env, &["keys", "rotate"]);
     assert!(output.status.success(), "{}", stderr(&output));
 }
+
+/// The master key from a mounted secret: read at start, and refused when missing, bad, or
+/// given twice.
+#[test]
+fn the_master_key_may_come_from_a_file() {
+    let db = TestDb::sqlite();
+    let key = crate::harness::master_key();
+    let secret = write_file(db.dir.path(), "master-key", &format!("{key}\n"));
+    let secret = secret.to_str().expect("path");
+    let from_file = latchkey(
+        db.dir.path(),
+        &[
+            ("LATCHKEY_DATABASE_URL", db.url.as_str()),
+            ("LATCHKEY_KEYS__MASTER_KEY_FILE", secret),
+        ],
+        &["keys", "rotate", "--json"],
+    );
+    assert!(from_file.status.success(), "{}", stderr(&from_file));
+    let bad = write_file(db.dir.path(), "bad-key", "c2hvcnQ=");
+    refuses(
+        &[(
+            "LATCHKEY_KEYS__MASTER_KEY_FILE",
+            bad.to_str().expect("path"),
+        )],
+        &["migrate"],
+        &["keys.master_key", "32"],
+    );
+    refuses(
+        &[("LATCHKEY_KEYS__MASTER_KEY_FILE", "/nonexistent/master-key")],
+        &["migrate"],
+        &["keys.master_key_file", "/nonexistent/master-key"],
+    );
+    refuses(
+        &[
+            ("LATCHKEY_KEYS__MASTER_KEY_FILE", secret),
+            ("LATCHKEY_KEYS__MASTER_KEY", key.as_str()),
+        ],
+        &["migrate"],
+        &["not both"],
+    );
+}
