@@ -14,6 +14,7 @@ mod upstream;
 
 mod audiences;
 mod browser_sign_on;
+mod cluster;
 mod config_errors;
 mod connections;
 mod discovery;
