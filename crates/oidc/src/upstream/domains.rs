@@ -55,15 +55,21 @@ pub enum DnsError {
 }
 
 /// Looks up TXT records: with the system's resolver, or with the one server
-/// `federation.dns_server` names (a closed network, or the tests' own).
+/// `federation.dns_server` names (a closed network, or the tests' own). The resolver is made
+/// for each lookup, which are few (a domain proof, the daily re-check): a machine without a
+/// resolver configuration still starts, and says so when a proof is asked for.
 #[derive(Clone)]
 pub struct TxtLookup {
-    resolver: TokioResolver,
+    server: Option<SocketAddr>,
 }
 
 impl TxtLookup {
     pub fn new(server: Option<SocketAddr>) -> Result<Self, DnsError> {
-        let builder = match server {
+        Ok(Self { server })
+    }
+
+    fn resolver(&self) -> Result<TokioResolver, DnsError> {
+        let mut builder = match self.server {
             Some(address) => {
                 let mut udp = ConnectionConfig::udp();
                 udp.port = address.port();
@@ -77,23 +83,19 @@ impl TxtLookup {
             }
             None => Resolver::builder_tokio().map_err(|e| DnsError::Setup(e.to_string()))?,
         };
-        let mut builder = builder;
         // Never an answer older than the record the administrator just published; and an
         // unanswered lookup given up within seconds (the page or command waits on it).
         let options = builder.options_mut();
         options.cache_size = 0;
         options.timeout = std::time::Duration::from_secs(3);
         options.attempts = 1;
-        let resolver = builder
-            .build()
-            .map_err(|e| DnsError::Setup(e.to_string()))?;
-        Ok(Self { resolver })
+        builder.build().map_err(|e| DnsError::Setup(e.to_string()))
     }
 
     /// The texts of the TXT records at `name` (none when it has none).
     pub async fn texts(&self, name: &str) -> Result<Vec<String>, DnsError> {
         let fqdn = format!("{name}.");
-        match self.resolver.txt_lookup(fqdn.as_str()).await {
+        match self.resolver()?.txt_lookup(fqdn.as_str()).await {
             Ok(lookup) => Ok(lookup
                 .answers()
                 .iter()
