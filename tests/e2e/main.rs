@@ -18,6 +18,7 @@ mod cluster;
 mod config_errors;
 mod connections;
 mod discovery;
+mod faults;
 mod federation;
 mod in_chromium;
 mod key_rotation;

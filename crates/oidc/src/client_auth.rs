@@ -164,8 +164,7 @@ impl ClientAuthenticator {
         let client = self
             .clients
             .find(&ClientId::from(id))
-            .await
-            .map_err(OAuthError::internal)?
+            .await?
             .ok_or_else(|| OAuthError::invalid_client("unknown client"))?;
         if client.auth_method != method {
             return Err(OAuthError::invalid_client(format!(

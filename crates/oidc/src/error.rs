@@ -55,6 +55,7 @@ codes! {
     unsupported_token_type => UnsupportedTokenType,
     request_not_supported => RequestNotSupported,
     request_uri_not_supported => RequestUriNotSupported,
+    temporarily_unavailable => TemporarilyUnavailable,
 }
 
 impl OAuthError {
@@ -67,7 +68,22 @@ impl OAuthError {
 
 impl From<sea_orm::DbErr> for OAuthError {
     fn from(error: sea_orm::DbErr) -> Self {
+        if latchkey_core::database_unreachable(&error) {
+            tracing::warn!(%error, "the database does not answer");
+            return Self::temporarily_unavailable(
+                "the database does not answer; try again in a moment",
+            );
+        }
         Self::internal(error)
+    }
+}
+
+impl From<crate::ClientError> for OAuthError {
+    fn from(error: crate::ClientError) -> Self {
+        match error {
+            crate::ClientError::Database(e) => e.into(),
+            other => Self::internal(other),
+        }
     }
 }
 
