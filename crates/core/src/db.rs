@@ -99,6 +99,24 @@ impl Deref for WriteTxn<'_> {
     }
 }
 
+/// Whether `error` says the database could not be reached (no connection to be had, or one
+/// lost mid-request), rather than that a statement failed: the request may succeed again in
+/// a moment, so it is answered 503, not 500.
+pub fn unreachable(error: &sea_orm::DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::{DbErr, RuntimeErr};
+    match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            matches!(
+                **e,
+                Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed
+            )
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -131,23 +149,5 @@ mod tests {
             .execute_unprepared("SELECT 1")
             .await
             .expect("read while a write is held");
-    }
-}
-
-/// Whether `error` says the database could not be reached (no connection to be had, or one
-/// lost mid-request), rather than that a statement failed: the request may succeed again in
-/// a moment, so it is answered 503, not 500.
-pub fn unreachable(error: &sea_orm::DbErr) -> bool {
-    use sea_orm::sqlx::Error as Sqlx;
-    use sea_orm::{DbErr, RuntimeErr};
-    match error {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            matches!(
-                **e,
-                Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed
-            )
-        }
-        _ => false,
     }
 }
