@@ -121,6 +121,20 @@ async fn a_database_outage_is_answered_with_503_and_survived_without_a_restart()
         took < Duration::from_secs(20),
         "answered in {took:?}, within the route's timeout"
     );
+    // A page says it too: asking for a sign-in link needs the database.
+    let browser = crate::browser::Browser::new(&app.base_url);
+    let asked = browser.request_login("ann@example.com").await;
+    assert_eq!(
+        asked.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        asked.body
+    );
+    assert!(
+        asked.body.contains("cannot reach its database"),
+        "{}",
+        asked.body
+    );
 
     // Back: the same process serves again.
     proxy.set(true);

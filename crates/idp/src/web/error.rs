@@ -73,9 +73,30 @@ pub(super) async fn render_page_errors(
 ) -> Response {
     let mut response = next.run(request).await;
     match response.extensions_mut().remove::<PageError>() {
+        Some(error) if error.status == StatusCode::INTERNAL_SERVER_ERROR => {
+            unreachable_database(&state)
+                .await
+                .unwrap_or(error)
+                .render(&state)
+        }
         Some(error) => error.render(&state),
         None => response,
     }
+}
+
+/// A failure of ours while the database does not answer is said as such, with a 503: the
+/// same request works once it is back. Asked only when something already failed.
+async fn unreachable_database(state: &AppState) -> Option<PageError> {
+    let answers = tokio::time::timeout(std::time::Duration::from_secs(2), state.db.read().ping())
+        .await
+        .is_ok_and(|pinged| pinged.is_ok());
+    (!answers).then(|| PageError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        title: "Latchkey cannot reach its database",
+        message: "Nothing was done. This usually passes within a minute.".into(),
+        hint: Some("Please try again in a moment."),
+        action: None,
+    })
 }
 
 /// Any path the provider does not serve.
