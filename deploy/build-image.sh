@@ -50,7 +50,17 @@ for lib in $(ldd "$BINARY" | awk '/=>/ { print $1 }'); do
   [ -e "$ROOTFS/usr/lib/x86_64-linux-gnu/$lib" ] || { echo "missing $lib in the tree" >&2; exit 1; }
 done
 strip -o "$ROOTFS"/usr/local/bin/latchkey "$BINARY"
-cp config/latchkey.toml "$ROOTFS"/etc/latchkey/latchkey.toml
+# The image's own defaults, in the file rather than in the environment, so a mounted
+# configuration (a Kubernetes ConfigMap) decides everything it names.
+cat > "$ROOTFS"/etc/latchkey/latchkey.toml <<'TOML'
+# Latchkey in its image. Every key, with its default, is documented in config/latchkey.toml of
+# the source. Mount your own file here, or override a key with a LATCHKEY_* variable.
+listen = "0.0.0.0:8080"
+database_url = "sqlite:///var/lib/latchkey/latchkey.db?mode=rwc"
+
+[mail]
+outbox_dir = "/var/lib/latchkey/outbox"
+TOML
 cat > "$ROOTFS"/etc/passwd <<PASSWD
 root:x:0:0:root:/root:/sbin/nologin
 nonroot:x:$UID_GID:$UID_GID:nonroot:/var/lib/latchkey:/sbin/nologin
@@ -86,9 +96,7 @@ unshare --net --fork -- bash -euo pipefail -c '
   # No route out: only loopback exists in this namespace.
   if ip route get 1.1.1.1 >/dev/null 2>&1; then echo "the namespace has a network" >&2; exit 1; fi
   run() {
-    env -i LATCHKEY_KEYS__MASTER_KEY="$key" LATCHKEY_LISTEN=127.0.0.1:8080 \
-      LATCHKEY_DATABASE_URL="sqlite:///var/lib/latchkey/latchkey.db?mode=rwc" \
-      LATCHKEY_MAIL__OUTBOX_DIR=/var/lib/latchkey/outbox \
+    env -i LATCHKEY_KEYS__MASTER_KEY="$key" \
       "$chroot" --userspec="$uid:$uid" "$rootfs" /usr/local/bin/latchkey --config /etc/latchkey/latchkey.toml "$@"
   }
   run serve >"$rootfs/tmp/serve.log" 2>&1 &
@@ -104,5 +112,8 @@ unshare --net --fork -- bash -euo pipefail -c '
   echo "   serving as uid $owner, /readyz answered"
   kill -TERM "$server"
   wait "$pid" || true
+  # What the check wrote (a database sealed under a throwaway key, its log) stays out of the
+  # image.
+  rm -rf "$rootfs"/var/lib/latchkey/* "$rootfs"/tmp/serve.log
 ' check "$ROOTFS" "$UID_GID" "$master_key" "$(command -v chroot)"
 echo "== $ROOTFS is ready (deploy/Dockerfile copies it into an empty image)"

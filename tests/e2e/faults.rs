@@ -121,6 +121,17 @@ async fn a_database_outage_is_answered_with_503_and_survived_without_a_restart()
         took < Duration::from_secs(20),
         "answered in {took:?}, within the route's timeout"
     );
+    let body: serde_json::Value = client
+        .post(&token)
+        .basic_auth("nobody-4", Some("wrong"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("an answer")
+        .json()
+        .await
+        .expect("a JSON error");
+    assert_eq!(body["error"], "temporarily_unavailable", "{body}");
     // A page says it too: asking for a sign-in link needs the database.
     let browser = crate::browser::Browser::new(&app.base_url);
     let asked = browser.request_login("ann@example.com").await;

@@ -112,12 +112,12 @@ async fn the_binary_serves_and_stops_cleanly_on_sigterm() {
     // answered), and one whose client never sends it (cut when the grace runs out).
     let body = "grant_type=client_credentials";
     let head = format!(
-        "POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        "POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
         body.len()
     );
     let mut under_way = None;
     let mut stalled = None;
-    let started = std::time::Instant::now();
+    let mut sigterm_at = None;
     // The container health check: `latchkey probe` with the same settings.
     let probe = || {
         Command::new(env!("CARGO_BIN_EXE_latchkey"))
@@ -143,17 +143,23 @@ async fn the_binary_serves_and_stops_cleanly_on_sigterm() {
             .await
             .expect("connect");
         second.write_all(head.as_bytes()).await.expect("head");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // "100 Continue": the handler is reading each body, so both requests are under way.
+        for stream in [&mut first, &mut second] {
+            assert!(continue_seen(stream).await, "the request is under way");
+        }
         let killed = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status()
             .expect("kill");
         assert!(killed.success());
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        sigterm_at = Some(std::time::Instant::now());
         assert!(
-            tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_err(),
+            eventually(Duration::from_secs(5), || async {
+                tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .is_err()
+            })
+            .await,
             "no new connection is accepted once stopping"
         );
         first.write_all(body.as_bytes()).await.expect("body");
@@ -171,8 +177,9 @@ async fn the_binary_serves_and_stops_cleanly_on_sigterm() {
         while std::time::Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
             std::thread::sleep(Duration::from_millis(50));
         }
-        let exited = matches!(child.try_wait(), Ok(Some(_)));
-        if !exited {
+        let exited = matches!(child.try_wait(), Ok(Some(_)))
+            .then(|| sigterm_at.map(|at| at.elapsed()).unwrap_or_default());
+        if exited.is_none() {
             let _ = child.kill();
         }
         (exited, child.wait_with_output().expect("output"))
@@ -184,7 +191,7 @@ async fn the_binary_serves_and_stops_cleanly_on_sigterm() {
         "latchkey serve became ready: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(exited, "latchkey serve stopped within 10 s of SIGTERM");
+    let exit_after = exited.expect("latchkey serve stopped within 10 s of SIGTERM");
     let gone = probe();
     assert!(!gone.status.success(), "a stopped provider is not ready");
     assert!(
@@ -198,8 +205,9 @@ async fn the_binary_serves_and_stops_cleanly_on_sigterm() {
         "the request under way was answered: {answer:?}"
     );
     assert!(
-        started.elapsed() >= Duration::from_secs(3),
-        "the stalled request was waited for until the grace ran out"
+        exit_after >= Duration::from_millis(2900) && exit_after < Duration::from_secs(10),
+        "the stalled request was waited for until the grace (3 s) ran out, then the process \
+         stopped: it exited {exit_after:?} after SIGTERM"
     );
     let mut rest = Vec::new();
     let cut = match stalled {
@@ -314,4 +322,20 @@ async fn a_connection_that_never_finishes_its_headers_is_closed() {
     );
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
     app.stop().await;
+}
+
+/// Reads a response head from `stream` and says whether it is `100 Continue`.
+async fn continue_seen(stream: &mut tokio::net::TcpStream) -> bool {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(5), async {
+        while !head.ends_with(b"\r\n\r\n") {
+            if stream.read_exact(&mut byte).await.is_err() {
+                return;
+            }
+            head.push(byte[0]);
+        }
+    })
+    .await;
+    read.is_ok() && head.starts_with(b"HTTP/1.1 100")
 }

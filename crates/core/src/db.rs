@@ -108,10 +108,17 @@ pub fn unreachable(error: &sea_orm::DbErr) -> bool {
     match error {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            matches!(
-                **e,
-                Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed
-            )
+            match &**e {
+                Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed => true,
+                // PostgreSQL going away or failing over: connection exceptions (class 08),
+                // shutting down or starting up (57P01-57P03), too many connections (53300),
+                // a read-only standby (25006).
+                Sqlx::Database(db) => db.code().is_some_and(|code| {
+                    code.starts_with("08")
+                        || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300" | "25006")
+                }),
+                _ => false,
+            }
         }
         _ => false,
     }

@@ -35,6 +35,9 @@ pub struct Services {
     pub(crate) teams: Teams,
     /// Teams' own identity providers.
     pub(crate) connections: Connections,
+    /// The last answer to "does the database answer?", asked when a page fails: one ask a
+    /// second at most, however many pages fail at once.
+    pub(crate) database_check: tokio::sync::Mutex<Option<(std::time::Instant, bool)>>,
     pub(crate) cookies: CookiePolicy,
     pub(crate) rate_limit_per_ip: u32,
     pub(crate) trusted_proxies: TrustedProxies,
@@ -174,6 +177,7 @@ impl AppState {
             provider,
             teams,
             connections,
+            database_check: tokio::sync::Mutex::new(None),
             cookies,
             rate_limit_per_ip,
             trusted_proxies,

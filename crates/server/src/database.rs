@@ -6,7 +6,7 @@ use std::time::Duration;
 use latchkey_core::Db;
 use latchkey_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database};
 
 /// Connections to a SQLite file.
 const SQLITE_POOL: u32 = 16;
@@ -71,14 +71,39 @@ pub async fn connect(url: &str) -> Result<Db, DatabaseError> {
         })
 }
 
-/// Applies every pending migration.
+/// The PostgreSQL advisory lock that migrations run under ("LATCHKEY" in ASCII).
+const MIGRATION_LOCK: i64 = 0x4c41_5443_484b_4559;
+
+/// Applies every pending migration. On PostgreSQL, replicas starting at once (or beside the
+/// migration Job) take turns under an advisory lock, held on a connection of its own: the
+/// first migrates, the others then find nothing to do. A process that dies releases it.
 pub async fn migrate(db: &Db, url: &str) -> Result<(), DatabaseError> {
-    Migrator::up(&*db.write().await, None)
-        .await
-        .map_err(|e| DatabaseError::Migrate {
-            url: redact(url),
-            reason: e.to_string(),
-        })
+    let failed = |e: sea_orm::DbErr| DatabaseError::Migrate {
+        url: redact(url),
+        reason: e.to_string(),
+    };
+    let lock = if url.starts_with("postgres") {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .max_connections(1)
+            .sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(5));
+        let conn = Database::connect(options).await.map_err(failed)?;
+        conn.execute_unprepared(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+            .await
+            .map_err(failed)?;
+        Some(conn)
+    } else {
+        None
+    };
+    let migrated = Migrator::up(&*db.write().await, None).await.map_err(failed);
+    if let Some(conn) = lock {
+        let _ = conn
+            .execute_unprepared(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+            .await;
+        let _ = conn.close().await;
+    }
+    migrated
 }
 
 /// The URL with any password replaced, so it can be shown in errors and logs.

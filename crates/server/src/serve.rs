@@ -77,9 +77,11 @@ impl Running {
     pub async fn shutdown(self) -> Result<(), ServeError> {
         let _ = self.stop.send(true);
         let served = self.server.await.unwrap_or(Ok(()));
+        // Workers stop at the signal between two rounds; a round in progress finishes, all of
+        // them within one deadline, so the whole shutdown stays inside an orchestrator's grace.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
         for worker in self.workers {
-            // Workers stop at the signal between two rounds; a round in progress finishes.
-            let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
+            let _ = tokio::time::timeout_at(deadline, worker).await;
         }
         served.map_err(ServeError::from)
     }

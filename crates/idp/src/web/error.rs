@@ -85,11 +85,22 @@ pub(super) async fn render_page_errors(
 }
 
 /// A failure of ours while the database does not answer is said as such, with a 503: the
-/// same request works once it is back. Asked only when something already failed.
+/// same request works once it is back. Asked only when something already failed, and at most
+/// once a second (the answer is shared), so failing pages do not pile onto a struggling pool.
 async fn unreachable_database(state: &AppState) -> Option<PageError> {
-    let answers = tokio::time::timeout(std::time::Duration::from_secs(2), state.db.read().ping())
-        .await
-        .is_ok_and(|pinged| pinged.is_ok());
+    let mut last = state.database_check.lock().await;
+    let answers = match *last {
+        Some((at, answered)) if at.elapsed() < std::time::Duration::from_secs(1) => answered,
+        _ => {
+            let answered =
+                tokio::time::timeout(std::time::Duration::from_secs(1), state.db.read().ping())
+                    .await
+                    .is_ok_and(|pinged| pinged.is_ok());
+            *last = Some((std::time::Instant::now(), answered));
+            answered
+        }
+    };
+    drop(last);
     (!answers).then(|| PageError {
         status: StatusCode::SERVICE_UNAVAILABLE,
         title: "Latchkey cannot reach its database",
