@@ -175,25 +175,29 @@ async fn three_replicas_spend_each_secret_once() {
         assert_eq!(body["active"], false, "the raced code's tokens are revoked");
     }
 
-    // A code exchanged once, by its client alone, on any replica.
-    let next_code = || async {
-        let request = authorize_scopes(&rp, &["email", "offline_access"], &[]);
-        let page = browser.get(&request.url).await;
-        (callback(&page)["code"].clone(), request)
+    // Tokens from a code exchanged once, by its client alone, at replica `n`.
+    let tokens_at = |n: usize| {
+        let (rp, browser, url) = (&rp, &browser, format!("{}/token", at(n)));
+        async move {
+            let request = authorize_scopes(rp, &["email", "offline_access"], &[]);
+            let page = browser.get(&request.url).await;
+            let code = callback(&page)["code"].clone();
+            let (status, tokens) = post_form(
+                &url,
+                Some(auth),
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", REDIRECT_URI),
+                    ("code_verifier", request.verifier.secret()),
+                ],
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{tokens}");
+            tokens
+        }
     };
-    let (code, request) = next_code().await;
-    let (status, tokens) = post_form(
-        &format!("{}/token", at(1)),
-        Some(auth),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT_URI),
-            ("code_verifier", request.verifier.secret()),
-        ],
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let tokens = tokens_at(1).await;
 
     // A revocation on one replica holds on the others within a second or two.
     let access = tokens["access_token"]
@@ -219,19 +223,7 @@ async fn three_replicas_spend_each_secret_once() {
 
     // A refresh token raced across the replicas: one new pair at most, and the reuse revokes
     // the family, the new pair with it (RFC 9700 §4.14.2).
-    let (code, request) = next_code().await;
-    let (status, tokens) = post_form(
-        &format!("{}/token", at(2)),
-        Some(auth),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT_URI),
-            ("code_verifier", request.verifier.secret()),
-        ],
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let tokens = tokens_at(2).await;
     let refresh = tokens["refresh_token"]
         .as_str()
         .expect("refresh token")
