@@ -85,8 +85,6 @@ pub enum StateError {
     Templates(#[from] tera::Error),
     #[error("building the HTTP client that fetches others' keys: {0}")]
     KeyFetcher(#[from] reqwest::Error),
-    #[error("{0}")]
-    Dns(#[from] latchkey_oidc::upstream::DnsError),
 }
 
 impl std::ops::Deref for AppState {
@@ -143,7 +141,7 @@ impl AppState {
             db.clone(),
             master_key.clone(),
             Upstream::new(allow_private_networks, upstream_timeout)?,
-            TxtLookup::new(dns_server)?,
+            TxtLookup::new(dns_server),
             issuer.clone(),
         );
         let provider = Provider::new(

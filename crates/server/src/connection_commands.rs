@@ -14,7 +14,7 @@ use crate::serve::ServeError;
 pub async fn connections(settings: &Settings) -> Result<Connections, ServeError> {
     let upstream = Upstream::new(settings.allow_private_networks, settings.upstream_timeout)
         .map_err(|e| ServeError::Usage(format!("building the HTTP client: {e}")))?;
-    let dns = TxtLookup::new(settings.dns_server).map_err(|e| ServeError::Usage(e.to_string()))?;
+    let dns = TxtLookup::new(settings.dns_server);
     Ok(Connections::new(
         open_database(settings).await?,
         master_key::resolve(&settings.master_key)?,

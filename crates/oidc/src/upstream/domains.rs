@@ -64,8 +64,8 @@ pub struct TxtLookup {
 }
 
 impl TxtLookup {
-    pub fn new(server: Option<SocketAddr>) -> Result<Self, DnsError> {
-        Ok(Self { server })
+    pub fn new(server: Option<SocketAddr>) -> Self {
+        Self { server }
     }
 
     fn resolver(&self) -> Result<TokioResolver, DnsError> {

@@ -45,11 +45,9 @@ pub struct UpstreamSignIn {
     pub user_id: UserId,
     /// The address the person is shown as.
     pub email: String,
-    pub team_id: TeamId,
     pub session: SecretToken,
     /// The authorization request the sign-in continues, if it began at a client.
     pub continues: Option<String>,
-    pub connection_name: String,
 }
 
 /// Why a sign-in through a connection did not happen. None started a session.
@@ -275,10 +273,8 @@ impl Connections {
         Ok(UpstreamSignIn {
             user_id,
             email: shown_email,
-            team_id,
             session,
             continues: pending.request_id,
-            connection_name: row.name,
         })
     }
 
