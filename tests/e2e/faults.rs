@@ -142,7 +142,7 @@ async fn a_database_outage_is_answered_with_503_and_survived_without_a_restart()
         asked.body
     );
     assert!(
-        asked.body.contains("cannot reach its database"),
+        asked.body.contains("cannot use its database right now"),
         "{}",
         asked.body
     );

@@ -9,6 +9,7 @@ mod browser;
 mod chromium;
 mod client_auth;
 mod harness;
+mod process;
 mod smtp;
 mod upstream;
 
@@ -25,4 +26,5 @@ mod key_rotation;
 mod login;
 mod oidc;
 mod operations;
+mod sqlite_faults;
 mod teams;

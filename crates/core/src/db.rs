@@ -99,29 +99,56 @@ impl Deref for WriteTxn<'_> {
     }
 }
 
-/// Whether `error` says the database could not be reached (no connection to be had, or one
-/// lost mid-request), rather than that a statement failed: the request may succeed again in
-/// a moment, so it is answered 503, not 500.
-pub fn unreachable(error: &sea_orm::DbErr) -> bool {
+/// Whether `error` says the database cannot take requests for now, rather than that a
+/// statement was wrong: no connection to be had, or one lost mid-request; on SQLite, its file
+/// locked by another process past the busy timeout, read-only, full, or failing to read or
+/// write. The same request may succeed once that passes, so it is answered 503, not 500.
+pub fn unavailable(error: &DbErr) -> bool {
     use sea_orm::sqlx::Error as Sqlx;
-    use sea_orm::{DbErr, RuntimeErr};
-    match error {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            match &**e {
-                Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed => true,
-                // PostgreSQL going away or failing over: connection exceptions (class 08),
-                // shutting down or starting up (57P01-57P03), too many connections (53300),
-                // a read-only standby (25006).
-                Sqlx::Database(db) => db.code().is_some_and(|code| {
-                    code.starts_with("08")
-                        || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300" | "25006")
-                }),
-                _ => false,
-            }
-        }
+    if matches!(error, DbErr::ConnectionAcquire(_) | DbErr::Conn(_)) {
+        return true;
+    }
+    match driver_error(error) {
+        Some(Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed) => true,
+        Some(Sqlx::Database(db)) => match sqlite_code(error) {
+            Some(code) => sqlite_unavailable(code),
+            None => db.code().is_some_and(|code| postgres_unavailable(&code)),
+        },
         _ => false,
     }
+}
+
+/// SQLite's primary result code for `error` (the extended code's low byte), if SQLite
+/// gave it.
+pub fn sqlite_code(error: &DbErr) -> Option<i32> {
+    let sea_orm::sqlx::Error::Database(db) = driver_error(error)? else {
+        return None;
+    };
+    db.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()?;
+    Some(db.code()?.parse::<i32>().ok()? & 0xff)
+}
+
+fn driver_error(error: &DbErr) -> Option<&sea_orm::sqlx::Error> {
+    use sea_orm::RuntimeErr::SqlxError;
+    match error {
+        DbErr::Conn(SqlxError(e)) | DbErr::Exec(SqlxError(e)) | DbErr::Query(SqlxError(e)) => {
+            Some(e)
+        }
+        _ => None,
+    }
+}
+
+/// SQLite's result codes for a file that cannot be written now: BUSY (5), LOCKED (6),
+/// READONLY (8), IOERR (10), FULL (13), CANTOPEN (14).
+fn sqlite_unavailable(code: i32) -> bool {
+    matches!(code, 5 | 6 | 8 | 10 | 13 | 14)
+}
+
+/// PostgreSQL's SQLSTATEs for a server going away or failing over: connection exceptions
+/// (class 08), shutting down or starting up (57P01-57P03), too many connections (53300), a
+/// read-only standby (25006).
+fn postgres_unavailable(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "25006")
 }
 
 #[cfg(test)]
@@ -156,5 +183,51 @@ mod tests {
             .execute_unprepared("SELECT 1")
             .await
             .expect("read while a write is held");
+    }
+
+    #[tokio::test]
+    async fn a_file_that_cannot_be_written_is_unavailable_and_a_bad_statement_is_not() {
+        let db = Database::connect("sqlite::memory:").await.expect("sqlite");
+        db.execute_unprepared("CREATE TABLE t (x INTEGER PRIMARY KEY)")
+            .await
+            .expect("create");
+        let wrong = db
+            .execute_unprepared("INSERT INTO nowhere VALUES (1)")
+            .await
+            .expect_err("no such table");
+        assert!(!unavailable(&wrong), "{wrong}");
+        db.execute_unprepared("INSERT INTO t VALUES (1)")
+            .await
+            .expect("insert");
+        let duplicate = db
+            .execute_unprepared("INSERT INTO t VALUES (1)")
+            .await
+            .expect_err("duplicate");
+        assert!(!unavailable(&duplicate), "{duplicate}");
+        db.execute_unprepared("PRAGMA query_only = 1")
+            .await
+            .expect("pragma");
+        let read_only = db
+            .execute_unprepared("INSERT INTO t VALUES (2)")
+            .await
+            .expect_err("read-only");
+        assert!(unavailable(&read_only), "{read_only}");
+    }
+
+    #[test]
+    fn codes_for_a_database_that_cannot_take_requests_now() {
+        for code in ["08006", "57P01", "53300", "25006"] {
+            assert!(postgres_unavailable(code), "{code}");
+        }
+        for code in ["23505", "40001", "42P01"] {
+            assert!(!postgres_unavailable(code), "{code}");
+        }
+        for code in [5, 6, 8, 10, 13, 14] {
+            assert!(sqlite_unavailable(code), "{code}");
+        }
+        // CONSTRAINT, ERROR.
+        for code in [19, 1] {
+            assert!(!sqlite_unavailable(code), "{code}");
+        }
     }
 }

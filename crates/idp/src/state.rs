@@ -38,6 +38,9 @@ pub struct Services {
     /// The last answer to "does the database answer?", asked when a page fails: one ask a
     /// second at most, however many pages fail at once.
     pub(crate) database_check: tokio::sync::Mutex<Option<(std::time::Instant, bool)>>,
+    /// Set once the process is stopping: `/readyz` answers 503 and every response closes
+    /// its connection, so load balancers move away before the listener closes.
+    pub(crate) draining: std::sync::atomic::AtomicBool,
     pub(crate) cookies: CookiePolicy,
     pub(crate) rate_limit_per_ip: u32,
     pub(crate) trusted_proxies: TrustedProxies,
@@ -176,6 +179,7 @@ impl AppState {
             teams,
             connections,
             database_check: tokio::sync::Mutex::new(None),
+            draining: std::sync::atomic::AtomicBool::new(false),
             cookies,
             rate_limit_per_ip,
             trusted_proxies,
@@ -198,6 +202,17 @@ impl AppState {
 
     pub fn keys(&self) -> &SharedKeyRing {
         &self.keys
+    }
+
+    /// The process is stopping: from now on `/readyz` answers 503, and each response closes
+    /// its connection.
+    pub fn begin_draining(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The time now, by the provider's clock.

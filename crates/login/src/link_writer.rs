@@ -144,8 +144,16 @@ impl Store {
             }
             Err(error) => {
                 tracing::error!(%error, links = replies.len(), "writing a batch of login links failed");
+                // Each request gets a copy of the error, of the same kind: a database that
+                // cannot take requests now stays that, and is answered 503.
+                let unavailable = latchkey_core::database_unavailable(&error);
                 for reply in replies {
-                    let _ = reply.send(Err(DbErr::Custom(error.to_string())));
+                    let copy = if unavailable {
+                        DbErr::Conn(sea_orm::RuntimeErr::Internal(error.to_string()))
+                    } else {
+                        DbErr::Custom(error.to_string())
+                    };
+                    let _ = reply.send(Err(copy));
                 }
             }
         }

@@ -68,7 +68,7 @@ impl OAuthError {
 
 impl From<sea_orm::DbErr> for OAuthError {
     fn from(error: sea_orm::DbErr) -> Self {
-        if latchkey_core::database_unreachable(&error) {
+        if latchkey_core::database_unavailable(&error) {
             tracing::warn!(%error, "the database does not answer");
             return Self::temporarily_unavailable(
                 "the database does not answer; try again in a moment",

@@ -8,8 +8,17 @@ use latchkey_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database};
 
-/// Connections to a SQLite file.
-const SQLITE_POOL: u32 = 16;
+/// Connections to a SQLite file. Writes are batched and take turns (see `Db`), so past a few
+/// connections more only cost memory. bench/login.sh 10 sqlite, RSS after the load:
+/// 16 connections, SQLite's defaults: 3,150-3,400 req/s, 110 MB; 8 connections with the
+/// caches below: 3,200-3,400 req/s, 49-50 MB.
+const SQLITE_POOL: u32 = 8;
+/// Each connection's page cache (KiB, as SQLite's negative `cache_size`): the file's pages
+/// are in the operating system's cache anyway, shared by every connection.
+const SQLITE_PAGE_CACHE: &str = "-512";
+/// Prepared statements each connection keeps: the hot paths use a dozen; sqlx's default of
+/// 100 cost about 1.5 MB a connection.
+const SQLITE_STATEMENT_CACHE: usize = 24;
 
 /// Why the database could not be used; each message names the URL (without its password).
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +31,8 @@ pub enum DatabaseError {
     Connect { url: String, reason: String },
     #[error("applying migrations to {url}: {reason}")]
     Migrate { url: String, reason: String },
+    #[error("database_url: {url} cannot be written: {reason}")]
+    NotWritable { url: String, reason: String },
 }
 
 /// Connects to SQLite (creating the file and its folder, WAL, foreign keys on) or PostgreSQL.
@@ -48,9 +59,9 @@ pub async fn connect(url: &str) -> Result<Db, DatabaseError> {
                 reason: e.to_string(),
             })?;
         }
-        // Each SQLite connection works on a thread of its own, so a query's latency is mostly
-        // the hand-off: more connections keep more requests moving while one writes (WAL lets
-        // readers run beside it). bench/login.sh: 4 → ~1,460 req/s, 8 → ~1,800, 16 → ~2,000.
+        // Each SQLite connection works on a thread of its own, and holds its own page cache,
+        // schema and prepared statements: memory grows with every connection, not with the
+        // load. See SQLITE_POOL for the figures.
         options.max_connections(SQLITE_POOL).min_connections(1);
         options.map_sqlx_sqlite_opts(|o| {
             o.create_if_missing(true)
@@ -58,6 +69,8 @@ pub async fn connect(url: &str) -> Result<Db, DatabaseError> {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))
+                .pragma("cache_size", SQLITE_PAGE_CACHE)
+                .statement_cache_capacity(SQLITE_STATEMENT_CACHE)
         });
     } else {
         options.max_connections(20);
@@ -67,8 +80,31 @@ pub async fn connect(url: &str) -> Result<Db, DatabaseError> {
         .map(Db::new)
         .map_err(|e| DatabaseError::Connect {
             url: shown,
-            reason: e.to_string(),
+            reason: with_advice(&e),
         })
+}
+
+/// The driver's reason, and for a SQLite file that cannot be used, what to do about it.
+fn with_advice(error: &sea_orm::DbErr) -> String {
+    let advice = match latchkey_core::sqlite_code(error) {
+        Some(5 | 6) => {
+            "another process holds the file's lock: stop it, or give this instance a file of \
+             its own"
+        }
+        Some(8) => {
+            "the file or its folder is read-only: Latchkey writes the file, and the -wal and \
+             -shm files beside it"
+        }
+        Some(10) => "the disk failed a read or a write: check it",
+        Some(13) => "the disk is full: free some space, then start again",
+        Some(14) => {
+            "the file cannot be opened: its folder must exist and be writable by this user \
+             (Latchkey writes the -wal and -shm files beside it), on a disk that is not \
+             read-only"
+        }
+        _ => return error.to_string(),
+    };
+    format!("{error}; {advice}")
 }
 
 /// The PostgreSQL advisory lock that migrations run under ("LATCHKEY" in ASCII).
@@ -80,7 +116,7 @@ const MIGRATION_LOCK: i64 = 0x4c41_5443_484b_4559;
 pub async fn migrate(db: &Db, url: &str) -> Result<(), DatabaseError> {
     let failed = |e: sea_orm::DbErr| DatabaseError::Migrate {
         url: redact(url),
-        reason: e.to_string(),
+        reason: with_advice(&e),
     };
     let lock = if url.starts_with("postgres") {
         let mut options = ConnectOptions::new(url.to_owned());
@@ -104,6 +140,25 @@ pub async fn migrate(db: &Db, url: &str) -> Result<(), DatabaseError> {
         let _ = conn.close().await;
     }
     migrated
+}
+
+/// On SQLite, takes the write lock once and lets it go, changing nothing: a file that is
+/// read-only, on a full disk, or locked by another process past the busy timeout is then
+/// said at start, with what to do, rather than by the first request that writes.
+pub async fn check_writable(db: &Db, url: &str) -> Result<(), DatabaseError> {
+    if db.backend() != sea_orm::DbBackend::Sqlite {
+        return Ok(());
+    }
+    let failed = |e: sea_orm::DbErr| DatabaseError::NotWritable {
+        url: redact(url),
+        reason: with_advice(&e),
+    };
+    let txn = db.transaction().await.map_err(failed)?;
+    // A write statement takes the write lock even when it touches no row.
+    txn.execute_unprepared("UPDATE seaql_migrations SET version = version WHERE 0")
+        .await
+        .map_err(failed)?;
+    txn.rollback().await.map_err(failed)
 }
 
 /// The URL with any password replaced, so it can be shown in errors and logs.

@@ -68,6 +68,8 @@ pub struct Running {
     pub addr: SocketAddr,
     pub state: AppState,
     stop: watch::Sender<bool>,
+    /// `http.shutdown_delay`: how long to go on serving, not ready, once told to stop.
+    shutdown_delay: Duration,
     server: JoinHandle<Result<(), std::io::Error>>,
     workers: Vec<JoinHandle<()>>,
 }
@@ -75,6 +77,14 @@ pub struct Running {
 impl Running {
     /// Stops accepting connections, lets in-flight requests finish, and stops the workers.
     pub async fn shutdown(self) -> Result<(), ServeError> {
+        self.state.begin_draining();
+        if !self.shutdown_delay.is_zero() {
+            tracing::info!(
+                delay_ms = self.shutdown_delay.as_millis() as u64,
+                "draining: not ready, still serving until the load balancer has moved away"
+            );
+            tokio::time::sleep(self.shutdown_delay).await;
+        }
         let _ = self.stop.send(true);
         let served = self.server.await.unwrap_or(Ok(()));
         // Workers stop at the signal between two rounds; a round in progress finishes, all of
@@ -112,6 +122,7 @@ pub async fn start_on(listener: TcpListener, settings: &Settings) -> Result<Runn
     let started = Instant::now();
     let db = database::connect(&settings.database_url).await?;
     database::migrate(&db, &settings.database_url).await?;
+    database::check_writable(&db, &settings.database_url).await?;
     let sealing_key = master_key::resolve(&settings.master_key)?;
     let store = KeyStore::new(db.read().clone(), sealing_key.clone(), settings.key_policy);
     let clock = settings.clock.clone();
@@ -187,6 +198,7 @@ pub async fn start_on(listener: TcpListener, settings: &Settings) -> Result<Runn
         addr,
         state,
         stop,
+        shutdown_delay: settings.shutdown_delay,
         server,
         workers: vec![
             key_worker,

@@ -191,7 +191,7 @@ fn respond(state: &AppState, jar: CookieJar, next: Result<Next, AuthorizeError>)
             action: None,
         }
         .into_response(),
-        Err(AuthorizeError::Failed) => PageError::internal("authorization request").into_response(),
+        Err(AuthorizeError::Failed) => PageError::failed("authorization request").into_response(),
     }
 }
 

@@ -19,13 +19,41 @@ pub struct PageError {
 }
 
 impl PageError {
-    /// A failure whose details are logged, not shown: the page says only that it was ours.
-    pub(crate) fn internal(error: impl std::fmt::Debug) -> Self {
-        tracing::error!(error = ?error, "request failed");
+    /// A failure whose details are logged, not shown: the page says only that it was ours,
+    /// unless somewhere in its chain of causes the database said it cannot take requests
+    /// now (out of reach, or a SQLite file locked, read-only or full): that is a 503 saying
+    /// so, since the same request works once it passes.
+    pub(crate) fn internal<E: std::error::Error + 'static>(error: E) -> Self {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+        while let Some(current) = cause {
+            if let Some(db) = current.downcast_ref::<sea_orm::DbErr>()
+                && latchkey_core::database_unavailable(db)
+            {
+                tracing::warn!(error = %db, "the database cannot take requests now");
+                return Self::database_unavailable();
+            }
+            cause = current.source();
+        }
+        Self::failed(error)
+    }
+
+    /// A failure of ours, logged with `what` went wrong.
+    pub(crate) fn failed(what: impl std::fmt::Debug) -> Self {
+        tracing::error!(error = ?what, "request failed");
         PageError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             title: "Something went wrong on our side",
             message: "The request could not be completed. Nothing was changed.".into(),
+            hint: Some("Please try again in a moment."),
+            action: None,
+        }
+    }
+
+    fn database_unavailable() -> Self {
+        PageError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            title: "Latchkey cannot use its database right now",
+            message: "Nothing was done. This usually passes within a minute.".into(),
             hint: Some("Please try again in a moment."),
             action: None,
         }
@@ -101,13 +129,7 @@ async fn unreachable_database(state: &AppState) -> Option<PageError> {
         }
     };
     drop(last);
-    (!answers).then(|| PageError {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        title: "Latchkey cannot reach its database",
-        message: "Nothing was done. This usually passes within a minute.".into(),
-        hint: Some("Please try again in a moment."),
-        action: None,
-    })
+    (!answers).then(PageError::database_unavailable)
 }
 
 /// Any path the provider does not serve.

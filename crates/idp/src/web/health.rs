@@ -12,8 +12,12 @@ pub(super) async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// `GET /readyz`: the database answers, so this replica can serve real traffic.
+/// `GET /readyz`: the database answers, so this replica can serve real traffic; 503 once it
+/// is stopping, so that load balancers take it out before it stops accepting connections.
 pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if state.is_draining() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
+    }
     match state.db.read().ping().await {
         Ok(()) => (StatusCode::OK, "ready\n"),
         Err(error) => {
@@ -24,6 +28,24 @@ pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             )
         }
     }
+}
+
+/// While stopping, every response says `Connection: close`: a load balancer's pooled
+/// connection is then closed cleanly after its response, never cut under a request it has
+/// just sent (which it could not retry for a POST).
+pub(super) async fn close_connections_when_draining(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut response = next.run(request).await;
+    if state.is_draining() {
+        response.headers_mut().insert(
+            header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
 }
 
 /// `GET /metrics`: Prometheus text format, for the operator alone. Request counts, revocation

@@ -119,6 +119,10 @@ pub fn router(state: AppState) -> Router {
         .route(paths::STYLESHEET, get(assets::stylesheet))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            health::close_connections_when_draining,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             telemetry::RequestMetrics::default(),
             telemetry::record_request,
         ))

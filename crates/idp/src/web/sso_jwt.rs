@@ -108,7 +108,7 @@ async fn sign_on(
             return Err(refused(&why));
         }
         Err(SignOnRefused::Internal) => {
-            return Err(PageError::internal("browser sign-on failed"));
+            return Err(PageError::failed("browser sign-on failed"));
         }
     };
     super::verify::end_previous_session(state, &jar).await;

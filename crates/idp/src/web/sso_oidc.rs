@@ -153,7 +153,7 @@ fn failure_page(failure: SignInFailure) -> PageError {
             ),
             email_instead,
         ),
-        SignInFailure::Internal => return PageError::internal("upstream sign-in failed"),
+        SignInFailure::Internal => return PageError::failed("upstream sign-in failed"),
     };
     PageError {
         status,

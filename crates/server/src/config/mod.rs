@@ -138,6 +138,8 @@ pub struct HttpConfig {
     pub rate_limit_per_ip: u32,
     /// How long a client may take to send a request's headers.
     pub header_read_timeout: Ttl,
+    /// On SIGTERM, how long to go on serving, not ready, before closing the listener.
+    pub shutdown_delay: Ttl,
     /// On SIGTERM, how long requests under way may take to finish before the process exits.
     pub shutdown_grace: Ttl,
     /// The proxies (CIDRs or addresses) whose forwarding header names the client.
@@ -175,6 +177,7 @@ impl Default for HttpConfig {
         Self {
             rate_limit_per_ip: 120,
             header_read_timeout: Ttl::from_secs(10),
+            shutdown_delay: Ttl::from_secs(0),
             shutdown_grace: Ttl::from_secs(25),
             trusted_proxies: Vec::new(),
             forwarded_header: "x-forwarded-for".into(),
@@ -296,6 +299,7 @@ pub struct Settings {
     pub tokens: latchkey_oidc::TokenSettings,
     pub rate_limit_per_ip: u32,
     pub header_read_timeout: std::time::Duration,
+    pub shutdown_delay: std::time::Duration,
     pub shutdown_grace: std::time::Duration,
     pub trusted_proxies: latchkey_idp::web::TrustedProxies,
     pub metrics_token: Option<String>,
@@ -441,6 +445,7 @@ impl Config {
             login: login_settings(login),
             rate_limit_per_ip: self.http.rate_limit_per_ip,
             header_read_timeout: self.http.header_read_timeout.as_duration(),
+            shutdown_delay: self.http.shutdown_delay.as_duration(),
             shutdown_grace: self.http.shutdown_grace.as_duration(),
             trusted_proxies,
             metrics_token,
