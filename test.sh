@@ -2,18 +2,19 @@
 # Runs every test: unit tests and the end-to-end suite, on SQLite and on the PostgreSQL at
 # LATCHKEY_TEST_POSTGRES_URL (default: the local server on 127.0.0.1:5432, user postgres), with
 # the pages driven in real Chromium, and node-oidc-provider as a team's own identity provider.
-# Debian's chromium, chromium-driver and dnsmasq-base are installed when missing (as root), and
-# the provider with npm; without them those tests fail rather than skip.
+# Debian's chromium, chromium-driver, dnsmasq-base and caddy are installed when missing (as
+# root), and the provider with npm; without them those tests fail rather than skip.
 set -euo pipefail
 cd "$(dirname "$0")"
 export LATCHKEY_TEST_POSTGRES_URL=${LATCHKEY_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 
 # Debian packages the tests run: Chromium for the pages, dnsmasq as the DNS a domain proof is
-# checked against.
+# checked against, Caddy as the load balancer in front of replicas (as in deploy/).
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
+command -v caddy >/dev/null || missing+=(caddy)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "Installing Debian's ${missing[*]} for the tests"

@@ -23,6 +23,7 @@ mod faults;
 mod federation;
 mod in_chromium;
 mod key_rotation;
+mod load_balancer;
 mod login;
 mod oidc;
 mod operations;
