@@ -51,7 +51,7 @@ fn replica<'a>(first: &'a TestApp, others: &'a [TestApp], n: usize) -> &'a str {
     }
 }
 
-async fn post_form(
+pub(crate) async fn post_form(
     url: &str,
     auth: Option<(&str, &str)>,
     form: &[(&str, &str)],

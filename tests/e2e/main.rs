@@ -27,5 +27,6 @@ mod load_balancer;
 mod login;
 mod oidc;
 mod operations;
+mod outages;
 mod sqlite_faults;
 mod teams;

@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -26,8 +27,10 @@ const CLAIM: TimeDelta = TimeDelta::seconds(60);
 /// How long a group's sends may take before what has gone out is marked: well within the
 /// lease, so that no mail this round sent can be claimed, and sent again, by another.
 const SEND_WITHIN: Duration = Duration::from_secs(45);
-/// The longest wait between two attempts at one mail.
-const MAX_BACKOFF_SECS: i64 = 300;
+/// The longest wait between two attempts at one mail: what mail announces expires within
+/// minutes (a magic link in 10), so a mail server back after an outage should not find its
+/// backlog waiting longer than this.
+const MAX_BACKOFF_SECS: i64 = 60;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
@@ -47,6 +50,9 @@ pub struct Outbox {
     master_key: Arc<MasterKey>,
     settings: MailSettings,
     wake: Arc<Notify>,
+    /// Set when a send failed; the next send that succeeds clears it and makes every mail
+    /// waiting on its backoff due at once: the mail server is back.
+    failing: Arc<std::sync::atomic::AtomicBool>,
     clock: Clock,
 }
 
@@ -57,6 +63,7 @@ impl Outbox {
             master_key,
             settings,
             wake: Arc::new(Notify::new()),
+            failing: Arc::default(),
             clock,
         }
     }
@@ -210,7 +217,32 @@ impl Outbox {
         .await?;
         self.finish(&dropped, round, mail_outbox::Column::DroppedAt, now)
             .await?;
+        if !delivered.is_empty() && self.failing.swap(false, Ordering::Relaxed) {
+            self.retry_backlog_now(self.clock.now()).await?;
+        }
         failed.map_or(Ok(()), Err)
+    }
+
+    /// Makes every unsent mail that failed before, and waits on its backoff, due now.
+    async fn retry_backlog_now(&self, now: DateTime<Utc>) -> Result<(), OutboxError> {
+        let writer = self.db.write().await;
+        let released = mail_outbox::Entity::update_many()
+            .col_expr(mail_outbox::Column::NextAttemptAt, Expr::value(now))
+            .filter(mail_outbox::Column::SentAt.is_null())
+            .filter(mail_outbox::Column::DroppedAt.is_null())
+            .filter(mail_outbox::Column::NextAttemptAt.gt(now))
+            .exec(&*writer)
+            .await?
+            .rows_affected;
+        drop(writer);
+        if released > 0 {
+            tracing::info!(
+                released,
+                "mail server answers again: retrying the mail that waited"
+            );
+            self.wake();
+        }
+        Ok(())
     }
 
     /// Extends this round's lease on a group of mails, and returns those it still holds.
@@ -287,6 +319,7 @@ impl Outbox {
                     TimeDelta::seconds((1_i64 << attempts.clamp(0, 9)).min(MAX_BACKOFF_SECS));
                 tracing::warn!(mail = %mail.id, attempts, retry_in_s = backoff.num_seconds(), %error, "mail not sent; will retry");
                 metrics::counter!("mail_send_failures_total").increment(1);
+                self.failing.store(true, Ordering::Relaxed);
                 let writer = self.db.write().await;
                 mail_outbox::Entity::update_many()
                     .col_expr(
