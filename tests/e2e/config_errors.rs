@@ -256,4 +256,27 @@ fn the_master_key_may_come_from_a_file() {
         &["migrate"],
         &["not both"],
     );
+    // The key being replaced, from a file too: what it sealed still opens.
+    let new_key = crate::harness::master_key();
+    let rotated = latchkey(
+        db.dir.path(),
+        &[
+            ("LATCHKEY_DATABASE_URL", db.url.as_str()),
+            ("LATCHKEY_KEYS__MASTER_KEY", new_key.as_str()),
+            ("LATCHKEY_KEYS__PREVIOUS_MASTER_KEY_FILE", secret),
+        ],
+        &["keys", "rotate-master", "--json"],
+    );
+    assert!(rotated.status.success(), "{}", stderr(&rotated));
+    refuses(
+        &[
+            ("LATCHKEY_KEYS__MASTER_KEY", new_key.as_str()),
+            (
+                "LATCHKEY_KEYS__PREVIOUS_MASTER_KEY_FILE",
+                "/nonexistent/old-key",
+            ),
+        ],
+        &["migrate"],
+        &["keys.previous_master_key_file", "/nonexistent/old-key"],
+    );
 }

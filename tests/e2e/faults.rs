@@ -1,6 +1,8 @@
-//! PostgreSQL going away under a running provider, through a TCP proxy the test controls:
-//! `/readyz` says so, the token endpoint answers 503 in bounded time rather than 500 or
-//! hanging, and once the database is back the same replica serves again, no restart.
+//! PostgreSQL going away under a running provider, through a TCP proxy the test controls
+//! (every connection dropped, new ones refused), under token and sign-up load: `/readyz`
+//! says so, every request answers as usual or 503 in bounded time (never 500, never
+//! hanging), once the database is back the same replica serves again, no restart, and no
+//! sign-up that was answered is lost (its mail goes out).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -78,8 +80,11 @@ async fn a_database_outage_is_answered_with_503_and_survived_without_a_restart()
     proxied
         .set_port(Some(port.parse().expect("port")))
         .expect("port");
+    let smtp = crate::smtp::SmtpSink::start().await;
     let mut cfg = config(&db, &master_key());
     cfg.database_url = proxied.to_string();
+    cfg.mail.smtp_url = smtp.url();
+    cfg.http.rate_limit_per_ip = 1_000_000;
     let app = TestApp::spawn(cfg).await;
     let client = reqwest::Client::new();
     let readyz = app.url("/readyz");
@@ -105,6 +110,83 @@ async fn a_database_outage_is_answered_with_503_and_survived_without_a_restart()
         StatusCode::UNAUTHORIZED,
         "the database answers who is not a client"
     );
+
+    // Token and sign-up load through the outage, each request answered as it should be or
+    // with 503; the addresses whose sign-up was answered are kept, to find their mail after.
+    let team = crate::harness::cli_json(
+        &db,
+        &app,
+        &[
+            "team",
+            "create",
+            "--name",
+            "Ops",
+            "--admin",
+            "ops@example.com",
+        ],
+    );
+    let machine = crate::oidc::create_client(
+        &db,
+        &app,
+        &[
+            "--name",
+            "Machine",
+            "--team",
+            team["team_id"].as_str().expect("team_id"),
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "api",
+        ],
+    );
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..4)
+        .map(|worker| {
+            let (stop, base) = (stop.clone(), app.base_url.clone());
+            let id = machine["client_id"].as_str().expect("id").to_owned();
+            let secret = machine["client_secret"]
+                .as_str()
+                .expect("secret")
+                .to_owned();
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let (mut answered, mut unavailable, mut wrong) = (Vec::new(), 0, Vec::new());
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    n += 1;
+                    let started = Instant::now();
+                    let (status, address) = if worker % 2 == 0 {
+                        let answer = http
+                            .post(format!("{base}/token"))
+                            .basic_auth(&id, Some(&secret))
+                            .form(&[("grant_type", "client_credentials")])
+                            .send()
+                            .await;
+                        (answer.map(|a| a.status()).ok(), None)
+                    } else {
+                        let address = format!("w{worker}-{n}@example.com");
+                        let page = crate::browser::Browser::new(&base).register(&address).await;
+                        (Some(page.status), Some(address))
+                    };
+                    let took = started.elapsed();
+                    match status {
+                        Some(StatusCode::OK) | Some(StatusCode::SEE_OTHER)
+                            if took < Duration::from_secs(20) =>
+                        {
+                            answered.extend(address)
+                        }
+                        Some(StatusCode::SERVICE_UNAVAILABLE) if took < Duration::from_secs(20) => {
+                            unavailable += 1
+                        }
+                        other => wrong.push(format!("{other:?} after {took:?}")),
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                (answered, unavailable, wrong)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
 
     // The database goes away.
     proxy.set(false);
@@ -157,5 +239,23 @@ async fn a_database_outage_is_answered_with_503_and_survived_without_a_restart()
         "ready again once the database answers"
     );
     assert_eq!(ask_token("nobody-3").await.0, StatusCode::UNAUTHORIZED);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut answered, mut unavailable) = (Vec::new(), 0);
+    for worker in futures_util::future::join_all(load).await {
+        let (addresses, refused, wrong) = worker.expect("worker");
+        assert!(
+            wrong.is_empty(),
+            "every request answered, 2xx/3xx or 503: {wrong:?}"
+        );
+        answered.extend(addresses);
+        unavailable += refused;
+    }
+    assert!(unavailable > 0, "the load met the outage");
+    // No sign-up that was answered is lost: each one's mail goes out, at the latest once the
+    // lease of a delivery round the outage cut short runs out (60 s).
+    for address in &answered {
+        smtp.nth_mail_to(address, 1, Duration::from_secs(90)).await;
+    }
     app.stop().await;
 }

@@ -242,7 +242,7 @@ async fn replicas_share_the_outbox_and_send_each_mail_once(db: TestDb) {
     assert_eq!(smtp.mails().len(), PEOPLE, "and nobody else got any");
 
     // Sent mail is kept until a day after its link expired, then swept.
-    let conn = latchkey_server::database::connect(&db.url)
+    let conn = latchkey_server::database::connect(&db.url, None)
         .await
         .expect("connect")
         .read()
@@ -860,7 +860,7 @@ async fn a_request_whose_client_gives_up_is_still_carried_out_whole(db: TestDb) 
 
     // Hold the row the request must count its link in, so that its write waits until the
     // client has long given up.
-    let conn = latchkey_server::database::connect(&db.url)
+    let conn = latchkey_server::database::connect(&db.url, None)
         .await
         .expect("connect")
         .read()
@@ -906,7 +906,7 @@ async fn a_confirmation_whose_client_gives_up_is_still_carried_out_whole(db: Tes
     // Create the same account, uncommitted, so that the confirmation waits inside its
     // transaction until the client has long given up: on PostgreSQL between spending the
     // link and creating the account, on SQLite (one writer at a time) at its first write.
-    let conn = latchkey_server::database::connect(&db.url)
+    let conn = latchkey_server::database::connect(&db.url, None)
         .await
         .expect("connect")
         .read()

@@ -918,7 +918,7 @@ async fn the_token_endpoint_refuses_stolen_and_replayed_codes(db: TestDb) {
     }
 
     // Expired rows are swept; live ones are not.
-    let db_conn = latchkey_server::database::connect(&db.url)
+    let db_conn = latchkey_server::database::connect(&db.url, None)
         .await
         .expect("connect")
         .read()
@@ -1496,7 +1496,7 @@ async fn an_id_token_hint_is_kept_as_its_subject_and_checked(db: TestDb) {
         "{:?}",
         waiting.location()
     );
-    let conn = latchkey_server::database::connect(&db.url)
+    let conn = latchkey_server::database::connect(&db.url, None)
         .await
         .expect("database");
     let kept = authorization_request::Entity::find()

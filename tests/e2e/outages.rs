@@ -115,11 +115,23 @@ async fn mail_waits_out_a_mail_server_outage_and_goes_out_once() {
     for mail in &mails {
         *per_address.entry(mail.to.clone()).or_default() += 1;
     }
-    assert!(
-        delivered,
-        "{} of {asked} mails delivered 30 s after the server came back",
-        mails.len()
-    );
+    if !delivered {
+        use sea_orm::{ConnectionTrait, Database, Statement};
+        let conn = Database::connect(&db.url).await.expect("connect");
+        let rows = conn
+            .query_all_raw(Statement::from_string(
+                conn.get_database_backend(),
+                "SELECT recipient, attempts, next_attempt_at, claimed_until, last_error, created_at \
+                 FROM mail_outbox WHERE sent_at IS NULL",
+            ))
+            .await
+            .expect("query");
+        let waiting: Vec<String> = rows.iter().map(|r| format!("{r:?}")).collect();
+        panic!(
+            "{} of {asked} mails delivered 30 s after the server came back; waiting: {waiting:#?}",
+            mails.len()
+        );
+    }
     assert_eq!(per_address.len(), asked, "one mail to each address asked");
     assert!(
         per_address.values().all(|&n| n == 1),

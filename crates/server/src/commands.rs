@@ -9,7 +9,7 @@ use crate::serve::ServeError;
 use crate::{database, master_key};
 
 pub(crate) async fn open_database(settings: &Settings) -> Result<latchkey_core::Db, ServeError> {
-    let db = database::connect(&settings.database_url).await?;
+    let db = database::connect(&settings.database_url, settings.database_max_connections).await?;
     database::migrate(&db, &settings.database_url).await?;
     Ok(db)
 }

@@ -35,8 +35,12 @@ pub enum DatabaseError {
     NotWritable { url: String, reason: String },
 }
 
-/// Connects to SQLite (creating the file and its folder, WAL, foreign keys on) or PostgreSQL.
-pub async fn connect(url: &str) -> Result<Db, DatabaseError> {
+/// Connections to PostgreSQL, unless `database_max_connections` says otherwise.
+const POSTGRES_POOL: u32 = 20;
+
+/// Connects to SQLite (creating the file and its folder, WAL, foreign keys on) or PostgreSQL,
+/// with at most `max_connections` (None: the default for the kind).
+pub async fn connect(url: &str, max_connections: Option<u32>) -> Result<Db, DatabaseError> {
     let shown = redact(url);
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -62,7 +66,9 @@ pub async fn connect(url: &str) -> Result<Db, DatabaseError> {
         // Each SQLite connection works on a thread of its own, and holds its own page cache,
         // schema and prepared statements: memory grows with every connection, not with the
         // load. See SQLITE_POOL for the figures.
-        options.max_connections(SQLITE_POOL).min_connections(1);
+        options
+            .max_connections(max_connections.unwrap_or(SQLITE_POOL))
+            .min_connections(1);
         options.map_sqlx_sqlite_opts(|o| {
             o.create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -73,7 +79,7 @@ pub async fn connect(url: &str) -> Result<Db, DatabaseError> {
                 .statement_cache_capacity(SQLITE_STATEMENT_CACHE)
         });
     } else {
-        options.max_connections(20);
+        options.max_connections(max_connections.unwrap_or(POSTGRES_POOL));
     }
     Database::connect(options)
         .await

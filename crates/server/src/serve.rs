@@ -120,7 +120,7 @@ pub async fn start(settings: &Settings) -> Result<Running, ServeError> {
 /// before it names the issuer).
 pub async fn start_on(listener: TcpListener, settings: &Settings) -> Result<Running, ServeError> {
     let started = Instant::now();
-    let db = database::connect(&settings.database_url).await?;
+    let db = database::connect(&settings.database_url, settings.database_max_connections).await?;
     database::migrate(&db, &settings.database_url).await?;
     database::check_writable(&db, &settings.database_url).await?;
     let sealing_key = master_key::resolve(&settings.master_key)?;

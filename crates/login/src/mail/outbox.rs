@@ -1,6 +1,5 @@
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::{StreamExt, stream};
@@ -50,9 +49,9 @@ pub struct Outbox {
     master_key: Arc<MasterKey>,
     settings: MailSettings,
     wake: Arc<Notify>,
-    /// Set when a send failed; the next send that succeeds clears it and makes every mail
-    /// waiting on its backoff due at once: the mail server is back.
-    failing: Arc<std::sync::atomic::AtomicBool>,
+    /// When a send last failed, and when waiting mail was last made due: see
+    /// [`Outbox::after_a_send_succeeded`].
+    recovery: Arc<std::sync::Mutex<Recovery>>,
     clock: Clock,
 }
 
@@ -63,7 +62,7 @@ impl Outbox {
             master_key,
             settings,
             wake: Arc::new(Notify::new()),
-            failing: Arc::default(),
+            recovery: Arc::default(),
             clock,
         }
     }
@@ -217,13 +216,38 @@ impl Outbox {
         .await?;
         self.finish(&dropped, round, mail_outbox::Column::DroppedAt, now)
             .await?;
-        if !delivered.is_empty() && self.failing.swap(false, Ordering::Relaxed) {
-            self.retry_backlog_now(self.clock.now()).await?;
+        if !delivered.is_empty() {
+            self.after_a_send_succeeded().await?;
         }
         failed.map_or(Ok(()), Err)
     }
 
-    /// Makes every unsent mail that failed before, and waits on its backoff, due now.
+    /// A send succeeded: if sends failed in the last two minutes, the mail server is back, so
+    /// every mail waiting on its backoff is made due now (at most once a second). Not just
+    /// once: another replica may still be writing the backoff of sends it made while the
+    /// server was down.
+    async fn after_a_send_succeeded(&self) -> Result<(), OutboxError> {
+        let due = {
+            let mut recovery = self
+                .recovery
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let recent =
+                |at: Option<Instant>, within: Duration| at.is_some_and(|at| at.elapsed() < within);
+            let due = recent(recovery.failed_at, RECOVERY_WINDOW)
+                && !recent(recovery.released_at, Duration::from_secs(1));
+            if due {
+                recovery.released_at = Some(Instant::now());
+            }
+            due
+        };
+        if due {
+            self.retry_backlog_now(self.clock.now()).await?;
+        }
+        Ok(())
+    }
+
+    /// Makes every unsent mail waiting on its backoff due now.
     async fn retry_backlog_now(&self, now: DateTime<Utc>) -> Result<(), OutboxError> {
         let writer = self.db.write().await;
         let released = mail_outbox::Entity::update_many()
@@ -319,7 +343,10 @@ impl Outbox {
                     TimeDelta::seconds((1_i64 << attempts.clamp(0, 9)).min(MAX_BACKOFF_SECS));
                 tracing::warn!(mail = %mail.id, attempts, retry_in_s = backoff.num_seconds(), %error, "mail not sent; will retry");
                 metrics::counter!("mail_send_failures_total").increment(1);
-                self.failing.store(true, Ordering::Relaxed);
+                self.recovery
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .failed_at = Some(Instant::now());
                 let writer = self.db.write().await;
                 mail_outbox::Entity::update_many()
                     .col_expr(
@@ -386,6 +413,16 @@ impl Outbox {
             }
         }
     }
+}
+
+/// How long after a failed send a successful one still means "the mail server is back".
+const RECOVERY_WINDOW: Duration = Duration::from_secs(120);
+
+/// This process's view of the mail server's failures.
+#[derive(Default)]
+struct Recovery {
+    failed_at: Option<Instant>,
+    released_at: Option<Instant>,
 }
 
 /// What became of one mail in a round.

@@ -19,11 +19,12 @@ pub const DEFAULT_CONFIG_FILE: &str = "config/latchkey.toml";
 
 /// The top-level keys, the only ones `LATCHKEY_*` variables may set, so unrelated variables
 /// with the same prefix (a test's database URL, say) are not read as configuration.
-const TOP_LEVEL_KEYS: [&str; 12] = [
+const TOP_LEVEL_KEYS: [&str; 13] = [
     "issuer",
     "issuer_insecure_ok",
     "listen",
     "database_url",
+    "database_max_connections",
     "keys",
     "log",
     "mail",
@@ -44,6 +45,8 @@ pub struct Config {
     pub issuer_insecure_ok: bool,
     pub listen: String,
     pub database_url: String,
+    /// Connections this process keeps to the database; 0: 8 to SQLite, 20 to PostgreSQL.
+    pub database_max_connections: u32,
     pub keys: KeysConfig,
     pub log: LogConfig,
     pub mail: MailConfig,
@@ -194,6 +197,8 @@ pub struct KeysConfig {
     pub master_key_file: String,
     /// The master key being replaced, while `keys rotate-master` seals everything anew.
     pub previous_master_key: String,
+    /// The file holding `previous_master_key` (a mounted secret), instead of the key itself.
+    pub previous_master_key_file: String,
     pub rotation_period: Ttl,
     pub publish_ahead: Ttl,
     pub retired_ttl: Ttl,
@@ -221,6 +226,7 @@ impl Default for Config {
             issuer_insecure_ok: false,
             listen: "127.0.0.1:8080".into(),
             database_url: "sqlite://var/latchkey.db?mode=rwc".into(),
+            database_max_connections: 0,
             keys: KeysConfig::default(),
             log: LogConfig::default(),
             mail: MailConfig::default(),
@@ -238,6 +244,7 @@ impl Default for KeysConfig {
         Self {
             master_key: String::new(),
             master_key_file: String::new(),
+            previous_master_key_file: String::new(),
             previous_master_key: String::new(),
             rotation_period: Ttl::from_secs(30 * 86_400),
             publish_ahead: Ttl::from_secs(86_400),
@@ -267,6 +274,24 @@ pub enum ConfigError {
     Invalid { key: &'static str, problem: String },
 }
 
+/// A secret given in the configuration itself, or as the path of a file that holds it (a
+/// mounted secret), but not both.
+fn value_or_file(
+    (value_key, value): (&'static str, &str),
+    (file_key, file): (&'static str, &str),
+) -> Result<String, ConfigError> {
+    match file.trim() {
+        "" => Ok(value.to_owned()),
+        _ if !value.trim().is_empty() => Err(invalid(
+            file_key,
+            format!("give it one way: {value_key} or {file_key}, not both"),
+        )),
+        path => {
+            std::fs::read_to_string(path).map_err(|e| invalid(file_key, format!("{path}: {e}")))
+        }
+    }
+}
+
 fn invalid(key: &'static str, problem: impl std::fmt::Display) -> ConfigError {
     ConfigError::Invalid {
         key,
@@ -289,6 +314,8 @@ pub struct Settings {
     pub issuer: Issuer,
     pub listen: SocketAddr,
     pub database_url: String,
+    /// None: the default for the database's kind.
+    pub database_max_connections: Option<u32>,
     pub master_key: MasterKeySource,
     pub key_policy: KeyPolicy,
     pub jwks_cache: Ttl,
@@ -363,18 +390,18 @@ impl Config {
                 "must be a sqlite:// URL (sqlite://var/latchkey.db?mode=rwc) or a postgres:// URL",
             ));
         }
-        let configured = match self.keys.master_key_file.trim() {
-            "" => self.keys.master_key.clone(),
-            _ if !self.keys.master_key.trim().is_empty() => {
-                return Err(invalid(
-                    "keys.master_key_file",
-                    "give the master key one way: keys.master_key or keys.master_key_file, not both",
-                ));
-            }
-            path => std::fs::read_to_string(path)
-                .map_err(|e| invalid("keys.master_key_file", format!("{path}: {e}")))?,
-        };
-        let master_key = master_key(&configured, &self.keys.previous_master_key)?;
+        let configured = value_or_file(
+            ("keys.master_key", &self.keys.master_key),
+            ("keys.master_key_file", &self.keys.master_key_file),
+        )?;
+        let previous = value_or_file(
+            ("keys.previous_master_key", &self.keys.previous_master_key),
+            (
+                "keys.previous_master_key_file",
+                &self.keys.previous_master_key_file,
+            ),
+        )?;
+        let master_key = master_key(&configured, &previous)?;
         let keys = &self.keys;
         check_keys(keys)?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
@@ -453,6 +480,8 @@ impl Config {
             issuer,
             listen,
             database_url: self.database_url,
+            database_max_connections: (self.database_max_connections > 0)
+                .then_some(self.database_max_connections),
             master_key,
             key_policy: KeyPolicy {
                 rotation_period: keys.rotation_period.as_time_delta(),
