@@ -3,7 +3,9 @@
 # LATCHKEY_TEST_POSTGRES_URL (default: the local server on 127.0.0.1:5432, user postgres), with
 # the pages driven in real Chromium, and node-oidc-provider as a team's own identity provider.
 # Debian's chromium, chromium-driver, dnsmasq-base and caddy are installed when missing (as
-# root), and the provider with npm; without them those tests fail rather than skip.
+# root), and the provider with npm; without them those tests fail rather than skip. The read-
+# only and full SQLite disks are made in a mount namespace, which needs root: without it those
+# two tests say so and pass without running.
 set -euo pipefail
 cd "$(dirname "$0")"
 export LATCHKEY_TEST_POSTGRES_URL=${LATCHKEY_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}

@@ -52,6 +52,20 @@ fn a_listen_address_that_is_not_a_socket_address_is_refused() {
 }
 
 #[test]
+fn a_database_pool_of_one_and_a_long_shutdown_delay_are_refused() {
+    refuses(
+        &[("LATCHKEY_DATABASE_MAX_CONNECTIONS", "1")],
+        &["migrate"],
+        &["database_max_connections", "from 2 to 1000"],
+    );
+    refuses(
+        &[("LATCHKEY_HTTP__SHUTDOWN_DELAY", "5m")],
+        &["migrate"],
+        &["http.shutdown_delay", "at most 60s"],
+    );
+}
+
+#[test]
 fn a_trusted_proxy_that_is_not_an_address_or_cidr_is_refused() {
     refuses(
         &[(
@@ -278,5 +292,17 @@ fn the_master_key_may_come_from_a_file() {
         ],
         &["migrate"],
         &["keys.previous_master_key_file", "/nonexistent/old-key"],
+    );
+    let empty = write_file(db.dir.path(), "empty-key", "\n");
+    refuses(
+        &[
+            ("LATCHKEY_KEYS__MASTER_KEY", new_key.as_str()),
+            (
+                "LATCHKEY_KEYS__PREVIOUS_MASTER_KEY_FILE",
+                empty.to_str().expect("path"),
+            ),
+        ],
+        &["migrate"],
+        &["keys.previous_master_key_file", "is empty"],
     );
 }

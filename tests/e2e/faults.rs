@@ -113,41 +113,13 @@ async fn a_database_outage_is_answered_with_503_and_survived_without_a_restart()
 
     // Token and sign-up load through the outage, each request answered as it should be or
     // with 503; the addresses whose sign-up was answered are kept, to find their mail after.
-    let team = crate::harness::cli_json(
-        &db,
-        &app,
-        &[
-            "team",
-            "create",
-            "--name",
-            "Ops",
-            "--admin",
-            "ops@example.com",
-        ],
-    );
-    let machine = crate::oidc::create_client(
-        &db,
-        &app,
-        &[
-            "--name",
-            "Machine",
-            "--team",
-            team["team_id"].as_str().expect("team_id"),
-            "--grant-type",
-            "client_credentials",
-            "--scope",
-            "api",
-        ],
-    );
+    let (id, secret) =
+        crate::harness::machine_client(|args| crate::harness::cli_json(&db, &app, args));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let load: Vec<_> = (0..4)
         .map(|worker| {
             let (stop, base) = (stop.clone(), app.base_url.clone());
-            let id = machine["client_id"].as_str().expect("id").to_owned();
-            let secret = machine["client_secret"]
-                .as_str()
-                .expect("secret")
-                .to_owned();
+            let (id, secret) = (id.clone(), secret.clone());
             tokio::spawn(async move {
                 let http = reqwest::Client::new();
                 let (mut answered, mut unavailable, mut wrong) = (Vec::new(), 0, Vec::new());

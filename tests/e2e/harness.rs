@@ -280,3 +280,30 @@ pub fn cli_json(db: &TestDb, app: &TestApp, args: &[&str]) -> serde_json::Value 
     assert!(output.status.success(), "{args:?}: {}", stderr(&output));
     serde_json::from_str(&stdout(&output)).expect("one JSON value on stdout")
 }
+
+/// A team, and a `client_credentials` client of it with the scope `api`, made through `cli`
+/// (the real CLI, answering `--json`): the client's id and secret.
+pub fn machine_client(cli: impl Fn(&[&str]) -> serde_json::Value) -> (String, String) {
+    let team = cli(&[
+        "team",
+        "create",
+        "--name",
+        "Ops",
+        "--admin",
+        "ops@example.com",
+    ]);
+    let client = cli(&[
+        "client",
+        "create",
+        "--name",
+        "Machine",
+        "--team",
+        team["team_id"].as_str().expect("team_id"),
+        "--grant-type",
+        "client_credentials",
+        "--scope",
+        "api",
+    ]);
+    let field = |name: &str| client[name].as_str().expect(name).to_owned();
+    (field("client_id"), field("client_secret"))
+}

@@ -149,21 +149,24 @@ impl Drop for Served {
     }
 }
 
-/// Runs `latchkey` once to completion in `dir` with `env`, and returns its exit status and
-/// stderr, waiting at most `within`.
+/// Runs `command` (from [`serve_command`]) until it exits, at most `within`, and returns its
+/// exit status and stderr (read as it goes, so a long one never blocks it).
 pub async fn run_to_exit(mut command: Command, within: Duration) -> Option<(ExitStatus, String)> {
     let mut child = command.spawn().expect("spawn latchkey");
+    let stderr = child.stderr.take().expect("stderr piped");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut std::io::BufReader::new(stderr), &mut text);
+        text
+    });
     let deadline = tokio::time::Instant::now() + within;
     loop {
-        if let Ok(Some(_)) = child.try_wait() {
-            let output = child.wait_with_output().expect("output");
-            return Some((
-                output.status,
-                String::from_utf8_lossy(&output.stderr).into_owned(),
-            ));
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some((status, reader.join().unwrap_or_default()));
         }
         if tokio::time::Instant::now() >= deadline {
             let _ = child.kill();
+            let _ = child.wait();
             return None;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

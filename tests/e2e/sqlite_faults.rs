@@ -152,6 +152,37 @@ fn can_mount() -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// `latchkey serve` on `url` in a mount namespace of its own, made ready by `script` (shell
+/// commands run as root before the binary starts).
+fn serve_in_namespace(
+    db: &TestDb,
+    port: u16,
+    url: &str,
+    key: &str,
+    script: &str,
+) -> std::process::Command {
+    let script = format!("{script} && exec \"$0\" \"$@\"");
+    let wrapper = [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &script,
+    ];
+    serve_command(
+        db.dir.path(),
+        port,
+        &[
+            ("LATCHKEY_DATABASE_URL", url),
+            ("LATCHKEY_KEYS__MASTER_KEY", key),
+            ("LATCHKEY_HTTP__RATE_LIMIT_PER_IP", "1000000"),
+        ],
+        Some(&wrapper),
+    )
+}
+
 /// A database file made by `latchkey migrate` in `dir`.
 fn migrated(dir: &Path, key: &str) -> String {
     let url = format!("sqlite://{}/latchkey.db?mode=rwc", dir.display());
@@ -185,29 +216,11 @@ async fn a_sqlite_file_on_a_read_only_disk_is_named_at_start() {
     let before = std::fs::read(data.join("latchkey.db")).expect("read");
     // The folder bound read-only onto itself, in a mount namespace of the provider's own.
     let script = format!(
-        "mount --bind '{0}' '{0}' && mount -o remount,bind,ro '{0}' && exec \"$0\" \"$@\"",
+        "mount --bind '{0}' '{0}' && mount -o remount,bind,ro '{0}'",
         data.display()
     );
-    let wrapper = [
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        &script,
-    ];
-    let port = free_port();
     let started = run_to_exit(
-        serve_command(
-            db.dir.path(),
-            port,
-            &[
-                ("LATCHKEY_DATABASE_URL", &url),
-                ("LATCHKEY_KEYS__MASTER_KEY", &key),
-            ],
-            Some(&wrapper),
-        ),
+        serve_in_namespace(&db, free_port(), &url, &key, &script),
         Duration::from_secs(30),
     )
     .await;
@@ -242,31 +255,13 @@ async fn a_full_disk_is_answered_with_503_then_served_again_once_there_is_room()
     let data = db.dir.path().join("data");
     std::fs::create_dir(&data).expect("mkdir");
     let script = format!(
-        "mount -t tmpfs -o size=8m tmpfs '{0}' && cp '{1}/latchkey.db' '{0}/' && exec \"$0\" \"$@\"",
+        "mount -t tmpfs -o size=8m tmpfs '{0}' && cp '{1}/latchkey.db' '{0}/'",
         data.display(),
         made.display()
     );
-    let wrapper = [
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        &script,
-    ];
     let url = format!("sqlite://{}/latchkey.db", data.display());
     let port = free_port();
-    let command = serve_command(
-        db.dir.path(),
-        port,
-        &[
-            ("LATCHKEY_DATABASE_URL", &url),
-            ("LATCHKEY_KEYS__MASTER_KEY", &key),
-            ("LATCHKEY_HTTP__RATE_LIMIT_PER_IP", "1000000"),
-        ],
-        Some(&wrapper),
-    );
+    let command = serve_in_namespace(&db, port, &url, &key, &script);
     let mut served = Served::start_command(command, port)
         .await
         .expect("latchkey serve starts on its tmpfs");
@@ -303,7 +298,7 @@ async fn a_full_disk_is_answered_with_503_then_served_again_once_there_is_room()
     assert!(body.contains(UNAVAILABLE), "{body}");
     let logs = served.logs();
     assert!(
-        logs.lines().any(|l| l.contains("WARN")
+        logs.lines().any(|l| l.contains("ERROR")
             && l.contains("the database cannot take requests now")
             && l.contains("full")),
         "a log line says the disk is full: {logs}"

@@ -110,7 +110,7 @@ pub fn unavailable(error: &DbErr) -> bool {
     }
     match driver_error(error) {
         Some(Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed) => true,
-        Some(Sqlx::Database(db)) => match sqlite_code(error) {
+        Some(Sqlx::Database(db)) => match sqlite_extended_code(error) {
             Some(code) => sqlite_unavailable(code),
             None => db.code().is_some_and(|code| postgres_unavailable(&code)),
         },
@@ -121,11 +121,21 @@ pub fn unavailable(error: &DbErr) -> bool {
 /// SQLite's primary result code for `error` (the extended code's low byte), if SQLite
 /// gave it.
 pub fn sqlite_code(error: &DbErr) -> Option<i32> {
+    sqlite_extended_code(error).map(|code| code & 0xff)
+}
+
+/// Whether `error` is one an operator must act on, not one that passes by itself: SQLite's
+/// file read-only, on a full disk, failing to read or write, or not to be opened.
+pub fn needs_operator(error: &DbErr) -> bool {
+    matches!(sqlite_code(error), Some(8 | 10 | 13 | 14))
+}
+
+fn sqlite_extended_code(error: &DbErr) -> Option<i32> {
     let sea_orm::sqlx::Error::Database(db) = driver_error(error)? else {
         return None;
     };
     db.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()?;
-    Some(db.code()?.parse::<i32>().ok()? & 0xff)
+    db.code()?.parse::<i32>().ok()
 }
 
 fn driver_error(error: &DbErr) -> Option<&sea_orm::sqlx::Error> {
@@ -138,10 +148,17 @@ fn driver_error(error: &DbErr) -> Option<&sea_orm::sqlx::Error> {
     }
 }
 
-/// SQLite's result codes for a file that cannot be written now: BUSY (5), LOCKED (6),
-/// READONLY (8), IOERR (10), FULL (13), CANTOPEN (14).
+/// SQLite's (extended) result codes for a file that cannot be written now: BUSY (5, another
+/// process holds the lock), READONLY (8), IOERR (10), FULL (13), CANTOPEN (14). Not
+/// BUSY_SNAPSHOT (517: a read transaction that tried to write, our bug), LOCKED (6: a conflict
+/// within this process, our bug too), nor IOERR_CORRUPTFS (8458: the file is damaged).
 fn sqlite_unavailable(code: i32) -> bool {
-    matches!(code, 5 | 6 | 8 | 10 | 13 | 14)
+    match code & 0xff {
+        5 => code != 517,
+        10 => code != 8458,
+        8 | 13 | 14 => true,
+        _ => false,
+    }
 }
 
 /// PostgreSQL's SQLSTATEs for a server going away or failing over: connection exceptions
@@ -222,11 +239,12 @@ mod tests {
         for code in ["23505", "40001", "42P01"] {
             assert!(!postgres_unavailable(code), "{code}");
         }
-        for code in [5, 6, 8, 10, 13, 14] {
+        // BUSY, READONLY, READONLY_DBMOVED, IOERR, IOERR_WRITE, FULL, CANTOPEN.
+        for code in [5, 8, 1032, 10, 778, 13, 14] {
             assert!(sqlite_unavailable(code), "{code}");
         }
-        // CONSTRAINT, ERROR.
-        for code in [19, 1] {
+        // BUSY_SNAPSHOT, LOCKED, IOERR_CORRUPTFS, CONSTRAINT_UNIQUE, ERROR.
+        for code in [517, 6, 8458, 2067, 1] {
             assert!(!sqlite_unavailable(code), "{code}");
         }
     }

@@ -14,7 +14,10 @@ use arc_swap::ArcSwap;
 use latchkey_keys::KeyRing;
 
 pub use clock::Clock;
-pub use db::{Db, WriteTxn, Writer, sqlite_code, unavailable as database_unavailable};
+pub use db::{
+    Db, WriteTxn, Writer, needs_operator as database_needs_operator, sqlite_code,
+    unavailable as database_unavailable,
+};
 pub use email::{Email, InvalidEmail};
 pub use ids::{
     ClientId, ConnectionId, GrantId, JoinLinkId, RequestId, TeamId, TrustedIssuerId, UserId,

@@ -143,10 +143,15 @@ impl Store {
                 }
             }
             Err(error) => {
-                tracing::error!(%error, links = replies.len(), "writing a batch of login links failed");
                 // Each request gets a copy of the error, of the same kind: a database that
-                // cannot take requests now stays that, and is answered 503.
+                // cannot take requests now stays that, and is answered 503 (and logged there).
                 let unavailable = latchkey_core::database_unavailable(&error);
+                if !unavailable {
+                    tracing::error!(%error, links = replies.len(), "writing a batch of login links failed");
+                } else if latchkey_core::database_needs_operator(&error) {
+                    // The copies cannot carry SQLite's code: said here, for whoever must act.
+                    tracing::error!(%error, links = replies.len(), "the database cannot take requests now");
+                }
                 for reply in replies {
                     let copy = if unavailable {
                         DbErr::Conn(sea_orm::RuntimeErr::Internal(error.to_string()))

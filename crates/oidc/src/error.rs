@@ -69,9 +69,13 @@ impl OAuthError {
 impl From<sea_orm::DbErr> for OAuthError {
     fn from(error: sea_orm::DbErr) -> Self {
         if latchkey_core::database_unavailable(&error) {
-            tracing::warn!(%error, "the database does not answer");
+            if latchkey_core::database_needs_operator(&error) {
+                tracing::error!(%error, "the database cannot take requests now");
+            } else {
+                tracing::warn!(%error, "the database cannot take requests now");
+            }
             return Self::temporarily_unavailable(
-                "the database does not answer; try again in a moment",
+                "the database cannot take requests now; try again in a moment",
             );
         }
         Self::internal(error)

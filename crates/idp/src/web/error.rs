@@ -29,7 +29,11 @@ impl PageError {
             if let Some(db) = current.downcast_ref::<sea_orm::DbErr>()
                 && latchkey_core::database_unavailable(db)
             {
-                tracing::warn!(error = %db, "the database cannot take requests now");
+                if latchkey_core::database_needs_operator(db) {
+                    tracing::error!(error = %db, "the database cannot take requests now");
+                } else {
+                    tracing::warn!(error = %db, "the database cannot take requests now");
+                }
                 return Self::database_unavailable();
             }
             cause = current.source();

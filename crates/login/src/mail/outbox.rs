@@ -216,16 +216,20 @@ impl Outbox {
         .await?;
         self.finish(&dropped, round, mail_outbox::Column::DroppedAt, now)
             .await?;
-        if !delivered.is_empty() {
-            self.after_a_send_succeeded().await?;
+        if !delivered.is_empty()
+            && let Err(error) = self.after_a_send_succeeded().await
+        {
+            // The waiting mail is still retried on its own backoff.
+            tracing::warn!(%error, "mail outbox: making the waiting mail due failed");
         }
         failed.map_or(Ok(()), Err)
     }
 
-    /// A send succeeded: if sends failed in the last two minutes, the mail server is back, so
-    /// every mail waiting on its backoff is made due now (at most once a second). Not just
-    /// once: another replica may still be writing the backoff of sends it made while the
-    /// server was down.
+    /// A send succeeded: if the mail server as a whole failed in the last two minutes, it is
+    /// back, so every mail waiting on its backoff is made due now (at most once a second).
+    /// Not just once: another replica may still be writing the backoff of sends it made while
+    /// the server was down. A mail the server refused (a bad address, a full mailbox) never
+    /// counts: it keeps its backoff, and so does everything else.
     async fn after_a_send_succeeded(&self) -> Result<(), OutboxError> {
         let due = {
             let mut recovery = self
@@ -313,17 +317,23 @@ impl Outbox {
             tracing::error!(mail = %mail.id, "mail dropped: its recipient is not an address");
             return Ok(Delivery::Dropped);
         };
+        // An error is kept with whether the mail server as a whole failed (no connection, a
+        // timeout, "421 service not available"), rather than refused this one mail.
         let result = match &self.settings.transport {
             MailTransport::Smtp(smtp) => smtp
                 .send_raw(&envelope, &bytes)
                 .await
                 .map(|_| None)
-                .map_err(|e| e.to_string()),
+                .map_err(|e| {
+                    // No SMTP reply code: the connection, TLS or a timeout failed.
+                    let server_down = e.status().is_none_or(|code| code.to_string() == "421");
+                    (e.to_string(), server_down)
+                }),
             MailTransport::Files(files, dir) => files
                 .send_raw(&envelope, &bytes)
                 .await
                 .map(|id| Some(dir.join(format!("{id}.eml"))))
-                .map_err(|e| e.to_string()),
+                .map_err(|e| (e.to_string(), true)),
         };
         match result {
             Ok(path) => {
@@ -336,17 +346,19 @@ impl Outbox {
                 }
                 Ok(Delivery::Sent)
             }
-            Err(error) => {
+            Err((error, server_down)) => {
                 // `attempts` already counts this one: the claim added it.
                 let attempts = i64::from(mail.attempts);
                 let backoff =
                     TimeDelta::seconds((1_i64 << attempts.clamp(0, 9)).min(MAX_BACKOFF_SECS));
                 tracing::warn!(mail = %mail.id, attempts, retry_in_s = backoff.num_seconds(), %error, "mail not sent; will retry");
                 metrics::counter!("mail_send_failures_total").increment(1);
-                self.recovery
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .failed_at = Some(Instant::now());
+                if server_down {
+                    self.recovery
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .failed_at = Some(Instant::now());
+                }
                 let writer = self.db.write().await;
                 mail_outbox::Entity::update_many()
                     .col_expr(

@@ -286,9 +286,13 @@ fn value_or_file(
             file_key,
             format!("give it one way: {value_key} or {file_key}, not both"),
         )),
-        path => {
-            std::fs::read_to_string(path).map_err(|e| invalid(file_key, format!("{path}: {e}")))
-        }
+        path => match std::fs::read_to_string(path) {
+            Ok(content) if content.trim().is_empty() => {
+                Err(invalid(file_key, format!("{path} is empty")))
+            }
+            Ok(content) => Ok(content),
+            Err(e) => Err(invalid(file_key, format!("{path}: {e}"))),
+        },
     }
 }
 
@@ -388,6 +392,19 @@ impl Config {
             return Err(invalid(
                 "database_url",
                 "must be a sqlite:// URL (sqlite://var/latchkey.db?mode=rwc) or a postgres:// URL",
+            ));
+        }
+        if self.database_max_connections == 1 || self.database_max_connections > 1_000 {
+            return Err(invalid(
+                "database_max_connections",
+                "must be 0 (the default for the database), or from 2 to 1000: a request may \
+                 hold one connection while it reads with another",
+            ));
+        }
+        if self.http.shutdown_delay.as_duration() > std::time::Duration::from_secs(60) {
+            return Err(invalid(
+                "http.shutdown_delay",
+                "must be at most 60s: a few times the load balancer's check interval is enough",
             ));
         }
         let configured = value_or_file(
