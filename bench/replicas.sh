@@ -43,6 +43,7 @@ basic=$(printf '%s:%s' "$id" "$secret" | base64 -w0)
 csrf=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
 cat > "$work/token.lua" <<LUA
 wrk.method = "POST"
+wrk.path = "/token"
 wrk.body = "grant_type=client_credentials"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Authorization"] = "Basic $basic"
@@ -98,6 +99,11 @@ load() { # script — one wrk per replica at once, 64 connections in all; prints
 
 for replicas in 1 3; do
   start_replicas $replicas
+  # One request of each, to fail loudly rather than measure errors.
+  for port in "${ports[@]}"; do
+    curl -fsS -o /dev/null -H "Authorization: Basic $basic" -d grant_type=client_credentials \
+      "http://127.0.0.1:$port/token" || { echo "token request failed on :$port" >&2; exit 1; }
+  done
   echo "$replicas replica(s): token $(load token)"
   echo "$replicas replica(s): login $(load login)"
   stop_replicas
