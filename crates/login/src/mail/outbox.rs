@@ -228,8 +228,8 @@ impl Outbox {
     /// A send succeeded: if the mail server as a whole failed in the last two minutes, it is
     /// back, so every mail waiting on its backoff is made due now (at most once a second).
     /// Not just once: another replica may still be writing the backoff of sends it made while
-    /// the server was down. A mail the server refused (a bad address, a full mailbox) never
-    /// counts: it keeps its backoff, and so does everything else.
+    /// the server was down. A mail the server refused (a bad address, a full mailbox) does not
+    /// count as the server failing, so such a mail never has the waiting mail retried early.
     async fn after_a_send_succeeded(&self) -> Result<(), OutboxError> {
         let due = {
             let mut recovery = self
