@@ -12,9 +12,7 @@ use serde_json::Value;
 use crate::browser::Browser;
 use crate::browser_sign_on::create_team;
 use crate::harness::{TestApp, TestDb, cli_json, config, eventually};
-use crate::oidc::{
-    REDIRECT_URI, allow, authorize_scopes, callback, create_client, provider, sign_in,
-};
+use crate::oidc::{REDIRECT_URI, allow, authorize_scopes, callback, provider, sign_in, web_client};
 
 /// How many tries race for each secret.
 const RACERS: usize = 20;
@@ -112,15 +110,7 @@ async fn three_replicas_spend_each_secret_once() {
     // An authorization code raced across the replicas: at most one exchange, and a replay
     // seen during the race revokes what the code gave (RFC 6749 §4.1.2), so a stolen code
     // raced against its client leaves neither with tokens.
-    let client = create_client(
-        &db,
-        &p.app,
-        &["--name", "Helpdesk", "--redirect-uri", REDIRECT_URI],
-    );
-    let (client_id, secret) = (
-        client["client_id"].as_str().expect("id").to_owned(),
-        client["client_secret"].as_str().expect("secret").to_owned(),
-    );
+    let (client_id, secret) = web_client(&db, &p.app, "Helpdesk");
     let auth = (client_id.as_str(), secret.as_str());
     let rp = p.rp(&client_id, Some(&secret));
     let browser = Browser::new(&p.app.base_url);

@@ -93,7 +93,7 @@ pub(crate) fn cli_env<'a>(db: &'a TestDb, app: &'a TestApp) -> Vec<(&'a str, &'a
 }
 
 /// A web application's client: confidential, authorization code + refresh, consent required.
-fn web_client(db: &TestDb, app: &TestApp, name: &str) -> (String, String) {
+pub(crate) fn web_client(db: &TestDb, app: &TestApp, name: &str) -> (String, String) {
     let created = create_client(
         db,
         app,

@@ -14,9 +14,7 @@ use tokio::net::TcpListener;
 use crate::browser::Browser;
 use crate::cluster::post_form;
 use crate::harness::{TestApp, TestDb, config};
-use crate::oidc::{
-    REDIRECT_URI, allow, authorize_scopes, callback, create_client, provider, sign_in,
-};
+use crate::oidc::{REDIRECT_URI, allow, authorize_scopes, callback, provider, sign_in, web_client};
 use crate::process::Served;
 use crate::smtp::SmtpSink;
 
@@ -179,15 +177,7 @@ async fn a_replica_killed_mid_load_leaves_no_secret_usable_twice_and_no_mail_stu
     // Secrets to redeem on the doomed replica: authorization codes, refresh tokens and
     // magic links, made on the replica that lives before the other starts (so that no
     // mail of theirs is claimed by it).
-    let client = create_client(
-        &db,
-        &p.app,
-        &["--name", "Helpdesk", "--redirect-uri", REDIRECT_URI],
-    );
-    let (client_id, secret) = (
-        client["client_id"].as_str().expect("id").to_owned(),
-        client["client_secret"].as_str().expect("secret").to_owned(),
-    );
+    let (client_id, secret) = web_client(&db, &p.app, "Helpdesk");
     let auth = (client_id.as_str(), secret.as_str());
     let rp = p.rp(&client_id, Some(&secret));
     let browser = Browser::new(&p.app.base_url);
