@@ -1,7 +1,7 @@
 //! A real SMTP server for the tests, speaking just enough of RFC 5321 for lettre to deliver
 //! to it over TCP; every message is kept and parsed with `mail-parser`.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -63,6 +63,8 @@ pub struct SmtpSink {
     up: Arc<AtomicBool>,
     /// Connections turned away while down.
     refused: Arc<AtomicUsize>,
+    /// How long a mail waits, once taken, for its "250 queued" (milliseconds).
+    answer_after: Arc<AtomicU64>,
     server: JoinHandle<()>,
 }
 
@@ -86,6 +88,13 @@ impl SmtpSink {
         self.up.store(true, Ordering::SeqCst);
     }
 
+    /// From now on a mail is recorded as soon as it is taken, but answered only after
+    /// `after`: the sender learns late that it went out.
+    pub fn answer_after(&self, after: Duration) {
+        let millis = u64::try_from(after.as_millis()).unwrap_or(u64::MAX);
+        self.answer_after.store(millis, Ordering::SeqCst);
+    }
+
     async fn listen(up: bool) -> Self {
         let listener = TcpListener::bind(("127.0.0.1", 0))
             .await
@@ -94,7 +103,13 @@ impl SmtpSink {
         let mails = Arc::new(Mutex::new(Vec::new()));
         let up = Arc::new(AtomicBool::new(up));
         let refused = Arc::new(AtomicUsize::new(0));
-        let (store, taking, turned_away) = (mails.clone(), up.clone(), refused.clone());
+        let answer_after = Arc::new(AtomicU64::new(0));
+        let (store, taking, turned_away, slow) = (
+            mails.clone(),
+            up.clone(),
+            refused.clone(),
+            answer_after.clone(),
+        );
         let server = tokio::spawn(async move {
             while let Ok((mut socket, _)) = listener.accept().await {
                 if !taking.load(Ordering::SeqCst) {
@@ -102,9 +117,9 @@ impl SmtpSink {
                     turned_away.fetch_add(1, Ordering::SeqCst);
                     continue;
                 }
-                let store = store.clone();
+                let (store, slow) = (store.clone(), slow.clone());
                 tokio::spawn(async move {
-                    let _ = session(socket, store).await;
+                    let _ = session(socket, store, slow).await;
                 });
             }
         });
@@ -113,6 +128,7 @@ impl SmtpSink {
             mails,
             up,
             refused,
+            answer_after,
             server,
         }
     }
@@ -162,6 +178,7 @@ impl Drop for SmtpSink {
 async fn session(
     socket: tokio::net::TcpStream,
     store: Arc<Mutex<Vec<Mail>>>,
+    answer_after: Arc<AtomicU64>,
 ) -> std::io::Result<()> {
     let (read, mut write) = socket.into_split();
     let mut lines = BufReader::new(read);
@@ -212,6 +229,8 @@ async fn session(
                     .unwrap_or_default(),
             };
             store.lock().expect("lock").push(mail);
+            let wait = answer_after.load(Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(wait)).await;
             write.write_all(b"250 queued\r\n").await?;
         } else if command.starts_with("QUIT") {
             write.write_all(b"221 bye\r\n").await?;

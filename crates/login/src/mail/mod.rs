@@ -1,6 +1,7 @@
 //! Mail: messages rendered from templates, written to a durable outbox in the same transaction
 //! as what they announce, and delivered by a worker over SMTP (or into `.eml` files).
 
+mod abandoned;
 mod outbox;
 mod reseal;
 mod templates;

@@ -11,6 +11,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
 use tokio::sync::{Notify, watch};
 
+use super::abandoned::AbandonedRounds;
 use super::templates::RenderedMail;
 use super::{MailSettings, MailTransport};
 use crate::entities::mail_outbox;
@@ -52,6 +53,8 @@ pub struct Outbox {
     /// When a send last failed, and when waiting mail was last made due: see
     /// [`Outbox::after_a_send_succeeded`].
     recovery: Arc<std::sync::Mutex<Recovery>>,
+    /// Rounds a database error cut short, settled once it answers again.
+    abandoned: Arc<AbandonedRounds>,
     clock: Clock,
 }
 
@@ -63,6 +66,7 @@ impl Outbox {
             settings,
             wake: Arc::new(Notify::new()),
             recovery: Arc::default(),
+            abandoned: Arc::default(),
             clock,
         }
     }
@@ -136,7 +140,7 @@ impl Outbox {
         }
         let round = uuid::Uuid::new_v4().to_string();
         let writer = self.db.write().await;
-        let claimed = mail_outbox::Entity::update_many()
+        let claimed = match mail_outbox::Entity::update_many()
             .col_expr(mail_outbox::Column::ClaimedUntil, Expr::value(now + CLAIM))
             .col_expr(mail_outbox::Column::ClaimedBy, Expr::value(round.as_str()))
             .col_expr(
@@ -148,8 +152,17 @@ impl Outbox {
             .filter(mail_outbox::Column::DroppedAt.is_null())
             .filter(unclaimed(now))
             .exec(&*writer)
-            .await?
-            .rows_affected;
+            .await
+        {
+            Ok(claimed) => claimed.rows_affected,
+            Err(error) => {
+                // The claim may have been made even though its answer was lost.
+                for group in due.chunks(GROUP) {
+                    self.abandoned.add(&round, group, &[]);
+                }
+                return Err(error.into());
+            }
+        };
         drop(writer);
         if claimed == 0 {
             // Another replica claimed them first.
@@ -177,7 +190,13 @@ impl Outbox {
     async fn deliver_group(&self, group: &[String], round: &str) -> Result<(), OutboxError> {
         let now = self.clock.now();
         let deadline = tokio::time::Instant::now() + SEND_WITHIN;
-        let held = self.renew(group, round, now).await?;
+        let held = match self.renew(group, round, now).await {
+            Ok(held) => held,
+            Err(error) => {
+                self.abandoned.add(round, group, &[]);
+                return Err(error);
+            }
+        };
         let mut sends = stream::iter(held)
             .map(|mail| {
                 let id = mail.id.clone();
@@ -207,15 +226,29 @@ impl Outbox {
         drop(sends);
         // What was sent is marked even if scheduling a retry of another mail failed: left
         // unmarked, it would be sent again once the lease ran out.
-        self.finish(
-            &delivered,
-            round,
-            mail_outbox::Column::SentAt,
-            self.clock.now(),
-        )
-        .await?;
-        self.finish(&dropped, round, mail_outbox::Column::DroppedAt, now)
-            .await?;
+        if let Err(error) = self
+            .finish(
+                &delivered,
+                round,
+                mail_outbox::Column::SentAt,
+                self.clock.now(),
+            )
+            .await
+        {
+            self.abandoned.add(round, group, &delivered);
+            return Err(error);
+        }
+        if let Err(error) = self
+            .finish(&dropped, round, mail_outbox::Column::DroppedAt, now)
+            .await
+        {
+            self.abandoned.add(round, group, &delivered);
+            return Err(error);
+        }
+        if failed.is_some() {
+            // A failed send whose retry could not be scheduled is still leased to this round.
+            self.abandoned.add(round, group, &delivered);
+        }
         if !delivered.is_empty()
             && let Err(error) = self.after_a_send_succeeded().await
         {
@@ -379,8 +412,6 @@ impl Outbox {
         }
     }
 
-    /// Marks mails sent or dropped and erases their sealed bodies: nothing secret outlives
-    /// them.
     async fn finish(
         &self,
         ids: &[String],
@@ -388,31 +419,25 @@ impl Outbox {
         column: mail_outbox::Column,
         now: DateTime<Utc>,
     ) -> Result<(), OutboxError> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let writer = self.db.write().await;
-        mail_outbox::Entity::update_many()
-            .col_expr(column, Expr::value(now))
-            .col_expr(
-                mail_outbox::Column::SealedMessage,
-                Expr::value(Option::<Vec<u8>>::None),
-            )
-            .col_expr(
-                mail_outbox::Column::ClaimedUntil,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .filter(mail_outbox::Column::Id.is_in(ids.iter().map(String::as_str)))
-            .filter(mail_outbox::Column::ClaimedBy.eq(round))
-            .exec(&*writer)
-            .await?;
-        Ok(())
+        Ok(finish(&self.db, ids, round, column, now).await?)
     }
 
     /// The worker: delivers due mail when woken and at least every second, until stopped. A
     /// backlog is worked through batch after batch, not a batch a second.
     pub async fn run(self, mut stopped: watch::Receiver<bool>) {
         loop {
+            if !self.abandoned.is_empty() {
+                match self.abandoned.settle(&self.db, self.clock.now()).await {
+                    Ok(released) if released > 0 => tracing::info!(
+                        released,
+                        "mail outbox: the database answers again; sending what a cut-short round left"
+                    ),
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::debug!(%error, "mail outbox: settling cut-short rounds failed")
+                    }
+                }
+            }
             match self.deliver_due(self.clock.now()).await {
                 Ok(taken) if taken == BATCH as usize && !*stopped.borrow() => continue,
                 Ok(_) => {}
@@ -442,6 +467,39 @@ enum Delivery {
     Sent,
     Dropped,
     Retry,
+}
+
+/// Marks mails sent or dropped and erases their sealed bodies: nothing secret outlives them.
+/// Only mails `round` still holds, and not yet finished: once its lease ran out another
+/// worker may have taken them.
+pub(super) async fn finish(
+    db: &Db,
+    ids: &[String],
+    round: &str,
+    column: mail_outbox::Column,
+    now: DateTime<Utc>,
+) -> Result<(), sea_orm::DbErr> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let writer = db.write().await;
+    mail_outbox::Entity::update_many()
+        .col_expr(column, Expr::value(now))
+        .col_expr(
+            mail_outbox::Column::SealedMessage,
+            Expr::value(Option::<Vec<u8>>::None),
+        )
+        .col_expr(
+            mail_outbox::Column::ClaimedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(mail_outbox::Column::Id.is_in(ids.iter().map(String::as_str)))
+        .filter(mail_outbox::Column::ClaimedBy.eq(round))
+        .filter(mail_outbox::Column::SentAt.is_null())
+        .filter(mail_outbox::Column::DroppedAt.is_null())
+        .exec(&*writer)
+        .await?;
+    Ok(())
 }
 
 fn unclaimed(now: DateTime<Utc>) -> Condition {
