@@ -15,6 +15,7 @@ mod m20261130_000008_team_scoped_integration_identities;
 mod m20261130_000009_add_names;
 mod m20261130_000010_browser_sign_on;
 mod m20261130_000011_create_connections;
+mod m20261130_000012_create_saml;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000009_add_names::Migration),
             Box::new(m20261130_000010_browser_sign_on::Migration),
             Box::new(m20261130_000011_create_connections::Migration),
+            Box::new(m20261130_000012_create_saml::Migration),
         ]
     }
 }

@@ -113,6 +113,10 @@ id!(
     ConnectionId
 );
 id!(
+    /// A team's SAML service provider (`sp_id`).
+    SamlSpId
+);
+id!(
     /// A registered OAuth client (`client_id`).
     ClientId
 );

@@ -20,7 +20,8 @@ pub use db::{
 };
 pub use email::{Email, InvalidEmail};
 pub use ids::{
-    ClientId, ConnectionId, GrantId, JoinLinkId, RequestId, TeamId, TrustedIssuerId, UserId,
+    ClientId, ConnectionId, GrantId, JoinLinkId, RequestId, SamlSpId, TeamId, TrustedIssuerId,
+    UserId,
 };
 pub use issuer::{Issuer, IssuerError};
 

@@ -37,6 +37,12 @@ pub async fn sweep(
             + expired(db, upstream_login::Column::ExpiresAt, now).await?
             + expired(
                 db,
+                latchkey_saml::entities::pending_request::Column::ExpiresAt,
+                now,
+            )
+            .await?
+            + expired(
+                db,
                 address_limit::Column::WindowStartedAt,
                 now - longest_window,
             )

@@ -61,6 +61,10 @@ impl Pages {
                 "upstream.html",
                 include_str!("../../../templates/pages/upstream.html"),
             ),
+            (
+                "saml_post.html",
+                include_str!("../../../templates/pages/saml_post.html"),
+            ),
         ])?;
         Ok(Self { tera })
     }

@@ -35,6 +35,10 @@ pub struct Services {
     pub(crate) teams: Teams,
     /// Teams' own identity providers.
     pub(crate) connections: Connections,
+    /// The SAML service providers teams registered, and the identity provider they sign on
+    /// with.
+    pub(crate) saml_sps: latchkey_saml::ServiceProviders,
+    pub(crate) saml_idp: latchkey_saml::CurrentIdentityProvider,
     /// The last answer to "does the database answer?", asked when a page fails: one ask a
     /// second at most, however many pages fail at once.
     pub(crate) database_check: tokio::sync::Mutex<Option<(std::time::Instant, bool)>>,
@@ -155,6 +159,8 @@ impl AppState {
             authenticator,
             master_key,
         );
+        let saml_sps = latchkey_saml::ServiceProviders::new(db.clone(), issuer.clone());
+        let saml_idp = latchkey_saml::CurrentIdentityProvider::new(issuer.clone(), keys.clone());
         let cookies = CookiePolicy {
             secure: issuer.is_https(),
             // Browsers keep `Secure` cookies from this machine over http, so a framed sign-on
@@ -178,6 +184,8 @@ impl AppState {
             provider,
             teams,
             connections,
+            saml_sps,
+            saml_idp,
             database_check: tokio::sync::Mutex::new(None),
             draining: std::sync::atomic::AtomicBool::new(false),
             cookies,

@@ -21,6 +21,8 @@ pub struct LoadedKey {
     pub(crate) signer: Option<Signer>,
     pub(crate) decoding: DecodingKey,
     pub(crate) jwk: Jwk,
+    /// An RSA key that may sign, as PKCS#8 DER: SAML signs XML with it, outside JWS.
+    rsa_pkcs8: Option<Arc<[u8]>>,
 }
 
 impl LoadedKey {
@@ -31,7 +33,7 @@ impl LoadedKey {
         can_sign: bool,
     ) -> Result<Self, KeyError> {
         let jwk = crate::jwk::public_jwk(material.algorithm(), &material.public_parameters()?)?;
-        Self::from_parts(
+        let mut loaded = Self::from_parts(
             jwk,
             activates_at,
             if can_sign {
@@ -39,7 +41,23 @@ impl LoadedKey {
             } else {
                 None
             },
-        )
+        )?;
+        if can_sign {
+            loaded.keep_rsa_material(material);
+        }
+        Ok(loaded)
+    }
+
+    /// Keeps an RSA key's private material, for a key that may sign.
+    pub(crate) fn keep_rsa_material(&mut self, material: &KeyMaterial) {
+        if material.algorithm() == SigningAlgorithm::Rs256 {
+            self.rsa_pkcs8 = Some(Arc::from(material.pkcs8_der()));
+        }
+    }
+
+    /// The private key as PKCS#8 DER, for an RSA key that may sign.
+    pub fn rsa_pkcs8_der(&self) -> Option<&[u8]> {
+        self.rsa_pkcs8.as_deref()
     }
 
     pub(crate) fn from_parts(
@@ -66,6 +84,7 @@ impl LoadedKey {
             signer,
             decoding,
             jwk,
+            rsa_pkcs8: None,
         })
     }
 }
@@ -115,6 +134,13 @@ impl KeyRing {
             .iter()
             .rev()
             .find(|k| k.algorithm == algorithm && k.activates_at <= now && k.signer.is_some())
+    }
+
+    /// The RSA keys that may sign, active or published ahead, oldest activation first: SAML
+    /// publishes a certificate for each, so that service providers trust the next key before
+    /// it signs.
+    pub fn rsa_signing_keys(&self) -> impl Iterator<Item = &LoadedKey> {
+        self.keys.iter().filter(|k| k.rsa_pkcs8.is_some())
     }
 
     /// Signs `claims` as a compact JWS of type `typ` with the algorithm's active key.

@@ -82,12 +82,17 @@ impl KeyStore {
             {
                 return Err(KeyError::PublicKeyMismatch(row.kid.clone()));
             }
-            let signer = if key.state == KeyState::Retired {
-                None
-            } else {
+            let can_sign = key.state != KeyState::Retired;
+            let signer = if can_sign {
                 Some(material.signer()?)
+            } else {
+                None
             };
-            loaded.push(LoadedKey::from_parts(jwk, row.activates_at, signer)?);
+            let mut parsed = LoadedKey::from_parts(jwk, row.activates_at, signer)?;
+            if can_sign {
+                parsed.keep_rsa_material(&material);
+            }
+            loaded.push(parsed);
         }
         KeyRing::new(loaded)
     }

@@ -255,6 +255,39 @@ impl Sessions {
     }
 }
 
+impl Sessions {
+    /// Ends the live sessions of `user_id` whose `sid` `matches` says: for a logout that
+    /// names sessions by an identifier derived from their `sid` (SAML's `SessionIndex`).
+    pub async fn end_matching(
+        &self,
+        user_id: &UserId,
+        matches: impl Fn(&str) -> bool,
+        now: DateTime<Utc>,
+    ) -> Result<u64, sea_orm::DbErr> {
+        let live = session::Entity::find()
+            .filter(session::Column::UserId.eq(user_id))
+            .filter(session::Column::RevokedAt.is_null())
+            .filter(session::Column::ExpiresAt.gt(now))
+            .all(self.db.read())
+            .await?;
+        let ended: Vec<String> = live
+            .into_iter()
+            .filter(|row| matches(&session_id(&row.id_hash)))
+            .map(|row| row.id_hash)
+            .collect();
+        if ended.is_empty() {
+            return Ok(0);
+        }
+        let result = session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(now))
+            .filter(session::Column::IdHash.is_in(ended))
+            .filter(session::Column::RevokedAt.is_null())
+            .exec(&*self.db.write().await)
+            .await?;
+        Ok(result.rows_affected)
+    }
+}
+
 /// The `sid` of a session, from the hash that is its key.
 fn session_id(id_hash: &str) -> String {
     let mut sid = sha256_hex(format!("sid:{id_hash}").as_bytes());

@@ -1,4 +1,4 @@
-use latchkey_core::{ConnectionId, TeamId, TrustedIssuerId};
+use latchkey_core::{ConnectionId, SamlSpId, TeamId, TrustedIssuerId};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -61,6 +61,76 @@ pub enum Command {
     /// Let a team sign in with its own OpenID provider (Okta, Entra ID, Google Workspace…).
     #[command(subcommand)]
     Connection(ConnectionCommand),
+    /// Register the SAML 2.0 service providers (Genesys Cloud, Intercom…) a team signs in to.
+    #[command(subcommand, name = "saml-sp")]
+    SamlSp(SamlSpCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SamlSpCommand {
+    /// Register a service provider, from flags or from its own metadata. Prints its sp_id and
+    /// the identity provider metadata URL to give it.
+    Add(Box<SamlSpAddArgs>),
+    /// List the service providers of a team, or of every team.
+    List {
+        #[arg(long)]
+        team: Option<TeamId>,
+    },
+    /// Remove a service provider; sign-ons it started and has not finished are dropped.
+    Remove {
+        /// The sp_id `saml-sp add` printed.
+        #[arg(long)]
+        sp: SamlSpId,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SamlSpAddArgs {
+    #[arg(long)]
+    pub team: TeamId,
+    /// The SP's entity ID (its metadata's entityID).
+    #[arg(long = "entity-id", required_unless_present_any = ["metadata_file", "metadata_url"])]
+    pub entity_id: Option<String>,
+    /// Where the SP receives responses (its Assertion Consumer Service). Repeatable.
+    #[arg(long = "acs-url", value_delimiter = ',', required_unless_present_any = ["metadata_file", "metadata_url"])]
+    pub acs_urls: Vec<String>,
+    /// Read the entity ID, ACS URLs, logout URL, NameID format and certificates from the SP's
+    /// metadata file. Flags given beside it win.
+    #[arg(
+        long = "metadata-file",
+        value_name = "FILE",
+        conflicts_with = "metadata_url"
+    )]
+    pub metadata_file: Option<PathBuf>,
+    /// The same, fetched from the SP's metadata URL (https).
+    #[arg(long = "metadata-url", value_name = "URL")]
+    pub metadata_url: Option<String>,
+    /// A name for people and the audit log (default: the entity ID).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Where the SP receives logout requests and responses.
+    #[arg(long = "slo-url")]
+    pub slo_url: Option<String>,
+    /// How the person is named: email (their address) or persistent (an opaque id for this SP).
+    #[arg(long = "name-id-format")]
+    pub name_id_format: Option<String>,
+    /// An attribute NAME=CLAIM (claims: email, name, given_name, family_name, team, role, sub).
+    /// Repeatable. Default: email, firstName, lastName, displayName.
+    #[arg(long = "attribute", value_name = "NAME=CLAIM", value_delimiter = ',')]
+    pub attributes: Vec<String>,
+    /// Encrypt assertions to the certificate in this PEM file.
+    #[arg(long = "encrypt-cert", value_name = "FILE")]
+    pub encrypt_cert: Option<PathBuf>,
+    /// The cipher of encrypted assertions: aes256-gcm or aes256-cbc.
+    #[arg(long)]
+    pub encryption: Option<String>,
+    /// Verify the SP's requests with the certificate in this PEM file; unsigned ones are then
+    /// refused.
+    #[arg(long = "signing-cert", value_name = "FILE")]
+    pub signing_cert: Option<PathBuf>,
+    /// What to sign: assertion, response or both.
+    #[arg(long)]
+    pub sign: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

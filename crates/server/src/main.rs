@@ -6,8 +6,8 @@ use latchkey_server::cli::{
 };
 use latchkey_server::config::Config;
 use latchkey_server::{
-    client_commands, commands, connection_commands, issuer_commands, resource_commands, serve,
-    team_commands, telemetry, user_commands,
+    client_commands, commands, connection_commands, issuer_commands, resource_commands,
+    saml_commands, serve, team_commands, telemetry, user_commands,
 };
 
 fn main() -> ExitCode {
@@ -73,6 +73,7 @@ fn main() -> ExitCode {
             Command::Resource(command) => {
                 resource_commands::run(&settings, command, cli.json).await
             }
+            Command::SamlSp(command) => saml_commands::run(&settings, command, cli.json).await,
         }
     });
     match result {

@@ -46,6 +46,8 @@ pub enum ServeError {
     Resource(#[from] latchkey_oidc::ResourceError),
     #[error("{0}")]
     Connection(#[from] latchkey_oidc::upstream::ConnectionError),
+    #[error("{0}")]
+    Saml(#[from] latchkey_saml::SamlError),
     #[error("reading revocations from the database: {0}")]
     Revocations(String),
     #[error("serving: {0}")]

@@ -59,6 +59,15 @@ impl Continues {
         let Some(id) = request.filter(|id| !id.is_empty()) else {
             return Self::default();
         };
+        if id.starts_with(latchkey_saml::PENDING_PREFIX) {
+            return match state.saml_sps.pending(id, state.now()).await {
+                Ok(Some(pending)) => Self {
+                    request: id.to_owned(),
+                    client: Some(pending.sp.name),
+                },
+                _ => Self::default(),
+            };
+        }
         match state
             .provider
             .pending_client_name(&RequestId::from(id), state.now())

@@ -23,6 +23,7 @@ mod per_ip_limit;
 mod profile;
 mod request_id;
 mod run_to_completion;
+mod saml;
 mod security_headers;
 mod sso_jwt;
 mod sso_oidc;
@@ -94,6 +95,11 @@ pub mod paths {
     pub const TEAM_JOIN_LINK_REVOKE: &str = "/dashboard/settings/team/join-links/revoke";
     pub const TEAM_MEMBER_ROLE: &str = "/dashboard/settings/team/members/role";
     pub const TEAM_MEMBER_REMOVE: &str = "/dashboard/settings/team/members/remove";
+    pub const SAML_METADATA: &str = latchkey_saml::paths::METADATA;
+    pub const SAML_SSO: &str = latchkey_saml::paths::SSO;
+    pub const SAML_INIT: &str = latchkey_saml::paths::INIT;
+    pub const SAML_SLO: &str = latchkey_saml::paths::SLO;
+    pub const SAML_CONTINUE: &str = "/saml/continue";
 
     /// The path of one join link (the route is `JOIN`).
     pub fn join(token: &str) -> String {
@@ -113,6 +119,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(login_routes(&state))
         .merge(oauth_routes(&state))
+        .merge(saml_routes(&state))
         .route(paths::HEALTHZ, get(health::healthz))
         .route(paths::READYZ, get(health::readyz))
         .route(paths::METRICS, get(health::metrics))
@@ -219,6 +226,33 @@ fn oauth_routes(state: &AppState) -> Router<AppState> {
             TOKEN_ROUTES_TIMEOUT,
         )),
     )
+}
+
+/// The SAML identity provider. Keeping a sign-on writes a row, so the routes that do are
+/// limited per client IP, as `/authorize` is; they wait on the database, so they time out.
+fn saml_routes(state: &AppState) -> Router<AppState> {
+    let limit = per_ip_limit::PerIpLimit::new(state);
+    Router::new()
+        .route(paths::SAML_METADATA, get(saml::metadata))
+        .route(
+            paths::SAML_SSO,
+            limit.apply(get(saml::sso_redirect).post(saml::sso_post)),
+        )
+        .route(paths::SAML_INIT, limit.apply(get(saml::init)))
+        .route(paths::SAML_CONTINUE, get(saml::continue_sign_on))
+        .route(
+            paths::SAML_SLO,
+            get(saml::slo_redirect).post(saml::slo_post),
+        )
+        .route_layer(axum::middleware::from_fn(run_to_completion))
+        .route_layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            std::time::Duration::from_secs(15),
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            error::render_page_errors,
+        ))
 }
 
 /// The longest the token, revocation, userinfo and introspection endpoints take.

@@ -1,0 +1,137 @@
+//! Who may sign in to a service provider, and what the assertion says of them: an SP belongs
+//! to a team and admits only its members, as a team-bound OIDC client does.
+
+use latchkey_core::{TeamId, UserId};
+use latchkey_teams::Teams;
+use latchkey_teams::entities::user;
+use sea_orm::EntityTrait;
+
+use crate::{Claim, NameIdFormat, ServiceProvider, ServiceProviders};
+
+/// What an assertion may say of a member.
+#[derive(Clone, Debug)]
+pub struct Person {
+    pub user_id: UserId,
+    pub email: String,
+    pub name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub team: String,
+    pub role: &'static str,
+}
+
+impl ServiceProviders {
+    /// The person, if they are a member of the SP's team.
+    pub async fn admit(
+        &self,
+        sp: &ServiceProvider,
+        user_id: &UserId,
+    ) -> Result<Option<Person>, latchkey_teams::TeamError> {
+        let team_id = TeamId::from(sp.team_id.as_str());
+        let Some(membership) = Teams::membership_in(self.db().read(), &team_id, user_id).await?
+        else {
+            return Ok(None);
+        };
+        let Some(account) = user::Entity::find_by_id(user_id.as_str())
+            .one(self.db().read())
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Person {
+            user_id: user_id.clone(),
+            email: account.email,
+            name: account.name,
+            given_name: account.given_name,
+            family_name: account.family_name,
+            team: membership.team.name,
+            role: membership.role.as_str(),
+        }))
+    }
+}
+
+impl ServiceProvider {
+    /// The person's NameID for this SP: their address, or an identifier of theirs that only
+    /// this SP is given.
+    pub fn name_id(&self, person: &Person) -> String {
+        match self.name_id_format {
+            NameIdFormat::Email => person.email.clone(),
+            NameIdFormat::Persistent => {
+                pairwise(&["persistent", self.sp_id.as_str(), person.user_id.as_str()])
+            }
+        }
+    }
+
+    /// The `SessionIndex` of a session (by its `sid`) at this SP: another SP cannot link it.
+    pub fn session_index(&self, sid: &str) -> String {
+        format!("_{}", pairwise(&["session", self.sp_id.as_str(), sid]))
+    }
+
+    /// The attributes, by the SP's mapping.
+    pub fn attribute_values(&self, person: &Person) -> Vec<(String, String)> {
+        self.attributes
+            .iter()
+            .map(|(name, claim)| {
+                let value = match claim {
+                    Claim::Email => Some(person.email.clone()),
+                    Claim::Name => person.name.clone(),
+                    Claim::GivenName => person.given_name.clone(),
+                    Claim::FamilyName => person.family_name.clone(),
+                    Claim::Team => Some(person.team.clone()),
+                    Claim::Role => Some(person.role.to_owned()),
+                    Claim::Sub => Some(person.user_id.to_string()),
+                };
+                (name.clone(), value.unwrap_or_default())
+            })
+            .collect()
+    }
+}
+
+fn pairwise(parts: &[&str]) -> String {
+    let mut id = latchkey_core::secret::sha256_hex(format!("saml:{}", parts.join(":")).as_bytes());
+    id.truncate(40);
+    id
+}
+
+impl ServiceProviders {
+    /// The member of the SP's team a NameID it was given names.
+    pub async fn user_named(
+        &self,
+        sp: &ServiceProvider,
+        name_id: &str,
+    ) -> Result<Option<UserId>, latchkey_teams::TeamError> {
+        use sea_orm::{ColumnTrait, QueryFilter};
+        let team_id = TeamId::from(sp.team_id.as_str());
+        let candidates: Vec<UserId> = match sp.name_id_format {
+            NameIdFormat::Email => user::Entity::find()
+                .filter(user::Column::Email.eq(name_id))
+                .all(self.db().read())
+                .await?
+                .into_iter()
+                .map(|u| UserId::from(u.id.as_str()))
+                .collect(),
+            NameIdFormat::Persistent => {
+                use latchkey_teams::entities::membership;
+                membership::Entity::find()
+                    .filter(membership::Column::TeamId.eq(team_id.as_str()))
+                    .all(self.db().read())
+                    .await?
+                    .into_iter()
+                    .map(|m| UserId::from(m.user_id.as_str()))
+                    .filter(|user_id| {
+                        pairwise(&["persistent", sp.sp_id.as_str(), user_id.as_str()]) == name_id
+                    })
+                    .collect()
+            }
+        };
+        for user_id in candidates {
+            if Teams::role_of(self.db().read(), &team_id, &user_id)
+                .await?
+                .is_some()
+            {
+                return Ok(Some(user_id));
+            }
+        }
+        Ok(None)
+    }
+}

@@ -1,0 +1,131 @@
+//! Certificates: the service providers' (checked when registered) and the identity
+//! provider's own, one per RSA key of the key ring that may sign. The latter is self-signed
+//! and made the same on every replica and at every start: its fields come from the key and
+//! its activation, and an RSA PKCS#1 v1.5 signature is deterministic.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Datelike, TimeDelta, Utc};
+
+use crate::SamlError;
+
+/// A service provider's certificate, known to parse.
+#[derive(Clone, Debug)]
+pub struct Certificate {
+    pem: String,
+}
+
+impl Certificate {
+    pub fn from_pem(pem: &str) -> Result<Self, String> {
+        if !pem.contains("-----BEGIN CERTIFICATE-----") {
+            return Err("expected a PEM certificate (-----BEGIN CERTIFICATE-----)".to_owned());
+        }
+        saml_rs::crypto::keys::load_certificate(pem).map_err(|e| e.to_string())?;
+        Ok(Self {
+            pem: pem.to_owned(),
+        })
+    }
+
+    pub fn pem(&self) -> &str {
+        &self.pem
+    }
+}
+
+/// A bare base64 certificate (as metadata carries it) as PEM.
+pub(crate) fn pem_of_base64(base64: &str) -> String {
+    let body: String = base64.chars().filter(|c| !c.is_whitespace()).collect();
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .filter_map(|chunk| std::str::from_utf8(chunk).ok())
+        .collect();
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    )
+}
+
+/// The base64 body of a PEM certificate, as `X509Certificate` carries it.
+pub(crate) fn base64_of_pem(pem: &str) -> String {
+    pem.lines()
+        .filter(|line| !line.starts_with("-----"))
+        .map(str::trim)
+        .collect()
+}
+
+/// One signing key of the identity provider: its certificate, and the key parsed once.
+pub struct IdpCredential {
+    pub kid: String,
+    pub activates_at: DateTime<Utc>,
+    pub cert_pem: String,
+    pub(crate) key: bergshamra::keys::Key,
+}
+
+impl IdpCredential {
+    /// The credential of an RSA key (PKCS#8 DER) activating at `activates_at`.
+    pub fn new(
+        kid: &str,
+        activates_at: DateTime<Utc>,
+        pkcs8_der: &[u8],
+        issuer: &str,
+    ) -> Result<Self, SamlError> {
+        let failed = |e: String| SamlError::Signing(format!("key {kid}: {e}"));
+        let key_pem = private_key_pem(pkcs8_der);
+        let pair = rcgen::KeyPair::from_pem_and_sign_algo(&key_pem, &rcgen::PKCS_RSA_SHA256)
+            .map_err(|e| failed(e.to_string()))?;
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new())
+            .map_err(|e| failed(e.to_string()))?;
+        let mut name = rcgen::DistinguishedName::new();
+        let host = url::Url::parse(issuer)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "latchkey".to_owned());
+        name.push(
+            rcgen::DnType::CommonName,
+            format!("{host} SAML signing {kid}"),
+        );
+        name.push(rcgen::DnType::OrganizationName, "Latchkey");
+        params.distinguished_name = name;
+        // Valid from the day before the key activates (clocks differ) for ten years: SAML
+        // service providers mostly ignore the dates, and the key ring retires the key.
+        let from = activates_at - TimeDelta::days(1);
+        let until = from + TimeDelta::days(3650);
+        params.not_before = day(from);
+        params.not_after = day(until);
+        let cert = params
+            .self_signed(&pair)
+            .map_err(|e| failed(e.to_string()))?;
+        let key = saml_rs::crypto::keys::load_private_key(&key_pem, None)
+            .map_err(|e| failed(e.to_string()))?;
+        Ok(Self {
+            kid: kid.to_owned(),
+            activates_at,
+            cert_pem: cert.pem(),
+            key,
+        })
+    }
+
+    /// The certificate's base64 body, for metadata and `KeyInfo`.
+    pub fn cert_base64(&self) -> String {
+        base64_of_pem(&self.cert_pem)
+    }
+}
+
+fn day(at: DateTime<Utc>) -> time::OffsetDateTime {
+    let month = u8::try_from(at.month()).unwrap_or(1);
+    rcgen::date_time_ymd(at.year(), month, u8::try_from(at.day()).unwrap_or(1))
+}
+
+/// A PKCS#8 DER private key as PEM.
+pub(crate) fn private_key_pem(pkcs8_der: &[u8]) -> String {
+    let body = STANDARD.encode(pkcs8_der);
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .filter_map(|chunk| std::str::from_utf8(chunk).ok())
+        .collect();
+    format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        lines.join("\n")
+    )
+}

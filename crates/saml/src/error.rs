@@ -1,0 +1,45 @@
+//! Why registering a service provider, or answering one, failed. Each says what to fix.
+
+use latchkey_teams::TeamError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SamlError {
+    #[error(
+        "the entity ID must be 1 to 512 characters, without spaces (the SP's metadata names it entityID)"
+    )]
+    EntityId,
+    #[error("an SP with the entity ID {0:?} is already registered: remove it first")]
+    EntityIdTaken(String),
+    #[error("the name must be at most 200 characters on one line")]
+    Name,
+    #[error("give at least one ACS URL (--acs-url), where the SP receives responses")]
+    NoAcsUrl,
+    #[error("an SP may register at most {0} ACS URLs")]
+    TooManyAcsUrls(usize),
+    #[error("{0:?} is not an https URL (http is allowed on localhost only), without a fragment")]
+    Url(String),
+    #[error("{0:?} is not an attribute name: 1 to 256 characters without spaces")]
+    AttributeName(String),
+    #[error("the attribute {0:?} is given twice")]
+    AttributeTwice(String),
+    #[error(
+        "{0:?} is not NAME=CLAIM; the claims are email, name, given_name, family_name, team, role and sub"
+    )]
+    Attribute(String),
+    #[error("the {0} certificate cannot be read: {1}")]
+    Certificate(&'static str, String),
+    #[error("the SP's metadata cannot be used: {0}")]
+    Metadata(String),
+    #[error("a team may register at most {0} SAML service providers: remove one first")]
+    TooMany(usize),
+    #[error("there is no such team: use the team_id that `latchkey team create` printed")]
+    NoTeam,
+    #[error(transparent)]
+    Team(TeamError),
+    #[error("there is no SAML service provider {0:?}")]
+    NotFound(String),
+    #[error("signing: {0}")]
+    Signing(String),
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+}

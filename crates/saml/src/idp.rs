@@ -1,0 +1,530 @@
+//! The identity provider for one snapshot of the key ring: its metadata, the requests it
+//! reads (through saml-rs, which refuses DTDs, bounds inflation and checks signatures
+//! against XML signature wrapping), and the responses it signs.
+
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use latchkey_keys::KeyRing;
+use quick_xml::escape::escape;
+use saml_rs::{
+    AuthnRequest, AuthnRequestAgePolicy, AuthnRequestValidationPolicy, BrowserInput,
+    CertificatePem, Credentials, EntityId, ForceAuthn, FormField, Idp, IdpConfig,
+    IdpValidationPolicy, IsPassive, LogoutPolicy, LogoutRequest, LogoutSignaturePolicy,
+    MetadataTrustPolicy, PrivateKeyPem, Received, ReplayPolicy, RespondSlo, Saml,
+    SamlValidationContext, SloEndpoint, SpDescriptor, SsoEndpoint,
+};
+
+use crate::cert::{IdpCredential, base64_of_pem};
+use crate::response::{self, Issue};
+use crate::{NameIdFormat, SamlError, ServiceProvider, paths};
+
+/// The largest SAML message read, encoded (a form field or a query parameter).
+pub const MAX_MESSAGE: usize = 64 * 1024;
+/// How old a request may be when it arrives (beside saml-rs's clock skew).
+pub const REQUEST_MAX_AGE: Duration = Duration::from_secs(300);
+
+const MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
+const POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+const REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+
+/// A message as a binding carried it.
+pub enum Inbound {
+    /// HTTP-Redirect: the raw query string, as sent (its signature covers the encoded bytes).
+    Redirect(String),
+    /// HTTP-POST: the form's `SAMLRequest` and `RelayState`.
+    Post {
+        message: String,
+        relay_state: Option<String>,
+    },
+}
+
+/// Why a request from a service provider is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("the request cannot be read: {0}")]
+    Unreadable(String),
+    #[error("the request names no issuer")]
+    NoIssuer,
+    #[error("its signature is missing or does not verify with the service provider's certificate")]
+    Signature,
+    #[error("the request was refused: {0}")]
+    Refused(String),
+}
+
+impl From<saml_rs::SamlError> for RequestError {
+    fn from(error: saml_rs::SamlError) -> Self {
+        use saml_rs::SamlError as E;
+        match error {
+            E::SignatureVerification { .. } | E::SignatureMissing => Self::Signature,
+            E::Xml(_) | E::Base64(_) | E::Deflate(_) | E::Invalid(_) => {
+                Self::Unreadable(error.to_string())
+            }
+            other => Self::Refused(other.to_string()),
+        }
+    }
+}
+
+/// What an `AuthnRequest` asks, once read and checked.
+#[derive(Debug)]
+pub struct SignOnRequest {
+    pub id: String,
+    /// The ACS URL it names, if any: used only when registered.
+    pub acs_url: Option<String>,
+    pub force_authn: bool,
+    pub is_passive: bool,
+    pub relay_state: Option<String>,
+    /// The NameID format it asks for, when it names one Latchkey does not give.
+    pub unsupported_name_id_format: Option<String>,
+}
+
+/// What a `LogoutRequest` asks.
+pub struct LogoutAsk {
+    pub received: Received<LogoutRequest>,
+    pub name_id: Option<String>,
+    pub session_indexes: Vec<String>,
+}
+
+/// The identity provider, for one key ring.
+pub struct IdentityProvider {
+    entity_id: String,
+    sso_url: String,
+    slo_url: String,
+    /// Every RSA key that may sign, oldest activation first.
+    credentials: Vec<IdpCredential>,
+    /// The kid of the key that signs.
+    signing_kid: String,
+    /// Reads requests of SPs that sign theirs (a signature is required), and of those that
+    /// do not (a signature is checked only if present).
+    strict: Saml<Idp>,
+    lax: Saml<Idp>,
+}
+
+impl IdentityProvider {
+    /// The entity ID of the identity provider under `issuer`: its metadata URL.
+    pub fn entity_id_of(issuer: &latchkey_core::Issuer) -> String {
+        issuer.endpoint(paths::METADATA)
+    }
+
+    pub fn new(
+        issuer: &latchkey_core::Issuer,
+        ring: &KeyRing,
+        now: DateTime<Utc>,
+    ) -> Result<Self, SamlError> {
+        let entity_id = Self::entity_id_of(issuer);
+        let credentials = ring
+            .rsa_signing_keys()
+            .filter_map(|key| {
+                let der = key.rsa_pkcs8_der()?;
+                Some(IdpCredential::new(
+                    &key.kid,
+                    key.activates_at,
+                    der,
+                    issuer.as_str(),
+                ))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let signing = credentials
+            .iter()
+            .rev()
+            .find(|c| c.activates_at <= now)
+            .ok_or_else(|| {
+                SamlError::Signing("no RSA key is active: run `latchkey keys rotate`".to_owned())
+            })?;
+        let sso_url = issuer.endpoint(paths::SSO);
+        let slo_url = issuer.endpoint(paths::SLO);
+        let engine = |strict: bool| -> Result<Saml<Idp>, SamlError> {
+            let failed = |e: saml_rs::SamlError| SamlError::Signing(e.to_string());
+            let key_pem = signing_key_pem(ring, &signing.kid)?;
+            let requests = if strict {
+                LogoutSignaturePolicy::RequireSigned
+            } else {
+                LogoutSignaturePolicy::AllowUnsignedForCompatibility
+            };
+            let config = IdpConfig::builder(EntityId::try_new(entity_id.clone()).map_err(failed)?)
+                .sso_endpoint(SsoEndpoint::redirect(sso_url.clone()).map_err(failed)?)
+                .sso_endpoint(SsoEndpoint::post(sso_url.clone()).map_err(failed)?)
+                .slo_endpoint(SloEndpoint::redirect(slo_url.clone()).map_err(failed)?)
+                .slo_endpoint(SloEndpoint::post(slo_url.clone()).map_err(failed)?)
+                .name_id_format(saml_rs::NameIdFormat::EmailAddress)
+                .credentials(Credentials {
+                    signing_key: Some(PrivateKeyPem::new(key_pem)),
+                    signing_certificate: Some(CertificatePem::new(signing.cert_pem.clone())),
+                    ..Credentials::default()
+                })
+                .validation(IdpValidationPolicy {
+                    authn_requests: if strict {
+                        AuthnRequestValidationPolicy::RequireSigned
+                    } else {
+                        AuthnRequestValidationPolicy::AllowUnsignedVerifyIfPresent
+                    },
+                    logout: LogoutPolicy {
+                        requests,
+                        responses: requests,
+                    },
+                })
+                .build()
+                .map_err(failed)?;
+            Saml::idp(config).map_err(failed)
+        };
+        let signing_kid = signing.kid.clone();
+        Ok(Self {
+            strict: engine(true)?,
+            lax: engine(false)?,
+            entity_id,
+            sso_url,
+            slo_url,
+            credentials,
+            signing_kid,
+        })
+    }
+
+    /// Whether this was built for the key that signs at `now` in `ring`.
+    pub fn signs_with(&self, kid: &str) -> bool {
+        self.signing_kid == kid
+    }
+
+    pub fn entity_id(&self) -> &str {
+        &self.entity_id
+    }
+
+    /// The certificate that signs now (PEM).
+    pub fn signing_certificate(&self) -> &str {
+        self.signing().map_or("", |c| c.cert_pem.as_str())
+    }
+
+    fn signing(&self) -> Option<&IdpCredential> {
+        self.credentials.iter().find(|c| c.kid == self.signing_kid)
+    }
+
+    /// The metadata: both bindings of sign-on and logout, the NameID formats, and a
+    /// certificate for each key that may sign, so a key published ahead is trusted before it
+    /// signs.
+    pub fn metadata_xml(&self) -> String {
+        let keys: String = self
+            .credentials
+            .iter()
+            .map(|c| {
+                format!(
+                    "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:KeyName>{}</ds:KeyName><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>",
+                    escape(c.kid.as_str()),
+                    c.cert_base64()
+                )
+            })
+            .collect();
+        let (slo, sso) = (escape(self.slo_url.as_str()), escape(self.sso_url.as_str()));
+        format!(
+            concat!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
+                "<md:EntityDescriptor xmlns:md=\"{md}\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"{entity}\">",
+                "<md:IDPSSODescriptor WantAuthnRequestsSigned=\"false\" protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">",
+                "{keys}",
+                "<md:SingleLogoutService Binding=\"{redirect}\" Location=\"{slo}\"/>",
+                "<md:SingleLogoutService Binding=\"{post}\" Location=\"{slo}\"/>",
+                "<md:NameIDFormat>{email}</md:NameIDFormat>",
+                "<md:NameIDFormat>{persistent}</md:NameIDFormat>",
+                "<md:SingleSignOnService Binding=\"{redirect}\" Location=\"{sso}\"/>",
+                "<md:SingleSignOnService Binding=\"{post}\" Location=\"{sso}\"/>",
+                "</md:IDPSSODescriptor></md:EntityDescriptor>\n"
+            ),
+            md = MD,
+            entity = escape(self.entity_id.as_str()),
+            keys = keys,
+            redirect = REDIRECT,
+            post = POST,
+            slo = slo,
+            sso = sso,
+            email = NameIdFormat::Email.urn(),
+            persistent = NameIdFormat::Persistent.urn(),
+        )
+    }
+
+    /// Reads and checks an `AuthnRequest` from `sp`: its signature (required when the SP
+    /// registered a signing certificate), its destination and its age.
+    pub fn read_authn_request(
+        &self,
+        sp: &ServiceProvider,
+        inbound: Inbound,
+        now: DateTime<Utc>,
+    ) -> Result<SignOnRequest, RequestError> {
+        let descriptor = descriptor(sp)?;
+        let input = match inbound {
+            Inbound::Redirect(query) => BrowserInput::<AuthnRequest>::redirect(query),
+            Inbound::Post {
+                message,
+                relay_state,
+            } => BrowserInput::<AuthnRequest>::post(form_fields(message, relay_state)),
+        };
+        let received = self
+            .engine(sp)
+            .receive_sso(&descriptor, input, validation(now))?;
+        let message = received.message();
+        let unsupported_name_id_format = message
+            .name_id_policy()
+            .and_then(|p| p.format())
+            .map(|f| f.as_uri().to_owned())
+            .filter(|uri| {
+                NameIdFormat::from_urn(uri).is_none()
+                    && uri != "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+            });
+        Ok(SignOnRequest {
+            id: message.id().as_str().to_owned(),
+            acs_url: message.acs_url().map(|u| u.as_str().to_owned()),
+            force_authn: message.force_authn() == Some(ForceAuthn::Required),
+            is_passive: message.is_passive() == Some(IsPassive::Required),
+            relay_state: received.relay_state().as_deref().map(str::to_owned),
+            unsupported_name_id_format,
+        })
+    }
+
+    /// Reads and checks a `LogoutRequest` from `sp`.
+    pub fn read_logout_request(
+        &self,
+        sp: &ServiceProvider,
+        inbound: Inbound,
+        now: DateTime<Utc>,
+    ) -> Result<LogoutAsk, RequestError> {
+        let descriptor = descriptor(sp)?;
+        let input = match inbound {
+            Inbound::Redirect(query) => BrowserInput::<LogoutRequest>::redirect(query),
+            Inbound::Post {
+                message,
+                relay_state,
+            } => BrowserInput::<LogoutRequest>::post(form_fields(message, relay_state)),
+        };
+        let received = self
+            .engine(sp)
+            .receive_slo(&descriptor, input, validation(now))?;
+        let message = received.message();
+        let name_id = message.name_id().map(|n| n.value().to_owned());
+        let session_indexes = message
+            .session_indexes()
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect();
+        Ok(LogoutAsk {
+            received,
+            name_id,
+            session_indexes,
+        })
+    }
+
+    /// The signed `LogoutResponse` to a request, as a redirect URL (`post` false) or as the
+    /// action and fields of a form to post.
+    pub fn logout_response(
+        &self,
+        sp: &ServiceProvider,
+        ask: &LogoutAsk,
+        post: bool,
+    ) -> Result<Outgoing, SamlError> {
+        let failed = |e: saml_rs::SamlError| SamlError::Signing(e.to_string());
+        let descriptor = descriptor(sp).map_err(|e| SamlError::Signing(e.to_string()))?;
+        let options = if post {
+            RespondSlo::post()
+        } else {
+            RespondSlo::redirect()
+        };
+        let outbound = self
+            .engine(sp)
+            .respond_slo(&descriptor, &ask.received, options)
+            .map_err(failed)?;
+        if post {
+            let form = outbound.post_form().map_err(failed)?;
+            Ok(Outgoing::Post {
+                action: form.action().as_str().to_owned(),
+                fields: form
+                    .fields()
+                    .iter()
+                    .map(|f| (f.name().to_owned(), f.value().to_owned()))
+                    .collect(),
+            })
+        } else {
+            Ok(Outgoing::Redirect(
+                outbound.redirect_url().map_err(failed)?.to_owned(),
+            ))
+        }
+    }
+
+    /// A signed (and, for an SP that asked, encrypted) `Response`, base64 for the form.
+    pub fn response(&self, issue: &Issue<'_>) -> Result<String, SamlError> {
+        let signing = self
+            .signing()
+            .ok_or_else(|| SamlError::Signing("no signing key".to_owned()))?;
+        Ok(STANDARD.encode(response::build(issue, signing)?))
+    }
+
+    /// A signed `Response` saying why there is no assertion, base64 for the form.
+    pub fn status_response(
+        &self,
+        destination: &str,
+        in_response_to: Option<&str>,
+        status: (&str, &str),
+        now: DateTime<Utc>,
+    ) -> Result<String, SamlError> {
+        let signing = self
+            .signing()
+            .ok_or_else(|| SamlError::Signing("no signing key".to_owned()))?;
+        let xml = response::build_status(
+            &self.entity_id,
+            destination,
+            in_response_to,
+            status,
+            now,
+            signing,
+        )?;
+        Ok(STANDARD.encode(xml))
+    }
+
+    fn engine(&self, sp: &ServiceProvider) -> &Saml<Idp> {
+        if sp.signing_cert.is_some() {
+            &self.strict
+        } else {
+            &self.lax
+        }
+    }
+}
+
+/// Where a message goes back to the SP.
+pub enum Outgoing {
+    Redirect(String),
+    Post {
+        action: String,
+        fields: Vec<(String, String)>,
+    },
+}
+
+fn form_fields(message: String, relay_state: Option<String>) -> Vec<FormField> {
+    let mut fields = vec![FormField::new("SAMLRequest", message)];
+    if let Some(relay_state) = relay_state {
+        fields.push(FormField::new("RelayState", relay_state));
+    }
+    fields
+}
+
+fn validation(now: DateTime<Utc>) -> SamlValidationContext<'static> {
+    let now = SystemTime::UNIX_EPOCH
+        + Duration::from_millis(u64::try_from(now.timestamp_millis()).unwrap_or(0));
+    // Replays are refused by Latchkey's own store, shared by every replica.
+    SamlValidationContext::new(now, ReplayPolicy::DisabledForCompatibility).with_authn_request_age(
+        AuthnRequestAgePolicy::Bounded {
+            max_age: REQUEST_MAX_AGE,
+        },
+    )
+}
+
+/// The SP as saml-rs reads it: metadata written from its registration.
+fn descriptor(sp: &ServiceProvider) -> Result<SpDescriptor, RequestError> {
+    let key = sp
+        .signing_cert
+        .as_deref()
+        .map(|pem| {
+            format!(
+                "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>",
+                base64_of_pem(pem)
+            )
+        })
+        .unwrap_or_default();
+    let acs: String = sp
+        .acs_urls
+        .iter()
+        .enumerate()
+        .map(|(index, url)| {
+            format!(
+                "<md:AssertionConsumerService Binding=\"{POST}\" Location=\"{}\" index=\"{index}\"/>",
+                escape(url.as_str())
+            )
+        })
+        .collect();
+    let slo = sp
+        .slo_url
+        .as_deref()
+        .map(|url| {
+            let url = escape(url);
+            format!(
+                "<md:SingleLogoutService Binding=\"{REDIRECT}\" Location=\"{url}\"/><md:SingleLogoutService Binding=\"{POST}\" Location=\"{url}\"/>"
+            )
+        })
+        .unwrap_or_default();
+    let xml = format!(
+        "<md:EntityDescriptor xmlns:md=\"{MD}\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"{}\"><md:SPSSODescriptor AuthnRequestsSigned=\"{}\" protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">{key}{slo}<md:NameIDFormat>{}</md:NameIDFormat>{acs}</md:SPSSODescriptor></md:EntityDescriptor>",
+        escape(sp.entity_id.as_str()),
+        sp.signing_cert.is_some(),
+        sp.name_id_format.urn(),
+    );
+    let entity = EntityId::try_new(sp.entity_id.clone())
+        .map_err(|e| RequestError::Refused(e.to_string()))?;
+    SpDescriptor::from_metadata_xml_for(entity, &xml, MetadataTrustPolicy::UnsignedForCompatibility)
+        .map_err(|e| RequestError::Refused(format!("the SP's registration: {e}")))
+}
+
+fn signing_key_pem(ring: &KeyRing, kid: &str) -> Result<String, SamlError> {
+    let der = ring
+        .rsa_signing_keys()
+        .find(|k| k.kid == kid)
+        .and_then(|k| k.rsa_pkcs8_der())
+        .ok_or_else(|| SamlError::Signing(format!("key {kid} is gone")))?;
+    Ok(crate::cert::private_key_pem(der))
+}
+
+/// The issuer an encoded request names, read before anything else is known of it: which SP
+/// sent it decides how the rest is checked. The XML is read with DTDs refused.
+pub fn peek_issuer(inbound: &Inbound) -> Result<String, RequestError> {
+    let xml = match inbound {
+        Inbound::Redirect(query) => {
+            let encoded = url::form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == "SAMLRequest")
+                .map(|(_, v)| v.into_owned())
+                .ok_or_else(|| RequestError::Unreadable("there is no SAMLRequest".to_owned()))?;
+            let compressed = decode_base64(&encoded)?;
+            inflate(&compressed)?
+        }
+        Inbound::Post { message, .. } => decode_base64(message)?,
+    };
+    let xml = String::from_utf8(xml)
+        .map_err(|_| RequestError::Unreadable("it is not UTF-8".to_owned()))?;
+    let document = roxmltree::Document::parse(&xml).map_err(|e| {
+        RequestError::Unreadable(format!("not well-formed XML without a DTD ({e})"))
+    })?;
+    document
+        .root_element()
+        .children()
+        .find(|n| n.has_tag_name(("urn:oasis:names:tc:SAML:2.0:assertion", "Issuer")))
+        .and_then(|n| n.text())
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .ok_or(RequestError::NoIssuer)
+}
+
+fn decode_base64(encoded: &str) -> Result<Vec<u8>, RequestError> {
+    if encoded.len() > MAX_MESSAGE {
+        return Err(RequestError::Unreadable(format!(
+            "it is larger than {} KiB",
+            MAX_MESSAGE / 1024
+        )));
+    }
+    let compact: String = encoded.chars().filter(|c| !c.is_whitespace()).collect();
+    STANDARD
+        .decode(compact)
+        .map_err(|e| RequestError::Unreadable(format!("not base64 ({e})")))
+}
+
+/// Raw DEFLATE, as the Redirect binding carries it, bounded: a small request cannot inflate
+/// into a large one.
+fn inflate(compressed: &[u8]) -> Result<Vec<u8>, RequestError> {
+    use std::io::Read;
+    let limit = 4 * MAX_MESSAGE;
+    let mut out = Vec::new();
+    flate2::read::DeflateDecoder::new(compressed)
+        .take(u64::try_from(limit + 1).unwrap_or(u64::MAX))
+        .read_to_end(&mut out)
+        .map_err(|e| RequestError::Unreadable(format!("not DEFLATE ({e})")))?;
+    if out.len() > limit {
+        return Err(RequestError::Unreadable(format!(
+            "it inflates to more than {} KiB",
+            limit / 1024
+        )));
+    }
+    Ok(out)
+}

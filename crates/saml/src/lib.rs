@@ -1,0 +1,219 @@
+//! SAML 2.0 identity provider: the service providers a team registers, the requests they send
+//! (read with DTDs refused, sizes bounded and signatures checked) and the responses Latchkey
+//! signs, and encrypts, for them. Nothing here knows HTTP: the web layer hands in what a
+//! binding carried and gets back what to post or redirect.
+
+mod admission;
+mod cert;
+mod current;
+pub mod entities;
+mod error;
+mod idp;
+mod pending;
+mod registry;
+pub mod response;
+mod sp_metadata;
+
+use serde::{Deserialize, Serialize};
+
+pub use admission::Person;
+pub use cert::Certificate;
+pub use current::CurrentIdentityProvider;
+pub use error::SamlError;
+pub use idp::{
+    IdentityProvider, Inbound, LogoutAsk, MAX_MESSAGE, Outgoing, RequestError, SignOnRequest,
+    peek_issuer,
+};
+pub use pending::{HoldError, PENDING_PREFIX, PENDING_TTL, PendingSignOn};
+pub use registry::{NewServiceProvider, ServiceProvider, ServiceProviders};
+pub use sp_metadata::SpMetadata;
+
+/// The paths of the SAML endpoints, under the issuer.
+pub mod paths {
+    pub const METADATA: &str = "/saml/metadata";
+    pub const SSO: &str = "/saml/sso";
+    pub const INIT: &str = "/saml/init";
+    pub const SLO: &str = "/saml/slo";
+}
+
+/// How the person is named to the SP.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NameIdFormat {
+    /// Their address (`emailAddress`).
+    #[default]
+    Email,
+    /// An opaque identifier, stable for the person and this SP only.
+    Persistent,
+}
+
+impl NameIdFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Persistent => "persistent",
+        }
+    }
+
+    pub fn urn(self) -> &'static str {
+        match self {
+            Self::Email => "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+            Self::Persistent => "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+        }
+    }
+
+    /// The format a request or metadata names by URN, if Latchkey gives it.
+    pub fn from_urn(urn: &str) -> Option<Self> {
+        [Self::Email, Self::Persistent]
+            .into_iter()
+            .find(|f| f.urn() == urn)
+    }
+}
+
+impl std::str::FromStr for NameIdFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "email" => Ok(Self::Email),
+            "persistent" => Ok(Self::Persistent),
+            other => Err(format!(
+                "{other:?} is not a NameID format: email or persistent"
+            )),
+        }
+    }
+}
+
+/// What is signed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Signing {
+    #[default]
+    Assertion,
+    Response,
+    Both,
+}
+
+impl Signing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Assertion => "assertion",
+            Self::Response => "response",
+            Self::Both => "both",
+        }
+    }
+
+    pub fn assertion(self) -> bool {
+        matches!(self, Self::Assertion | Self::Both)
+    }
+
+    pub fn response(self) -> bool {
+        matches!(self, Self::Response | Self::Both)
+    }
+}
+
+impl std::str::FromStr for Signing {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "assertion" => Ok(Self::Assertion),
+            "response" => Ok(Self::Response),
+            "both" => Ok(Self::Both),
+            other => Err(format!(
+                "{other:?} is not what to sign: assertion, response or both"
+            )),
+        }
+    }
+}
+
+/// The block cipher an encrypted assertion uses; the key is sent under RSA-OAEP.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Encryption {
+    #[default]
+    #[serde(rename = "aes256-gcm")]
+    Aes256Gcm,
+    #[serde(rename = "aes256-cbc")]
+    Aes256Cbc,
+}
+
+impl Encryption {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Aes256Gcm => "aes256-gcm",
+            Self::Aes256Cbc => "aes256-cbc",
+        }
+    }
+
+    pub fn uri(self) -> &'static str {
+        match self {
+            Self::Aes256Gcm => "http://www.w3.org/2009/xmlenc11#aes256-gcm",
+            Self::Aes256Cbc => "http://www.w3.org/2001/04/xmlenc#aes256-cbc",
+        }
+    }
+
+    pub fn from_uri(uri: &str) -> Option<Self> {
+        [Self::Aes256Gcm, Self::Aes256Cbc]
+            .into_iter()
+            .find(|e| e.uri() == uri)
+    }
+}
+
+impl std::str::FromStr for Encryption {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "aes256-gcm" => Ok(Self::Aes256Gcm),
+            "aes256-cbc" => Ok(Self::Aes256Cbc),
+            other => Err(format!(
+                "{other:?} is not an encryption: aes256-gcm or aes256-cbc"
+            )),
+        }
+    }
+}
+
+/// What an attribute carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Claim {
+    Email,
+    Name,
+    GivenName,
+    FamilyName,
+    /// The SP's team's name.
+    Team,
+    /// The person's role in that team: `administrator` or `member`.
+    Role,
+    /// The person's stable identifier (the OIDC `sub`).
+    Sub,
+}
+
+impl std::str::FromStr for Claim {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|_| {
+            format!("{s:?} is not a claim: email, name, given_name, family_name, team, role or sub")
+        })
+    }
+}
+
+/// Reads `NAME=CLAIM`.
+pub fn parse_attribute(pair: &str) -> Result<(String, Claim), SamlError> {
+    let (name, claim) = pair
+        .split_once('=')
+        .ok_or_else(|| SamlError::Attribute(pair.to_owned()))?;
+    let claim = claim
+        .trim()
+        .parse()
+        .map_err(|_| SamlError::Attribute(pair.to_owned()))?;
+    Ok((name.trim().to_owned(), claim))
+}
+
+/// The attributes an SP gets when it names none: what Intercom, Genesys Cloud and most SPs
+/// read.
+pub fn default_attributes() -> Vec<(String, Claim)> {
+    vec![
+        ("email".to_owned(), Claim::Email),
+        ("firstName".to_owned(), Claim::GivenName),
+        ("lastName".to_owned(), Claim::FamilyName),
+        ("displayName".to_owned(), Claim::Name),
+    ]
+}

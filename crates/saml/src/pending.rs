@@ -1,0 +1,129 @@
+//! Sign-ons that wait for the person to sign in. Each is stored, so that any replica can
+//! finish it, and answered once. The AuthnRequest's ID is kept with it: a request replayed
+//! while its row lasts is refused.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, SqlErr};
+
+use crate::entities::pending_request;
+use crate::{ServiceProvider, ServiceProviders};
+
+/// How long a sign-on waits: long enough to ask for, and follow, a magic link; longer than a
+/// request is accepted, so a replay meets its row.
+pub const PENDING_TTL: TimeDelta = TimeDelta::minutes(15);
+/// What a pending sign-on's id starts with: sign-in continues it at `/saml/continue`. No
+/// authorization request's id (a UUID, hex and dashes) can. With 32 hex digits after it,
+/// the id fits where a login link keeps the request it continues (36 characters).
+pub const PENDING_PREFIX: &str = "saml";
+
+/// A sign-on to answer once the person is signed in.
+#[derive(Clone, Debug)]
+pub struct PendingSignOn {
+    pub id: String,
+    pub sp: ServiceProvider,
+    /// The AuthnRequest answered; none for a sign-on started at `/saml/init`.
+    pub request_id: Option<String>,
+    /// A registered ACS URL.
+    pub acs_url: String,
+    pub relay_state: Option<String>,
+    /// The person must sign in again, whatever session they have.
+    pub force_authn: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HoldError {
+    #[error("this request was already received: a replay is refused")]
+    Replay,
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+}
+
+impl ServiceProviders {
+    /// Stores a sign-on for `sp` and returns it.
+    #[allow(clippy::too_many_arguments)] // each is a distinct fact of the request
+    pub async fn hold(
+        &self,
+        sp: &ServiceProvider,
+        request_id: Option<&str>,
+        acs_url: &str,
+        relay_state: Option<&str>,
+        force_authn: bool,
+        now: DateTime<Utc>,
+    ) -> Result<PendingSignOn, HoldError> {
+        let id = format!("{PENDING_PREFIX}{}", latchkey_core::secret::random_id());
+        let row = pending_request::ActiveModel {
+            id: Set(id.clone()),
+            sp_id: Set(sp.sp_id.to_string()),
+            request_id: Set(request_id.map(str::to_owned)),
+            acs_url: Set(acs_url.to_owned()),
+            relay_state: Set(relay_state.map(str::to_owned)),
+            force_authn: Set(force_authn),
+            created_at: Set(now),
+            expires_at: Set(now + PENDING_TTL),
+            used_at: Set(None),
+        };
+        let inserted = pending_request::Entity::insert(row)
+            .exec_without_returning(&*self.db().write().await)
+            .await;
+        match inserted {
+            Ok(_) => {}
+            Err(error) if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                return Err(HoldError::Replay);
+            }
+            Err(error) => return Err(error.into()),
+        }
+        Ok(PendingSignOn {
+            id,
+            sp: sp.clone(),
+            request_id: request_id.map(str::to_owned),
+            acs_url: acs_url.to_owned(),
+            relay_state: relay_state.map(str::to_owned),
+            force_authn,
+            created_at: now,
+        })
+    }
+
+    /// The sign-on `id` if it still waits, with its SP.
+    pub async fn pending(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PendingSignOn>, sea_orm::DbErr> {
+        if !id.starts_with(PENDING_PREFIX) {
+            return Ok(None);
+        }
+        let Some(row) = pending_request::Entity::find_by_id(id)
+            .one(self.db().read())
+            .await?
+            .filter(|row| row.used_at.is_none() && row.expires_at > now)
+        else {
+            return Ok(None);
+        };
+        let Some(sp) = self.by_id(&row.sp_id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(PendingSignOn {
+            id: row.id,
+            sp,
+            request_id: row.request_id,
+            acs_url: row.acs_url,
+            relay_state: row.relay_state,
+            force_authn: row.force_authn,
+            created_at: row.created_at,
+        }))
+    }
+
+    /// Marks the sign-on answered; false when it already was (by another tab or replica).
+    pub async fn answer(&self, id: &str, now: DateTime<Utc>) -> Result<bool, sea_orm::DbErr> {
+        let result = pending_request::Entity::update_many()
+            .col_expr(pending_request::Column::UsedAt, Expr::value(now))
+            .filter(pending_request::Column::Id.eq(id))
+            .filter(pending_request::Column::UsedAt.is_null())
+            .filter(pending_request::Column::ExpiresAt.gt(now))
+            .exec(&*self.db().write().await)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+}

@@ -1,0 +1,384 @@
+//! A team's SAML service providers: registered (from flags or from the SP's own metadata),
+//! listed and removed, each change audited.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use latchkey_core::{Db, SamlSpId, TeamId};
+use latchkey_teams::{Actor, AuditLog, Subject, TeamError, Teams};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::cert::Certificate;
+use crate::entities::service_provider;
+use crate::error::SamlError;
+use crate::{Claim, Encryption, NameIdFormat, Signing};
+
+/// The most service providers one team may register.
+const MAX_PER_TEAM: usize = 50;
+/// The most ACS URLs one service provider may register.
+const MAX_ACS_URLS: usize = 10;
+
+/// What an administrator gives to register a service provider.
+#[derive(Debug, Default)]
+pub struct NewServiceProvider {
+    pub team_id: TeamId,
+    pub entity_id: String,
+    pub name: Option<String>,
+    pub acs_urls: Vec<String>,
+    pub slo_url: Option<String>,
+    pub name_id_format: NameIdFormat,
+    /// `NAME=CLAIM` pairs; none: the usual `email`, `firstName`, `lastName`, `displayName`.
+    pub attributes: Vec<(String, Claim)>,
+    pub sign: Signing,
+    /// The certificate the SP signs its requests with (PEM): when set, requests must be signed.
+    pub signing_cert: Option<String>,
+    /// The certificate assertions are encrypted to (PEM): when set, they are.
+    pub encrypt_cert: Option<String>,
+    pub encryption: Encryption,
+}
+
+/// A service provider as its administrators see it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ServiceProvider {
+    pub sp_id: SamlSpId,
+    pub team_id: TeamId,
+    pub entity_id: String,
+    pub name: String,
+    pub acs_urls: Vec<String>,
+    pub slo_url: Option<String>,
+    pub name_id_format: NameIdFormat,
+    pub attributes: Vec<(String, Claim)>,
+    pub sign: Signing,
+    pub signs_requests: bool,
+    pub encrypts: bool,
+    pub encryption: Encryption,
+    /// The identity provider's metadata to give the SP.
+    pub metadata_url: String,
+    /// Where the SP's people start a sign-on from Latchkey's side.
+    pub init_url: String,
+    pub created_at: String,
+    #[serde(skip)]
+    pub signing_cert: Option<String>,
+    #[serde(skip)]
+    pub encrypt_cert: Option<String>,
+}
+
+impl ServiceProvider {
+    fn from_row(row: service_provider::Model, issuer: &latchkey_core::Issuer) -> Self {
+        let acs_urls: Vec<String> = serde_json::from_str(&row.acs_urls).unwrap_or_default();
+        let attributes: Vec<(String, Claim)> =
+            serde_json::from_str(&row.attributes).unwrap_or_default();
+        let init_url = url::Url::parse_with_params(
+            &issuer.endpoint(crate::paths::INIT),
+            &[("sp", row.entity_id.as_str())],
+        )
+        .map(String::from)
+        .unwrap_or_default();
+        Self {
+            sp_id: SamlSpId::from(row.id.as_str()),
+            team_id: TeamId::from(row.team_id.as_str()),
+            name_id_format: row.name_id_format.parse().unwrap_or_default(),
+            sign: row.sign.parse().unwrap_or_default(),
+            encryption: row.encryption.parse().unwrap_or_default(),
+            signs_requests: row.signing_cert.is_some(),
+            encrypts: row.encrypt_cert.is_some(),
+            metadata_url: issuer.endpoint(crate::paths::METADATA),
+            init_url,
+            created_at: row.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            entity_id: row.entity_id,
+            name: row.name,
+            acs_urls,
+            slo_url: row.slo_url,
+            attributes,
+            signing_cert: row.signing_cert,
+            encrypt_cert: row.encrypt_cert,
+        }
+    }
+
+    /// The registered ACS URL a request names, or the first when it names none. An ACS URL
+    /// is never taken from a request otherwise.
+    pub fn acs_url(&self, asked: Option<&str>) -> Option<&str> {
+        match asked {
+            Some(asked) => self
+                .acs_urls
+                .iter()
+                .find(|url| url.as_str() == asked)
+                .map(String::as_str),
+            None => self.acs_urls.first().map(String::as_str),
+        }
+    }
+}
+
+/// Every team's service providers.
+#[derive(Clone)]
+pub struct ServiceProviders {
+    db: Db,
+    issuer: latchkey_core::Issuer,
+}
+
+impl ServiceProviders {
+    pub fn new(db: Db, issuer: latchkey_core::Issuer) -> Self {
+        Self { db, issuer }
+    }
+
+    /// Registers a service provider for a team (its administrators, or the operator).
+    pub async fn add(
+        &self,
+        new: NewServiceProvider,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<ServiceProvider, SamlError> {
+        let entity_id = new.entity_id.trim().to_owned();
+        if entity_id.is_empty()
+            || entity_id.len() > 512
+            || entity_id
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err(SamlError::EntityId);
+        }
+        let acs_urls = checked_urls(&new.acs_urls)?;
+        let slo_url = match new.slo_url.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => Some(checked_url(url)?),
+            _ => None,
+        };
+        let name = new
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .unwrap_or(entity_id.as_str())
+            .chars()
+            .take(200)
+            .collect::<String>();
+        if name.chars().any(char::is_control) {
+            return Err(SamlError::Name);
+        }
+        let attributes = if new.attributes.is_empty() {
+            crate::default_attributes()
+        } else {
+            checked_attributes(new.attributes)?
+        };
+        // Each certificate is parsed now, so a wrong file is said at once.
+        for (pem, what) in [
+            (&new.signing_cert, "signing"),
+            (&new.encrypt_cert, "encryption"),
+        ] {
+            if let Some(pem) = pem {
+                Certificate::from_pem(pem).map_err(|e| SamlError::Certificate(what, e))?;
+            }
+        }
+        Teams::require_admin(self.db.read(), &new.team_id, actor)
+            .await
+            .map_err(|e| admin_error(e, actor))?;
+        let txn = latchkey_teams::administer(&self.db, &new.team_id, actor, now)
+            .await
+            .map_err(|e| admin_error(e, actor))?;
+        let taken = service_provider::Entity::find()
+            .filter(service_provider::Column::EntityId.eq(entity_id.as_str()))
+            .one(&*txn)
+            .await?;
+        if taken.is_some() {
+            return Err(SamlError::EntityIdTaken(entity_id));
+        }
+        let existing = service_provider::Entity::find()
+            .filter(service_provider::Column::TeamId.eq(new.team_id.as_str()))
+            .all(&*txn)
+            .await?;
+        if existing.len() >= MAX_PER_TEAM {
+            return Err(SamlError::TooMany(MAX_PER_TEAM));
+        }
+        let row = service_provider::Model {
+            id: uuid::Uuid::now_v7().to_string(),
+            team_id: new.team_id.as_str().to_owned(),
+            entity_id,
+            name,
+            acs_urls: serde_json::to_string(&acs_urls).unwrap_or_default(),
+            slo_url,
+            name_id_format: new.name_id_format.as_str().to_owned(),
+            attributes: serde_json::to_string(&attributes).unwrap_or_default(),
+            sign: new.sign.as_str().to_owned(),
+            signing_cert: new.signing_cert,
+            encrypt_cert: new.encrypt_cert,
+            encryption: new.encryption.as_str().to_owned(),
+            created_at: now,
+        };
+        service_provider::Entity::insert(service_provider::ActiveModel::from(row.clone()))
+            .exec_without_returning(&*txn)
+            .await?;
+        let added = ServiceProvider::from_row(row, &self.issuer);
+        AuditLog::record(
+            &*txn,
+            Some(&new.team_id),
+            "saml_sp.added",
+            actor,
+            &Subject::new(added.sp_id.as_str(), &added.name),
+            json!({
+                "entity_id": added.entity_id,
+                "acs_urls": added.acs_urls,
+                "name_id_format": added.name_id_format,
+                "sign": added.sign,
+                "signs_requests": added.signs_requests,
+                "encrypts": added.encrypts,
+            }),
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        tracing::info!(sp = %added.sp_id, team = %added.team_id, entity_id = %added.entity_id, "SAML service provider added");
+        Ok(added)
+    }
+
+    /// The service providers of one team (its administrators), or of every team (the operator).
+    pub async fn list(
+        &self,
+        team_id: Option<&TeamId>,
+        actor: &Actor,
+    ) -> Result<Vec<ServiceProvider>, SamlError> {
+        let mut query = service_provider::Entity::find()
+            .order_by_asc(service_provider::Column::CreatedAt)
+            .order_by_asc(service_provider::Column::Id);
+        match team_id {
+            Some(team) => {
+                Teams::require_admin(self.db.read(), team, actor)
+                    .await
+                    .map_err(|e| admin_error(e, actor))?;
+                query = query.filter(service_provider::Column::TeamId.eq(team.as_str()));
+            }
+            None if actor.user_id.is_some() => {
+                return Err(SamlError::Team(TeamError::Forbidden));
+            }
+            None => {}
+        }
+        Ok(query
+            .all(self.db.read())
+            .await?
+            .into_iter()
+            .map(|row| ServiceProvider::from_row(row, &self.issuer))
+            .collect())
+    }
+
+    /// Removes a service provider; its pending sign-ons go with it.
+    pub async fn remove(
+        &self,
+        id: &SamlSpId,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<ServiceProvider, SamlError> {
+        let row = service_provider::Entity::find_by_id(id.as_str())
+            .one(self.db.read())
+            .await?
+            .ok_or_else(|| SamlError::NotFound(id.to_string()))?;
+        let team_id = TeamId::from(row.team_id.as_str());
+        let txn = latchkey_teams::administer(&self.db, &team_id, actor, now)
+            .await
+            .map_err(|e| admin_error(e, actor))?;
+        crate::entities::pending_request::Entity::delete_many()
+            .filter(crate::entities::pending_request::Column::SpId.eq(row.id.as_str()))
+            .exec(&*txn)
+            .await?;
+        let deleted = service_provider::Entity::delete_by_id(row.id.as_str())
+            .exec(&*txn)
+            .await?;
+        if deleted.rows_affected == 0 {
+            return Err(SamlError::NotFound(id.to_string()));
+        }
+        let removed = ServiceProvider::from_row(row, &self.issuer);
+        AuditLog::record(
+            &*txn,
+            Some(&team_id),
+            "saml_sp.removed",
+            actor,
+            &Subject::new(removed.sp_id.as_str(), &removed.name),
+            json!({ "entity_id": removed.entity_id }),
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(removed)
+    }
+
+    /// The service provider registered under an entity ID.
+    pub async fn by_entity_id(
+        &self,
+        entity_id: &str,
+    ) -> Result<Option<ServiceProvider>, sea_orm::DbErr> {
+        Ok(service_provider::Entity::find()
+            .filter(service_provider::Column::EntityId.eq(entity_id))
+            .one(self.db.read())
+            .await?
+            .map(|row| ServiceProvider::from_row(row, &self.issuer)))
+    }
+
+    /// The service provider with this id.
+    pub async fn by_id(&self, id: &str) -> Result<Option<ServiceProvider>, sea_orm::DbErr> {
+        Ok(service_provider::Entity::find_by_id(id)
+            .one(self.db.read())
+            .await?
+            .map(|row| ServiceProvider::from_row(row, &self.issuer)))
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn issuer(&self) -> &latchkey_core::Issuer {
+        &self.issuer
+    }
+}
+
+fn checked_urls(urls: &[String]) -> Result<Vec<String>, SamlError> {
+    let urls: Vec<String> = urls
+        .iter()
+        .flat_map(|u| u.split(','))
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(checked_url)
+        .collect::<Result<_, _>>()?;
+    if urls.is_empty() {
+        return Err(SamlError::NoAcsUrl);
+    }
+    if urls.len() > MAX_ACS_URLS {
+        return Err(SamlError::TooManyAcsUrls(MAX_ACS_URLS));
+    }
+    Ok(urls)
+}
+
+/// An https URL, or http on loopback (for development).
+fn checked_url(url: &str) -> Result<String, SamlError> {
+    let parsed = url::Url::parse(url).map_err(|_| SamlError::Url(url.to_owned()))?;
+    let loopback = matches!(
+        parsed.host(),
+        Some(url::Host::Ipv4(ip)) if ip.is_loopback()
+    ) || matches!(parsed.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+        || parsed.host_str() == Some("localhost");
+    let allowed = parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback);
+    if !allowed || parsed.fragment().is_some() || url.len() > 2048 {
+        return Err(SamlError::Url(url.to_owned()));
+    }
+    Ok(url.to_owned())
+}
+
+fn checked_attributes(pairs: Vec<(String, Claim)>) -> Result<Vec<(String, Claim)>, SamlError> {
+    let mut seen = std::collections::HashSet::new();
+    for (name, _) in &pairs {
+        let valid = !name.is_empty()
+            && name.len() <= 256
+            && !name.chars().any(|c| c.is_control() || c.is_whitespace());
+        if !valid {
+            return Err(SamlError::AttributeName(name.clone()));
+        }
+        if !seen.insert(name.clone()) {
+            return Err(SamlError::AttributeTwice(name.clone()));
+        }
+    }
+    Ok(pairs)
+}
+
+fn admin_error(error: TeamError, actor: &Actor) -> SamlError {
+    match error {
+        TeamError::NotFound if actor.user_id.is_none() => SamlError::NoTeam,
+        TeamError::Database(e) => SamlError::Database(e),
+        other => SamlError::Team(other),
+    }
+}

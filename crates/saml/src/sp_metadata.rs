@@ -1,0 +1,105 @@
+//! What a service provider's own metadata says about it: read with DTDs refused (roxmltree
+//! does not expand entities and refuses a DOCTYPE unless asked), and bounded in size.
+
+use crate::{Encryption, NameIdFormat, SamlError};
+
+const MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
+const DS: &str = "http://www.w3.org/2000/09/xmldsig#";
+const POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+const REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+/// The largest metadata document read.
+pub const MAX_METADATA: usize = 256 * 1024;
+
+/// The parts of an SP's metadata Latchkey uses.
+#[derive(Debug, Default)]
+pub struct SpMetadata {
+    pub entity_id: String,
+    /// Its HTTP-POST assertion consumer services, by their index.
+    pub acs_urls: Vec<String>,
+    pub slo_url: Option<String>,
+    pub name_id_format: Option<NameIdFormat>,
+    /// PEM.
+    pub signing_cert: Option<String>,
+    /// PEM.
+    pub encrypt_cert: Option<String>,
+    pub encryption: Option<Encryption>,
+}
+
+impl SpMetadata {
+    pub fn parse(xml: &str) -> Result<Self, SamlError> {
+        let bad = |why: &str| SamlError::Metadata(why.to_owned());
+        if xml.len() > MAX_METADATA {
+            return Err(bad("it is larger than 256 KiB"));
+        }
+        let document = roxmltree::Document::parse(xml).map_err(|e| {
+            SamlError::Metadata(format!("it is not well-formed XML without a DTD ({e})"))
+        })?;
+        let entity = document
+            .descendants()
+            .find(|n| n.has_tag_name((MD, "EntityDescriptor")))
+            .ok_or_else(|| bad("there is no EntityDescriptor"))?;
+        let sp = entity
+            .children()
+            .find(|n| n.has_tag_name((MD, "SPSSODescriptor")))
+            .ok_or_else(|| bad("there is no SPSSODescriptor: is this an SP's metadata?"))?;
+        let mut acs: Vec<(u32, String)> = sp
+            .children()
+            .filter(|n| n.has_tag_name((MD, "AssertionConsumerService")))
+            .filter(|n| n.attribute("Binding") == Some(POST))
+            .filter_map(|n| {
+                let index = n
+                    .attribute("index")
+                    .and_then(|i| i.parse().ok())
+                    .unwrap_or(0);
+                n.attribute("Location").map(|l| (index, l.to_owned()))
+            })
+            .collect();
+        acs.sort_by_key(|(index, _)| *index);
+        let slo_url = [REDIRECT, POST].iter().find_map(|binding| {
+            sp.children()
+                .filter(|n| n.has_tag_name((MD, "SingleLogoutService")))
+                .find(|n| n.attribute("Binding") == Some(*binding))
+                .and_then(|n| n.attribute("Location"))
+                .map(str::to_owned)
+        });
+        let name_id_format = sp
+            .children()
+            .filter(|n| n.has_tag_name((MD, "NameIDFormat")))
+            .find_map(|n| n.text().and_then(|t| NameIdFormat::from_urn(t.trim())));
+        // A key without `use` verifies requests; assertions are encrypted only to a key the
+        // SP marks for encryption, as it then expects them encrypted.
+        let key = |usage: &str| {
+            sp.children()
+                .filter(|n| n.has_tag_name((MD, "KeyDescriptor")))
+                .filter(|n| match n.attribute("use") {
+                    None => usage == "signing",
+                    Some(u) => u == usage,
+                })
+                .find_map(|n| {
+                    let cert = n
+                        .descendants()
+                        .find(|c| c.has_tag_name((DS, "X509Certificate")))?
+                        .text()?;
+                    let encryption = n
+                        .children()
+                        .filter(|c| c.has_tag_name((MD, "EncryptionMethod")))
+                        .find_map(|c| c.attribute("Algorithm").and_then(Encryption::from_uri));
+                    Some((crate::cert::pem_of_base64(cert), encryption))
+                })
+        };
+        let signing = key("signing");
+        let encrypting = key("encryption");
+        Ok(Self {
+            entity_id: entity
+                .attribute("entityID")
+                .ok_or_else(|| bad("the EntityDescriptor has no entityID"))?
+                .to_owned(),
+            acs_urls: acs.into_iter().map(|(_, url)| url).collect(),
+            slo_url,
+            name_id_format,
+            signing_cert: signing.map(|(pem, _)| pem),
+            encryption: encrypting.as_ref().and_then(|(_, e)| *e),
+            encrypt_cert: encrypting.map(|(pem, _)| pem),
+        })
+    }
+}

@@ -1,0 +1,159 @@
+//! `latchkey saml-sp add | list | remove`: a team's SAML 2.0 service providers.
+
+use chrono::Utc;
+use latchkey_saml::{NewServiceProvider, ServiceProvider, ServiceProviders, SpMetadata};
+use latchkey_teams::Actor;
+
+use crate::cli::{SamlSpAddArgs, SamlSpCommand};
+use crate::commands::open_database;
+use crate::config::Settings;
+use crate::serve::ServeError;
+
+/// The largest SP metadata document read.
+const MAX_METADATA: usize = 256 * 1024;
+
+pub async fn run(
+    settings: &Settings,
+    command: SamlSpCommand,
+    json: bool,
+) -> Result<(), ServeError> {
+    let registry = ServiceProviders::new(open_database(settings).await?, settings.issuer.clone());
+    let operator = Actor::operator();
+    match command {
+        SamlSpCommand::Add(args) => {
+            let new = new_service_provider(*args, json).await?;
+            let added = registry.add(new, &operator, Utc::now()).await?;
+            if json {
+                println!("{}", serde_json::to_string(&added).unwrap_or_default());
+            } else {
+                println!(
+                    "Added {} (sp_id {}) for team {}.",
+                    added.name, added.sp_id, added.team_id
+                );
+                println!(
+                    "Give the SP this identity provider metadata: {}",
+                    added.metadata_url
+                );
+                println!("People can start signing in to it at: {}", added.init_url);
+            }
+        }
+        SamlSpCommand::List { team } => {
+            let listed = registry.list(team.as_ref(), &operator).await?;
+            if json {
+                println!("{}", serde_json::to_string(&listed).unwrap_or_default());
+            } else if listed.is_empty() {
+                println!("No SAML service providers.");
+            } else {
+                for sp in &listed {
+                    print_line(sp);
+                }
+            }
+        }
+        SamlSpCommand::Remove { sp } => {
+            let removed = registry.remove(&sp, &operator, Utc::now()).await?;
+            if json {
+                println!("{}", serde_json::to_string(&removed).unwrap_or_default());
+            } else {
+                println!("Removed {} ({}).", removed.name, removed.sp_id);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_line(sp: &ServiceProvider) {
+    println!(
+        "{}  {}  team {}  {}  {}",
+        sp.sp_id,
+        sp.name,
+        sp.team_id,
+        sp.entity_id,
+        sp.acs_urls.join(", ")
+    );
+}
+
+/// The flags, over what the SP's metadata says when it is given.
+async fn new_service_provider(
+    args: SamlSpAddArgs,
+    json: bool,
+) -> Result<NewServiceProvider, ServeError> {
+    let metadata = match (&args.metadata_file, &args.metadata_url) {
+        (Some(path), _) => {
+            let xml = std::fs::read_to_string(path).map_err(|e| {
+                ServeError::Usage(format!("--metadata-file {}: {e}", path.display()))
+            })?;
+            Some(SpMetadata::parse(&xml)?)
+        }
+        (None, Some(url)) => {
+            if !json {
+                eprintln!("Reading the SP's metadata from {url}…");
+            }
+            Some(SpMetadata::parse(&fetch_metadata(url).await?)?)
+        }
+        (None, None) => None,
+    };
+    let read_pem =
+        |path: &Option<std::path::PathBuf>, flag: &str| -> Result<Option<String>, ServeError> {
+            path.as_ref()
+                .map(|p| {
+                    std::fs::read_to_string(p)
+                        .map_err(|e| ServeError::Usage(format!("{flag} {}: {e}", p.display())))
+                })
+                .transpose()
+        };
+    let usage = ServeError::Usage;
+    let metadata = metadata.unwrap_or_default();
+    let attributes = args
+        .attributes
+        .iter()
+        .map(|pair| latchkey_saml::parse_attribute(pair))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(NewServiceProvider {
+        team_id: args.team,
+        entity_id: args.entity_id.unwrap_or(metadata.entity_id),
+        name: args.name,
+        acs_urls: if args.acs_urls.is_empty() {
+            metadata.acs_urls
+        } else {
+            args.acs_urls
+        },
+        slo_url: args.slo_url.or(metadata.slo_url),
+        name_id_format: match args.name_id_format {
+            Some(format) => format.parse().map_err(usage)?,
+            None => metadata.name_id_format.unwrap_or_default(),
+        },
+        attributes,
+        sign: match args.sign {
+            Some(sign) => sign.parse().map_err(usage)?,
+            None => Default::default(),
+        },
+        signing_cert: read_pem(&args.signing_cert, "--signing-cert")?.or(metadata.signing_cert),
+        encrypt_cert: read_pem(&args.encrypt_cert, "--encrypt-cert")?.or(metadata.encrypt_cert),
+        encryption: match args.encryption {
+            Some(encryption) => encryption.parse().map_err(usage)?,
+            None => metadata.encryption.unwrap_or_default(),
+        },
+    })
+}
+
+async fn fetch_metadata(url: &str) -> Result<String, ServeError> {
+    let failed = |e: String| ServeError::Usage(format!("--metadata-url {url}: {e}"));
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::limited(3))
+        .build()
+        .map_err(|e| failed(e.to_string()))?;
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    if !response.status().is_success() {
+        return Err(failed(format!("answered {}", response.status())));
+    }
+    let bytes = response.bytes().await.map_err(|e| failed(e.to_string()))?;
+    if bytes.len() > MAX_METADATA {
+        return Err(failed(format!("larger than {} KiB", MAX_METADATA / 1024)));
+    }
+    String::from_utf8(bytes.to_vec()).map_err(|_| failed("not UTF-8".to_owned()))
+}
