@@ -2,8 +2,8 @@
 # Runs every test: unit tests and the end-to-end suite, on SQLite and on the PostgreSQL at
 # LATCHKEY_TEST_POSTGRES_URL (default: the local server on 127.0.0.1:5432, user postgres), with
 # the pages driven in real Chromium, and node-oidc-provider as a team's own identity provider.
-# Debian's chromium, chromium-driver, dnsmasq-base and caddy are installed when missing (as
-# root), and the provider with npm; without them those tests fail rather than skip. The read-
+# Debian's chromium, chromium-driver, dnsmasq-base, caddy and xmlsec1 are installed when
+# missing (as root), the provider with npm and pysaml2 with pip; without them those tests fail rather than skip. The read-
 # only and full SQLite disks are made in a mount namespace, which needs root: without it those
 # two tests say so and pass without running.
 set -euo pipefail
@@ -11,12 +11,14 @@ cd "$(dirname "$0")"
 export LATCHKEY_TEST_POSTGRES_URL=${LATCHKEY_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 
 # Debian packages the tests run: Chromium for the pages, dnsmasq as the DNS a domain proof is
-# checked against, Caddy as the load balancer in front of replicas (as in deploy/).
+# checked against, Caddy as the load balancer in front of replicas (as in deploy/), xmlsec1
+# for the SAML service provider (pysaml2) and to verify saved responses.
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
 command -v caddy >/dev/null || missing+=(caddy)
+command -v xmlsec1 >/dev/null || missing+=(xmlsec1)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "Installing Debian's ${missing[*]} for the tests"
@@ -33,6 +35,13 @@ fi
 if [ ! -d tests/e2e/upstream-op/node_modules/oidc-provider ]; then
   echo "Installing node-oidc-provider for the connection tests"
   npm ci --prefix tests/e2e/upstream-op --no-audit --no-fund --silent
+fi
+
+# pysaml2, the SAML service provider of the SAML tests, in a virtual environment of its own.
+if [ ! -x tests/e2e/saml-sp/.venv/bin/python ] || ! tests/e2e/saml-sp/.venv/bin/python -c 'import saml2' 2>/dev/null; then
+  echo "Installing pysaml2 for the SAML tests"
+  python3 -m venv tests/e2e/saml-sp/.venv
+  tests/e2e/saml-sp/.venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/saml-sp/requirements.txt
 fi
 
 exec cargo test --workspace --locked "$@"

@@ -28,5 +28,6 @@ mod login;
 mod oidc;
 mod operations;
 mod outages;
+mod saml;
 mod sqlite_faults;
 mod teams;

@@ -86,12 +86,12 @@ impl IdpCredential {
         );
         name.push(rcgen::DnType::OrganizationName, "Latchkey");
         params.distinguished_name = name;
-        // Valid from the day before the key activates (clocks differ) for ten years: SAML
-        // service providers mostly ignore the dates, and the key ring retires the key.
-        let from = activates_at - TimeDelta::days(1);
-        let until = from + TimeDelta::days(3650);
-        params.not_before = day(from);
-        params.not_after = day(until);
+        // Valid from a fixed day in the past, so a certificate published ahead of its key is
+        // already valid where an SP checks, until ten years after the key activates: SAML
+        // service providers mostly ignore the dates, and the key ring retires the key. Both
+        // are the same on every replica.
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = day(activates_at + TimeDelta::days(3650));
         let cert = params
             .self_signed(&pair)
             .map_err(|e| failed(e.to_string()))?;

@@ -44,7 +44,7 @@ pub enum Inbound {
 /// Why a request from a service provider is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
-    #[error("the request cannot be read: {0}")]
+    #[error("{0}")]
     Unreadable(String),
     #[error("the request names no issuer")]
     NoIssuer,
@@ -76,8 +76,10 @@ pub struct SignOnRequest {
     pub force_authn: bool,
     pub is_passive: bool,
     pub relay_state: Option<String>,
-    /// The NameID format it asks for, when it names one Latchkey does not give.
-    pub unsupported_name_id_format: Option<String>,
+    /// The registered ACS URL it names by index instead.
+    pub acs_index: Option<u16>,
+    /// The NameID format it asks for, if any.
+    pub name_id_format: Option<String>,
 }
 
 /// What a `LogoutRequest` asks.
@@ -261,21 +263,33 @@ impl IdentityProvider {
             .engine(sp)
             .receive_sso(&descriptor, input, validation(now))?;
         let message = received.message();
-        let unsupported_name_id_format = message
+        // Kept in a column of 256: saml-rs takes IDs of up to 16 KiB.
+        if message.id().as_str().len() > 256 {
+            return Err(RequestError::Unreadable(
+                "its ID is longer than 256 characters".to_owned(),
+            ));
+        }
+        // Responses go back over HTTP-POST only.
+        if message
+            .protocol_binding()
+            .is_some_and(|b| b != saml_rs::SsoResponseBinding::Post)
+        {
+            return Err(RequestError::Refused(
+                "it asks for the response over a binding other than HTTP-POST".to_owned(),
+            ));
+        }
+        let name_id_format = message
             .name_id_policy()
             .and_then(|p| p.format())
-            .map(|f| f.as_uri().to_owned())
-            .filter(|uri| {
-                NameIdFormat::from_urn(uri).is_none()
-                    && uri != "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
-            });
+            .map(|f| f.as_uri().to_owned());
         Ok(SignOnRequest {
             id: message.id().as_str().to_owned(),
             acs_url: message.acs_url().map(|u| u.as_str().to_owned()),
             force_authn: message.force_authn() == Some(ForceAuthn::Required),
             is_passive: message.is_passive() == Some(IsPassive::Required),
             relay_state: received.relay_state().as_deref().map(str::to_owned),
-            unsupported_name_id_format,
+            acs_index: message.acs_index(),
+            name_id_format,
         })
     }
 

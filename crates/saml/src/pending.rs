@@ -11,7 +11,7 @@ use crate::{ServiceProvider, ServiceProviders};
 
 /// How long a sign-on waits: long enough to ask for, and follow, a magic link; longer than a
 /// request is accepted, so a replay meets its row.
-pub const PENDING_TTL: TimeDelta = TimeDelta::minutes(15);
+pub const PENDING_TTL: TimeDelta = TimeDelta::minutes(20);
 /// What a pending sign-on's id starts with: sign-in continues it at `/saml/continue`. No
 /// authorization request's id (a UUID, hex and dashes) can. With 32 hex digits after it,
 /// the id fits where a login link keeps the request it continues (36 characters).

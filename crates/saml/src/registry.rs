@@ -154,6 +154,11 @@ impl ServiceProviders {
         if name.chars().any(char::is_control) {
             return Err(SamlError::Name);
         }
+        // AES-CBC alone is open to padding oracles: the response is signed over it.
+        let sign = match (&new.encrypt_cert, new.encryption) {
+            (Some(_), crate::Encryption::Aes256Cbc) if !new.sign.response() => Signing::Both,
+            _ => new.sign,
+        };
         let attributes = if new.attributes.is_empty() {
             crate::default_attributes()
         } else {
@@ -197,7 +202,7 @@ impl ServiceProviders {
             slo_url,
             name_id_format: new.name_id_format.as_str().to_owned(),
             attributes: serde_json::to_string(&attributes).unwrap_or_default(),
-            sign: new.sign.as_str().to_owned(),
+            sign: sign.as_str().to_owned(),
             signing_cert: new.signing_cert,
             encrypt_cert: new.encrypt_cert,
             encryption: new.encryption.as_str().to_owned(),
@@ -353,7 +358,9 @@ fn checked_url(url: &str) -> Result<String, SamlError> {
     ) || matches!(parsed.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
         || parsed.host_str() == Some("localhost");
     let allowed = parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback);
-    if !allowed || parsed.fragment().is_some() || url.len() > 2048 {
+    // The URL is kept as given, so what the parser would drop is refused.
+    let clean = !url.chars().any(|c| c.is_control() || c.is_whitespace());
+    if !allowed || !clean || parsed.fragment().is_some() || url.len() > 2048 {
         return Err(SamlError::Url(url.to_owned()));
     }
     Ok(url.to_owned())

@@ -138,6 +138,12 @@ async fn new_service_provider(
 
 async fn fetch_metadata(url: &str) -> Result<String, ServeError> {
     let failed = |e: String| ServeError::Usage(format!("--metadata-url {url}: {e}"));
+    // What it says is trusted (the certificates): it comes over TLS, or from this machine.
+    let parsed = url::Url::parse(url).map_err(|e| failed(e.to_string()))?;
+    let local = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    if parsed.scheme() != "https" && !(parsed.scheme() == "http" && local) {
+        return Err(failed("give an https URL".to_owned()));
+    }
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::limited(3))

@@ -5,7 +5,9 @@ value: the test is the browser, this is the SP's server side.
   sp.py DIR init ENTITY_ID ACS_URL SLO_URL        make a key and certificate (sp.crt)
   sp.py DIR login BINDING [RELAY_STATE] [--force] [--passive] [--acs URL]
                                                   an AuthnRequest, signed: {"id", "url"} or {"id", "action", "fields"}
-  sp.py DIR acs SAML_RESPONSE [--unsolicited]     check a Response: {"ok", "name_id", "attributes", ...}
+  sp.py DIR acs SAML_RESPONSE [--unsolicited] [--response-signed]
+                                                  check a Response (its assertion signed, or the
+                                                  response): {"ok", "name_id", "attributes", ...}
   sp.py DIR logout BINDING NAME_ID SESSION_INDEX  a signed LogoutRequest
   sp.py DIR logout-response BINDING MESSAGE       check a LogoutResponse (BINDING redirect: the query)
 
@@ -77,7 +79,7 @@ def init(d, entity_id, acs, slo):
     return {"ok": True, "cert": path(d, "sp.crt")}
 
 
-def client(d, unsolicited=False):
+def client(d, unsolicited=False, response_signed=False):
     conf = load(d, "config.json", None)
     cfg = {
         "entityid": conf["entity_id"],
@@ -95,8 +97,8 @@ def client(d, unsolicited=False):
                         (conf["slo"], BINDING_HTTP_POST),
                     ],
                 },
-                "want_response_signed": False,
-                "want_assertions_signed": True,
+                "want_response_signed": response_signed,
+                "want_assertions_signed": not response_signed,
                 "authn_requests_signed": True,
                 "logout_requests_signed": True,
                 "allow_unsolicited": unsolicited,
@@ -160,8 +162,8 @@ def login(d, args):
     return out
 
 
-def acs(d, response, unsolicited):
-    cl = client(d, unsolicited)
+def acs(d, response, unsolicited, response_signed):
+    cl = client(d, unsolicited, response_signed)
     outstanding = load(d, "outstanding.json", {})
     try:
         r = cl.parse_authn_request_response(response, BINDING_HTTP_POST, outstanding=outstanding)
@@ -178,7 +180,6 @@ def acs(d, response, unsolicited):
         "session_index": statement.session_index,
         "authn_context": statement.authn_context.authn_context_class_ref.text,
         "in_response_to": r.in_response_to,
-        "encrypted": bool(r.response.encrypted_assertion),
         "assertion_signed": r.assertion.signature is not None,
         "response_signed": r.response.signature is not None,
         "audience": [a.text for a in r.assertion.conditions.audience_restriction[0].audience],
@@ -223,9 +224,14 @@ def logout_response(d, args):
         if binding == BINDING_HTTP_REDIRECT:
             from urllib.parse import parse_qs
 
+            from saml2.sigver import verify_redirect_signature
+
             q = {k: v[0] for k, v in parse_qs(args[1]).items()}
             r = cl.parse_logout_request_response(q["SAMLResponse"], binding)
-            ok = cl.sec.verify_redirect_signature(q, crypto=cl.sec.sec_backend, cert=cl.metadata.certs(idp_entity(d), "idpsso", "signing")[0][1]) if "Signature" in q else False
+            certs = cl.metadata.certs(idp_entity(d), "idpsso", "signing")
+            ok = "Signature" in q and any(
+                verify_redirect_signature(q, cl.sec.sec_backend, cert) for _, cert in certs
+            )
         else:
             r = cl.parse_logout_request_response(args[1], binding)
             ok = r.response.signature is not None
@@ -245,7 +251,7 @@ def main():
     elif command == "login":
         out = login(d, args)
     elif command == "acs":
-        out = acs(d, args[0], "--unsolicited" in args)
+        out = acs(d, args[0], "--unsolicited" in args, "--response-signed" in args)
     elif command == "logout":
         out = logout(d, args)
     elif command == "logout-response":

@@ -4,7 +4,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum_extra::extract::CookieJar;
-use latchkey_core::{RequestId, TeamId};
+use latchkey_core::TeamId;
 use serde::Deserialize;
 
 use super::cookies::Jar;
@@ -59,20 +59,7 @@ impl Continues {
         let Some(id) = request.filter(|id| !id.is_empty()) else {
             return Self::default();
         };
-        if id.starts_with(latchkey_saml::PENDING_PREFIX) {
-            return match state.saml_sps.pending(id, state.now()).await {
-                Ok(Some(pending)) => Self {
-                    request: id.to_owned(),
-                    client: Some(pending.sp.name),
-                },
-                _ => Self::default(),
-            };
-        }
-        match state
-            .provider
-            .pending_client_name(&RequestId::from(id), state.now())
-            .await
-        {
+        match super::saml::pending_application(state, id).await {
             Some(client) => Self {
                 request: id.to_owned(),
                 client: Some(client),

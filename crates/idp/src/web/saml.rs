@@ -23,6 +23,27 @@ use latchkey_saml::{
     HoldError, Inbound, Outgoing, PendingSignOn, RequestError, ServiceProvider, peek_issuer,
 };
 
+/// The name of the application a pending request (an OIDC authorization request, or a SAML
+/// sign-on) continues to, while it waits.
+pub(super) async fn pending_application(state: &AppState, request: &str) -> Option<String> {
+    if request.starts_with(latchkey_saml::PENDING_PREFIX) {
+        return match state.saml_sps.pending(request, state.now()).await {
+            Ok(pending) => pending.map(|p| p.sp.name),
+            Err(error) => {
+                tracing::warn!(%error, "could not read a pending SAML sign-on");
+                None
+            }
+        };
+    }
+    state
+        .provider
+        .pending_client_name(&latchkey_core::RequestId::from(request), state.now())
+        .await
+}
+
+/// A NameID policy that leaves the format to the identity provider.
+const UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
+
 /// The script that posts the response form, allowed by its hash and nothing else.
 const AUTO_POST: &str = "document.getElementById(\"saml-post\").submit();";
 
@@ -86,7 +107,11 @@ async fn sign_on(state: &AppState, inbound: Inbound) -> PageResult {
     let asked = idp
         .read_authn_request(&sp, inbound, now)
         .map_err(|e| refused(&sp, &e))?;
-    let Some(acs_url) = sp.acs_url(asked.acs_url.as_deref()) else {
+    let registered = match asked.acs_index {
+        Some(index) => sp.acs_urls.get(usize::from(index)).map(String::as_str),
+        None => sp.acs_url(asked.acs_url.as_deref()),
+    };
+    let Some(acs_url) = registered else {
         tracing::warn!(sp = %sp.sp_id, asked = ?asked.acs_url, "SAML request names an ACS URL that is not registered");
         return Err(PageError {
             status: StatusCode::BAD_REQUEST,
@@ -101,7 +126,11 @@ async fn sign_on(state: &AppState, inbound: Inbound) -> PageResult {
             action: None,
         });
     };
-    if asked.unsupported_name_id_format.is_some() {
+    let format_refused = asked
+        .name_id_format
+        .as_deref()
+        .is_some_and(|f| f != sp.name_id_format.urn() && f != UNSPECIFIED);
+    if format_refused {
         // The request is authentic and its ACS registered: the SP hears why.
         return post_status(
             state,
@@ -160,9 +189,8 @@ pub(super) async fn init(
         .await
         .map_err(PageError::internal)?
         .ok_or_else(unknown_sp)?;
-    let relay_state = query
-        .relay_state
-        .filter(|r| !r.is_empty() && r.len() <= 1024);
+    // SAML Bindings §3.4.3: at most 80 bytes.
+    let relay_state = query.relay_state.filter(|r| !r.is_empty() && r.len() <= 80);
     let acs_url = sp.acs_url(None).ok_or_else(unknown_sp)?.to_owned();
     let pending = state
         .saml_sps
@@ -219,6 +247,15 @@ pub(super) async fn continue_sign_on(
         .filter(|user| !pending.force_authn || user.signed_in_at >= pending.created_at);
     let Some(user) = user else {
         if query.passive.is_some() {
+            // Answered, once: the SP hears that nobody is signed in.
+            if !state
+                .saml_sps
+                .answer(&pending.id, now)
+                .await
+                .map_err(PageError::internal)?
+            {
+                return Err(already_completed());
+            }
             return post_status(
                 &state,
                 &pending.acs_url,
@@ -256,13 +293,7 @@ pub(super) async fn continue_sign_on(
         .await
         .map_err(PageError::internal)?
     {
-        return Err(PageError {
-            status: StatusCode::BAD_REQUEST,
-            title: "This sign-in request was already completed",
-            message: "It was answered in another tab or window.".into(),
-            hint: Some("Go back to the application: you may already be signed in."),
-            action: None,
-        });
+        return Err(already_completed());
     }
     let sp = &pending.sp;
     let idp = state.saml_idp.get(now).map_err(PageError::failed)?;
@@ -346,14 +377,18 @@ async fn logout(state: &AppState, jar: CookieJar, inbound: Inbound, post: bool) 
     let browser = current_user(state, &jar).await?;
     let mut jar = jar;
     if let Some((secret, user)) = &browser {
+        // This browser's session ends when the request names its person and, for an SP
+        // that does not sign its requests, also its SessionIndex, which only that SP was
+        // given: nobody else can end a session by knowing an address.
+        let names_session = ask.session_indexes.contains(&sp.session_index(&user.sid));
         let ended = match &ask.name_id {
-            Some(name_id) => state
+            Some(name_id) if sp.signs_requests || names_session => state
                 .saml_sps
                 .admit(&sp, &user.user_id)
                 .await
                 .map_err(PageError::internal)?
                 .is_some_and(|person| sp.name_id(&person) == *name_id),
-            None => false,
+            _ => false,
         };
         if ended {
             super::extract::revoke_session(state, secret).await?;
@@ -408,6 +443,16 @@ async fn sending_sp(state: &AppState, inbound: &Inbound) -> Result<ServiceProvid
             tracing::warn!(%issuer, "SAML request from an unknown service provider");
             unknown_sp()
         })
+}
+
+fn already_completed() -> PageError {
+    PageError {
+        status: StatusCode::BAD_REQUEST,
+        title: "This sign-in request was already completed",
+        message: "It was answered in another tab or window.".into(),
+        hint: Some("Go back to the application: you may already be signed in."),
+        action: None,
+    }
 }
 
 fn unknown_sp() -> PageError {

@@ -14,7 +14,6 @@ use super::extract::CsrfForm;
 use super::paths;
 use crate::pages::{ConfirmView, SentView};
 use crate::state::AppState;
-use latchkey_core::RequestId;
 use latchkey_core::secret::SecretToken;
 use latchkey_login::{CodeError, LinkError, LoginError, Purpose, Requester, SignedIn};
 
@@ -120,12 +119,7 @@ pub(super) async fn verify_page(
         Purpose::Join => ("Join your team", "Join the team"),
     };
     let application = match &view.continues {
-        Some(request) => {
-            state
-                .provider
-                .pending_client_name(&RequestId::from(request.as_str()), state.now())
-                .await
-        }
+        Some(request) => super::saml::pending_application(&state, request.as_str()).await,
         None => None,
     };
     let page = ConfirmView {
