@@ -17,9 +17,9 @@ use crate::oidc::{Provider, provider};
 use crate::on_both_databases;
 
 /// The service provider's side: a folder of its state, driven through `sp.py`.
-struct ServiceProvider {
+pub(crate) struct ServiceProvider {
     dir: tempfile::TempDir,
-    entity_id: String,
+    pub(crate) entity_id: String,
     acs: String,
     slo: String,
 }
@@ -36,14 +36,19 @@ fn sp_folder() -> PathBuf {
 }
 
 impl ServiceProvider {
-    fn new(name: &str) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
+    pub(crate) fn new(name: &str) -> Self {
         // Never contacted: the test reads the form the browser would post there.
+        Self::at(name, &format!("https://{name}.sp.example/acs"))
+    }
+
+    /// An SP whose assertion consumer service is `acs`.
+    pub(crate) fn at(name: &str, acs: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
         let base = format!("https://{name}.sp.example");
         let sp = Self {
             dir,
             entity_id: format!("{base}/metadata"),
-            acs: format!("{base}/acs"),
+            acs: acs.to_owned(),
             slo: format!("{base}/slo"),
         };
         let made = sp.run(&["init", &sp.entity_id, &sp.acs, &sp.slo]);
@@ -51,7 +56,7 @@ impl ServiceProvider {
         sp
     }
 
-    fn run(&self, args: &[&str]) -> Value {
+    pub(crate) fn run(&self, args: &[&str]) -> Value {
         let output = Command::new(python())
             .arg(sp_folder().join("sp.py"))
             .arg(self.dir.path())
@@ -71,12 +76,12 @@ impl ServiceProvider {
         serde_json::from_slice(&output.stdout).expect("sp.py prints JSON")
     }
 
-    fn cert(&self) -> String {
+    pub(crate) fn cert(&self) -> String {
         self.dir.path().join("sp.crt").display().to_string()
     }
 
     /// Reads Latchkey's metadata, as an SP administrator uploads it.
-    async fn trust(&self, p: &Provider) {
+    pub(crate) async fn trust(&self, p: &Provider) {
         let metadata = p.app.get("/saml/metadata").await;
         assert_eq!(metadata.status(), StatusCode::OK);
         assert_eq!(

@@ -5,6 +5,7 @@
 mod connections;
 mod forgery;
 mod relying_party;
+mod saml;
 mod sign_in;
 mod teams;
 mod widget;

@@ -98,6 +98,11 @@ struct IntegrationsView<'a> {
     connection_notice: bool,
     connections: Vec<Connection>,
     team_login_url: String,
+    /// A notice about SAML applications, shown in their section.
+    saml_notice: bool,
+    saml_sps: Vec<latchkey_saml::ServiceProvider>,
+    saml_metadata_url: String,
+    saml_sso_url: String,
 }
 
 fn refused(error: IssuerError) -> PageError {
@@ -151,6 +156,11 @@ pub(super) async fn page(
         .list(Some(&team_id), &me)
         .await
         .map_err(super::connections::refused)?;
+    let saml_sps = state
+        .saml_sps
+        .list(Some(&team_id), &me)
+        .await
+        .map_err(super::saml_admin::refused)?;
     let (jar, csrf) = csrf::token(jar, state.cookies);
     let team_login_url = format!(
         "{}?{}",
@@ -196,6 +206,12 @@ pub(super) async fn page(
             Some("domain-proven") => {
                 Some("The domain is proven: its addresses now sign in with your identity provider.")
             }
+            Some("saml-added") => Some(
+                "The application is added. Give it the metadata URL above; its people can sign in at once.",
+            ),
+            Some("saml-removed") => {
+                Some("The application is removed: nobody signs in to it here any more.")
+            }
             _ => None,
         },
         connection_notice: query
@@ -204,6 +220,13 @@ pub(super) async fn page(
             .is_some_and(|done| done.starts_with("connection-") || done == "domain-proven"),
         connections,
         team_login_url,
+        saml_notice: query
+            .done
+            .as_deref()
+            .is_some_and(|done| done.starts_with("saml-")),
+        saml_sps,
+        saml_metadata_url: state.issuer.endpoint(paths::SAML_METADATA),
+        saml_sso_url: state.issuer.endpoint(paths::SAML_SSO),
     };
     Ok((
         jar,

@@ -24,6 +24,7 @@ mod profile;
 mod request_id;
 mod run_to_completion;
 mod saml;
+mod saml_admin;
 mod security_headers;
 mod sso_jwt;
 mod sso_oidc;
@@ -100,6 +101,8 @@ pub mod paths {
     pub const SAML_INIT: &str = latchkey_saml::paths::INIT;
     pub const SAML_SLO: &str = latchkey_saml::paths::SLO;
     pub const SAML_CONTINUE: &str = "/saml/continue";
+    pub const INTEGRATIONS_SAML: &str = "/dashboard/integrations/saml";
+    pub const INTEGRATIONS_SAML_REMOVE: &str = "/dashboard/integrations/saml/remove";
 
     /// The path of one join link (the route is `JOIN`).
     pub fn join(token: &str) -> String {
@@ -320,6 +323,8 @@ fn login_routes(state: &AppState) -> Router<AppState> {
             paths::INTEGRATIONS_CONNECTION_VERIFY,
             post(connections::verify_domain),
         )
+        .route(paths::INTEGRATIONS_SAML, post(saml_admin::add))
+        .route(paths::INTEGRATIONS_SAML_REMOVE, post(saml_admin::remove))
         .route(paths::TEAM_SETTINGS, get(team::settings_page))
         .route(paths::TEAM_RENAME, post(team::rename))
         .route(paths::TEAM_JOIN_LINKS, post(team::create_join_link))

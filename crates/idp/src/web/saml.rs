@@ -121,7 +121,7 @@ async fn sign_on(state: &AppState, inbound: Inbound) -> PageResult {
                 sp.name
             ),
             hint: Some(
-                "Tell the application's administrator: its ACS URL must be registered with `latchkey saml-sp add --acs-url`.",
+                "Tell the application's administrator: the address it answers at (its ACS URL) must be registered with Latchkey.",
             ),
             action: None,
         });
@@ -365,7 +365,7 @@ async fn logout(state: &AppState, jar: CookieJar, inbound: Inbound, post: bool) 
             title: "This sign-out request cannot be completed",
             message: format!("{} has no logout URL registered with Latchkey.", sp.name),
             hint: Some(
-                "Tell the application's administrator: register one with `latchkey saml-sp add --slo-url`.",
+                "Tell the application's administrator: its logout URL must be registered with Latchkey.",
             ),
             action: None,
         });
@@ -461,7 +461,7 @@ fn unknown_sp() -> PageError {
         title: "This application is not registered",
         message: "The sign-in request comes from an application Latchkey does not know.".into(),
         hint: Some(
-            "Tell the application's administrator: it must be registered with `latchkey saml-sp add`.",
+            "Tell the application's administrator: a team administrator registers it with Latchkey, on the integrations page.",
         ),
         action: None,
     }
@@ -482,6 +482,19 @@ fn unreadable(why: &str) -> PageError {
 fn refused(sp: &ServiceProvider, error: &RequestError) -> PageError {
     tracing::warn!(sp = %sp.sp_id, %error, "SAML request refused");
     match error {
+        // Signed, but no certificate is registered to check it with.
+        RequestError::Signature if !sp.signs_requests => PageError {
+            status: StatusCode::BAD_REQUEST,
+            title: "This sign-in request cannot be checked",
+            message: format!(
+                "{} signs its requests, and Latchkey has no certificate of it to check them with.",
+                sp.name
+            ),
+            hint: Some(
+                "Tell the team's administrator: register the application's signing certificate with it (its metadata has it).",
+            ),
+            action: None,
+        },
         RequestError::Signature => PageError {
             status: StatusCode::BAD_REQUEST,
             title: "This sign-in request is not signed by the application",

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# SAML sign-on under load: a complete SP-initiated sign-on for a signed-in person, as two
+# requests each (POST /saml/sso with a fresh AuthnRequest, which is read and kept; then the
+# GET /saml/continue it redirects to, which answers it with a signed Response), for an SP that
+# takes signed assertions, and for one that also has them encrypted (AES-256-GCM, RSA-OAEP).
+# Beside them, for where the time goes: the POST alone, and /saml/metadata (served from the
+# identity provider built once per key). On SQLite by default (LATCHKEY_BENCH_DATABASE_URL for
+# another database).
+#   bench/saml.sh [SECONDS]       needs: wrk, python3, curl, openssl
+#   PROFILE=1 bench/saml.sh       also records the signed sign-ons with perf into /tmp/perf.data
+#                                 (perf report -i /tmp/perf.data --no-children)
+#   SHOW_STATUSES=1 bench/saml.sh also prints the HTTP statuses each wrk thread met
+# Prints figures for people to read; nothing here passes or fails on a number.
+set -euo pipefail
+secs=${1:-8}
+root=$(cd "$(dirname "$0")/.." && pwd)
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
+(cd "$root" && cargo build --release --quiet -p latchkey-server -p agent-widget-example)
+bin=$root/target/release/latchkey
+widget=$root/target/release/agent-widget-example
+work=$(mktemp -d)
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+iss=http://127.0.0.1:$port
+export LATCHKEY_ISSUER=$iss LATCHKEY_LISTEN=127.0.0.1:$port LATCHKEY_LOG__LEVEL=warn
+export LATCHKEY_DATABASE_URL=${LATCHKEY_BENCH_DATABASE_URL:-"sqlite://$work/latchkey.db?mode=rwc"}
+export LATCHKEY_MAIL__OUTBOX_DIR=$work/outbox
+# Sign-ons are limited per client IP; wrk is one IP.
+export LATCHKEY_HTTP__RATE_LIMIT_PER_IP=100000000
+export LATCHKEY_KEYS__MASTER_KEY=$(python3 -c 'import base64,os; print(base64.b64encode(os.urandom(32)).decode())')
+export LATCHKEY_URL=$iss WIDGET_ISSUER=https://helpdesk.bench.example AGENT_EMAIL=agent@bench.example
+field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+team=$("$bin" team create --json --name Bench --admin admin@bench.example 2>/dev/null | field team_id)
+(cd "$work" && "$widget" mint 1 >/dev/null && "$widget" mint 1 same >token.txt)
+"$bin" issuer add --team "$team" --issuer "$WIDGET_ISSUER" --public-key-file "$work/widget-public.pem" >/dev/null
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/sp.key" -out "$work/sp.crt" -days 2 \
+  -subj /CN=bench-sp 2>/dev/null
+for sp in plain encrypted; do
+  extra=()
+  [ "$sp" = encrypted ] && extra=(--encrypt-cert "$work/sp.crt" --encryption aes256-gcm)
+  "$bin" saml-sp add --team "$team" --entity-id "https://$sp.bench.example" \
+    --acs-url "https://$sp.bench.example/acs" "${extra[@]}" >/dev/null 2>&1
+done
+
+"$bin" serve 2>"$work/serve.log" & pid=$!
+for _ in $(seq 100); do curl -fsS "$iss/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+sleep 1
+# A signed-in member of the team: an integration's token opens the session.
+curl -fsS -o /dev/null -c "$work/jar" -X POST --data-urlencode "token=$(cat "$work/token.txt")" "$iss/sso/jwt"
+cookie=$(grep -v '^# ' "$work/jar" | awk 'NF >= 7 {printf "%s%s=%s", sep, $6, $7; sep="; "}')
+
+# Each connection alternates: POST a new AuthnRequest (its ID unique per run, thread and count:
+# a repeated ID is a replay, refused),
+# then GET where it was sent. One connection per thread, so the two alternate in order.
+lua() { # ENTITY_ID ONLY_POST RUN
+  cat <<LUA
+local threads = {}
+function setup(thread) thread:set("id", #threads + 1); table.insert(threads, thread) end
+local b = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+local function base64(data)
+  return ((data:gsub('.', function(x)
+    local r, byte = '', x:byte()
+    for i = 8, 1, -1 do r = r .. (byte % 2 ^ i - byte % 2 ^ (i - 1) > 0 and '1' or '0') end
+    return r
+  end) .. '0000'):gsub('%d%d%d?%d?%d?%d?', function(x)
+    if #x < 6 then return '' end
+    local c = 0
+    for i = 1, 6 do c = c + (x:sub(i, i) == '1' and 2 ^ (6 - i) or 0) end
+    return b:sub(c + 1, c + 1)
+  end) .. ({ '', '==', '=' })[#data % 3 + 1])
+end
+local function urlencode(s) return (s:gsub('[^%w%-_%.~]', function(c) return string.format('%%%02X', c:byte()) end)) end
+local n, location, cookie = 0, nil, "$cookie"
+function request()
+  if location and "$2" == "" then
+    local path = location
+    location = nil
+    return wrk.format("GET", path, { Cookie = cookie })
+  end
+  n = n + 1
+  local xml = string.format('<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_b$3_%d_%d_%d" Version="2.0" IssueInstant="%s" AssertionConsumerServiceURL="$1/acs"><saml:Issuer>$1</saml:Issuer></samlp:AuthnRequest>',
+    id, n, math.random(1, 1000000000), os.date('!%Y-%m-%dT%H:%M:%SZ'))
+  return wrk.format("POST", "/saml/sso", { ["Content-Type"] = "application/x-www-form-urlencoded", Cookie = cookie },
+    "SAMLRequest=" .. urlencode(base64(xml)))
+end
+local statuses = {}
+function response(status, headers, body)
+  if status == 303 then location = headers["Location"] or headers["location"] end
+  statuses[status] = (statuses[status] or 0) + 1
+  local seen = {}
+  for code, count in pairs(statuses) do table.insert(seen, code .. ":" .. count) end
+  table.sort(seen)
+  answers = table.concat(seen, " ")
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %.0f %.2f %.2f %d\n", summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, e.connect + e.read + e.write + e.timeout + e.status))
+  for _, thread in ipairs(threads) do io.write("STATUSES ", tostring(thread:get("answers")), "\n") end
+end
+LUA
+}
+run() { # NAME ENTITY_ID ONLY_POST NOTE
+  lua "$2" "$3" "$1" >"$work/$1.lua"
+  full=$(wrk -t8 -c8 -d"${secs}s" --latency -s "$work/$1.lua" "$iss/saml/sso")
+  out=$(grep "^RESULT" <<<"$full")
+  [ -n "${SHOW_STATUSES:-}" ] && grep "^STATUSES" <<<"$full" | head -2
+  read -r rate p50 p99 errors <<<"${out#RESULT }"
+  if [ -z "$3" ]; then
+    echo "$1 $((rate / 2)) sign-ons/s ($rate req/s) p50 ${p50} ms p99 ${p99} ms errors $errors $4"
+  else
+    echo "$1 $rate req/s p50 ${p50} ms p99 ${p99} ms errors $errors $4"
+  fi
+}
+echo "idle_rss_mb $(awk '/VmRSS/{printf "%.1f", $2/1024}' /proc/$pid/status)"
+out=$(wrk -t2 -c16 -d"${secs}s" --latency -s <(echo 'done = function(s, l, r) io.write(string.format("RESULT %.0f %.2f %.2f %d\n", s.requests / (s.duration / 1e6), l:percentile(50) / 1000, l:percentile(99) / 1000, s.errors.status)) end') "$iss/saml/metadata" | grep '^RESULT')
+echo "metadata ${out#RESULT } (req/s p50 p99 errors: the cached identity provider, no signing)"
+run request_only https://plain.bench.example 1 "(read the AuthnRequest, keep it: one insert)"
+[ -n "${PROFILE:-}" ] && { perf record -e cpu-clock -F 499 -g -o /tmp/perf.data -p "$pid" -- sleep 4 >/dev/null 2>&1 & }
+run signed https://plain.bench.example "" "(and answer: the session, the member, mark it answered, sign the assertion)"
+run encrypted https://encrypted.bench.example "" "(the same, the assertion also encrypted to the SP)"
+echo "after_load_rss_mb $(awk '/VmRSS/{printf "%.1f", $2/1024}' /proc/$pid/status)"
+answered=$(curl -fsS "$iss/metrics" | awk '/^saml_sign_ons_total/{print $2}')
+echo "saml_sign_ons_total ${answered:-0}"
+grep -c ' ERROR ' "$work/serve.log" | sed 's/^/error_log_lines /' || true

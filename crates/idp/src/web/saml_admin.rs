@@ -1,0 +1,156 @@
+//! The SAML section of `/dashboard/integrations`: register a service provider (from its fields
+//! or its pasted metadata) and remove one. Administrators only; the domain checks the role on
+//! every action.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use latchkey_core::{SamlSpId, TeamId};
+use latchkey_login::Requester;
+use latchkey_saml::{NewServiceProvider, SamlError, SpMetadata};
+use latchkey_teams::TeamError;
+use serde::Deserialize;
+
+use super::error::PageError;
+use super::extract::{SignedInForm, works_in};
+use super::integrations::back_to;
+use super::paths;
+use crate::state::AppState;
+
+/// Where the page shows service providers, and the notice of what was done to them.
+const SECTION: &str = "#saml-heading";
+
+/// `POST …/saml`.
+#[derive(Deserialize)]
+pub(super) struct AddForm {
+    #[serde(default)]
+    team: TeamId,
+    #[serde(default)]
+    name: String,
+    /// The SP's metadata, pasted: read first, the fields below win over it.
+    #[serde(default)]
+    metadata: String,
+    #[serde(default)]
+    entity_id: String,
+    /// One per line.
+    #[serde(default)]
+    acs_urls: String,
+    #[serde(default)]
+    slo_url: String,
+    #[serde(default)]
+    name_id_format: String,
+    #[serde(default)]
+    sign: String,
+    #[serde(default)]
+    signing_cert: String,
+    #[serde(default)]
+    encrypt_cert: String,
+    #[serde(default)]
+    encryption: String,
+}
+
+/// `POST …/saml/remove`.
+#[derive(Deserialize)]
+pub(super) struct RemoveForm {
+    #[serde(default)]
+    team: TeamId,
+    #[serde(default)]
+    id: SamlSpId,
+}
+
+pub(super) fn refused(error: SamlError) -> PageError {
+    let (status, title) = match &error {
+        SamlError::Team(TeamError::NotFound) | SamlError::NoTeam => {
+            (StatusCode::NOT_FOUND, "Team not found")
+        }
+        SamlError::NotFound(_) => (StatusCode::NOT_FOUND, "No such service provider"),
+        SamlError::Team(TeamError::Forbidden) => {
+            (StatusCode::FORBIDDEN, "Only administrators can do this")
+        }
+        SamlError::Database(_) | SamlError::Signing(_) => return PageError::internal(error),
+        _ => (StatusCode::BAD_REQUEST, "That could not be done"),
+    };
+    PageError {
+        status,
+        title,
+        message: error.to_string(),
+        hint: None,
+        action: Some((paths::INTEGRATIONS, "Back to integrations")),
+    }
+}
+
+/// `POST /dashboard/integrations/saml`.
+pub(super) async fn add(
+    State(state): State<AppState>,
+    from: Requester,
+    SignedInForm { user, form }: SignedInForm<AddForm>,
+) -> Result<Response, PageError> {
+    works_in(&user.user, &form.team)?;
+    let metadata = match form.metadata.trim() {
+        "" => SpMetadata::default(),
+        xml => SpMetadata::parse(xml).map_err(refused)?,
+    };
+    let given = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+    let invalid = |message: String| refused(SamlError::Metadata(message));
+    let acs_urls: Vec<String> = form
+        .acs_urls
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let new = NewServiceProvider {
+        team_id: form.team.clone(),
+        entity_id: given(&form.entity_id).unwrap_or(metadata.entity_id),
+        name: given(&form.name),
+        acs_urls: if acs_urls.is_empty() {
+            metadata.acs_urls
+        } else {
+            acs_urls
+        },
+        slo_url: given(&form.slo_url).or(metadata.slo_url),
+        name_id_format: match given(&form.name_id_format) {
+            Some(format) => format.parse().map_err(invalid)?,
+            None => metadata.name_id_format.unwrap_or_default(),
+        },
+        attributes: Vec::new(),
+        sign: match given(&form.sign) {
+            Some(sign) => sign.parse().map_err(invalid)?,
+            None => Default::default(),
+        },
+        signing_cert: given(&form.signing_cert).or(metadata.signing_cert),
+        encrypt_cert: given(&form.encrypt_cert).or(metadata.encrypt_cert),
+        encryption: match given(&form.encryption) {
+            Some(encryption) => encryption.parse().map_err(invalid)?,
+            None => metadata.encryption.unwrap_or_default(),
+        },
+    };
+    state
+        .saml_sps
+        .add(new, &user.actor(&from), state.now())
+        .await
+        .map_err(refused)?;
+    Ok(back_to(&form.team, "saml-added", SECTION))
+}
+
+/// `POST /dashboard/integrations/saml/remove`.
+pub(super) async fn remove(
+    State(state): State<AppState>,
+    from: Requester,
+    SignedInForm { user, form }: SignedInForm<RemoveForm>,
+) -> Result<Response, PageError> {
+    works_in(&user.user, &form.team)?;
+    let listed = state
+        .saml_sps
+        .list(Some(&form.team), &user.actor(&from))
+        .await
+        .map_err(refused)?;
+    // Only one of this team's: the form names the team it was shown for.
+    if !listed.iter().any(|sp| sp.sp_id == form.id) {
+        return Err(refused(SamlError::NotFound(form.id.to_string())));
+    }
+    state
+        .saml_sps
+        .remove(&form.id, &user.actor(&from), state.now())
+        .await
+        .map_err(refused)?;
+    Ok(back_to(&form.team, "saml-removed", SECTION))
+}
