@@ -58,7 +58,7 @@ pub struct IdpCredential {
     pub kid: String,
     pub activates_at: DateTime<Utc>,
     pub cert_pem: String,
-    pub(crate) key: bergshamra::keys::Key,
+    pub(crate) signer: crate::xml_signature::RsaSigner,
 }
 
 impl IdpCredential {
@@ -95,13 +95,11 @@ impl IdpCredential {
         let cert = params
             .self_signed(&pair)
             .map_err(|e| failed(e.to_string()))?;
-        let key = saml_rs::crypto::keys::load_private_key(&key_pem, None)
-            .map_err(|e| failed(e.to_string()))?;
         Ok(Self {
             kid: kid.to_owned(),
             activates_at,
             cert_pem: cert.pem(),
-            key,
+            signer: crate::xml_signature::RsaSigner::from_pkcs8(pkcs8_der)?,
         })
     }
 

@@ -2,6 +2,7 @@
 //! reads (through saml-rs, which refuses DTDs, bounds inflation and checks signatures
 //! against XML signature wrapping), and the responses it signs.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine;
@@ -102,7 +103,13 @@ pub struct IdentityProvider {
     /// do not (a signature is checked only if present).
     strict: Saml<Idp>,
     lax: Saml<Idp>,
+    /// Each SP as saml-rs reads it, by `sp_id` (a registration never changes: a new one has a
+    /// new id), so its metadata is not written and parsed again for every request.
+    descriptors: std::sync::Mutex<std::collections::HashMap<String, Arc<SpDescriptor>>>,
 }
+
+/// The most SP descriptors kept; past it the cache starts again.
+const DESCRIPTORS: usize = 1024;
 
 impl IdentityProvider {
     /// The entity ID of the identity provider under `issuer`: its metadata URL.
@@ -180,6 +187,7 @@ impl IdentityProvider {
             slo_url,
             credentials,
             signing_kid,
+            descriptors: std::sync::Mutex::default(),
         })
     }
 
@@ -251,7 +259,7 @@ impl IdentityProvider {
         inbound: Inbound,
         now: DateTime<Utc>,
     ) -> Result<SignOnRequest, RequestError> {
-        let descriptor = descriptor(sp)?;
+        let descriptor = self.descriptor(sp)?;
         let input = match inbound {
             Inbound::Redirect(query) => BrowserInput::<AuthnRequest>::redirect(query),
             Inbound::Post {
@@ -300,7 +308,7 @@ impl IdentityProvider {
         inbound: Inbound,
         now: DateTime<Utc>,
     ) -> Result<LogoutAsk, RequestError> {
-        let descriptor = descriptor(sp)?;
+        let descriptor = self.descriptor(sp)?;
         let input = match inbound {
             Inbound::Redirect(query) => BrowserInput::<LogoutRequest>::redirect(query),
             Inbound::Post {
@@ -312,6 +320,18 @@ impl IdentityProvider {
             .engine(sp)
             .receive_slo(&descriptor, input, validation(now))?;
         let message = received.message();
+        // saml-rs checks a logout request's age only by its optional NotOnOrAfter: a signed
+        // request found later (in a log, a history) must not end sessions again.
+        let issued = chrono::DateTime::parse_from_rfc3339(message.issue_instant().as_str())
+            .map_err(|_| RequestError::Unreadable("its IssueInstant is not a time".to_owned()))?
+            .with_timezone(&Utc);
+        let skew = chrono::TimeDelta::minutes(5);
+        let max_age = chrono::TimeDelta::from_std(REQUEST_MAX_AGE).unwrap_or(skew);
+        if issued < now - max_age - skew || issued > now + skew {
+            return Err(RequestError::Refused(
+                "it was issued too long ago, or in the future".to_owned(),
+            ));
+        }
         let name_id = message.name_id().map(|n| n.value().to_owned());
         let session_indexes = message
             .session_indexes()
@@ -334,7 +354,9 @@ impl IdentityProvider {
         post: bool,
     ) -> Result<Outgoing, SamlError> {
         let failed = |e: saml_rs::SamlError| SamlError::Signing(e.to_string());
-        let descriptor = descriptor(sp).map_err(|e| SamlError::Signing(e.to_string()))?;
+        let descriptor = self
+            .descriptor(sp)
+            .map_err(|e| SamlError::Signing(e.to_string()))?;
         let options = if post {
             RespondSlo::post()
         } else {
@@ -389,6 +411,22 @@ impl IdentityProvider {
             signing,
         )?;
         Ok(STANDARD.encode(xml))
+    }
+
+    fn descriptor(&self, sp: &ServiceProvider) -> Result<Arc<SpDescriptor>, RequestError> {
+        let mut cache = self
+            .descriptors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(found) = cache.get(sp.sp_id.as_str()) {
+            return Ok(found.clone());
+        }
+        let made = Arc::new(descriptor(sp)?);
+        if cache.len() >= DESCRIPTORS {
+            cache.clear();
+        }
+        cache.insert(sp.sp_id.to_string(), made.clone());
+        Ok(made)
     }
 
     fn engine(&self, sp: &ServiceProvider) -> &Saml<Idp> {

@@ -13,6 +13,7 @@ mod pending;
 mod registry;
 pub mod response;
 mod sp_metadata;
+mod xml_signature;
 
 use serde::{Deserialize, Serialize};
 

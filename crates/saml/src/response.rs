@@ -6,9 +6,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use quick_xml::escape::escape;
 
 use crate::cert::IdpCredential;
+use crate::xml_signature::{after_issuer, sign_at};
 use crate::{Encryption, NameIdFormat, SamlError, Signing};
 
-const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 const RSA_OAEP: &str = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
 /// How long an assertion may be presented: the SP reads it at once, from an auto-posted form.
 pub const ASSERTION_LIFETIME: TimeDelta = TimeDelta::minutes(5);
@@ -43,30 +43,23 @@ pub struct Issue<'a> {
 
 /// A response ready to post: its XML.
 pub fn build(issue: &Issue<'_>, credential: &IdpCredential) -> Result<String, SamlError> {
-    let xml = template(issue);
-    let signing = |xml: &str, whole: bool| {
-        saml_rs::crypto::construct_saml_signature(
-            xml,
-            whole,
-            &credential.key,
-            &credential.cert_pem,
-            RSA_SHA256,
-            &[],
-            None,
-        )
-        .map_err(|e| SamlError::Signing(e.to_string()))
+    let (mut xml, response_id, assertion_id) = template(issue);
+    let cert = credential.cert_base64();
+    let sign = |xml: &str, issuer: usize, id: &str| {
+        let at = after_issuer(xml, issuer)
+            .ok_or_else(|| SamlError::Signing("the response has no Issuer".to_owned()))?;
+        sign_at(xml, at, id, &credential.signer, &cert)
     };
-    let mut xml = if issue.sign.assertion() {
-        signing(&xml, false)?
-    } else {
-        xml
-    };
+    // The assertion's Issuer is the second, after the response's.
+    if issue.sign.assertion() {
+        xml = sign(&xml, 2, &assertion_id)?;
+    }
     if let Some((cert, encryption)) = issue.encrypt_to {
         xml = saml_rs::crypto::encrypt_assertion(&xml, cert, encryption.uri(), RSA_OAEP, "saml")
             .map_err(|e| SamlError::Signing(format!("encrypting the assertion: {e}")))?;
     }
     if issue.sign.response() {
-        xml = signing(&xml, true)?;
+        xml = sign(&xml, 1, &response_id)?;
     }
     Ok(xml)
 }
@@ -84,6 +77,7 @@ pub fn build_status(
     let in_response_to = in_response_to
         .map(|id| format!(" InResponseTo=\"{}\"", escape(id)))
         .unwrap_or_default();
+    let id = new_id();
     let xml = format!(
         concat!(
             "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"{id}\" Version=\"2.0\" IssueInstant=\"{now}\" Destination=\"{destination}\"{in_response_to}>",
@@ -91,7 +85,7 @@ pub fn build_status(
             "<samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:{top}\"><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:{second}\"/></samlp:StatusCode></samlp:Status>",
             "</samlp:Response>"
         ),
-        id = new_id(),
+        id = id,
         now = instant(now),
         destination = escape(destination),
         in_response_to = in_response_to,
@@ -99,16 +93,9 @@ pub fn build_status(
         top = top_level,
         second = second_level,
     );
-    saml_rs::crypto::construct_saml_signature(
-        &xml,
-        true,
-        &credential.key,
-        &credential.cert_pem,
-        RSA_SHA256,
-        &[],
-        None,
-    )
-    .map_err(|e| SamlError::Signing(e.to_string()))
+    let at = after_issuer(&xml, 1)
+        .ok_or_else(|| SamlError::Signing("the response has no Issuer".to_owned()))?;
+    sign_at(&xml, at, &id, &credential.signer, &credential.cert_base64())
 }
 
 /// A new XML ID: an NCName, unguessable.
@@ -120,7 +107,9 @@ pub(crate) fn instant(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-fn template(issue: &Issue<'_>) -> String {
+/// The response, unsigned, with its ID and its assertion's.
+fn template(issue: &Issue<'_>) -> (String, String, String) {
+    let (response_id, assertion_id) = (new_id(), new_id());
     let now = instant(issue.now);
     let expires = instant(issue.now + ASSERTION_LIFETIME);
     let in_response_to = issue
@@ -145,7 +134,7 @@ fn template(issue: &Issue<'_>) -> String {
         format!("<saml:AttributeStatement>{attributes}</saml:AttributeStatement>")
     };
     // The assertion declares its own namespaces, so it stands alone once encrypted.
-    format!(
+    let xml = format!(
         concat!(
             "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"{response_id}\" Version=\"2.0\" IssueInstant=\"{now}\" Destination=\"{destination}\"{in_response_to}>",
             "<saml:Issuer>{issuer}</saml:Issuer>",
@@ -159,8 +148,8 @@ fn template(issue: &Issue<'_>) -> String {
             "{attribute_statement}",
             "</saml:Assertion></samlp:Response>"
         ),
-        response_id = new_id(),
-        assertion_id = new_id(),
+        response_id = response_id,
+        assertion_id = assertion_id,
         now = now,
         destination = escape(issue.destination),
         in_response_to = in_response_to,
@@ -175,5 +164,6 @@ fn template(issue: &Issue<'_>) -> String {
         session_expires = instant(issue.session_expires_at),
         context = AUTHN_CONTEXT,
         attribute_statement = attribute_statement,
-    )
+    );
+    (xml, response_id, assertion_id)
 }
