@@ -41,7 +41,8 @@ pub enum HoldError {
 }
 
 impl ServiceProviders {
-    /// Stores a sign-on for `sp` and returns it.
+    /// Stores a sign-on for `sp` and returns it; `answered` when it is answered at once (the
+    /// person is signed in), so it is kept only to refuse a replay.
     #[allow(clippy::too_many_arguments)] // each is a distinct fact of the request
     pub async fn hold(
         &self,
@@ -50,6 +51,7 @@ impl ServiceProviders {
         acs_url: &str,
         relay_state: Option<&str>,
         force_authn: bool,
+        answered: bool,
         now: DateTime<Utc>,
     ) -> Result<PendingSignOn, HoldError> {
         let id = format!("{PENDING_PREFIX}{}", latchkey_core::secret::random_id());
@@ -62,7 +64,7 @@ impl ServiceProviders {
             force_authn: Set(force_authn),
             created_at: Set(now),
             expires_at: Set(now + PENDING_TTL),
-            used_at: Set(None),
+            used_at: Set(answered.then_some(now)),
         };
         let inserted = pending_request::Entity::insert(row)
             .exec_without_returning(&*self.db().write().await)

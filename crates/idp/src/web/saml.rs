@@ -77,19 +77,22 @@ pub(super) struct MessageForm {
 /// `GET /saml/sso`: an `AuthnRequest` over HTTP-Redirect.
 pub(super) async fn sso_redirect(
     State(state): State<AppState>,
+    jar: CookieJar,
     RawQuery(query): RawQuery,
 ) -> PageResult {
-    sign_on(&state, Inbound::Redirect(query.unwrap_or_default())).await
+    sign_on(&state, &jar, Inbound::Redirect(query.unwrap_or_default())).await
 }
 
 /// `POST /saml/sso`: an `AuthnRequest` over HTTP-POST.
 pub(super) async fn sso_post(
     State(state): State<AppState>,
+    jar: CookieJar,
     form: Result<Form<MessageForm>, FormRejection>,
 ) -> PageResult {
     let Form(form) = form.map_err(|e| unreadable(&e.to_string()))?;
     sign_on(
         &state,
+        &jar,
         Inbound::Post {
             message: form.saml_request,
             relay_state: form.relay_state,
@@ -100,7 +103,7 @@ pub(super) async fn sso_post(
 
 /// Reads and checks the request, then keeps it: a request that is not from a registered SP,
 /// or whose signature fails, gets a page and nothing signed.
-async fn sign_on(state: &AppState, inbound: Inbound) -> PageResult {
+async fn sign_on(state: &AppState, jar: &CookieJar, inbound: Inbound) -> PageResult {
     let now = state.now();
     let sp = sending_sp(state, &inbound).await?;
     let idp = state.saml_idp.get(now).map_err(PageError::failed)?;
@@ -140,6 +143,12 @@ async fn sign_on(state: &AppState, inbound: Inbound) -> PageResult {
             ("Requester", "InvalidNameIDPolicy"),
         );
     }
+    // A person signed in here already (and not asked to sign in again) is answered at once;
+    // the request is still kept, answered, so that a replay is refused.
+    let user = match asked.force_authn {
+        true => None,
+        false => current_user(state, jar).await?.map(|(_, user)| user),
+    };
     let pending = state
         .saml_sps
         .hold(
@@ -148,6 +157,7 @@ async fn sign_on(state: &AppState, inbound: Inbound) -> PageResult {
             acs_url,
             asked.relay_state.as_deref(),
             asked.force_authn,
+            user.is_some(),
             now,
         )
         .await
@@ -165,7 +175,10 @@ async fn sign_on(state: &AppState, inbound: Inbound) -> PageResult {
             }
             HoldError::Database(e) => PageError::internal(e),
         })?;
-    Ok(continue_at(&pending, asked.is_passive))
+    match user {
+        Some(user) => answer(state, &pending, &user, true).await,
+        None => Ok(continue_at(&pending, asked.is_passive)),
+    }
 }
 
 /// `GET /saml/init?sp=ENTITY_ID[&RelayState=…]`: a sign-on started here (IdP-initiated),
@@ -194,7 +207,15 @@ pub(super) async fn init(
     let acs_url = sp.acs_url(None).ok_or_else(unknown_sp)?.to_owned();
     let pending = state
         .saml_sps
-        .hold(&sp, None, &acs_url, relay_state.as_deref(), false, now)
+        .hold(
+            &sp,
+            None,
+            &acs_url,
+            relay_state.as_deref(),
+            false,
+            false,
+            now,
+        )
         .await
         .map_err(|e| match e {
             HoldError::Database(e) => PageError::internal(e),
@@ -269,6 +290,18 @@ pub(super) async fn continue_sign_on(
             .finish();
         return Ok(Redirect::to(&format!("{}?{login}", paths::LOGIN)).into_response());
     };
+    answer(&state, &pending, &user, false).await
+}
+
+/// Answers a sign-on for a signed-in person: a member of the SP's team gets the signed
+/// response, posted to the SP; `marked` when the sign-on was kept as answered already.
+async fn answer(
+    state: &AppState,
+    pending: &PendingSignOn,
+    user: &latchkey_login::SessionUser,
+    marked: bool,
+) -> PageResult {
+    let now = state.now();
     let person = state
         .saml_sps
         .admit(&pending.sp, &user.user_id)
@@ -287,11 +320,12 @@ pub(super) async fn continue_sign_on(
                 action: Some((paths::DASHBOARD, "Go to your account")),
             }
         })?;
-    if !state
-        .saml_sps
-        .answer(&pending.id, now)
-        .await
-        .map_err(PageError::internal)?
+    if !marked
+        && !state
+            .saml_sps
+            .answer(&pending.id, now)
+            .await
+            .map_err(PageError::internal)?
     {
         return Err(already_completed());
     }
@@ -318,7 +352,7 @@ pub(super) async fn continue_sign_on(
     tracing::info!(sp = %sp.sp_id, user = %user.user_id, initiated_by = if pending.request_id.is_some() { "sp" } else { "idp" }, "SAML sign-on answered");
     metrics::counter!("saml_sign_ons_total").increment(1);
     auto_post(
-        &state,
+        state,
         &pending.acs_url,
         vec![("SAMLResponse", response)],
         pending.relay_state.as_deref(),
