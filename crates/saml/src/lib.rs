@@ -27,7 +27,7 @@ pub use idp::{
 };
 pub use pending::{HoldError, PENDING_PREFIX, PENDING_TTL, PendingSignOn};
 pub use registry::{NewServiceProvider, ServiceProvider, ServiceProviders};
-pub use sp_metadata::SpMetadata;
+pub use sp_metadata::{MAX_METADATA, SpMetadata};
 
 /// The paths of the SAML endpoints, under the issuer.
 pub mod paths {

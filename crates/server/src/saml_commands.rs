@@ -1,16 +1,15 @@
 //! `latchkey saml-sp add | list | remove`: a team's SAML 2.0 service providers.
 
 use chrono::Utc;
-use latchkey_saml::{NewServiceProvider, ServiceProvider, ServiceProviders, SpMetadata};
+use latchkey_saml::{
+    MAX_METADATA, NewServiceProvider, ServiceProvider, ServiceProviders, SpMetadata,
+};
 use latchkey_teams::Actor;
 
 use crate::cli::{SamlSpAddArgs, SamlSpCommand};
 use crate::commands::open_database;
 use crate::config::Settings;
 use crate::serve::ServeError;
-
-/// The largest SP metadata document read.
-const MAX_METADATA: usize = 256 * 1024;
 
 pub async fn run(
     settings: &Settings,
@@ -157,9 +156,16 @@ async fn fetch_metadata(url: &str) -> Result<String, ServeError> {
     if !response.status().is_success() {
         return Err(failed(format!("answered {}", response.status())));
     }
+    let too_large = || failed(format!("larger than {} KiB", MAX_METADATA / 1024));
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_METADATA as u64)
+    {
+        return Err(too_large());
+    }
     let bytes = response.bytes().await.map_err(|e| failed(e.to_string()))?;
     if bytes.len() > MAX_METADATA {
-        return Err(failed(format!("larger than {} KiB", MAX_METADATA / 1024)));
+        return Err(too_large());
     }
     String::from_utf8(bytes.to_vec()).map_err(|_| failed("not UTF-8".to_owned()))
 }

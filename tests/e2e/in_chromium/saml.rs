@@ -11,7 +11,7 @@ use crate::oidc::provider;
 use crate::on_both_databases;
 use crate::saml::ServiceProvider;
 
-use super::sign_up;
+use super::{sign_in, sign_up};
 
 /// An assertion consumer service on this machine: it keeps what browsers post to it.
 async fn acs_sink() -> (String, Arc<Mutex<Vec<HashMap<String, String>>>>) {
@@ -70,6 +70,21 @@ async fn an_administrator_adds_a_saml_application_and_signs_in_to_it(db: TestDb)
     admin.does_not_see("No SAML application yet.").await;
     admin.check_accessibility().await;
     admin.screenshot("section").await;
+    // The section on a phone: it fits, and the application is there to remove.
+    let phone = Chromium::with_screen("saml-admin-phone", Screen::Phone).await;
+    sign_in(&phone, &p, "ida@acme.test").await;
+    phone.follow("Team settings").await;
+    phone.follow("Integrations").await;
+    phone.sees(&sp.entity_id).await;
+    assert!(
+        phone.fits_the_width().await,
+        "the integrations page fits a phone"
+    );
+    phone
+        .open(&format!("{}#saml-heading", phone.url().await))
+        .await;
+    phone.screenshot("section").await;
+    phone.close().await;
 
     // The application asks; the signed-in administrator's browser carries the response
     // there on its own.
