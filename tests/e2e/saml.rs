@@ -319,6 +319,25 @@ async fn a_service_provider_signs_people_in_over_both_bindings(db: TestDb) {
     assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.body);
     assert!(again.body.contains("already used"), "{}", again.body);
     assert!(!again.body.contains("SAMLResponse"));
+    // And sent eight times at once (kept in one batch on SQLite): answered once.
+    let asked = sp.run(&["login", "post", ""]);
+    let fields_sent = form_of(&asked);
+    let form: Vec<(&str, &str)> = fields_sent
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let pages =
+        futures_util::future::join_all((0..8).map(|_| browser.post("/saml/sso", &form))).await;
+    let statuses: Vec<StatusCode> = pages.iter().map(|page| page.status).collect();
+    let answered = pages
+        .iter()
+        .filter(|page| page.status == StatusCode::OK && page.body.contains("SAMLResponse"))
+        .count();
+    let refused = pages
+        .iter()
+        .filter(|page| page.status == StatusCode::BAD_REQUEST && page.body.contains("already used"))
+        .count();
+    assert_eq!((answered, refused), (1, 7), "{statuses:?}");
 
     // Started at Latchkey (IdP-initiated), as Genesys Cloud and Intercom links do.
     let init = format!(
@@ -796,5 +815,71 @@ async fn saml_sp_commands_say_what_to_fix() {
         .collect();
     assert!(actions.contains(&"saml_sp.added"), "{actions:?}");
     assert!(actions.contains(&"saml_sp.removed"), "{actions:?}");
+    p.app.stop().await;
+}
+
+/// A session an integration's token opened speaks for that integration's team only, as it
+/// does for OIDC clients: the SP of another team sends the person to sign in themselves, even
+/// when they are a member there too; nothing is signed for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_an_integration_opened_signs_in_to_its_own_team_only() {
+    let db = TestDb::sqlite();
+    let (p, sp, _) = set_up(&db, &[]).await;
+    let other = cli_json(
+        &db,
+        &p.app,
+        &[
+            "team",
+            "create",
+            "--name",
+            "Other",
+            "--admin",
+            "boss@other.example",
+        ],
+    )["team_id"]
+        .as_str()
+        .expect("team_id")
+        .to_owned();
+    let key =
+        crate::browser_sign_on::trust_helpdesk(&db, &p.app, &other, &["--email-claim", "sub"]);
+    let now = chrono::Utc::now().timestamp();
+    let token = key.sign(&serde_json::json!({
+        "iss": crate::browser_sign_on::HELPDESK,
+        "sub": "agent@example.com",
+        "aud": p.app.base_url,
+        "iat": now,
+        "exp": now + 60,
+        "jti": "other-team",
+    }));
+    let browser = Browser::new(&p.app.base_url);
+    let opened = browser.post("/sso/jwt", &[("token", token.as_str())]).await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.body);
+    assert_eq!(
+        browser.signed_in_as().await.as_deref(),
+        Some("agent@example.com")
+    );
+
+    // The Support team's SP, over both bindings: the person is a member of Support, but this
+    // session is Other's.
+    let asked = sp.run(&["login", "redirect", ""]);
+    let first = browser.get(asked["url"].as_str().expect("url")).await;
+    let continued = browser.get(first.location().expect("kept")).await;
+    assert!(
+        continued
+            .location()
+            .is_some_and(|l| l.starts_with("/login?request=saml")),
+        "{:?} {}",
+        continued.location(),
+        continued.body
+    );
+    let asked = sp.run(&["login", "post", ""]);
+    let fields = form_of(&asked);
+    let form: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let page = browser.post("/saml/sso", &form).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert!(!page.body.contains("SAMLResponse"));
     p.app.stop().await;
 }

@@ -1,12 +1,14 @@
 //! What every part of the provider shares: its issuer, email addresses, random secrets,
 //! the shared key ring and the database with its SQLite write queue. No HTTP here.
 
+pub mod batch;
 mod clock;
 mod db;
 pub mod email;
 mod ids;
 mod issuer;
 pub mod secret;
+pub mod ttl_cache;
 
 use std::sync::Arc;
 

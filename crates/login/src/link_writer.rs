@@ -1,13 +1,9 @@
 //! Writing new magic links, in batches on SQLite.
 //!
 //! A link is three writes: count it against its address's limit, store it, queue its mail.
-//! On SQLite every statement is a hand-off to the connection's own thread and back, and
-//! those hand-offs, not SQLite's work, were most of the cost of `POST /login` (perf: about
-//! 70% of the time in the kernel, switching threads). So there the request does not write:
-//! one writer takes every link waiting when it is free and writes them all in one
-//! transaction of three statements. Under load a request then costs a fraction of a
-//! statement, and the busier the server, the larger the batches. A request still waits for
-//! its own commit, so nothing it answers can be lost.
+//! On SQLite the thread hand-offs of those statements were most of the cost of `POST /login`
+//! (perf: about 70% of the time in the kernel, switching threads), so there links go through
+//! a [`BatchWriter`]: one transaction of three statements for every link waiting.
 //!
 //! PostgreSQL runs many transactions at once and commits them together by itself, so each
 //! request writes its own there, as one statement: the three writes are chained in
@@ -27,19 +23,12 @@ use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DbBackend, DbErr, EntityName, EntityTrait, Iterable,
     QueryTrait,
 };
-use tokio::sync::{mpsc, oneshot};
 
 use crate::address_limits::count_in_window;
 
 use crate::entities::{address_limit, login_link, mail_outbox};
 use latchkey_core::Db;
-
-/// The most links one transaction writes. It bounds a statement's size (login links have
-/// 14 columns: 1,792 parameters, far below SQLite's 32,766) and the wait of the last request
-/// in a batch.
-const MAX_BATCH: usize = 128;
-/// Links waiting for the writer; beyond this, requests wait to be queued.
-const QUEUE: usize = 1024;
+use latchkey_core::batch::{BatchCommit, BatchWriter};
 
 /// One link to write, with the mail that carries it.
 pub(super) struct NewLink {
@@ -73,44 +62,29 @@ impl AddressLimit {
     }
 }
 
-struct Pending {
-    new: NewLink,
-    reply: oneshot::Sender<Result<Written, DbErr>>,
-}
-
-/// Writes links: through the batching writer on SQLite, directly on PostgreSQL. Cloning
-/// shares the writer, which stops once every clone is gone.
+/// Writes links: through the batching writer on SQLite, directly on PostgreSQL.
 #[derive(Clone)]
 pub(super) struct LinkWriter {
     store: Store,
-    queue: Option<mpsc::Sender<Pending>>,
+    batches: Option<BatchWriter<Store>>,
 }
 
 impl LinkWriter {
     /// Starts the writer, on SQLite, on the current tokio runtime.
     pub fn start(db: Db, limit: AddressLimit) -> Self {
         let store = Store { db, limit };
-        let queue = (store.db.backend() == DbBackend::Sqlite).then(|| {
-            let (queue, waiting) = mpsc::channel(QUEUE);
-            tokio::spawn(store.clone().run(waiting));
-            queue
-        });
-        Self { store, queue }
+        let batches =
+            (store.db.backend() == DbBackend::Sqlite).then(|| BatchWriter::start(store.clone()));
+        Self { store, batches }
     }
 
     /// Writes `new` (on SQLite, with whatever else is waiting), and returns once it is
     /// committed.
     pub async fn write(&self, new: NewLink) -> Result<Written, DbErr> {
-        let stopped = || DbErr::Custom("the link writer has stopped".to_owned());
-        let Some(queue) = &self.queue else {
-            return self.store.write_in_one_statement(new).await;
-        };
-        let (reply, written) = oneshot::channel();
-        queue
-            .send(Pending { new, reply })
-            .await
-            .map_err(|_| stopped())?;
-        written.await.map_err(|_| stopped())?
+        match &self.batches {
+            Some(batches) => batches.write(new).await,
+            None => self.store.write_in_one_statement(new).await,
+        }
     }
 }
 
@@ -121,49 +95,20 @@ struct Store {
     limit: AddressLimit,
 }
 
+impl BatchCommit for Store {
+    type Item = NewLink;
+    type Output = Written;
+    const WHAT: &'static str = "login links";
+    /// Login links have 14 columns: 1,792 parameters, far below SQLite's 32,766.
+    const MAX_BATCH: usize = 128;
+
+    async fn commit(&self, links: Vec<NewLink>) -> Result<Vec<Written>, DbErr> {
+        metrics::histogram!("login_link_batch_size").record(links.len() as f64);
+        self.write(links).await
+    }
+}
+
 impl Store {
-    /// The batching writer: runs until every sender is gone.
-    async fn run(self, mut waiting: mpsc::Receiver<Pending>) {
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            self.commit(std::mem::take(&mut batch)).await;
-        }
-    }
-
-    /// Writes one batch and answers each of its requests.
-    async fn commit(&self, batch: Vec<Pending>) {
-        metrics::histogram!("login_link_batch_size").record(batch.len() as f64);
-        let (links, replies): (Vec<NewLink>, Vec<_>) =
-            batch.into_iter().map(|p| (p.new, p.reply)).unzip();
-        match self.write(links).await {
-            Ok(written) => {
-                for (reply, written) in replies.into_iter().zip(written) {
-                    // A request that gave up waiting no longer needs its answer.
-                    let _ = reply.send(Ok(written));
-                }
-            }
-            Err(error) => {
-                // Each request gets a copy of the error, of the same kind: a database that
-                // cannot take requests now stays that, and is answered 503 (and logged there).
-                let unavailable = latchkey_core::database_unavailable(&error);
-                if !unavailable {
-                    tracing::error!(%error, links = replies.len(), "writing a batch of login links failed");
-                } else if latchkey_core::database_needs_operator(&error) {
-                    // The copies cannot carry SQLite's code: said here, for whoever must act.
-                    tracing::error!(%error, links = replies.len(), "the database cannot take requests now");
-                }
-                for reply in replies {
-                    let copy = if unavailable {
-                        DbErr::Conn(sea_orm::RuntimeErr::Internal(error.to_string()))
-                    } else {
-                        DbErr::Custom(error.to_string())
-                    };
-                    let _ = reply.send(Err(copy));
-                }
-            }
-        }
-    }
-
     /// One transaction: count every link against its address (an address's links are
     /// numbered in the order given), then store the links, and queue the mails, that are
     /// within their address's limit.

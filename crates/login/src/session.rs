@@ -26,6 +26,8 @@ pub struct SessionUser {
     /// it made.
     pub shown_email: String,
     pub name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
     pub signed_in_at: DateTime<Utc>,
     /// The session's public identifier (the `sid` claim): derived from the stored hash, so it
     /// reveals nothing that could open the session.
@@ -144,6 +146,8 @@ impl Sessions {
             user_id: account.id.into(),
             email: account.email,
             name: account.name,
+            given_name: account.given_name,
+            family_name: account.family_name,
             signed_in_at: found.created_at,
             sid: session_id(&found.id_hash),
             team_id: found.team_id.map(TeamId::from),

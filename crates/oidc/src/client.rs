@@ -4,9 +4,9 @@
 
 use latchkey_core::ClientId;
 use latchkey_core::TeamId;
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use latchkey_core::ttl_cache::TtlCache;
+use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use latchkey_keys::SigningAlgorithm;
@@ -239,30 +239,25 @@ impl From<&Client> for ClientSummary {
     }
 }
 
-type CacheEntry = (Instant, Option<Arc<Client>>);
-
 /// The clients, read through a short-lived cache.
 #[derive(Clone)]
 pub struct Clients {
     db: latchkey_core::Db,
-    cache: Arc<RwLock<HashMap<String, CacheEntry>>>,
+    cache: TtlCache<Option<Arc<Client>>>,
 }
 
 impl Clients {
     pub fn new(db: latchkey_core::Db) -> Self {
         Self {
             db,
-            cache: Arc::default(),
+            cache: TtlCache::new(CLIENT_CACHE_TTL, CLIENT_CACHE_CAPACITY),
         }
     }
 
     /// The client with this id, if registered (cached for [`CLIENT_CACHE_TTL`]).
     pub async fn find(&self, id: &ClientId) -> Result<Option<Arc<Client>>, ClientError> {
-        if let Ok(cache) = self.cache.read()
-            && let Some((at, client)) = cache.get(id.as_str())
-            && at.elapsed() < CLIENT_CACHE_TTL
-        {
-            return Ok(client.clone());
+        if let Some(client) = self.cache.get(id.as_str()) {
+            return Ok(client);
         }
         if id.is_empty() || id.len() > 64 {
             return Ok(None);
@@ -273,12 +268,8 @@ impl Clients {
             .map(Client::from_row)
             .transpose()?
             .map(Arc::new);
-        if let Ok(mut cache) = self.cache.write() {
-            if cache.len() >= CLIENT_CACHE_CAPACITY {
-                cache.clear();
-            }
-            cache.insert(id.to_owned().into_string(), (Instant::now(), found.clone()));
-        }
+        self.cache
+            .insert(id.to_owned().into_string(), found.clone());
         Ok(found)
     }
 
@@ -361,9 +352,7 @@ impl Clients {
         if deleted.rows_affected == 0 {
             return Err(ClientError::NotFound(id.to_owned().into_string()));
         }
-        if let Ok(mut cache) = self.cache.write() {
-            cache.remove(id.as_str());
-        }
+        self.cache.forget(id.as_str());
         tracing::info!(client = %id, "client deleted");
         Ok(())
     }

@@ -20,26 +20,32 @@ pub struct Person {
     pub role: &'static str,
 }
 
+/// Who is signed in, as their session read them.
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub user_id: UserId,
+    pub email: String,
+    pub name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+}
+
 impl ServiceProviders {
-    /// The person, if they are a member of the SP's team.
+    /// The person, if they are a member of the SP's team (one query: the membership and its
+    /// team; the rest came with the session).
     pub async fn admit(
         &self,
         sp: &ServiceProvider,
-        user_id: &UserId,
+        account: Account,
     ) -> Result<Option<Person>, latchkey_teams::TeamError> {
         let team_id = TeamId::from(sp.team_id.as_str());
-        let Some(membership) = Teams::membership_in(self.db().read(), &team_id, user_id).await?
-        else {
-            return Ok(None);
-        };
-        let Some(account) = user::Entity::find_by_id(user_id.as_str())
-            .one(self.db().read())
-            .await?
+        let Some(membership) =
+            Teams::membership_in(self.db().read(), &team_id, &account.user_id).await?
         else {
             return Ok(None);
         };
         Ok(Some(Person {
-            user_id: user_id.clone(),
+            user_id: account.user_id,
             email: account.email,
             name: account.name,
             given_name: account.given_name,

@@ -17,7 +17,7 @@ mod xml_signature;
 
 use serde::{Deserialize, Serialize};
 
-pub use admission::Person;
+pub use admission::{Account, Person};
 pub use cert::Certificate;
 pub use current::CurrentIdentityProvider;
 pub use error::SamlError;

@@ -2,15 +2,20 @@
 //! listed and removed, each change audited.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use std::time::Duration;
+
+use latchkey_core::batch::BatchWriter;
+use latchkey_core::ttl_cache::TtlCache;
 use latchkey_core::{Db, SamlSpId, TeamId};
 use latchkey_teams::{Actor, AuditLog, Subject, TeamError, Teams};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::cert::Certificate;
 use crate::entities::service_provider;
 use crate::error::SamlError;
+use crate::pending::Requests;
 use crate::{Claim, Encryption, NameIdFormat, Signing};
 
 /// The most service providers one team may register.
@@ -109,16 +114,34 @@ impl ServiceProvider {
     }
 }
 
+/// How long a replica trusts its copy of a service provider, as it does a client's: one
+/// removed by the CLI or another replica stops being answered within this time (this
+/// replica's own pages forget it at once); in exchange a sign-on reads no row for it.
+pub const SP_CACHE_TTL: Duration = Duration::from_secs(5);
+/// Service providers kept before the cache starts over.
+const SP_CACHE_CAPACITY: usize = 10_000;
+
 /// Every team's service providers.
 #[derive(Clone)]
 pub struct ServiceProviders {
     db: Db,
     issuer: latchkey_core::Issuer,
+    /// By `entity:` and entity ID, and by `id:` and id. An unknown one is not kept, so one
+    /// just registered works at once.
+    cache: TtlCache<ServiceProvider>,
+    /// The batching writer of sign-ons, on SQLite.
+    pub(crate) kept: Option<BatchWriter<Requests>>,
 }
 
 impl ServiceProviders {
     pub fn new(db: Db, issuer: latchkey_core::Issuer) -> Self {
-        Self { db, issuer }
+        Self {
+            cache: TtlCache::new(SP_CACHE_TTL, SP_CACHE_CAPACITY),
+            kept: (db.backend() == DbBackend::Sqlite)
+                .then(|| BatchWriter::start(Requests { db: db.clone() })),
+            db,
+            issuer,
+        }
     }
 
     /// Registers a service provider for a team (its administrators, or the operator).
@@ -300,6 +323,7 @@ impl ServiceProviders {
         )
         .await?;
         txn.commit().await?;
+        self.cache.clear();
         Ok(removed)
     }
 
@@ -308,23 +332,43 @@ impl ServiceProviders {
         &self,
         entity_id: &str,
     ) -> Result<Option<ServiceProvider>, sea_orm::DbErr> {
-        Ok(service_provider::Entity::find()
+        let key = format!("entity:{entity_id}");
+        if let Some(sp) = self.cache.get(&key) {
+            return Ok(Some(sp));
+        }
+        let found = service_provider::Entity::find()
             .filter(service_provider::Column::EntityId.eq(entity_id))
             .one(self.db.read())
-            .await?
-            .map(|row| ServiceProvider::from_row(row, &self.issuer)))
+            .await?;
+        Ok(self.kept(key, found))
     }
 
     /// The service provider with this id.
     pub async fn by_id(&self, id: &str) -> Result<Option<ServiceProvider>, sea_orm::DbErr> {
-        Ok(service_provider::Entity::find_by_id(id)
+        let key = format!("id:{id}");
+        if let Some(sp) = self.cache.get(&key) {
+            return Ok(Some(sp));
+        }
+        let found = service_provider::Entity::find_by_id(id)
             .one(self.db.read())
-            .await?
-            .map(|row| ServiceProvider::from_row(row, &self.issuer)))
+            .await?;
+        Ok(self.kept(key, found))
+    }
+
+    fn kept(&self, key: String, row: Option<service_provider::Model>) -> Option<ServiceProvider> {
+        let sp = ServiceProvider::from_row(row?, &self.issuer);
+        self.cache.insert(key, sp.clone());
+        Some(sp)
     }
 
     pub(crate) fn db(&self) -> &Db {
         &self.db
+    }
+
+    pub(crate) fn requests(&self) -> Requests {
+        Requests {
+            db: self.db.clone(),
+        }
     }
 
     pub fn issuer(&self) -> &latchkey_core::Issuer {

@@ -20,7 +20,8 @@ use super::paths;
 use crate::state::AppState;
 use latchkey_saml::response::Issue;
 use latchkey_saml::{
-    HoldError, Inbound, Outgoing, PendingSignOn, RequestError, ServiceProvider, peek_issuer,
+    Account, HoldError, Inbound, Outgoing, PendingSignOn, RequestError, ServiceProvider,
+    peek_issuer,
 };
 
 /// The name of the application a pending request (an OIDC authorization request, or a SAML
@@ -147,7 +148,10 @@ async fn sign_on(state: &AppState, jar: &CookieJar, inbound: Inbound) -> PageRes
     // the request is still kept, answered, so that a replay is refused.
     let user = match asked.force_authn {
         true => None,
-        false => current_user(state, jar).await?.map(|(_, user)| user),
+        false => current_user(state, jar)
+            .await?
+            .map(|(_, user)| user)
+            .filter(|user| speaks_for(user, &sp)),
     };
     let pending = state
         .saml_sps
@@ -265,6 +269,7 @@ pub(super) async fn continue_sign_on(
     let user = current_user(&state, &jar)
         .await?
         .map(|(_, user)| user)
+        .filter(|user| speaks_for(user, &pending.sp))
         .filter(|user| !pending.force_authn || user.signed_in_at >= pending.created_at);
     let Some(user) = user else {
         if query.passive.is_some() {
@@ -304,7 +309,7 @@ async fn answer(
     let now = state.now();
     let person = state
         .saml_sps
-        .admit(&pending.sp, &user.user_id)
+        .admit(&pending.sp, account(user))
         .await
         .map_err(PageError::internal)?
         .ok_or_else(|| {
@@ -418,7 +423,7 @@ async fn logout(state: &AppState, jar: CookieJar, inbound: Inbound, post: bool) 
         let ended = match &ask.name_id {
             Some(name_id) if sp.signs_requests || names_session => state
                 .saml_sps
-                .admit(&sp, &user.user_id)
+                .admit(&sp, account(user))
                 .await
                 .map_err(PageError::internal)?
                 .is_some_and(|person| sp.name_id(&person) == *name_id),
@@ -463,6 +468,24 @@ async fn logout(state: &AppState, jar: CookieJar, inbound: Inbound, post: bool) 
             Ok((jar, page).into_response())
         }
     }
+}
+
+/// What an assertion may say of the person signed in.
+fn account(user: &latchkey_login::SessionUser) -> Account {
+    Account {
+        user_id: user.user_id.clone(),
+        email: user.email.clone(),
+        name: user.name.clone(),
+        given_name: user.given_name.clone(),
+        family_name: user.family_name.clone(),
+    }
+}
+
+/// Whether a session may sign in to `sp`: one an integration's token opened speaks for that
+/// integration's team only, as it does for OIDC clients; for any other SP the person signs
+/// in themselves.
+fn speaks_for(user: &latchkey_login::SessionUser, sp: &ServiceProvider) -> bool {
+    user.opened_by.is_none() || user.team_id.as_ref() == Some(&sp.team_id)
 }
 
 /// The registered SP that sent a message, by the issuer it names.
