@@ -394,6 +394,11 @@ async fn a_service_provider_signs_people_in_over_both_bindings(db: TestDb) {
     assert_eq!(logged_out["signed"], true, "{logged_out}");
     assert_eq!(logged_out["in_response_to"], asked["id"]);
     assert_eq!(browser.signed_in_as().await, None, "signed out");
+    // The same LogoutRequest again is a replay: a page, and nothing signed.
+    let again = browser.get(asked["url"].as_str().expect("url")).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.body);
+    assert!(again.body.contains("already used"), "{}", again.body);
+    assert!(again.location().is_none());
     p.app.stop().await;
 }
 

@@ -90,6 +90,13 @@ pub struct LogoutAsk {
     pub session_indexes: Vec<String>,
 }
 
+impl LogoutAsk {
+    /// The request's ID: kept, so that a replay is refused.
+    pub fn id(&self) -> &str {
+        self.received.message().id().as_str()
+    }
+}
+
 /// The identity provider, for one key ring.
 pub struct IdentityProvider {
     entity_id: String,

@@ -134,6 +134,20 @@ impl ServiceProviders {
         })
     }
 
+    /// Keeps a `LogoutRequest`'s ID, as an `AuthnRequest`'s is kept, so that the same request
+    /// is refused while it could still be accepted (SAML IDs are unique across messages).
+    pub async fn received_logout(
+        &self,
+        sp: &ServiceProvider,
+        request_id: &str,
+        slo_url: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), HoldError> {
+        self.hold(sp, Some(request_id), slo_url, None, false, true, now)
+            .await
+            .map(|_| ())
+    }
+
     /// The sign-on `id` if it still waits, with its SP.
     pub async fn pending(
         &self,

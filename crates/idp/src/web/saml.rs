@@ -398,7 +398,7 @@ pub(super) async fn slo_post(
 async fn logout(state: &AppState, jar: CookieJar, inbound: Inbound, post: bool) -> PageResult {
     let now = state.now();
     let sp = sending_sp(state, &inbound).await?;
-    if sp.slo_url.is_none() {
+    let Some(slo_url) = sp.slo_url.clone() else {
         return Err(PageError {
             status: StatusCode::BAD_REQUEST,
             title: "This sign-out request cannot be completed",
@@ -408,11 +408,29 @@ async fn logout(state: &AppState, jar: CookieJar, inbound: Inbound, post: bool) 
             ),
             action: None,
         });
-    }
+    };
     let idp = state.saml_idp.get(now).map_err(PageError::failed)?;
     let ask = idp
         .read_logout_request(&sp, inbound, now)
         .map_err(|e| refused(&sp, &e))?;
+    state
+        .saml_sps
+        .received_logout(&sp, ask.id(), &slo_url, now)
+        .await
+        .map_err(|e| match e {
+            HoldError::Replay => {
+                tracing::warn!(sp = %sp.sp_id, "SAML logout request replayed");
+                PageError {
+                    status: StatusCode::BAD_REQUEST,
+                    title: "This sign-out request was already used",
+                    message: "A sign-out request works once. This one has been received before."
+                        .into(),
+                    hint: Some("Go back to the application and sign out again."),
+                    action: None,
+                }
+            }
+            HoldError::Database(e) => PageError::internal(e),
+        })?;
     let browser = current_user(state, &jar).await?;
     let mut jar = jar;
     if let Some((secret, user)) = &browser {
