@@ -76,6 +76,15 @@ impl ServiceProvider {
         serde_json::from_slice(&output.stdout).expect("sp.py prints JSON")
     }
 
+    /// Has the SP ask for persistent NameIDs (its requests' `NameIDPolicy`).
+    fn asks_persistent(&self) {
+        let config = self.dir.path().join("config.json");
+        let mut json: Value =
+            serde_json::from_str(&std::fs::read_to_string(&config).expect("config")).expect("json");
+        json["name_id_format"] = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent".into();
+        std::fs::write(&config, json.to_string()).expect("write");
+    }
+
     pub(crate) fn cert(&self) -> String {
         self.dir.path().join("sp.crt").display().to_string()
     }
@@ -887,4 +896,77 @@ async fn a_session_an_integration_opened_signs_in_to_its_own_team_only() {
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     assert!(!page.body.contains("SAMLResponse"));
     p.app.stop().await;
+}
+
+/// Persistent NameIDs: the same person gets the same one at each sign-on to an SP, another at
+/// each other SP, and none shows their address; single logout finds the person by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persistent_name_ids_are_stable_per_sp_and_unlinkable() {
+    let db = TestDb::sqlite();
+    let (p, first_sp, team) = set_up(&db, &["--name-id-format", "persistent"]).await;
+    first_sp.asks_persistent();
+    let second_sp = ServiceProvider::new("second");
+    second_sp.asks_persistent();
+    let cert = second_sp.cert();
+    cli_json(
+        &db,
+        &p.app,
+        &[
+            "saml-sp",
+            "add",
+            "--team",
+            &team,
+            "--entity-id",
+            &second_sp.entity_id,
+            "--acs-url",
+            &second_sp.acs,
+            "--signing-cert",
+            &cert,
+            "--name-id-format",
+            "persistent",
+            "--name",
+            "Helpdesk",
+        ],
+    );
+    second_sp.trust(&p).await;
+    let browser = Browser::new(&p.app.base_url);
+    let asked = first_sp.run(&["login", "redirect", ""]);
+    let first = browser.get(asked["url"].as_str().expect("url")).await;
+    let continued = browser.get(first.location().expect("kept")).await;
+    let page = sign_in(&p, &browser, &continued, "agent@example.com").await;
+    let signed_on = first_sp.run(&["acs", &posted(&page).1["SAMLResponse"]]);
+    assert_eq!(signed_on["ok"], true, "{signed_on}");
+    assert_eq!(
+        signed_on["name_id_format"],
+        "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+    );
+    let name_id = signed_on["name_id"].as_str().expect("name id").to_owned();
+    assert_eq!(name_id.len(), 40, "{name_id}");
+    assert!(name_id.chars().all(|c| c.is_ascii_hexdigit()), "{name_id}");
+
+    // Signed in already: answered at once, with the same NameID at the same SP, another at
+    // the other, and different SessionIndexes.
+    let again = answered_at_once(&browser, &first_sp).await;
+    assert_eq!(again["name_id"], name_id.as_str(), "{again}");
+    let elsewhere = answered_at_once(&browser, &second_sp).await;
+    assert_eq!(elsewhere["ok"], true, "{elsewhere}");
+    let other_name_id = elsewhere["name_id"].as_str().expect("name id");
+    assert_ne!(other_name_id, name_id, "unlinkable across SPs");
+    assert_ne!(elsewhere["session_index"], again["session_index"]);
+
+    // Single logout by the persistent NameID and SessionIndex ends the session.
+    let session_index = again["session_index"].as_str().expect("session index");
+    let logout = first_sp.run(&["logout", "redirect", &name_id, session_index]);
+    let answered = browser.get(logout["url"].as_str().expect("url")).await;
+    assert_eq!(answered.status, StatusCode::SEE_OTHER, "{}", answered.body);
+    assert_eq!(browser.signed_in_as().await, None, "signed out");
+    p.app.stop().await;
+}
+
+/// An SP-initiated sign-on (HTTP-Redirect) for a browser signed in already: what the SP reads
+/// in the response.
+async fn answered_at_once(browser: &Browser, sp: &ServiceProvider) -> Value {
+    let asked = sp.run(&["login", "redirect", ""]);
+    let page = browser.get(asked["url"].as_str().expect("url")).await;
+    sp.run(&["acs", &posted(&page).1["SAMLResponse"]])
 }

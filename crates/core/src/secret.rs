@@ -65,6 +65,19 @@ pub fn random_id() -> String {
     hex(&bytes)
 }
 
+/// A key kept only here (a SAML service provider's pairwise key): 256 random bits in hex.
+pub fn random_key_hex() -> String {
+    let mut bytes = [0u8; 32];
+    fill_random(&mut bytes);
+    hex(&bytes)
+}
+
+/// HMAC-SHA256 of `message` under `key`, in lower-case hex.
+pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+    hex(aws_lc_rs::hmac::sign(&key, message).as_ref())
+}
+
 /// An eight-digit one-time code: a hundred million values, so the few guesses allowed per
 /// address and day stay a negligible chance. 64 random bits make the modulo bias negligible.
 pub fn generate_code() -> String {

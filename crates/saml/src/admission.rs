@@ -62,15 +62,13 @@ impl ServiceProvider {
     pub fn name_id(&self, person: &Person) -> String {
         match self.name_id_format {
             NameIdFormat::Email => person.email.clone(),
-            NameIdFormat::Persistent => {
-                pairwise(&["persistent", self.sp_id.as_str(), person.user_id.as_str()])
-            }
+            NameIdFormat::Persistent => self.pairwise("persistent", person.user_id.as_str()),
         }
     }
 
     /// The `SessionIndex` of a session (by its `sid`) at this SP: another SP cannot link it.
     pub fn session_index(&self, sid: &str) -> String {
-        format!("_{}", pairwise(&["session", self.sp_id.as_str(), sid]))
+        format!("_{}", self.pairwise("session", sid))
     }
 
     /// The attributes, by the SP's mapping.
@@ -93,10 +91,17 @@ impl ServiceProvider {
     }
 }
 
-fn pairwise(parts: &[&str]) -> String {
-    let mut id = latchkey_core::secret::sha256_hex(format!("saml:{}", parts.join(":")).as_bytes());
-    id.truncate(40);
-    id
+impl ServiceProvider {
+    /// An identifier of `id` for this SP only: HMAC-SHA256 under the SP's own key, so neither
+    /// another SP nor anyone who knows the person's other identifiers can compute or link it.
+    fn pairwise(&self, what: &str, id: &str) -> String {
+        let mut pairwise = latchkey_core::secret::hmac_sha256_hex(
+            self.pairwise_key.0.as_bytes(),
+            format!("{what}:{id}").as_bytes(),
+        );
+        pairwise.truncate(40);
+        pairwise
+    }
 }
 
 impl ServiceProviders {
@@ -124,9 +129,7 @@ impl ServiceProviders {
                     .await?
                     .into_iter()
                     .map(|m| UserId::from(m.user_id.as_str()))
-                    .filter(|user_id| {
-                        pairwise(&["persistent", sp.sp_id.as_str(), user_id.as_str()]) == name_id
-                    })
+                    .filter(|user_id| sp.pairwise("persistent", user_id.as_str()) == name_id)
                     .collect()
             }
         };

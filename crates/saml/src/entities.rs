@@ -21,6 +21,8 @@ pub mod service_provider {
         pub signing_cert: Option<String>,
         pub encrypt_cert: Option<String>,
         pub encryption: String,
+        /// HMAC key of its persistent NameIDs and SessionIndexes (hex), never shown.
+        pub pairwise_key: String,
         pub created_at: DateTimeUtc,
     }
 

@@ -66,6 +66,18 @@ pub struct ServiceProvider {
     pub signing_cert: Option<String>,
     #[serde(skip)]
     pub encrypt_cert: Option<String>,
+    #[serde(skip)]
+    pub(crate) pairwise_key: PairwiseKey,
+}
+
+/// The key of an SP's persistent NameIDs and SessionIndexes: kept out of logs and answers.
+#[derive(Clone, Default)]
+pub(crate) struct PairwiseKey(pub String);
+
+impl std::fmt::Debug for PairwiseKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PairwiseKey(…)")
+    }
 }
 
 impl ServiceProvider {
@@ -97,6 +109,7 @@ impl ServiceProvider {
             attributes,
             signing_cert: row.signing_cert,
             encrypt_cert: row.encrypt_cert,
+            pairwise_key: PairwiseKey(row.pairwise_key),
         }
     }
 
@@ -229,6 +242,7 @@ impl ServiceProviders {
             signing_cert: new.signing_cert,
             encrypt_cert: new.encrypt_cert,
             encryption: new.encryption.as_str().to_owned(),
+            pairwise_key: latchkey_core::secret::random_key_hex(),
             created_at: now,
         };
         service_provider::Entity::insert(service_provider::ActiveModel::from(row.clone()))

@@ -102,7 +102,7 @@ def client(d, unsolicited=False, response_signed=False):
                 "authn_requests_signed": True,
                 "logout_requests_signed": True,
                 "allow_unsolicited": unsolicited,
-                "name_id_format": EMAIL,
+                "name_id_format": conf.get("name_id_format", EMAIL),
             }
         },
         "allow_unknown_attributes": True,
@@ -191,7 +191,7 @@ def logout(d, args):
 
     cl = client(d)
     binding = binding_of(args[0])
-    name_id = NameID(format=EMAIL, text=args[1])
+    name_id = NameID(format=load(d, "config.json", None).get("name_id_format", EMAIL), text=args[1])
     destination = cl.sp_slo_location = None
     services = cl.metadata.single_logout_service(idp_entity(d), binding, "idpsso")
     destination = services[0]["location"]
