@@ -807,6 +807,73 @@ async fn saml_sp_commands_say_what_to_fix() {
     );
     let listed = cli_json(&db, &p.app, &["saml-sp", "list", "--team", &team]);
     assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed}");
+
+    // Updated: what is given changes, the rest stays; bad values are refused as in add.
+    let other_id = added["sp_id"].as_str().expect("sp_id");
+    let update = ["saml-sp", "update", "--sp", other_id];
+    let updated = cli_json(
+        &db,
+        &p.app,
+        &[
+            &update[..],
+            &[
+                "--name",
+                "Genesys Cloud",
+                "--no-encrypt-cert",
+                "--acs-url",
+                "https://genesys.sp.example/acs2",
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(updated["sp_id"], other_id, "{updated}");
+    assert_eq!(updated["name"], "Genesys Cloud");
+    assert_eq!(updated["acs_urls"][0], "https://genesys.sp.example/acs2");
+    assert_eq!(updated["encrypts"], false);
+    assert_eq!(updated["signs_requests"], true, "kept: {updated}");
+    assert_eq!(updated["slo_url"], other.slo.as_str(), "kept: {updated}");
+    assert_eq!(
+        updated["changed"],
+        serde_json::json!(["name", "acs_urls", "encrypt_cert"])
+    );
+    // The metadata again brings its ACS URL and encryption certificate back.
+    let again = cli_json(
+        &db,
+        &p.app,
+        &[
+            &update[..],
+            &["--metadata-file", &file.display().to_string()],
+        ]
+        .concat(),
+    );
+    assert_eq!(again["acs_urls"][0], other.acs.as_str(), "{again}");
+    assert_eq!(again["encrypts"], true);
+    assert_eq!(again["name"], "Genesys Cloud", "kept: {again}");
+    let unchanged = cli_json(
+        &db,
+        &p.app,
+        &[&update[..], &["--name", "Genesys Cloud"]].concat(),
+    );
+    assert_eq!(unchanged["changed"], serde_json::json!([]));
+    fails(
+        &[&update[..], &["--acs-url", "http://genesys.sp.example/acs"]].concat(),
+        "is not an https URL",
+    );
+    fails(
+        &[&update[..], &["--entity-id", &sp.entity_id]].concat(),
+        "already registered",
+    );
+    fails(
+        &["saml-sp", "update", "--sp", "nope", "--name", "x"],
+        "no SAML service provider",
+    );
+    let kept = cli_json(&db, &p.app, &["saml-sp", "list", "--team", &team]);
+    assert!(
+        kept.to_string()
+            .contains("https://genesys.sp.example/acs\""),
+        "a refused change changes nothing: {kept}"
+    );
+
     let removed = cli_json(
         &db,
         &p.app,
@@ -828,6 +895,7 @@ async fn saml_sp_commands_say_what_to_fix() {
         .filter_map(|e| e["action"].as_str())
         .collect();
     assert!(actions.contains(&"saml_sp.added"), "{actions:?}");
+    assert!(actions.contains(&"saml_sp.updated"), "{actions:?}");
     assert!(actions.contains(&"saml_sp.removed"), "{actions:?}");
     p.app.stop().await;
 }
@@ -946,8 +1014,43 @@ async fn persistent_name_ids_are_stable_per_sp_and_unlinkable() {
 
     // Signed in already: answered at once, with the same NameID at the same SP, another at
     // the other, and different SessionIndexes.
+    // Updated (here its attributes) it keeps its identifiers: the same NameID.
+    let listed = cli_json(&db, &p.app, &["saml-sp", "list", "--team", &team]);
+    let first_id = listed
+        .as_array()
+        .and_then(|sps| {
+            sps.iter()
+                .find(|sp| sp["entity_id"] == first_sp.entity_id.as_str())
+        })
+        .and_then(|sp| sp["sp_id"].as_str())
+        .expect("the first SP")
+        .to_owned();
+    let updated = cli_json(
+        &db,
+        &p.app,
+        &[
+            "saml-sp",
+            "update",
+            "--sp",
+            &first_id,
+            "--attribute",
+            "mail=email",
+        ],
+    );
+    assert_eq!(
+        updated["changed"],
+        serde_json::json!(["attributes"]),
+        "{updated}"
+    );
+    // The running provider reads the change once its copy of the SP is older than
+    // SP_CACHE_TTL (5 s): the CLI is another process.
+    tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;
     let again = answered_at_once(&browser, &first_sp).await;
     assert_eq!(again["name_id"], name_id.as_str(), "{again}");
+    assert_eq!(
+        again["attributes"]["mail"][0], "agent@example.com",
+        "{again}"
+    );
     let elsewhere = answered_at_once(&browser, &second_sp).await;
     assert_eq!(elsewhere["ok"], true, "{elsewhere}");
     let other_name_id = elsewhere["name_id"].as_str().expect("name id");

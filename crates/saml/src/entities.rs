@@ -5,7 +5,7 @@ pub mod service_provider {
 
     /// A team's SAML service provider. `acs_urls` is a JSON list and `attributes` a JSON list
     /// of `[name, claim]` pairs; the certificates are PEM.
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(Clone, Debug, Default, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "saml_service_providers")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]

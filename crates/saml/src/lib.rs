@@ -13,6 +13,7 @@ mod pending;
 mod registry;
 pub mod response;
 mod sp_metadata;
+mod update;
 mod xml_signature;
 
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,7 @@ pub use idp::{
 pub use pending::{HoldError, PENDING_PREFIX, PENDING_TTL, PendingSignOn};
 pub use registry::{NewServiceProvider, ServiceProvider, ServiceProviders};
 pub use sp_metadata::{MAX_METADATA, SpMetadata};
+pub use update::ServiceProviderChange;
 
 /// The paths of the SAML endpoints, under the issuer.
 pub mod paths {

@@ -164,7 +164,12 @@ impl ServiceProviders {
         else {
             return Ok(None);
         };
-        let Some(sp) = self.by_id(&row.sp_id).await? else {
+        // An ACS URL the SP no longer registers (it was updated since) is not posted to.
+        let Some(sp) = self
+            .by_id(&row.sp_id)
+            .await?
+            .filter(|sp| sp.acs_url(Some(&row.acs_url)).is_some())
+        else {
             return Ok(None);
         };
         Ok(Some(PendingSignOn {

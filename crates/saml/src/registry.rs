@@ -81,7 +81,7 @@ impl std::fmt::Debug for PairwiseKey {
 }
 
 impl ServiceProvider {
-    fn from_row(row: service_provider::Model, issuer: &latchkey_core::Issuer) -> Self {
+    pub(crate) fn from_row(row: service_provider::Model, issuer: &latchkey_core::Issuer) -> Self {
         let acs_urls: Vec<String> = serde_json::from_str(&row.acs_urls).unwrap_or_default();
         let attributes: Vec<(String, Claim)> =
             serde_json::from_str(&row.attributes).unwrap_or_default();
@@ -164,94 +164,36 @@ impl ServiceProviders {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<ServiceProvider, SamlError> {
-        let entity_id = new.entity_id.trim().to_owned();
-        if entity_id.is_empty()
-            || entity_id.len() > 512
-            || entity_id
-                .chars()
-                .any(|c| c.is_control() || c.is_whitespace())
-        {
-            return Err(SamlError::EntityId);
-        }
-        let acs_urls = checked_urls(&new.acs_urls)?;
-        let slo_url = match new.slo_url.as_deref().map(str::trim) {
-            Some(url) if !url.is_empty() => Some(checked_url(url)?),
-            _ => None,
-        };
-        let name = new
-            .name
-            .as_deref()
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .unwrap_or(entity_id.as_str())
-            .chars()
-            .take(200)
-            .collect::<String>();
-        if name.chars().any(char::is_control) {
-            return Err(SamlError::Name);
-        }
-        // AES-CBC alone is open to padding oracles: the response is signed over it.
-        let sign = match (&new.encrypt_cert, new.encryption) {
-            (Some(_), crate::Encryption::Aes256Cbc) if !new.sign.response() => Signing::Both,
-            _ => new.sign,
-        };
-        let attributes = if new.attributes.is_empty() {
-            crate::default_attributes()
-        } else {
-            checked_attributes(new.attributes)?
-        };
-        // Each certificate is parsed now, so a wrong file is said at once.
-        for (pem, what) in [
-            (&new.signing_cert, "signing"),
-            (&new.encrypt_cert, "encryption"),
-        ] {
-            if let Some(pem) = pem {
-                Certificate::from_pem(pem).map_err(|e| SamlError::Certificate(what, e))?;
-            }
-        }
-        Teams::require_admin(self.db.read(), &new.team_id, actor)
+        let team_id = new.team_id.clone();
+        let checked = check(new)?;
+        Teams::require_admin(self.db.read(), &team_id, actor)
             .await
             .map_err(|e| admin_error(e, actor))?;
-        let txn = latchkey_teams::administer(&self.db, &new.team_id, actor, now)
+        let txn = latchkey_teams::administer(&self.db, &team_id, actor, now)
             .await
             .map_err(|e| admin_error(e, actor))?;
-        let taken = service_provider::Entity::find()
-            .filter(service_provider::Column::EntityId.eq(entity_id.as_str()))
-            .one(&*txn)
-            .await?;
-        if taken.is_some() {
-            return Err(SamlError::EntityIdTaken(entity_id));
-        }
+        entity_id_free(&*txn, &checked.entity_id).await?;
         let existing = service_provider::Entity::find()
-            .filter(service_provider::Column::TeamId.eq(new.team_id.as_str()))
+            .filter(service_provider::Column::TeamId.eq(team_id.as_str()))
             .all(&*txn)
             .await?;
         if existing.len() >= MAX_PER_TEAM {
             return Err(SamlError::TooMany(MAX_PER_TEAM));
         }
-        let row = service_provider::Model {
+        let row = checked.into_row(service_provider::Model {
             id: uuid::Uuid::now_v7().to_string(),
-            team_id: new.team_id.as_str().to_owned(),
-            entity_id,
-            name,
-            acs_urls: serde_json::to_string(&acs_urls).unwrap_or_default(),
-            slo_url,
-            name_id_format: new.name_id_format.as_str().to_owned(),
-            attributes: serde_json::to_string(&attributes).unwrap_or_default(),
-            sign: sign.as_str().to_owned(),
-            signing_cert: new.signing_cert,
-            encrypt_cert: new.encrypt_cert,
-            encryption: new.encryption.as_str().to_owned(),
+            team_id: team_id.as_str().to_owned(),
             pairwise_key: latchkey_core::secret::random_key_hex(),
             created_at: now,
-        };
+            ..Default::default()
+        });
         service_provider::Entity::insert(service_provider::ActiveModel::from(row.clone()))
             .exec_without_returning(&*txn)
             .await?;
         let added = ServiceProvider::from_row(row, &self.issuer);
         AuditLog::record(
             &*txn,
-            Some(&new.team_id),
+            Some(&team_id),
             "saml_sp.added",
             actor,
             &Subject::new(added.sp_id.as_str(), &added.name),
@@ -385,8 +327,122 @@ impl ServiceProviders {
         }
     }
 
+    /// Forgets this replica's copies, after a change.
+    pub(crate) fn forget_copies(&self) {
+        self.cache.clear();
+    }
+
     pub fn issuer(&self) -> &latchkey_core::Issuer {
         &self.issuer
+    }
+}
+
+/// A registration's fields, checked: what a row stores of them.
+pub(crate) struct Checked {
+    entity_id: String,
+    name: String,
+    acs_urls: Vec<String>,
+    slo_url: Option<String>,
+    name_id_format: NameIdFormat,
+    attributes: Vec<(String, Claim)>,
+    sign: Signing,
+    signing_cert: Option<String>,
+    encrypt_cert: Option<String>,
+    encryption: Encryption,
+}
+
+impl Checked {
+    /// `row` with these fields (its id, team, key and creation kept).
+    pub(crate) fn into_row(self, row: service_provider::Model) -> service_provider::Model {
+        service_provider::Model {
+            entity_id: self.entity_id,
+            name: self.name,
+            acs_urls: serde_json::to_string(&self.acs_urls).unwrap_or_default(),
+            slo_url: self.slo_url,
+            name_id_format: self.name_id_format.as_str().to_owned(),
+            attributes: serde_json::to_string(&self.attributes).unwrap_or_default(),
+            sign: self.sign.as_str().to_owned(),
+            signing_cert: self.signing_cert,
+            encrypt_cert: self.encrypt_cert,
+            encryption: self.encryption.as_str().to_owned(),
+            ..row
+        }
+    }
+}
+
+/// Checks every field of a registration, as given or as changed.
+pub(crate) fn check(new: NewServiceProvider) -> Result<Checked, SamlError> {
+    let entity_id = new.entity_id.trim().to_owned();
+    if entity_id.is_empty()
+        || entity_id.len() > 512
+        || entity_id
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err(SamlError::EntityId);
+    }
+    let acs_urls = checked_urls(&new.acs_urls)?;
+    let slo_url = match new.slo_url.as_deref().map(str::trim) {
+        Some(url) if !url.is_empty() => Some(checked_url(url)?),
+        _ => None,
+    };
+    let name = new
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(entity_id.as_str())
+        .chars()
+        .take(200)
+        .collect::<String>();
+    if name.chars().any(char::is_control) {
+        return Err(SamlError::Name);
+    }
+    // AES-CBC alone is open to padding oracles: the response is signed over it.
+    let sign = match (&new.encrypt_cert, new.encryption) {
+        (Some(_), crate::Encryption::Aes256Cbc) if !new.sign.response() => Signing::Both,
+        _ => new.sign,
+    };
+    let attributes = if new.attributes.is_empty() {
+        crate::default_attributes()
+    } else {
+        checked_attributes(new.attributes)?
+    };
+    // Each certificate is parsed now, so a wrong file is said at once.
+    for (pem, what) in [
+        (&new.signing_cert, "signing"),
+        (&new.encrypt_cert, "encryption"),
+    ] {
+        if let Some(pem) = pem {
+            Certificate::from_pem(pem).map_err(|e| SamlError::Certificate(what, e))?;
+        }
+    }
+    Ok(Checked {
+        entity_id,
+        name,
+        acs_urls,
+        slo_url,
+        name_id_format: new.name_id_format,
+        attributes,
+        sign,
+        signing_cert: new.signing_cert,
+        encrypt_cert: new.encrypt_cert,
+        encryption: new.encryption,
+    })
+}
+
+/// Refuses an entity ID another SP has.
+pub(crate) async fn entity_id_free(
+    conn: &impl sea_orm::ConnectionTrait,
+    entity_id: &str,
+) -> Result<(), SamlError> {
+    let taken = service_provider::Entity::find()
+        .filter(service_provider::Column::EntityId.eq(entity_id))
+        .one(conn)
+        .await?;
+    match taken {
+        Some(_) => Err(SamlError::EntityIdTaken(entity_id.to_owned())),
+        None => Ok(()),
     }
 }
 
@@ -440,7 +496,7 @@ fn checked_attributes(pairs: Vec<(String, Claim)>) -> Result<Vec<(String, Claim)
     Ok(pairs)
 }
 
-fn admin_error(error: TeamError, actor: &Actor) -> SamlError {
+pub(crate) fn admin_error(error: TeamError, actor: &Actor) -> SamlError {
     match error {
         TeamError::NotFound if actor.user_id.is_none() => SamlError::NoTeam,
         TeamError::Database(e) => SamlError::Database(e),

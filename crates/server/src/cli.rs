@@ -76,6 +76,10 @@ pub enum SamlSpCommand {
         #[arg(long)]
         team: Option<TeamId>,
     },
+    /// Change a service provider: a flag given replaces what is registered (a list replaces
+    /// the whole list), the SP's metadata replaces what it says; the rest stays. Its sp_id,
+    /// and the persistent NameIDs it was given, stay.
+    Update(Box<SamlSpUpdateArgs>),
     /// Remove a service provider; sign-ons it started and has not finished are dropped.
     Remove {
         /// The sp_id `saml-sp add` printed.
@@ -129,6 +133,66 @@ pub struct SamlSpAddArgs {
     #[arg(long = "signing-cert", value_name = "FILE")]
     pub signing_cert: Option<PathBuf>,
     /// What to sign: assertion, response or both.
+    #[arg(long)]
+    pub sign: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SamlSpUpdateArgs {
+    /// The sp_id `saml-sp add` printed.
+    #[arg(long)]
+    pub sp: SamlSpId,
+    #[arg(long = "entity-id")]
+    pub entity_id: Option<String>,
+    /// Where the SP receives responses. Repeatable; replaces every registered one.
+    #[arg(long = "acs-url", value_delimiter = ',')]
+    pub acs_urls: Vec<String>,
+    /// Read the ACS URLs, logout URL, NameID format and certificates from the SP's metadata
+    /// file again (when it rotates its certificates). Flags given beside it win.
+    #[arg(
+        long = "metadata-file",
+        value_name = "FILE",
+        conflicts_with = "metadata_url"
+    )]
+    pub metadata_file: Option<PathBuf>,
+    /// The same, fetched from the SP's metadata URL (https).
+    #[arg(long = "metadata-url", value_name = "URL")]
+    pub metadata_url: Option<String>,
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long = "slo-url", conflicts_with = "no_slo_url")]
+    pub slo_url: Option<String>,
+    /// Forget the logout URL: single logout is then refused.
+    #[arg(long = "no-slo-url")]
+    pub no_slo_url: bool,
+    /// email or persistent.
+    #[arg(long = "name-id-format")]
+    pub name_id_format: Option<String>,
+    /// NAME=CLAIM. Repeatable; replaces every registered attribute.
+    #[arg(long = "attribute", value_name = "NAME=CLAIM", value_delimiter = ',')]
+    pub attributes: Vec<String>,
+    #[arg(
+        long = "encrypt-cert",
+        value_name = "FILE",
+        conflicts_with = "no_encrypt_cert"
+    )]
+    pub encrypt_cert: Option<PathBuf>,
+    /// Stop encrypting assertions.
+    #[arg(long = "no-encrypt-cert")]
+    pub no_encrypt_cert: bool,
+    /// aes256-gcm or aes256-cbc.
+    #[arg(long)]
+    pub encryption: Option<String>,
+    #[arg(
+        long = "signing-cert",
+        value_name = "FILE",
+        conflicts_with = "no_signing_cert"
+    )]
+    pub signing_cert: Option<PathBuf>,
+    /// Stop requiring signed requests.
+    #[arg(long = "no-signing-cert")]
+    pub no_signing_cert: bool,
+    /// assertion, response or both.
     #[arg(long)]
     pub sign: Option<String>,
 }

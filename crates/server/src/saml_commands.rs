@@ -1,12 +1,15 @@
-//! `latchkey saml-sp add | list | remove`: a team's SAML 2.0 service providers.
+//! `latchkey saml-sp add | list | update | remove`: a team's SAML 2.0 service providers.
+
+use std::path::PathBuf;
 
 use chrono::Utc;
 use latchkey_saml::{
-    MAX_METADATA, NewServiceProvider, ServiceProvider, ServiceProviders, SpMetadata,
+    MAX_METADATA, NewServiceProvider, ServiceProvider, ServiceProviderChange, ServiceProviders,
+    SpMetadata,
 };
 use latchkey_teams::Actor;
 
-use crate::cli::{SamlSpAddArgs, SamlSpCommand};
+use crate::cli::{SamlSpAddArgs, SamlSpCommand, SamlSpUpdateArgs};
 use crate::commands::open_database;
 use crate::config::Settings;
 use crate::serve::ServeError;
@@ -48,6 +51,25 @@ pub async fn run(
                 }
             }
         }
+        SamlSpCommand::Update(args) => {
+            let sp = args.sp.clone();
+            let change = service_provider_change(*args, json).await?;
+            let (updated, changed) = registry.update(&sp, change, &operator, Utc::now()).await?;
+            if json {
+                let mut out = serde_json::to_value(&updated).unwrap_or_default();
+                out["changed"] = serde_json::json!(changed);
+                println!("{out}");
+            } else if changed.is_empty() {
+                println!("Nothing changed: {} is as registered.", updated.name);
+            } else {
+                println!(
+                    "Updated {} ({}): {}.",
+                    updated.name,
+                    updated.sp_id,
+                    changed.join(", ")
+                );
+            }
+        }
         SamlSpCommand::Remove { sp } => {
             let removed = registry.remove(&sp, &operator, Utc::now()).await?;
             if json {
@@ -71,12 +93,72 @@ fn print_line(sp: &ServiceProvider) {
     );
 }
 
-/// The flags, over what the SP's metadata says when it is given.
-async fn new_service_provider(
-    args: SamlSpAddArgs,
+/// The flags, over what the SP's metadata says when it is given, over what is registered.
+async fn service_provider_change(
+    args: SamlSpUpdateArgs,
     json: bool,
-) -> Result<NewServiceProvider, ServeError> {
-    let metadata = match (&args.metadata_file, &args.metadata_url) {
+) -> Result<ServiceProviderChange, ServeError> {
+    let usage = ServeError::Usage;
+    let metadata = read_metadata(&args.metadata_file, &args.metadata_url, json).await?;
+    let from_metadata = metadata.is_some();
+    let metadata = metadata.unwrap_or_default();
+    // A certificate: the file given, none when told, or the metadata's when it was read.
+    let cert = |path: &Option<PathBuf>, flag: &str, none: bool, read: Option<String>| {
+        Ok::<_, ServeError>(match read_pem(path, flag)? {
+            Some(pem) => Some(Some(pem)),
+            None if none => Some(None),
+            None => from_metadata.then_some(read),
+        })
+    };
+    Ok(ServiceProviderChange {
+        entity_id: args
+            .entity_id
+            .or(from_metadata.then_some(metadata.entity_id)),
+        name: args.name,
+        acs_urls: match args.acs_urls.is_empty() {
+            false => Some(args.acs_urls),
+            true => (from_metadata && !metadata.acs_urls.is_empty()).then_some(metadata.acs_urls),
+        },
+        slo_url: match (args.slo_url, args.no_slo_url) {
+            (Some(url), _) => Some(Some(url)),
+            (None, true) => Some(None),
+            (None, false) => from_metadata.then_some(metadata.slo_url),
+        },
+        name_id_format: match args.name_id_format {
+            Some(format) => Some(format.parse().map_err(usage)?),
+            None => metadata.name_id_format,
+        },
+        attributes: match args.attributes.is_empty() {
+            false => Some(parse_attributes(&args.attributes)?),
+            true => None,
+        },
+        sign: args.sign.map(|s| s.parse()).transpose().map_err(usage)?,
+        signing_cert: cert(
+            &args.signing_cert,
+            "--signing-cert",
+            args.no_signing_cert,
+            metadata.signing_cert,
+        )?,
+        encrypt_cert: cert(
+            &args.encrypt_cert,
+            "--encrypt-cert",
+            args.no_encrypt_cert,
+            metadata.encrypt_cert,
+        )?,
+        encryption: match args.encryption {
+            Some(encryption) => Some(encryption.parse().map_err(usage)?),
+            None => metadata.encryption,
+        },
+    })
+}
+
+/// The SP's metadata, from the file or URL given.
+async fn read_metadata(
+    file: &Option<PathBuf>,
+    url: &Option<String>,
+    json: bool,
+) -> Result<Option<SpMetadata>, ServeError> {
+    Ok(match (file, url) {
         (Some(path), _) => {
             let xml = std::fs::read_to_string(path).map_err(|e| {
                 ServeError::Usage(format!("--metadata-file {}: {e}", path.display()))
@@ -90,23 +172,35 @@ async fn new_service_provider(
             Some(SpMetadata::parse(&fetch_metadata(url).await?)?)
         }
         (None, None) => None,
-    };
-    let read_pem =
-        |path: &Option<std::path::PathBuf>, flag: &str| -> Result<Option<String>, ServeError> {
-            path.as_ref()
-                .map(|p| {
-                    std::fs::read_to_string(p)
-                        .map_err(|e| ServeError::Usage(format!("{flag} {}: {e}", p.display())))
-                })
-                .transpose()
-        };
-    let usage = ServeError::Usage;
-    let metadata = metadata.unwrap_or_default();
-    let attributes = args
-        .attributes
+    })
+}
+
+fn read_pem(path: &Option<PathBuf>, flag: &str) -> Result<Option<String>, ServeError> {
+    path.as_ref()
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .map_err(|e| ServeError::Usage(format!("{flag} {}: {e}", p.display())))
+        })
+        .transpose()
+}
+
+fn parse_attributes(pairs: &[String]) -> Result<Vec<(String, latchkey_saml::Claim)>, ServeError> {
+    Ok(pairs
         .iter()
         .map(|pair| latchkey_saml::parse_attribute(pair))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The flags, over what the SP's metadata says when it is given.
+async fn new_service_provider(
+    args: SamlSpAddArgs,
+    json: bool,
+) -> Result<NewServiceProvider, ServeError> {
+    let usage = ServeError::Usage;
+    let metadata = read_metadata(&args.metadata_file, &args.metadata_url, json)
+        .await?
+        .unwrap_or_default();
+    let attributes = parse_attributes(&args.attributes)?;
     Ok(NewServiceProvider {
         team_id: args.team,
         entity_id: args.entity_id.unwrap_or(metadata.entity_id),

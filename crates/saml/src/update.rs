@@ -1,0 +1,121 @@
+//! Changing a registered service provider: its certificates when the SP rotates them, its
+//! URLs, what it is sent. Its id and pairwise key stay, so the persistent NameIDs and
+//! SessionIndexes it was given stay the same, as removing and adding it again would not.
+
+use chrono::{DateTime, Utc};
+use latchkey_core::SamlSpId;
+use latchkey_teams::{Actor, AuditLog, Subject};
+use sea_orm::{ActiveModelTrait, EntityTrait};
+use serde_json::json;
+
+use crate::entities::service_provider;
+use crate::error::SamlError;
+use crate::registry::{admin_error, check, entity_id_free};
+use crate::{
+    Claim, Encryption, NameIdFormat, NewServiceProvider, ServiceProvider, ServiceProviders, Signing,
+};
+
+/// What to change; `None` keeps a field as it is.
+#[derive(Debug, Default)]
+pub struct ServiceProviderChange {
+    pub entity_id: Option<String>,
+    pub name: Option<String>,
+    pub acs_urls: Option<Vec<String>>,
+    /// `Some(None)` removes it.
+    pub slo_url: Option<Option<String>>,
+    pub name_id_format: Option<NameIdFormat>,
+    pub attributes: Option<Vec<(String, Claim)>>,
+    pub sign: Option<Signing>,
+    /// PEM; `Some(None)` removes it (the SP's requests need no signature then).
+    pub signing_cert: Option<Option<String>>,
+    /// PEM; `Some(None)` removes it (assertions are no longer encrypted).
+    pub encrypt_cert: Option<Option<String>>,
+    pub encryption: Option<Encryption>,
+}
+
+impl ServiceProviders {
+    /// Changes a service provider (its team's administrators, or the operator), checked as
+    /// a new one is; returns it with the names of the fields that changed.
+    pub async fn update(
+        &self,
+        id: &SamlSpId,
+        change: ServiceProviderChange,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(ServiceProvider, Vec<&'static str>), SamlError> {
+        let row = service_provider::Entity::find_by_id(id.as_str())
+            .one(self.db().read())
+            .await?
+            .ok_or_else(|| SamlError::NotFound(id.to_string()))?;
+        let current = ServiceProvider::from_row(row.clone(), self.issuer());
+        let team_id = current.team_id.clone();
+        let changed_to = NewServiceProvider {
+            team_id: team_id.clone(),
+            entity_id: change.entity_id.unwrap_or(current.entity_id),
+            name: Some(change.name.unwrap_or(current.name)),
+            acs_urls: change.acs_urls.unwrap_or(current.acs_urls),
+            slo_url: change.slo_url.unwrap_or(current.slo_url),
+            name_id_format: change.name_id_format.unwrap_or(current.name_id_format),
+            attributes: change.attributes.unwrap_or(current.attributes),
+            sign: change.sign.unwrap_or(current.sign),
+            signing_cert: change.signing_cert.unwrap_or(current.signing_cert),
+            encrypt_cert: change.encrypt_cert.unwrap_or(current.encrypt_cert),
+            encryption: change.encryption.unwrap_or(current.encryption),
+        };
+        let updated = check(changed_to)?.into_row(row.clone());
+        let changed = changed_fields(&row, &updated);
+        let txn = latchkey_teams::administer(self.db(), &team_id, actor, now)
+            .await
+            .map_err(|e| admin_error(e, actor))?;
+        if changed.is_empty() {
+            return Ok((ServiceProvider::from_row(row, self.issuer()), changed));
+        }
+        if updated.entity_id != row.entity_id {
+            entity_id_free(&*txn, &updated.entity_id).await?;
+        }
+        let saved = service_provider::ActiveModel::from(updated)
+            .reset_all()
+            .update(&*txn)
+            .await?;
+        let sp = ServiceProvider::from_row(saved, self.issuer());
+        AuditLog::record(
+            &*txn,
+            Some(&team_id),
+            "saml_sp.updated",
+            actor,
+            &Subject::new(sp.sp_id.as_str(), &sp.name),
+            json!({ "entity_id": sp.entity_id, "changed": changed }),
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        self.forget_copies();
+        tracing::info!(sp = %sp.sp_id, ?changed, "SAML service provider updated");
+        Ok((sp, changed))
+    }
+}
+
+/// The fields that differ, by the names the CLI and the audit log use.
+fn changed_fields(
+    before: &service_provider::Model,
+    after: &service_provider::Model,
+) -> Vec<&'static str> {
+    [
+        ("entity_id", before.entity_id != after.entity_id),
+        ("name", before.name != after.name),
+        ("acs_urls", before.acs_urls != after.acs_urls),
+        ("slo_url", before.slo_url != after.slo_url),
+        (
+            "name_id_format",
+            before.name_id_format != after.name_id_format,
+        ),
+        ("attributes", before.attributes != after.attributes),
+        ("sign", before.sign != after.sign),
+        ("signing_cert", before.signing_cert != after.signing_cert),
+        ("encrypt_cert", before.encrypt_cert != after.encrypt_cert),
+        ("encryption", before.encryption != after.encryption),
+    ]
+    .into_iter()
+    .filter_map(|(name, changed)| changed.then_some(name))
+    .collect()
+}
