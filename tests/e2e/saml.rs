@@ -1073,3 +1073,90 @@ async fn answered_at_once(browser: &Browser, sp: &ServiceProvider) -> Value {
     let page = browser.get(asked["url"].as_str().expect("url")).await;
     sp.run(&["acs", &posted(&page).1["SAMLResponse"]])
 }
+
+/// An SP rotating its signing key lists both certificates in its metadata: requests signed
+/// with either verify. Updated to a certificate that is not its key, its requests are refused
+/// (the running provider makes its copy of the SP again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sp_rotating_its_signing_key_is_verified_with_each_certificate() {
+    let db = TestDb::sqlite();
+    let (p, _, team) = set_up(&db, &[]).await;
+    let rotating = ServiceProvider::new("rotating");
+    let other_key = ServiceProvider::new("other-key");
+    let body = |sp: &ServiceProvider| -> String {
+        std::fs::read_to_string(sp.cert())
+            .expect("cert")
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect()
+    };
+    let key_descriptor = |body: String| {
+        format!(
+            "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{body}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
+        )
+    };
+    // The key it signs with is listed second, as the next key during a rotation.
+    let metadata = format!(
+        "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"{}\"><md:SPSSODescriptor AuthnRequestsSigned=\"true\" protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">{}{}<md:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" Location=\"{}\" index=\"0\"/></md:SPSSODescriptor></md:EntityDescriptor>",
+        rotating.entity_id,
+        key_descriptor(body(&other_key)),
+        key_descriptor(body(&rotating)),
+        rotating.acs
+    );
+    let file = crate::harness::write_file(db.dir.path(), "rotating.xml", &metadata);
+    let added = cli_json(
+        &db,
+        &p.app,
+        &[
+            "saml-sp",
+            "add",
+            "--team",
+            &team,
+            "--name",
+            "Helpdesk",
+            "--metadata-file",
+            &file.display().to_string(),
+        ],
+    );
+    assert_eq!(added["signs_requests"], true, "{added}");
+    rotating.trust(&p).await;
+    let browser = Browser::new(&p.app.base_url);
+    let kept = |page: &Page| page.status == StatusCode::SEE_OTHER;
+    let asked = rotating.run(&["login", "redirect", ""]);
+    let page = browser.get(asked["url"].as_str().expect("url")).await;
+    assert!(kept(&page), "signed query verified: {}", page.body);
+    let asked = rotating.run(&["login", "post", ""]);
+    let fields = form_of(&asked);
+    let form: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let page = browser.post("/saml/sso", &form).await;
+    assert!(kept(&page), "signed request verified: {}", page.body);
+
+    // Only the other certificate now: its own signatures no longer verify.
+    let updated = cli_json(
+        &db,
+        &p.app,
+        &[
+            "saml-sp",
+            "update",
+            "--sp",
+            added["sp_id"].as_str().expect("sp_id"),
+            "--signing-cert",
+            &other_key.cert(),
+        ],
+    );
+    assert_eq!(
+        updated["changed"],
+        serde_json::json!(["signing_cert"]),
+        "{updated}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;
+    let asked = rotating.run(&["login", "redirect", ""]);
+    let page = browser.get(asked["url"].as_str().expect("url")).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+    assert!(page.body.contains("not signed by the application"), "{}", page.body);
+    assert!(!page.body.contains("SAMLResponse"));
+    p.app.stop().await;
+}

@@ -16,11 +16,21 @@ pub struct Certificate {
 }
 
 impl Certificate {
+    /// One certificate, or (for an SP's signing certificates, while it rotates them) up to
+    /// [`MAX_CERTIFICATES`] one after the other; each must load.
     pub fn from_pem(pem: &str) -> Result<Self, String> {
-        if !pem.contains("-----BEGIN CERTIFICATE-----") {
+        let blocks = pem_blocks(pem);
+        if blocks.is_empty() {
             return Err("expected a PEM certificate (-----BEGIN CERTIFICATE-----)".to_owned());
         }
-        saml_rs::crypto::keys::load_certificate(pem).map_err(|e| e.to_string())?;
+        if blocks.len() > MAX_CERTIFICATES {
+            return Err(format!(
+                "at most {MAX_CERTIFICATES} certificates, one after the other"
+            ));
+        }
+        for block in &blocks {
+            saml_rs::crypto::keys::load_certificate(block).map_err(|e| e.to_string())?;
+        }
         Ok(Self {
             pem: pem.to_owned(),
         })
@@ -29,6 +39,26 @@ impl Certificate {
     pub fn pem(&self) -> &str {
         &self.pem
     }
+}
+
+/// The most certificates one PEM text may hold: an SP's current and next signing keys.
+pub const MAX_CERTIFICATES: usize = 4;
+
+/// Each `CERTIFICATE` block of a PEM text.
+pub(crate) fn pem_blocks(pem: &str) -> Vec<&str> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut blocks = Vec::new();
+    let mut rest = pem;
+    while let Some(start) = rest.find(BEGIN) {
+        let Some(length) = rest[start..].find(END) else {
+            break;
+        };
+        let end = start + length + END.len();
+        blocks.push(&rest[start..end]);
+        rest = &rest[end..];
+    }
+    blocks
 }
 
 /// A bare base64 certificate (as metadata carries it) as PEM.

@@ -110,9 +110,37 @@ pub struct IdentityProvider {
     /// do not (a signature is checked only if present).
     strict: Saml<Idp>,
     lax: Saml<Idp>,
-    /// Each SP as saml-rs reads it, by `sp_id` (a registration never changes: a new one has a
-    /// new id), so its metadata is not written and parsed again for every request.
-    descriptors: std::sync::Mutex<std::collections::HashMap<String, Arc<SpDescriptor>>>,
+    /// Each SP as saml-rs reads it, by `sp_id`, with what it was made from (an update
+    /// changes that), so its metadata is not written and parsed again for every request.
+    descriptors:
+        std::sync::Mutex<std::collections::HashMap<String, (DescribedAs, Arc<SpDescriptor>)>>,
+}
+
+/// The fields of a registration an SP descriptor is made from.
+#[derive(PartialEq, Eq)]
+struct DescribedAs {
+    entity_id: String,
+    acs_urls: Vec<String>,
+    slo_url: Option<String>,
+    signing_cert: Option<String>,
+}
+
+impl DescribedAs {
+    fn of(sp: &ServiceProvider) -> Self {
+        Self {
+            entity_id: sp.entity_id.clone(),
+            acs_urls: sp.acs_urls.clone(),
+            slo_url: sp.slo_url.clone(),
+            signing_cert: sp.signing_cert.clone(),
+        }
+    }
+
+    fn describes(&self, sp: &ServiceProvider) -> bool {
+        self.entity_id == sp.entity_id
+            && self.acs_urls == sp.acs_urls
+            && self.slo_url == sp.slo_url
+            && self.signing_cert == sp.signing_cert
+    }
 }
 
 /// The most SP descriptors kept; past it the cache starts again.
@@ -425,14 +453,16 @@ impl IdentityProvider {
             .descriptors
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(found) = cache.get(sp.sp_id.as_str()) {
+        if let Some((made_from, found)) = cache.get(sp.sp_id.as_str())
+            && made_from.describes(sp)
+        {
             return Ok(found.clone());
         }
         let made = Arc::new(descriptor(sp)?);
         if cache.len() >= DESCRIPTORS {
             cache.clear();
         }
-        cache.insert(sp.sp_id.to_string(), made.clone());
+        cache.insert(sp.sp_id.to_string(), (DescribedAs::of(sp), made.clone()));
         Ok(made)
     }
 
@@ -475,16 +505,16 @@ fn validation(now: DateTime<Utc>) -> SamlValidationContext<'static> {
 
 /// The SP as saml-rs reads it: metadata written from its registration.
 fn descriptor(sp: &ServiceProvider) -> Result<SpDescriptor, RequestError> {
-    let key = sp
-        .signing_cert
-        .as_deref()
+    // Each of the SP's signing certificates verifies its requests, so that it can rotate.
+    let key: String = crate::cert::pem_blocks(sp.signing_cert.as_deref().unwrap_or_default())
+        .into_iter()
         .map(|pem| {
             format!(
                 "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>",
                 base64_of_pem(pem)
             )
         })
-        .unwrap_or_default();
+        .collect();
     let acs: String = sp
         .acs_urls
         .iter()

@@ -68,14 +68,14 @@ impl SpMetadata {
             .find_map(|n| n.text().and_then(|t| NameIdFormat::from_urn(t.trim())));
         // A key without `use` verifies requests; assertions are encrypted only to a key the
         // SP marks for encryption, as it then expects them encrypted.
-        let key = |usage: &str| {
+        let keys = |usage: &'static str| {
             sp.children()
                 .filter(|n| n.has_tag_name((MD, "KeyDescriptor")))
-                .filter(|n| match n.attribute("use") {
+                .filter(move |n| match n.attribute("use") {
                     None => usage == "signing",
                     Some(u) => u == usage,
                 })
-                .find_map(|n| {
+                .filter_map(|n| {
                     let cert = n
                         .descendants()
                         .find(|c| c.has_tag_name((DS, "X509Certificate")))?
@@ -87,8 +87,12 @@ impl SpMetadata {
                     Some((crate::cert::pem_of_base64(cert), encryption))
                 })
         };
-        let signing = key("signing");
-        let encrypting = key("encryption");
+        // Every signing key (an SP rotating its key lists both), the first encryption key.
+        let signing: Vec<String> = keys("signing")
+            .take(crate::cert::MAX_CERTIFICATES)
+            .map(|(pem, _)| pem)
+            .collect();
+        let encrypting = keys("encryption").next();
         Ok(Self {
             entity_id: entity
                 .attribute("entityID")
@@ -97,7 +101,7 @@ impl SpMetadata {
             acs_urls: acs.into_iter().map(|(_, url)| url).collect(),
             slo_url,
             name_id_format,
-            signing_cert: signing.map(|(pem, _)| pem),
+            signing_cert: (!signing.is_empty()).then(|| signing.concat()),
             encryption: encrypting.as_ref().and_then(|(_, e)| *e),
             encrypt_cert: encrypting.map(|(pem, _)| pem),
         })
