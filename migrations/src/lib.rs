@@ -16,7 +16,7 @@ mod m20261130_000009_add_names;
 mod m20261130_000010_browser_sign_on;
 mod m20261130_000011_create_connections;
 mod m20261130_000012_create_saml;
-mod m20261201_000013_saml_pairwise_keys;
+mod m20261201_000013_saml_sp_settings;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -36,7 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000010_browser_sign_on::Migration),
             Box::new(m20261130_000011_create_connections::Migration),
             Box::new(m20261130_000012_create_saml::Migration),
-            Box::new(m20261201_000013_saml_pairwise_keys::Migration),
+            Box::new(m20261201_000013_saml_sp_settings::Migration),
         ]
     }
 }

@@ -896,6 +896,49 @@ async fn saml_sp_commands_say_what_to_fix() {
         .collect();
     assert!(actions.contains(&"saml_sp.added"), "{actions:?}");
     assert!(actions.contains(&"saml_sp.updated"), "{actions:?}");
+
+    // An SP that always starts its own sign-ons refuses those started here; the others take
+    // them.
+    let no_init = ServiceProvider::new("no-init");
+    let added = cli_json(
+        &db,
+        &p.app,
+        &[
+            &add[..],
+            &[
+                "--entity-id",
+                &no_init.entity_id,
+                "--acs-url",
+                &no_init.acs,
+                "--idp-initiated",
+                "false",
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(added["idp_initiated"], false, "{added}");
+    assert_eq!(added["init_url"], Value::Null, "{added}");
+    let init = |entity_id: &str| {
+        format!(
+            "/saml/init?{}",
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("sp", entity_id)
+                .finish()
+        )
+    };
+    let browser = Browser::new(&p.app.base_url);
+    let refused = browser.get(&init(&no_init.entity_id)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert!(refused.body.contains("Start signing in at the application"));
+    let started = browser.get(&init(&sp.entity_id)).await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER, "{}", started.body);
+    assert!(
+        started
+            .location()
+            .is_some_and(|l| l.starts_with("/saml/continue")),
+        "{:?}",
+        started.location()
+    );
     assert!(actions.contains(&"saml_sp.removed"), "{actions:?}");
     p.app.stop().await;
 }
@@ -1156,7 +1199,11 @@ async fn an_sp_rotating_its_signing_key_is_verified_with_each_certificate() {
     let asked = rotating.run(&["login", "redirect", ""]);
     let page = browser.get(asked["url"].as_str().expect("url")).await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
-    assert!(page.body.contains("not signed by the application"), "{}", page.body);
+    assert!(
+        page.body.contains("not signed by the application"),
+        "{}",
+        page.body
+    );
     assert!(!page.body.contains("SAMLResponse"));
     p.app.stop().await;
 }

@@ -23,6 +23,8 @@ pub mod service_provider {
         pub encryption: String,
         /// HMAC key of its persistent NameIDs and SessionIndexes (hex), never shown.
         pub pairwise_key: String,
+        /// A sign-on may start at Latchkey (`/saml/init`).
+        pub idp_initiated: bool,
         pub created_at: DateTimeUtc,
     }
 

@@ -40,6 +40,8 @@ pub struct NewServiceProvider {
     /// The certificate assertions are encrypted to (PEM): when set, they are.
     pub encrypt_cert: Option<String>,
     pub encryption: Encryption,
+    /// A sign-on may start at Latchkey (`/saml/init`), unasked by the SP.
+    pub idp_initiated: bool,
 }
 
 /// A service provider as its administrators see it.
@@ -59,8 +61,9 @@ pub struct ServiceProvider {
     pub encryption: Encryption,
     /// The identity provider's metadata to give the SP.
     pub metadata_url: String,
-    /// Where the SP's people start a sign-on from Latchkey's side.
-    pub init_url: String,
+    pub idp_initiated: bool,
+    /// Where the SP's people start a sign-on from Latchkey's side, when it allows that.
+    pub init_url: Option<String>,
     pub created_at: String,
     #[serde(skip)]
     pub signing_cert: Option<String>,
@@ -90,7 +93,8 @@ impl ServiceProvider {
             &[("sp", row.entity_id.as_str())],
         )
         .map(String::from)
-        .unwrap_or_default();
+        .ok()
+        .filter(|_| row.idp_initiated);
         Self {
             sp_id: SamlSpId::from(row.id.as_str()),
             team_id: TeamId::from(row.team_id.as_str()),
@@ -110,6 +114,7 @@ impl ServiceProvider {
             signing_cert: row.signing_cert,
             encrypt_cert: row.encrypt_cert,
             pairwise_key: PairwiseKey(row.pairwise_key),
+            idp_initiated: row.idp_initiated,
         }
     }
 
@@ -204,6 +209,7 @@ impl ServiceProviders {
                 "sign": added.sign,
                 "signs_requests": added.signs_requests,
                 "encrypts": added.encrypts,
+                "idp_initiated": added.idp_initiated,
             }),
             now,
         )
@@ -349,6 +355,7 @@ pub(crate) struct Checked {
     signing_cert: Option<String>,
     encrypt_cert: Option<String>,
     encryption: Encryption,
+    idp_initiated: bool,
 }
 
 impl Checked {
@@ -365,6 +372,7 @@ impl Checked {
             signing_cert: self.signing_cert,
             encrypt_cert: self.encrypt_cert,
             encryption: self.encryption.as_str().to_owned(),
+            idp_initiated: self.idp_initiated,
             ..row
         }
     }
@@ -428,6 +436,7 @@ pub(crate) fn check(new: NewServiceProvider) -> Result<Checked, SamlError> {
         signing_cert: new.signing_cert,
         encrypt_cert: new.encrypt_cert,
         encryption: new.encryption,
+        idp_initiated: new.idp_initiated,
     })
 }
 

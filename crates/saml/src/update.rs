@@ -31,6 +31,7 @@ pub struct ServiceProviderChange {
     /// PEM; `Some(None)` removes it (assertions are no longer encrypted).
     pub encrypt_cert: Option<Option<String>>,
     pub encryption: Option<Encryption>,
+    pub idp_initiated: Option<bool>,
 }
 
 impl ServiceProviders {
@@ -61,6 +62,7 @@ impl ServiceProviders {
             signing_cert: change.signing_cert.unwrap_or(current.signing_cert),
             encrypt_cert: change.encrypt_cert.unwrap_or(current.encrypt_cert),
             encryption: change.encryption.unwrap_or(current.encryption),
+            idp_initiated: change.idp_initiated.unwrap_or(current.idp_initiated),
         };
         let updated = check(changed_to)?.into_row(row.clone());
         let changed = changed_fields(&row, &updated);
@@ -114,6 +116,7 @@ fn changed_fields(
         ("signing_cert", before.signing_cert != after.signing_cert),
         ("encrypt_cert", before.encrypt_cert != after.encrypt_cert),
         ("encryption", before.encryption != after.encryption),
+        ("idp_initiated", before.idp_initiated != after.idp_initiated),
     ]
     .into_iter()
     .filter_map(|(name, changed)| changed.then_some(name))

@@ -135,6 +135,10 @@ pub struct SamlSpAddArgs {
     /// What to sign: assertion, response or both.
     #[arg(long)]
     pub sign: Option<String>,
+    /// Whether a sign-on may start at Latchkey (/saml/init), unasked by the SP: false for an
+    /// SP that always starts its own.
+    #[arg(long = "idp-initiated", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub idp_initiated: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -195,6 +199,9 @@ pub struct SamlSpUpdateArgs {
     /// assertion, response or both.
     #[arg(long)]
     pub sign: Option<String>,
+    /// Whether a sign-on may start at Latchkey (/saml/init).
+    #[arg(long = "idp-initiated", value_name = "BOOL")]
+    pub idp_initiated: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]

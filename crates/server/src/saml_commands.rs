@@ -36,7 +36,10 @@ pub async fn run(
                     "Give the SP this identity provider metadata: {}",
                     added.metadata_url
                 );
-                println!("People can start signing in to it at: {}", added.init_url);
+                match &added.init_url {
+                    Some(url) => println!("People can start signing in to it at: {url}"),
+                    None => println!("Sign-ons start at the SP only (--idp-initiated false)."),
+                }
             }
         }
         SamlSpCommand::List { team } => {
@@ -149,6 +152,7 @@ async fn service_provider_change(
             Some(encryption) => Some(encryption.parse().map_err(usage)?),
             None => metadata.encryption,
         },
+        idp_initiated: args.idp_initiated,
     })
 }
 
@@ -226,6 +230,7 @@ async fn new_service_provider(
             Some(encryption) => encryption.parse().map_err(usage)?,
             None => metadata.encryption.unwrap_or_default(),
         },
+        idp_initiated: args.idp_initiated,
     })
 }
 

@@ -67,6 +67,8 @@ async fn an_administrator_adds_a_saml_application_and_signs_in_to_it(db: TestDb)
     admin.press("Add this application").await;
     admin.sees("The application is added").await;
     admin.sees(&sp.entity_id).await;
+    // IdP-initiated sign-on is allowed unless the box is unticked: its start link shows.
+    admin.sees("Start a sign-on from here").await;
     admin.does_not_see("No SAML application yet.").await;
     admin.check_accessibility().await;
     admin.screenshot("section").await;

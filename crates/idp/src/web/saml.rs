@@ -206,6 +206,19 @@ pub(super) async fn init(
         .await
         .map_err(PageError::internal)?
         .ok_or_else(unknown_sp)?;
+    if !sp.idp_initiated {
+        tracing::info!(sp = %sp.sp_id, "IdP-initiated SAML sign-on refused: the SP starts its own");
+        return Err(PageError {
+            status: StatusCode::FORBIDDEN,
+            title: "Start signing in at the application",
+            message: format!(
+                "{} does not take sign-ins started from Latchkey: open it, and it sends you here.",
+                sp.name
+            ),
+            hint: None,
+            action: Some((paths::DASHBOARD, "Go to your account")),
+        });
+    }
     // SAML Bindings §3.4.3: at most 80 bytes.
     let relay_state = query.relay_state.filter(|r| !r.is_empty() && r.len() <= 80);
     let acs_url = sp.acs_url(None).ok_or_else(unknown_sp)?.to_owned();

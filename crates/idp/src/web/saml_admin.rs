@@ -47,6 +47,9 @@ pub(super) struct AddForm {
     encrypt_cert: String,
     #[serde(default)]
     encryption: String,
+    /// The checkbox: present when ticked.
+    #[serde(default)]
+    idp_initiated: Option<String>,
 }
 
 /// `POST …/saml/remove`.
@@ -122,6 +125,7 @@ pub(super) async fn add(
             Some(encryption) => encryption.parse().map_err(invalid)?,
             None => metadata.encryption.unwrap_or_default(),
         },
+        idp_initiated: form.idp_initiated.is_some(),
     };
     state
         .saml_sps

@@ -1,6 +1,9 @@
-//! A secret of each SAML service provider's, from which its persistent NameIDs and
-//! SessionIndexes are derived (HMAC-SHA256): without it nobody, another SP included, can
-//! compute or link them. Rows made before it get one here.
+//! Two settings of each SAML service provider's:
+//! - `pairwise_key`: the secret its persistent NameIDs and SessionIndexes are derived from
+//!   (HMAC-SHA256): without it nobody, another SP included, can compute or link them. Rows
+//!   made before it get one here.
+//! - `idp_initiated`: whether a sign-on may start at Latchkey (`/saml/init`), unasked by the
+//!   SP; an SP that always starts its own can refuse such unsolicited responses here too.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
@@ -12,6 +15,7 @@ pub struct Migration;
 enum SamlServiceProviders {
     Table,
     PairwiseKey,
+    IdpInitiated,
 }
 
 #[async_trait::async_trait]
@@ -26,6 +30,19 @@ impl MigrationTrait for Migration {
                             .string_len(64)
                             .not_null()
                             .default(""),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(SamlServiceProviders::Table)
+                    .add_column(
+                        ColumnDef::new(SamlServiceProviders::IdpInitiated)
+                            .boolean()
+                            .not_null()
+                            .default(true),
                     )
                     .to_owned(),
             )
@@ -47,6 +64,14 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(SamlServiceProviders::Table)
+                    .drop_column(SamlServiceProviders::IdpInitiated)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .alter_table(
                 Table::alter()
