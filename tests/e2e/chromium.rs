@@ -238,6 +238,27 @@ impl Chromium {
             .unwrap_or_else(|_| panic!("the label {label:?} points at no field #{id}"))
     }
 
+    /// Opens the `<details>` whose summary reads `summary`.
+    pub async fn expand(&self, summary: &str) {
+        self.click_reading("summary", summary).await;
+    }
+
+    /// Clicks the label that reads `text`: it ticks, or unticks, the box inside it.
+    pub async fn toggle(&self, text: &str) {
+        self.click_reading("label", text).await;
+    }
+
+    async fn click_reading(&self, element: &str, text: &str) {
+        let xpath = format!("//{element}[normalize-space()={}]", xpath_literal(text));
+        self.client
+            .find(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|_| panic!("no {element} {text:?} at {}", self.url_now()))
+            .click()
+            .await
+            .expect("click");
+    }
+
     /// Clicks the button that reads `text`.
     pub async fn press(&self, text: &str) {
         self.press_at("", text).await;

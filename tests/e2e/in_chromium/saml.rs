@@ -78,6 +78,8 @@ async fn an_administrator_adds_a_saml_application_and_signs_in_to_it(db: TestDb)
     phone.follow("Team settings").await;
     phone.follow("Integrations").await;
     phone.sees(&sp.entity_id).await;
+    // With the form that changes it open, too.
+    phone.expand("Change Helpdesk").await;
     assert!(
         phone.fits_the_width().await,
         "the integrations page fits a phone"
@@ -103,6 +105,32 @@ async fn an_administrator_adds_a_saml_application_and_signs_in_to_it(db: TestDb)
     let checked = sp.run(&["acs", &form["SAMLResponse"]]);
     assert_eq!(checked["ok"], true, "{checked}");
     assert_eq!(checked["name_id"], "ida@acme.test");
+
+    // Changed on the page: once it refuses sign-ons started here, its start link goes, and
+    // /saml/init says where to start instead.
+    admin.open(&p.app.url("/dashboard/settings/team")).await;
+    admin.follow("Integrations").await;
+    admin.expand("Change Helpdesk").await;
+    admin.check_accessibility().await;
+    admin.screenshot("change").await;
+    admin
+        .toggle("People may start signing in from Latchkey (IdP-initiated)")
+        .await;
+    admin.press("Save Helpdesk").await;
+    admin.sees("The application is changed").await;
+    admin.sees("Sign-ons start at the application only.").await;
+    admin.does_not_see("Start a sign-on from here").await;
+    admin
+        .open(&p.app.url(&format!(
+            "/saml/init?{}",
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("sp", &sp.entity_id)
+                .finish()
+        )))
+        .await;
+    admin
+        .sees_heading("Start signing in at the application")
+        .await;
 
     // Removed on the page: the application's requests are refused from then on.
     admin.open(&p.app.url("/dashboard/settings/team")).await;

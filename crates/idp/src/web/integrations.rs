@@ -209,6 +209,10 @@ pub(super) async fn page(
             Some("saml-added") => Some(
                 "The application is added. Give it the metadata URL above; its people can sign in at once.",
             ),
+            Some("saml-updated") => Some(
+                "The application is changed. It keeps its identifiers: the people it knows stay the same.",
+            ),
+            Some("saml-unchanged") => Some("Nothing was changed: the application is as it was."),
             Some("saml-removed") => {
                 Some("The application is removed: nobody signs in to it here any more.")
             }

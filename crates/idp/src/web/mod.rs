@@ -103,6 +103,7 @@ pub mod paths {
     pub const SAML_CONTINUE: &str = "/saml/continue";
     pub const INTEGRATIONS_SAML: &str = "/dashboard/integrations/saml";
     pub const INTEGRATIONS_SAML_REMOVE: &str = "/dashboard/integrations/saml/remove";
+    pub const INTEGRATIONS_SAML_UPDATE: &str = "/dashboard/integrations/saml/update";
 
     /// The path of one join link (the route is `JOIN`).
     pub fn join(token: &str) -> String {
@@ -325,6 +326,7 @@ fn login_routes(state: &AppState) -> Router<AppState> {
         )
         .route(paths::INTEGRATIONS_SAML, post(saml_admin::add))
         .route(paths::INTEGRATIONS_SAML_REMOVE, post(saml_admin::remove))
+        .route(paths::INTEGRATIONS_SAML_UPDATE, post(saml_admin::update))
         .route(paths::TEAM_SETTINGS, get(team::settings_page))
         .route(paths::TEAM_RENAME, post(team::rename))
         .route(paths::TEAM_JOIN_LINKS, post(team::create_join_link))

@@ -1,13 +1,13 @@
 //! The SAML section of `/dashboard/integrations`: register a service provider (from its fields
-//! or its pasted metadata) and remove one. Administrators only; the domain checks the role on
-//! every action.
+//! or its pasted metadata), change one (its certificates when it rotates them) and remove one.
+//! Administrators only; the domain checks the role on every action.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use latchkey_core::{SamlSpId, TeamId};
 use latchkey_login::Requester;
-use latchkey_saml::{NewServiceProvider, SamlError, SpMetadata};
+use latchkey_saml::{NewServiceProvider, SamlError, ServiceProviderChange, SpMetadata};
 use latchkey_teams::TeamError;
 use serde::Deserialize;
 
@@ -135,6 +135,103 @@ pub(super) async fn add(
     Ok(back_to(&form.team, "saml-added", SECTION))
 }
 
+/// `POST …/saml/update`: what is filled in replaces what is registered; an empty field keeps it.
+#[derive(Deserialize)]
+pub(super) struct UpdateForm {
+    #[serde(default)]
+    team: TeamId,
+    #[serde(default)]
+    id: SamlSpId,
+    #[serde(default)]
+    name: String,
+    /// The SP's metadata, pasted again: its ACS URLs, logout URL and certificates replace the
+    /// registered ones; the fields below win over it.
+    #[serde(default)]
+    metadata: String,
+    /// One per line.
+    #[serde(default)]
+    acs_urls: String,
+    #[serde(default)]
+    signing_cert: String,
+    #[serde(default)]
+    encrypt_cert: String,
+    /// The checkbox: present when ticked.
+    #[serde(default)]
+    idp_initiated: Option<String>,
+}
+
+/// `POST /dashboard/integrations/saml/update`.
+pub(super) async fn update(
+    State(state): State<AppState>,
+    from: Requester,
+    SignedInForm { user, form }: SignedInForm<UpdateForm>,
+) -> Result<Response, PageError> {
+    works_in(&user.user, &form.team)?;
+    one_of_the_team(&state, &from, &user, &form.team, &form.id).await?;
+    let metadata = match form.metadata.trim() {
+        "" => None,
+        xml => Some(SpMetadata::parse(xml).map_err(refused)?),
+    };
+    let given = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+    let acs_urls: Vec<String> = form
+        .acs_urls
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let change = match metadata {
+        Some(metadata) => ServiceProviderChange {
+            acs_urls: Some(metadata.acs_urls).filter(|urls| !urls.is_empty()),
+            slo_url: Some(metadata.slo_url),
+            name_id_format: metadata.name_id_format,
+            signing_cert: Some(metadata.signing_cert),
+            encrypt_cert: Some(metadata.encrypt_cert),
+            encryption: metadata.encryption,
+            ..Default::default()
+        },
+        None => ServiceProviderChange::default(),
+    };
+    let change = ServiceProviderChange {
+        name: given(&form.name),
+        acs_urls: Some(acs_urls)
+            .filter(|urls| !urls.is_empty())
+            .or(change.acs_urls),
+        signing_cert: given(&form.signing_cert).map(Some).or(change.signing_cert),
+        encrypt_cert: given(&form.encrypt_cert).map(Some).or(change.encrypt_cert),
+        idp_initiated: Some(form.idp_initiated.is_some()),
+        ..change
+    };
+    let (_, changed) = state
+        .saml_sps
+        .update(&form.id, change, &user.actor(&from), state.now())
+        .await
+        .map_err(refused)?;
+    let done = if changed.is_empty() {
+        "saml-unchanged"
+    } else {
+        "saml-updated"
+    };
+    Ok(back_to(&form.team, done, SECTION))
+}
+
+/// Refuses an SP that is not one of `team`'s: a form names the team it was shown for.
+async fn one_of_the_team(
+    state: &AppState,
+    from: &Requester,
+    user: &super::extract::CurrentUser,
+    team: &TeamId,
+    id: &SamlSpId,
+) -> Result<(), PageError> {
+    let listed = state
+        .saml_sps
+        .list(Some(team), &user.actor(from))
+        .await
+        .map_err(refused)?;
+    if !listed.iter().any(|sp| sp.sp_id == *id) {
+        return Err(refused(SamlError::NotFound(id.to_string())));
+    }
+    Ok(())
+}
+
 /// `POST /dashboard/integrations/saml/remove`.
 pub(super) async fn remove(
     State(state): State<AppState>,
@@ -142,15 +239,7 @@ pub(super) async fn remove(
     SignedInForm { user, form }: SignedInForm<RemoveForm>,
 ) -> Result<Response, PageError> {
     works_in(&user.user, &form.team)?;
-    let listed = state
-        .saml_sps
-        .list(Some(&form.team), &user.actor(&from))
-        .await
-        .map_err(refused)?;
-    // Only one of this team's: the form names the team it was shown for.
-    if !listed.iter().any(|sp| sp.sp_id == form.id) {
-        return Err(refused(SamlError::NotFound(form.id.to_string())));
-    }
+    one_of_the_team(&state, &from, &user, &form.team, &form.id).await?;
     state
         .saml_sps
         .remove(&form.id, &user.actor(&from), state.now())
