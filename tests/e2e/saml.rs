@@ -767,9 +767,19 @@ async fn saml_sp_commands_say_what_to_fix() {
     let other = ServiceProvider::new("genesys");
     let cert = std::fs::read_to_string(other.cert()).expect("cert");
     let body: String = cert.lines().filter(|l| !l.starts_with("-----")).collect();
-    let metadata = format!(
-        "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"{}\"><md:SPSSODescriptor AuthnRequestsSigned=\"true\" protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\"><md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{body}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:KeyDescriptor use=\"encryption\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{body}</ds:X509Certificate></ds:X509Data></ds:KeyInfo><md:EncryptionMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#aes256-cbc\"/></md:KeyDescriptor><md:SingleLogoutService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"{}\"/><md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat><md:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" Location=\"{}\" index=\"0\"/></md:SPSSODescriptor></md:EntityDescriptor>",
-        other.entity_id, other.slo, other.acs
+    let metadata = sp_metadata(
+        &other.entity_id,
+        &format!(
+            "{}{}<md:SingleLogoutService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"{}\"/><md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>",
+            key_descriptor("signing", &body, ""),
+            key_descriptor(
+                "encryption",
+                &body,
+                "<md:EncryptionMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#aes256-cbc\"/>"
+            ),
+            other.slo
+        ),
+        &other.acs,
     );
     let file = crate::harness::write_file(db.dir.path(), "sp.xml", &metadata);
     let added = cli_json(
@@ -1133,18 +1143,15 @@ async fn an_sp_rotating_its_signing_key_is_verified_with_each_certificate() {
             .filter(|l| !l.starts_with("-----"))
             .collect()
     };
-    let key_descriptor = |body: String| {
-        format!(
-            "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{body}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
-        )
-    };
     // The key it signs with is listed second, as the next key during a rotation.
-    let metadata = format!(
-        "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"{}\"><md:SPSSODescriptor AuthnRequestsSigned=\"true\" protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">{}{}<md:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" Location=\"{}\" index=\"0\"/></md:SPSSODescriptor></md:EntityDescriptor>",
-        rotating.entity_id,
-        key_descriptor(body(&other_key)),
-        key_descriptor(body(&rotating)),
-        rotating.acs
+    let metadata = sp_metadata(
+        &rotating.entity_id,
+        &[
+            key_descriptor("signing", &body(&other_key), ""),
+            key_descriptor("signing", &body(&rotating), ""),
+        ]
+        .concat(),
+        &rotating.acs,
     );
     let file = crate::harness::write_file(db.dir.path(), "rotating.xml", &metadata);
     let added = cli_json(
@@ -1206,4 +1213,18 @@ async fn an_sp_rotating_its_signing_key_is_verified_with_each_certificate() {
     );
     assert!(!page.body.contains("SAMLResponse"));
     p.app.stop().await;
+}
+
+/// An SP's metadata: its entity ID, what `inner` says (keys, logout, formats) and its ACS URL.
+fn sp_metadata(entity_id: &str, inner: &str, acs: &str) -> String {
+    format!(
+        "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"{entity_id}\"><md:SPSSODescriptor AuthnRequestsSigned=\"true\" protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">{inner}<md:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\" Location=\"{acs}\" index=\"0\"/></md:SPSSODescriptor></md:EntityDescriptor>"
+    )
+}
+
+/// A `KeyDescriptor` for `usage` with a certificate's base64 body, and `extra` inside it.
+fn key_descriptor(usage: &str, body: &str, extra: &str) -> String {
+    format!(
+        "<md:KeyDescriptor use=\"{usage}\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{body}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>{extra}</md:KeyDescriptor>"
+    )
 }

@@ -98,8 +98,47 @@ pub struct SamlSpAddArgs {
     /// Where the SP receives responses (its Assertion Consumer Service). Repeatable.
     #[arg(long = "acs-url", value_delimiter = ',', required_unless_present_any = ["metadata_file", "metadata_url"])]
     pub acs_urls: Vec<String>,
+    #[command(flatten)]
+    pub settings: SamlSpSettings,
+    /// Whether a sign-on may start at Latchkey (/saml/init), unasked by the SP: false for an
+    /// SP that always starts its own.
+    #[arg(long = "idp-initiated", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub idp_initiated: bool,
+}
+
+/// What `saml-sp update` changes: a flag given replaces what is registered.
+#[derive(Debug, clap::Args)]
+pub struct SamlSpUpdateArgs {
+    /// The sp_id `saml-sp add` printed.
+    #[arg(long)]
+    pub sp: SamlSpId,
+    /// Its new entity ID, when the SP's changes.
+    #[arg(long = "entity-id")]
+    pub entity_id: Option<String>,
+    /// Where the SP receives responses. Repeatable; replaces every registered one.
+    #[arg(long = "acs-url", value_delimiter = ',')]
+    pub acs_urls: Vec<String>,
+    #[command(flatten)]
+    pub settings: SamlSpSettings,
+    /// Forget the logout URL: single logout is then refused.
+    #[arg(long = "no-slo-url", conflicts_with = "slo_url")]
+    pub no_slo_url: bool,
+    /// Stop encrypting assertions.
+    #[arg(long = "no-encrypt-cert", conflicts_with = "encrypt_cert")]
+    pub no_encrypt_cert: bool,
+    /// Stop requiring signed requests.
+    #[arg(long = "no-signing-cert", conflicts_with = "signing_cert")]
+    pub no_signing_cert: bool,
+    /// Whether a sign-on may start at Latchkey (/saml/init).
+    #[arg(long = "idp-initiated", value_name = "BOOL")]
+    pub idp_initiated: Option<bool>,
+}
+
+/// The flags `saml-sp add` and `update` share.
+#[derive(Debug, clap::Args)]
+pub struct SamlSpSettings {
     /// Read the entity ID, ACS URLs, logout URL, NameID format and certificates from the SP's
-    /// metadata file. Flags given beside it win.
+    /// metadata file (again, when it rotates its certificates). Flags given beside it win.
     #[arg(
         long = "metadata-file",
         value_name = "FILE",
@@ -119,7 +158,7 @@ pub struct SamlSpAddArgs {
     #[arg(long = "name-id-format")]
     pub name_id_format: Option<String>,
     /// An attribute NAME=CLAIM (claims: email, name, given_name, family_name, team, role, sub).
-    /// Repeatable. Default: email, firstName, lastName, displayName.
+    /// Repeatable; replaces every attribute. Default: email, firstName, lastName, displayName.
     #[arg(long = "attribute", value_name = "NAME=CLAIM", value_delimiter = ',')]
     pub attributes: Vec<String>,
     /// Encrypt assertions to the certificate in this PEM file.
@@ -128,80 +167,13 @@ pub struct SamlSpAddArgs {
     /// The cipher of encrypted assertions: aes256-gcm or aes256-cbc.
     #[arg(long)]
     pub encryption: Option<String>,
-    /// Verify the SP's requests with the certificate in this PEM file; unsigned ones are then
-    /// refused.
+    /// Verify the SP's requests with the certificate(s) in this PEM file (while it rotates its
+    /// key, the current and the next one after the other); unsigned ones are then refused.
     #[arg(long = "signing-cert", value_name = "FILE")]
     pub signing_cert: Option<PathBuf>,
     /// What to sign: assertion, response or both.
     #[arg(long)]
     pub sign: Option<String>,
-    /// Whether a sign-on may start at Latchkey (/saml/init), unasked by the SP: false for an
-    /// SP that always starts its own.
-    #[arg(long = "idp-initiated", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
-    pub idp_initiated: bool,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct SamlSpUpdateArgs {
-    /// The sp_id `saml-sp add` printed.
-    #[arg(long)]
-    pub sp: SamlSpId,
-    #[arg(long = "entity-id")]
-    pub entity_id: Option<String>,
-    /// Where the SP receives responses. Repeatable; replaces every registered one.
-    #[arg(long = "acs-url", value_delimiter = ',')]
-    pub acs_urls: Vec<String>,
-    /// Read the ACS URLs, logout URL, NameID format and certificates from the SP's metadata
-    /// file again (when it rotates its certificates). Flags given beside it win.
-    #[arg(
-        long = "metadata-file",
-        value_name = "FILE",
-        conflicts_with = "metadata_url"
-    )]
-    pub metadata_file: Option<PathBuf>,
-    /// The same, fetched from the SP's metadata URL (https).
-    #[arg(long = "metadata-url", value_name = "URL")]
-    pub metadata_url: Option<String>,
-    #[arg(long)]
-    pub name: Option<String>,
-    #[arg(long = "slo-url", conflicts_with = "no_slo_url")]
-    pub slo_url: Option<String>,
-    /// Forget the logout URL: single logout is then refused.
-    #[arg(long = "no-slo-url")]
-    pub no_slo_url: bool,
-    /// email or persistent.
-    #[arg(long = "name-id-format")]
-    pub name_id_format: Option<String>,
-    /// NAME=CLAIM. Repeatable; replaces every registered attribute.
-    #[arg(long = "attribute", value_name = "NAME=CLAIM", value_delimiter = ',')]
-    pub attributes: Vec<String>,
-    #[arg(
-        long = "encrypt-cert",
-        value_name = "FILE",
-        conflicts_with = "no_encrypt_cert"
-    )]
-    pub encrypt_cert: Option<PathBuf>,
-    /// Stop encrypting assertions.
-    #[arg(long = "no-encrypt-cert")]
-    pub no_encrypt_cert: bool,
-    /// aes256-gcm or aes256-cbc.
-    #[arg(long)]
-    pub encryption: Option<String>,
-    #[arg(
-        long = "signing-cert",
-        value_name = "FILE",
-        conflicts_with = "no_signing_cert"
-    )]
-    pub signing_cert: Option<PathBuf>,
-    /// Stop requiring signed requests.
-    #[arg(long = "no-signing-cert")]
-    pub no_signing_cert: bool,
-    /// assertion, response or both.
-    #[arg(long)]
-    pub sign: Option<String>,
-    /// Whether a sign-on may start at Latchkey (/saml/init).
-    #[arg(long = "idp-initiated", value_name = "BOOL")]
-    pub idp_initiated: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]

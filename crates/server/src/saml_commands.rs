@@ -102,7 +102,12 @@ async fn service_provider_change(
     json: bool,
 ) -> Result<ServiceProviderChange, ServeError> {
     let usage = ServeError::Usage;
-    let metadata = read_metadata(&args.metadata_file, &args.metadata_url, json).await?;
+    let metadata = read_metadata(
+        &args.settings.metadata_file,
+        &args.settings.metadata_url,
+        json,
+    )
+    .await?;
     let from_metadata = metadata.is_some();
     let metadata = metadata.unwrap_or_default();
     // A certificate: the file given, none when told, or the metadata's when it was read.
@@ -117,38 +122,43 @@ async fn service_provider_change(
         entity_id: args
             .entity_id
             .or(from_metadata.then_some(metadata.entity_id)),
-        name: args.name,
+        name: args.settings.name,
         acs_urls: match args.acs_urls.is_empty() {
             false => Some(args.acs_urls),
             true => (from_metadata && !metadata.acs_urls.is_empty()).then_some(metadata.acs_urls),
         },
-        slo_url: match (args.slo_url, args.no_slo_url) {
+        slo_url: match (args.settings.slo_url, args.no_slo_url) {
             (Some(url), _) => Some(Some(url)),
             (None, true) => Some(None),
             (None, false) => from_metadata.then_some(metadata.slo_url),
         },
-        name_id_format: match args.name_id_format {
+        name_id_format: match args.settings.name_id_format {
             Some(format) => Some(format.parse().map_err(usage)?),
             None => metadata.name_id_format,
         },
-        attributes: match args.attributes.is_empty() {
-            false => Some(parse_attributes(&args.attributes)?),
+        attributes: match args.settings.attributes.is_empty() {
+            false => Some(parse_attributes(&args.settings.attributes)?),
             true => None,
         },
-        sign: args.sign.map(|s| s.parse()).transpose().map_err(usage)?,
+        sign: args
+            .settings
+            .sign
+            .map(|s| s.parse())
+            .transpose()
+            .map_err(usage)?,
         signing_cert: cert(
-            &args.signing_cert,
+            &args.settings.signing_cert,
             "--signing-cert",
             args.no_signing_cert,
             metadata.signing_cert,
         )?,
         encrypt_cert: cert(
-            &args.encrypt_cert,
+            &args.settings.encrypt_cert,
             "--encrypt-cert",
             args.no_encrypt_cert,
             metadata.encrypt_cert,
         )?,
-        encryption: match args.encryption {
+        encryption: match args.settings.encryption {
             Some(encryption) => Some(encryption.parse().map_err(usage)?),
             None => metadata.encryption,
         },
@@ -201,32 +211,38 @@ async fn new_service_provider(
     json: bool,
 ) -> Result<NewServiceProvider, ServeError> {
     let usage = ServeError::Usage;
-    let metadata = read_metadata(&args.metadata_file, &args.metadata_url, json)
-        .await?
-        .unwrap_or_default();
-    let attributes = parse_attributes(&args.attributes)?;
+    let metadata = read_metadata(
+        &args.settings.metadata_file,
+        &args.settings.metadata_url,
+        json,
+    )
+    .await?
+    .unwrap_or_default();
+    let attributes = parse_attributes(&args.settings.attributes)?;
     Ok(NewServiceProvider {
         team_id: args.team,
         entity_id: args.entity_id.unwrap_or(metadata.entity_id),
-        name: args.name,
+        name: args.settings.name,
         acs_urls: if args.acs_urls.is_empty() {
             metadata.acs_urls
         } else {
             args.acs_urls
         },
-        slo_url: args.slo_url.or(metadata.slo_url),
-        name_id_format: match args.name_id_format {
+        slo_url: args.settings.slo_url.or(metadata.slo_url),
+        name_id_format: match args.settings.name_id_format {
             Some(format) => format.parse().map_err(usage)?,
             None => metadata.name_id_format.unwrap_or_default(),
         },
         attributes,
-        sign: match args.sign {
+        sign: match args.settings.sign {
             Some(sign) => sign.parse().map_err(usage)?,
             None => Default::default(),
         },
-        signing_cert: read_pem(&args.signing_cert, "--signing-cert")?.or(metadata.signing_cert),
-        encrypt_cert: read_pem(&args.encrypt_cert, "--encrypt-cert")?.or(metadata.encrypt_cert),
-        encryption: match args.encryption {
+        signing_cert: read_pem(&args.settings.signing_cert, "--signing-cert")?
+            .or(metadata.signing_cert),
+        encrypt_cert: read_pem(&args.settings.encrypt_cert, "--encrypt-cert")?
+            .or(metadata.encrypt_cert),
+        encryption: match args.settings.encryption {
             Some(encryption) => encryption.parse().map_err(usage)?,
             None => metadata.encryption.unwrap_or_default(),
         },
