@@ -877,6 +877,19 @@ async fn saml_sp_commands_say_what_to_fix() {
         &["saml-sp", "update", "--sp", "nope", "--name", "x"],
         "no SAML service provider",
     );
+    let two_certificates = crate::harness::write_file(
+        db.dir.path(),
+        "two.pem",
+        &[cert.as_str(), cert.as_str()].concat(),
+    );
+    fails(
+        &[
+            &update[..],
+            &["--encrypt-cert", &two_certificates.display().to_string()],
+        ]
+        .concat(),
+        "give one certificate",
+    );
     let kept = cli_json(&db, &p.app, &["saml-sp", "list", "--team", &team]);
     assert!(
         kept.to_string()

@@ -425,6 +425,16 @@ pub(crate) fn check(new: NewServiceProvider) -> Result<Checked, SamlError> {
             Certificate::from_pem(pem).map_err(|e| SamlError::Certificate(what, e))?;
         }
     }
+    // Assertions are encrypted to one certificate; only request signatures may be checked
+    // against several (an SP rotating its key).
+    if let Some(pem) = &new.encrypt_cert
+        && crate::cert::pem_blocks(pem).len() > 1
+    {
+        return Err(SamlError::Certificate(
+            "encryption",
+            "give one certificate: assertions are encrypted to one".to_owned(),
+        ));
+    }
     Ok(Checked {
         entity_id,
         name,
