@@ -1028,7 +1028,17 @@ async fn a_session_an_integration_opened_signs_in_to_its_own_team_only() {
         .collect();
     let page = browser.post("/saml/sso", &form).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
-    assert!(!page.body.contains("SAMLResponse"));
+    let kept = page.location().expect("kept").to_owned();
+    assert!(kept.starts_with("/saml/continue"), "{kept}");
+    let continued = browser.get(&kept).await;
+    assert!(
+        continued
+            .location()
+            .is_some_and(|l| l.starts_with("/login?request=saml")),
+        "{:?} {}",
+        continued.location(),
+        continued.body
+    );
     p.app.stop().await;
 }
 

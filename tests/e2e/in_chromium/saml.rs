@@ -84,6 +84,8 @@ async fn an_administrator_adds_a_saml_application_and_signs_in_to_it(db: TestDb)
         phone.fits_the_width().await,
         "the integrations page fits a phone"
     );
+    phone.fill("Name people see", "Helpdesk").await;
+    phone.screenshot("change").await;
     phone
         .open(&format!("{}#saml-heading", phone.url().await))
         .await;
@@ -112,6 +114,8 @@ async fn an_administrator_adds_a_saml_application_and_signs_in_to_it(db: TestDb)
     admin.follow("Integrations").await;
     admin.expand("Change Helpdesk").await;
     admin.check_accessibility().await;
+    // Focusing its first field brings the form into view for the screenshot.
+    admin.fill("Name people see", "Helpdesk").await;
     admin.screenshot("change").await;
     admin
         .toggle("People may start signing in from Latchkey (IdP-initiated)")

@@ -105,6 +105,21 @@ struct IntegrationsView<'a> {
     saml_sso_url: String,
 }
 
+/// A refused action on the integrations page: what the domain said, and the way back.
+pub(super) fn refusal(
+    status: StatusCode,
+    title: &'static str,
+    error: &impl std::fmt::Display,
+) -> PageError {
+    PageError {
+        status,
+        title,
+        message: error.to_string(),
+        hint: None,
+        action: Some((paths::INTEGRATIONS, "Back to integrations")),
+    }
+}
+
 fn refused(error: IssuerError) -> PageError {
     let (status, title) = match &error {
         IssuerError::Team(TeamError::NotFound) | IssuerError::NoTeam => {
@@ -116,13 +131,7 @@ fn refused(error: IssuerError) -> PageError {
         IssuerError::Database(_) => return PageError::internal(error),
         _ => (StatusCode::BAD_REQUEST, "That could not be done"),
     };
-    PageError {
-        status,
-        title,
-        message: error.to_string(),
-        hint: None,
-        action: Some((paths::INTEGRATIONS, "Back to integrations")),
-    }
+    refusal(status, title, &error)
 }
 
 /// `GET /dashboard/integrations`.

@@ -13,8 +13,7 @@ use serde::Deserialize;
 
 use super::error::PageError;
 use super::extract::{SignedInForm, works_in};
-use super::integrations::back_to;
-use super::paths;
+use super::integrations::{back_to, refusal};
 use crate::state::AppState;
 
 /// Where the page shows service providers, and the notice of what was done to them.
@@ -73,13 +72,7 @@ pub(super) fn refused(error: SamlError) -> PageError {
         SamlError::Database(_) | SamlError::Signing(_) => return PageError::internal(error),
         _ => (StatusCode::BAD_REQUEST, "That could not be done"),
     };
-    PageError {
-        status,
-        title,
-        message: error.to_string(),
-        hint: None,
-        action: Some((paths::INTEGRATIONS, "Back to integrations")),
-    }
+    refusal(status, title, &error)
 }
 
 /// `POST /dashboard/integrations/saml`.
