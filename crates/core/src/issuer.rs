@@ -114,7 +114,7 @@ mod tests {
         ));
         assert_eq!(
             Issuer::parse("https://id.example.com/")
-                .map(|i| i.endpoint("/authorize"))
+                .map(|i| i.endpoint(crate::urls::AUTHORIZE))
                 .ok(),
             Some("https://id.example.com/authorize".to_owned())
         );

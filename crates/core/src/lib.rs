@@ -9,6 +9,7 @@ mod ids;
 mod issuer;
 pub mod secret;
 pub mod ttl_cache;
+pub mod urls;
 
 use std::sync::Arc;
 

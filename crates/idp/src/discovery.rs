@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use crate::web::paths;
 use latchkey_core::Issuer;
+use latchkey_core::urls;
 use latchkey_oidc::client::{AuthMethod, GrantType};
 use latchkey_oidc::scope::USER_SCOPES;
 
@@ -48,13 +48,13 @@ pub(crate) fn document(issuer: &Issuer) -> Result<Vec<u8>, serde_json::Error> {
         .collect();
     serde_json::to_vec(&ProviderMetadata {
         issuer: issuer.as_str(),
-        authorization_endpoint: issuer.endpoint(paths::AUTHORIZE),
-        token_endpoint: issuer.endpoint(paths::TOKEN),
-        userinfo_endpoint: issuer.endpoint(paths::USERINFO),
-        jwks_uri: issuer.endpoint(paths::JWKS),
-        revocation_endpoint: issuer.endpoint(paths::REVOCATION),
-        introspection_endpoint: issuer.endpoint(paths::INTROSPECTION),
-        end_session_endpoint: issuer.endpoint(paths::END_SESSION),
+        authorization_endpoint: issuer.endpoint(urls::AUTHORIZE),
+        token_endpoint: issuer.endpoint(urls::TOKEN),
+        userinfo_endpoint: issuer.endpoint(urls::USERINFO),
+        jwks_uri: issuer.endpoint(urls::JWKS),
+        revocation_endpoint: issuer.endpoint(urls::REVOCATION),
+        introspection_endpoint: issuer.endpoint(urls::INTROSPECTION),
+        end_session_endpoint: issuer.endpoint(urls::END_SESSION),
         scopes_supported: &USER_SCOPES,
         response_types_supported: &["code"],
         response_modes_supported: &["query"],

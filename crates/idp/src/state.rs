@@ -6,7 +6,8 @@ use axum::http::HeaderValue;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::pages::Pages;
-use crate::web::{CookiePolicy, TrustedProxies};
+use crate::web::client_address::TrustedProxies;
+use crate::web::cookies::CookiePolicy;
 use latchkey_core::{Clock, Db, Issuer, SharedKeyRing};
 use latchkey_login::mail::{MailTemplates, Outbox};
 use latchkey_login::{Login, LoginSettings};
@@ -141,7 +142,7 @@ impl AppState {
             db.clone(),
             [
                 issuer.to_string(),
-                issuer.endpoint(crate::web::paths::TOKEN),
+                issuer.endpoint(latchkey_core::urls::TOKEN),
             ],
         );
         let connections = Connections::new(

@@ -32,7 +32,7 @@ struct DeviceClaims {
 impl Login {
     /// Its own audience, apart from the magic link's.
     fn device_audience(&self) -> String {
-        self.issuer.endpoint("/login#device")
+        self.issuer.endpoint(latchkey_core::urls::LOGIN_DEVICE)
     }
 
     /// The note for a browser that has just signed in to `user`.

@@ -78,7 +78,7 @@ impl Login {
     }
 
     pub(super) fn audience(&self) -> String {
-        self.issuer.endpoint("/login/verify")
+        self.issuer.endpoint(latchkey_core::urls::LOGIN_VERIFY)
     }
 
     /// Handles a request for a link. Whatever the address, the caller answers the same way:
@@ -241,7 +241,11 @@ impl Login {
         if let Some(request) = continues {
             query.append_pair("request", request);
         }
-        let register_url = format!("{}?{}", self.issuer.endpoint("/register"), query.finish());
+        let register_url = format!(
+            "{}?{}",
+            self.issuer.endpoint(latchkey_core::urls::REGISTER),
+            query.finish()
+        );
         Ok(self.templates.no_account(&NoAccountMail {
             email: email.as_str(),
             register_url: &register_url,

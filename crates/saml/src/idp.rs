@@ -20,7 +20,8 @@ use saml_rs::{
 
 use crate::cert::{IdpCredential, base64_of_pem};
 use crate::response::{self, Issue};
-use crate::{NameIdFormat, SamlError, ServiceProvider, paths};
+use crate::{NameIdFormat, SamlError, ServiceProvider};
+use latchkey_core::urls;
 
 /// The largest SAML message read, encoded (a form field or a query parameter).
 pub const MAX_MESSAGE: usize = 64 * 1024;
@@ -149,7 +150,7 @@ const DESCRIPTORS: usize = 1024;
 impl IdentityProvider {
     /// The entity ID of the identity provider under `issuer`: its metadata URL.
     pub fn entity_id_of(issuer: &latchkey_core::Issuer) -> String {
-        issuer.endpoint(paths::METADATA)
+        issuer.endpoint(urls::SAML_METADATA)
     }
 
     pub fn new(
@@ -177,8 +178,8 @@ impl IdentityProvider {
             .ok_or_else(|| {
                 SamlError::Signing("no RSA key is active: run `latchkey keys rotate`".to_owned())
             })?;
-        let sso_url = issuer.endpoint(paths::SSO);
-        let slo_url = issuer.endpoint(paths::SLO);
+        let sso_url = issuer.endpoint(urls::SAML_SSO);
+        let slo_url = issuer.endpoint(urls::SAML_SLO);
         let engine = |strict: bool| -> Result<Saml<Idp>, SamlError> {
             let failed = |e: saml_rs::SamlError| SamlError::Signing(e.to_string());
             let key_pem = signing_key_pem(ring, &signing.kid)?;

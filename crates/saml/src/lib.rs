@@ -31,14 +31,6 @@ pub use registry::{NewServiceProvider, ServiceProvider, ServiceProviders};
 pub use sp_metadata::{MAX_METADATA, SpMetadata};
 pub use update::ServiceProviderChange;
 
-/// The paths of the SAML endpoints, under the issuer.
-pub mod paths {
-    pub const METADATA: &str = "/saml/metadata";
-    pub const SSO: &str = "/saml/sso";
-    pub const INIT: &str = "/saml/init";
-    pub const SLO: &str = "/saml/slo";
-}
-
 /// How the person is named to the SP.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

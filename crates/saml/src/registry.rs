@@ -89,7 +89,7 @@ impl ServiceProvider {
         let attributes: Vec<(String, Claim)> =
             serde_json::from_str(&row.attributes).unwrap_or_default();
         let init_url = url::Url::parse_with_params(
-            &issuer.endpoint(crate::paths::INIT),
+            &issuer.endpoint(latchkey_core::urls::SAML_INIT),
             &[("sp", row.entity_id.as_str())],
         )
         .map(String::from)
@@ -103,7 +103,7 @@ impl ServiceProvider {
             encryption: row.encryption.parse().unwrap_or_default(),
             signs_requests: row.signing_cert.is_some(),
             encrypts: row.encrypt_cert.is_some(),
-            metadata_url: issuer.endpoint(crate::paths::METADATA),
+            metadata_url: issuer.endpoint(latchkey_core::urls::SAML_METADATA),
             init_url,
             created_at: row.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
             entity_id: row.entity_id,

@@ -63,11 +63,11 @@ pub async fn run(
                 );
                 println!(
                     "Its tokens go to {} with grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer,",
-                    settings.issuer.endpoint("/token")
+                    settings.issuer.endpoint(latchkey_core::urls::TOKEN)
                 );
                 println!(
                     "or sign a person in to Latchkey at {}?token=JWT.",
-                    settings.issuer.endpoint("/sso/jwt")
+                    settings.issuer.endpoint(latchkey_core::urls::SSO_JWT)
                 );
                 for kid in &added.key_ids {
                     println!("Key id (RFC 7638 thumbprint): {kid}");

@@ -42,7 +42,7 @@ pub async fn run(
             println!("Registered {} ({}).", added.identifier, added.name);
             println!(
                 "Clients ask {} for its tokens with resource={}; they carry aud {:?} and the scopes {}.",
-                settings.issuer.endpoint("/token"),
+                settings.issuer.endpoint(latchkey_core::urls::TOKEN),
                 added.identifier,
                 added.identifier,
                 added.scopes.join(" ")

@@ -69,7 +69,7 @@ pub async fn create(
         println!("  team_id:       {}", team.id);
         println!(
             "  administrator: {admin} (signs in at {})",
-            settings.issuer.endpoint("/login")
+            settings.issuer.endpoint(latchkey_core::urls::LOGIN)
         );
     }
     Ok(())
@@ -152,7 +152,7 @@ pub async fn create_join_link(
         .map_err(|e| explain(&args.team, e))?;
     let url = settings
         .issuer
-        .endpoint(&format!("/join/{}", token.expose()));
+        .endpoint(&latchkey_core::urls::join(token.expose()));
     if json {
         let mut value = serde_json::to_value(&link).unwrap_or_default();
         if let Some(object) = value.as_object_mut() {

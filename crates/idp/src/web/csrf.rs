@@ -23,8 +23,8 @@
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum_extra::extract::CookieJar;
 
-use super::cookies::{CookiePolicy, Jar};
-use super::error::PageError;
+use crate::web::cookies::{CookiePolicy, Jar};
+use crate::web::error::PageError;
 use latchkey_core::Issuer;
 use latchkey_core::secret::{SecretToken, constant_time_eq};
 
@@ -97,7 +97,7 @@ pub(crate) fn check(
         title: "This form has expired",
         message: "For your safety the form could not be accepted: it was sent from another site, or the page was open too long.".into(),
         hint: Some("Go back, reload the page and try again."),
-        action: Some((super::paths::LOGIN, "Start again")),
+        action: Some((latchkey_core::urls::LOGIN, "Start again")),
     })
 }
 

@@ -10,14 +10,14 @@ use latchkey_teams::Actor;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::client_address;
-use super::cookies::Jar;
-use super::csrf;
-use super::error::PageError;
-use super::framing::{self, FramePermit};
-use super::paths;
 use crate::state::AppState;
+use crate::web::client_address;
+use crate::web::cookies::Jar;
+use crate::web::csrf;
+use crate::web::error::PageError;
+use crate::web::framing::{self, FramePermit};
 use latchkey_core::secret::SecretToken;
+use latchkey_core::urls;
 use latchkey_login::{Requester, SessionUser};
 
 /// Who is asking: the client's address (behind a trusted proxy, the one it names) and the browser's own name for itself, told in
@@ -97,7 +97,7 @@ pub(crate) fn works_in(user: &SessionUser, team: &latchkey_core::TeamId) -> Resu
         title: "This sign-in is for one team",
         message: "An integration signed you in for its own team, so this session cannot work in another one.".into(),
         hint: Some("Sign out, then sign in with your email address to work in your other teams."),
-        action: Some((paths::DASHBOARD, "Back to your account")),
+        action: Some((urls::DASHBOARD, "Back to your account")),
     })
 }
 
@@ -121,7 +121,7 @@ impl CurrentUser {
     async fn from_jar(jar: &CookieJar, state: &AppState) -> Result<Self, Response> {
         match current_user(state, jar).await {
             Ok(Some((session, user))) => Ok(Self { session, user }),
-            Ok(None) => Err(Redirect::to(paths::LOGIN).into_response()),
+            Ok(None) => Err(Redirect::to(urls::LOGIN).into_response()),
             Err(page) => Err(page.into_response()),
         }
     }
@@ -201,6 +201,6 @@ fn unreadable(rejection: &axum::extract::rejection::FormRejection) -> PageError 
         title: "This form could not be read",
         message: "What was sent does not match the form on the page.".into(),
         hint: Some("Go back, reload the page and try again."),
-        action: Some((paths::DASHBOARD, "Back to your account")),
+        action: Some((urls::DASHBOARD, "Back to your account")),
     }
 }

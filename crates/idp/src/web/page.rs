@@ -3,8 +3,8 @@
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
-use super::error::PageError;
 use crate::state::AppState;
+use crate::web::error::PageError;
 
 /// What a page handler answers.
 pub(super) type PageResult = Result<Response, PageError>;

@@ -10,8 +10,8 @@ use governor::middleware::NoOpMiddleware;
 use tower_governor::GovernorLayer;
 use tower_governor::governor::{GovernorConfigBuilder, SharedRateLimiter};
 
-use super::client_address::ClientKey;
 use crate::state::AppState;
+use crate::web::client_address::ClientKey;
 
 /// One budget per client, for the routes it is applied to.
 pub(super) struct PerIpLimit(Option<GovernorLayer<ClientKey, NoOpMiddleware, Body>>);

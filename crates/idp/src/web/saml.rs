@@ -13,16 +13,32 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use serde::{Deserialize, Serialize};
 
-use super::error::PageError;
-use super::extract::current_user;
-use super::page::PageResult;
-use super::paths;
 use crate::state::AppState;
+use crate::web::error::PageError;
+use crate::web::extract::current_user;
+use crate::web::page::PageResult;
+use latchkey_core::urls;
 use latchkey_saml::response::Issue;
 use latchkey_saml::{
     Account, HoldError, Inbound, Outgoing, PendingSignOn, RequestError, ServiceProvider,
     peek_issuer,
 };
+
+/// The SAML identity provider. Keeping a sign-on writes a row, so the routes that do are
+/// limited per client IP, as `/authorize` is.
+pub(super) fn routes(state: &AppState) -> axum::Router<AppState> {
+    use axum::routing::get;
+    let limit = super::per_ip_limit::PerIpLimit::new(state);
+    axum::Router::new()
+        .route(urls::SAML_METADATA, get(metadata))
+        .route(
+            urls::SAML_SSO,
+            limit.apply(get(sso_redirect).post(sso_post)),
+        )
+        .route(urls::SAML_INIT, limit.apply(get(init)))
+        .route(urls::SAML_CONTINUE, get(continue_sign_on))
+        .route(urls::SAML_SLO, get(slo_redirect).post(slo_post))
+}
 
 /// The name of the application a pending request (an OIDC authorization request, or a SAML
 /// sign-on) continues to, while it waits.
@@ -216,7 +232,7 @@ pub(super) async fn init(
                 sp.name
             ),
             hint: None,
-            action: Some((paths::DASHBOARD, "Go to your account")),
+            action: Some((urls::DASHBOARD, "Go to your account")),
         });
     }
     // SAML Bindings §3.4.3: at most 80 bytes.
@@ -247,7 +263,7 @@ fn continue_at(pending: &PendingSignOn, passive: bool) -> Response {
     if passive {
         query.append_pair("passive", "1");
     }
-    Redirect::to(&format!("{}?{}", paths::SAML_CONTINUE, query.finish())).into_response()
+    Redirect::to(&format!("{}?{}", urls::SAML_CONTINUE, query.finish())).into_response()
 }
 
 #[derive(Deserialize)]
@@ -306,7 +322,7 @@ pub(super) async fn continue_sign_on(
         let login = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("request", &pending.id)
             .finish();
-        return Ok(Redirect::to(&format!("{}?{login}", paths::LOGIN)).into_response());
+        return Ok(Redirect::to(&format!("{}?{login}", urls::LOGIN)).into_response());
     };
     answer(&state, &pending, &user, false).await
 }
@@ -335,7 +351,7 @@ async fn answer(
                     pending.sp.name, user.shown_email
                 ),
                 hint: Some("Ask the team's administrator for a join link, or sign out and sign in with another address."),
-                action: Some((paths::DASHBOARD, "Go to your account")),
+                action: Some((urls::DASHBOARD, "Go to your account")),
             }
         })?;
     if !marked
@@ -461,8 +477,8 @@ async fn logout(state: &AppState, jar: CookieJar, inbound: Inbound, post: bool) 
             _ => false,
         };
         if ended {
-            super::extract::revoke_session(state, secret).await?;
-            jar = jar.add(state.cookies.removal(super::cookies::Jar::Session));
+            crate::web::extract::revoke_session(state, secret).await?;
+            jar = jar.add(state.cookies.removal(crate::web::cookies::Jar::Session));
         }
     }
     // Sessions named by their index end wherever they are, signed requests only: an

@@ -3,7 +3,7 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::framing::FramePermit;
+use crate::web::framing::FramePermit;
 
 /// Pages load only the provider's own stylesheet, run no script and cannot be framed. There
 /// is no `form-action 'self'`: browsers apply it to the redirects that follow a form, and the

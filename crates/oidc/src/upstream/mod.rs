@@ -17,15 +17,12 @@ pub use registry::{
 };
 pub use sign_in::{Callback, SignInFailure, Started, UpstreamSignIn};
 
-/// Where a connection's provider sends people back: this path, then the connection's id. A
-/// redirect URI of its own for each connection (RFC 9700 §4.4.2): an answer from one
-/// provider can never be taken for another's, even from a provider that does not say who it
-/// is (RFC 9207 `iss`), so one team's provider cannot collect the codes another's issues.
-pub const CALLBACK_PATH: &str = "/sso/oidc/callback";
-
-/// The redirect URI of one connection, under `issuer`'s callback path.
+/// Where a connection's provider sends people back: a redirect URI of its own for each
+/// connection (RFC 9700 §4.4.2), so an answer from one provider can never be taken for
+/// another's, even from a provider that does not say who it is (RFC 9207 `iss`), and one
+/// team's provider cannot collect the codes another's issues.
 pub fn redirect_uri(issuer: &latchkey_core::Issuer, connection_id: &str) -> String {
-    format!("{}/{connection_id}", issuer.endpoint(CALLBACK_PATH))
+    issuer.endpoint(&latchkey_core::urls::sso_oidc_callback(connection_id))
 }
 /// Connections one team may have.
 pub const MAX_CONNECTIONS_PER_TEAM: u64 = 10;

@@ -11,12 +11,12 @@ use serde::Deserialize;
 use crate::state::AppState;
 use crate::web::error::PageError;
 use crate::web::extract::{SignedInForm, works_in};
-use crate::web::paths;
 use latchkey_core::secret::SecretToken;
+use latchkey_core::urls;
 use latchkey_login::Requester;
 
+use super::outcome::{back, bad_request, team_error};
 use super::page::{SettingsQuery, render};
-use super::{back, bad_request, team_error};
 
 /// `POST …/rename`.
 #[derive(Deserialize)]
@@ -113,7 +113,7 @@ pub(in crate::web) async fn create_join_link(
         .create_join_link(link, &user.actor(&from), state.now())
         .await
         .map_err(team_error)?;
-    let url = state.issuer.endpoint(&paths::join(token.expose()));
+    let url = state.issuer.endpoint(&urls::join(token.expose()));
     let query = SettingsQuery::for_team(form.team);
     render(&state, jar, &user.user, &query, Some(&url)).await
 }
@@ -195,7 +195,7 @@ pub(in crate::web) async fn remove_member(
         .await
         .map_err(team_error)?;
     if form.user == user.user.user_id {
-        return Ok(Redirect::to(&format!("{}?done=left", paths::DASHBOARD)).into_response());
+        return Ok(Redirect::to(&format!("{}?done=left", urls::DASHBOARD)).into_response());
     }
     Ok(back(&form.team, "removed"))
 }
@@ -217,5 +217,5 @@ pub(in crate::web) async fn switch(
         .switch_team(&user.session, &form.team)
         .await
         .map_err(PageError::internal)?;
-    Ok(Redirect::to(paths::DASHBOARD))
+    Ok(Redirect::to(urls::DASHBOARD))
 }

@@ -16,10 +16,10 @@ use crate::web::error::PageError;
 use crate::web::extract::CurrentUser;
 use crate::web::extract::works_in;
 use crate::web::page::html;
-use crate::web::paths;
+use latchkey_core::urls;
 use latchkey_login::SessionUser;
 
-use super::team_error;
+use super::outcome::team_error;
 
 /// Events shown per page of the audit log.
 const AUDIT_PAGE: u64 = 50;
@@ -273,7 +273,7 @@ async fn audit_rows(
             if let Some(person) = &filter.person {
                 next.append_pair("person", person);
             }
-            format!("{}?{}", paths::TEAM_SETTINGS, next.finish())
+            format!("{}?{}", urls::TEAM_SETTINGS, next.finish())
         });
     let events = found
         .into_iter()

@@ -10,10 +10,10 @@ use latchkey_oidc::upstream::{ConnectionError, NewConnection};
 use latchkey_teams::TeamError;
 use serde::Deserialize;
 
-use super::error::PageError;
-use super::extract::{SignedInForm, works_in};
-use super::integrations::{back_to, refusal};
+use super::reply::{back_to, refusal};
 use crate::state::AppState;
+use crate::web::error::PageError;
+use crate::web::extract::{SignedInForm, works_in};
 
 /// Where the page shows connections, and the notice of what was done to them.
 const SECTION: &str = "#connections-heading";

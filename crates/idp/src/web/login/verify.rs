@@ -7,17 +7,17 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
-use super::cookies::Jar;
-use super::csrf;
-use super::error::PageError;
-use super::extract::CsrfForm;
-use super::paths;
 use crate::pages::{ConfirmView, SentView};
 use crate::state::AppState;
+use crate::web::cookies::Jar;
+use crate::web::csrf;
+use crate::web::error::PageError;
+use crate::web::extract::CsrfForm;
 use latchkey_core::secret::SecretToken;
+use latchkey_core::urls;
 use latchkey_login::{CodeError, LinkError, LoginError, Purpose, Requester, SignedIn};
 
-use super::page::{PageResult, html};
+use crate::web::page::{PageResult, html};
 
 #[derive(Deserialize)]
 pub(super) struct CodeForm {
@@ -83,14 +83,14 @@ pub(super) async fn code_submit(
                 title: "Codes are off for this address today",
                 message: "Too many wrong codes were typed for this address, so no code signs in to it until tomorrow.".into(),
                 hint: Some("Open the link in the mail instead: it still works."),
-                action: Some((paths::LOGIN, "Send a new link")),
+                action: Some((urls::LOGIN, "Send a new link")),
             }),
             Err(CodeError::NothingPending) => Err(PageError {
                 status: StatusCode::BAD_REQUEST,
                 title: "No sign-in is waiting here",
                 message: "This browser has no sign-in link waiting for a code, or its link has expired or been used.".into(),
                 hint: Some("Type the code in the same browser where you asked for the link."),
-                action: Some((paths::LOGIN, "Send a new link")),
+                action: Some((urls::LOGIN, "Send a new link")),
             }),
             Err(CodeError::Login(e)) => Err(link_error(LinkError::Login(e))),
         }
@@ -119,7 +119,7 @@ pub(super) async fn verify_page(
         Purpose::Join => ("Join your team", "Join the team"),
     };
     let application = match &view.continues {
-        Some(request) => super::saml::pending_application(&state, request.as_str()).await,
+        Some(request) => crate::web::saml::pending_application(&state, request.as_str()).await,
         None => None,
     };
     let page = ConfirmView {
@@ -182,12 +182,12 @@ pub(super) async fn start_session(
     let next = match &signed_in.continues {
         Some(request) => format!(
             "{}?{}",
-            super::paths::AUTHORIZE_CONTINUE,
+            latchkey_core::urls::AUTHORIZE_CONTINUE,
             url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("request", request)
                 .finish()
         ),
-        None => super::paths::DASHBOARD.to_owned(),
+        None => latchkey_core::urls::DASHBOARD.to_owned(),
     };
     (jar, Redirect::to(&next)).into_response()
 }
@@ -235,6 +235,6 @@ fn link_error(error: LinkError) -> PageError {
         title,
         message: message.into(),
         hint: Some("You can ask for a new link; it takes a few seconds."),
-        action: Some((paths::LOGIN, "Send me a new link")),
+        action: Some((urls::LOGIN, "Send me a new link")),
     }
 }

@@ -7,16 +7,16 @@ use axum_extra::extract::CookieJar;
 use chrono::SecondsFormat;
 use serde::Deserialize;
 
-use super::cookies::Jar;
-use super::csrf;
-use super::error::PageError;
-use super::extract::{CsrfForm, CurrentUser, current_user, revoke_session};
-use super::framing;
-use super::paths;
 use crate::pages::DashboardView;
 use crate::state::AppState;
+use crate::web::cookies::Jar;
+use crate::web::csrf;
+use crate::web::error::PageError;
+use crate::web::extract::{CsrfForm, CurrentUser, current_user, revoke_session};
+use crate::web::framing;
+use latchkey_core::urls;
 
-use super::page::{PageResult, html};
+use crate::web::page::{PageResult, html};
 
 #[derive(Deserialize)]
 pub(super) struct DashboardQuery {
@@ -104,5 +104,5 @@ fn signed_out(state: &AppState, jar: CookieJar, headers: &HeaderMap) -> Response
         true => state.cookies.framed_removal(Jar::Session),
         false => state.cookies.removal(Jar::Session),
     };
-    (jar.add(removal), Redirect::to(paths::LOGIN)).into_response()
+    (jar.add(removal), Redirect::to(urls::LOGIN)).into_response()
 }

@@ -7,19 +7,19 @@ use axum_extra::extract::CookieJar;
 use latchkey_core::TeamId;
 use serde::Deserialize;
 
-use super::cookies::Jar;
-use super::csrf;
-use super::error::PageError;
-use super::extract::CsrfForm;
-use super::paths;
 use crate::pages::{ConnectionChoice, EmailFormView, UpstreamView};
 use crate::state::AppState;
+use crate::web::cookies::Jar;
+use crate::web::csrf;
+use crate::web::error::PageError;
+use crate::web::extract::CsrfForm;
 use latchkey_core::email::Email;
 use latchkey_core::secret::SecretToken;
+use latchkey_core::urls;
 use latchkey_login::{Continuing, JoinTarget, Purpose, Requester};
 use latchkey_teams::PersonName;
 
-use super::page::{PageResult, form_status, html};
+use crate::web::page::{PageResult, form_status, html};
 
 #[derive(Deserialize)]
 pub(super) struct HintQuery {
@@ -59,7 +59,7 @@ impl Continues {
         let Some(id) = request.filter(|id| !id.is_empty()) else {
             return Self::default();
         };
-        match super::saml::pending_application(state, id).await {
+        match crate::web::saml::pending_application(state, id).await {
             Some(client) => Self {
                 request: id.to_owned(),
                 client: Some(client),
@@ -146,14 +146,14 @@ fn email_form(
     let request = continues.request.as_str();
     // The links between the two forms keep the pending request.
     let (login_href, register_href) = if request.is_empty() {
-        (paths::LOGIN.to_owned(), paths::REGISTER.to_owned())
+        (urls::LOGIN.to_owned(), urls::REGISTER.to_owned())
     } else {
         let query = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("request", request)
             .finish();
         (
-            format!("{}?{query}", paths::LOGIN),
-            format!("{}?{query}", paths::REGISTER),
+            format!("{}?{query}", urls::LOGIN),
+            format!("{}?{query}", urls::REGISTER),
         )
     };
     let sign_in = continues.title("Sign in");
@@ -162,7 +162,7 @@ fn email_form(
         Purpose::Login => EmailFormView {
             title: &sign_in,
             lead: "Enter your email address and we will send you a link to sign in. No password needed.",
-            action: paths::LOGIN,
+            action: urls::LOGIN,
             button: "Email me a sign-in link",
             email,
             ask_name: false,
@@ -179,7 +179,7 @@ fn email_form(
         Purpose::Register | Purpose::Join => EmailFormView {
             title: &create,
             lead: "Enter your email address and we will send you a link to finish signing up. No password needed.",
-            action: paths::REGISTER,
+            action: urls::REGISTER,
             button: "Email me a sign-up link",
             email,
             ask_name: true,
@@ -364,5 +364,5 @@ pub(super) async fn send_link(
             .cookies
             .make(Jar::Browser, browser.expose().to_owned()),
     );
-    Ok((jar, Redirect::to(paths::LOGIN_SENT)).into_response())
+    Ok((jar, Redirect::to(urls::LOGIN_SENT)).into_response())
 }

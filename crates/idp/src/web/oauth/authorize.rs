@@ -10,13 +10,13 @@ use axum_extra::extract::CookieJar;
 use latchkey_core::RequestId;
 use serde::{Deserialize, Serialize};
 
-use super::csrf;
-use super::error::PageError;
-use super::extract::{CsrfForm, current_user};
 use super::oauth_response::single_valued;
-use super::page::html;
-use super::paths;
 use crate::state::AppState;
+use crate::web::csrf;
+use crate::web::error::PageError;
+use crate::web::extract::{CsrfForm, current_user};
+use crate::web::page::html;
+use latchkey_core::urls;
 use latchkey_oidc::authorize::error_url;
 use latchkey_oidc::scope::Scopes;
 use latchkey_oidc::{AuthorizeError, AuthorizeParams, Next};
@@ -38,7 +38,7 @@ pub(super) async fn authorize_post(
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
     match form {
-        Ok(Form(pairs)) => same_as_get(paths::AUTHORIZE, &pairs),
+        Ok(Form(pairs)) => same_as_get(urls::AUTHORIZE, &pairs),
         Err(e) => bad_request_page(format!("The request could not be read ({e}).")),
     }
 }
@@ -102,7 +102,7 @@ pub(super) async fn authorize_continue(
         let request = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("request", query.request.as_str())
             .finish();
-        return Redirect::to(&format!("{}?{request}", paths::SAML_CONTINUE)).into_response();
+        return Redirect::to(&format!("{}?{request}", urls::SAML_CONTINUE)).into_response();
     }
     let user = match current_user(&state, &jar).await {
         Ok(user) => user.map(|(_, u)| u),
@@ -149,7 +149,7 @@ fn sign_in_redirect(request_id: &str, login_hint: Option<&str>) -> Response {
     if let Some(hint) = login_hint {
         url.append_pair("login_hint", hint);
     }
-    Redirect::to(&format!("{}?{}", paths::LOGIN, url.finish())).into_response()
+    Redirect::to(&format!("{}?{}", urls::LOGIN, url.finish())).into_response()
 }
 
 #[derive(Serialize)]

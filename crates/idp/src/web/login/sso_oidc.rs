@@ -11,11 +11,11 @@ use latchkey_login::{Requester, SignedIn};
 use latchkey_oidc::upstream::{Callback, SignInFailure};
 use serde::Deserialize;
 
-use super::cookies::Jar;
-use super::error::PageError;
-use super::extract::CsrfForm;
-use super::paths;
 use crate::state::AppState;
+use crate::web::cookies::Jar;
+use crate::web::error::PageError;
+use crate::web::extract::CsrfForm;
+use latchkey_core::urls;
 
 #[derive(Deserialize)]
 pub(super) struct StartForm {
@@ -101,7 +101,7 @@ pub(super) async fn callback(
 fn failure_page(failure: SignInFailure) -> PageError {
     // Back to the sign-in page: a link by email where the address allows one (an address at
     // a domain the team has proven comes back here instead).
-    let email_instead = Some((paths::LOGIN, "Back to sign-in"));
+    let email_instead = Some((urls::LOGIN, "Back to sign-in"));
     let (status, title, hint, action) = match &failure {
         SignInFailure::UnknownConnection | SignInFailure::Removed => (
             StatusCode::NOT_FOUND,
@@ -121,7 +121,7 @@ fn failure_page(failure: SignInFailure) -> PageError {
             StatusCode::BAD_REQUEST,
             "This sign-in cannot be completed",
             Some("Start again from the sign-in page, in this browser."),
-            Some((paths::LOGIN, "Start again")),
+            Some((urls::LOGIN, "Start again")),
         ),
         SignInFailure::Refused(_) => (
             StatusCode::FORBIDDEN,
@@ -129,7 +129,7 @@ fn failure_page(failure: SignInFailure) -> PageError {
             Some(
                 "If you cancelled, start again. Otherwise your administrator can see why at the identity provider.",
             ),
-            Some((paths::LOGIN, "Start again")),
+            Some((urls::LOGIN, "Start again")),
         ),
         SignInFailure::MissingEmail(_)
         | SignInFailure::UnverifiedEmail(_)

@@ -8,13 +8,13 @@ use axum_extra::extract::CookieJar;
 use latchkey_teams::{JoinError, JoinLink, Team};
 use serde::Deserialize;
 
-use super::csrf;
-use super::error::PageError;
-use super::extract::CsrfForm;
-use super::login::{LinkAsked, optional_name, send_link};
-use super::page::{form_status, html};
+use super::email::{LinkAsked, optional_name, send_link};
 use crate::pages::EmailFormView;
 use crate::state::AppState;
+use crate::web::csrf;
+use crate::web::error::PageError;
+use crate::web::extract::CsrfForm;
+use crate::web::page::{form_status, html};
 use latchkey_core::email::Email;
 use latchkey_core::secret::SecretToken;
 use latchkey_login::{JoinTarget, Purpose, Requester};
@@ -85,8 +85,8 @@ async fn form(
     let (jar, csrf) = csrf::token(jar, state.cookies);
     let title = format!("Join {}", team.name);
     // The team's own identity providers make the person a member as they sign in.
-    let connections = super::login::connection_choices(state, &team.id).await;
-    let action = super::paths::join(token);
+    let connections = super::email::connection_choices(state, &team.id).await;
+    let action = latchkey_core::urls::join(token);
     let view = EmailFormView {
         title: &title,
         lead: "Enter your email address. We will send you a link; you join the team when you open it. No password needed.",
@@ -99,7 +99,7 @@ async fn form(
         request: "",
         error,
         other_text: "Already in this team?",
-        other_href: super::paths::LOGIN,
+        other_href: latchkey_core::urls::LOGIN,
         other_link: "Sign in",
         team: "",
         connections: &connections,
@@ -139,6 +139,6 @@ pub(super) fn join_error(error: JoinError) -> PageError {
         title,
         message: message.into(),
         hint: Some("Ask an administrator of the team for a new join link."),
-        action: Some((super::paths::LOGIN, "Sign in instead")),
+        action: Some((latchkey_core::urls::LOGIN, "Sign in instead")),
     }
 }

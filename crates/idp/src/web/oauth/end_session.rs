@@ -11,13 +11,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use serde::Serialize;
 
-use super::cookies::Jar;
-use super::csrf;
-use super::error::PageError;
-use super::extract::{current_user, revoke_session};
 use super::oauth_response::single_valued;
-use super::page::html;
 use crate::state::AppState;
+use crate::web::cookies::Jar;
+use crate::web::csrf;
+use crate::web::error::PageError;
+use crate::web::extract::{current_user, revoke_session};
+use crate::web::page::html;
 use latchkey_login::SessionUser;
 use latchkey_oidc::end_session::{Logout, LogoutError, LogoutParams};
 
@@ -54,7 +54,7 @@ pub(super) async fn end_session_post(
     let pairs = form.map(|Form(p)| p).unwrap_or_default();
     if !pairs.iter().any(|(name, _)| name == "confirm") {
         return Ok(super::authorize::same_as_get(
-            super::paths::END_SESSION,
+            latchkey_core::urls::END_SESSION,
             &pairs,
         ));
     }
@@ -67,7 +67,7 @@ fn refused(message: &str) -> PageError {
         title: "This sign-out request cannot be completed",
         message: message.to_owned(),
         hint: Some("You can still sign out from your account page."),
-        action: Some((super::paths::DASHBOARD, "Go to your account")),
+        action: Some((latchkey_core::urls::DASHBOARD, "Go to your account")),
     }
 }
 

@@ -13,11 +13,11 @@ use latchkey_login::Requester;
 use latchkey_oidc::federation::SignOnRefused;
 use serde::Deserialize;
 
-use super::cookies::Jar;
-use super::error::PageError;
-use super::framing::{self, FramePermit};
-use super::paths;
 use crate::state::AppState;
+use crate::web::cookies::Jar;
+use crate::web::error::PageError;
+use crate::web::framing::{self, FramePermit};
+use latchkey_core::urls;
 
 /// The longest query string taken: a longer token must be posted (proxies and browsers cut
 /// URLs past a few kilobytes, and the token would sit in their logs).
@@ -51,7 +51,7 @@ pub(super) async fn sign_on_get(
             title: "This sign-on link is too long",
             message: "The token in this link is longer than 8 KB, more than browsers and proxies keep in an address.".into(),
             hint: Some("If you build this integration: POST the token to /sso/jwt as the form field token instead, or make it smaller."),
-            action: Some((paths::LOGIN, "Sign in with your email address")),
+            action: Some((urls::LOGIN, "Sign in with your email address")),
         });
     }
     let Query(params) = Query::<SignOnParams>::try_from_uri(&uri).map_err(|_| unreadable())?;
@@ -133,7 +133,7 @@ async fn sign_on(
     let next = match params.request.as_deref().filter(|r| !r.is_empty()) {
         Some(request) => format!(
             "{}?{}",
-            paths::AUTHORIZE_CONTINUE,
+            urls::AUTHORIZE_CONTINUE,
             url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("request", request)
                 .finish()
@@ -142,7 +142,7 @@ async fn sign_on(
             .return_to
             .as_deref()
             .and_then(|raw| local_path(&state.issuer, raw))
-            .unwrap_or_else(|| paths::DASHBOARD.to_owned()),
+            .unwrap_or_else(|| urls::DASHBOARD.to_owned()),
     };
     Ok((jar, Redirect::to(&next)).into_response())
 }
@@ -181,7 +181,7 @@ fn refused(why: &str) -> PageError {
         hint: Some(
             "If you build this integration, fix what the sentence names and try with a new token. Otherwise sign in with your email address, or tell your administrator.",
         ),
-        action: Some((paths::LOGIN, "Sign in with your email address")),
+        action: Some((urls::LOGIN, "Sign in with your email address")),
     }
 }
 
@@ -194,7 +194,7 @@ fn unreadable() -> PageError {
         hint: Some(
             "If you build this integration: send token (and optionally return_to or request) in the query or as a form.",
         ),
-        action: Some((paths::LOGIN, "Sign in with your email address")),
+        action: Some((urls::LOGIN, "Sign in with your email address")),
     }
 }
 

@@ -8,12 +8,12 @@ use axum_extra::extract::CookieJar;
 use latchkey_teams::PersonName;
 use serde::{Deserialize, Serialize};
 
-use super::csrf;
-use super::error::PageError;
-use super::extract::{CurrentUser, SignedInForm};
-use super::page::{PageResult, form_status, html};
-use super::paths;
 use crate::state::AppState;
+use crate::web::csrf;
+use crate::web::error::PageError;
+use crate::web::extract::{CurrentUser, SignedInForm};
+use crate::web::page::{PageResult, form_status, html};
+use latchkey_core::urls;
 
 #[derive(Deserialize)]
 pub(super) struct ProfileQuery {
@@ -93,5 +93,5 @@ pub(super) async fn save(
     .await
     .map_err(PageError::internal)?;
     tracing::info!(user = %user.user.user_id, "name changed");
-    Ok(Redirect::to(&format!("{}?done=saved", paths::PROFILE)).into_response())
+    Ok(Redirect::to(&format!("{}?done=saved", urls::PROFILE)).into_response())
 }

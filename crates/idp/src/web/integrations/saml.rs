@@ -11,10 +11,10 @@ use latchkey_saml::{NewServiceProvider, SamlError, ServiceProviderChange, SpMeta
 use latchkey_teams::TeamError;
 use serde::Deserialize;
 
-use super::error::PageError;
-use super::extract::{SignedInForm, works_in};
-use super::integrations::{back_to, refusal};
+use super::reply::{back_to, refusal};
 use crate::state::AppState;
+use crate::web::error::PageError;
+use crate::web::extract::{SignedInForm, works_in};
 
 /// Where the page shows service providers, and the notice of what was done to them.
 const SECTION: &str = "#saml-heading";
@@ -210,7 +210,7 @@ pub(super) async fn update(
 async fn one_of_the_team(
     state: &AppState,
     from: &Requester,
-    user: &super::extract::CurrentUser,
+    user: &crate::web::extract::CurrentUser,
     team: &TeamId,
     id: &SamlSpId,
 ) -> Result<(), PageError> {

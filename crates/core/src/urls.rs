@@ -1,0 +1,102 @@
+//! Every public path of the provider, in one leaf that routes, pages, mail, metadata and the
+//! command line all read: a path is written once, and nothing that names one has to import
+//! the router. Discovery and metadata publish them as absolute URLs (`Issuer::endpoint`).
+
+pub const DISCOVERY: &str = "/.well-known/openid-configuration";
+pub const JWKS: &str = "/.well-known/jwks.json";
+pub const AUTHORIZE: &str = "/authorize";
+pub const AUTHORIZE_CONTINUE: &str = "/authorize/continue";
+pub const AUTHORIZE_CONSENT: &str = "/authorize/consent";
+pub const TOKEN: &str = "/token";
+pub const USERINFO: &str = "/userinfo";
+pub const REVOCATION: &str = "/revoke";
+pub const INTROSPECTION: &str = "/introspect";
+pub const END_SESSION: &str = "/end-session";
+pub const HEALTHZ: &str = "/healthz";
+pub const READYZ: &str = "/readyz";
+pub const METRICS: &str = "/metrics";
+pub const STYLESHEET: &str = "/assets/latchkey.css";
+
+pub const LOGIN: &str = "/login";
+pub const REGISTER: &str = "/register";
+pub const LOGIN_SENT: &str = "/login/sent";
+pub const LOGIN_CODE: &str = "/login/code";
+pub const LOGIN_VERIFY: &str = "/login/verify";
+/// The sign-in page opened at the part that enters a device's code.
+pub const LOGIN_DEVICE: &str = "/login#device";
+pub const LOGOUT: &str = "/logout";
+pub const LOGOUT_EVERYWHERE: &str = "/logout/everywhere";
+pub const JOIN: &str = "/join/{token}";
+
+pub const DASHBOARD: &str = "/dashboard";
+pub const PROFILE: &str = "/dashboard/profile";
+pub const TEAM_SWITCH: &str = "/dashboard/team";
+pub const TEAM_SETTINGS: &str = "/dashboard/settings/team";
+pub const TEAM_RENAME: &str = "/dashboard/settings/team/rename";
+pub const TEAM_JOIN_LINKS: &str = "/dashboard/settings/team/join-links";
+pub const TEAM_JOIN_LINK_REVOKE: &str = "/dashboard/settings/team/join-links/revoke";
+pub const TEAM_MEMBER_ROLE: &str = "/dashboard/settings/team/members/role";
+pub const TEAM_MEMBER_REMOVE: &str = "/dashboard/settings/team/members/remove";
+
+pub const INTEGRATIONS: &str = "/dashboard/integrations";
+pub const INTEGRATIONS_ADD: &str = "/dashboard/integrations/issuers";
+pub const INTEGRATIONS_REMOVE: &str = "/dashboard/integrations/issuers/remove";
+pub const INTEGRATIONS_CONNECTIONS: &str = "/dashboard/integrations/connections";
+pub const INTEGRATIONS_CONNECTION_REMOVE: &str = "/dashboard/integrations/connections/remove";
+pub const INTEGRATIONS_CONNECTION_VERIFY: &str = "/dashboard/integrations/connections/verify";
+pub const INTEGRATIONS_SAML: &str = "/dashboard/integrations/saml";
+pub const INTEGRATIONS_SAML_REMOVE: &str = "/dashboard/integrations/saml/remove";
+pub const INTEGRATIONS_SAML_UPDATE: &str = "/dashboard/integrations/saml/update";
+
+pub const SSO_JWT: &str = "/sso/jwt";
+pub const SSO_OIDC_START: &str = "/sso/oidc/start";
+/// Each connection's own redirect URI: [`SSO_OIDC_CALLBACK_BASE`] and the connection's id.
+pub const SSO_OIDC_CALLBACK: &str = "/sso/oidc/callback/{connection}";
+pub const SSO_OIDC_CALLBACK_BASE: &str = "/sso/oidc/callback";
+
+pub const SAML_METADATA: &str = "/saml/metadata";
+pub const SAML_SSO: &str = "/saml/sso";
+pub const SAML_INIT: &str = "/saml/init";
+pub const SAML_SLO: &str = "/saml/slo";
+pub const SAML_CONTINUE: &str = "/saml/continue";
+
+/// The path of one join link (the route is [`JOIN`]).
+pub fn join(token: &str) -> String {
+    format!("/join/{token}")
+}
+
+/// The path of one connection's redirect URI (the route is [`SSO_OIDC_CALLBACK`]).
+pub fn sso_oidc_callback(connection_id: &str) -> String {
+    format!("{SSO_OIDC_CALLBACK_BASE}/{connection_id}")
+}
+
+/// `path?name=value`, the value form-encoded.
+pub fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in pairs {
+        query.append_pair(name, value);
+    }
+    format!("{path}?{}", query.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_templates_and_their_builders_agree() {
+        assert_eq!(join("abc"), JOIN.replace("{token}", "abc"));
+        assert_eq!(
+            sso_oidc_callback("c1"),
+            SSO_OIDC_CALLBACK.replace("{connection}", "c1")
+        );
+    }
+
+    #[test]
+    fn query_values_are_encoded() {
+        assert_eq!(
+            with_query(LOGIN, &[("request", "a b&c"), ("x", "1")]),
+            "/login?request=a+b%26c&x=1"
+        );
+    }
+}

@@ -1,0 +1,19 @@
+//! `/dashboard`: a signed-in person's own account (`account`: where they are signed in, and
+//! signing out) and their name (`profile`).
+
+mod account;
+mod profile;
+
+use axum::Router;
+use axum::routing::{get, post};
+use latchkey_core::urls;
+
+use crate::state::AppState;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(urls::DASHBOARD, get(account::dashboard))
+        .route(urls::PROFILE, get(profile::page).post(profile::save))
+        .route(urls::LOGOUT, post(account::logout))
+        .route(urls::LOGOUT_EVERYWHERE, post(account::logout_everywhere))
+}

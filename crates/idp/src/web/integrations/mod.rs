@@ -1,0 +1,36 @@
+//! `/dashboard/integrations`: what a team's administrator connects to Latchkey. The page
+//! (`page`) shows three sections, each with the forms that change it: the issuers a team
+//! trusts to sign tokens about its members (`issuers`), the team's own identity providers
+//! (`connections`), and its SAML applications (`saml`). Administrators only; the domain
+//! checks the role on every action.
+
+mod connections;
+mod issuers;
+mod page;
+mod reply;
+mod saml;
+
+use axum::Router;
+use axum::routing::{get, post};
+use latchkey_core::urls;
+
+use crate::state::AppState;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(urls::INTEGRATIONS, get(page::page))
+        .route(urls::INTEGRATIONS_ADD, post(issuers::add))
+        .route(urls::INTEGRATIONS_REMOVE, post(issuers::remove))
+        .route(urls::INTEGRATIONS_CONNECTIONS, post(connections::add))
+        .route(
+            urls::INTEGRATIONS_CONNECTION_REMOVE,
+            post(connections::remove),
+        )
+        .route(
+            urls::INTEGRATIONS_CONNECTION_VERIFY,
+            post(connections::verify_domain),
+        )
+        .route(urls::INTEGRATIONS_SAML, post(saml::add))
+        .route(urls::INTEGRATIONS_SAML_REMOVE, post(saml::remove))
+        .route(urls::INTEGRATIONS_SAML_UPDATE, post(saml::update))
+}

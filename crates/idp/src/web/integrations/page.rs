@@ -1,0 +1,174 @@
+//! `GET /dashboard/integrations`: a team's trusted issuers, its own identity providers
+//! (connections) and its SAML applications, each section with the forms that change it.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use chrono::SecondsFormat;
+use latchkey_core::{TeamId, TrustedIssuerId};
+use latchkey_teams::{Actor, TeamError};
+use serde::{Deserialize, Serialize};
+
+use crate::state::AppState;
+use crate::web::csrf;
+use crate::web::error::PageError;
+use crate::web::extract::{CurrentUser, works_in};
+use crate::web::page::html;
+use latchkey_core::urls;
+use latchkey_oidc::federation::{IssuerError, JWT_BEARER, TrustedIssuers};
+use latchkey_oidc::upstream::Connection;
+
+#[derive(Deserialize, Default)]
+pub(super) struct PageQuery {
+    team: Option<TeamId>,
+    done: Option<String>,
+}
+
+#[derive(Serialize)]
+struct IssuerRow {
+    id: TrustedIssuerId,
+    issuer: String,
+    keys: String,
+    algorithms: String,
+    max_lifetime_secs: i32,
+    require_jti: bool,
+    admin_claim: Option<String>,
+    frame_origins: String,
+    created_at: String,
+}
+
+#[derive(Serialize)]
+struct IntegrationsView<'a> {
+    csrf: &'a str,
+    team_id: &'a TeamId,
+    team_name: &'a str,
+    issuers: Vec<IssuerRow>,
+    token_endpoint: String,
+    sign_on_url: String,
+    grant_type: &'static str,
+    notice: Option<&'static str>,
+    /// A notice about connections, shown in their section.
+    connection_notice: bool,
+    connections: Vec<Connection>,
+    team_login_url: String,
+    /// A notice about SAML applications, shown in their section.
+    saml_notice: bool,
+    saml_sps: Vec<latchkey_saml::ServiceProvider>,
+    saml_metadata_url: String,
+    saml_sso_url: String,
+}
+
+/// `GET /dashboard/integrations`.
+pub(super) async fn page(
+    State(state): State<AppState>,
+    CurrentUser { user, .. }: CurrentUser,
+    jar: CookieJar,
+    Query(query): Query<PageQuery>,
+) -> Result<Response, PageError> {
+    let team_id = query
+        .team
+        .clone()
+        .or(user.team_id.clone())
+        .ok_or_else(|| super::issuers::refused(IssuerError::Team(TeamError::NotFound)))?;
+    works_in(&user, &team_id)?;
+    let me = Actor::person(&user.user_id, &user.email, "", "");
+    let issuers = TrustedIssuers::new(
+        state.db.clone(),
+        state.provider.authenticator().jwks().clone(),
+    )
+    .list(&team_id, &me)
+    .await
+    .map_err(super::issuers::refused)?;
+    let team = state
+        .teams
+        .open(&team_id, &user.user_id)
+        .await
+        .map_err(|e| super::issuers::refused(IssuerError::Team(e)))?;
+    let connections = state
+        .connections
+        .list(Some(&team_id), &me)
+        .await
+        .map_err(super::connections::refused)?;
+    let saml_sps = state
+        .saml_sps
+        .list(Some(&team_id), &me)
+        .await
+        .map_err(super::saml::refused)?;
+    let (jar, csrf) = csrf::token(jar, state.cookies);
+    let team_login_url = format!(
+        "{}?{}",
+        state.issuer.endpoint(urls::LOGIN),
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("team", team_id.as_str())
+            .finish()
+    );
+    let view = IntegrationsView {
+        csrf: &csrf,
+        team_id: &team_id,
+        team_name: &team.team.name,
+        issuers: issuers
+            .into_iter()
+            .map(|i| IssuerRow {
+                keys: match &i.jwks_uri {
+                    Some(uri) => uri.clone(),
+                    None if i.key_ids.is_empty() => "registered key set".to_owned(),
+                    None => format!("kid {}", i.key_ids.join(", ")),
+                },
+                require_jti: i.require_jti,
+                admin_claim: i.admin_claim.clone(),
+                frame_origins: i.frame_origins.join(" "),
+                algorithms: i.algorithms.join(", "),
+                created_at: i.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                id: i.id,
+                issuer: i.issuer,
+                max_lifetime_secs: i.max_lifetime_secs,
+            })
+            .collect(),
+        token_endpoint: state.issuer.endpoint(urls::TOKEN),
+        sign_on_url: state.issuer.endpoint(urls::SSO_JWT),
+        grant_type: JWT_BEARER,
+        notice: match query.done.as_deref() {
+            Some("added") => Some("The issuer is trusted. Its assertions work at once."),
+            Some("removed") => Some("The issuer is no longer trusted."),
+            Some("connection-added") => Some(
+                "The identity provider is added. Give it the redirect URI shown below, publish the TXT record of each domain, then check it.",
+            ),
+            Some("connection-removed") => {
+                Some("The identity provider is removed, and every session it opened is ended.")
+            }
+            Some("domain-proven") => {
+                Some("The domain is proven: its addresses now sign in with your identity provider.")
+            }
+            Some("saml-added") => Some(
+                "The application is added. Give it the metadata URL above; its people can sign in at once.",
+            ),
+            Some("saml-updated") => Some(
+                "The application is changed. It keeps its identifiers: the people it knows stay the same.",
+            ),
+            Some("saml-unchanged") => Some("Nothing was changed: the application is as it was."),
+            Some("saml-removed") => {
+                Some("The application is removed: nobody signs in to it here any more.")
+            }
+            _ => None,
+        },
+        connection_notice: query
+            .done
+            .as_deref()
+            .is_some_and(|done| done.starts_with("connection-") || done == "domain-proven"),
+        connections,
+        team_login_url,
+        saml_notice: query
+            .done
+            .as_deref()
+            .is_some_and(|done| done.starts_with("saml-")),
+        saml_sps,
+        saml_metadata_url: state.issuer.endpoint(urls::SAML_METADATA),
+        saml_sso_url: state.issuer.endpoint(urls::SAML_SSO),
+    };
+    Ok((
+        jar,
+        html(&state, StatusCode::OK, "integrations.html", &view)?,
+    )
+        .into_response())
+}
