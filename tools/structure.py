@@ -56,7 +56,9 @@ MOD_DECL = re.compile(r"((?:#\[[^\]]*\]\s*)*)(?:pub(?:\([^)]*\))?\s+)?\bmod\s+(\
 USE = re.compile(r"\b(pub(?:\([^)]*\))?\s+)?use\s+([^;]+);")
 PATH = re.compile(r"(?<![\w$])(crate|super|self)((?:::\w+)*)(\s*::\s*\{)?")
 FN = re.compile(r"\bfn\s+(\w+)")
-OWNER = re.compile(r"^[ \t]*(?:unsafe\s+)?impl\b|^[ \t]*(?:pub(?:\([^)]*\))?\s+)?trait\s+(\w+)", re.M)
+OWNER = re.compile(
+    r"^[ \t]*(?:unsafe\s+)?impl\b|^[ \t]*(?:pub(?:\([^)]*\))?\s+)?trait\s+(\w+)", re.M
+)
 CFG_TEST = re.compile(r"#\[cfg\(test\)\]")
 TEST_ATTR = re.compile(r"#\[test\]|#\[tokio::test\b")
 DURATION = re.compile(r"(?:std::time::|tokio::time::)?Duration::from_(\w+)\(\s*([\w.]+)\s*\)")
@@ -71,7 +73,7 @@ def strip(text):
     while m := SKIP.search(text, pos):
         end = m.end()
         if m.group() == "/*":
-            depth, end = 1, m.end()
+            depth = 1
             while depth and end < len(text):
                 step = text[end : end + 2]
                 depth += (step == "/*") - (step == "*/")
@@ -101,10 +103,16 @@ class Source:
         return bisect.bisect_left(self.breaks, pos) + 1
 
     def span(self, pos):
-        """The braces of the item starting at pos, or None if a `;` comes first."""
-        m = re.compile(r"[{;]").search(self.code, pos)
-        if m and m.group() == "{":
-            return m.start(), self.pairs.get(m.start(), len(self.code))
+        """The braces of the item starting at pos, or None if a `;` (not in a `[u8; 2]` or
+        parens) comes first."""
+        depth = 0
+        for m in re.compile(r"[{;()\[\]]").finditer(self.code, pos):
+            c = m.group()
+            depth += (c in "([") - (c in ")]")
+            if depth < 0:  # pos was inside parens or brackets
+                return None
+            if depth == 0 and c in "{;":
+                return (m.start(), self.pairs.get(m.start(), len(self.code))) if c == "{" else None
 
     def within(self, spans, pos):
         return any(a < pos < b for a, b in spans)
@@ -189,7 +197,8 @@ class Crate:
             for m in MOD_DECL.finditer(s.code):
                 attrs, name = s.text[m.start(1) : m.end(1)], m.group(2)
                 if m.group(3) == "{":
-                    self.inline[f].append((m.end() - 1, s.pairs.get(m.end() - 1, len(s.code)), name))
+                    close = s.pairs.get(m.end() - 1, len(s.code))
+                    self.inline[f].append((m.end() - 1, close, name))
                 elif child := self.child_file(f, name, attrs):
                     self.children[f].append((name, child))
                     if "#[path" in attrs:
@@ -329,7 +338,7 @@ def variable_value(source, name, pos):
     value = {"expr": " ".join(source.text[lets[-1].start(1) : lets[-1].end(1)].split())}
     call = re.fullmatch(r"(\w+)\(\)", value["expr"])
     helper = call and re.search(rf"\bfn\s+{call.group(1)}\s*\(", source.code)
-    if helper and (body := source.span(helper.end())):
+    if helper and (body := source.span(helper.start())):
         text = source.text[body[0] : body[1]]
         default, unit = re.search(r"unwrap_or\((\d+)\)", text), DURATION.search(text)
         env = re.search(r'var\(\s*"(\w+)"', text)
@@ -431,36 +440,41 @@ def measure():
             "sleeps": sleep_section(e2e),
             "circles": circle_section(crates, items=False),
             "circles_with_items": circle_section(crates, items=True),
-            "routes_idp": sum(len(re.findall(r"\.route\s*\(", s.code)) for s in by_crate(sources)["idp"])}
+            "routes_idp": sum(len(re.findall(r"\.route\s*\(", s.code))
+                              for s in by_crate(sources).get("idp", []))}
 
 
-def report(r):
-    def size_line(label, f):
-        print(f"  {label}: {f['files']} files, {f['lines']:,} lines; per file median {f['median']:g}, "
-              f"p90 {f['p90']}, max {f['max']}; {len(f['over_500'])} over {LONG_FILE} lines")
-
-    size, fns, sl = r["size"], r["functions"], r["sleeps"]
-    tests, e2e = r["tests"]["crates"], r["tests"]["e2e"]
+def print_size(size):
     print("1. Crate code size (crates/**/*.rs)")
-    size_line("all", size["all"])
-    size_line("without *test* files", size["without_tests"])
+    for label, f in (("all", size["all"]), ("without *test* files", size["without_tests"])):
+        print(f"  {label}: {f['files']} files, {f['lines']:,} lines; per file median "
+              f"{f['median']:g}, p90 {f['p90']}, max {f['max']}; "
+              f"{len(f['over_500'])} over {LONG_FILE} lines")
     for path, lines in sorted(size["all"]["over_500"], key=lambda x: -x[1]):
         print(f"     {lines:5} {path}")
     print(f"  {'crate':8} {'files':>5} {'lines':>7} {'median':>6} {'max':>5}")
     for c, t in size["per_crate"].items():
         print(f"  {c:8} {t['files']:5} {t['lines']:7,} {t['median']:6g} {t['max']:5}")
+
+
+def print_functions_and_tests(fns, tests, e2e):
     print(f"\n2. Functions outside tests: {fns['functions']}, median {fns['median']:g} lines, "
           f"p90 {fns['p90']}; {len(fns['over_80'])} over {LONG_FN} lines")
     for f in fns["over_80"]:
         print(f"  {f['lines']:5} {f['at']} {f['name']}")
-    print(f"\n3. Crate tests: {tests['all']} ({tests['total']['test']} #[test], {tests['total']['tokio_test']} "
-          f"#[tokio::test]); {tests['total']['properties']} of the #[test] are proptest properties")
+    total = tests["total"]
+    print(f"\n3. Crate tests: {tests['all']} ({total['test']} #[test], {total['tokio_test']} "
+          f"#[tokio::test]); {total['properties']} of the #[test] are proptest properties")
     for c, t in tests["per_crate"].items():
-        print(f"  {c:8} {t['test']:4} test {t['tokio_test']:4} tokio {t['properties']:4} properties")
+        print(f"  {c:8} {t['test']:4} #[test] {t['tokio_test']:4} #[tokio::test] "
+              f"{t['properties']:4} properties")
     print(f"  e2e scenarios: {e2e['scenarios']} ({e2e['test_attributes']} test attributes, "
           f"{e2e['macro_scenarios']} {'/'.join(e2e['test_macros'])}! invocations)")
-    print(f"\n4. sleep( in tests/e2e: {sl['calls']} calls; {sl['poll_steps']} poll steps <= 100 ms, "
-          f"{sl['fixed_waits']} fixed waits = {sl['fixed_seconds']:g} s per pass, "
+
+
+def print_sleeps(sl):
+    print(f"\n4. sleep( in tests/e2e: {sl['calls']} calls; {sl['poll_steps']} poll steps "
+          f"<= 100 ms, {sl['fixed_waits']} fixed waits = {sl['fixed_seconds']:g} s per pass, "
           f"{sl['fixed_plus_variable_defaults']:g} s with the variables' defaults")
     for f, secs in sl["fixed_seconds_per_file"].items():
         print(f"  {secs:7g} s {f}")
@@ -470,12 +484,22 @@ def report(r):
         known += f", default {v['seconds']:g} s" if "seconds" in v else ""
         known += f" (env {v['env']})" if v.get("env") else ""
         print(f"  variable: {i['at']} sleep({i['arg']}): {i['variable']}{known}")
-    for key, title in (("circles", "module paths"), ("circles_with_items", "with items")):
-        print(f"\n5. Import circles, {title}: strongly connected files per crate")
-        for c, circles in r[key].items():
-            print(f"  {c:8} " + (", ".join(str(len(x)) for x in circles) or "none"))
-            for x in circles:
-                print(f"    {len(x)}: " + " ".join(p.split("/src/", 1)[-1] for p in x))
+
+
+def print_circles(title, circles_per_crate):
+    print(f"\n5. Import circles, {title}: strongly connected files per crate")
+    for c, circles in circles_per_crate.items():
+        print(f"  {c:8} " + (", ".join(str(len(x)) for x in circles) or "none"))
+        for x in circles:
+            print(f"    {len(x)}: " + " ".join(p.split("/src/", 1)[-1] for p in x))
+
+
+def report(r):
+    print_size(r["size"])
+    print_functions_and_tests(r["functions"], r["tests"]["crates"], r["tests"]["e2e"])
+    print_sleeps(r["sleeps"])
+    print_circles("module paths", r["circles"])
+    print_circles("with items", r["circles_with_items"])
     print(f"\n6. .route( calls in crates/idp: {r['routes_idp']}")
 
 

@@ -128,3 +128,43 @@ id!(
     /// What one authorization gave: the family of refresh tokens and access tokens it made.
     GrantId
 );
+id!(
+    /// A SAML sign-on kept while the person signs in (`/saml/continue?request=…`).
+    SamlRequestId
+);
+
+impl SamlRequestId {
+    /// What every kept sign-on's id starts with, and no authorization request's id (a UUID,
+    /// hex and dashes) can: the one mark by which a carried id is told apart (see
+    /// `latchkey_login::Resume`). With 32 hex digits after it, the id fits where a login link
+    /// keeps the request it continues (36 characters).
+    const PREFIX: &'static str = "saml";
+
+    /// A new, random id.
+    pub fn generate() -> Self {
+        Self(format!("{}{}", Self::PREFIX, crate::secret::random_id()))
+    }
+
+    /// The id `carried` is, if it names a kept sign-on.
+    pub fn recognise(carried: &str) -> Option<Self> {
+        carried
+            .starts_with(Self::PREFIX)
+            .then(|| Self(carried.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saml_sign_on_id_is_told_apart_from_an_authorization_request() {
+        let id = SamlRequestId::generate();
+        assert_eq!(id.len(), 36);
+        assert_eq!(SamlRequestId::recognise(&id), Some(id.clone()));
+        assert_eq!(
+            SamlRequestId::recognise("0193a5b2-7c1e-7d3f-9a4b-1c2d3e4f5a6b"),
+            None
+        );
+    }
+}

@@ -23,8 +23,8 @@ pub use db::{
 };
 pub use email::{Email, InvalidEmail};
 pub use ids::{
-    ClientId, ConnectionId, GrantId, JoinLinkId, RequestId, SamlSpId, TeamId, TrustedIssuerId,
-    UserId,
+    ClientId, ConnectionId, GrantId, JoinLinkId, RequestId, SamlRequestId, SamlSpId, TeamId,
+    TrustedIssuerId, UserId,
 };
 pub use issuer::{Issuer, IssuerError};
 

@@ -36,10 +36,10 @@ pub struct Services {
     pub(crate) teams: Teams,
     /// Teams' own identity providers.
     pub(crate) connections: Connections,
-    /// The SAML service providers teams registered, and the identity provider they sign on
-    /// with.
+    /// The SAML service providers teams registered.
     pub(crate) saml_sps: latchkey_saml::ServiceProviders,
-    pub(crate) saml_idp: latchkey_saml::CurrentIdentityProvider,
+    /// Their sign-ons and logouts.
+    pub(crate) saml: latchkey_saml::SignOns,
     /// The last answer to "does the database answer?", asked when a page fails: one ask a
     /// second at most, however many pages fail at once.
     pub(crate) database_check: tokio::sync::Mutex<Option<(std::time::Instant, bool)>>,
@@ -161,7 +161,12 @@ impl AppState {
             master_key,
         );
         let saml_sps = latchkey_saml::ServiceProviders::new(db.clone(), issuer.clone());
-        let saml_idp = latchkey_saml::CurrentIdentityProvider::new(issuer.clone(), keys.clone());
+        let saml = latchkey_saml::SignOns::new(
+            saml_sps.clone(),
+            latchkey_saml::CurrentIdentityProvider::new(issuer.clone(), keys.clone()),
+            login.sessions().clone(),
+            login_settings.session_max_ttl,
+        );
         let cookies = CookiePolicy {
             secure: issuer.is_https(),
             // Browsers keep `Secure` cookies from this machine over http, so a framed sign-on
@@ -186,7 +191,7 @@ impl AppState {
             teams,
             connections,
             saml_sps,
-            saml_idp,
+            saml,
             database_check: tokio::sync::Mutex::new(None),
             draining: std::sync::atomic::AtomicBool::new(false),
             cookies,

@@ -67,7 +67,10 @@ impl Login {
             email,
             purpose,
             team,
-            continues: link.authorization_request.clone(),
+            continues: link
+                .authorization_request
+                .as_deref()
+                .and_then(crate::Resume::parse),
         })
     }
 
@@ -263,7 +266,10 @@ impl Login {
             user_id,
             email: account.email,
             session,
-            continues: link.authorization_request.clone(),
+            continues: link
+                .authorization_request
+                .as_deref()
+                .and_then(crate::Resume::parse),
         })
     }
 }

@@ -10,6 +10,7 @@ mod link_writer;
 pub mod mail;
 mod model;
 mod requester_text;
+mod resume;
 mod session;
 
 pub use address_limits::{MAX_WRONG_CODES, WRONG_CODES_WINDOW};
@@ -19,4 +20,5 @@ pub use model::{
     CodeError, Continuing, JoinTarget, LinkError, LinkView, LoginError, LoginSettings, Purpose,
     Requester, SignedIn,
 };
+pub use resume::Resume;
 pub use session::{Opening, SessionUser, Sessions};

@@ -162,7 +162,7 @@ impl Login {
             used_at: Set(None),
             requested_ip: Set(truncate(&requester.ip, 64)),
             requested_user_agent: Set(truncate(&requester.user_agent, 512)),
-            authorization_request: Set(continues.map(|c| c.request.clone())),
+            authorization_request: Set(continues.map(|c| c.request.to_string())),
             join_link: Set(join.map(|j| String::from(&j.link_id))),
             // Kept for a new account only: signing in never renames anyone.
             name: Set(name

@@ -65,7 +65,7 @@ impl Purpose {
 /// operator, so their names are not the asker's words.
 #[derive(Clone, Debug)]
 pub struct Continuing {
-    pub request: String,
+    pub request: crate::Resume,
     pub application: String,
 }
 
@@ -115,8 +115,8 @@ pub struct LinkView {
     pub purpose: Purpose,
     /// For a join: the team's name.
     pub team: Option<String>,
-    /// The authorization request signing in continues, if it began at an application.
-    pub continues: Option<String>,
+    /// The request signing in continues, if it began at an application.
+    pub continues: Option<crate::Resume>,
 }
 
 /// A completed sign-in: the account and the new session's secret for the cookie.
@@ -125,8 +125,8 @@ pub struct SignedIn {
     pub user_id: UserId,
     pub email: String,
     pub session: SecretToken,
-    /// The authorization request the sign-in continues, if it began at a client.
-    pub continues: Option<String>,
+    /// The request the sign-in continues, if it began at an application.
+    pub continues: Option<crate::Resume>,
 }
 
 #[derive(Debug, thiserror::Error)]

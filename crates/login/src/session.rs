@@ -40,6 +40,23 @@ pub struct SessionUser {
     pub frame_ancestors: Option<String>,
 }
 
+impl SessionUser {
+    /// Whether this session may act in `team`: one an integration's token (or a team's own
+    /// identity provider, bound to it) opened acts for that team only, so any other team's
+    /// pages, applications and service providers need the person to sign in themselves.
+    pub fn acts_for(&self, team: &TeamId) -> bool {
+        self.opened_by.is_none() || self.team_id.as_ref() == Some(team)
+    }
+
+    /// Whether this session may sign in to an application of `team`, or of no team when none.
+    pub fn acts_for_application_of(&self, team: Option<&TeamId>) -> bool {
+        match team {
+            Some(team) => self.acts_for(team),
+            None => self.opened_by.is_none(),
+        }
+    }
+}
+
 /// How a session came to be, beyond whose it is.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Opening<'a> {

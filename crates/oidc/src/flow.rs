@@ -289,9 +289,7 @@ impl Provider {
         }
         // A session an integration's token opened speaks for that issuer's team only: any
         // other application needs the person to sign in themselves.
-        if user.opened_by.is_some()
-            && (user.team_id.is_none() || pending.client.team_id.as_ref() != user.team_id.as_ref())
-        {
+        if !user.acts_for_application_of(pending.client.team_id.as_ref()) {
             if request.prompt.none {
                 let error = OAuthError::login_required(
                     "the session was opened by an integration of another team",

@@ -1,7 +1,13 @@
 //! SAML 2.0 identity provider: the service providers a team registers, the requests they send
 //! (read with DTDs refused, sizes bounded and signatures checked) and the responses Latchkey
-//! signs, and encrypts, for them. Nothing here knows HTTP: the web layer hands in what a
-//! binding carried and gets back what to post or redirect.
+//! signs, and encrypts, for them.
+//!
+//! This crate owns every SAML decision: which ACS URL a response goes to, which NameID
+//! formats are met, ForceAuthn and IsPassive, replays, who may sign in to an SP, and which
+//! sessions a logout ends (`sign_on`, `logout`). Nothing here knows HTTP: the web layer hands
+//! in what a binding carried and the person signed in, and gets back where to send the
+//! browser or what to post (`Reply`), or why not (`Refusal`). Sessions are `latchkey_login`'s;
+//! this crate reads the signed-in person and ends the sessions a logout names.
 
 mod admission;
 mod cert;
@@ -9,10 +15,15 @@ mod current;
 pub mod entities;
 mod error;
 mod idp;
+mod logout;
 mod pending;
+mod refusal;
 mod registry;
 pub mod response;
+mod sign_on;
 mod sp_metadata;
+#[cfg(test)]
+mod tests;
 mod update;
 mod xml_signature;
 
@@ -26,8 +37,11 @@ pub use idp::{
     IdentityProvider, Inbound, LogoutAsk, MAX_MESSAGE, Outgoing, RequestError, SignOnRequest,
     peek_issuer,
 };
-pub use pending::{HoldError, PENDING_PREFIX, PENDING_TTL, PendingSignOn};
+pub use logout::LogoutOutcome;
+pub use pending::{HoldError, PENDING_TTL, PendingSignOn};
+pub use refusal::Refusal;
 pub use registry::{NewServiceProvider, ServiceProvider, ServiceProviders};
+pub use sign_on::{PostBack, Reply, SignOns};
 pub use sp_metadata::{MAX_METADATA, SpMetadata};
 pub use update::ServiceProviderChange;
 

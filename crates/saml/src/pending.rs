@@ -5,8 +5,8 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use latchkey_core::Db;
 use latchkey_core::batch::BatchCommit;
+use latchkey_core::{Db, SamlRequestId};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryTrait};
 
@@ -16,15 +16,11 @@ use crate::{ServiceProvider, ServiceProviders};
 /// How long a sign-on waits: long enough to ask for, and follow, a magic link; longer than a
 /// request is accepted, so a replay meets its row.
 pub const PENDING_TTL: TimeDelta = TimeDelta::minutes(20);
-/// What a pending sign-on's id starts with: sign-in continues it at `/saml/continue`. No
-/// authorization request's id (a UUID, hex and dashes) can. With 32 hex digits after it,
-/// the id fits where a login link keeps the request it continues (36 characters).
-pub const PENDING_PREFIX: &str = "saml";
 
 /// A sign-on to answer once the person is signed in.
 #[derive(Clone, Debug)]
 pub struct PendingSignOn {
-    pub id: String,
+    pub id: SamlRequestId,
     pub sp: ServiceProvider,
     /// The AuthnRequest answered; none for a sign-on started at `/saml/init`.
     pub request_id: Option<String>,
@@ -104,9 +100,9 @@ impl ServiceProviders {
         answered: bool,
         now: DateTime<Utc>,
     ) -> Result<PendingSignOn, HoldError> {
-        let id = format!("{PENDING_PREFIX}{}", latchkey_core::secret::random_id());
+        let id = SamlRequestId::generate();
         let row = pending_request::Model {
-            id: id.clone(),
+            id: id.to_string(),
             sp_id: sp.sp_id.to_string(),
             request_id: request_id.map(str::to_owned),
             acs_url: acs_url.to_owned(),
@@ -151,13 +147,10 @@ impl ServiceProviders {
     /// The sign-on `id` if it still waits, with its SP.
     pub async fn pending(
         &self,
-        id: &str,
+        id: &SamlRequestId,
         now: DateTime<Utc>,
     ) -> Result<Option<PendingSignOn>, sea_orm::DbErr> {
-        if !id.starts_with(PENDING_PREFIX) {
-            return Ok(None);
-        }
-        let Some(row) = pending_request::Entity::find_by_id(id)
+        let Some(row) = pending_request::Entity::find_by_id(id.as_str())
             .one(self.db().read())
             .await?
             .filter(|row| row.used_at.is_none() && row.expires_at > now)
@@ -173,7 +166,7 @@ impl ServiceProviders {
             return Ok(None);
         };
         Ok(Some(PendingSignOn {
-            id: row.id,
+            id: SamlRequestId::from(row.id),
             sp,
             request_id: row.request_id,
             acs_url: row.acs_url,
@@ -184,10 +177,14 @@ impl ServiceProviders {
     }
 
     /// Marks the sign-on answered; false when it already was (by another tab or replica).
-    pub async fn answer(&self, id: &str, now: DateTime<Utc>) -> Result<bool, sea_orm::DbErr> {
+    pub async fn answer(
+        &self,
+        id: &SamlRequestId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, sea_orm::DbErr> {
         let result = pending_request::Entity::update_many()
             .col_expr(pending_request::Column::UsedAt, Expr::value(now))
-            .filter(pending_request::Column::Id.eq(id))
+            .filter(pending_request::Column::Id.eq(id.as_str()))
             .filter(pending_request::Column::UsedAt.is_null())
             .filter(pending_request::Column::ExpiresAt.gt(now))
             .exec(&*self.db().write().await)

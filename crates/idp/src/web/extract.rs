@@ -89,7 +89,7 @@ pub(crate) async fn revoke_session(
 /// A session an integration's token opened works in that issuer's team only: the person's
 /// other teams are refused, whatever the page or form names.
 pub(crate) fn works_in(user: &SessionUser, team: &latchkey_core::TeamId) -> Result<(), PageError> {
-    if user.opened_by.is_none() || user.team_id.as_ref() == Some(team) {
+    if user.acts_for(team) {
         return Ok(());
     }
     Err(PageError {

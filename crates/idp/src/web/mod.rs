@@ -21,6 +21,7 @@ mod oauth;
 mod page;
 mod per_ip_limit;
 mod request_id;
+mod resume;
 mod run_to_completion;
 mod saml;
 mod security_headers;

@@ -46,8 +46,8 @@ pub struct UpstreamSignIn {
     /// The address the person is shown as.
     pub email: String,
     pub session: SecretToken,
-    /// The authorization request the sign-in continues, if it began at a client.
-    pub continues: Option<String>,
+    /// The request the sign-in continues, if it began at an application.
+    pub continues: Option<latchkey_login::Resume>,
 }
 
 /// Why a sign-in through a connection did not happen. None started a session.
@@ -274,7 +274,10 @@ impl Connections {
             user_id,
             email: shown_email,
             session,
-            continues: pending.request_id,
+            continues: pending
+                .request_id
+                .as_deref()
+                .and_then(latchkey_login::Resume::parse),
         })
     }
 

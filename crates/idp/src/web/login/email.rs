@@ -16,7 +16,7 @@ use crate::web::extract::CsrfForm;
 use latchkey_core::email::Email;
 use latchkey_core::secret::SecretToken;
 use latchkey_core::urls;
-use latchkey_login::{Continuing, JoinTarget, Purpose, Requester};
+use latchkey_login::{Continuing, JoinTarget, Purpose, Requester, Resume};
 use latchkey_teams::PersonName;
 
 use crate::web::page::{PageResult, form_status, html};
@@ -26,7 +26,7 @@ pub(super) struct HintQuery {
     login_hint: Option<String>,
     /// A team whose own identity providers the page offers.
     team: Option<String>,
-    /// The pending authorization request that signing in continues.
+    /// The pending request that signing in continues.
     request: Option<String>,
 }
 
@@ -44,11 +44,11 @@ pub(super) struct EmailForm {
     team: String,
 }
 
-/// A pending authorization request the login pages carry along: its id, and the name of the
+/// A pending request the login pages carry along: what it is, and the name of the
 /// application signing in continues to.
 #[derive(Default)]
 struct Continues {
-    request: String,
+    resume: Option<Resume>,
     client: Option<String>,
 }
 
@@ -56,26 +56,29 @@ impl Continues {
     /// The request named by a page's `request` parameter, if it still waits; nothing otherwise
     /// (a stale id is dropped rather than carried into the mail).
     async fn find(state: &AppState, request: Option<&str>) -> Self {
-        let Some(id) = request.filter(|id| !id.is_empty()) else {
+        let Some(resume) = request.and_then(Resume::parse) else {
             return Self::default();
         };
-        match crate::web::saml::pending_application(state, id).await {
+        match crate::web::resume::pending_application(state, &resume).await {
             Some(client) => Self {
-                request: id.to_owned(),
+                resume: Some(resume),
                 client: Some(client),
             },
             None => Self::default(),
         }
     }
 
+    /// The request as the page's forms carry it ("" for none).
+    fn request(&self) -> &str {
+        self.resume.as_ref().map_or("", Resume::as_str)
+    }
+
     /// The request to continue and its application, for the mail.
     fn continuing(&self) -> Option<Continuing> {
-        let application = self.client.clone()?;
         Some(Continuing {
-            request: self.request.clone(),
-            application,
+            request: self.resume.clone()?,
+            application: self.client.clone()?,
         })
-        .filter(|c| !c.request.is_empty())
     }
 
     /// "Sign in", or "Sign in to continue to Helpdesk".
@@ -143,7 +146,7 @@ fn email_form(
     error: Option<&str>,
 ) -> PageResult {
     let (jar, csrf) = csrf::token(jar, state.cookies);
-    let request = continues.request.as_str();
+    let request = continues.request();
     // The links between the two forms keep the pending request.
     let (login_href, register_href) = if request.is_empty() {
         (urls::LOGIN.to_owned(), urls::REGISTER.to_owned())
@@ -300,7 +303,7 @@ async fn submit(
                 domain,
                 connection_id: &offered.id,
                 login_hint: email.as_str(),
-                request: &continues.request,
+                request: continues.request(),
             };
             return Ok((jar, html(state, StatusCode::OK, "upstream.html", &view)?).into_response());
         }

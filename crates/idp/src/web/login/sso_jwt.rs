@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use latchkey_core::secret::SecretToken;
-use latchkey_login::Requester;
+use latchkey_login::{Requester, Resume};
 use latchkey_oidc::federation::SignOnRefused;
 use serde::Deserialize;
 
@@ -31,7 +31,7 @@ pub(super) struct SignOnParams {
     token: String,
     /// A path on this origin to land on.
     return_to: Option<String>,
-    /// A pending authorization request to continue.
+    /// A pending request to continue.
     request: Option<String>,
 }
 
@@ -130,14 +130,8 @@ async fn sign_on(
     if framed {
         permit.allow(&signed_on.frame_origins.join(" "));
     }
-    let next = match params.request.as_deref().filter(|r| !r.is_empty()) {
-        Some(request) => format!(
-            "{}?{}",
-            urls::AUTHORIZE_CONTINUE,
-            url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("request", request)
-                .finish()
-        ),
+    let next = match params.request.as_deref().and_then(Resume::parse) {
+        Some(resume) => resume.path(),
         None => params
             .return_to
             .as_deref()

@@ -119,7 +119,7 @@ pub(super) async fn verify_page(
         Purpose::Join => ("Join your team", "Join the team"),
     };
     let application = match &view.continues {
-        Some(request) => crate::web::saml::pending_application(&state, request.as_str()).await,
+        Some(resume) => crate::web::resume::pending_application(&state, resume).await,
         None => None,
     };
     let page = ConfirmView {
@@ -151,8 +151,7 @@ pub(super) async fn verify_submit(
 }
 
 /// Sets the new session's cookie, ending any session this browser had (a new id on every
-/// sign-in: no fixation), and continues the authorization request it began with, or goes to
-/// the dashboard.
+/// sign-in: no fixation), and resumes the request it began with, or goes to the dashboard.
 pub(super) async fn start_session(
     state: &AppState,
     jar: CookieJar,
@@ -180,13 +179,7 @@ pub(super) async fn start_session(
         }
     };
     let next = match &signed_in.continues {
-        Some(request) => format!(
-            "{}?{}",
-            latchkey_core::urls::AUTHORIZE_CONTINUE,
-            url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("request", request)
-                .finish()
-        ),
+        Some(resume) => resume.path(),
         None => latchkey_core::urls::DASHBOARD.to_owned(),
     };
     (jar, Redirect::to(&next)).into_response()

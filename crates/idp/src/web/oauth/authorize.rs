@@ -93,17 +93,6 @@ pub(super) async fn authorize_continue(
     jar: CookieJar,
     Query(query): Query<ContinueQuery>,
 ) -> Response {
-    // Sign-in returns here for every pending request; a SAML sign-on continues at its own.
-    if query
-        .request
-        .as_str()
-        .starts_with(latchkey_saml::PENDING_PREFIX)
-    {
-        let request = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("request", query.request.as_str())
-            .finish();
-        return Redirect::to(&format!("{}?{request}", urls::SAML_CONTINUE)).into_response();
-    }
     let user = match current_user(&state, &jar).await {
         Ok(user) => user.map(|(_, u)| u),
         Err(page) => return page.into_response(),

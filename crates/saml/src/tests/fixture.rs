@@ -1,0 +1,140 @@
+//! A provider with one team (Ada administers it, Bo is a member, Cy is in no team) and a
+//! service provider registered as the test asks.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use latchkey_core::Db;
+use latchkey_core::secret::SecretToken;
+use latchkey_login::{Opening, SessionUser};
+use latchkey_teams::Role;
+use latchkey_testkit::{Member, Team};
+
+use crate::{
+    CurrentIdentityProvider, NewServiceProvider, PostBack, Reply, ServiceProvider,
+    ServiceProviders, SignOns,
+};
+
+pub const SP_ENTITY_ID: &str = "https://sp.example.test/metadata";
+pub const ACS: &str = "https://sp.example.test/acs";
+pub const SECOND_ACS: &str = "https://sp.example.test/acs/second";
+pub const SLO: &str = "https://sp.example.test/slo";
+
+pub struct Fixture {
+    pub db: Db,
+    pub now: DateTime<Utc>,
+    pub sps: ServiceProviders,
+    pub sign_ons: SignOns,
+    pub team: Team,
+    pub bo: Member,
+    pub cy: Member,
+}
+
+impl Fixture {
+    pub async fn new() -> Self {
+        let now = latchkey_testkit::start_of_test();
+        let db = latchkey_testkit::memory_db().await;
+        let keys = latchkey_testkit::key_ring(&db, now).await;
+        let issuer = latchkey_testkit::issuer();
+        let sps = ServiceProviders::new(db.clone(), issuer.clone());
+        let sign_ons = SignOns::new(
+            sps.clone(),
+            CurrentIdentityProvider::new(issuer, keys),
+            latchkey_testkit::sessions(&db),
+            TimeDelta::days(7),
+        );
+        let team = Team::found(&db, "Acme", "ada@acme.test", now).await;
+        let bo = team.add("bo@acme.test", Role::Member, now).await;
+        let cy = latchkey_testkit::account(&db, "cy@elsewhere.test", now).await;
+        Self {
+            db,
+            now,
+            sps,
+            sign_ons,
+            team,
+            bo,
+            cy,
+        }
+    }
+
+    /// The team's SP, registered with two ACS URLs and a logout URL, changed by `adjust`.
+    pub async fn sp(&self, adjust: impl FnOnce(&mut NewServiceProvider)) -> ServiceProvider {
+        let mut new = NewServiceProvider {
+            team_id: self.team.id.clone(),
+            entity_id: SP_ENTITY_ID.to_owned(),
+            name: Some("Helpdesk".to_owned()),
+            acs_urls: vec![ACS.to_owned(), SECOND_ACS.to_owned()],
+            slo_url: Some(SLO.to_owned()),
+            idp_initiated: true,
+            ..NewServiceProvider::default()
+        };
+        adjust(&mut new);
+        self.sps
+            .add(new, &self.team.admin.actor, self.now)
+            .await
+            .expect("SP registered")
+    }
+
+    /// `member` signed in now, in a browser of their own.
+    pub async fn signed_in(&self, member: &Member) -> (SecretToken, SessionUser) {
+        self.signed_in_as(member, Opening::default(), self.now)
+            .await
+    }
+
+    pub async fn signed_in_as(
+        &self,
+        member: &Member,
+        opening: Opening<'_>,
+        at: DateTime<Utc>,
+    ) -> (SecretToken, SessionUser) {
+        member.sign_in(&self.db, opening, at).await
+    }
+
+    pub fn later(&self, by: TimeDelta) -> DateTime<Utc> {
+        self.now + by
+    }
+}
+
+/// The path a reply redirects to; fails on a post.
+pub fn redirected(reply: Reply) -> String {
+    match reply {
+        Reply::Redirect(to) => to,
+        Reply::Post(form) => panic!("expected a redirect, got a post to {}", form.action),
+    }
+}
+
+/// The form a reply posts; fails on a redirect.
+pub fn posted(reply: Reply) -> PostBack {
+    match reply {
+        Reply::Post(form) => form,
+        Reply::Redirect(to) => panic!("expected a post, got a redirect to {to}"),
+    }
+}
+
+impl PostBack {
+    /// A field's value.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The decoded `SAMLResponse`.
+    pub fn response_xml(&self) -> String {
+        use base64::Engine;
+        let encoded = self.field("SAMLResponse").expect("a SAMLResponse");
+        let xml = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .expect("base64");
+        String::from_utf8(xml).expect("UTF-8")
+    }
+}
+
+/// The id of the kept sign-on a `/saml/continue` or `/login` path names.
+pub fn kept_id(path: &str) -> latchkey_core::SamlRequestId {
+    let query = path.split_once('?').expect("a query").1;
+    let id = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "request")
+        .expect("a request")
+        .1;
+    latchkey_core::SamlRequestId::recognise(&id).expect("a kept sign-on's id")
+}

@@ -1,0 +1,546 @@
+//! Sign-ons: which ACS URL a response goes to, which NameID formats are met, ForceAuthn and
+//! IsPassive, replays, signatures, who may sign in, and sign-ons started here.
+
+use chrono::TimeDelta;
+use latchkey_login::Opening;
+
+use super::fixture::{ACS, Fixture, SECOND_ACS, kept_id, posted, redirected};
+use super::messages::{AuthnRequest, SpKey};
+use crate::{NameIdFormat, Refusal};
+
+const PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
+const UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
+const EMAIL: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
+
+#[tokio::test]
+async fn nobody_signed_in_is_kept_then_sent_to_sign_in_and_answered_after() {
+    let f = Fixture::new().await;
+    f.sp(|_| {}).await;
+    let request = AuthnRequest::new("_r1", f.now);
+    let next = redirected(
+        f.sign_ons
+            .receive(request.post(Some("ticket/42")), None, f.now)
+            .await
+            .unwrap(),
+    );
+    assert!(next.starts_with("/saml/continue?request=saml"), "{next}");
+    let id = kept_id(&next);
+    let login = redirected(f.sign_ons.resume(&id, None, false, f.now).await.unwrap());
+    assert_eq!(login, format!("/login?request={id}"));
+    let (_, bo) = f.signed_in(&f.bo).await;
+    let form = posted(
+        f.sign_ons
+            .resume(&id, Some(&bo), false, f.now)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(form.action, ACS);
+    assert_eq!(form.field("RelayState"), Some("ticket/42"));
+    let xml = form.response_xml();
+    assert!(xml.contains("InResponseTo=\"_r1\""), "{xml}");
+    assert!(xml.contains(">bo@acme.test</saml:NameID>"), "{xml}");
+    assert!(
+        xml.contains("urn:oasis:names:tc:SAML:2.0:status:Success"),
+        "{xml}"
+    );
+}
+
+#[tokio::test]
+async fn a_sign_on_is_answered_once() {
+    let f = Fixture::new().await;
+    f.sp(|_| {}).await;
+    let next = redirected(
+        f.sign_ons
+            .receive(AuthnRequest::new("_r1", f.now).post(None), None, f.now)
+            .await
+            .unwrap(),
+    );
+    let id = kept_id(&next);
+    let (_, bo) = f.signed_in(&f.bo).await;
+    posted(
+        f.sign_ons
+            .resume(&id, Some(&bo), false, f.now)
+            .await
+            .unwrap(),
+    );
+    let again = f.sign_ons.resume(&id, Some(&bo), false, f.now).await;
+    assert!(matches!(again, Err(Refusal::Expired)), "{again:?}");
+}
+
+#[tokio::test]
+async fn a_member_signed_in_already_is_answered_at_once_with_their_attributes() {
+    let f = Fixture::new().await;
+    f.sp(|_| {}).await;
+    let (_, bo) = f.signed_in(&f.bo).await;
+    let reply = f
+        .sign_ons
+        .receive(AuthnRequest::new("_r1", f.now).post(None), Some(&bo), f.now)
+        .await;
+    let xml = posted(reply.unwrap()).response_xml();
+    assert!(
+        xml.contains("Destination=\"https://sp.example.test/acs\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<saml:Audience>https://sp.example.test/metadata</saml:Audience>"),
+        "{xml}"
+    );
+    assert!(xml.contains("<saml:Attribute Name=\"email\""), "{xml}");
+    assert!(xml.contains("SessionIndex=\"_"), "{xml}");
+}
+
+#[tokio::test]
+async fn a_request_is_refused_when_received_again() {
+    let f = Fixture::new().await;
+    f.sp(|_| {}).await;
+    let request = AuthnRequest::new("_once", f.now);
+    f.sign_ons
+        .receive(request.post(None), None, f.now)
+        .await
+        .unwrap();
+    let replay = f
+        .sign_ons
+        .receive(request.redirect(None, None), None, f.now)
+        .await;
+    assert!(matches!(replay, Err(Refusal::Replay)), "{replay:?}");
+}
+
+#[tokio::test]
+async fn a_request_from_an_unregistered_sp_is_refused() {
+    let f = Fixture::new().await;
+    f.sp(|_| {}).await;
+    let mut request = AuthnRequest::new("_r1", f.now);
+    request.issuer = "https://stranger.example.test".to_owned();
+    let refused = f.sign_ons.receive(request.post(None), None, f.now).await;
+    assert!(matches!(refused, Err(Refusal::UnknownSp)), "{refused:?}");
+}
+
+#[tokio::test]
+async fn a_request_that_is_not_saml_is_refused_as_unreadable() {
+    let f = Fixture::new().await;
+    f.sp(|_| {}).await;
+    let garbage = crate::Inbound::Post {
+        message: "bm90IFhNTA==".to_owned(),
+        relay_state: None,
+    };
+    let refused = f.sign_ons.receive(garbage, None, f.now).await;
+    assert!(
+        matches!(refused, Err(Refusal::Unreadable(_))),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_request_older_than_five_minutes_is_refused() {
+    let f = Fixture::new().await;
+    f.sp(|_| {}).await;
+    let stale = AuthnRequest::new("_old", f.now - TimeDelta::minutes(11));
+    let refused = f.sign_ons.receive(stale.post(None), None, f.now).await;
+    assert!(
+        matches!(refused, Err(Refusal::Unreadable(_))),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_acs_url_the_sp_has_not_registered_is_refused() {
+    let f = Fixture::new().await;
+    f.sp(|_| {}).await;
+    let mut request = AuthnRequest::new("_r1", f.now);
+    request.acs_url = Some("https://attacker.example.test/acs".to_owned());
+    let refused = f.sign_ons.receive(request.post(None), None, f.now).await;
+    assert!(
+        matches!(refused, Err(Refusal::AcsNotRegistered { .. })),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_registered_acs_url_is_answered_and_none_named_means_the_first() {
+    let f = Fixture::new().await;
+    f.sp(|_| {}).await;
+    let (_, bo) = f.signed_in(&f.bo).await;
+    let mut second = AuthnRequest::new("_second", f.now);
+    second.acs_url = Some(SECOND_ACS.to_owned());
+    let form = posted(
+        f.sign_ons
+            .receive(second.post(None), Some(&bo), f.now)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(form.action, SECOND_ACS);
+    let mut unnamed = AuthnRequest::new("_unnamed", f.now);
+    unnamed.acs_url = None;
+    let form = posted(
+        f.sign_ons
+            .receive(unnamed.post(None), Some(&bo), f.now)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(form.action, ACS);
+}
+
+#[tokio::test]
+async fn an_acs_index_picks_a_registered_url_and_an_unknown_index_is_refused() {
+    let f = Fixture::new().await;
+    f.sp(|_| {}).await;
+    let (_, bo) = f.signed_in(&f.bo).await;
+    let mut by_index = AuthnRequest::new("_i1", f.now);
+    (by_index.acs_url, by_index.acs_index) = (None, Some(1));
+    let form = posted(
+        f.sign_ons
+            .receive(by_index.post(None), Some(&bo), f.now)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(form.action, SECOND_ACS);
+    let mut unknown = AuthnRequest::new("_i9", f.now);
+    (unknown.acs_url, unknown.acs_index) = (None, Some(9));
+    let refused = f
+        .sign_ons
+        .receive(unknown.post(None), Some(&bo), f.now)
+        .await;
+    assert!(
+        matches!(refused, Err(Refusal::AcsNotRegistered { .. })),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_name_id_format_the_sp_is_not_given_is_answered_with_invalid_name_id_policy() {
+    let f = Fixture::new().await;
+    f.sp(|_| {}).await;
+    let mut request = AuthnRequest::new("_p1", f.now);
+    request.name_id_format = Some(PERSISTENT.to_owned());
+    let (_, bo) = f.signed_in(&f.bo).await;
+    let form = posted(
+        f.sign_ons
+            .receive(request.post(Some("back")), Some(&bo), f.now)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(form.action, ACS);
+    assert_eq!(form.field("RelayState"), Some("back"));
+    let xml = form.response_xml();
+    assert!(xml.contains("status:Requester"), "{xml}");
+    assert!(xml.contains("status:InvalidNameIDPolicy"), "{xml}");
+    assert!(!xml.contains("<saml:Assertion"), "no assertion: {xml}");
+}
+
+#[tokio::test]
+async fn the_sp_format_and_unspecified_are_met() {
+    let f = Fixture::new().await;
+    f.sp(|_| {}).await;
+    let (_, bo) = f.signed_in(&f.bo).await;
+    for (id, format) in [("_e", EMAIL), ("_u", UNSPECIFIED)] {
+        let mut request = AuthnRequest::new(id, f.now);
+        request.name_id_format = Some(format.to_owned());
+        let xml = posted(
+            f.sign_ons
+                .receive(request.post(None), Some(&bo), f.now)
+                .await
+                .unwrap(),
+        )
+        .response_xml();
+        assert!(
+            xml.contains(">bo@acme.test</saml:NameID>"),
+            "{format}: {xml}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn persistent_name_ids_are_opaque_stable_and_differ_between_sps() {
+    let f = Fixture::new().await;
+    f.sp(|new| new.name_id_format = NameIdFormat::Persistent)
+        .await;
+    f.sp(|new| {
+        new.entity_id = "https://other.example.test".to_owned();
+        new.name_id_format = NameIdFormat::Persistent;
+    })
+    .await;
+    let (_, bo) = f.signed_in(&f.bo).await;
+    let name_id = |xml: String| {
+        let start = xml.find(PERSISTENT).unwrap();
+        let value = &xml[start..];
+        value[value.find('>').unwrap() + 1..value.find("</saml:NameID>").unwrap()].to_owned()
+    };
+    let first = name_id(
+        posted(
+            f.sign_ons
+                .receive(AuthnRequest::new("_a", f.now).post(None), Some(&bo), f.now)
+                .await
+                .unwrap(),
+        )
+        .response_xml(),
+    );
+    let again = name_id(
+        posted(
+            f.sign_ons
+                .receive(AuthnRequest::new("_b", f.now).post(None), Some(&bo), f.now)
+                .await
+                .unwrap(),
+        )
+        .response_xml(),
+    );
+    let mut other = AuthnRequest::new("_c", f.now);
+    (other.issuer, other.acs_url) = (
+        "https://other.example.test".to_owned(),
+        Some(ACS.to_owned()),
+    );
+    let elsewhere = name_id(
+        posted(
+            f.sign_ons
+                .receive(other.post(None), Some(&bo), f.now)
+                .await
+                .unwrap(),
+        )
+        .response_xml(),
+    );
+    assert_eq!(first, again);
+    assert_ne!(first, elsewhere);
+    assert!(!first.contains('@') && first.len() == 40, "{first}");
+}
+
+#[tokio::test]
+async fn force_authn_asks_for_a_sign_in_after_the_request() {
+    let f = Fixture::new().await;
+    f.sp(|_| {}).await;
+    let before = f.now - TimeDelta::minutes(1);
+    let (_, earlier) = f.signed_in_as(&f.bo, Opening::default(), before).await;
+    let mut request = AuthnRequest::new("_force", f.now);
+    request.force_authn = true;
+    let id = kept_id(&redirected(
+        f.sign_ons
+            .receive(request.post(None), Some(&earlier), f.now)
+            .await
+            .unwrap(),
+    ));
+    let login = redirected(
+        f.sign_ons
+            .resume(&id, Some(&earlier), false, f.now)
+            .await
+            .unwrap(),
+    );
+    assert!(login.starts_with("/login?"), "{login}");
+    let later = f.later(TimeDelta::seconds(30));
+    let (_, fresh) = f.signed_in_as(&f.bo, Opening::default(), later).await;
+    posted(
+        f.sign_ons
+            .resume(&id, Some(&fresh), false, later)
+            .await
+            .unwrap(),
+    );
+}
+
+#[tokio::test]
+async fn is_passive_with_nobody_signed_in_is_answered_no_passive_once() {
+    let f = Fixture::new().await;
+    f.sp(|_| {}).await;
+    let mut request = AuthnRequest::new("_passive", f.now);
+    request.is_passive = true;
+    let next = redirected(
+        f.sign_ons
+            .receive(request.post(None), None, f.now)
+            .await
+            .unwrap(),
+    );
+    assert!(next.ends_with("&passive=1"), "{next}");
+    let id = kept_id(&next);
+    let xml = posted(f.sign_ons.resume(&id, None, true, f.now).await.unwrap()).response_xml();
+    assert!(
+        xml.contains("status:NoPassive") && xml.contains("InResponseTo=\"_passive\""),
+        "{xml}"
+    );
+    let again = f.sign_ons.resume(&id, None, true, f.now).await;
+    assert!(matches!(again, Err(Refusal::Expired)), "{again:?}");
+}
+
+#[tokio::test]
+async fn a_kept_sign_on_expires_after_twenty_minutes() {
+    let f = Fixture::new().await;
+    f.sp(|_| {}).await;
+    let id = kept_id(&redirected(
+        f.sign_ons
+            .receive(AuthnRequest::new("_slow", f.now).post(None), None, f.now)
+            .await
+            .unwrap(),
+    ));
+    let late = f.later(TimeDelta::minutes(21));
+    let (_, bo) = f.signed_in_as(&f.bo, Opening::default(), late).await;
+    let refused = f.sign_ons.resume(&id, Some(&bo), false, late).await;
+    assert!(matches!(refused, Err(Refusal::Expired)), "{refused:?}");
+}
+
+#[tokio::test]
+async fn someone_outside_the_sps_team_is_refused() {
+    let f = Fixture::new().await;
+    f.sp(|_| {}).await;
+    let (_, cy) = f.signed_in(&f.cy).await;
+    let refused = f
+        .sign_ons
+        .receive(AuthnRequest::new("_cy", f.now).post(None), Some(&cy), f.now)
+        .await;
+    match refused {
+        Err(Refusal::NotMember { sp, email }) => assert_eq!(
+            (sp.as_str(), email.as_str()),
+            ("Helpdesk", "cy@elsewhere.test")
+        ),
+        other => panic!("expected NotMember, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_session_an_integration_opened_signs_in_to_its_own_team_only() {
+    let f = Fixture::new().await;
+    f.sp(|_| {}).await;
+    let other = latchkey_testkit::Team::found(&f.db, "Other", "olga@other.test", f.now).await;
+    let bound_elsewhere = Opening {
+        team_id: Some(&other.id),
+        opened_by: Some("https://widget.other.test"),
+        ..Opening::default()
+    };
+    let (_, bo) = f.signed_in_as(&f.bo, bound_elsewhere, f.now).await;
+    let reply = f
+        .sign_ons
+        .receive(
+            AuthnRequest::new("_bound", f.now).post(None),
+            Some(&bo),
+            f.now,
+        )
+        .await;
+    let id = kept_id(&redirected(reply.unwrap()));
+    let login = redirected(
+        f.sign_ons
+            .resume(&id, Some(&bo), false, f.now)
+            .await
+            .unwrap(),
+    );
+    assert!(login.starts_with("/login?"), "{login}");
+    let bound_here = Opening {
+        team_id: Some(&f.team.id),
+        opened_by: Some("https://widget.acme.test"),
+        ..Opening::default()
+    };
+    let (_, bo) = f.signed_in_as(&f.bo, bound_here, f.now).await;
+    posted(
+        f.sign_ons
+            .resume(&id, Some(&bo), false, f.now)
+            .await
+            .unwrap(),
+    );
+}
+
+#[tokio::test]
+async fn an_sp_with_a_certificate_must_sign_and_its_signature_is_checked() {
+    let f = Fixture::new().await;
+    let key = SpKey::generate();
+    f.sp(|new| new.signing_cert = Some(key.cert_pem.clone()))
+        .await;
+    let (_, bo) = f.signed_in(&f.bo).await;
+    let unsigned = f
+        .sign_ons
+        .receive(
+            AuthnRequest::new("_u", f.now).redirect(None, None),
+            Some(&bo),
+            f.now,
+        )
+        .await;
+    assert!(
+        matches!(unsigned, Err(Refusal::NotSigned { .. })),
+        "{unsigned:?}"
+    );
+    let forged = SpKey::generate();
+    let wrong = f
+        .sign_ons
+        .receive(
+            AuthnRequest::new("_w", f.now).redirect(None, Some(&forged)),
+            Some(&bo),
+            f.now,
+        )
+        .await;
+    assert!(matches!(wrong, Err(Refusal::NotSigned { .. })), "{wrong:?}");
+    let signed = f
+        .sign_ons
+        .receive(
+            AuthnRequest::new("_s", f.now).redirect(Some("r"), Some(&key)),
+            Some(&bo),
+            f.now,
+        )
+        .await;
+    assert_eq!(posted(signed.unwrap()).field("RelayState"), Some("r"));
+}
+
+#[tokio::test]
+async fn a_signed_request_from_an_sp_without_a_certificate_cannot_be_checked() {
+    let f = Fixture::new().await;
+    f.sp(|_| {}).await;
+    let key = SpKey::generate();
+    let refused = f
+        .sign_ons
+        .receive(
+            AuthnRequest::new("_s", f.now).redirect(None, Some(&key)),
+            None,
+            f.now,
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(Refusal::Unchecked { .. })),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_sign_on_started_here_answers_the_first_acs_url_unasked() {
+    let f = Fixture::new().await;
+    let sp = f.sp(|_| {}).await;
+    let next = redirected(
+        f.sign_ons
+            .start(&sp.entity_id, Some("home"), f.now)
+            .await
+            .unwrap(),
+    );
+    let (_, bo) = f.signed_in(&f.bo).await;
+    let form = posted(
+        f.sign_ons
+            .resume(&kept_id(&next), Some(&bo), false, f.now)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        (form.action.as_str(), form.field("RelayState")),
+        (ACS, Some("home"))
+    );
+    assert!(!form.response_xml().contains("InResponseTo"));
+}
+
+#[tokio::test]
+async fn a_sign_on_started_here_is_refused_for_an_sp_that_starts_its_own_or_is_unknown() {
+    let f = Fixture::new().await;
+    let sp = f.sp(|new| new.idp_initiated = false).await;
+    let refused = f.sign_ons.start(&sp.entity_id, None, f.now).await;
+    assert!(
+        matches!(refused, Err(Refusal::StartsAtApplication { .. })),
+        "{refused:?}"
+    );
+    let unknown = f
+        .sign_ons
+        .start("https://nobody.example.test", None, f.now)
+        .await;
+    assert!(matches!(unknown, Err(Refusal::UnknownSp)), "{unknown:?}");
+}
+
+#[tokio::test]
+async fn an_id_that_was_never_kept_has_expired() {
+    let f = Fixture::new().await;
+    let refused = f
+        .sign_ons
+        .resume(
+            &latchkey_core::SamlRequestId::generate(),
+            None,
+            false,
+            f.now,
+        )
+        .await;
+    assert!(matches!(refused, Err(Refusal::Expired)), "{refused:?}");
+}
