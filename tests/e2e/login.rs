@@ -262,7 +262,7 @@ async fn replicas_share_the_outbox_and_send_each_mail_once(db: TestDb) {
     assert_eq!(outbox().await, PEOPLE as u64);
     assert_eq!(limits().await, PEOPLE as u64, "a counter per address");
     let writer = latchkey_core::Db::new(conn.clone());
-    let sweep = |at| latchkey_idp::housekeeping::sweep(&writer, at, TimeDelta::days(1));
+    let sweep = |at| latchkey_server::workers::sweep_expired(&writer, at, TimeDelta::days(1));
     sweep(Utc::now() + TimeDelta::hours(1))
         .await
         .expect("sweep");

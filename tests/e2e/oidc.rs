@@ -932,7 +932,7 @@ async fn the_token_endpoint_refuses_stolen_and_replayed_codes(db: TestDb) {
         .await
         .expect("exchange after a sweep");
     let refresh = tokens.refresh_token().expect("refresh").secret().clone();
-    latchkey_idp::housekeeping::sweep(
+    latchkey_server::workers::sweep_expired(
         &latchkey_core::Db::new(db_conn.clone()),
         chrono::Utc::now(),
         chrono::TimeDelta::days(1),
@@ -951,7 +951,7 @@ async fn the_token_endpoint_refuses_stolen_and_replayed_codes(db: TestDb) {
         "a sweep now leaves live tokens: {body}"
     );
     let refresh = body["refresh_token"].as_str().unwrap().to_owned();
-    let swept = latchkey_idp::housekeeping::sweep(
+    let swept = latchkey_server::workers::sweep_expired(
         &latchkey_core::Db::new(db_conn.clone()),
         chrono::Utc::now() + chrono::TimeDelta::days(400),
         chrono::TimeDelta::days(1),

@@ -8,6 +8,7 @@ pub mod email;
 mod ids;
 mod issuer;
 pub mod secret;
+pub mod sweep;
 pub mod ttl_cache;
 pub mod urls;
 

@@ -9,11 +9,9 @@ use crate::pages::Pages;
 use crate::web::client_address::TrustedProxies;
 use crate::web::cookies::CookiePolicy;
 use latchkey_core::{Clock, Db, Issuer, SharedKeyRing};
-use latchkey_login::mail::{MailTemplates, Outbox};
 use latchkey_login::{Login, LoginSettings};
-use latchkey_oidc::remote_jwks::RemoteJwks;
-use latchkey_oidc::upstream::{Connections, TxtLookup, Upstream};
-use latchkey_oidc::{ClientAuthenticator, Clients, Provider, TokenSettings};
+use latchkey_oidc::Provider;
+use latchkey_oidc::upstream::Connections;
 use latchkey_teams::Teams;
 
 /// Everything a handler needs. axum clones the state for every request, so it is one `Arc`.
@@ -54,34 +52,34 @@ pub struct Services {
     pub(crate) clock: Clock,
 }
 
-/// What the server hands the web application when it starts.
-pub struct AppConfig {
+/// The domain services the web application serves: built once, by the server (its
+/// `app.rs` is the one place that composes them).
+pub struct Domain {
     pub issuer: Issuer,
     pub db: Db,
     pub keys: SharedKeyRing,
+    /// What time it is, for every request.
+    pub clock: Clock,
+    pub login: Login,
+    pub login_settings: LoginSettings,
+    pub provider: Provider,
+    pub teams: Teams,
+    /// Teams' own identity providers.
+    pub connections: Connections,
+    pub saml_sps: latchkey_saml::ServiceProviders,
+    pub saml: latchkey_saml::SignOns,
+}
+
+/// How the web layer itself behaves.
+pub struct WebSettings {
     pub jwks_max_age: Duration,
     pub metrics: PrometheusHandle,
-    pub outbox: Outbox,
-    pub login: LoginSettings,
-    pub tokens: TokenSettings,
-    /// Seals authorization codes (and mail, through the outbox).
-    pub master_key: Arc<latchkey_keys::MasterKey>,
     /// Requests per minute one client IP may make to the routes that send mail or sign in.
     pub rate_limit_per_ip: u32,
     /// The proxies whose `Forwarded`/`X-Forwarded-For` name the client (`http.trusted_proxies`).
     pub trusted_proxies: TrustedProxies,
     /// The bearer token `/metrics` asks for; none: only loopback peers are answered.
     pub metrics_token: Option<String>,
-    /// The longest lifetime an administrator may give a join link.
-    pub join_link_max_ttl: chrono::TimeDelta,
-    /// What time it is, for every request.
-    pub clock: Clock,
-    /// `federation.allow_private_networks`.
-    pub allow_private_networks: bool,
-    /// `federation.dns_server`: where domain proofs are looked up (none: the system's).
-    pub dns_server: Option<std::net::SocketAddr>,
-    /// `federation.upstream_timeout`.
-    pub upstream_timeout: Duration,
 }
 
 /// Why the application state could not be built.
@@ -91,8 +89,6 @@ pub enum StateError {
     Discovery(#[from] serde_json::Error),
     #[error("loading the page templates: {0}")]
     Templates(#[from] tera::Error),
-    #[error("building the HTTP client that fetches others' keys: {0}")]
-    KeyFetcher(#[from] reqwest::Error),
 }
 
 impl std::ops::Deref for AppState {
@@ -104,69 +100,22 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// Builds the state once at start-up: the discovery document and templates are prepared
-    /// here so requests only read them.
-    pub fn new(config: AppConfig) -> Result<Self, StateError> {
-        let AppConfig {
+    /// The web application over built services: the discovery document and templates are
+    /// prepared here so requests only read them.
+    pub fn new(domain: Domain, web: WebSettings) -> Result<Self, StateError> {
+        let Domain {
             issuer,
             db,
             keys,
-            jwks_max_age,
-            metrics,
-            outbox,
-            login: login_settings,
-            tokens,
-            master_key,
-            rate_limit_per_ip,
-            trusted_proxies,
-            metrics_token,
-            join_link_max_ttl,
             clock,
-            allow_private_networks,
-            dns_server,
-            upstream_timeout,
-        } = config;
-        let teams = Teams::new(db.clone(), join_link_max_ttl);
-        let templates = Arc::new(MailTemplates::load()?);
-        let login = Login::new(
-            db.clone(),
-            keys.clone(),
-            issuer.clone(),
-            login_settings.clone(),
-            outbox,
-            templates,
-        );
-        let authenticator = ClientAuthenticator::new(
-            Clients::new(db.clone()),
-            RemoteJwks::new(clock.clone(), allow_private_networks)?,
-            db.clone(),
-            [
-                issuer.to_string(),
-                issuer.endpoint(latchkey_core::urls::TOKEN),
-            ],
-        );
-        let connections = Connections::new(
-            db.clone(),
-            master_key.clone(),
-            Upstream::new(allow_private_networks, upstream_timeout)?,
-            TxtLookup::new(dns_server),
-            issuer.clone(),
-        );
-        let provider = Provider::new(
-            db.clone(),
-            keys.clone(),
-            issuer.clone(),
-            tokens,
-            authenticator,
-            master_key,
-        );
-        let saml_sps = latchkey_saml::ServiceProviders::new(db.clone(), issuer.clone());
-        let saml = latchkey_saml::SignOns::new(
-            saml_sps.clone(),
-            latchkey_saml::CurrentIdentityProvider::new(issuer.clone(), keys.clone()),
-            login.sessions().clone(),
-            login_settings.session_max_ttl,
-        );
+            login,
+            login_settings,
+            provider,
+            teams,
+            connections,
+            saml_sps,
+            saml,
+        } = domain;
         let cookies = CookiePolicy {
             secure: issuer.is_https(),
             // Browsers keep `Secure` cookies from this machine over http, so a framed sign-on
@@ -175,7 +124,7 @@ impl AppState {
         };
         let discovery = Bytes::from(crate::discovery::document(&issuer)?);
         let jwks_cache_control =
-            HeaderValue::from_str(&format!("public, max-age={}", jwks_max_age.as_secs()))
+            HeaderValue::from_str(&format!("public, max-age={}", web.jwks_max_age.as_secs()))
                 .unwrap_or(HeaderValue::from_static("no-cache"));
         Ok(Self(Arc::new(Services {
             issuer,
@@ -184,7 +133,7 @@ impl AppState {
             jwks_cache_control,
             discovery,
             pages: Pages::load()?,
-            metrics,
+            metrics: web.metrics,
             login,
             login_settings,
             provider,
@@ -195,9 +144,9 @@ impl AppState {
             database_check: tokio::sync::Mutex::new(None),
             draining: std::sync::atomic::AtomicBool::new(false),
             cookies,
-            rate_limit_per_ip,
-            trusted_proxies,
-            metrics_token,
+            rate_limit_per_ip: web.rate_limit_per_ip,
+            trusted_proxies: web.trusted_proxies,
+            metrics_token: web.metrics_token,
             clock,
         })))
     }

@@ -12,6 +12,7 @@ mod model;
 mod requester_text;
 mod resume;
 mod session;
+mod sweep;
 
 pub use address_limits::{MAX_WRONG_CODES, WRONG_CODES_WINDOW};
 pub use device::DEVICE_TTL;
@@ -22,3 +23,4 @@ pub use model::{
 };
 pub use resume::Resume;
 pub use session::{Opening, SessionUser, Sessions};
+pub use sweep::sweep_expired;

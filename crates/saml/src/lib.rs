@@ -22,6 +22,7 @@ mod registry;
 pub mod response;
 mod sign_on;
 mod sp_metadata;
+mod sweep;
 #[cfg(test)]
 mod tests;
 mod update;
@@ -43,6 +44,7 @@ pub use refusal::Refusal;
 pub use registry::{NewServiceProvider, ServiceProvider, ServiceProviders};
 pub use sign_on::{PostBack, Reply, SignOns};
 pub use sp_metadata::{MAX_METADATA, SpMetadata};
+pub use sweep::sweep_expired;
 pub use update::ServiceProviderChange;
 
 /// How the person is named to the SP.

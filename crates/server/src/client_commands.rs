@@ -6,7 +6,7 @@ use latchkey_oidc::{Clients, NewClient};
 use crate::cli::ClientCreateArgs;
 use crate::commands::open_database;
 use crate::config::Settings;
-use crate::serve::ServeError;
+use crate::errors::CliError;
 use crate::team_commands::record_client_event;
 use sea_orm::EntityTrait;
 
@@ -15,11 +15,11 @@ pub async fn create(
     settings: &Settings,
     args: ClientCreateArgs,
     json: bool,
-) -> Result<(), ServeError> {
+) -> Result<(), CliError> {
     let jwks = match &args.jwks_file {
         Some(path) => Some(
             std::fs::read_to_string(path)
-                .map_err(|e| ServeError::Usage(format!("--jwks-file {}: {e}", path.display())))?,
+                .map_err(|e| CliError::Usage(format!("--jwks-file {}: {e}", path.display())))?,
         ),
         None => None,
     };
@@ -28,10 +28,10 @@ pub async fn create(
         && latchkey_teams::entities::team::Entity::find_by_id(team.as_str())
             .one(db.read())
             .await
-            .map_err(|e| ServeError::Usage(e.to_string()))?
+            .map_err(|e| CliError::Usage(e.to_string()))?
             .is_none()
     {
-        return Err(ServeError::Usage(format!(
+        return Err(CliError::Usage(format!(
             "--team {team:?} is not a team id of this instance: use the team_id that `latchkey team create` printed"
         )));
     }
@@ -89,7 +89,7 @@ pub async fn create(
 async fn audit_created(
     db: &latchkey_core::Db,
     created: &latchkey_oidc::CreatedClient,
-) -> Result<(), ServeError> {
+) -> Result<(), CliError> {
     record_client_event(
         &*db.write().await,
         created.details.team.as_ref(),
@@ -101,7 +101,7 @@ async fn audit_created(
 }
 
 /// `latchkey client list`.
-pub async fn list(settings: &Settings, json: bool) -> Result<(), ServeError> {
+pub async fn list(settings: &Settings, json: bool) -> Result<(), CliError> {
     let clients = Clients::new(open_database(settings).await?).list().await?;
     if json {
         let views: Vec<serde_json::Value> = clients
@@ -141,7 +141,7 @@ pub async fn delete(
     settings: &Settings,
     client_id: &latchkey_core::ClientId,
     json: bool,
-) -> Result<(), ServeError> {
+) -> Result<(), CliError> {
     let db = open_database(settings).await?;
     let clients = Clients::new(db.clone());
     let found = clients.find(client_id).await?;

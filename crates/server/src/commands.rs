@@ -5,16 +5,16 @@ use latchkey_keys::{KeyStore, ScheduledKey};
 use serde::Serialize;
 
 use crate::config::Settings;
-use crate::serve::ServeError;
+use crate::errors::CliError;
 use crate::{database, master_key};
 
-pub(crate) async fn open_database(settings: &Settings) -> Result<latchkey_core::Db, ServeError> {
+pub(crate) async fn open_database(settings: &Settings) -> Result<latchkey_core::Db, CliError> {
     let db = database::connect(&settings.database_url, settings.database_max_connections).await?;
     database::migrate(&db, &settings.database_url).await?;
     Ok(db)
 }
 
-async fn key_store(settings: &Settings) -> Result<KeyStore, ServeError> {
+async fn key_store(settings: &Settings) -> Result<KeyStore, CliError> {
     let db = open_database(settings).await?;
     Ok(KeyStore::new(
         db.read().clone(),
@@ -24,7 +24,7 @@ async fn key_store(settings: &Settings) -> Result<KeyStore, ServeError> {
 }
 
 /// `latchkey migrate`.
-pub async fn migrate(settings: &Settings, json: bool) -> Result<(), ServeError> {
+pub async fn migrate(settings: &Settings, json: bool) -> Result<(), CliError> {
     open_database(settings).await?;
     if json {
         println!(
@@ -41,7 +41,7 @@ pub async fn migrate(settings: &Settings, json: bool) -> Result<(), ServeError> 
 }
 
 /// `latchkey keys list`.
-pub async fn keys_list(settings: &Settings, json: bool) -> Result<(), ServeError> {
+pub async fn keys_list(settings: &Settings, json: bool) -> Result<(), CliError> {
     // Listing reads no private key: it neither needs nor generates a master key.
     let db = open_database(settings).await?;
     let keys = latchkey_keys::list_keys(db.read(), &settings.key_policy, Utc::now()).await?;
@@ -56,7 +56,7 @@ pub async fn keys_list(settings: &Settings, json: bool) -> Result<(), ServeError
 }
 
 /// `latchkey keys rotate`: prints the keys the rotation created or moved.
-pub async fn keys_rotate(settings: &Settings, json: bool) -> Result<(), ServeError> {
+pub async fn keys_rotate(settings: &Settings, json: bool) -> Result<(), CliError> {
     let store = key_store(settings).await?;
     let now = Utc::now();
     let before = store.schedule(now).await?;
@@ -77,10 +77,10 @@ pub async fn keys_rotate(settings: &Settings, json: bool) -> Result<(), ServeErr
 /// `latchkey keys rotate-master`: seals every signing key, waiting mail and connection client
 /// secret under the new master key, with the previous one configured to open them. (Pending
 /// upstream sign-ins, sealed too, last ten minutes: they are left to expire.)
-pub async fn keys_rotate_master(settings: &Settings, json: bool) -> Result<(), ServeError> {
+pub async fn keys_rotate_master(settings: &Settings, json: bool) -> Result<(), CliError> {
     let master_key = master_key::resolve(&settings.master_key)?;
     if !master_key.has_previous() {
-        return Err(ServeError::Usage(
+        return Err(CliError::Usage(
             "set keys.master_key to the new master key and keys.previous_master_key to the one it replaces, then run this again".into(),
         ));
     }
@@ -95,7 +95,7 @@ pub async fn keys_rotate_master(settings: &Settings, json: bool) -> Result<(), S
     }
     let mails = latchkey_login::mail::reseal_waiting(&db, &master_key)
         .await
-        .map_err(|e| ServeError::Usage(format!("sealing the waiting mail: {e}")))?;
+        .map_err(|e| CliError::Usage(format!("sealing the waiting mail: {e}")))?;
     if !json {
         eprintln!("  {mails} mails done. Sealing the identity providers' client secrets…");
     }
@@ -117,10 +117,7 @@ pub async fn keys_rotate_master(settings: &Settings, json: bool) -> Result<(), S
 }
 
 /// A rotation changes which key signs every team's tokens, so each team's log records it.
-async fn record_rotation(
-    settings: &Settings,
-    now: chrono::DateTime<Utc>,
-) -> Result<(), ServeError> {
+async fn record_rotation(settings: &Settings, now: chrono::DateTime<Utc>) -> Result<(), CliError> {
     use latchkey_teams::entities::team;
     use sea_orm::{EntityTrait, QuerySelect};
     let db = open_database(settings).await?;
@@ -130,7 +127,7 @@ async fn record_rotation(
         .into_tuple::<String>()
         .all(db.read())
         .await
-        .map_err(|e| ServeError::Usage(format!("writing the audit log: {e}")))?
+        .map_err(|e| CliError::Usage(format!("writing the audit log: {e}")))?
         .into_iter()
         .map(latchkey_core::TeamId::from)
         .collect();
@@ -147,7 +144,7 @@ async fn record_rotation(
         now,
     )
     .await
-    .map_err(|e| ServeError::Usage(format!("writing the audit log: {e}")))
+    .map_err(|e| CliError::Usage(format!("writing the audit log: {e}")))
 }
 
 #[derive(Serialize)]
@@ -207,7 +204,7 @@ fn print_keys(keys: &[ScheduledKey], json: bool) {
 
 /// `latchkey probe`: GET /readyz on this configuration's `listen` address (an unspecified
 /// address, 0.0.0.0 or ::, is asked on loopback).
-pub async fn probe(settings: &Settings) -> Result<(), ServeError> {
+pub async fn probe(settings: &Settings) -> Result<(), CliError> {
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
 
@@ -222,18 +219,18 @@ pub async fn probe(settings: &Settings) -> Result<(), ServeError> {
     let client = Client::builder(TokioExecutor::new()).build_http::<axum::body::Body>();
     let request = axum::http::Request::get(&uri)
         .body(axum::body::Body::empty())
-        .map_err(|e| ServeError::Usage(format!("{uri}: {e}")))?;
+        .map_err(|e| CliError::Usage(format!("{uri}: {e}")))?;
     match tokio::time::timeout(std::time::Duration::from_secs(5), client.request(request)).await {
         Ok(Ok(response)) if response.status().is_success() => {
             println!("ready: {uri} answered {}", response.status());
             Ok(())
         }
-        Ok(Ok(response)) => Err(ServeError::Usage(format!(
+        Ok(Ok(response)) => Err(CliError::Usage(format!(
             "not ready: {uri} answered {}",
             response.status()
         ))),
-        Ok(Err(error)) => Err(ServeError::Usage(format!("not ready: {uri}: {error}"))),
-        Err(_) => Err(ServeError::Usage(format!(
+        Ok(Err(error)) => Err(CliError::Usage(format!("not ready: {uri}: {error}"))),
+        Err(_) => Err(CliError::Usage(format!(
             "not ready: {uri} did not answer within 5 s"
         ))),
     }

@@ -7,13 +7,13 @@ use latchkey_teams::Actor;
 use crate::cli::ConnectionCommand;
 use crate::commands::open_database;
 use crate::config::Settings;
+use crate::errors::CliError;
 use crate::master_key;
-use crate::serve::ServeError;
 
 /// The operator's view of connections, with what they need to reach providers and DNS.
-pub async fn connections(settings: &Settings) -> Result<Connections, ServeError> {
+pub async fn connections(settings: &Settings) -> Result<Connections, CliError> {
     let upstream = Upstream::new(settings.allow_private_networks, settings.upstream_timeout)
-        .map_err(|e| ServeError::Usage(format!("building the HTTP client: {e}")))?;
+        .map_err(|e| CliError::Usage(format!("building the HTTP client: {e}")))?;
     let dns = TxtLookup::new(settings.dns_server);
     Ok(Connections::new(
         open_database(settings).await?,
@@ -28,14 +28,14 @@ pub async fn run(
     settings: &Settings,
     command: ConnectionCommand,
     json: bool,
-) -> Result<(), ServeError> {
+) -> Result<(), CliError> {
     let connections = connections(settings).await?;
     let operator = Actor::operator();
     match command {
         ConnectionCommand::Add(args) => {
             let path = &args.client_secret_file;
             let secret = std::fs::read_to_string(path).map_err(|e| {
-                ServeError::Usage(format!("--client-secret-file {}: {e}", path.display()))
+                CliError::Usage(format!("--client-secret-file {}: {e}", path.display()))
             })?;
             let new = NewConnection {
                 client_secret: secret,

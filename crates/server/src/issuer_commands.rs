@@ -9,21 +9,17 @@ use latchkey_teams::Actor;
 use crate::cli::IssuerCommand;
 use crate::commands::open_database;
 use crate::config::Settings;
-use crate::serve::ServeError;
+use crate::errors::CliError;
 
-pub async fn run(
-    settings: &Settings,
-    command: IssuerCommand,
-    json: bool,
-) -> Result<(), ServeError> {
+pub async fn run(settings: &Settings, command: IssuerCommand, json: bool) -> Result<(), CliError> {
     let jwks = RemoteJwks::new(Clock::system(), settings.allow_private_networks)
-        .map_err(|e| ServeError::Usage(format!("building the key fetcher: {e}")))?;
+        .map_err(|e| CliError::Usage(format!("building the key fetcher: {e}")))?;
     let issuers = TrustedIssuers::new(open_database(settings).await?, jwks);
     match command {
         IssuerCommand::Add(args) => {
             let read = |flag: &str, path: &std::path::Path| {
                 std::fs::read_to_string(path)
-                    .map_err(|e| ServeError::Usage(format!("{flag} {}: {e}", path.display())))
+                    .map_err(|e| CliError::Usage(format!("{flag} {}: {e}", path.display())))
             };
             let jwks = match &args.jwks_file {
                 Some(path) => Some(read("--jwks-file", path)?),

@@ -4,7 +4,8 @@ use clap::Parser;
 use latchkey_server::cli::{
     Cli, ClientCommand, Command, JoinLinkCommand, KeysCommand, TeamCommand, UserCommand,
 };
-use latchkey_server::config::Config;
+use latchkey_server::config::{Config, Settings};
+use latchkey_server::errors::{CliError, StartError};
 use latchkey_server::{
     client_commands, commands, connection_commands, issuer_commands, resource_commands,
     saml_commands, serve, team_commands, telemetry, user_commands,
@@ -33,47 +34,10 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve => {
-                let stop = serve::shutdown_signal();
-                serve::start(&settings).await?.serve_until(stop).await
-            }
-            Command::Migrate => commands::migrate(&settings, cli.json).await,
-            Command::Probe => commands::probe(&settings).await,
-            Command::Keys(KeysCommand::List) => commands::keys_list(&settings, cli.json).await,
-            Command::Keys(KeysCommand::Rotate) => commands::keys_rotate(&settings, cli.json).await,
-            Command::Keys(KeysCommand::RotateMaster) => {
-                commands::keys_rotate_master(&settings, cli.json).await
-            }
-            Command::Client(ClientCommand::Create(args)) => {
-                client_commands::create(&settings, *args, cli.json).await
-            }
-            Command::Client(ClientCommand::List) => {
-                client_commands::list(&settings, cli.json).await
-            }
-            Command::Client(ClientCommand::Delete { client_id }) => {
-                client_commands::delete(&settings, &client_id, cli.json).await
-            }
-            Command::Team(TeamCommand::Create { name, admin }) => {
-                team_commands::create(&settings, &name, &admin, cli.json).await
-            }
-            Command::Team(TeamCommand::Members { team }) => {
-                team_commands::members(&settings, &team, cli.json).await
-            }
-            Command::JoinLink(JoinLinkCommand::Create(args)) => {
-                team_commands::create_join_link(&settings, args, cli.json).await
-            }
-            Command::Audit(args) => team_commands::audit(&settings, args, cli.json).await,
-            Command::Issuer(command) => issuer_commands::run(&settings, command, cli.json).await,
-            Command::Connection(command) => {
-                connection_commands::run(&settings, command, cli.json).await
-            }
-            Command::User(UserCommand::SetName { email, name }) => {
-                user_commands::set_name(&settings, &email, &name, cli.json).await
-            }
-            Command::Resource(command) => {
-                resource_commands::run(&settings, command, cli.json).await
-            }
-            Command::SamlSp(command) => saml_commands::run(&settings, command, cli.json).await,
+            Command::Serve => serve(&settings).await.map_err(|e| e.to_string()),
+            command => run(command, &settings, cli.json)
+                .await
+                .map_err(|e| e.to_string()),
         }
     });
     match result {
@@ -82,5 +46,49 @@ fn main() -> ExitCode {
             eprintln!("latchkey: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+async fn serve(settings: &Settings) -> Result<(), StartError> {
+    let stop = serve::shutdown_signal();
+    serve::start(settings).await?.serve_until(stop).await
+}
+
+/// A one-shot command.
+async fn run(command: Command, settings: &Settings, json: bool) -> Result<(), CliError> {
+    match command {
+        // Not a one-shot command: `main` serves.
+        Command::Serve => Ok(()),
+        Command::Migrate => commands::migrate(settings, json).await,
+        Command::Probe => commands::probe(settings).await,
+        Command::Keys(KeysCommand::List) => commands::keys_list(settings, json).await,
+        Command::Keys(KeysCommand::Rotate) => commands::keys_rotate(settings, json).await,
+        Command::Keys(KeysCommand::RotateMaster) => {
+            commands::keys_rotate_master(settings, json).await
+        }
+        Command::Client(ClientCommand::Create(args)) => {
+            client_commands::create(settings, *args, json).await
+        }
+        Command::Client(ClientCommand::List) => client_commands::list(settings, json).await,
+        Command::Client(ClientCommand::Delete { client_id }) => {
+            client_commands::delete(settings, &client_id, json).await
+        }
+        Command::Team(TeamCommand::Create { name, admin }) => {
+            team_commands::create(settings, &name, &admin, json).await
+        }
+        Command::Team(TeamCommand::Members { team }) => {
+            team_commands::members(settings, &team, json).await
+        }
+        Command::JoinLink(JoinLinkCommand::Create(args)) => {
+            team_commands::create_join_link(settings, args, json).await
+        }
+        Command::Audit(args) => team_commands::audit(settings, args, json).await,
+        Command::Issuer(command) => issuer_commands::run(settings, command, json).await,
+        Command::Connection(command) => connection_commands::run(settings, command, json).await,
+        Command::User(UserCommand::SetName { email, name }) => {
+            user_commands::set_name(settings, &email, &name, json).await
+        }
+        Command::Resource(command) => resource_commands::run(settings, command, json).await,
+        Command::SamlSp(command) => saml_commands::run(settings, command, json).await,
     }
 }

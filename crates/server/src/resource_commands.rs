@@ -6,13 +6,13 @@ use latchkey_oidc::{NewResourceServer, ResourceServers};
 use crate::cli::ResourceCommand;
 use crate::commands::open_database;
 use crate::config::Settings;
-use crate::serve::ServeError;
+use crate::errors::CliError;
 
 pub async fn run(
     settings: &Settings,
     command: ResourceCommand,
     json: bool,
-) -> Result<(), ServeError> {
+) -> Result<(), CliError> {
     let resources = ResourceServers::new(open_database(settings).await?);
     match command {
         ResourceCommand::Add {

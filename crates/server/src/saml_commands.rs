@@ -12,13 +12,9 @@ use latchkey_teams::Actor;
 use crate::cli::{SamlSpAddArgs, SamlSpCommand, SamlSpUpdateArgs};
 use crate::commands::open_database;
 use crate::config::Settings;
-use crate::serve::ServeError;
+use crate::errors::CliError;
 
-pub async fn run(
-    settings: &Settings,
-    command: SamlSpCommand,
-    json: bool,
-) -> Result<(), ServeError> {
+pub async fn run(settings: &Settings, command: SamlSpCommand, json: bool) -> Result<(), CliError> {
     let registry = ServiceProviders::new(open_database(settings).await?, settings.issuer.clone());
     let operator = Actor::operator();
     match command {
@@ -100,8 +96,8 @@ fn print_line(sp: &ServiceProvider) {
 async fn service_provider_change(
     args: SamlSpUpdateArgs,
     json: bool,
-) -> Result<ServiceProviderChange, ServeError> {
-    let usage = ServeError::Usage;
+) -> Result<ServiceProviderChange, CliError> {
+    let usage = CliError::Usage;
     let metadata = read_metadata(
         &args.settings.metadata_file,
         &args.settings.metadata_url,
@@ -112,7 +108,7 @@ async fn service_provider_change(
     let metadata = metadata.unwrap_or_default();
     // A certificate: the file given, none when told, or the metadata's when it was read.
     let cert = |path: &Option<PathBuf>, flag: &str, none: bool, read: Option<String>| {
-        Ok::<_, ServeError>(match read_pem(path, flag)? {
+        Ok::<_, CliError>(match read_pem(path, flag)? {
             Some(pem) => Some(Some(pem)),
             None if none => Some(None),
             None => from_metadata.then_some(read),
@@ -171,12 +167,11 @@ async fn read_metadata(
     file: &Option<PathBuf>,
     url: &Option<String>,
     json: bool,
-) -> Result<Option<SpMetadata>, ServeError> {
+) -> Result<Option<SpMetadata>, CliError> {
     Ok(match (file, url) {
         (Some(path), _) => {
-            let xml = std::fs::read_to_string(path).map_err(|e| {
-                ServeError::Usage(format!("--metadata-file {}: {e}", path.display()))
-            })?;
+            let xml = std::fs::read_to_string(path)
+                .map_err(|e| CliError::Usage(format!("--metadata-file {}: {e}", path.display())))?;
             Some(SpMetadata::parse(&xml)?)
         }
         (None, Some(url)) => {
@@ -189,16 +184,16 @@ async fn read_metadata(
     })
 }
 
-fn read_pem(path: &Option<PathBuf>, flag: &str) -> Result<Option<String>, ServeError> {
+fn read_pem(path: &Option<PathBuf>, flag: &str) -> Result<Option<String>, CliError> {
     path.as_ref()
         .map(|p| {
             std::fs::read_to_string(p)
-                .map_err(|e| ServeError::Usage(format!("{flag} {}: {e}", p.display())))
+                .map_err(|e| CliError::Usage(format!("{flag} {}: {e}", p.display())))
         })
         .transpose()
 }
 
-fn parse_attributes(pairs: &[String]) -> Result<Vec<(String, latchkey_saml::Claim)>, ServeError> {
+fn parse_attributes(pairs: &[String]) -> Result<Vec<(String, latchkey_saml::Claim)>, CliError> {
     Ok(pairs
         .iter()
         .map(|pair| latchkey_saml::parse_attribute(pair))
@@ -209,8 +204,8 @@ fn parse_attributes(pairs: &[String]) -> Result<Vec<(String, latchkey_saml::Clai
 async fn new_service_provider(
     args: SamlSpAddArgs,
     json: bool,
-) -> Result<NewServiceProvider, ServeError> {
-    let usage = ServeError::Usage;
+) -> Result<NewServiceProvider, CliError> {
+    let usage = CliError::Usage;
     let metadata = read_metadata(
         &args.settings.metadata_file,
         &args.settings.metadata_url,
@@ -250,8 +245,8 @@ async fn new_service_provider(
     })
 }
 
-async fn fetch_metadata(url: &str) -> Result<String, ServeError> {
-    let failed = |e: String| ServeError::Usage(format!("--metadata-url {url}: {e}"));
+async fn fetch_metadata(url: &str) -> Result<String, CliError> {
+    let failed = |e: String| CliError::Usage(format!("--metadata-url {url}: {e}"));
     // What it says is trusted (the certificates): it comes over TLS, or from this machine.
     let parsed = url::Url::parse(url).map_err(|e| failed(e.to_string()))?;
     let local = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));

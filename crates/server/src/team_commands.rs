@@ -12,9 +12,9 @@ use crate::cli::{AuditArgs, JoinLinkCreateArgs};
 use crate::commands::open_database;
 use crate::config::Settings;
 use crate::duration::Ttl;
-use crate::serve::ServeError;
+use crate::errors::CliError;
 
-async fn teams(settings: &Settings) -> Result<Teams, ServeError> {
+async fn teams(settings: &Settings) -> Result<Teams, CliError> {
     Ok(Teams::new(
         open_database(settings).await?,
         settings.join_link_max_ttl,
@@ -29,18 +29,18 @@ fn print_json(value: &impl serde::Serialize) {
 }
 
 /// What a refused team command should say.
-fn explain(team: &TeamId, error: TeamError) -> ServeError {
+fn explain(team: &TeamId, error: TeamError) -> CliError {
     match error {
-        TeamError::NotFound => ServeError::Usage(format!(
+        TeamError::NotFound => CliError::Usage(format!(
             "there is no team {team:?}: use the team_id that `latchkey team create` printed"
         )),
-        other => ServeError::Usage(other.to_string()),
+        other => CliError::Usage(other.to_string()),
     }
 }
 
-fn email(raw: &str, flag: &str) -> Result<Email, ServeError> {
+fn email(raw: &str, flag: &str) -> Result<Email, CliError> {
     Email::parse(raw)
-        .map_err(|_| ServeError::Usage(format!("{flag} {raw:?} is not an email address")))
+        .map_err(|_| CliError::Usage(format!("{flag} {raw:?} is not an email address")))
 }
 
 /// `latchkey team create --name NAME --admin EMAIL`.
@@ -49,14 +49,14 @@ pub async fn create(
     name: &str,
     admin: &str,
     json: bool,
-) -> Result<(), ServeError> {
-    let name = TeamName::parse(name).map_err(|e| ServeError::Usage(format!("--name: {e}")))?;
+) -> Result<(), CliError> {
+    let name = TeamName::parse(name).map_err(|e| CliError::Usage(format!("--name: {e}")))?;
     let admin = email(admin, "--admin")?;
     let team = teams(settings)
         .await?
         .create(&name, admin.as_str(), &Actor::operator(), Utc::now())
         .await
-        .map_err(|e| ServeError::Usage(e.to_string()))?;
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     if json {
         print_json(&json!({
             "team_id": team.id,
@@ -76,7 +76,7 @@ pub async fn create(
 }
 
 /// `latchkey team members --team TEAM`.
-pub async fn members(settings: &Settings, team: &TeamId, json: bool) -> Result<(), ServeError> {
+pub async fn members(settings: &Settings, team: &TeamId, json: bool) -> Result<(), CliError> {
     let members = teams(settings)
         .await?
         .members(team, &Actor::operator())
@@ -103,7 +103,7 @@ pub async fn create_join_link(
     settings: &Settings,
     args: JoinLinkCreateArgs,
     json: bool,
-) -> Result<(), ServeError> {
+) -> Result<(), CliError> {
     let ttl = args
         .ttl
         .map_or(settings.join_link_max_ttl, Ttl::as_time_delta);
@@ -119,13 +119,13 @@ pub async fn create_join_link(
         .iter()
         .find(|m| !m.unclaimed && m.email == creator.as_str())
     else {
-        return Err(ServeError::Usage(format!(
+        return Err(CliError::Usage(format!(
             "--created-by {creator} is not a member of team {}",
             args.team
         )));
     };
     if admin.role != Role::Administrator {
-        return Err(ServeError::Usage(format!(
+        return Err(CliError::Usage(format!(
             "--created-by {creator} is not an administrator of team {}: only administrators create join links",
             args.team
         )));
@@ -173,7 +173,7 @@ pub async fn create_join_link(
 }
 
 /// `latchkey audit --team TEAM`: newest first.
-pub async fn audit(settings: &Settings, args: AuditArgs, json: bool) -> Result<(), ServeError> {
+pub async fn audit(settings: &Settings, args: AuditArgs, json: bool) -> Result<(), CliError> {
     let filter = AuditFilter {
         action: args.action,
         person: args.person,
@@ -188,7 +188,7 @@ pub async fn audit(settings: &Settings, args: AuditArgs, json: bool) -> Result<(
             .map_err(|e| explain(team, e))?,
         None => AuditLog::list(open_database(settings).await?.read(), None, &filter)
             .await
-            .map_err(|e| ServeError::Usage(format!("reading the audit log: {e}")))?,
+            .map_err(|e| CliError::Usage(format!("reading the audit log: {e}")))?,
     };
     if json {
         print_json(&events);
@@ -214,7 +214,7 @@ pub async fn record_client_event(
     action: &str,
     client_id: &str,
     name: &str,
-) -> Result<(), ServeError> {
+) -> Result<(), CliError> {
     AuditLog::record(
         db,
         team,
@@ -225,5 +225,5 @@ pub async fn record_client_event(
         Utc::now(),
     )
     .await
-    .map_err(|e| ServeError::Usage(format!("writing the audit log: {e}")))
+    .map_err(|e| CliError::Usage(format!("writing the audit log: {e}")))
 }

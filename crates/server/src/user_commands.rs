@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::commands::open_database;
 use crate::config::Settings;
-use crate::serve::ServeError;
+use crate::errors::CliError;
 
 /// `latchkey user set-name --email EMAIL --name NAME`. From then on an integration's name
 /// claim no longer changes it.
@@ -17,22 +17,22 @@ pub async fn set_name(
     email: &str,
     name: &str,
     json: bool,
-) -> Result<(), ServeError> {
+) -> Result<(), CliError> {
     let email = Email::parse(email)
-        .map_err(|_| ServeError::Usage(format!("--email {email:?} is not an email address")))?;
+        .map_err(|_| CliError::Usage(format!("--email {email:?} is not an email address")))?;
     let name = PersonName::parse(name).ok_or_else(|| {
-        ServeError::Usage("--name must be 1 to 200 characters, without control characters".into())
+        CliError::Usage("--name must be 1 to 200 characters, without control characters".into())
     })?;
     let db = open_database(settings).await?;
     let account = user::Entity::find()
         .filter(user::Column::Email.eq(email.as_str()))
         .one(db.read())
         .await
-        .map_err(|e| ServeError::Usage(e.to_string()))?
-        .ok_or_else(|| ServeError::Usage(format!("there is no account for {email}")))?;
+        .map_err(|e| CliError::Usage(e.to_string()))?
+        .ok_or_else(|| CliError::Usage(format!("there is no account for {email}")))?;
     latchkey_teams::set_name(&*db.write().await, &account.id, &name, Utc::now())
         .await
-        .map_err(|e| ServeError::Usage(e.to_string()))?;
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     if json {
         println!(
             "{}",

@@ -27,9 +27,6 @@ mod saml;
 mod security_headers;
 mod team;
 
-#[cfg(test)]
-mod router_tests;
-
 use axum::Router;
 use axum::http::HeaderName;
 use axum::routing::get;

@@ -5,6 +5,8 @@
 
 pub(crate) mod assertions;
 mod browser;
+#[cfg(test)]
+mod cap_tests;
 pub(crate) mod issuer_cache;
 pub(crate) mod members;
 mod settings;

@@ -13,20 +13,20 @@ use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, Response, StatusCode, header};
 use chrono::TimeDelta;
 use latchkey_core::{Clock, Db, Issuer};
+use latchkey_idp::AppState;
 use latchkey_keys::{KeyPolicy, KeyStore, MasterKey};
-use latchkey_login::LoginSettings;
 use latchkey_login::mail::{MailSettings, MailTransport, Outbox};
 use latchkey_migrations::{Migrator, MigratorTrait};
-use latchkey_oidc::TokenSettings;
 use sea_orm::{ConnectOptions, Database};
 use tower::ServiceExt;
 
-use crate::{AppConfig, AppState};
+use crate::app::{self, Ground};
+use crate::config::{Config, Settings};
 
 /// A provider on a fresh database, answering as `issuer`.
 async fn provider(issuer: &str) -> (Router, tempfile::TempDir) {
     let (state, outbox) = state(issuer).await;
-    (crate::web::router(state), outbox)
+    (latchkey_idp::web::router(state), outbox)
 }
 
 /// The provider's state on a fresh database, for tests of what lies behind the routes.
@@ -37,8 +37,13 @@ async fn state(issuer: &str) -> (AppState, tempfile::TempDir) {
 /// The same, with some settings changed.
 async fn state_with(
     issuer: &str,
-    adjust: impl FnOnce(&mut AppConfig),
+    adjust: impl FnOnce(&mut Settings),
 ) -> (AppState, tempfile::TempDir) {
+    let mut settings = Config::default().check().expect("the defaults are valid");
+    settings.issuer = Issuer::parse(issuer).expect("issuer");
+    settings.rate_limit_per_ip = 600;
+    settings.jwks_cache = crate::duration::Ttl::from_secs(90);
+    adjust(&mut settings);
     // One connection: every connection to `sqlite::memory:` is a database of its own.
     let mut options = ConnectOptions::new("sqlite::memory:");
     options.max_connections(1).sqlx_logging(false);
@@ -61,40 +66,14 @@ async fn state_with(
         from: "Latchkey <no-reply@example.test>".parse().expect("sender"),
         transport: MailTransport::new("", outbox_dir.path().to_owned()).expect("file transport"),
     };
-    let mut config = AppConfig {
-        issuer: Issuer::parse(issuer).expect("issuer"),
+    let ground = Ground {
         db: db.clone(),
         keys: Arc::new(ArcSwap::from_pointee(ring)),
-        jwks_max_age: std::time::Duration::from_secs(90),
-        metrics: crate::telemetry::metrics_handle(),
         outbox: Outbox::new(db, master_key.clone(), mail, clock.clone()),
-        login: LoginSettings {
-            magic_link_ttl: TimeDelta::minutes(10),
-            rate_limit_per_address: 5,
-            rate_limit_window: TimeDelta::hours(1),
-            session_idle_ttl: TimeDelta::days(1),
-            session_max_ttl: TimeDelta::days(7),
-        },
-        tokens: TokenSettings {
-            access_token_ttl: TimeDelta::minutes(10),
-            id_token_ttl: TimeDelta::minutes(10),
-            code_ttl: TimeDelta::minutes(1),
-            refresh_idle_ttl: TimeDelta::days(1),
-            refresh_max_ttl: TimeDelta::days(30),
-            request_ttl: TimeDelta::minutes(30),
-        },
         master_key,
-        rate_limit_per_ip: 600,
-        trusted_proxies: crate::web::TrustedProxies::default(),
-        metrics_token: None,
-        join_link_max_ttl: TimeDelta::hours(72),
         clock,
-        allow_private_networks: false,
-        dns_server: None,
-        upstream_timeout: std::time::Duration::from_secs(10),
     };
-    adjust(&mut config);
-    let state = AppState::new(config).expect("state");
+    let state = app::build(&settings, ground).expect("state");
     (state, outbox_dir)
 }
 
@@ -391,45 +370,6 @@ async fn a_join_links_token_never_reaches_the_log() {
 }
 
 #[tokio::test]
-async fn a_team_trusts_at_most_twenty_issuers() {
-    use latchkey_oidc::federation::{IssuerError, MAX_ISSUERS_PER_TEAM, NewIssuer, TrustedIssuers};
-    use latchkey_teams::{Actor, TeamName};
-
-    let (state, _outbox) = state("http://127.0.0.1:8080").await;
-    let now = state.now();
-    let operator = Actor::operator();
-    let team = state
-        .teams
-        .create(
-            &TeamName::parse("Acme").expect("name"),
-            "ada@acme.test",
-            &operator,
-            now,
-        )
-        .await
-        .expect("team")
-        .id;
-    // RFC 7517 appendix A.1's public key.
-    let jwks = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","use":"sig","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
-    let issuers = TrustedIssuers::new(
-        state.db.clone(),
-        state.provider.authenticator().jwks().clone(),
-    );
-    let new = |n: u64| NewIssuer {
-        jwks: Some(jwks.to_owned()),
-        ..NewIssuer::new(team.clone(), format!("https://integration-{n}.example"))
-    };
-    for n in 0..MAX_ISSUERS_PER_TEAM {
-        issuers
-            .add(new(n), &operator, now)
-            .await
-            .expect("within the cap");
-    }
-    let refused = issuers.add(new(MAX_ISSUERS_PER_TEAM), &operator, now).await;
-    assert!(matches!(refused, Err(IssuerError::TooMany)), "{refused:?}");
-}
-
-#[tokio::test]
 async fn metrics_are_for_this_machine_or_the_bearer_of_the_token() {
     let local = |token: Option<&str>| {
         let mut request = Request::get("/metrics")
@@ -463,7 +403,7 @@ async fn metrics_are_for_this_machine_or_the_bearer_of_the_token() {
         c.metrics_token = Some(token.into())
     })
     .await;
-    let app = crate::web::router(state);
+    let app = latchkey_idp::web::router(state);
     let bearer = |t: &str| {
         Request::get("/metrics")
             .header(header::AUTHORIZATION, format!("Bearer {t}"))
