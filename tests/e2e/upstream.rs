@@ -227,7 +227,7 @@ pub(crate) async fn add_connection(
     );
     let added: Value = serde_json::from_str(&stdout(&output)).expect("one JSON value");
     // The redirect URI under the provider's own issuer (the CLI here names it by address).
-    let redirect = latchkey_oidc::upstream::redirect_uri(
+    let redirect = latchkey_connections::redirect_uri(
         app.running.state.issuer(),
         added["connection_id"].as_str().expect("connection_id"),
     );

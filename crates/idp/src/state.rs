@@ -8,10 +8,10 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use crate::pages::Pages;
 use crate::web::client_address::TrustedProxies;
 use crate::web::cookies::CookiePolicy;
+use latchkey_connections::Connections;
 use latchkey_core::{Clock, Db, Issuer, SharedKeyRing};
 use latchkey_login::{Login, LoginSettings};
 use latchkey_oidc::Provider;
-use latchkey_oidc::upstream::Connections;
 use latchkey_teams::Teams;
 
 /// Everything a handler needs. axum clones the state for every request, so it is one `Arc`.

@@ -19,7 +19,6 @@ mod membership;
 mod mint;
 pub mod pkce;
 mod provider;
-pub mod public_address;
 pub mod redirect;
 mod registration;
 pub mod remote_jwks;
@@ -30,7 +29,6 @@ pub mod scope;
 mod sweep;
 pub mod token_request;
 pub mod tokens;
-pub mod upstream;
 mod verified_tokens;
 
 #[cfg(test)]

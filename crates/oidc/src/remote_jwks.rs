@@ -9,11 +9,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use latchkey_core::Clock;
-
-use crate::public_address::is_public;
+use latchkey_egress::Egress;
 
 use jsonwebtoken::jwk::{Jwk, JwkSet};
-use url::{Host, Url};
 
 /// Kept this long when the publisher does not say.
 const DEFAULT_MAX_AGE: Duration = Duration::from_secs(300);
@@ -41,22 +39,7 @@ pub enum JwksError {
     KidRequired,
 }
 
-/// Whether a JWKS may be fetched from this URL: https, or http on a loopback address.
-pub fn acceptable_url(raw: &str) -> bool {
-    let Ok(url) = Url::parse(raw) else {
-        return false;
-    };
-    match url.scheme() {
-        "https" => url.host().is_some(),
-        "http" => match url.host() {
-            Some(Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(Host::Domain(d)) => d == "localhost",
-            None => false,
-        },
-        _ => false,
-    }
-}
+pub use latchkey_egress::acceptable_url;
 
 /// Picks the key a JWT names from a set.
 pub fn select(set: &JwkSet, kid: Option<&str>) -> Result<Jwk, JwksError> {
@@ -84,13 +67,12 @@ struct Cached {
 /// A cache of remote key sets, shared by every request.
 #[derive(Clone)]
 pub struct RemoteJwks {
-    http: reqwest::Client,
+    /// `federation.allow_private_networks` decides what it reaches.
+    egress: Egress,
     cache: Arc<Mutex<HashMap<String, Cached>>>,
     /// One fetch per URL at a time; the others wait for it and read what it stored.
     fetching: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     clock: Clock,
-    /// `federation.allow_private_networks`: fetch from inside addresses and over http.
-    allow_private_networks: bool,
 }
 
 impl RemoteJwks {
@@ -98,35 +80,11 @@ impl RemoteJwks {
     /// client without them (redirects followed, no timeout).
     pub fn new(clock: Clock, allow_private_networks: bool) -> Result<Self, reqwest::Error> {
         Ok(Self {
-            http: crate::public_address::guarded_client(FETCH_TIMEOUT, allow_private_networks)?,
+            egress: Egress::new(FETCH_TIMEOUT, allow_private_networks)?,
             cache: Arc::default(),
             fetching: Arc::default(),
             clock,
-            allow_private_networks,
         })
-    }
-
-    /// Whether `url` may be fetched under this provider's policy: https to a public host,
-    /// unless private networks are allowed. A name is checked again on the addresses it
-    /// resolves to, when connecting.
-    fn may_fetch(&self, url: &str) -> Result<(), String> {
-        if self.allow_private_networks {
-            return if acceptable_url(url) {
-                Ok(())
-            } else {
-                Err("only https URLs (or http on a loopback address) are fetched".into())
-            };
-        }
-        let parsed = Url::parse(url).map_err(|e| e.to_string())?;
-        if parsed.scheme() != "https" {
-            return Err("only https URLs are fetched".into());
-        }
-        match parsed.host() {
-            Some(Host::Ipv4(ip)) if !is_public(ip.into()) => Err(format!("{ip} is not public")),
-            Some(Host::Ipv6(ip)) if !is_public(ip.into()) => Err(format!("{ip} is not public")),
-            Some(_) => Ok(()),
-            None => Err("no host".into()),
-        }
     }
 
     /// The key `kid` from the set at `url`.
@@ -255,9 +213,10 @@ impl RemoteJwks {
             tracing::warn!(%url, %reason, "fetching a JWKS failed");
             JwksError::Unreachable
         };
-        self.may_fetch(url).map_err(failed)?;
+        self.egress.may_reach(url).map_err(failed)?;
         let response = self
-            .http
+            .egress
+            .http()
             .get(url)
             .header(
                 reqwest::header::ACCEPT,
@@ -273,21 +232,9 @@ impl RemoteJwks {
         let fresh_for = max_age(response.headers())
             .unwrap_or(DEFAULT_MAX_AGE)
             .max(SHORTEST_MAX_AGE);
-        let too_large = || failed(format!("larger than {LARGEST_JWKS} bytes"));
-        if response
-            .content_length()
-            .is_some_and(|len| len > LARGEST_JWKS as u64)
-        {
-            return Err(too_large());
-        }
-        let mut response = response;
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| failed(e.to_string()))? {
-            if body.len() + chunk.len() > LARGEST_JWKS {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = Egress::read(response, LARGEST_JWKS)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
         let set: JwkSet =
             serde_json::from_slice(&body).map_err(|_| JwksError::Invalid(url.to_owned()))?;
         let set = Arc::new(set);

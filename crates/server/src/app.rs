@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
+use latchkey_connections::{Connections, TxtLookup, Upstream};
 use latchkey_core::{Clock, Db, SharedKeyRing};
 use latchkey_idp::{AppState, Domain, WebSettings};
 use latchkey_keys::MasterKey;
 use latchkey_login::Login;
 use latchkey_login::mail::{MailTemplates, Outbox};
 use latchkey_oidc::remote_jwks::RemoteJwks;
-use latchkey_oidc::upstream::{Connections, TxtLookup, Upstream};
 use latchkey_oidc::{ClientAuthenticator, Clients, Provider};
 use latchkey_saml::{CurrentIdentityProvider, ServiceProviders, SignOns};
 use latchkey_teams::Teams;

@@ -1,7 +1,7 @@
 //! `latchkey connection add | list | remove | verify-domain`: a team's own identity providers.
 
 use chrono::Utc;
-use latchkey_oidc::upstream::{Connection, Connections, NewConnection, TxtLookup, Upstream};
+use latchkey_connections::{Connection, Connections, NewConnection, TxtLookup, Upstream};
 use latchkey_teams::Actor;
 
 use crate::cli::ConnectionCommand;

@@ -48,7 +48,7 @@ pub enum CliError {
     #[error("{0}")]
     Resource(#[from] latchkey_oidc::ResourceError),
     #[error("{0}")]
-    Connection(#[from] latchkey_oidc::upstream::ConnectionError),
+    Connection(#[from] latchkey_connections::ConnectionError),
     #[error("{0}")]
     Saml(#[from] latchkey_saml::SamlError),
 }

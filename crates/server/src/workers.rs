@@ -150,5 +150,6 @@ pub async fn sweep_expired(
 ) -> Result<u64, sea_orm::DbErr> {
     Ok(latchkey_login::sweep_expired(db, now, link_window).await?
         + latchkey_oidc::sweep_expired(db, now).await?
+        + latchkey_connections::sweep_expired(db, now).await?
         + latchkey_saml::sweep_expired(db, now).await?)
 }

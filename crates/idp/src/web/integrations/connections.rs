@@ -4,9 +4,9 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use latchkey_connections::{ConnectionError, NewConnection};
 use latchkey_core::{ConnectionId, TeamId};
 use latchkey_login::Requester;
-use latchkey_oidc::upstream::{ConnectionError, NewConnection};
 use latchkey_teams::TeamError;
 use serde::Deserialize;
 

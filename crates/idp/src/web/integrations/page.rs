@@ -15,9 +15,9 @@ use crate::web::csrf;
 use crate::web::error::PageError;
 use crate::web::extract::{CurrentUser, works_in};
 use crate::web::page::html;
+use latchkey_connections::Connection;
 use latchkey_core::urls;
 use latchkey_oidc::federation::{IssuerError, JWT_BEARER, TrustedIssuers};
-use latchkey_oidc::upstream::Connection;
 
 #[derive(Deserialize, Default)]
 pub(super) struct PageQuery {

@@ -6,9 +6,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
+use latchkey_connections::{Callback, SignInFailure};
 use latchkey_core::{ConnectionId, Email};
 use latchkey_login::{Requester, SignedIn};
-use latchkey_oidc::upstream::{Callback, SignInFailure};
 use serde::Deserialize;
 
 use crate::state::AppState;

@@ -1,20 +1,27 @@
 //! Connections: a team signs its people in through its own OpenID provider (Okta, Entra ID,
 //! Google Workspace…), as Keycloak's identity brokering and Auth0's enterprise connections do.
-//! `registry` keeps a team's connections and the domains they have proven; `sign_in` runs the
-//! authorization code flow with the provider and admits the person it names (`accounts`).
+//! `registry` keeps a team's connections, `domain_proof` the domains they have proven by
+//! DNS; `sign_in` runs the authorization code flow with the provider and admits the person it
+//! names (`accounts`). All of its outbound HTTP goes through `latchkey_egress`.
+//!
+//! This crate owns Latchkey as a relying party of a team's own provider: which connections a
+//! team has, which domains they prove, and who a provider's ID token admits. The OpenID
+//! provider (`latchkey_oidc`) knows nothing of it; the web layer starts and finishes a
+//! sign-in, and the server sweeps what it keeps.
 
 mod accounts;
 mod client;
+mod domain_proof;
 pub mod domains;
 pub mod entities;
+mod model;
 mod registry;
 mod sign_in;
 
 pub use client::{UPSTREAM_TIMEOUT, Upstream, UpstreamError};
 pub use domains::{DnsError, TxtLookup};
-pub use registry::{
-    Connection, ConnectionDomain, ConnectionError, Connections, NewConnection, Offered,
-};
+pub use model::{Connection, ConnectionDomain, ConnectionError, NewConnection, Offered};
+pub use registry::Connections;
 pub use sign_in::{Callback, SignInFailure, Started, UpstreamSignIn};
 
 /// Where a connection's provider sends people back: a redirect URI of its own for each
@@ -33,4 +40,13 @@ pub const MAX_DOMAINS: usize = 20;
 /// connection ends the team-bound sessions it opened.
 pub fn opened_by(connection_id: &str) -> String {
     format!("connection:{connection_id}")
+}
+
+/// Deletes the sign-ins sent to teams' providers that were never finished; how many went.
+pub async fn sweep_expired(
+    db: &latchkey_core::Db,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, sea_orm::DbErr> {
+    let column = entities::upstream_login::Column::ExpiresAt;
+    latchkey_core::sweep::delete_before(db, column, now).await
 }

@@ -1,8 +1,5 @@
-//! Which addresses the provider may fetch keys from. A team administrator (anyone who signs
-//! up) names a `jwks_uri`, so without this the provider would make requests for them into its
-//! own network: the cloud metadata service, a database's admin port. Only public unicast
-//! addresses are allowed, checked on the addresses DNS returns, which are the ones connected
-//! to; a setting (`federation.allow_private_networks`) lifts it for tests and closed networks.
+//! Which addresses are public: only those are connected to, checked on the addresses DNS
+//! returns (the ones connected to), unless private networks are allowed.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -76,27 +73,6 @@ impl PublicOnly {
     pub(crate) fn shared() -> Arc<Self> {
         Arc::new(Self)
     }
-}
-
-/// An HTTP client for fetching from places others name: no redirects, no proxy (it would
-/// connect on our behalf to addresses this process never checks), `timeout` for the whole
-/// request, and only public addresses unless `allow_private_networks`. Failing to build it is
-/// an error, not a fallback to a client without these limits.
-pub(crate) fn guarded_client(
-    timeout: std::time::Duration,
-    allow_private_networks: bool,
-) -> Result<reqwest::Client, reqwest::Error> {
-    let builder = reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy();
-    let builder = if allow_private_networks {
-        builder
-    } else {
-        builder.dns_resolver(PublicOnly::shared())
-    };
-    builder.build()
 }
 
 #[cfg(test)]

@@ -14,9 +14,9 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use serde_json::json;
 
-use super::entities::{connection, connection_link};
-use super::registry::domain_owner_in;
-use super::sign_in::SignInFailure;
+use crate::domain_proof::domain_owner_in;
+use crate::entities::{connection, connection_link};
+use crate::sign_in::SignInFailure;
 
 /// Who the verified ID token names.
 pub(crate) struct Person {

@@ -15,10 +15,9 @@ use openidconnect::{
     AsyncHttpClient, AuthType, ClientId, ClientSecret, EndpointMaybeSet, EndpointNotSet,
     EndpointSet, HttpClientError, HttpRequest, HttpResponse, IssuerUrl, RedirectUrl,
 };
-use url::{Host, Url};
+use url::Url;
 
-use crate::public_address::is_public;
-use crate::remote_jwks::acceptable_url;
+use latchkey_egress::Egress;
 
 /// How long one request upstream may take, connecting included.
 pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(10);
@@ -54,41 +53,26 @@ pub enum UpstreamError {
 /// The HTTP side of connections.
 #[derive(Clone)]
 pub struct Upstream {
-    http: reqwest::Client,
-    allow_private_networks: bool,
-    /// The longest a whole conversation with the provider may take (discovery and the code
-    /// exchange together), so a slow provider fails the sign-in rather than the route.
-    timeout: Duration,
+    /// Its timeout is the longest a whole conversation with the provider may take (discovery
+    /// and the code exchange together), so a slow provider fails the sign-in rather than the
+    /// route.
+    egress: Egress,
 }
 
 impl Upstream {
     pub fn new(allow_private_networks: bool, timeout: Duration) -> Result<Self, reqwest::Error> {
         Ok(Self {
-            http: crate::public_address::guarded_client(timeout, allow_private_networks)?,
-            allow_private_networks,
-            timeout,
+            egress: Egress::new(timeout, allow_private_networks)?,
         })
     }
 
     pub(crate) fn timeout(&self) -> Duration {
-        self.timeout
+        self.egress.timeout()
     }
 
     /// Whether `url` may be fetched, or sent a browser to, under this policy.
     pub fn may_reach(&self, url: &str) -> bool {
-        if self.allow_private_networks {
-            return acceptable_url(url);
-        }
-        let Ok(parsed) = Url::parse(url) else {
-            return false;
-        };
-        parsed.scheme() == "https"
-            && match parsed.host() {
-                Some(Host::Ipv4(ip)) => is_public(ip.into()),
-                Some(Host::Ipv6(ip)) => is_public(ip.into()),
-                Some(Host::Domain(name)) => !name.is_empty() && name != "localhost",
-                None => false,
-            }
+        self.egress.may_reach(url).is_ok()
     }
 
     /// The issuer as a URL this policy may fetch from.
@@ -166,8 +150,9 @@ impl Upstream {
                 "{url} is not a public https address"
             )));
         }
-        let mut response = self
-            .http
+        let response = self
+            .egress
+            .http()
             .execute(request.try_into().map_err(Box::new)?)
             .await
             .map_err(Box::new)?;
@@ -177,15 +162,9 @@ impl Upstream {
         for (name, value) in response.headers() {
             builder = builder.header(name, value);
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(Box::new)? {
-            if body.len() + chunk.len() > LONGEST_BODY {
-                return Err(HttpClientError::Other(format!(
-                    "{url} answered more than {LONGEST_BODY} bytes"
-                )));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = Egress::read(response, LONGEST_BODY)
+            .await
+            .map_err(|e| HttpClientError::Other(format!("{url}: {e}")))?;
         builder.body(body).map_err(HttpClientError::Http)
     }
 }
@@ -199,18 +178,7 @@ impl<'c> AsyncHttpClient<'c> for Upstream {
     }
 }
 
-/// An error and its causes in one line, for the log: reqwest's own message says little
-/// ("error sending request"); the cause says what (refused, timed out, certificate).
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub(crate) use latchkey_egress::error_chain;
 
 #[cfg(test)]
 mod tests {

@@ -16,10 +16,12 @@ use openidconnect::{
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use super::accounts::{self, Admitted};
-use super::client::{Upstream, error_chain};
-use super::entities::{connection, upstream_login};
-use super::registry::{ConnectionError, Connections, domain_and_parents};
+use crate::accounts::{self, Admitted};
+use crate::client::{Upstream, error_chain};
+use crate::domain_proof::domain_and_parents;
+use crate::entities::{connection, upstream_login};
+use crate::model::ConnectionError;
+use crate::registry::Connections;
 
 /// How long the provider has to send the person back.
 const PENDING_TTL: TimeDelta = TimeDelta::minutes(10);
@@ -252,7 +254,7 @@ impl Connections {
         let txn = self.db.transaction().await?;
         let admitted = accounts::admit(&txn, &row, &person, proven, from, now).await?;
         let team_id = TeamId::from(row.team_id.as_str());
-        let opened_by = super::opened_by(&row.id);
+        let opened_by = crate::opened_by(&row.id);
         let opening = Opening {
             team_id: Some(&team_id),
             // An identity of the team's alone works only in the team.
@@ -434,7 +436,7 @@ fn refused(error: &str, description: Option<&str>) -> SignInFailure {
     SignInFailure::Refused(code.to_owned())
 }
 
-fn unreachable(error: super::client::UpstreamError) -> SignInFailure {
+fn unreachable(error: crate::client::UpstreamError) -> SignInFailure {
     SignInFailure::Unreachable(error.to_string())
 }
 
