@@ -10,7 +10,7 @@ use sea_orm::{
 
 use super::entities::{grant, revoked_token};
 use super::provider::Provider;
-use super::resource::membership_revocation;
+use crate::revocations::membership_revocation;
 use latchkey_login::Sessions;
 use latchkey_teams::{Actor, TeamError, Teams};
 

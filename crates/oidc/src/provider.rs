@@ -12,6 +12,7 @@ use super::client_auth::ClientAuthenticator;
 use super::resource_servers::ResourceServers;
 use super::revocations::Revocations;
 use super::verified_tokens::VerifiedTokens;
+use crate::federation::Federation;
 use latchkey_core::{Db, Issuer, SharedKeyRing};
 
 /// Lifetimes of what the provider issues (`tokens.*`).
@@ -38,10 +39,8 @@ pub struct Provider {
     /// Seals authorization codes.
     pub(super) master_key: Arc<MasterKey>,
     pub(super) resources: ResourceServers,
-    /// Writes browser sign-ons in batches (SQLite only).
-    pub(super) sign_on_writer: Option<crate::federation::sign_on_batch::SignOnWriter>,
-    /// The trusted issuers of each `iss`, briefly cached.
-    pub(super) issuer_cache: crate::federation::issuer_cache::IssuerCache,
+    /// Inbound federation: tokens that the issuers teams trust sign.
+    pub(super) federation: Federation,
 }
 
 impl Provider {
@@ -58,8 +57,12 @@ impl Provider {
             revocations: Arc::new(Revocations::new(db.clone(), settings.access_token_ttl)),
             verified: Arc::default(),
             resources: ResourceServers::new(db.clone()),
-            sign_on_writer: crate::federation::sign_on_batch::SignOnWriter::start(&db),
-            issuer_cache: Default::default(),
+            federation: Federation::new(
+                db.clone(),
+                issuer.clone(),
+                authenticator.audiences().to_vec(),
+                authenticator.jwks().clone(),
+            ),
             db,
             keys,
             issuer,
@@ -73,9 +76,9 @@ impl Provider {
         &self.revocations
     }
 
-    /// Forgets what this replica cached of `iss`'s trusted issuers (one was added or removed).
-    pub fn forget_issuer(&self, iss: &str) {
-        self.issuer_cache.forget(iss);
+    /// Inbound federation: browser sign-on with an issuer's token, and the issuers' cache.
+    pub fn federation(&self) -> &Federation {
+        &self.federation
     }
 
     pub fn authenticator(&self) -> &ClientAuthenticator {

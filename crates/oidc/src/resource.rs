@@ -3,6 +3,7 @@
 //! issuer, audience and expiry check out, its `jti` was not revoked, and its grant (if any)
 //! still stands.
 
+use crate::revocations::membership_key;
 use latchkey_core::ClientId;
 use latchkey_core::GrantId;
 use std::sync::Arc;
@@ -306,22 +307,6 @@ impl Provider {
         tracing::info!(client = %client.id, jti = %verified.claims.jti, "access token revoked");
         Ok(())
     }
-}
-
-/// The revocation record that ends every token a person holds for a team: written when they
-/// are removed from it, and kept beside revoked token ids as long as an access token lives.
-pub(super) fn membership_key(claims: &AccessClaims) -> Option<String> {
-    claims
-        .team_id
-        .as_deref()
-        .map(|team| membership_revocation(team, &claims.sub))
-}
-
-pub(super) fn membership_revocation(team_id: &str, user_id: &str) -> String {
-    // Hashed to fit the column of token ids; 192 bits cannot collide by chance.
-    let mut key = latchkey_core::secret::sha256_hex(format!("{team_id}:{user_id}").as_bytes());
-    key.truncate(48);
-    format!("member:{key}")
 }
 
 fn inactive() -> Value {

@@ -12,7 +12,6 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::entities::{grant, revoked_token};
-use super::resource::membership_key;
 use super::tokens::AccessClaims;
 
 /// Revocation records of removed memberships start with this; access token ids never do.
@@ -152,4 +151,21 @@ impl Revocations {
         }
         Ok(())
     }
+}
+
+/// The revocation record that ends every token a person holds for a team: written when they
+/// are removed from it, and kept beside revoked token ids as long as an access token lives.
+pub(crate) fn membership_key(claims: &AccessClaims) -> Option<String> {
+    claims
+        .team_id
+        .as_deref()
+        .map(|team| membership_revocation(team, &claims.sub))
+}
+
+/// The revocation record of one person's membership of one team.
+pub(crate) fn membership_revocation(team_id: &str, user_id: &str) -> String {
+    // Hashed to fit the column of token ids; 192 bits cannot collide by chance.
+    let mut key = latchkey_core::secret::sha256_hex(format!("{team_id}:{user_id}").as_bytes());
+    key.truncate(48);
+    format!("member:{key}")
 }

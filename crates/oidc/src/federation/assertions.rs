@@ -4,45 +4,14 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use jsonwebtoken::jwk::Jwk;
-use latchkey_core::TeamId;
 
 use super::ALLOWED;
 use super::issuer_cache::Trust;
-use crate::assertion::{self, Refused, Rules, Unverified, Verified};
+use super::rejection::{Rejection, Trusting};
+use super::service::Federation;
+use crate::assertion::{self, Rules, Unverified, Verified};
 use crate::entities::trusted_issuer;
-use crate::error::OAuthError;
-use crate::provider::Provider;
 use crate::remote_jwks::{JwksError, select};
-
-/// Which issuers a token may come from.
-#[derive(Clone, Copy)]
-pub(crate) enum Trusting<'a> {
-    /// Those of one team (a client bound to it exchanges the token), with the `aud` values
-    /// its token endpoint answers to when the issuer names none.
-    Team(&'a TeamId),
-    /// Those of any team (a browser brings the token): the issuer decides the team, and the
-    /// token must be made out to Latchkey itself when the issuer names no audience.
-    AnyTeam,
-}
-
-/// Why a token was refused: a check that failed, in words for the integrator, or a failure of
-/// ours.
-pub(crate) enum Rejection {
-    Refused(String),
-    Internal(OAuthError),
-}
-
-impl From<Refused> for Rejection {
-    fn from(why: Refused) -> Self {
-        Self::Refused(why.0)
-    }
-}
-
-impl From<sea_orm::DbErr> for Rejection {
-    fn from(error: sea_orm::DbErr) -> Self {
-        Self::Internal(OAuthError::internal(error))
-    }
-}
 
 /// How a refusal for an unknown key begins.
 const NO_KEY: &str = "no key for this kid";
@@ -78,7 +47,7 @@ fn refused(why: impl Into<String>) -> Rejection {
     Rejection::Refused(why.into())
 }
 
-impl Provider {
+impl Federation {
     /// The token, verified against the issuer that signed it among those `trusting` allows.
     /// Several teams may trust one issuer: the one whose key and audience the token fits is
     /// the one, and a token that fits more than one is refused rather than guessed at.
@@ -179,7 +148,7 @@ impl Provider {
         let key = self.issuer_key(trust, unverified).await?;
         let audiences = match (&trusted.audience, trusting) {
             (Some(audience), _) => vec![audience.clone()],
-            (None, Trusting::Team(_)) => self.authenticator().audiences().to_vec(),
+            (None, Trusting::Team(_)) => self.token_audiences.clone(),
             (None, Trusting::AnyTeam) => vec![self.issuer.as_str().to_owned()],
         };
         let rules = Rules {
@@ -209,7 +178,7 @@ impl Provider {
         let kid = unverified.header.kid.as_deref();
         match (&trust.keys, &trusted.jwks_uri) {
             (Some(inline), _) => select(inline, kid),
-            (None, Some(uri)) => self.authenticator().jwks().key(uri, kid).await,
+            (None, Some(uri)) => self.jwks.key(uri, kid).await,
             (None, None) => return Err(refused("the issuer has no keys")),
         }
         .map_err(|e| match e {

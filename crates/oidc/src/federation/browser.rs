@@ -11,12 +11,12 @@ use latchkey_teams::{Actor, AuditLog, Subject};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::json;
 
-use super::assertions::{Rejection, Trusting};
 use super::members::{Admitted, admit, replayed};
+use super::rejection::{Rejection, Trusting};
+use super::service::Federation;
 use super::sign_on_batch::{Job, Outcome, SignOnWriter};
 use crate::assertion::{Unverified, Verified};
 use crate::entities::trusted_issuer;
-use crate::provider::Provider;
 
 /// Who a token signed in, where, and through whom, with the session it opened.
 #[derive(Debug)]
@@ -57,7 +57,7 @@ impl From<sea_orm::DbErr> for SignOnRefused {
     }
 }
 
-impl Provider {
+impl Federation {
     /// Verifies `token` against the issuers every team trusts, admits the member it names in
     /// the issuer's team, audits `member.signed_in` (via jwt), and opens a session in
     /// `sessions`, bound to the team, all in one transaction. `framed`: the browser opened it

@@ -10,7 +10,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use super::assertions::Rejection;
+use super::rejection::Rejection;
 use crate::assertion::{self, Verified};
 use crate::entities::trusted_issuer;
 

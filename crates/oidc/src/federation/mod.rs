@@ -9,10 +9,13 @@ mod browser;
 mod cap_tests;
 pub(crate) mod issuer_cache;
 pub(crate) mod members;
+pub(crate) mod rejection;
+mod service;
 mod settings;
 pub(crate) mod sign_on_batch;
 
 pub use browser::{BrowserSignOn, SignOnRefused};
+pub use service::Federation;
 pub use settings::{AdminClaim, LONGEST_LIFETIME, MAX_FRAME_ORIGINS, NewIssuer, TrustedIssuer};
 
 use chrono::{DateTime, Utc};

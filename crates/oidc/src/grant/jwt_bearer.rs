@@ -7,8 +7,8 @@ use latchkey_teams::Actor;
 
 use crate::client::{Client, GrantType};
 use crate::error::OAuthError;
-use crate::federation::assertions::{Rejection, Trusting};
 use crate::federation::members::admit;
+use crate::federation::rejection::{Rejection, Trusting};
 use crate::provider::Provider;
 use crate::scope::{OFFLINE_ACCESS, OPENID, Scopes};
 use crate::tokens::TokenResponse;
@@ -42,6 +42,7 @@ impl Provider {
             ));
         };
         let (trusted, verified) = self
+            .federation
             .verify_issuer_token(assertion, Trusting::Team(team), now)
             .await
             .map_err(grant_error)?;

@@ -130,7 +130,7 @@ pub(super) async fn add(
     .add(new, &user.actor(&from), state.now())
     .await
     .map_err(refused)?;
-    state.provider.forget_issuer(&added.issuer);
+    state.provider.federation().forget_issuer(&added.issuer);
     Ok(back(&form.team, "added"))
 }
 
@@ -149,6 +149,6 @@ pub(super) async fn remove(
     .await
     .map_err(refused)?;
     // Untrusted here at once; on other replicas within the issuer cache's few seconds.
-    state.provider.forget_issuer(&removed);
+    state.provider.federation().forget_issuer(&removed);
     Ok(back(&form.team, "removed"))
 }

@@ -95,6 +95,7 @@ async fn sign_on(
     }
     let outcome = state
         .provider
+        .federation()
         .sign_on_in_browser(token, from, framed, state.login.sessions(), state.now())
         .await;
     let signed_on = match outcome {
@@ -103,7 +104,14 @@ async fn sign_on(
             tracing::warn!(reason = %why, framed, "browser sign-on refused");
             if framed {
                 // The integrator sees why inside their own frame.
-                permit.allow(&state.provider.frame_origins_named_by(token).await.join(" "));
+                permit.allow(
+                    &state
+                        .provider
+                        .federation()
+                        .frame_origins_named_by(token)
+                        .await
+                        .join(" "),
+                );
             }
             return Err(refused(&why));
         }

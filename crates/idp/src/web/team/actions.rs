@@ -20,7 +20,7 @@ use super::page::{SettingsQuery, render};
 
 /// `POST …/rename`.
 #[derive(Deserialize)]
-pub(in crate::web) struct RenameForm {
+pub(super) struct RenameForm {
     #[serde(default)]
     team: TeamId,
     #[serde(default)]
@@ -29,7 +29,7 @@ pub(in crate::web) struct RenameForm {
 
 /// `POST …/join-links`.
 #[derive(Deserialize)]
-pub(in crate::web) struct NewLinkForm {
+pub(super) struct NewLinkForm {
     #[serde(default)]
     team: TeamId,
     #[serde(default)]
@@ -42,7 +42,7 @@ pub(in crate::web) struct NewLinkForm {
 
 /// `POST …/join-links/revoke`.
 #[derive(Deserialize)]
-pub(in crate::web) struct RevokeLinkForm {
+pub(super) struct RevokeLinkForm {
     #[serde(default)]
     team: TeamId,
     #[serde(default)]
@@ -51,7 +51,7 @@ pub(in crate::web) struct RevokeLinkForm {
 
 /// `POST …/members/role`.
 #[derive(Deserialize)]
-pub(in crate::web) struct RoleForm {
+pub(super) struct RoleForm {
     #[serde(default)]
     team: TeamId,
     #[serde(default)]
@@ -62,7 +62,7 @@ pub(in crate::web) struct RoleForm {
 
 /// `POST …/members/remove`.
 #[derive(Deserialize)]
-pub(in crate::web) struct MemberForm {
+pub(super) struct MemberForm {
     #[serde(default)]
     team: TeamId,
     #[serde(default)]
@@ -71,13 +71,13 @@ pub(in crate::web) struct MemberForm {
 
 /// `POST /dashboard/team`.
 #[derive(Deserialize)]
-pub(in crate::web) struct SwitchForm {
+pub(super) struct SwitchForm {
     #[serde(default)]
     team: TeamId,
 }
 
 /// `POST /dashboard/settings/team/rename`.
-pub(in crate::web) async fn rename(
+pub(super) async fn rename(
     State(state): State<AppState>,
     from: Requester,
     SignedInForm { user, form }: SignedInForm<RenameForm>,
@@ -93,7 +93,7 @@ pub(in crate::web) async fn rename(
 }
 
 /// `POST /dashboard/settings/team/join-links`: creates a link and shows it, once.
-pub(in crate::web) async fn create_join_link(
+pub(super) async fn create_join_link(
     State(state): State<AppState>,
     from: Requester,
     jar: CookieJar,
@@ -139,7 +139,7 @@ fn role_or_member(raw: &str) -> Result<Role, PageError> {
 }
 
 /// `POST /dashboard/settings/team/join-links/revoke`.
-pub(in crate::web) async fn revoke_join_link(
+pub(super) async fn revoke_join_link(
     State(state): State<AppState>,
     from: Requester,
     SignedInForm { user, form }: SignedInForm<RevokeLinkForm>,
@@ -154,7 +154,7 @@ pub(in crate::web) async fn revoke_join_link(
 }
 
 /// `POST /dashboard/settings/team/members/role`.
-pub(in crate::web) async fn change_role(
+pub(super) async fn change_role(
     State(state): State<AppState>,
     from: Requester,
     SignedInForm { user, form }: SignedInForm<RoleForm>,
@@ -177,7 +177,7 @@ pub(in crate::web) async fn change_role(
 
 /// `POST /dashboard/settings/team/members/remove`: removes a member (or, on oneself, leaves),
 /// revoking their grants for the team in the same transaction.
-pub(in crate::web) async fn remove_member(
+pub(super) async fn remove_member(
     State(state): State<AppState>,
     from: Requester,
     SignedInForm { user, form }: SignedInForm<MemberForm>,
@@ -201,7 +201,7 @@ pub(in crate::web) async fn remove_member(
 }
 
 /// `POST /dashboard/team`: works in another of the person's teams.
-pub(in crate::web) async fn switch(
+pub(super) async fn switch(
     State(state): State<AppState>,
     SignedInForm { user, form }: SignedInForm<SwitchForm>,
 ) -> Result<Redirect, PageError> {

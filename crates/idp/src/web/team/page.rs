@@ -25,7 +25,7 @@ use super::outcome::team_error;
 const AUDIT_PAGE: u64 = 50;
 
 #[derive(Deserialize, Default)]
-pub(in crate::web) struct SettingsQuery {
+pub(super) struct SettingsQuery {
     team: Option<TeamId>,
     action: Option<String>,
     person: Option<String>,
@@ -107,7 +107,7 @@ fn time(at: chrono::DateTime<Utc>) -> String {
 }
 
 /// `GET /dashboard/settings/team`: the current team, or `?team=` another of the person's.
-pub(in crate::web) async fn settings_page(
+pub(super) async fn settings_page(
     State(state): State<AppState>,
     CurrentUser { user, .. }: CurrentUser,
     jar: CookieJar,
