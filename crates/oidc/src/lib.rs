@@ -33,6 +33,8 @@ mod verified_tokens;
 
 #[cfg(test)]
 mod parser_properties;
+#[cfg(test)]
+mod tests;
 
 pub use authorize::{AuthorizationRequest, AuthorizeError, AuthorizeParams};
 pub use client::{AuthMethod, Client, ClientError, Clients, CreatedClient, GrantType, NewClient};

@@ -1,0 +1,90 @@
+//! PKCE (RFC 7636): S256 only, required unless a confidential client opted out, and the
+//! verifier checked at the token endpoint.
+
+use super::fixture::{CHALLENGE, Fixture, OTHER_VERIFIER, REDIRECT_URI, refused_to_client};
+use crate::ErrorCode;
+
+#[tokio::test]
+async fn a_request_without_a_challenge_is_refused_when_pkce_is_required() {
+    let f = Fixture::new().await;
+    let public = f.client(|c| c.public = true).await;
+    let bo = f.signed_in(&f.bo).await;
+    let params = f.params(&public.client, |p| {
+        p.code_challenge = None;
+        p.code_challenge_method = None;
+    });
+
+    let refused = f.start(params, Some(&bo)).await;
+
+    assert_eq!(refused_to_client(refused), ErrorCode::InvalidRequest);
+}
+
+#[tokio::test]
+async fn the_plain_method_is_refused() {
+    let f = Fixture::new().await;
+    let app = f.client(|_| {}).await;
+    let bo = f.signed_in(&f.bo).await;
+    let params = f.params(&app.client, |p| {
+        p.code_challenge = Some(CHALLENGE.to_owned());
+        p.code_challenge_method = Some("plain".to_owned());
+    });
+
+    let refused = f.start(params, Some(&bo)).await;
+
+    assert_eq!(refused_to_client(refused), ErrorCode::InvalidRequest);
+}
+
+#[tokio::test]
+async fn a_wrong_verifier_is_refused_and_leaves_the_code_unspent() {
+    let f = Fixture::new().await;
+    let app = f.client(|_| {}).await;
+    let bo = f.signed_in(&f.bo).await;
+    let code = f.code(&app.client, &bo, |_| {}).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT_URI),
+        ("code_verifier", OTHER_VERIFIER),
+    ];
+
+    let refused = f.token(&app.client, &form, f.now).await.unwrap_err();
+
+    assert_eq!(refused.code, ErrorCode::InvalidGrant);
+    assert!(refused.description.contains("code_verifier"), "{refused:?}");
+    assert!(f.exchange(&app.client, &code, f.now).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_missing_verifier_is_refused() {
+    let f = Fixture::new().await;
+    let app = f.client(|_| {}).await;
+    let bo = f.signed_in(&f.bo).await;
+    let code = f.code(&app.client, &bo, |_| {}).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT_URI),
+    ];
+
+    let refused = f.token(&app.client, &form, f.now).await.unwrap_err();
+
+    assert_eq!(refused.code, ErrorCode::InvalidGrant);
+}
+
+#[tokio::test]
+async fn a_verifier_without_a_challenge_is_refused() {
+    let f = Fixture::new().await;
+    let app = f.client(|c| c.pkce_optional = true).await;
+    let bo = f.signed_in(&f.bo).await;
+    let code = f
+        .code(&app.client, &bo, |p| {
+            p.code_challenge = None;
+            p.code_challenge_method = None;
+        })
+        .await;
+
+    // A verifier the request never committed to proves nothing: a downgrade, refused.
+    let refused = f.exchange(&app.client, &code, f.now).await.unwrap_err();
+
+    assert_eq!(refused.code, ErrorCode::InvalidGrant);
+}
