@@ -14,6 +14,9 @@ mod resume;
 mod session;
 mod sweep;
 
+#[cfg(test)]
+mod tests;
+
 pub use address_limits::{MAX_WRONG_CODES, WRONG_CODES_WINDOW};
 pub use device::DEVICE_TTL;
 pub use link::Login;
