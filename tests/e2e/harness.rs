@@ -264,6 +264,51 @@ where
     }
 }
 
+/// Polls `check` every 100 ms until it gives a value, and returns that value; panics naming
+/// `what` if `within` passes first.
+pub async fn until_some<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(seen) = check().await {
+            return seen;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not seen within {within:?}: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the outbox on `db` has nothing left to send: every mail in it sent (or
+/// dropped). Mail is written to the outbox with the change it announces, before the request
+/// is answered, so by then the mail server has every mail the answered requests will ever
+/// send, and a test can count them without waiting "a while" for stragglers.
+pub async fn outbox_settled(db: &TestDb) {
+    use latchkey_login::entities::mail_outbox;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let conn = Database::connect(&db.url).await.expect("connect");
+    let waiting = || async {
+        mail_outbox::Entity::find()
+            .filter(mail_outbox::Column::SentAt.is_null())
+            .filter(mail_outbox::Column::DroppedAt.is_null())
+            .count(&conn)
+            .await
+            .expect("read the outbox")
+    };
+    let settled = eventually(Duration::from_secs(15), || async { waiting().await == 0 }).await;
+    assert!(
+        settled,
+        "{} mails still waiting in the outbox after 15 s",
+        waiting().await
+    );
+    conn.close().await.ok();
+}
+
 /// A folder for configuration files a test writes.
 pub fn write_file(dir: &std::path::Path, name: &str, contents: &str) -> PathBuf {
     let path = dir.join(name);
