@@ -18,8 +18,8 @@ use crate::oidc::{REDIRECT_URI, allow, authorize_scopes, callback, provider, sig
 use crate::process::Served;
 use crate::smtp::SmtpSink;
 
-/// How long the mail server is down: a minute, as the issue asks; shorter with
-/// LATCHKEY_TEST_SMTP_OUTAGE_SECS when trying the test by hand.
+/// How long the mail server is down, on the replicas' clocks: a minute, as the issue asks;
+/// another with LATCHKEY_TEST_SMTP_OUTAGE_SECS when trying the test by hand.
 fn outage() -> Duration {
     let secs = std::env::var("LATCHKEY_TEST_SMTP_OUTAGE_SECS")
         .ok()
@@ -78,7 +78,22 @@ async fn mail_waits_out_a_mail_server_outage_and_goes_out_once() {
             })
         })
         .collect();
-    tokio::time::sleep(outage).await;
+    // The outage runs on the replicas' clocks, which the outbox schedules its retries by:
+    // they move five seconds for each real second, so the mail waiting through it is
+    // retried, and backed off (2, 4, 8, 16 then 32 s), as through a minute of real time,
+    // with the outbox's worker and the sign-ups running in real time meanwhile.
+    const FASTER: u32 = 5;
+    let step = Duration::from_millis(200);
+    let mut passed = Duration::ZERO;
+    while passed < outage {
+        tokio::time::sleep(step).await;
+        for replica in &replicas {
+            replica
+                .clock
+                .advance(chrono::TimeDelta::from_std(step * FASTER).expect("a step"));
+        }
+        passed += step * FASTER;
+    }
     assert_eq!(smtp.mails().len(), 0, "nothing got through while down");
     assert!(smtp.refused() > 0, "the replicas tried while it was down");
     smtp.bring_up();
@@ -108,7 +123,10 @@ async fn mail_waits_out_a_mail_server_outage_and_goes_out_once() {
     })
     .await;
     let took = back_at.elapsed();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    if delivered {
+        // Nothing left to send: a mail sent twice has arrived twice by now.
+        crate::harness::outbox_settled(&db).await;
+    }
     let mails = smtp.mails();
     let mut per_address: HashMap<String, usize> = HashMap::new();
     for mail in &mails {
