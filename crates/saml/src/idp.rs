@@ -12,91 +12,24 @@ use latchkey_keys::KeyRing;
 use quick_xml::escape::escape;
 use saml_rs::{
     AuthnRequest, AuthnRequestAgePolicy, AuthnRequestValidationPolicy, BrowserInput,
-    CertificatePem, Credentials, EntityId, ForceAuthn, FormField, Idp, IdpConfig,
-    IdpValidationPolicy, IsPassive, LogoutPolicy, LogoutRequest, LogoutSignaturePolicy,
-    MetadataTrustPolicy, PrivateKeyPem, Received, ReplayPolicy, RespondSlo, Saml,
-    SamlValidationContext, SloEndpoint, SpDescriptor, SsoEndpoint,
+    CertificatePem, Credentials, EntityId, ForceAuthn, Idp, IdpConfig, IdpValidationPolicy,
+    IsPassive, LogoutPolicy, LogoutRequest, LogoutSignaturePolicy, MetadataTrustPolicy,
+    PrivateKeyPem, ReplayPolicy, RespondSlo, Saml, SamlValidationContext, SloEndpoint,
+    SpDescriptor, SsoEndpoint,
 };
 
 use crate::cert::{IdpCredential, base64_of_pem};
+use crate::messages::{Inbound, LogoutAsk, Outgoing, RequestError, SignOnRequest, form_fields};
 use crate::response::{self, Issue};
 use crate::{NameIdFormat, SamlError, ServiceProvider};
 use latchkey_core::urls;
 
-/// The largest SAML message read, encoded (a form field or a query parameter).
-pub const MAX_MESSAGE: usize = 64 * 1024;
 /// How old a request may be when it arrives (beside saml-rs's clock skew).
 pub const REQUEST_MAX_AGE: Duration = Duration::from_secs(300);
 
 const MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
 const POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 const REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
-
-/// A message as a binding carried it.
-pub enum Inbound {
-    /// HTTP-Redirect: the raw query string, as sent (its signature covers the encoded bytes).
-    Redirect(String),
-    /// HTTP-POST: the form's `SAMLRequest` and `RelayState`.
-    Post {
-        message: String,
-        relay_state: Option<String>,
-    },
-}
-
-/// Why a request from a service provider is refused.
-#[derive(Debug, thiserror::Error)]
-pub enum RequestError {
-    #[error("{0}")]
-    Unreadable(String),
-    #[error("the request names no issuer")]
-    NoIssuer,
-    #[error("its signature is missing or does not verify with the service provider's certificate")]
-    Signature,
-    #[error("the request was refused: {0}")]
-    Refused(String),
-}
-
-impl From<saml_rs::SamlError> for RequestError {
-    fn from(error: saml_rs::SamlError) -> Self {
-        use saml_rs::SamlError as E;
-        match error {
-            E::SignatureVerification { .. } | E::SignatureMissing => Self::Signature,
-            E::Xml(_) | E::Base64(_) | E::Deflate(_) | E::Invalid(_) => {
-                Self::Unreadable(error.to_string())
-            }
-            other => Self::Refused(other.to_string()),
-        }
-    }
-}
-
-/// What an `AuthnRequest` asks, once read and checked.
-#[derive(Debug)]
-pub struct SignOnRequest {
-    pub id: String,
-    /// The ACS URL it names, if any: used only when registered.
-    pub acs_url: Option<String>,
-    pub force_authn: bool,
-    pub is_passive: bool,
-    pub relay_state: Option<String>,
-    /// The registered ACS URL it names by index instead.
-    pub acs_index: Option<u16>,
-    /// The NameID format it asks for, if any.
-    pub name_id_format: Option<String>,
-}
-
-/// What a `LogoutRequest` asks.
-pub struct LogoutAsk {
-    pub received: Received<LogoutRequest>,
-    pub name_id: Option<String>,
-    pub session_indexes: Vec<String>,
-}
-
-impl LogoutAsk {
-    /// The request's ID: kept, so that a replay is refused.
-    pub fn id(&self) -> &str {
-        self.received.message().id().as_str()
-    }
-}
 
 /// The identity provider, for one key ring.
 pub struct IdentityProvider {
@@ -476,23 +409,6 @@ impl IdentityProvider {
     }
 }
 
-/// Where a message goes back to the SP.
-pub enum Outgoing {
-    Redirect(String),
-    Post {
-        action: String,
-        fields: Vec<(String, String)>,
-    },
-}
-
-fn form_fields(message: String, relay_state: Option<String>) -> Vec<FormField> {
-    let mut fields = vec![FormField::new("SAMLRequest", message)];
-    if let Some(relay_state) = relay_state {
-        fields.push(FormField::new("RelayState", relay_state));
-    }
-    fields
-}
-
 fn validation(now: DateTime<Utc>) -> SamlValidationContext<'static> {
     let now = SystemTime::UNIX_EPOCH
         + Duration::from_millis(u64::try_from(now.timestamp_millis()).unwrap_or(0));
@@ -556,65 +472,4 @@ fn signing_key_pem(ring: &KeyRing, kid: &str) -> Result<String, SamlError> {
         .and_then(|k| k.rsa_pkcs8_der())
         .ok_or_else(|| SamlError::Signing(format!("key {kid} is gone")))?;
     Ok(crate::cert::private_key_pem(der))
-}
-
-/// The issuer an encoded request names, read before anything else is known of it: which SP
-/// sent it decides how the rest is checked. The XML is read with DTDs refused.
-pub fn peek_issuer(inbound: &Inbound) -> Result<String, RequestError> {
-    let xml = match inbound {
-        Inbound::Redirect(query) => {
-            let encoded = url::form_urlencoded::parse(query.as_bytes())
-                .find(|(k, _)| k == "SAMLRequest")
-                .map(|(_, v)| v.into_owned())
-                .ok_or_else(|| RequestError::Unreadable("there is no SAMLRequest".to_owned()))?;
-            let compressed = decode_base64(&encoded)?;
-            inflate(&compressed)?
-        }
-        Inbound::Post { message, .. } => decode_base64(message)?,
-    };
-    let xml = String::from_utf8(xml)
-        .map_err(|_| RequestError::Unreadable("it is not UTF-8".to_owned()))?;
-    let document = roxmltree::Document::parse(&xml).map_err(|e| {
-        RequestError::Unreadable(format!("not well-formed XML without a DTD ({e})"))
-    })?;
-    document
-        .root_element()
-        .children()
-        .find(|n| n.has_tag_name(("urn:oasis:names:tc:SAML:2.0:assertion", "Issuer")))
-        .and_then(|n| n.text())
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty())
-        .ok_or(RequestError::NoIssuer)
-}
-
-fn decode_base64(encoded: &str) -> Result<Vec<u8>, RequestError> {
-    if encoded.len() > MAX_MESSAGE {
-        return Err(RequestError::Unreadable(format!(
-            "it is larger than {} KiB",
-            MAX_MESSAGE / 1024
-        )));
-    }
-    let compact: String = encoded.chars().filter(|c| !c.is_whitespace()).collect();
-    STANDARD
-        .decode(compact)
-        .map_err(|e| RequestError::Unreadable(format!("not base64 ({e})")))
-}
-
-/// Raw DEFLATE, as the Redirect binding carries it, bounded: a small request cannot inflate
-/// into a large one.
-fn inflate(compressed: &[u8]) -> Result<Vec<u8>, RequestError> {
-    use std::io::Read;
-    let limit = 4 * MAX_MESSAGE;
-    let mut out = Vec::new();
-    flate2::read::DeflateDecoder::new(compressed)
-        .take(u64::try_from(limit + 1).unwrap_or(u64::MAX))
-        .read_to_end(&mut out)
-        .map_err(|e| RequestError::Unreadable(format!("not DEFLATE ({e})")))?;
-    if out.len() > limit {
-        return Err(RequestError::Unreadable(format!(
-            "it inflates to more than {} KiB",
-            limit / 1024
-        )));
-    }
-    Ok(out)
 }

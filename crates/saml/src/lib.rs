@@ -16,8 +16,10 @@ pub mod entities;
 mod error;
 mod idp;
 mod logout;
+mod messages;
 mod pending;
 mod refusal;
+mod registration;
 mod registry;
 pub mod response;
 mod sign_on;
@@ -34,11 +36,11 @@ pub use admission::{Account, Person};
 pub use cert::Certificate;
 pub use current::CurrentIdentityProvider;
 pub use error::SamlError;
-pub use idp::{
-    IdentityProvider, Inbound, LogoutAsk, MAX_MESSAGE, Outgoing, RequestError, SignOnRequest,
-    peek_issuer,
-};
+pub use idp::IdentityProvider;
 pub use logout::LogoutOutcome;
+pub use messages::{
+    Inbound, LogoutAsk, MAX_MESSAGE, Outgoing, RequestError, SignOnRequest, peek_issuer,
+};
 pub use pending::{HoldError, PENDING_TTL, PendingSignOn};
 pub use refusal::Refusal;
 pub use registry::{NewServiceProvider, ServiceProvider, ServiceProviders};

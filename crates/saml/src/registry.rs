@@ -12,16 +12,14 @@ use sea_orm::{ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::cert::Certificate;
 use crate::entities::service_provider;
 use crate::error::SamlError;
 use crate::pending::Requests;
+use crate::registration::{check, entity_id_free};
 use crate::{Claim, Encryption, NameIdFormat, Signing};
 
 /// The most service providers one team may register.
 const MAX_PER_TEAM: usize = 50;
-/// The most ACS URLs one service provider may register.
-const MAX_ACS_URLS: usize = 10;
 
 /// What an administrator gives to register a service provider.
 #[derive(Debug, Default)]
@@ -341,178 +339,6 @@ impl ServiceProviders {
     pub fn issuer(&self) -> &latchkey_core::Issuer {
         &self.issuer
     }
-}
-
-/// A registration's fields, checked: what a row stores of them.
-pub(crate) struct Checked {
-    entity_id: String,
-    name: String,
-    acs_urls: Vec<String>,
-    slo_url: Option<String>,
-    name_id_format: NameIdFormat,
-    attributes: Vec<(String, Claim)>,
-    sign: Signing,
-    signing_cert: Option<String>,
-    encrypt_cert: Option<String>,
-    encryption: Encryption,
-    idp_initiated: bool,
-}
-
-impl Checked {
-    /// `row` with these fields (its id, team, key and creation kept).
-    pub(crate) fn into_row(self, row: service_provider::Model) -> service_provider::Model {
-        service_provider::Model {
-            entity_id: self.entity_id,
-            name: self.name,
-            acs_urls: serde_json::to_string(&self.acs_urls).unwrap_or_default(),
-            slo_url: self.slo_url,
-            name_id_format: self.name_id_format.as_str().to_owned(),
-            attributes: serde_json::to_string(&self.attributes).unwrap_or_default(),
-            sign: self.sign.as_str().to_owned(),
-            signing_cert: self.signing_cert,
-            encrypt_cert: self.encrypt_cert,
-            encryption: self.encryption.as_str().to_owned(),
-            idp_initiated: self.idp_initiated,
-            ..row
-        }
-    }
-}
-
-/// Checks every field of a registration, as given or as changed.
-pub(crate) fn check(new: NewServiceProvider) -> Result<Checked, SamlError> {
-    let entity_id = new.entity_id.trim().to_owned();
-    if entity_id.is_empty()
-        || entity_id.len() > 512
-        || entity_id
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace())
-    {
-        return Err(SamlError::EntityId);
-    }
-    let acs_urls = checked_urls(&new.acs_urls)?;
-    let slo_url = match new.slo_url.as_deref().map(str::trim) {
-        Some(url) if !url.is_empty() => Some(checked_url(url)?),
-        _ => None,
-    };
-    let name = new
-        .name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .unwrap_or(entity_id.as_str())
-        .chars()
-        .take(200)
-        .collect::<String>();
-    if name.chars().any(char::is_control) {
-        return Err(SamlError::Name);
-    }
-    // AES-CBC alone is open to padding oracles: the response is signed over it.
-    let sign = match (&new.encrypt_cert, new.encryption) {
-        (Some(_), crate::Encryption::Aes256Cbc) if !new.sign.response() => Signing::Both,
-        _ => new.sign,
-    };
-    let attributes = if new.attributes.is_empty() {
-        crate::default_attributes()
-    } else {
-        checked_attributes(new.attributes)?
-    };
-    // Each certificate is parsed now, so a wrong file is said at once.
-    for (pem, what) in [
-        (&new.signing_cert, "signing"),
-        (&new.encrypt_cert, "encryption"),
-    ] {
-        if let Some(pem) = pem {
-            Certificate::from_pem(pem).map_err(|e| SamlError::Certificate(what, e))?;
-        }
-    }
-    // Assertions are encrypted to one certificate; only request signatures may be checked
-    // against several (an SP rotating its key).
-    if let Some(pem) = &new.encrypt_cert
-        && crate::cert::pem_blocks(pem).len() > 1
-    {
-        return Err(SamlError::Certificate(
-            "encryption",
-            "give one certificate: assertions are encrypted to one".to_owned(),
-        ));
-    }
-    Ok(Checked {
-        entity_id,
-        name,
-        acs_urls,
-        slo_url,
-        name_id_format: new.name_id_format,
-        attributes,
-        sign,
-        signing_cert: new.signing_cert,
-        encrypt_cert: new.encrypt_cert,
-        encryption: new.encryption,
-        idp_initiated: new.idp_initiated,
-    })
-}
-
-/// Refuses an entity ID another SP has.
-pub(crate) async fn entity_id_free(
-    conn: &impl sea_orm::ConnectionTrait,
-    entity_id: &str,
-) -> Result<(), SamlError> {
-    let taken = service_provider::Entity::find()
-        .filter(service_provider::Column::EntityId.eq(entity_id))
-        .one(conn)
-        .await?;
-    match taken {
-        Some(_) => Err(SamlError::EntityIdTaken(entity_id.to_owned())),
-        None => Ok(()),
-    }
-}
-
-fn checked_urls(urls: &[String]) -> Result<Vec<String>, SamlError> {
-    let urls: Vec<String> = urls
-        .iter()
-        .flat_map(|u| u.split(','))
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .map(checked_url)
-        .collect::<Result<_, _>>()?;
-    if urls.is_empty() {
-        return Err(SamlError::NoAcsUrl);
-    }
-    if urls.len() > MAX_ACS_URLS {
-        return Err(SamlError::TooManyAcsUrls(MAX_ACS_URLS));
-    }
-    Ok(urls)
-}
-
-/// An https URL, or http on loopback (for development).
-fn checked_url(url: &str) -> Result<String, SamlError> {
-    let parsed = url::Url::parse(url).map_err(|_| SamlError::Url(url.to_owned()))?;
-    let loopback = matches!(
-        parsed.host(),
-        Some(url::Host::Ipv4(ip)) if ip.is_loopback()
-    ) || matches!(parsed.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
-        || parsed.host_str() == Some("localhost");
-    let allowed = parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback);
-    // The URL is kept as given, so what the parser would drop is refused.
-    let clean = !url.chars().any(|c| c.is_control() || c.is_whitespace());
-    if !allowed || !clean || parsed.fragment().is_some() || url.len() > 2048 {
-        return Err(SamlError::Url(url.to_owned()));
-    }
-    Ok(url.to_owned())
-}
-
-fn checked_attributes(pairs: Vec<(String, Claim)>) -> Result<Vec<(String, Claim)>, SamlError> {
-    let mut seen = std::collections::HashSet::new();
-    for (name, _) in &pairs {
-        let valid = !name.is_empty()
-            && name.len() <= 256
-            && !name.chars().any(|c| c.is_control() || c.is_whitespace());
-        if !valid {
-            return Err(SamlError::AttributeName(name.clone()));
-        }
-        if !seen.insert(name.clone()) {
-            return Err(SamlError::AttributeTwice(name.clone()));
-        }
-    }
-    Ok(pairs)
 }
 
 pub(crate) fn admin_error(error: TeamError, actor: &Actor) -> SamlError {

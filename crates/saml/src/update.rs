@@ -10,7 +10,8 @@ use serde_json::json;
 
 use crate::entities::service_provider;
 use crate::error::SamlError;
-use crate::registry::{admin_error, check, entity_id_free};
+use crate::registration::{check, entity_id_free};
+use crate::registry::admin_error;
 use crate::{
     Claim, Encryption, NameIdFormat, NewServiceProvider, ServiceProvider, ServiceProviders, Signing,
 };
