@@ -13,6 +13,7 @@ pub mod entities;
 pub mod error;
 pub mod federation;
 mod flow;
+mod flow_answer;
 mod grant;
 mod id_token_hint;
 mod membership;
