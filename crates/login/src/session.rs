@@ -108,6 +108,20 @@ impl Sessions {
         Ok(secret)
     }
 
+    /// Opens sessions made with [`Sessions::row`], many in one statement.
+    pub async fn open_many<C: ConnectionTrait>(
+        conn: &C,
+        rows: Vec<session::ActiveModel>,
+    ) -> Result<(), sea_orm::DbErr> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        session::Entity::insert_many(rows)
+            .exec_without_returning(conn)
+            .await?;
+        Ok(())
+    }
+
     /// A new session as a row, with its secret, for a caller that writes many at once.
     pub fn row(
         &self,

@@ -200,6 +200,20 @@ impl AuditLog {
 }
 
 impl AuditLog {
+    /// Writes events made with [`AuditLog::row`], many in one statement.
+    pub async fn record_rows<C: ConnectionTrait>(
+        conn: &C,
+        rows: Vec<audit_event::ActiveModel>,
+    ) -> Result<(), sea_orm::DbErr> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        audit_event::Entity::insert_many(rows)
+            .exec_without_returning(conn)
+            .await?;
+        Ok(())
+    }
+
     /// An event as a row, for a caller that writes many at once (still one per change).
     pub fn row(
         team_id: Option<&TeamId>,

@@ -20,7 +20,9 @@ pub use audit::{Actor, AuditEvent, AuditFilter, AuditLog, Subject};
 pub use error::{JoinError, TeamError};
 pub use join_links::{JoinLink, JoinLinkState, Joined, NewJoinLink};
 pub use name::TeamName;
-pub use people::{INTEGRATION_DOMAIN, ensure_user, identity_row, provision_identity};
+pub use people::{
+    INTEGRATION_DOMAIN, ensure_user, identity_row, provision_identity, provision_many,
+};
 pub use person_name::{PersonName, set_name, sync_name};
 pub use role::{Role, RoleParseError};
 pub use teams::{Member, Membership, Team, Teams, administer, lock_team};

@@ -62,6 +62,26 @@ pub async fn provision_identity<C: ConnectionTrait>(
     Ok(identity)
 }
 
+/// Writes identities made with [`identity_row`] and their memberships (made with
+/// `Teams::membership_row`), many in one statement each.
+pub async fn provision_many<C: ConnectionTrait>(
+    conn: &C,
+    identities: Vec<user::ActiveModel>,
+    memberships: Vec<crate::entities::membership::ActiveModel>,
+) -> Result<(), DbErr> {
+    if !identities.is_empty() {
+        user::Entity::insert_many(identities)
+            .exec_without_returning(conn)
+            .await?;
+    }
+    if !memberships.is_empty() {
+        crate::entities::membership::Entity::insert_many(memberships)
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// The row of a new integration identity (see [`provision_identity`]), named if the
 /// integration gave a name, for a caller that writes many at once.
 pub fn identity_row(

@@ -23,10 +23,12 @@ use latchkey_core::secret::SecretToken;
 use latchkey_core::{Db, TeamId, UserId};
 use latchkey_login::entities::session;
 use latchkey_login::{Opening, Requester, Sessions};
+use latchkey_teams::entities::audit_event;
 use latchkey_teams::entities::{membership, user};
 use latchkey_teams::{Actor, AuditLog, PersonName, Role, Subject, Teams};
 use sea_orm::{
-    ActiveValue, ColumnTrait, Condition, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    ActiveValue, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
+    QueryFilter, QuerySelect,
 };
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
@@ -182,63 +184,85 @@ fn text(value: &ActiveValue<String>) -> &str {
     }
 }
 
-/// One transaction: which tokens were used before, who is linked to each identity, and who
-/// here has each new address (three queries); then the rows of every sign-on that goes ahead,
-/// a statement per table.
+/// One transaction: what is known of every sign-on (three queries), each decided in turn,
+/// then the rows of every sign-on that goes ahead, a statement per table, each written by
+/// the crate that owns the table.
 async fn write(db: &Db, jobs: Vec<Job>) -> Result<Vec<Outcome>, DbErr> {
     let txn = db.transaction().await?;
-    let ids: Vec<&str> = jobs.iter().map(|job| text(&job.seen.id)).collect();
-    let seen: HashSet<String> = seen_assertion::Entity::find()
-        .select_only()
-        .column(seen_assertion::Column::Id)
-        .filter(seen_assertion::Column::Id.is_in(ids))
-        .into_tuple()
-        .all(&*txn)
-        .await?
-        .into_iter()
-        .collect();
-    let mut identities = Condition::any();
-    for job in &jobs {
-        identities = identities.add(
-            Condition::all()
-                .add(membership::Column::TeamId.eq(job.team_id.as_str()))
-                .add(membership::Column::ExternalIssuer.eq(job.issuer.as_str()))
-                .add(membership::Column::ExternalId.eq(job.sub.as_str())),
-        );
+    let known = Known::read(&*txn, &jobs).await?;
+    let mut batch = Batch::default();
+    let outcomes = jobs.iter().map(|job| batch.decide(job, &known)).collect();
+    batch.rows.insert(&*txn).await?;
+    txn.commit().await?;
+    Ok(outcomes)
+}
+
+/// A member and their account.
+type Member = (membership::Model, Option<user::Model>);
+
+/// What the database already holds about a batch's sign-ons.
+struct Known {
+    /// The tokens used before.
+    seen: HashSet<String>,
+    /// Members linked to the identities the tokens name.
+    linked: Vec<Member>,
+    /// Members with the addresses of identities no one is linked to yet.
+    with_address: Vec<Member>,
+}
+
+impl Known {
+    async fn read<C: ConnectionTrait>(conn: &C, jobs: &[Job]) -> Result<Self, DbErr> {
+        let ids: Vec<&str> = jobs.iter().map(|job| text(&job.seen.id)).collect();
+        let seen: HashSet<String> = seen_assertion::Entity::find()
+            .select_only()
+            .column(seen_assertion::Column::Id)
+            .filter(seen_assertion::Column::Id.is_in(ids))
+            .into_tuple()
+            .all(conn)
+            .await?
+            .into_iter()
+            .collect();
+        let mut identities = Condition::any();
+        for job in jobs {
+            identities = identities.add(
+                Condition::all()
+                    .add(membership::Column::TeamId.eq(job.team_id.as_str()))
+                    .add(membership::Column::ExternalIssuer.eq(job.issuer.as_str()))
+                    .add(membership::Column::ExternalId.eq(job.sub.as_str())),
+            );
+        }
+        let linked = membership::Entity::find()
+            .find_also_related(user::Entity)
+            .filter(identities)
+            .all(conn)
+            .await?;
+        let mut known = Self {
+            seen,
+            linked,
+            with_address: Vec::new(),
+        };
+        let unlinked: Vec<&Job> = jobs
+            .iter()
+            .filter(|job| known.linked_to(job).is_none())
+            .collect();
+        known.with_address = members_with_addresses(conn, &unlinked).await?;
+        Ok(known)
     }
-    let linked: Vec<(membership::Model, Option<user::Model>)> = membership::Entity::find()
-        .find_also_related(user::Entity)
-        .filter(identities)
-        .all(&*txn)
-        .await?;
-    let linked_to = |job: &Job| {
-        linked.iter().find_map(|(m, account)| {
+
+    /// The member linked to the identity `job` names, with their account.
+    fn linked_to(&self, job: &Job) -> Option<(&membership::Model, &user::Model)> {
+        self.linked.iter().find_map(|(m, account)| {
             let this = m.team_id == job.team_id.as_str()
                 && m.external_issuer.as_deref() == Some(job.issuer.as_str())
                 && m.external_id.as_deref() == Some(job.sub.as_str());
             this.then_some((m, account.as_ref()?))
         })
-    };
-    // Members here with the addresses of identities no one is linked to yet.
-    let unlinked: Vec<&Job> = jobs.iter().filter(|job| linked_to(job).is_none()).collect();
-    let with_address: Vec<(membership::Model, Option<user::Model>)> = if unlinked.is_empty() {
-        Vec::new()
-    } else {
-        let teams: Vec<&str> = unlinked.iter().map(|job| job.team_id.as_str()).collect();
-        let emails: Vec<&str> = unlinked.iter().map(|job| job.email.as_str()).collect();
-        membership::Entity::find()
-            .find_also_related(user::Entity)
-            .filter(membership::Column::TeamId.is_in(teams))
-            .filter(
-                Condition::any()
-                    .add(user::Column::Email.is_in(emails.clone()))
-                    .add(user::Column::AssertedEmail.is_in(emails)),
-            )
-            .all(&*txn)
-            .await?
-    };
-    let has_address = |job: &Job| {
-        with_address.iter().any(|(m, account)| {
+    }
+
+    /// Whether a member of `job`'s team has its address already (their own, or one an
+    /// integration of that team gave).
+    fn has_address(&self, job: &Job) -> bool {
+        self.with_address.iter().any(|(m, account)| {
             m.team_id == job.team_id.as_str()
                 && account.as_ref().is_some_and(|u| {
                     (u.email == job.email && u.provisioned_by.is_none())
@@ -246,92 +270,70 @@ async fn write(db: &Db, jobs: Vec<Job>) -> Result<Vec<Outcome>, DbErr> {
                             && u.asserted_email.as_deref() == Some(job.email.as_str()))
                 })
         })
-    };
+    }
+}
 
-    let mut spent = HashSet::new();
-    let mut provisioning = HashSet::new();
-    let mut outcomes = Vec::with_capacity(jobs.len());
-    let (mut seen_rows, mut new_users, mut memberships, mut events, mut sessions, mut renames) = (
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-    );
-    for job in &jobs {
+/// Members of the jobs' teams with the jobs' addresses.
+async fn members_with_addresses<C: ConnectionTrait>(
+    conn: &C,
+    jobs: &[&Job],
+) -> Result<Vec<Member>, DbErr> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let teams: Vec<&str> = jobs.iter().map(|job| job.team_id.as_str()).collect();
+    let emails: Vec<&str> = jobs.iter().map(|job| job.email.as_str()).collect();
+    membership::Entity::find()
+        .find_also_related(user::Entity)
+        .filter(membership::Column::TeamId.is_in(teams))
+        .filter(
+            Condition::any()
+                .add(user::Column::Email.is_in(emails.clone()))
+                .add(user::Column::AssertedEmail.is_in(emails)),
+        )
+        .all(conn)
+        .await
+}
+
+/// The batch as it is decided: what its sign-ons spent and provisioned so far, and the rows
+/// of those that go ahead.
+#[derive(Default)]
+struct Batch {
+    /// Tokens used by an earlier sign-on of this batch.
+    spent: HashSet<String>,
+    /// Identities and addresses provisioned by an earlier sign-on of this batch.
+    provisioning: HashSet<(String, &'static str, String)>,
+    rows: Rows,
+}
+
+/// The rows a batch writes.
+#[derive(Default)]
+struct Rows {
+    seen: Vec<seen_assertion::ActiveModel>,
+    identities: Vec<user::ActiveModel>,
+    memberships: Vec<membership::ActiveModel>,
+    events: Vec<audit_event::ActiveModel>,
+    sessions: Vec<session::ActiveModel>,
+    renames: Vec<(String, PersonName, DateTime<Utc>)>,
+}
+
+impl Batch {
+    /// One sign-on: a replay, a sign-on for the general path, or admitted (its rows added).
+    fn decide(&mut self, job: &Job, known: &Known) -> Outcome {
         let id = text(&job.seen.id);
-        if seen.contains(id) || spent.contains(id) {
-            outcomes.push(Outcome::Replay);
-            continue;
+        if known.seen.contains(id) || self.spent.contains(id) {
+            return Outcome::Replay;
         }
-        let (user_id, shown_email, role) = match linked_to(job) {
-            Some((member, account)) => {
-                let role = Role::from_stored(&member.role);
-                if role != job.wanted {
-                    outcomes.push(Outcome::Redo);
-                    continue;
-                }
-                if let Some(name) = job.name.as_ref().filter(|name| {
-                    !account.name_edited
-                        && (account.name.as_deref() != Some(name.name.as_str())
-                            || account.family_name != name.family_name)
-                }) {
-                    renames.push((account.id.clone(), name.clone(), job.now));
-                }
-                (account.id.clone(), account.shown_email().to_owned(), role)
-            }
-            None => {
-                // Linking a member, or giving a new one a role, is the general path's; so is
-                // a second new identity for one person in one batch.
-                let first = provisioning.insert((
-                    job.team_id.as_str(),
-                    job.issuer.as_str(),
-                    job.sub.as_str(),
-                )) && provisioning.insert((
-                    job.team_id.as_str(),
-                    "address",
-                    job.email.as_str(),
-                ));
-                if job.wanted != Role::Member || has_address(job) || !first {
-                    outcomes.push(Outcome::Redo);
-                    continue;
-                }
-                let identity = latchkey_teams::identity_row(
-                    &job.team_id,
-                    &job.email,
-                    job.name.as_ref(),
-                    job.now,
-                );
-                let user_id = text(&identity.id).to_owned();
-                new_users.push(identity);
-                memberships.push(Teams::membership_row(
-                    &job.team_id,
-                    &user_id,
-                    Role::Member,
-                    Some((&job.issuer, &job.sub)),
-                    job.now,
-                ));
-                let integration = Actor {
-                    user_id: None,
-                    label: format!("integration {}", job.issuer),
-                    ip: job.ip.clone(),
-                    user_agent: job.user_agent.clone(),
-                };
-                events.push(AuditLog::row(
-                    Some(&job.team_id),
-                    "member.provisioned",
-                    &integration,
-                    &Subject::new(&user_id, &job.email),
-                    &json!({ "issuer": job.issuer, "external_id": job.sub, "client_id": null }),
-                    job.now,
-                ));
-                (user_id, job.email.clone(), Role::Member)
-            }
+        let admitted = match known.linked_to(job) {
+            Some((member, account)) => self.linked(job, member, account),
+            None => self.provision(job, known),
         };
-        spent.insert(id);
+        let Some((user_id, shown_email, role)) = admitted else {
+            return Outcome::Redo;
+        };
+        self.spent.insert(id.to_owned());
         let uid = UserId::from(user_id.as_str());
-        events.push(AuditLog::row(
+        self.rows.events.push(AuditLog::row(
             Some(&job.team_id),
             "member.signed_in",
             &Actor::person(&uid, &shown_email, &job.ip, &job.user_agent),
@@ -340,43 +342,98 @@ async fn write(db: &Db, jobs: Vec<Job>) -> Result<Vec<Outcome>, DbErr> {
             job.now,
         ));
         let (secret, session) = job.sessions.row(&uid, job.opening(), job.now);
-        seen_rows.push(job.seen.clone());
-        sessions.push(session);
-        outcomes.push(Outcome::Admitted(
-            Admitted {
-                user_id: uid,
-                shown_email,
-                role,
-            },
-            secret,
+        self.rows.seen.push(job.seen.clone());
+        self.rows.sessions.push(session);
+        let admitted = Admitted {
+            user_id: uid,
+            shown_email,
+            role,
+        };
+        Outcome::Admitted(admitted, secret)
+    }
+
+    /// A member linked to the identity: admitted when the token leaves their role alone,
+    /// their name kept as the issuer says unless they edited it.
+    fn linked(
+        &mut self,
+        job: &Job,
+        member: &membership::Model,
+        account: &user::Model,
+    ) -> Option<(String, String, Role)> {
+        let role = Role::from_stored(&member.role);
+        if role != job.wanted {
+            return None;
+        }
+        if let Some(name) = job.name.as_ref().filter(|name| {
+            !account.name_edited
+                && (account.name.as_deref() != Some(name.name.as_str())
+                    || account.family_name != name.family_name)
+        }) {
+            self.rows
+                .renames
+                .push((account.id.clone(), name.clone(), job.now));
+        }
+        Some((account.id.clone(), account.shown_email().to_owned(), role))
+    }
+
+    /// A person no one here has, provisioned as a member. Linking a member, or giving a new
+    /// one a role, is the general path's; so is a second new identity for one person in one
+    /// batch.
+    fn provision(&mut self, job: &Job, known: &Known) -> Option<(String, String, Role)> {
+        let team = job.team_id.to_string();
+        let first = self.provisioning.insert((
+            team.clone(),
+            "identity",
+            format!("{}\n{}", job.issuer, job.sub),
+        )) && self
+            .provisioning
+            .insert((team, "address", job.email.clone()));
+        if job.wanted != Role::Member || known.has_address(job) || !first {
+            return None;
+        }
+        let identity =
+            latchkey_teams::identity_row(&job.team_id, &job.email, job.name.as_ref(), job.now);
+        let user_id = text(&identity.id).to_owned();
+        self.rows.identities.push(identity);
+        self.rows.memberships.push(Teams::membership_row(
+            &job.team_id,
+            &user_id,
+            Role::Member,
+            Some((&job.issuer, &job.sub)),
+            job.now,
         ));
+        let integration = Actor {
+            user_id: None,
+            label: format!("integration {}", job.issuer),
+            ip: job.ip.clone(),
+            user_agent: job.user_agent.clone(),
+        };
+        self.rows.events.push(AuditLog::row(
+            Some(&job.team_id),
+            "member.provisioned",
+            &integration,
+            &Subject::new(&user_id, &job.email),
+            &json!({ "issuer": job.issuer, "external_id": job.sub, "client_id": null }),
+            job.now,
+        ));
+        Some((user_id, job.email.clone(), Role::Member))
     }
-    if !seen_rows.is_empty() {
-        seen_assertion::Entity::insert_many(seen_rows)
-            .exec_without_returning(&*txn)
-            .await?;
+}
+
+impl Rows {
+    /// A statement per table; the people's, the audit log's and the sessions' through their
+    /// own crates.
+    async fn insert<C: ConnectionTrait>(self, conn: &C) -> Result<(), DbErr> {
+        if !self.seen.is_empty() {
+            seen_assertion::Entity::insert_many(self.seen)
+                .exec_without_returning(conn)
+                .await?;
+        }
+        latchkey_teams::provision_many(conn, self.identities, self.memberships).await?;
+        for (user_id, name, now) in self.renames {
+            latchkey_teams::sync_name(conn, &user_id, &name, now).await?;
+        }
+        AuditLog::record_rows(conn, self.events).await?;
+        Sessions::open_many(conn, self.sessions).await
     }
-    if !new_users.is_empty() {
-        user::Entity::insert_many(new_users)
-            .exec_without_returning(&*txn)
-            .await?;
-        membership::Entity::insert_many(memberships)
-            .exec_without_returning(&*txn)
-            .await?;
-    }
-    for (user_id, name, now) in renames {
-        latchkey_teams::sync_name(&*txn, &user_id, &name, now).await?;
-    }
-    if !events.is_empty() {
-        latchkey_teams::entities::audit_event::Entity::insert_many(events)
-            .exec_without_returning(&*txn)
-            .await?;
-    }
-    if !sessions.is_empty() {
-        session::Entity::insert_many(sessions)
-            .exec_without_returning(&*txn)
-            .await?;
-    }
-    txn.commit().await?;
-    Ok(outcomes)
 }
