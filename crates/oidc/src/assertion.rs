@@ -104,6 +104,46 @@ pub(crate) fn verify(
     now: DateTime<Utc>,
 ) -> Result<Verified, Refused> {
     let alg = unverified.header.alg;
+    let decoding = usable_key(unverified, key, rules)?;
+    let mut validation = Validation::new(alg);
+    validation.leeway = LEEWAY;
+    validation.validate_nbf = true;
+    validation.set_audience(rules.audiences);
+    validation.set_issuer(&[rules.issuer]);
+    validation.sub = rules.subject.map(str::to_owned);
+    // The library checks these four; `iat` is checked below.
+    validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+    let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &decoding, &validation)
+        .map_err(|e| refused(why(&e, rules)))?
+        .claims;
+    if rules.sole_audience && !claims.get("aud").is_some_and(Value::is_string) {
+        return Err(refused(format!(
+            "aud must be the single value {}",
+            rules.audiences.join(" or ")
+        )));
+    }
+    let exp = check_times(&claims, rules, now)?;
+    let replay_key = replay_key(token, &claims, rules)?;
+    let remember_until = Utc
+        .timestamp_opt(exp, 0)
+        .single()
+        .and_then(|exp| exp.checked_add_signed(TimeDelta::seconds(LEEWAY as i64)))
+        .ok_or_else(|| refused("exp is out of range"))?;
+    Ok(Verified {
+        claims,
+        replay_key,
+        remember_until,
+    })
+}
+
+/// The key, if it may check this token: not a token Latchkey issued, and a key for signing
+/// with the header's algorithm.
+fn usable_key(
+    unverified: &Unverified,
+    key: &Jwk,
+    rules: &Rules<'_>,
+) -> Result<DecodingKey, Refused> {
+    let alg = unverified.header.alg;
     // Explicit typing (RFC 8725 §3.11): none of the tokens Latchkey issues is an assertion,
     // whatever its claims say.
     if unverified
@@ -131,25 +171,17 @@ pub(crate) fn verify(
             rules.signer
         )));
     }
-    let decoding = DecodingKey::from_jwk(key)
-        .map_err(|_| refused(format!("the {} key cannot be used", rules.signer)))?;
-    let mut validation = Validation::new(alg);
-    validation.leeway = LEEWAY;
-    validation.validate_nbf = true;
-    validation.set_audience(rules.audiences);
-    validation.set_issuer(&[rules.issuer]);
-    validation.sub = rules.subject.map(str::to_owned);
-    // The library checks these four; `iat` is checked below.
-    validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
-    let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &decoding, &validation)
-        .map_err(|e| refused(why(&e, rules)))?
-        .claims;
-    if rules.sole_audience && !claims.get("aud").is_some_and(Value::is_string) {
-        return Err(refused(format!(
-            "aud must be the single value {}",
-            rules.audiences.join(" or ")
-        )));
-    }
+    DecodingKey::from_jwk(key)
+        .map_err(|_| refused(format!("the {} key cannot be used", rules.signer)))
+}
+
+/// `exp` (returned) and `iat` as numbers, `iat` not in the future, and the lifetime within
+/// the rules' limit.
+fn check_times(
+    claims: &Map<String, Value>,
+    rules: &Rules<'_>,
+    now: DateTime<Utc>,
+) -> Result<i64, Refused> {
     let number = |name: &str| claims.get(name).and_then(Value::as_i64);
     let exp = number("exp").ok_or_else(|| refused("exp must be a number"))?;
     let iat = match claims.get("iat") {
@@ -162,30 +194,30 @@ pub(crate) fn verify(
     if let Some(max) = rules.max_lifetime {
         check_lifetime(iat, exp, max, now)?;
     }
+    Ok(exp)
+}
+
+/// What is spent when the assertion is used: its `jti`, or where the rules let it be left
+/// out, the token itself.
+fn replay_key(
+    token: &str,
+    claims: &Map<String, Value>,
+    rules: &Rules<'_>,
+) -> Result<String, Refused> {
     let jti = claims
         .get("jti")
         .and_then(Value::as_str)
         .filter(|j| !j.is_empty());
-    let replay_key = match jti {
-        Some(jti) => format!("jti:{jti}"),
+    match jti {
+        Some(jti) => Ok(format!("jti:{jti}")),
         // The signed part only: an ECDSA signature (r, s) has a twin (r, n - s) that verifies
         // too, so a hash of the whole token would let its twin be spent again.
         None if !rules.require_jti => {
             let signed = token.rsplit_once('.').map_or(token, |(signed, _)| signed);
-            format!("token:{}", sha256_hex(signed.as_bytes()))
+            Ok(format!("token:{}", sha256_hex(signed.as_bytes())))
         }
-        None => return Err(refused("no jti")),
-    };
-    let remember_until = Utc
-        .timestamp_opt(exp, 0)
-        .single()
-        .and_then(|exp| exp.checked_add_signed(TimeDelta::seconds(LEEWAY as i64)))
-        .ok_or_else(|| refused("exp is out of range"))?;
-    Ok(Verified {
-        claims,
-        replay_key,
-        remember_until,
-    })
+        None => Err(refused("no jti")),
+    }
 }
 
 /// An assertion lives at most `max`: from `iat` to `exp`, and around now. The arithmetic is

@@ -186,7 +186,6 @@ fn refusal(refusal: Refusal) -> PageError {
         hint: Some(hint),
         action: None,
     };
-    const AGAIN: &str = "Go back to the application and sign in again.";
     match refusal {
         Refusal::Unreadable(why) => page(
             "This sign-in request cannot be read",
@@ -219,6 +218,22 @@ fn refusal(refusal: Refusal) -> PageError {
             ),
             "Tell the application's administrator: the address it answers at (its ACS URL) must be registered with Latchkey.",
         ),
+        other => refused_sign_on(other),
+    }
+}
+
+/// The page of a sign-on or logout that was readable but cannot go ahead: spent, expired,
+/// not for this person, or not set up.
+fn refused_sign_on(refusal: Refusal) -> PageError {
+    let page = |title, message: &str, hint| PageError {
+        status: StatusCode::BAD_REQUEST,
+        title,
+        message: message.to_owned(),
+        hint: Some(hint),
+        action: None,
+    };
+    const AGAIN: &str = "Go back to the application and sign in again.";
+    match refusal {
         Refusal::StartsAtApplication { sp } => PageError {
             status: StatusCode::FORBIDDEN,
             title: "Start signing in at the application",
@@ -230,17 +245,17 @@ fn refusal(refusal: Refusal) -> PageError {
         },
         Refusal::Replay => page(
             "This sign-in request was already used",
-            "A sign-in request works once. This one has been received before.".into(),
+            "A sign-in request works once. This one has been received before.",
             AGAIN,
         ),
         Refusal::Expired => page(
             "This sign-in request has expired",
-            "It was completed already, or it waited too long.".into(),
+            "It was completed already, or it waited too long.",
             AGAIN,
         ),
         Refusal::AlreadyCompleted => page(
             "This sign-in request was already completed",
-            "It was answered in another tab or window.".into(),
+            "It was answered in another tab or window.",
             "Go back to the application: you may already be signed in.",
         ),
         Refusal::NotMember { sp, email } => PageError {
@@ -256,16 +271,18 @@ fn refusal(refusal: Refusal) -> PageError {
         },
         Refusal::NoLogoutUrl { sp } => page(
             "This sign-out request cannot be completed",
-            format!("{sp} has no logout URL registered with Latchkey."),
+            &format!("{sp} has no logout URL registered with Latchkey."),
             "Tell the application's administrator: its logout URL must be registered with Latchkey.",
         ),
         Refusal::LogoutReplay => page(
             "This sign-out request was already used",
-            "A sign-out request works once. This one has been received before.".into(),
+            "A sign-out request works once. This one has been received before.",
             "Go back to the application and sign out again.",
         ),
         Refusal::Failed(error) => PageError::failed(error),
         Refusal::Database(error) => PageError::internal(error),
+        // The request's own refusals are `refusal`'s, which never hands them here.
+        other => PageError::failed(other),
     }
 }
 

@@ -17,7 +17,7 @@ use crate::web::extract::{CurrentUser, works_in};
 use crate::web::page::html;
 use latchkey_connections::Connection;
 use latchkey_core::urls;
-use latchkey_oidc::federation::{IssuerError, JWT_BEARER, TrustedIssuers};
+use latchkey_oidc::federation::{IssuerError, JWT_BEARER, TrustedIssuer, TrustedIssuers};
 
 #[derive(Deserialize, Default)]
 pub(super) struct PageQuery {
@@ -107,51 +107,11 @@ pub(super) async fn page(
         csrf: &csrf,
         team_id: &team_id,
         team_name: &team.team.name,
-        issuers: issuers
-            .into_iter()
-            .map(|i| IssuerRow {
-                keys: match &i.jwks_uri {
-                    Some(uri) => uri.clone(),
-                    None if i.key_ids.is_empty() => "registered key set".to_owned(),
-                    None => format!("kid {}", i.key_ids.join(", ")),
-                },
-                require_jti: i.require_jti,
-                admin_claim: i.admin_claim.clone(),
-                frame_origins: i.frame_origins.join(" "),
-                algorithms: i.algorithms.join(", "),
-                created_at: i.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-                id: i.id,
-                issuer: i.issuer,
-                max_lifetime_secs: i.max_lifetime_secs,
-            })
-            .collect(),
+        issuers: issuers.into_iter().map(IssuerRow::from).collect(),
         token_endpoint: state.issuer.endpoint(urls::TOKEN),
         sign_on_url: state.issuer.endpoint(urls::SSO_JWT),
         grant_type: JWT_BEARER,
-        notice: match query.done.as_deref() {
-            Some("added") => Some("The issuer is trusted. Its assertions work at once."),
-            Some("removed") => Some("The issuer is no longer trusted."),
-            Some("connection-added") => Some(
-                "The identity provider is added. Give it the redirect URI shown below, publish the TXT record of each domain, then check it.",
-            ),
-            Some("connection-removed") => {
-                Some("The identity provider is removed, and every session it opened is ended.")
-            }
-            Some("domain-proven") => {
-                Some("The domain is proven: its addresses now sign in with your identity provider.")
-            }
-            Some("saml-added") => Some(
-                "The application is added. Give it the metadata URL above; its people can sign in at once.",
-            ),
-            Some("saml-updated") => Some(
-                "The application is changed. It keeps its identifiers: the people it knows stay the same.",
-            ),
-            Some("saml-unchanged") => Some("Nothing was changed: the application is as it was."),
-            Some("saml-removed") => {
-                Some("The application is removed: nobody signs in to it here any more.")
-            }
-            _ => None,
-        },
+        notice: query.done.as_deref().and_then(notice),
         connection_notice: query
             .done
             .as_deref()
@@ -171,4 +131,50 @@ pub(super) async fn page(
         html(&state, StatusCode::OK, "integrations.html", &view)?,
     )
         .into_response())
+}
+
+impl From<TrustedIssuer> for IssuerRow {
+    fn from(i: TrustedIssuer) -> Self {
+        Self {
+            keys: match &i.jwks_uri {
+                Some(uri) => uri.clone(),
+                None if i.key_ids.is_empty() => "registered key set".to_owned(),
+                None => format!("kid {}", i.key_ids.join(", ")),
+            },
+            require_jti: i.require_jti,
+            admin_claim: i.admin_claim.clone(),
+            frame_origins: i.frame_origins.join(" "),
+            algorithms: i.algorithms.join(", "),
+            created_at: i.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            id: i.id,
+            issuer: i.issuer,
+            max_lifetime_secs: i.max_lifetime_secs,
+        }
+    }
+}
+
+/// What the page says after an action (`?done=`).
+fn notice(done: &str) -> Option<&'static str> {
+    Some(match done {
+        "added" => "The issuer is trusted. Its assertions work at once.",
+        "removed" => "The issuer is no longer trusted.",
+        "connection-added" => {
+            "The identity provider is added. Give it the redirect URI shown below, publish the TXT record of each domain, then check it."
+        }
+        "connection-removed" => {
+            "The identity provider is removed, and every session it opened is ended."
+        }
+        "domain-proven" => {
+            "The domain is proven: its addresses now sign in with your identity provider."
+        }
+        "saml-added" => {
+            "The application is added. Give it the metadata URL above; its people can sign in at once."
+        }
+        "saml-updated" => {
+            "The application is changed. It keeps its identifiers: the people it knows stay the same."
+        }
+        "saml-unchanged" => "Nothing was changed: the application is as it was.",
+        "saml-removed" => "The application is removed: nobody signs in to it here any more.",
+        _ => return None,
+    })
 }
