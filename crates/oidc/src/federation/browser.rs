@@ -81,59 +81,21 @@ impl Federation {
                 "this issuer's tokens may not sign in inside a frame: its team must name the framing site (--frame-origin)".into(),
             ));
         }
-        let joined = frame_origins.join(" ");
-        let opening = |team_id| Opening {
-            team_id: Some(team_id),
-            opened_by: Some(trusted.issuer.as_str()),
-            frame_ancestors: framed.then_some(joined.as_str()),
-            connection: None,
-        };
+        let frame_ancestors = framed.then(|| frame_origins.join(" "));
         let batched = match &self.sign_on_writer {
             Some(writer) => {
-                self.sign_on_batched(
-                    writer,
-                    &trusted,
-                    &verified,
-                    from,
-                    sessions,
-                    framed.then_some(joined.as_str()),
-                    now,
-                )
-                .await?
+                let ancestors = frame_ancestors.as_deref();
+                self.sign_on_batched(writer, &trusted, &verified, from, sessions, ancestors, now)
+                    .await?
             }
             None => None,
         };
         let (member, session) = match batched {
             Some(done) => done,
             None => {
-                let txn = self.db.transaction().await?;
-                let integration = Actor {
-                    user_id: None,
-                    label: format!("integration {}", trusted.issuer),
-                    ip: from.ip.clone(),
-                    user_agent: from.user_agent.clone(),
-                };
-                let member = admit(&txn, &trusted, &verified, &integration, None, now).await?;
-                AuditLog::record(
-                    &*txn,
-                    Some(&team_id),
-                    "member.signed_in",
-                    &Actor::person(
-                        &member.user_id,
-                        &member.shown_email,
-                        &from.ip,
-                        &from.user_agent,
-                    ),
-                    &Subject::new(&member.user_id, &member.shown_email),
-                    json!({ "via": "jwt", "issuer": trusted.issuer, "role": member.role }),
-                    now,
-                )
-                .await?;
-                let session = sessions
-                    .open(&*txn, &member.user_id, opening(&team_id), now)
-                    .await?;
-                txn.commit().await?;
-                (member, session)
+                let ancestors = frame_ancestors.as_deref();
+                self.sign_on_alone(&trusted, &verified, from, sessions, ancestors, now)
+                    .await?
             }
         };
         tracing::info!(user = %member.user_id, team = %team_id, issuer = %trusted.issuer, "signed on with an integration's token");
@@ -144,6 +106,53 @@ impl Federation {
             frame_origins,
             session,
         })
+    }
+
+    /// The general path, one transaction of its own: the member admitted (linked, or
+    /// provisioned, their role as the token says), audited, and the session opened.
+    async fn sign_on_alone(
+        &self,
+        trusted: &trusted_issuer::Model,
+        verified: &Verified,
+        from: &Requester,
+        sessions: &Sessions,
+        frame_ancestors: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(Admitted, SecretToken), SignOnRefused> {
+        let team_id = TeamId::from(trusted.team_id.as_str());
+        let txn = self.db.transaction().await?;
+        let integration = Actor {
+            user_id: None,
+            label: format!("integration {}", trusted.issuer),
+            ip: from.ip.clone(),
+            user_agent: from.user_agent.clone(),
+        };
+        let member = admit(&txn, trusted, verified, &integration, None, now).await?;
+        let person = Actor::person(
+            &member.user_id,
+            &member.shown_email,
+            &from.ip,
+            &from.user_agent,
+        );
+        AuditLog::record(
+            &*txn,
+            Some(&team_id),
+            "member.signed_in",
+            &person,
+            &Subject::new(&member.user_id, &member.shown_email),
+            json!({ "via": "jwt", "issuer": trusted.issuer, "role": member.role }),
+            now,
+        )
+        .await?;
+        let opening = Opening {
+            team_id: Some(&team_id),
+            opened_by: Some(trusted.issuer.as_str()),
+            frame_ancestors,
+            connection: None,
+        };
+        let session = sessions.open(&*txn, &member.user_id, opening, now).await?;
+        txn.commit().await?;
+        Ok((member, session))
     }
 
     /// The common cases, through the batching writer (SQLite): `None` when the general path
