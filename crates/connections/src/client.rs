@@ -187,32 +187,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_public_https_is_reached_unless_private_networks_are_allowed() {
+    fn an_issuer_is_a_public_https_url_without_a_query() {
+        // What may be reached is latchkey_egress's policy, tested there.
         let closed = Upstream::new(false, UPSTREAM_TIMEOUT).unwrap();
-        for good in [
-            "https://acme.okta.com",
-            "https://login.microsoftonline.com/tenant/v2.0",
-            "https://8.8.8.8/token",
-        ] {
-            assert!(closed.may_reach(good), "{good}");
-        }
-        for bad in [
-            "http://acme.okta.com",
-            "https://10.0.0.5/",
-            "https://169.254.169.254/latest/meta-data",
-            "https://127.0.0.1:8443/",
-            "https://[::1]/",
-            "https://[fd00::1]/",
-            "https://localhost/",
-            "ftp://acme.example/",
-            "not a url",
-        ] {
-            assert!(!closed.may_reach(bad), "{bad}");
-        }
+        assert!(closed.issuer_url("https://acme.okta.com").is_ok());
         assert!(closed.issuer_url("https://acme.okta.com?x=1").is_err());
         assert!(closed.issuer_url("https://10.1.2.3").is_err());
         let open = Upstream::new(true, UPSTREAM_TIMEOUT).unwrap();
-        assert!(open.may_reach("http://127.0.0.1:9000/"));
         assert!(open.issuer_url("http://127.0.0.1:9000").is_ok());
     }
 }

@@ -34,6 +34,17 @@ impl Actor {
         }
     }
 
+    /// An integration acting through the issuer whose token it signed (provisioning a member
+    /// it names).
+    pub fn integration(issuer: &str, ip: &str, user_agent: &str) -> Self {
+        Self {
+            user_id: None,
+            label: format!("integration {issuer}"),
+            ip: ip.to_owned(),
+            user_agent: user_agent.to_owned(),
+        }
+    }
+
     /// The operator running `latchkey` commands on the server.
     pub fn operator() -> Self {
         Self {

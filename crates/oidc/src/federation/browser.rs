@@ -121,12 +121,7 @@ impl Federation {
     ) -> Result<(Admitted, SecretToken), SignOnRefused> {
         let team_id = TeamId::from(trusted.team_id.as_str());
         let txn = self.db.transaction().await?;
-        let integration = Actor {
-            user_id: None,
-            label: format!("integration {}", trusted.issuer),
-            ip: from.ip.clone(),
-            user_agent: from.user_agent.clone(),
-        };
+        let integration = Actor::integration(&trusted.issuer, &from.ip, &from.user_agent);
         let member = admit(&txn, trusted, verified, &integration, None, now).await?;
         let person = Actor::person(
             &member.user_id,

@@ -402,12 +402,7 @@ impl Batch {
             Some((&job.issuer, &job.sub)),
             job.now,
         ));
-        let integration = Actor {
-            user_id: None,
-            label: format!("integration {}", job.issuer),
-            ip: job.ip.clone(),
-            user_agent: job.user_agent.clone(),
-        };
+        let integration = Actor::integration(&job.issuer, &job.ip, &job.user_agent);
         self.rows.events.push(AuditLog::row(
             Some(&job.team_id),
             "member.provisioned",

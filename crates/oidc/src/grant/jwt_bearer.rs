@@ -48,12 +48,7 @@ impl Provider {
             .map_err(grant_error)?;
 
         let txn = self.db.transaction().await?;
-        let actor = Actor {
-            user_id: None,
-            label: format!("integration {}", trusted.issuer),
-            ip: String::new(),
-            user_agent: format!("client {}", client.id),
-        };
+        let actor = Actor::integration(&trusted.issuer, "", &format!("client {}", client.id));
         let member = admit(&txn, &trusted, &verified, &actor, Some(&client.id), now)
             .await
             .map_err(grant_error)?;

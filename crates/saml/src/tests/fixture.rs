@@ -75,17 +75,7 @@ impl Fixture {
 
     /// `member` signed in now, in a browser of their own.
     pub async fn signed_in(&self, member: &Member) -> (SecretToken, SessionUser) {
-        self.signed_in_as(member, Opening::default(), self.now)
-            .await
-    }
-
-    pub async fn signed_in_as(
-        &self,
-        member: &Member,
-        opening: Opening<'_>,
-        at: DateTime<Utc>,
-    ) -> (SecretToken, SessionUser) {
-        member.sign_in(&self.db, opening, at).await
+        member.sign_in(&self.db, Opening::default(), self.now).await
     }
 
     pub fn later(&self, by: TimeDelta) -> DateTime<Utc> {

@@ -84,7 +84,7 @@ async fn a_signed_request_ends_the_sessions_it_names_wherever_they_are() {
         .sp(|new| new.signing_cert = Some(key.cert_pem.clone()))
         .await;
     let (named_secret, named) = f.signed_in(&f.bo).await;
-    let (other_secret, _) = f.signed_in_as(&f.bo, Opening::default(), f.now).await;
+    let (other_secret, _) = f.bo.sign_in(&f.db, Opening::default(), f.now).await;
     let request = ask("_l1", &f, "bo@acme.test", vec![index_of(&sp, &named.sid)]);
     let outcome = f
         .sign_ons

@@ -143,7 +143,7 @@ async fn force_authn_asks_for_a_sign_in_after_the_request() {
     let f = Fixture::new().await;
     f.sp(|_| {}).await;
     let before = f.now - TimeDelta::minutes(1);
-    let (_, earlier) = f.signed_in_as(&f.bo, Opening::default(), before).await;
+    let (_, earlier) = f.bo.sign_in(&f.db, Opening::default(), before).await;
     let mut request = AuthnRequest::new("_force", f.now);
     request.force_authn = true;
     let id = kept_id(&redirected(
@@ -160,7 +160,7 @@ async fn force_authn_asks_for_a_sign_in_after_the_request() {
     );
     assert!(login.starts_with("/login?"), "{login}");
     let later = f.later(TimeDelta::seconds(30));
-    let (_, fresh) = f.signed_in_as(&f.bo, Opening::default(), later).await;
+    let (_, fresh) = f.bo.sign_in(&f.db, Opening::default(), later).await;
     posted(
         f.sign_ons
             .resume(&id, Some(&fresh), false, later)
@@ -203,7 +203,7 @@ async fn a_kept_sign_on_expires_after_twenty_minutes() {
             .unwrap(),
     ));
     let late = f.later(TimeDelta::minutes(21));
-    let (_, bo) = f.signed_in_as(&f.bo, Opening::default(), late).await;
+    let (_, bo) = f.bo.sign_in(&f.db, Opening::default(), late).await;
     let refused = f.sign_ons.resume(&id, Some(&bo), false, late).await;
     assert!(matches!(refused, Err(Refusal::Expired)), "{refused:?}");
 }
@@ -236,7 +236,7 @@ async fn a_session_an_integration_opened_signs_in_to_its_own_team_only() {
         opened_by: Some("https://widget.other.test"),
         ..Opening::default()
     };
-    let (_, bo) = f.signed_in_as(&f.bo, bound_elsewhere, f.now).await;
+    let (_, bo) = f.bo.sign_in(&f.db, bound_elsewhere, f.now).await;
     let reply = f
         .sign_ons
         .receive(
@@ -258,7 +258,7 @@ async fn a_session_an_integration_opened_signs_in_to_its_own_team_only() {
         opened_by: Some("https://widget.acme.test"),
         ..Opening::default()
     };
-    let (_, bo) = f.signed_in_as(&f.bo, bound_here, f.now).await;
+    let (_, bo) = f.bo.sign_in(&f.db, bound_here, f.now).await;
     posted(
         f.sign_ons
             .resume(&id, Some(&bo), false, f.now)
