@@ -100,13 +100,21 @@ async fn a_locked_sqlite_file_is_answered_with_503_then_served_again() {
     let (status, body) = ask_for_link(&served.base_url, "locked@example.com").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{}", served.logs());
     assert!(body.contains(UNAVAILABLE), "{body}");
-    let logs = served.logs();
-    assert!(
-        logs.lines().any(|l| l.contains("WARN")
-            && l.contains("the database cannot take requests now")
-            && l.contains("database is locked")),
-        "a log line names the lock: {logs}"
-    );
+    // The line is written as the page is; the logs reach this test through a pipe, so it may
+    // arrive a moment after the answer.
+    let names_the_lock = |logs: String| {
+        logs.lines().any(|l| {
+            l.contains("WARN")
+                && l.contains("the database cannot take requests now")
+                && l.contains("database is locked")
+        })
+    };
+    let logged = eventually(Duration::from_secs(5), || {
+        let logs = served.logs();
+        async move { names_the_lock(logs) }
+    })
+    .await;
+    assert!(logged, "a log line names the lock: {}", served.logs());
     // Reads go on beside the lock (WAL): the pages that only read still answer.
     let page = Browser::new(&served.base_url).get("/login").await;
     assert_eq!(page.status, StatusCode::OK);
