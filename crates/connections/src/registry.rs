@@ -8,7 +8,8 @@ use latchkey_core::{ConnectionId, Db, TeamId};
 use latchkey_keys::MasterKey;
 use latchkey_teams::{Actor, AuditLog, Subject, TeamError, Teams};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder,
 };
 use serde_json::json;
 
@@ -63,28 +64,13 @@ impl Connections {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<Connection, ConnectionError> {
-        let name = new.name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-            return Err(ConnectionError::Name);
-        }
-        let client_id = new.client_id.trim().to_owned();
-        if client_id.is_empty() || client_id.len() > 255 || client_id.chars().any(char::is_control)
-        {
-            return Err(ConnectionError::ClientId);
-        }
-        let secret = new.client_secret.trim();
-        if secret.is_empty() {
-            return Err(ConnectionError::ClientSecret);
-        }
-        let domains = checked_domains(&new.domains)?;
-        let scopes = checked_scopes(&new.scopes)?;
-        if !EMAIL_CLAIMS.contains(&new.email_claim.as_str()) {
-            return Err(ConnectionError::EmailClaim);
-        }
-        // `email_verified` speaks of the `email` claim only.
-        if new.email_claim != "email" && new.require_email_verified {
-            return Err(ConnectionError::VerifiedClaim);
-        }
+        let Settings {
+            name,
+            client_id,
+            secret,
+            domains,
+            scopes,
+        } = Settings::checked(&new)?;
         // Only the team's administrators make Latchkey fetch anything for it.
         Teams::require_admin(self.db.read(), &new.team_id, actor)
             .await
@@ -100,13 +86,7 @@ impl Connections {
         let txn = latchkey_teams::administer(&self.db, &new.team_id, actor, now)
             .await
             .map_err(|e| admin_error(e, actor))?;
-        let existing = connection::Entity::find()
-            .filter(connection::Column::TeamId.eq(new.team_id.as_str()))
-            .count(&*txn)
-            .await?;
-        if existing >= MAX_CONNECTIONS_PER_TEAM {
-            return Err(ConnectionError::TooMany);
-        }
+        check_room(&txn, &new.team_id).await?;
         let row = connection::Model {
             id: id.clone(),
             team_id: new.team_id.as_str().to_owned(),
@@ -122,37 +102,8 @@ impl Connections {
         connection::Entity::insert(connection::ActiveModel::from(row.clone()))
             .exec_without_returning(&*txn)
             .await?;
-        let mut domain_rows = Vec::new();
-        for domain in &domains {
-            let model = connection_domain::Model {
-                connection_id: id.clone(),
-                domain: domain.clone(),
-                challenge: latchkey_core::secret::random_id(),
-                proven_at: None,
-                checked_at: None,
-            };
-            connection_domain::Entity::insert(connection_domain::ActiveModel::from(model.clone()))
-                .exec_without_returning(&*txn)
-                .await?;
-            domain_rows.push(model);
-        }
-        AuditLog::record(
-            &*txn,
-            Some(&new.team_id),
-            "connection.added",
-            actor,
-            &Subject::new(&row.id, &row.name),
-            json!({
-                "issuer": row.issuer,
-                "client_id": row.client_id,
-                "domains": domains,
-                "scopes": scopes,
-                "email_claim": row.email_claim,
-                "require_email_verified": row.require_email_verified,
-            }),
-            now,
-        )
-        .await?;
+        let domain_rows = insert_domains(&txn, &id, &domains).await?;
+        record_added(&txn, &new.team_id, &row, &domains, &scopes, actor, now).await?;
         txn.commit().await?;
         tracing::info!(connection = %row.id, team = %row.team_id, issuer = %row.issuer, "connection added");
         Ok(self.view(row, domain_rows))
@@ -322,6 +273,114 @@ impl Connections {
             created_at: row.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
         }
     }
+}
+
+/// A new connection's settings as an administrator gave them, checked in order: its name,
+/// client id and secret, domains, scopes, and the claim its addresses are read from.
+struct Settings<'a> {
+    name: String,
+    client_id: String,
+    secret: &'a str,
+    domains: Vec<String>,
+    scopes: Vec<String>,
+}
+
+impl<'a> Settings<'a> {
+    fn checked(new: &'a NewConnection) -> Result<Self, ConnectionError> {
+        let name = new.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+            return Err(ConnectionError::Name);
+        }
+        let client_id = new.client_id.trim().to_owned();
+        if client_id.is_empty() || client_id.len() > 255 || client_id.chars().any(char::is_control)
+        {
+            return Err(ConnectionError::ClientId);
+        }
+        let secret = new.client_secret.trim();
+        if secret.is_empty() {
+            return Err(ConnectionError::ClientSecret);
+        }
+        let domains = checked_domains(&new.domains)?;
+        let scopes = checked_scopes(&new.scopes)?;
+        if !EMAIL_CLAIMS.contains(&new.email_claim.as_str()) {
+            return Err(ConnectionError::EmailClaim);
+        }
+        // `email_verified` speaks of the `email` claim only.
+        if new.email_claim != "email" && new.require_email_verified {
+            return Err(ConnectionError::VerifiedClaim);
+        }
+        Ok(Self {
+            name,
+            client_id,
+            secret,
+            domains,
+            scopes,
+        })
+    }
+}
+
+/// Refuses another connection to a team that has as many as one may.
+async fn check_room(txn: &DatabaseTransaction, team_id: &TeamId) -> Result<(), ConnectionError> {
+    let existing = connection::Entity::find()
+        .filter(connection::Column::TeamId.eq(team_id.as_str()))
+        .count(txn)
+        .await?;
+    if existing >= MAX_CONNECTIONS_PER_TEAM {
+        return Err(ConnectionError::TooMany);
+    }
+    Ok(())
+}
+
+/// Logs the new connection in its team's audit log, with the settings it was added with.
+async fn record_added(
+    txn: &DatabaseTransaction,
+    team_id: &TeamId,
+    row: &connection::Model,
+    domains: &[String],
+    scopes: &[String],
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<(), sea_orm::DbErr> {
+    AuditLog::record(
+        txn,
+        Some(team_id),
+        "connection.added",
+        actor,
+        &Subject::new(&row.id, &row.name),
+        json!({
+            "issuer": row.issuer,
+            "client_id": row.client_id,
+            "domains": domains,
+            "scopes": scopes,
+            "email_claim": row.email_claim,
+            "require_email_verified": row.require_email_verified,
+        }),
+        now,
+    )
+    .await
+}
+
+/// A new connection's domains, each with a challenge of its own, not yet proven.
+async fn insert_domains(
+    txn: &DatabaseTransaction,
+    connection_id: &str,
+    domains: &[String],
+) -> Result<Vec<connection_domain::Model>, sea_orm::DbErr> {
+    let mut domain_rows = Vec::new();
+    for domain in domains {
+        let model = connection_domain::Model {
+            connection_id: connection_id.to_owned(),
+            domain: domain.clone(),
+            challenge: latchkey_core::secret::random_id(),
+            proven_at: None,
+            checked_at: None,
+        };
+        connection_domain::Entity::insert(connection_domain::ActiveModel::from(model.clone()))
+            .exec_without_returning(txn)
+            .await?;
+        domain_rows.push(model);
+    }
+    Ok(domain_rows)
 }
 
 /// What a sealed client secret is bound to: its connection, so it cannot be moved to another.
