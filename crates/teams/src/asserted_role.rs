@@ -8,7 +8,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
 
 use crate::entities::membership;
-use crate::teams::{administrators, lock_team, member_row};
+use crate::members::{administrators, member_row};
+use crate::teams::lock_team;
 use crate::{Actor, AuditLog, Role, Subject, TeamError};
 
 /// Gives a member the role the token asserts, in the caller's transaction, and audits the

@@ -7,6 +7,7 @@ mod audit;
 pub mod entities;
 mod error;
 mod join_links;
+mod members;
 mod name;
 mod people;
 mod person_name;
@@ -19,10 +20,11 @@ pub use asserted_role::assert_role;
 pub use audit::{Actor, AuditEvent, AuditFilter, AuditLog, Subject};
 pub use error::{JoinError, TeamError};
 pub use join_links::{JoinLink, JoinLinkState, Joined, NewJoinLink};
+pub use members::{Member, Membership};
 pub use name::TeamName;
 pub use people::{
     INTEGRATION_DOMAIN, ensure_user, identity_row, provision_identity, provision_many,
 };
 pub use person_name::{PersonName, set_name, sync_name};
 pub use role::{Role, RoleParseError};
-pub use teams::{Member, Membership, Team, Teams, administer, lock_team};
+pub use teams::{Team, Teams, administer, lock_team};
