@@ -1,16 +1,86 @@
 //! The checks of each configuration section, and the domain settings made from them. Each
 //! refusal names the key to fix.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
+use latchkey_core::Issuer;
+use latchkey_idp::web::{ForwardedHeader, TrustedProxies};
 use latchkey_keys::MasterKey;
 
-use super::{ConfigError, KeysConfig, LoginConfig, MasterKeySource, TokensConfig, invalid};
+use super::{
+    ConfigError, FederationConfig, HttpConfig, KeysConfig, LoginConfig, MailConfig,
+    MasterKeySource, TeamsConfig, TokensConfig,
+};
+
+pub(super) fn check_issuer(issuer: &str, insecure_ok: bool) -> Result<Issuer, ConfigError> {
+    if insecure_ok {
+        Issuer::parse_insecure(issuer)
+    } else {
+        Issuer::parse(issuer)
+    }
+    .map_err(|e| invalid("issuer", e))
+}
+
+pub(super) fn check_listen(listen: &str) -> Result<SocketAddr, ConfigError> {
+    listen.parse::<SocketAddr>().map_err(|_| {
+        invalid(
+            "listen",
+            format!("{listen:?} is not a socket address like 127.0.0.1:8080 or [::]:8080"),
+        )
+    })
+}
+
+pub(super) fn check_database(url: &str, max_connections: u32) -> Result<(), ConfigError> {
+    let scheme = url.split(':').next().unwrap_or_default();
+    if !matches!(scheme, "sqlite" | "postgres" | "postgresql") {
+        return Err(invalid(
+            "database_url",
+            "must be a sqlite:// URL (sqlite://var/latchkey.db?mode=rwc) or a postgres:// URL",
+        ));
+    }
+    if max_connections == 1 || max_connections > 1_000 {
+        return Err(invalid(
+            "database_max_connections",
+            "must be 0 (the default for the database), or from 2 to 1000: a request may \
+             hold one connection while it reads with another",
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn check_shutdown_delay(http: &HttpConfig) -> Result<(), ConfigError> {
+    if http.shutdown_delay.as_duration() > Duration::from_secs(60) {
+        return Err(invalid(
+            "http.shutdown_delay",
+            "must be at most 60s: a few times the load balancer's check interval is enough",
+        ));
+    }
+    Ok(())
+}
+
+/// The master key, given in the configuration or in a file, with the previous one while it
+/// is being replaced.
+pub(super) fn read_master_key(keys: &KeysConfig) -> Result<MasterKeySource, ConfigError> {
+    let configured = value_or_file(
+        ("keys.master_key", &keys.master_key),
+        ("keys.master_key_file", &keys.master_key_file),
+    )?;
+    let previous = value_or_file(
+        ("keys.previous_master_key", &keys.previous_master_key),
+        (
+            "keys.previous_master_key_file",
+            &keys.previous_master_key_file,
+        ),
+    )?;
+    master_key(&configured, &previous)
+}
 
 /// `keys.master_key`, or the file `var/master.key` when it is empty.
 /// With `keys.previous_master_key` too, what that one sealed still opens (during a change).
-pub(super) fn master_key(configured: &str, previous: &str) -> Result<MasterKeySource, ConfigError> {
+fn master_key(configured: &str, previous: &str) -> Result<MasterKeySource, ConfigError> {
     let read = |key: &'static str, value: &str| {
         MasterKey::from_base64(value).map_err(|e| {
             invalid(
@@ -64,6 +134,16 @@ pub(super) fn check_keys(keys: &KeysConfig) -> Result<(), ConfigError> {
     if keys.jwks_cache.as_duration().is_zero() {
         return Err(invalid("keys.jwks_cache", "must be at least 1s"));
     }
+    Ok(())
+}
+
+pub(super) fn check_log_level(level: &str) -> Result<(), ConfigError> {
+    tracing_subscriber::EnvFilter::try_new(level).map_err(|e| {
+        invalid(
+            "log.level",
+            format!("{level:?} is not a level or filter like info or latchkey=debug ({e})"),
+        )
+    })?;
     Ok(())
 }
 
@@ -124,6 +204,75 @@ pub(super) fn check_tokens(tokens: &TokensConfig, keys: &KeysConfig) -> Result<(
     Ok(())
 }
 
+pub(super) fn check_teams(teams: &TeamsConfig) -> Result<(), ConfigError> {
+    if teams.join_link_max_ttl.as_time_delta() > chrono::TimeDelta::hours(72) {
+        return Err(invalid(
+            "teams.join_link_max_ttl",
+            "must be at most 72h: join links expire within three days",
+        ));
+    }
+    Ok(())
+}
+
+/// The proxies trusted to name the client, and the token `/metrics` asks for, if any.
+pub(super) fn http_settings(
+    http: &HttpConfig,
+) -> Result<(TrustedProxies, Option<String>), ConfigError> {
+    if http.rate_limit_per_ip == 0 {
+        return Err(invalid("http.rate_limit_per_ip", "must be at least 1"));
+    }
+    if http.header_read_timeout.as_duration() < Duration::from_secs(1) {
+        return Err(invalid("http.header_read_timeout", "must be at least 1s"));
+    }
+    let forwarded_header = ForwardedHeader::parse(&http.forwarded_header)
+        .map_err(|e| invalid("http.forwarded_header", e))?;
+    let trusted_proxies = TrustedProxies::parse(&http.trusted_proxies, forwarded_header)
+        .map_err(|e| invalid("http.trusted_proxies", e))?;
+    let metrics_token = Some(http.metrics_token.trim().to_owned()).filter(|t| !t.is_empty());
+    if metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+        return Err(invalid(
+            "http.metrics_token",
+            "must be at least 16 characters (openssl rand -hex 16), or empty",
+        ));
+    }
+    Ok((trusted_proxies, metrics_token))
+}
+
+pub(super) fn check_mail(mail: &MailConfig) -> Result<(), ConfigError> {
+    if mail.from.trim().is_empty() {
+        return Err(invalid(
+            "mail.from",
+            "must be a sender like Latchkey <no-reply@example.com>",
+        ));
+    }
+    Ok(())
+}
+
+/// The DNS server domain proofs are checked with (None: the system's), and how long a
+/// request to a connection's identity provider may take.
+pub(super) fn federation_settings(
+    federation: &FederationConfig,
+) -> Result<(Option<SocketAddr>, Duration), ConfigError> {
+    let dns_server = match federation.dns_server.trim() {
+        "" => None,
+        raw => Some(raw.parse().map_err(|_| {
+            invalid(
+                "federation.dns_server",
+                "must be an address and port like 127.0.0.1:53, or empty for the system's resolver",
+            )
+        })?),
+    };
+    let upstream_timeout = federation.upstream_timeout.as_duration();
+    // Under the sign-in routes' own 15 seconds, so the person sees why.
+    if upstream_timeout.is_zero() || upstream_timeout > Duration::from_secs(12) {
+        return Err(invalid(
+            "federation.upstream_timeout",
+            "must be between 1s and 12s",
+        ));
+    }
+    Ok((dns_server, upstream_timeout))
+}
+
 pub(super) fn login_settings(login: &LoginConfig) -> latchkey_login::LoginSettings {
     latchkey_login::LoginSettings {
         magic_link_ttl: login.magic_link_ttl.as_time_delta(),
@@ -146,5 +295,35 @@ pub(super) fn token_settings(
         refresh_max_ttl: tokens.refresh_max_ttl.as_time_delta(),
         // Long enough to read the mail and sign in, short enough not to pile up.
         request_ttl: (login.magic_link_ttl.as_time_delta() * 2).max(chrono::TimeDelta::minutes(30)),
+    }
+}
+
+/// A secret given in the configuration itself, or as the path of a file that holds it (a
+/// mounted secret), but not both.
+fn value_or_file(
+    (value_key, value): (&'static str, &str),
+    (file_key, file): (&'static str, &str),
+) -> Result<String, ConfigError> {
+    match file.trim() {
+        "" => Ok(value.to_owned()),
+        _ if !value.trim().is_empty() => Err(invalid(
+            file_key,
+            format!("give it one way: {value_key} or {file_key}, not both"),
+        )),
+        path => match std::fs::read_to_string(path) {
+            Ok(content) if content.trim().is_empty() => {
+                Err(invalid(file_key, format!("{path} is empty")))
+            }
+            Ok(content) => Ok(content),
+            Err(e) => Err(invalid(file_key, format!("{path}: {e}"))),
+        },
+    }
+}
+
+/// The error for a value of `key` that is wrong, saying how.
+fn invalid(key: &'static str, problem: impl std::fmt::Display) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        problem: problem.to_string(),
     }
 }

@@ -2,17 +2,18 @@
 //! variables, read once into [`Config`] and checked into [`Settings`], whose fields are parsed
 //! values. Every error names the key and says what is wrong.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
-use latchkey_core::Issuer;
-use latchkey_keys::{KeyPolicy, MasterKey};
 use serde::Deserialize;
 
 use crate::duration::Ttl;
+
+mod checks;
+mod settings;
+
+pub use settings::{MasterKeySource, Settings};
 
 /// Where the configuration is read from when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "config/latchkey.toml";
@@ -274,77 +275,6 @@ pub enum ConfigError {
     Invalid { key: &'static str, problem: String },
 }
 
-/// A secret given in the configuration itself, or as the path of a file that holds it (a
-/// mounted secret), but not both.
-fn value_or_file(
-    (value_key, value): (&'static str, &str),
-    (file_key, file): (&'static str, &str),
-) -> Result<String, ConfigError> {
-    match file.trim() {
-        "" => Ok(value.to_owned()),
-        _ if !value.trim().is_empty() => Err(invalid(
-            file_key,
-            format!("give it one way: {value_key} or {file_key}, not both"),
-        )),
-        path => match std::fs::read_to_string(path) {
-            Ok(content) if content.trim().is_empty() => {
-                Err(invalid(file_key, format!("{path} is empty")))
-            }
-            Ok(content) => Ok(content),
-            Err(e) => Err(invalid(file_key, format!("{path}: {e}"))),
-        },
-    }
-}
-
-fn invalid(key: &'static str, problem: impl std::fmt::Display) -> ConfigError {
-    ConfigError::Invalid {
-        key,
-        problem: problem.to_string(),
-    }
-}
-
-/// Where the master key comes from.
-#[derive(Debug)]
-pub enum MasterKeySource {
-    /// `keys.master_key`, already checked.
-    Configured(Arc<MasterKey>),
-    /// Not configured: read from, or generated into, this file.
-    File(PathBuf),
-}
-
-/// The checked configuration every part of the program runs on.
-#[derive(Debug)]
-pub struct Settings {
-    pub issuer: Issuer,
-    pub listen: SocketAddr,
-    pub database_url: String,
-    /// None: the default for the database's kind.
-    pub database_max_connections: Option<u32>,
-    pub master_key: MasterKeySource,
-    pub key_policy: KeyPolicy,
-    pub jwks_cache: Ttl,
-    pub log_format: LogFormat,
-    pub log_level: String,
-    pub mail: MailConfig,
-    pub login: latchkey_login::LoginSettings,
-    pub tokens: latchkey_oidc::TokenSettings,
-    pub rate_limit_per_ip: u32,
-    pub header_read_timeout: std::time::Duration,
-    pub shutdown_delay: std::time::Duration,
-    pub shutdown_grace: std::time::Duration,
-    pub trusted_proxies: latchkey_idp::web::TrustedProxies,
-    pub metrics_token: Option<String>,
-    pub join_link_max_ttl: chrono::TimeDelta,
-    /// The system clock; tests put in one they can move.
-    pub clock: latchkey_core::Clock,
-    pub allow_private_networks: bool,
-    pub dns_server: Option<std::net::SocketAddr>,
-    pub upstream_timeout: std::time::Duration,
-}
-
-mod checks;
-use checks::{check_keys, check_login, check_tokens, login_settings, master_key, token_settings};
-
 impl Config {
     /// Reads the file (the given one, which must exist, or the default one if present) and
     /// the environment.
@@ -368,151 +298,6 @@ impl Config {
             .merge(env)
             .extract()
             .map_err(|e| ConfigError::Read(describe(e)))
-    }
-
-    /// Checks every value, naming the key of the first one that is wrong.
-    pub fn check(self) -> Result<Settings, ConfigError> {
-        let issuer = if self.issuer_insecure_ok {
-            Issuer::parse_insecure(&self.issuer)
-        } else {
-            Issuer::parse(&self.issuer)
-        }
-        .map_err(|e| invalid("issuer", e))?;
-        let listen = self.listen.parse::<SocketAddr>().map_err(|_| {
-            invalid(
-                "listen",
-                format!(
-                    "{:?} is not a socket address like 127.0.0.1:8080 or [::]:8080",
-                    self.listen
-                ),
-            )
-        })?;
-        let scheme = self.database_url.split(':').next().unwrap_or_default();
-        if !matches!(scheme, "sqlite" | "postgres" | "postgresql") {
-            return Err(invalid(
-                "database_url",
-                "must be a sqlite:// URL (sqlite://var/latchkey.db?mode=rwc) or a postgres:// URL",
-            ));
-        }
-        if self.database_max_connections == 1 || self.database_max_connections > 1_000 {
-            return Err(invalid(
-                "database_max_connections",
-                "must be 0 (the default for the database), or from 2 to 1000: a request may \
-                 hold one connection while it reads with another",
-            ));
-        }
-        if self.http.shutdown_delay.as_duration() > std::time::Duration::from_secs(60) {
-            return Err(invalid(
-                "http.shutdown_delay",
-                "must be at most 60s: a few times the load balancer's check interval is enough",
-            ));
-        }
-        let configured = value_or_file(
-            ("keys.master_key", &self.keys.master_key),
-            ("keys.master_key_file", &self.keys.master_key_file),
-        )?;
-        let previous = value_or_file(
-            ("keys.previous_master_key", &self.keys.previous_master_key),
-            (
-                "keys.previous_master_key_file",
-                &self.keys.previous_master_key_file,
-            ),
-        )?;
-        let master_key = master_key(&configured, &previous)?;
-        let keys = &self.keys;
-        check_keys(keys)?;
-        tracing_subscriber::EnvFilter::try_new(&self.log.level).map_err(|e| {
-            invalid(
-                "log.level",
-                format!(
-                    "{:?} is not a level or filter like info or latchkey=debug ({e})",
-                    self.log.level
-                ),
-            )
-        })?;
-        let login = &self.login;
-        check_login(login, keys)?;
-        let tokens = &self.tokens;
-        check_tokens(tokens, keys)?;
-        if self.teams.join_link_max_ttl.as_time_delta() > chrono::TimeDelta::hours(72) {
-            return Err(invalid(
-                "teams.join_link_max_ttl",
-                "must be at most 72h: join links expire within three days",
-            ));
-        }
-        if self.http.rate_limit_per_ip == 0 {
-            return Err(invalid("http.rate_limit_per_ip", "must be at least 1"));
-        }
-        if self.http.header_read_timeout.as_duration() < std::time::Duration::from_secs(1) {
-            return Err(invalid("http.header_read_timeout", "must be at least 1s"));
-        }
-        let forwarded_header =
-            latchkey_idp::web::ForwardedHeader::parse(&self.http.forwarded_header)
-                .map_err(|e| invalid("http.forwarded_header", e))?;
-        let trusted_proxies =
-            latchkey_idp::web::TrustedProxies::parse(&self.http.trusted_proxies, forwarded_header)
-                .map_err(|e| invalid("http.trusted_proxies", e))?;
-        let metrics_token =
-            Some(self.http.metrics_token.trim().to_owned()).filter(|t| !t.is_empty());
-        if metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
-            return Err(invalid(
-                "http.metrics_token",
-                "must be at least 16 characters (openssl rand -hex 16), or empty",
-            ));
-        }
-        if self.mail.from.trim().is_empty() {
-            return Err(invalid(
-                "mail.from",
-                "must be a sender like Latchkey <no-reply@example.com>",
-            ));
-        }
-        let dns_server = match self.federation.dns_server.trim() {
-            "" => None,
-            raw => Some(raw.parse().map_err(|_| {
-                invalid(
-                    "federation.dns_server",
-                    "must be an address and port like 127.0.0.1:53, or empty for the system's resolver",
-                )
-            })?),
-        };
-        let upstream_timeout = self.federation.upstream_timeout.as_duration();
-        // Under the sign-in routes' own 15 seconds, so the person sees why.
-        if upstream_timeout.is_zero() || upstream_timeout > std::time::Duration::from_secs(12) {
-            return Err(invalid(
-                "federation.upstream_timeout",
-                "must be between 1s and 12s",
-            ));
-        }
-        Ok(Settings {
-            tokens: token_settings(tokens, login),
-            mail: self.mail,
-            login: login_settings(login),
-            rate_limit_per_ip: self.http.rate_limit_per_ip,
-            header_read_timeout: self.http.header_read_timeout.as_duration(),
-            shutdown_delay: self.http.shutdown_delay.as_duration(),
-            shutdown_grace: self.http.shutdown_grace.as_duration(),
-            trusted_proxies,
-            metrics_token,
-            join_link_max_ttl: self.teams.join_link_max_ttl.as_time_delta(),
-            issuer,
-            listen,
-            database_url: self.database_url,
-            database_max_connections: (self.database_max_connections > 0)
-                .then_some(self.database_max_connections),
-            master_key,
-            key_policy: KeyPolicy {
-                rotation_period: keys.rotation_period.as_time_delta(),
-                publish_ahead: keys.publish_ahead.as_time_delta(),
-                retain_retired: keys.retired_ttl.as_time_delta(),
-            },
-            jwks_cache: keys.jwks_cache,
-            log_format: self.log.format,
-            log_level: self.log.level,
-            clock: latchkey_core::Clock::system(),
-            allow_private_networks: self.federation.allow_private_networks,
-            dns_server,
-            upstream_timeout,
-        })
     }
 }
 
