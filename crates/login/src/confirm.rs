@@ -2,7 +2,7 @@
 //! joining on the way) in the transaction that spends the link.
 
 use chrono::{DateTime, Utc};
-use latchkey_core::{JoinLinkId, UserId};
+use latchkey_core::{JoinLinkId, TeamId, UserId};
 use latchkey_keys::{Expectations, VerifyError};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -189,42 +189,7 @@ impl Login {
         requester: &Requester,
         now: DateTime<Utc>,
     ) -> Result<SignedIn, LoginError> {
-        let (account, team, created) = match Purpose::parse(&link.purpose) {
-            None => return Err(LoginError::AccountGone),
-            Some(Purpose::Register) => {
-                let (account, created) =
-                    latchkey_teams::ensure_user(conn, &link.email, now).await?;
-                let team = if created {
-                    let name = TeamName::from_email(&account.email);
-                    let actor = requester.actor(&account);
-                    Some(
-                        Teams::create_in(conn, &name, &account, &actor, now)
-                            .await?
-                            .id,
-                    )
-                } else {
-                    None
-                };
-                (account, team, created)
-            }
-            Some(Purpose::Join) => {
-                let (account, created) =
-                    latchkey_teams::ensure_user(conn, &link.email, now).await?;
-                let join_link =
-                    JoinLinkId::from(link.join_link.as_deref().ok_or(JoinError::NotFound)?);
-                let actor = requester.actor(&account);
-                let joined = Teams::join_in(conn, &join_link, &account, &actor, now).await?;
-                (account, Some(joined.team.id), created)
-            }
-            Some(Purpose::Login) => {
-                let account = user::Entity::find()
-                    .filter(user::Column::Email.eq(link.email.as_str()))
-                    .one(conn)
-                    .await?
-                    .ok_or(LoginError::AccountGone)?;
-                (account, None, false)
-            }
-        };
+        let (account, team, created) = account_for_link(conn, link, requester, now).await?;
         // The name typed on the form, for the account made now: whoever asked for the link
         // (anyone who knows the address) names no one else's account.
         if let Some(name) = link.name.as_deref().and_then(PersonName::parse)
@@ -240,11 +205,7 @@ impl Login {
         let user_id = UserId::from(account.id.as_str());
         let team = match team {
             Some(team) => Some(team),
-            None => Teams::memberships_in(conn, &user_id)
-                .await?
-                .into_iter()
-                .map(|m| m.team.id)
-                .next(),
+            None => first_team(conn, &user_id).await?,
         };
         // Only the team the session works in hears of the sign-in (with the address and
         // browser it came from): the person's other teams are none of each other's business.
@@ -272,6 +233,63 @@ impl Login {
                 .and_then(crate::Resume::parse),
         })
     }
+}
+
+/// The account a link signs in, made now if the link registers or joins: with the team it
+/// made or joined (None: a plain sign-in, which picks no team), and whether it is new.
+async fn account_for_link<C: ConnectionTrait>(
+    conn: &C,
+    link: &login_link::Model,
+    requester: &Requester,
+    now: DateTime<Utc>,
+) -> Result<(user::Model, Option<TeamId>, bool), LoginError> {
+    let Some(purpose) = Purpose::parse(&link.purpose) else {
+        return Err(LoginError::AccountGone);
+    };
+    match purpose {
+        Purpose::Register => {
+            let (account, created) = latchkey_teams::ensure_user(conn, &link.email, now).await?;
+            let team = if created {
+                let name = TeamName::from_email(&account.email);
+                let actor = requester.actor(&account);
+                Some(
+                    Teams::create_in(conn, &name, &account, &actor, now)
+                        .await?
+                        .id,
+                )
+            } else {
+                None
+            };
+            Ok((account, team, created))
+        }
+        Purpose::Join => {
+            let (account, created) = latchkey_teams::ensure_user(conn, &link.email, now).await?;
+            let join_link = JoinLinkId::from(link.join_link.as_deref().ok_or(JoinError::NotFound)?);
+            let actor = requester.actor(&account);
+            let joined = Teams::join_in(conn, &join_link, &account, &actor, now).await?;
+            Ok((account, Some(joined.team.id), created))
+        }
+        Purpose::Login => {
+            let account = user::Entity::find()
+                .filter(user::Column::Email.eq(link.email.as_str()))
+                .one(conn)
+                .await?
+                .ok_or(LoginError::AccountGone)?;
+            Ok((account, None, false))
+        }
+    }
+}
+
+/// The person's first team, where a sign-in that names none works.
+async fn first_team<C: ConnectionTrait>(
+    conn: &C,
+    user_id: &UserId,
+) -> Result<Option<TeamId>, LoginError> {
+    Ok(Teams::memberships_in(conn, user_id)
+        .await?
+        .into_iter()
+        .map(|m| m.team.id)
+        .next())
 }
 
 /// The single-use rule, enforced by the database: only the first update wins.

@@ -107,12 +107,7 @@ impl Login {
         let id = uuid::Uuid::now_v7().to_string();
         let jti = SecretToken::generate();
         let code = generate_code();
-        let purpose = match (asked, &account) {
-            (Purpose::Join, _) => join.map(|_| Purpose::Join),
-            (_, Some(_)) => Some(Purpose::Login),
-            (Purpose::Register, None) => Some(Purpose::Register),
-            (Purpose::Login, None) => None,
-        };
+        let purpose = purpose_of(asked, account.is_some(), join);
         let mail = match purpose {
             Some(purpose) => {
                 let codes_off = codes_exhausted(self.db.read(), email.as_str(), now).await?;
@@ -128,23 +123,7 @@ impl Login {
         };
         let message = self.outbox.message(email, mail)?;
         let mail = self.outbox.seal(&message, email, expires_at, now)?;
-        // Counted per mailbox: `ann+1@` and `ann+2@` reach one inbox. A browser that signed
-        // in to this account before asks from a budget of its own, which strangers cannot
-        // spend.
-        // The note is checked whatever the address, so the time taken does not tell whether
-        // the address has an account.
-        let noted = requester
-            .device
-            .as_deref()
-            .and_then(|note| self.device_account(note, now));
-        let known_browser = account
-            .as_ref()
-            .is_some_and(|account| noted.as_deref() == Some(account.id.as_str()));
-        let counter = match known_browser {
-            true => format!("known-browser:{}", mailbox_key(email.as_str())),
-            false => mailbox_key(email.as_str()),
-        };
-        let email_hash = sha256_hex(counter.as_bytes());
+        let email_hash = self.limit_counter(email, account.as_ref(), requester, now);
 
         // The link and the mail that carries it are written together, or not at all. An
         // address with no account gets a row too, whose link and code are never sent: the
@@ -169,16 +148,45 @@ impl Login {
                 .filter(|_| purpose.is_some_and(|p| p != Purpose::Login))
                 .map(|n| n.name.clone())),
         };
-        let written = self
-            .writer
-            .write(NewLink {
-                email_hash: email_hash.clone(),
-                link,
-                mail,
-                now,
-            })
-            .await?;
-        if written == Written::OverLimit {
+        self.write_within_limit(NewLink {
+            email_hash,
+            link,
+            mail,
+            now,
+        })
+        .await
+    }
+
+    /// The hashed key of the per-address limit's counter. Counted per mailbox: `ann+1@` and
+    /// `ann+2@` reach one inbox. A browser that signed in to this account before asks from a
+    /// budget of its own, which strangers cannot spend.
+    fn limit_counter(
+        &self,
+        email: &Email,
+        account: Option<&user::Model>,
+        requester: &Requester,
+        now: DateTime<Utc>,
+    ) -> String {
+        // The note is checked whatever the address, so the time taken does not tell whether
+        // the address has an account.
+        let noted = requester
+            .device
+            .as_deref()
+            .and_then(|note| self.device_account(note, now));
+        let known_browser =
+            account.is_some_and(|account| noted.as_deref() == Some(account.id.as_str()));
+        let counter = match known_browser {
+            true => format!("known-browser:{}", mailbox_key(email.as_str())),
+            false => mailbox_key(email.as_str()),
+        };
+        sha256_hex(counter.as_bytes())
+    }
+
+    /// Writes the link with its mail and wakes the outbox. Past the per-address limit nothing
+    /// is written, and it returns false.
+    async fn write_within_limit(&self, new: NewLink) -> Result<bool, LoginError> {
+        let email_hash = new.email_hash.clone();
+        if self.writer.write(new).await? == Written::OverLimit {
             tracing::warn!(%email_hash, "per-address link limit reached; no mail sent");
             metrics::counter!("login_rate_limited_total", "scope" => "address").increment(1);
             return Ok(false);
@@ -251,6 +259,17 @@ impl Login {
             register_url: &register_url,
             requested_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
         })?)
+    }
+}
+
+/// What the link does: the purpose asked for, but only a join names a team to join, and an
+/// address with no account is sent no link at all (None) unless it registers.
+fn purpose_of(asked: Purpose, has_account: bool, join: Option<&JoinTarget>) -> Option<Purpose> {
+    match (asked, has_account) {
+        (Purpose::Join, _) => join.map(|_| Purpose::Join),
+        (_, true) => Some(Purpose::Login),
+        (Purpose::Register, false) => Some(Purpose::Register),
+        (Purpose::Login, false) => None,
     }
 }
 

@@ -3,7 +3,9 @@
 
 mod abandoned;
 mod outbox;
+mod recovery;
 mod reseal;
+mod send;
 mod templates;
 
 pub use outbox::{Outbox, OutboxError};

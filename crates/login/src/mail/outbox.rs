@@ -1,19 +1,20 @@
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::{StreamExt, stream};
 use latchkey_keys::MasterKey;
-use lettre::address::Envelope;
 use lettre::message::{Mailbox, MultiPart};
-use lettre::{Address, AsyncTransport, Message};
+use lettre::{Address, Message};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
 use tokio::sync::{Notify, watch};
 
+use super::MailSettings;
 use super::abandoned::AbandonedRounds;
+use super::recovery::Recovery;
+use super::send::{self, SendFailure};
 use super::templates::RenderedMail;
-use super::{MailSettings, MailTransport};
 use crate::entities::mail_outbox;
 use latchkey_core::email::Email;
 use latchkey_core::{Clock, Db};
@@ -52,7 +53,7 @@ pub struct Outbox {
     wake: Arc<Notify>,
     /// When a send last failed, and when waiting mail was last made due: see
     /// [`Outbox::after_a_send_succeeded`].
-    recovery: Arc<std::sync::Mutex<Recovery>>,
+    recovery: Arc<Recovery>,
     /// Rounds a database error cut short, settled once it answers again.
     abandoned: Arc<AbandonedRounds>,
     clock: Clock,
@@ -264,21 +265,7 @@ impl Outbox {
     /// the server was down. A mail the server refused (a bad address, a full mailbox) does not
     /// count as the server failing, so such a mail never has the waiting mail retried early.
     async fn after_a_send_succeeded(&self) -> Result<(), OutboxError> {
-        let due = {
-            let mut recovery = self
-                .recovery
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let recent =
-                |at: Option<Instant>, within: Duration| at.is_some_and(|at| at.elapsed() < within);
-            let due = recent(recovery.failed_at, RECOVERY_WINDOW)
-                && !recent(recovery.released_at, Duration::from_secs(1));
-            if due {
-                recovery.released_at = Some(Instant::now());
-            }
-            due
-        };
-        if due {
+        if self.recovery.release_backlog() {
             self.retry_backlog_now(self.clock.now()).await?;
         }
         Ok(())
@@ -323,6 +310,8 @@ impl Outbox {
             .await?)
     }
 
+    /// Sends one mail of this round: it is sent, dropped when it can never be, or left for
+    /// a retry after a backoff.
     async fn deliver(
         &self,
         mail: mail_outbox::Model,
@@ -334,82 +323,52 @@ impl Outbox {
             metrics::counter!("mail_dropped_total").increment(1);
             return Ok(Delivery::Dropped);
         }
-        let Some(Ok(bytes)) = mail
-            .sealed_message
-            .as_deref()
-            .map(|sealed| self.master_key.open(&mail.id, sealed))
-        else {
-            tracing::error!(mail = %mail.id, "mail dropped: it cannot be opened with this master key");
+        let Some(sendable) = send::open(&mail, &self.master_key, &self.settings.from.email) else {
             return Ok(Delivery::Dropped);
         };
-        let envelope =
-            mail.recipient.parse::<Address>().ok().and_then(|to| {
-                Envelope::new(Some(self.settings.from.email.clone()), vec![to]).ok()
-            });
-        let Some(envelope) = envelope else {
-            tracing::error!(mail = %mail.id, "mail dropped: its recipient is not an address");
-            return Ok(Delivery::Dropped);
-        };
-        // An error is kept with whether the mail server as a whole failed (no connection, a
-        // timeout, "421 service not available"), rather than refused this one mail.
-        let result = match &self.settings.transport {
-            MailTransport::Smtp(smtp) => smtp
-                .send_raw(&envelope, &bytes)
-                .await
-                .map(|_| None)
-                .map_err(|e| {
-                    // No SMTP reply code: the connection, TLS or a timeout failed.
-                    let server_down = e.status().is_none_or(|code| code.to_string() == "421");
-                    (e.to_string(), server_down)
-                }),
-            MailTransport::Files(files, dir) => files
-                .send_raw(&envelope, &bytes)
-                .await
-                .map(|id| Some(dir.join(format!("{id}.eml"))))
-                .map_err(|e| (e.to_string(), true)),
-        };
-        match result {
-            Ok(path) => {
-                metrics::counter!("mail_sent_total").increment(1);
-                match path {
-                    Some(path) => {
-                        tracing::info!(mail = %mail.id, path = %path.display(), "mail written to the outbox folder")
-                    }
-                    None => tracing::info!(mail = %mail.id, "mail sent"),
-                }
-                Ok(Delivery::Sent)
-            }
-            Err((error, server_down)) => {
-                // `attempts` already counts this one: the claim added it.
-                let attempts = i64::from(mail.attempts);
-                let backoff =
-                    TimeDelta::seconds((1_i64 << attempts.clamp(0, 9)).min(MAX_BACKOFF_SECS));
-                tracing::warn!(mail = %mail.id, attempts, retry_in_s = backoff.num_seconds(), %error, "mail not sent; will retry");
-                metrics::counter!("mail_send_failures_total").increment(1);
-                if server_down {
-                    self.recovery
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .failed_at = Some(Instant::now());
-                }
-                let writer = self.db.write().await;
-                mail_outbox::Entity::update_many()
-                    .col_expr(
-                        mail_outbox::Column::NextAttemptAt,
-                        Expr::value(now + backoff),
-                    )
-                    .col_expr(
-                        mail_outbox::Column::ClaimedUntil,
-                        Expr::value(Option::<DateTime<Utc>>::None),
-                    )
-                    .col_expr(mail_outbox::Column::LastError, Expr::value(error))
-                    .filter(mail_outbox::Column::Id.eq(mail.id.as_str()))
-                    .filter(mail_outbox::Column::ClaimedBy.eq(round))
-                    .exec(&*writer)
-                    .await?;
+        match send::send(&self.settings.transport, &mail.id, &sendable).await {
+            Ok(()) => Ok(Delivery::Sent),
+            Err(failure) => {
+                self.retry_later(&mail, round, now, failure).await?;
                 Ok(Delivery::Retry)
             }
         }
+    }
+
+    /// Gives the mail back for another attempt after its backoff, and notes a mail server
+    /// that failed as a whole.
+    async fn retry_later(
+        &self,
+        mail: &mail_outbox::Model,
+        round: &str,
+        now: DateTime<Utc>,
+        failure: SendFailure,
+    ) -> Result<(), OutboxError> {
+        let SendFailure { error, server_down } = failure;
+        // `attempts` already counts this one: the claim added it.
+        let attempts = i64::from(mail.attempts);
+        let backoff = TimeDelta::seconds((1_i64 << attempts.clamp(0, 9)).min(MAX_BACKOFF_SECS));
+        tracing::warn!(mail = %mail.id, attempts, retry_in_s = backoff.num_seconds(), %error, "mail not sent; will retry");
+        metrics::counter!("mail_send_failures_total").increment(1);
+        if server_down {
+            self.recovery.server_failed();
+        }
+        let writer = self.db.write().await;
+        mail_outbox::Entity::update_many()
+            .col_expr(
+                mail_outbox::Column::NextAttemptAt,
+                Expr::value(now + backoff),
+            )
+            .col_expr(
+                mail_outbox::Column::ClaimedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(mail_outbox::Column::LastError, Expr::value(error))
+            .filter(mail_outbox::Column::Id.eq(mail.id.as_str()))
+            .filter(mail_outbox::Column::ClaimedBy.eq(round))
+            .exec(&*writer)
+            .await?;
+        Ok(())
     }
 
     async fn finish(
@@ -450,16 +409,6 @@ impl Outbox {
             }
         }
     }
-}
-
-/// How long after a failed send a successful one still means "the mail server is back".
-const RECOVERY_WINDOW: Duration = Duration::from_secs(120);
-
-/// This process's view of the mail server's failures.
-#[derive(Default)]
-struct Recovery {
-    failed_at: Option<Instant>,
-    released_at: Option<Instant>,
 }
 
 /// What became of one mail in a round.
