@@ -16,7 +16,7 @@ pub use connection::{ConnectionAddArgs, ConnectionCommand};
 pub use issuer::{IssuerAddArgs, IssuerCommand};
 pub use saml::{SamlSpAddArgs, SamlSpCommand, SamlSpSettings, SamlSpUpdateArgs};
 
-/// Latchkey: a passwordless OpenID Connect identity provider.
+/// Latchkey: a passwordless identity provider (OpenID Connect and SAML 2.0).
 ///
 /// People sign in with single-use links emailed to them; integrations federate single
 /// sign-on through standard OpenID Connect. Configuration is read from config/latchkey.toml
