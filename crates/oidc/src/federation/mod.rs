@@ -103,6 +103,28 @@ pub struct TrustedIssuers {
     jwks: RemoteJwks,
 }
 
+/// Inserts a trusted issuer; one the team trusts already is refused (the pair is unique).
+async fn insert_once<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    row: &trusted_issuer::Model,
+) -> Result<(), IssuerError> {
+    let inserted = trusted_issuer::Entity::insert(trusted_issuer::ActiveModel::from(row.clone()))
+        .on_conflict(
+            OnConflict::columns([
+                trusted_issuer::Column::TeamId,
+                trusted_issuer::Column::Issuer,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    if inserted == 0 {
+        return Err(IssuerError::Exists(row.team_id.clone()));
+    }
+    Ok(())
+}
+
 impl TrustedIssuers {
     pub fn new(db: latchkey_core::Db, jwks: RemoteJwks) -> Self {
         Self { db, jwks }
@@ -158,21 +180,7 @@ impl TrustedIssuers {
             admin_value: new.admin_claim.map(|a| a.value),
             frame_origins,
         };
-        let inserted =
-            trusted_issuer::Entity::insert(trusted_issuer::ActiveModel::from(row.clone()))
-                .on_conflict(
-                    OnConflict::columns([
-                        trusted_issuer::Column::TeamId,
-                        trusted_issuer::Column::Issuer,
-                    ])
-                    .do_nothing()
-                    .to_owned(),
-                )
-                .exec_without_returning(&*txn)
-                .await?;
-        if inserted == 0 {
-            return Err(IssuerError::Exists(new.team_id.into_string()));
-        }
+        insert_once(&*txn, &row).await?;
         AuditLog::record(
             &*txn,
             Some(&new.team_id),

@@ -19,7 +19,7 @@ pub use saml::{SamlSpAddArgs, SamlSpCommand, SamlSpSettings, SamlSpUpdateArgs};
 /// Latchkey: a passwordless identity provider (OpenID Connect and SAML 2.0).
 ///
 /// People sign in with single-use links emailed to them; integrations federate single
-/// sign-on through standard OpenID Connect. Configuration is read from config/latchkey.toml
+/// sign-on through OpenID Connect or SAML 2.0. Configuration is read from config/latchkey.toml
 /// (or --config FILE), then from LATCHKEY_* environment variables, e.g. LATCHKEY_ISSUER or
 /// LATCHKEY_KEYS__ROTATION_PERIOD.
 #[derive(Debug, Parser)]
