@@ -1,5 +1,11 @@
 //! Passwordless sign-up and sign-in: single-use magic links (a signed JWT that only the verify
 //! endpoint accepts) with a one-time code beside them, and the sessions they open. No HTTP here.
+//!
+//! This crate owns sessions and the rules on them: who is signed in, which team a session an
+//! integration opened acts for (`SessionUser::acts_for`, the one copy of that rule), and where
+//! a sign-in resumes (`Resume`). Protocol crates (oidc, saml, connections) read sessions and
+//! open them through it; it reaches none of them. It sweeps its own tables
+//! (`sweep_expired`).
 
 mod address_limits;
 mod confirm;

@@ -1,6 +1,13 @@
 //! The OAuth 2.0 / OpenID Connect provider: clients and how they authenticate, the
 //! authorization request, codes, grants, refresh-token rotation, and the tokens issued.
 //! No HTTP here.
+//!
+//! Every OpenID provider decision is here: `Provider` and its flows (`flow`, `flow_answer`,
+//! `consent`, `grant/*`, `mint`, `resource`), and beside it `federation::Federation`, the
+//! tokens the issuers teams trust sign (jwt-bearer and browser sign-on). A team's own
+//! identity provider (Latchkey as a relying party) is `latchkey_connections`'s, and every
+//! outbound request `latchkey_egress`'s. Teams' and sessions' rows are written through
+//! `latchkey_teams` and `latchkey_login`; this crate sweeps its own (`sweep_expired`).
 
 mod assertion;
 pub mod authorize;

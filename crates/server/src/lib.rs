@@ -1,5 +1,11 @@
 //! The `latchkey` program: configuration, command line, wiring, background workers and
 //! telemetry. The only crate that reads files and the environment.
+//!
+//! Composition lives here and only here: `app` builds every service once from the settings,
+//! `serve` opens the database and keys and starts the web application, and `workers`
+//! schedules every periodic task with one `every()` (each owning crate does the work: its
+//! `sweep_expired`, the key ring's refresh, revocations, domain proofs). Errors are
+//! `StartError` for `serve` and `CliError` for the one-shot commands (`errors`).
 
 pub mod app;
 #[cfg(test)]
