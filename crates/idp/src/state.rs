@@ -103,51 +103,39 @@ impl AppState {
     /// The web application over built services: the discovery document and templates are
     /// prepared here so requests only read them.
     pub fn new(domain: Domain, web: WebSettings) -> Result<Self, StateError> {
-        let Domain {
-            issuer,
-            db,
-            keys,
-            clock,
-            login,
-            login_settings,
-            provider,
-            teams,
-            connections,
-            saml_sps,
-            saml,
-        } = domain;
+        let issuer = &domain.issuer;
         let cookies = CookiePolicy {
             secure: issuer.is_https(),
             // Browsers keep `Secure` cookies from this machine over http, so a framed sign-on
             // can be tried on a laptop before it goes behind TLS.
             framable: issuer.is_https() || issuer.is_loopback(),
         };
-        let discovery = Bytes::from(crate::discovery::document(&issuer)?);
+        let discovery = Bytes::from(crate::discovery::document(issuer)?);
         let jwks_cache_control =
             HeaderValue::from_str(&format!("public, max-age={}", web.jwks_max_age.as_secs()))
                 .unwrap_or(HeaderValue::from_static("no-cache"));
         Ok(Self(Arc::new(Services {
-            issuer,
-            db,
-            keys,
             jwks_cache_control,
             discovery,
             pages: Pages::load()?,
             metrics: web.metrics,
-            login,
-            login_settings,
-            provider,
-            teams,
-            connections,
-            saml_sps,
-            saml,
             database_check: tokio::sync::Mutex::new(None),
             draining: std::sync::atomic::AtomicBool::new(false),
             cookies,
             rate_limit_per_ip: web.rate_limit_per_ip,
             trusted_proxies: web.trusted_proxies,
             metrics_token: web.metrics_token,
-            clock,
+            issuer: domain.issuer,
+            db: domain.db,
+            keys: domain.keys,
+            clock: domain.clock,
+            login: domain.login,
+            login_settings: domain.login_settings,
+            provider: domain.provider,
+            teams: domain.teams,
+            connections: domain.connections,
+            saml_sps: domain.saml_sps,
+            saml: domain.saml,
         })))
     }
 

@@ -148,17 +148,11 @@ impl AuditLog {
         details: Value,
         now: DateTime<Utc>,
     ) -> Result<(), DbErr> {
-        if team_ids.is_empty() {
-            return Ok(());
-        }
-        audit_event::Entity::insert_many(
-            team_ids
-                .iter()
-                .map(|team| Self::row(Some(team), action, actor, subject, &details, now)),
-        )
-        .exec_without_returning(conn)
-        .await?;
-        Ok(())
+        let rows = team_ids
+            .iter()
+            .map(|team| Self::row(Some(team), action, actor, subject, &details, now))
+            .collect();
+        Self::record_rows(conn, rows).await
     }
 
     /// A page of one team's events (or, with `None`, of events that belong to no team).

@@ -57,6 +57,18 @@ impl From<sea_orm::DbErr> for SignOnRefused {
     }
 }
 
+/// A verified token's sign-on, as both paths take it.
+#[derive(Clone, Copy)]
+struct SignOn<'a> {
+    trusted: &'a trusted_issuer::Model,
+    verified: &'a Verified,
+    from: &'a Requester,
+    sessions: &'a Sessions,
+    /// The origins that may frame the session's pages, when it was opened in a frame.
+    frame_ancestors: Option<&'a str>,
+    now: DateTime<Utc>,
+}
+
 impl Federation {
     /// Verifies `token` against the issuers every team trusts, admits the member it names in
     /// the issuer's team, audits `member.signed_in` (via jwt), and opens a session in
@@ -82,21 +94,21 @@ impl Federation {
             ));
         }
         let frame_ancestors = framed.then(|| frame_origins.join(" "));
+        let sign_on = SignOn {
+            trusted: &trusted,
+            verified: &verified,
+            from,
+            sessions,
+            frame_ancestors: frame_ancestors.as_deref(),
+            now,
+        };
         let batched = match &self.sign_on_writer {
-            Some(writer) => {
-                let ancestors = frame_ancestors.as_deref();
-                self.sign_on_batched(writer, &trusted, &verified, from, sessions, ancestors, now)
-                    .await?
-            }
+            Some(writer) => self.sign_on_batched(writer, &sign_on).await?,
             None => None,
         };
         let (member, session) = match batched {
             Some(done) => done,
-            None => {
-                let ancestors = frame_ancestors.as_deref();
-                self.sign_on_alone(&trusted, &verified, from, sessions, ancestors, now)
-                    .await?
-            }
+            None => self.sign_on_alone(&sign_on).await?,
         };
         tracing::info!(user = %member.user_id, team = %team_id, issuer = %trusted.issuer, "signed on with an integration's token");
         Ok(BrowserSignOn {
@@ -112,13 +124,16 @@ impl Federation {
     /// provisioned, their role as the token says), audited, and the session opened.
     async fn sign_on_alone(
         &self,
-        trusted: &trusted_issuer::Model,
-        verified: &Verified,
-        from: &Requester,
-        sessions: &Sessions,
-        frame_ancestors: Option<&str>,
-        now: DateTime<Utc>,
+        sign_on: &SignOn<'_>,
     ) -> Result<(Admitted, SecretToken), SignOnRefused> {
+        let SignOn {
+            trusted,
+            verified,
+            from,
+            sessions,
+            frame_ancestors,
+            now,
+        } = *sign_on;
         let team_id = TeamId::from(trusted.team_id.as_str());
         let txn = self.db.transaction().await?;
         let integration = Actor::integration(&trusted.issuer, &from.ip, &from.user_agent);
@@ -152,23 +167,26 @@ impl Federation {
 
     /// The common cases, through the batching writer (SQLite): `None` when the general path
     /// must decide.
-    #[allow(clippy::too_many_arguments)]
     async fn sign_on_batched(
         &self,
         writer: &SignOnWriter,
-        trusted: &trusted_issuer::Model,
-        verified: &Verified,
-        from: &Requester,
-        sessions: &Sessions,
-        frame_ancestors: Option<&str>,
-        now: DateTime<Utc>,
+        sign_on: &SignOn<'_>,
     ) -> Result<Option<(Admitted, SecretToken)>, SignOnRefused> {
-        let Some(job) = Job::new(trusted, verified, from, sessions, frame_ancestors, now) else {
+        let s = sign_on;
+        let job = Job::new(
+            s.trusted,
+            s.verified,
+            s.from,
+            s.sessions,
+            s.frame_ancestors,
+            s.now,
+        );
+        let Some(job) = job else {
             return Ok(None);
         };
         match writer.write(job).await? {
             Outcome::Admitted(member, secret) => Ok(Some((member, secret))),
-            Outcome::Replay => Err(replayed(verified).into()),
+            Outcome::Replay => Err(replayed(s.verified).into()),
             Outcome::Redo => Ok(None),
         }
     }

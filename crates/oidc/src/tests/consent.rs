@@ -27,11 +27,7 @@ async fn a_third_party_client_gets_a_code_once_the_person_agrees_and_is_not_aske
     let f = Fixture::new().await;
     let app = third_party(&f).await;
     let bo = f.signed_in(&f.bo).await;
-    let id = consent_asked(
-        f.start(f.params(&app.client, |_| {}), Some(&bo))
-            .await
-            .unwrap(),
-    );
+    let id = consent_asked(f.authorize(&app.client, &bo).await);
 
     let agreed = f.provider.decide_consent(&id, &bo, true, f.now).await;
 
@@ -45,11 +41,7 @@ async fn a_declined_consent_is_access_denied() {
     let f = Fixture::new().await;
     let app = third_party(&f).await;
     let bo = f.signed_in(&f.bo).await;
-    let id = consent_asked(
-        f.start(f.params(&app.client, |_| {}), Some(&bo))
-            .await
-            .unwrap(),
-    );
+    let id = consent_asked(f.authorize(&app.client, &bo).await);
 
     let declined = f.provider.decide_consent(&id, &bo, false, f.now).await;
 

@@ -171,6 +171,14 @@ impl Fixture {
         self.provider.start(params, user, self.now).await
     }
 
+    /// What the provider does with a plain request from `client` for a signed-in `user`.
+    pub async fn authorize(&self, client: &Client, user: &SessionUser) -> Next {
+        let params = self.params(client, |_| {});
+        self.start(params, Some(user))
+            .await
+            .expect("an answer, not an error page")
+    }
+
     /// The code a signed-in `user` is sent back with, the request as `params` adjusts it.
     pub async fn code(
         &self,

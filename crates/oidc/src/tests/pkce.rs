@@ -5,33 +5,23 @@ use super::fixture::{CHALLENGE, Fixture, OTHER_VERIFIER, REDIRECT_URI, refused_t
 use crate::ErrorCode;
 
 #[tokio::test]
-async fn a_request_without_a_challenge_is_refused_when_pkce_is_required() {
+async fn a_request_must_carry_an_s256_challenge() {
     let f = Fixture::new().await;
     let public = f.client(|c| c.public = true).await;
     let bo = f.signed_in(&f.bo).await;
-    let params = f.params(&public.client, |p| {
-        p.code_challenge = None;
-        p.code_challenge_method = None;
-    });
-
-    let refused = f.start(params, Some(&bo)).await;
-
-    assert_eq!(refused_to_client(refused), ErrorCode::InvalidRequest);
-}
-
-#[tokio::test]
-async fn the_plain_method_is_refused() {
-    let f = Fixture::new().await;
-    let app = f.client(|_| {}).await;
-    let bo = f.signed_in(&f.bo).await;
-    let params = f.params(&app.client, |p| {
-        p.code_challenge = Some(CHALLENGE.to_owned());
-        p.code_challenge_method = Some("plain".to_owned());
-    });
-
-    let refused = f.start(params, Some(&bo)).await;
-
-    assert_eq!(refused_to_client(refused), ErrorCode::InvalidRequest);
+    // None where PKCE is required (a public client), and `plain` anywhere.
+    for method in [None, Some("plain")] {
+        let params = f.params(&public.client, |p| {
+            p.code_challenge = method.map(|_| CHALLENGE.to_owned());
+            p.code_challenge_method = method.map(str::to_owned);
+        });
+        let refused = f.start(params, Some(&bo)).await;
+        assert_eq!(
+            refused_to_client(refused),
+            ErrorCode::InvalidRequest,
+            "{method:?}"
+        );
+    }
 }
 
 #[tokio::test]

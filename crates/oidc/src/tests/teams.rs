@@ -18,11 +18,7 @@ async fn a_team_bound_client_admits_its_members() {
     let app = f.client(|c| c.team_id = Some(f.team.id.clone())).await;
     let bo = f.signed_in(&f.bo).await;
 
-    let to = redirected(
-        f.start(f.params(&app.client, |_| {}), Some(&bo))
-            .await
-            .unwrap(),
-    );
+    let to = redirected(f.authorize(&app.client, &bo).await);
 
     assert!(query_param(&to, "code").is_some(), "{to}");
 }
@@ -52,11 +48,7 @@ async fn an_integrations_session_signs_in_to_its_own_teams_client() {
     };
     let bo = f.signed_in_at(&f.bo, opening, f.now).await;
 
-    let to = redirected(
-        f.start(f.params(&app.client, |_| {}), Some(&bo))
-            .await
-            .unwrap(),
-    );
+    let to = redirected(f.authorize(&app.client, &bo).await);
 
     assert!(query_param(&to, "code").is_some(), "{to}");
 }
