@@ -18,7 +18,7 @@ use latchkey_keys::{KeyPolicy, KeyStore, MasterKey};
 use latchkey_migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database};
 
-pub use people::{Member, Team, account, sessions};
+pub use people::{Acme, Member, Team, account, sessions};
 
 /// A fixed moment every test may start from, so times in answers are predictable.
 pub fn start_of_test() -> DateTime<Utc> {
@@ -40,6 +40,29 @@ pub async fn memory_db() -> Db {
     let conn = Database::connect(options).await.expect("sqlite in memory");
     Migrator::up(&conn, None).await.expect("migrations");
     Db::new(conn)
+}
+
+/// What every domain test stands on: a fresh database, its keys, the issuer, and the moment
+/// the test starts.
+pub struct Ground {
+    pub db: Db,
+    pub keys: SharedKeyRing,
+    pub issuer: Issuer,
+    pub now: DateTime<Utc>,
+}
+
+impl Ground {
+    pub async fn new() -> Self {
+        let now = start_of_test();
+        let db = memory_db().await;
+        let keys = key_ring(&db, now).await;
+        Self {
+            db,
+            keys,
+            issuer: issuer(),
+            now,
+        }
+    }
 }
 
 /// The signing keys as the provider keeps them: made, sealed and stored, then loaded as of

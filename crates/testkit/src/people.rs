@@ -52,6 +52,23 @@ impl Team {
     }
 }
 
+/// The people most tests start from: Acme, founded by Ada (its administrator), with Bo as a
+/// member, and Cy, who is in no team.
+pub struct Acme {
+    pub team: Team,
+    pub bo: Member,
+    pub cy: Member,
+}
+
+impl Acme {
+    pub async fn found(db: &Db, now: DateTime<Utc>) -> Self {
+        let team = Team::found(db, "Acme", "ada@acme.test", now).await;
+        let bo = team.add("bo@acme.test", Role::Member, now).await;
+        let cy = account(db, "cy@elsewhere.test", now).await;
+        Self { team, bo, cy }
+    }
+}
+
 /// The account of `email`, made if there is none (in no team).
 pub async fn account(db: &Db, email: &str, now: DateTime<Utc>) -> Member {
     let (user, _) = ensure_user(&*db.write().await, email, now)

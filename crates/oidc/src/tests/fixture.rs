@@ -9,7 +9,6 @@ use latchkey_core::secret::SecretToken;
 use latchkey_core::{Clock, Db};
 use latchkey_keys::MasterKey;
 use latchkey_login::{Opening, SessionUser};
-use latchkey_teams::Role;
 use latchkey_testkit::{Member, Team};
 
 use crate::remote_jwks::RemoteJwks;
@@ -55,10 +54,12 @@ pub struct Registered {
 
 impl Fixture {
     pub async fn new() -> Self {
-        let now = latchkey_testkit::start_of_test();
-        let db = latchkey_testkit::memory_db().await;
-        let keys = latchkey_testkit::key_ring(&db, now).await;
-        let issuer = latchkey_testkit::issuer();
+        let latchkey_testkit::Ground {
+            db,
+            keys,
+            issuer,
+            now,
+        } = latchkey_testkit::Ground::new().await;
         let authenticator = ClientAuthenticator::new(
             Clients::new(db.clone()),
             RemoteJwks::new(Clock::system(), false).expect("a JWKS fetcher"),
@@ -77,9 +78,7 @@ impl Fixture {
             authenticator,
             Arc::new(master_key),
         );
-        let team = Team::found(&db, "Acme", "ada@acme.test", now).await;
-        let bo = team.add("bo@acme.test", Role::Member, now).await;
-        let cy = latchkey_testkit::account(&db, "cy@elsewhere.test", now).await;
+        let latchkey_testkit::Acme { team, bo, cy } = latchkey_testkit::Acme::found(&db, now).await;
         Self {
             db,
             now,

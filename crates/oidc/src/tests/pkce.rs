@@ -25,40 +25,31 @@ async fn a_request_must_carry_an_s256_challenge() {
 }
 
 #[tokio::test]
-async fn a_wrong_verifier_is_refused_and_leaves_the_code_unspent() {
+async fn a_wrong_or_missing_verifier_is_refused_and_leaves_the_code_unspent() {
     let f = Fixture::new().await;
     let app = f.client(|_| {}).await;
     let bo = f.signed_in(&f.bo).await;
     let code = f.code(&app.client, &bo, |_| {}).await;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT_URI),
-        ("code_verifier", OTHER_VERIFIER),
-    ];
+    let form = |verifier: Option<&'static str>| {
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT_URI),
+        ];
+        form.extend(verifier.map(|v| ("code_verifier", v)));
+        form
+    };
 
-    let refused = f.token(&app.client, &form, f.now).await.unwrap_err();
+    let wrong = f
+        .token(&app.client, &form(Some(OTHER_VERIFIER)), f.now)
+        .await
+        .unwrap_err();
+    let missing = f.token(&app.client, &form(None), f.now).await.unwrap_err();
 
-    assert_eq!(refused.code, ErrorCode::InvalidGrant);
-    assert!(refused.description.contains("code_verifier"), "{refused:?}");
+    assert_eq!(wrong.code, ErrorCode::InvalidGrant);
+    assert!(wrong.description.contains("code_verifier"), "{wrong:?}");
+    assert_eq!(missing.code, ErrorCode::InvalidGrant);
     assert!(f.exchange(&app.client, &code, f.now).await.is_ok());
-}
-
-#[tokio::test]
-async fn a_missing_verifier_is_refused() {
-    let f = Fixture::new().await;
-    let app = f.client(|_| {}).await;
-    let bo = f.signed_in(&f.bo).await;
-    let code = f.code(&app.client, &bo, |_| {}).await;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT_URI),
-    ];
-
-    let refused = f.token(&app.client, &form, f.now).await.unwrap_err();
-
-    assert_eq!(refused.code, ErrorCode::InvalidGrant);
 }
 
 #[tokio::test]

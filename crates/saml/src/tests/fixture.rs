@@ -5,7 +5,6 @@ use chrono::{DateTime, TimeDelta, Utc};
 use latchkey_core::Db;
 use latchkey_core::secret::SecretToken;
 use latchkey_login::{Opening, SessionUser};
-use latchkey_teams::Role;
 use latchkey_testkit::{Member, Team};
 
 use crate::{
@@ -30,28 +29,20 @@ pub struct Fixture {
 
 impl Fixture {
     pub async fn new() -> Self {
-        let now = latchkey_testkit::start_of_test();
-        let db = latchkey_testkit::memory_db().await;
-        let keys = latchkey_testkit::key_ring(&db, now).await;
-        let issuer = latchkey_testkit::issuer();
-        let sps = ServiceProviders::new(db.clone(), issuer.clone());
-        let sign_ons = SignOns::new(
-            sps.clone(),
-            CurrentIdentityProvider::new(issuer, keys),
-            latchkey_testkit::sessions(&db),
-            TimeDelta::days(7),
-        );
-        let team = Team::found(&db, "Acme", "ada@acme.test", now).await;
-        let bo = team.add("bo@acme.test", Role::Member, now).await;
-        let cy = latchkey_testkit::account(&db, "cy@elsewhere.test", now).await;
+        let ground = latchkey_testkit::Ground::new().await;
+        let sps = ServiceProviders::new(ground.db.clone(), ground.issuer.clone());
+        let idp = CurrentIdentityProvider::new(ground.issuer, ground.keys);
+        let sessions = latchkey_testkit::sessions(&ground.db);
+        let sign_ons = SignOns::new(sps.clone(), idp, sessions, TimeDelta::days(7));
+        let acme = latchkey_testkit::Acme::found(&ground.db, ground.now).await;
         Self {
-            db,
-            now,
+            db: ground.db,
+            now: ground.now,
             sps,
             sign_ons,
-            team,
-            bo,
-            cy,
+            team: acme.team,
+            bo: acme.bo,
+            cy: acme.cy,
         }
     }
 

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::reply::{back_to, refusal};
 use crate::state::AppState;
 use crate::web::error::PageError;
-use crate::web::extract::{SignedInForm, works_in};
+use crate::web::extract::{CurrentUser, SignedInForm, works_in};
 
 /// Where the page shows connections, and the notice of what was done to them.
 const SECTION: &str = "#connections-heading";
@@ -107,13 +107,7 @@ pub(super) async fn remove(
     from: Requester,
     SignedInForm { user, form }: SignedInForm<ConnectionAction>,
 ) -> Result<Response, PageError> {
-    let id = of_team(&state, &user.user, &form).await?;
-    state
-        .connections
-        .remove(&id, &user.actor(&from), state.now())
-        .await
-        .map_err(refused)?;
-    Ok(back_to(&form.team, "connection-removed", SECTION))
+    act(&state, &from, &user, &form, Action::Remove).await
 }
 
 /// `POST /dashboard/integrations/connections/verify`: checks a domain's TXT record.
@@ -122,13 +116,36 @@ pub(super) async fn verify_domain(
     from: Requester,
     SignedInForm { user, form }: SignedInForm<ConnectionAction>,
 ) -> Result<Response, PageError> {
-    let id = of_team(&state, &user.user, &form).await?;
-    state
-        .connections
-        .verify_domain(&id, &form.domain, &user.actor(&from), state.now())
-        .await
-        .map_err(refused)?;
-    Ok(back_to(&form.team, "domain-proven", SECTION))
+    act(&state, &from, &user, &form, Action::VerifyDomain).await
+}
+
+/// What a form does to one of the team's connections.
+enum Action {
+    Remove,
+    VerifyDomain,
+}
+
+async fn act(
+    state: &AppState,
+    from: &Requester,
+    user: &CurrentUser,
+    form: &ConnectionAction,
+    action: Action,
+) -> Result<Response, PageError> {
+    let id = of_team(state, &user.user, form).await?;
+    let (actor, now) = (user.actor(from), state.now());
+    let connections = &state.connections;
+    let done = match action {
+        Action::Remove => connections
+            .remove(&id, &actor, now)
+            .await
+            .map(|_| "connection-removed"),
+        Action::VerifyDomain => connections
+            .verify_domain(&id, &form.domain, &actor, now)
+            .await
+            .map(|_| "domain-proven"),
+    };
+    Ok(back_to(&form.team, done.map_err(refused)?, SECTION))
 }
 
 /// The connection a form names, if it is the team's the form names and the session works in:
