@@ -50,6 +50,23 @@ impl Egress {
         })
     }
 
+    /// For what the operator names at the command line (an SP's metadata URL): the operator
+    /// is trusted, so any host of theirs is reached, through the system's proxy if one is set
+    /// (a server may reach the outside only through one); still https (or http on loopback),
+    /// no redirects, and bounded.
+    pub fn for_operator(timeout: Duration) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self {
+            http,
+            allow_private_networks: true,
+            timeout,
+        })
+    }
+
     /// The longest one request may take.
     pub fn timeout(&self) -> Duration {
         self.timeout

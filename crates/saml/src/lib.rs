@@ -37,14 +37,14 @@ pub use cert::Certificate;
 pub use current::CurrentIdentityProvider;
 pub use error::SamlError;
 pub use idp::IdentityProvider;
-pub use logout::LogoutOutcome;
+pub use logout::{LogoutAsked, LogoutOutcome};
 pub use messages::{
     Inbound, LogoutAsk, MAX_MESSAGE, Outgoing, RequestError, SignOnRequest, peek_issuer,
 };
 pub use pending::{HoldError, PENDING_TTL, PendingSignOn};
 pub use refusal::Refusal;
 pub use registry::{NewServiceProvider, ServiceProvider, ServiceProviders};
-pub use sign_on::{PostBack, Reply, SignOns};
+pub use sign_on::{Checked, PostBack, Reply, SignOnAsked, SignOns};
 pub use sp_metadata::{MAX_METADATA, SpMetadata};
 pub use sweep::sweep_expired;
 pub use update::ServiceProviderChange;

@@ -16,23 +16,27 @@ use crate::{Account, HoldError, Inbound, LogoutAsk, Outgoing, Refusal, ServicePr
 /// What a `LogoutRequest` does.
 #[derive(Debug)]
 pub struct LogoutOutcome {
-    /// The session of the browser it arrived in ends (the caller removes its cookie).
+    /// The session of the browser it arrived in ended (the caller removes its cookie).
     pub end_this_browser: bool,
     /// The `LogoutResponse`.
     pub reply: Reply,
 }
 
+/// A `LogoutRequest` that passed its checks and was recorded against replay.
+pub struct LogoutAsked {
+    sp: ServiceProvider,
+    ask: LogoutAsk,
+}
+
 impl SignOns {
-    /// Answers a `LogoutRequest`; `post` when it came over HTTP-POST, which the response
-    /// uses too. Sessions it names elsewhere are ended here; the browser's own is the
-    /// caller's to end, with its cookie.
-    pub async fn logout(
+    /// Reads and checks a `LogoutRequest` from a registered SP with a logout URL, and keeps
+    /// its ID so that it is refused if sent again. Nothing about the browser is read until a
+    /// request passed these checks.
+    pub async fn check_logout(
         &self,
         inbound: Inbound,
-        browser: Option<&SessionUser>,
-        post: bool,
         now: DateTime<Utc>,
-    ) -> Result<LogoutOutcome, Refusal> {
+    ) -> Result<LogoutAsked, Refusal> {
         let sp = self.sending_sp(&inbound).await?;
         let Some(slo_url) = sp.slo_url.clone() else {
             return Err(Refusal::NoLogoutUrl { sp: sp.name });
@@ -51,14 +55,33 @@ impl SignOns {
                 }
                 HoldError::Database(e) => Refusal::Database(e),
             })?;
+        Ok(LogoutAsked { sp, ask })
+    }
+
+    /// Ends the sessions a checked request names (this browser's included, when it names
+    /// it), and answers it; `post` when it came over HTTP-POST, which the response uses too.
+    pub async fn logout(
+        &self,
+        request: LogoutAsked,
+        browser: Option<&SessionUser>,
+        post: bool,
+        now: DateTime<Utc>,
+    ) -> Result<LogoutOutcome, Refusal> {
+        let LogoutAsked { sp, ask } = request;
         let end_this_browser = match browser {
             Some(user) => self.names(&sp, &ask, user).await?,
             None => false,
         };
+        if let Some(user) = browser.filter(|_| end_this_browser) {
+            self.sessions
+                .end_matching(&user.user_id, |sid| sid == user.sid, now)
+                .await?;
+        }
         if sp.signs_requests {
             self.end_named_sessions(&sp, &ask, now).await?;
         }
         tracing::info!(sp = %sp.sp_id, end_this_browser, "SAML logout answered");
+        let idp = self.idp.get(now)?;
         let reply = match idp.logout_response(&sp, &ask, post)? {
             Outgoing::Redirect(url) => Reply::Redirect(url),
             Outgoing::Post { action, fields } => Reply::Post(PostBack {

@@ -55,6 +55,31 @@ impl PostBack {
     }
 }
 
+/// What [`SignOns::check`] made of a request.
+#[derive(Debug)]
+pub enum Checked {
+    /// Authentic, and to be kept: [`SignOns::receive`] takes it on.
+    Authentic(Box<SignOnAsked>),
+    /// Authentic, and answered already (a status to post to the SP).
+    Answered(Reply),
+}
+
+/// An authentic `AuthnRequest`, and the registered ACS URL its answer goes to.
+#[derive(Debug)]
+pub struct SignOnAsked {
+    sp: ServiceProvider,
+    asked: SignOnRequest,
+    acs_url: String,
+}
+
+impl SignOnAsked {
+    /// Whether a session already here may answer it: not when it asks the person to sign in
+    /// again (`ForceAuthn`), so their session is not even read.
+    pub fn takes_a_session(&self) -> bool {
+        !self.asked.force_authn
+    }
+}
+
 /// The SAML identity provider's exchanges: sign-ons and single logout.
 #[derive(Clone)]
 pub struct SignOns {
@@ -85,45 +110,59 @@ impl SignOns {
         Ok(self.idp.get(now)?.metadata_xml())
     }
 
-    /// An `AuthnRequest` from a registered SP. It is checked, then kept: answered at once for
-    /// a person signed in here (and not asked to sign in again), else continued after sign-in.
-    /// An authentic request the SP cannot be given what it asks is answered with a status.
-    pub async fn receive(
-        &self,
-        inbound: Inbound,
-        browser: Option<&SessionUser>,
-        now: DateTime<Utc>,
-    ) -> Result<Reply, Refusal> {
+    /// Reads and checks an `AuthnRequest` from a registered SP (its signature, destination,
+    /// age, and the ACS URL it names). An authentic request the SP cannot be given what it
+    /// asks is answered at once with a status. Nothing about the browser is read until a
+    /// request passed these checks.
+    pub async fn check(&self, inbound: Inbound, now: DateTime<Utc>) -> Result<Checked, Refusal> {
         let sp = self.sending_sp(&inbound).await?;
         let idp = self.idp.get(now)?;
         let asked = idp
             .read_authn_request(&sp, inbound, now)
             .map_err(|e| Refusal::request(&sp, e))?;
-        let Some(acs_url) = chosen_acs_url(&sp, &asked) else {
+        let Some(acs_url) = chosen_acs_url(&sp, &asked).map(str::to_owned) else {
             tracing::warn!(sp = %sp.sp_id, asked = ?asked.acs_url, index = ?asked.acs_index, "SAML request names an ACS URL that is not registered");
             return Err(Refusal::AcsNotRegistered { sp: sp.name });
         };
         if !name_id_policy_met(&sp, asked.name_id_format.as_deref()) {
             let relay_state = asked.relay_state.as_deref();
-            return status(
+            let reply = status(
                 &idp,
-                acs_url,
+                &acs_url,
                 Some(&asked.id),
                 relay_state,
                 INVALID_NAME_ID_POLICY,
                 now,
-            );
+            )?;
+            return Ok(Checked::Answered(reply));
         }
+        Ok(Checked::Authentic(Box::new(SignOnAsked {
+            sp,
+            asked,
+            acs_url,
+        })))
+    }
+
+    /// A request that passed its checks, kept: answered at once for a person signed in here
+    /// (and not asked to sign in again), else continued after sign-in.
+    pub async fn receive(
+        &self,
+        request: Box<SignOnAsked>,
+        browser: Option<&SessionUser>,
+        now: DateTime<Utc>,
+    ) -> Result<Reply, Refusal> {
+        let SignOnAsked { sp, asked, acs_url } = *request;
         let user = browser
             .filter(|_| !asked.force_authn)
             .filter(|user| user.acts_for(&sp.team_id));
+        let relay_state = asked.relay_state.as_deref();
         let pending = self
             .sps
             .hold(
                 &sp,
                 Some(&asked.id),
-                acs_url,
-                asked.relay_state.as_deref(),
+                &acs_url,
+                relay_state,
                 asked.force_authn,
                 user.is_some(),
                 now,

@@ -250,7 +250,7 @@ async fn fetch_metadata(url: &str) -> Result<String, CliError> {
     // What it says is trusted (the certificates): it comes over TLS, or from this machine.
     // The operator names it, so any host of theirs is reached; redirects are not followed,
     // as for every fetch: give the metadata's own URL.
-    let egress = latchkey_egress::Egress::new(std::time::Duration::from_secs(10), true)
+    let egress = latchkey_egress::Egress::for_operator(std::time::Duration::from_secs(10))
         .map_err(|e| failed(e.to_string()))?;
     let bytes = egress.get(url, MAX_METADATA).await.map_err(|e| match e {
         latchkey_egress::FetchError::TooLarge(_) => {

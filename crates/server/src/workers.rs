@@ -16,13 +16,24 @@ const SWEEP_EVERY: Duration = Duration::from_secs(600);
 /// How often proven domains are looked up again (those a day old).
 const RECHECK_DOMAINS_EVERY: Duration = Duration::from_secs(3600);
 
-/// Runs `task` every `period` (the first run one period from now) until `stopped` says so;
-/// a round in progress finishes first. A round that fails is logged as `name` and tried
-/// again next period.
+/// When a periodic task first runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum First {
+    /// As the process starts: a replica that restarts more often than the period still runs
+    /// it (the sweep, the domain proofs).
+    Now,
+    /// One period from now: what start-up did already (the key ring).
+    AfterOnePeriod,
+}
+
+/// Runs `task` every `period` until `stopped` says so; a round in progress finishes first.
+/// A round that fails is logged with `failed` (what failed, and that it will be tried again)
+/// and tried again next period.
 pub fn every<F, Fut>(
     period: Duration,
+    first: First,
     mut stopped: watch::Receiver<bool>,
-    name: &'static str,
+    failed: &'static str,
     mut task: F,
 ) -> JoinHandle<()>
 where
@@ -32,14 +43,16 @@ where
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(period);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticker.tick().await;
+        if first == First::AfterOnePeriod {
+            ticker.tick().await;
+        }
         loop {
             tokio::select! {
                 _ = ticker.tick() => {}
                 _ = stopped.wait_for(|stop| *stop) => return,
             }
             if let Err(error) = task().await {
-                tracing::warn!(%error, worker = name, "a periodic task failed; will try again");
+                tracing::warn!(%error, "{failed}");
             }
         }
     })
@@ -72,14 +85,19 @@ impl Schedule {
         let key_period = (jwks_cache / 2).max(Duration::from_millis(200));
         let key_clock = clock.clone();
         vec![
-            every(key_period, stopped.clone(), "signing keys", move || {
-                refresh_keys(store.clone(), keys.clone(), key_clock.now())
-            }),
+            every(
+                key_period,
+                First::AfterOnePeriod,
+                stopped.clone(),
+                "refreshing signing keys failed; keeping the current ones",
+                move || refresh_keys(store.clone(), keys.clone(), key_clock.now()),
+            ),
             // Other replicas' revocations; this replica's apply at once.
             every(
                 latchkey_oidc::revocations::POLL_EVERY,
+                First::Now,
                 stopped.clone(),
-                "revocations",
+                "reading revocations failed; will try again",
                 move || {
                     let state = revocations.clone();
                     async move {
@@ -92,8 +110,9 @@ impl Schedule {
             // A proof whose record is gone ends.
             every(
                 RECHECK_DOMAINS_EVERY,
+                First::Now,
                 stopped.clone(),
-                "domain proofs",
+                "checking proven domains failed; will try again",
                 move || {
                     let state = domains.clone();
                     async move {
@@ -103,9 +122,13 @@ impl Schedule {
                     }
                 },
             ),
-            every(SWEEP_EVERY, stopped.clone(), "sweep", move || {
-                sweep(db.clone(), clock.now(), link_window)
-            }),
+            every(
+                SWEEP_EVERY,
+                First::Now,
+                stopped.clone(),
+                "deleting expired rows failed; will try again",
+                move || sweep(db.clone(), clock.now(), link_window),
+            ),
         ]
     }
 }
@@ -135,7 +158,7 @@ async fn sweep(
 ) -> Result<(), String> {
     let deleted = sweep_expired(&db, now, link_window)
         .await
-        .map_err(|e| format!("deleting expired rows: {e}"))?;
+        .map_err(|e| e.to_string())?;
     if deleted > 0 {
         tracing::info!(deleted, "expired rows deleted");
     }

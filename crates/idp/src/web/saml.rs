@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use axum_extra::extract::CookieJar;
 use latchkey_core::{SamlRequestId, urls};
-use latchkey_saml::{Inbound, PostBack, Refusal, Reply};
+use latchkey_saml::{Checked, Inbound, PostBack, Refusal, Reply};
 use serde::{Deserialize, Serialize};
 
 use super::error::PageError;
@@ -90,12 +90,19 @@ async fn sso_post(
     sign_on(&state, &jar, MessageForm::inbound(form)?).await
 }
 
+/// The request is checked before the browser's session is read: a forged request touches
+/// no one's session.
 async fn sign_on(state: &AppState, jar: &CookieJar, inbound: Inbound) -> PageResult {
-    let browser = current_user(state, jar).await?.map(|(_, user)| user);
-    let reply = state
-        .saml
-        .receive(inbound, browser.as_ref(), state.now())
-        .await;
+    let now = state.now();
+    let request = match state.saml.check(inbound, now).await.map_err(refusal)? {
+        Checked::Answered(reply) => return respond(state, reply),
+        Checked::Authentic(request) => request,
+    };
+    let browser = match request.takes_a_session() {
+        true => current_user(state, jar).await?.map(|(_, user)| user),
+        false => None,
+    };
+    let reply = state.saml.receive(request, browser.as_ref(), now).await;
     respond(state, reply.map_err(refusal)?)
 }
 
@@ -156,16 +163,21 @@ async fn slo_post(
     logout(&state, jar, MessageForm::inbound(form)?, true).await
 }
 
+/// The request is checked (and kept against replay) before the browser's session is read.
 async fn logout(state: &AppState, jar: CookieJar, inbound: Inbound, post: bool) -> PageResult {
-    let browser = current_user(state, &jar).await?;
-    let user = browser.as_ref().map(|(_, user)| user);
-    let outcome = state.saml.logout(inbound, user, post, state.now()).await;
+    let now = state.now();
+    let request = state.saml.check_logout(inbound, now).await;
+    let request = request.map_err(refusal)?;
+    let browser = current_user(state, &jar).await?.map(|(_, user)| user);
+    let outcome = state
+        .saml
+        .logout(request, browser.as_ref(), post, now)
+        .await;
     let outcome = outcome.map_err(refusal)?;
-    let mut jar = jar;
-    if let Some((secret, _)) = browser.filter(|_| outcome.end_this_browser) {
-        super::extract::revoke_session(state, &secret).await?;
-        jar = jar.add(state.cookies.removal(super::cookies::Jar::Session));
-    }
+    let jar = match outcome.end_this_browser {
+        true => jar.add(state.cookies.removal(super::cookies::Jar::Session)),
+        false => jar,
+    };
     Ok((jar, respond(state, outcome.reply)?).into_response())
 }
 

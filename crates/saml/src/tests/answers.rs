@@ -15,7 +15,7 @@ async fn an_acs_url_the_sp_has_not_registered_is_refused() {
     f.sp(|_| {}).await;
     let mut request = AuthnRequest::new("_r1", f.now);
     request.acs_url = Some("https://attacker.example.test/acs".to_owned());
-    let refused = f.sign_ons.receive(request.post(None), None, f.now).await;
+    let refused = f.receive(request.post(None), None, f.now).await;
     assert!(
         matches!(refused, Err(Refusal::AcsNotRegistered { .. })),
         "{refused:?}"
@@ -30,8 +30,7 @@ async fn a_registered_acs_url_is_answered_and_none_named_means_the_first() {
     let mut second = AuthnRequest::new("_second", f.now);
     second.acs_url = Some(SECOND_ACS.to_owned());
     let form = posted(
-        f.sign_ons
-            .receive(second.post(None), Some(&bo), f.now)
+        f.receive(second.post(None), Some(&bo), f.now)
             .await
             .unwrap(),
     );
@@ -39,8 +38,7 @@ async fn a_registered_acs_url_is_answered_and_none_named_means_the_first() {
     let mut unnamed = AuthnRequest::new("_unnamed", f.now);
     unnamed.acs_url = None;
     let form = posted(
-        f.sign_ons
-            .receive(unnamed.post(None), Some(&bo), f.now)
+        f.receive(unnamed.post(None), Some(&bo), f.now)
             .await
             .unwrap(),
     );
@@ -55,18 +53,14 @@ async fn an_acs_index_picks_a_registered_url_and_an_unknown_index_is_refused() {
     let mut by_index = AuthnRequest::new("_i1", f.now);
     (by_index.acs_url, by_index.acs_index) = (None, Some(1));
     let form = posted(
-        f.sign_ons
-            .receive(by_index.post(None), Some(&bo), f.now)
+        f.receive(by_index.post(None), Some(&bo), f.now)
             .await
             .unwrap(),
     );
     assert_eq!(form.action, SECOND_ACS);
     let mut unknown = AuthnRequest::new("_i9", f.now);
     (unknown.acs_url, unknown.acs_index) = (None, Some(9));
-    let refused = f
-        .sign_ons
-        .receive(unknown.post(None), Some(&bo), f.now)
-        .await;
+    let refused = f.receive(unknown.post(None), Some(&bo), f.now).await;
     assert!(
         matches!(refused, Err(Refusal::AcsNotRegistered { .. })),
         "{refused:?}"
@@ -81,8 +75,7 @@ async fn a_name_id_format_the_sp_is_not_given_is_answered_with_invalid_name_id_p
     request.name_id_format = Some(PERSISTENT.to_owned());
     let (_, bo) = f.signed_in(&f.bo).await;
     let form = posted(
-        f.sign_ons
-            .receive(request.post(Some("back")), Some(&bo), f.now)
+        f.receive(request.post(Some("back")), Some(&bo), f.now)
             .await
             .unwrap(),
     );
@@ -103,8 +96,7 @@ async fn the_sp_format_and_unspecified_are_met() {
         let mut request = AuthnRequest::new(id, f.now);
         request.name_id_format = Some(format.to_owned());
         let xml = posted(
-            f.sign_ons
-                .receive(request.post(None), Some(&bo), f.now)
+            f.receive(request.post(None), Some(&bo), f.now)
                 .await
                 .unwrap(),
         )
@@ -134,8 +126,7 @@ async fn persistent_name_ids_are_opaque_stable_and_differ_between_sps() {
     };
     let first = name_id(
         posted(
-            f.sign_ons
-                .receive(AuthnRequest::new("_a", f.now).post(None), Some(&bo), f.now)
+            f.receive(AuthnRequest::new("_a", f.now).post(None), Some(&bo), f.now)
                 .await
                 .unwrap(),
         )
@@ -143,8 +134,7 @@ async fn persistent_name_ids_are_opaque_stable_and_differ_between_sps() {
     );
     let again = name_id(
         posted(
-            f.sign_ons
-                .receive(AuthnRequest::new("_b", f.now).post(None), Some(&bo), f.now)
+            f.receive(AuthnRequest::new("_b", f.now).post(None), Some(&bo), f.now)
                 .await
                 .unwrap(),
         )
@@ -156,13 +146,7 @@ async fn persistent_name_ids_are_opaque_stable_and_differ_between_sps() {
         Some(ACS.to_owned()),
     );
     let elsewhere = name_id(
-        posted(
-            f.sign_ons
-                .receive(other.post(None), Some(&bo), f.now)
-                .await
-                .unwrap(),
-        )
-        .response_xml(),
+        posted(f.receive(other.post(None), Some(&bo), f.now).await.unwrap()).response_xml(),
     );
     assert_eq!(first, again);
     assert_ne!(first, elsewhere);

@@ -69,6 +69,32 @@ impl Fixture {
         member.sign_in(&self.db, Opening::default(), self.now).await
     }
 
+    /// An `AuthnRequest` as the web layer takes it: checked, then (unless answered by the
+    /// check) received with the browser's person.
+    pub async fn receive(
+        &self,
+        inbound: crate::Inbound,
+        browser: Option<&SessionUser>,
+        at: DateTime<Utc>,
+    ) -> Result<Reply, crate::Refusal> {
+        match self.sign_ons.check(inbound, at).await? {
+            crate::Checked::Answered(reply) => Ok(reply),
+            crate::Checked::Authentic(request) => self.sign_ons.receive(request, browser, at).await,
+        }
+    }
+
+    /// A `LogoutRequest` as the web layer takes it: checked, then answered.
+    pub async fn logout(
+        &self,
+        inbound: crate::Inbound,
+        browser: Option<&SessionUser>,
+        post: bool,
+        at: DateTime<Utc>,
+    ) -> Result<crate::LogoutOutcome, crate::Refusal> {
+        let request = self.sign_ons.check_logout(inbound, at).await?;
+        self.sign_ons.logout(request, browser, post, at).await
+    }
+
     pub fn later(&self, by: TimeDelta) -> DateTime<Utc> {
         self.now + by
     }

@@ -30,21 +30,20 @@ async fn live(f: &Fixture, secret: &latchkey_core::secret::SecretToken) -> bool 
 async fn an_unsigned_request_ends_this_browser_only_when_it_names_its_session() {
     let f = Fixture::new().await;
     let sp = f.sp(|_| {}).await;
-    let (_, bo) = f.signed_in(&f.bo).await;
+    let (secret, bo) = f.signed_in(&f.bo).await;
     let by_address = ask("_l1", &f, "bo@acme.test", vec![]);
     let outcome = f
-        .sign_ons
         .logout(by_address.redirect(None), Some(&bo), false, f.now)
         .await
         .unwrap();
     assert!(!outcome.end_this_browser, "an address alone ends nothing");
     let named = ask("_l2", &f, "bo@acme.test", vec![index_of(&sp, &bo.sid)]);
     let outcome = f
-        .sign_ons
         .logout(named.redirect(None), Some(&bo), false, f.now)
         .await
         .unwrap();
     assert!(outcome.end_this_browser);
+    assert!(!live(&f, &secret).await, "this browser's session ended");
     let to = redirected(outcome.reply);
     assert!(to.starts_with(&format!("{SLO}?SAMLResponse=")), "{to}");
 }
@@ -56,7 +55,6 @@ async fn an_unsigned_request_naming_someone_else_leaves_this_browser_signed_in()
     let (_, bo) = f.signed_in(&f.bo).await;
     let other = ask("_l1", &f, "ada@acme.test", vec![index_of(&sp, &bo.sid)]);
     let outcome = f
-        .sign_ons
         .logout(other.redirect(None), Some(&bo), false, f.now)
         .await
         .unwrap();
@@ -69,8 +67,7 @@ async fn an_unsigned_request_never_ends_sessions_elsewhere() {
     let sp = f.sp(|_| {}).await;
     let (elsewhere, bo) = f.signed_in(&f.bo).await;
     let named = ask("_l1", &f, "bo@acme.test", vec![index_of(&sp, &bo.sid)]);
-    f.sign_ons
-        .logout(named.redirect(None), None, false, f.now)
+    f.logout(named.redirect(None), None, false, f.now)
         .await
         .unwrap();
     assert!(live(&f, &elsewhere).await);
@@ -87,7 +84,6 @@ async fn a_signed_request_ends_the_sessions_it_names_wherever_they_are() {
     let (other_secret, _) = f.bo.sign_in(&f.db, Opening::default(), f.now).await;
     let request = ask("_l1", &f, "bo@acme.test", vec![index_of(&sp, &named.sid)]);
     let outcome = f
-        .sign_ons
         .logout(request.redirect(Some(&key)), None, false, f.now)
         .await
         .unwrap();
@@ -108,14 +104,12 @@ async fn a_signed_request_ends_this_browser_by_its_person_alone() {
     let (_, bo) = f.signed_in(&f.bo).await;
     let request = ask("_l1", &f, "bo@acme.test", vec![]);
     let outcome = f
-        .sign_ons
         .logout(request.redirect(Some(&key)), Some(&bo), false, f.now)
         .await
         .unwrap();
     assert!(outcome.end_this_browser);
     let unsigned = ask("_l2", &f, "bo@acme.test", vec![]);
     let refused = f
-        .sign_ons
         .logout(unsigned.redirect(None), Some(&bo), false, f.now)
         .await;
     assert!(
@@ -129,11 +123,10 @@ async fn a_logout_request_is_refused_when_received_again() {
     let f = Fixture::new().await;
     f.sp(|_| {}).await;
     let request = ask("_again", &f, "bo@acme.test", vec![]);
-    f.sign_ons
-        .logout(request.redirect(None), None, false, f.now)
+    f.logout(request.redirect(None), None, false, f.now)
         .await
         .unwrap();
-    let replay = f.sign_ons.logout(request.post(), None, true, f.now).await;
+    let replay = f.logout(request.post(), None, true, f.now).await;
     assert!(matches!(replay, Err(Refusal::LogoutReplay)), "{replay:?}");
 }
 
@@ -141,12 +134,10 @@ async fn a_logout_request_is_refused_when_received_again() {
 async fn an_authn_request_id_cannot_be_used_again_as_a_logout_request() {
     let f = Fixture::new().await;
     f.sp(|_| {}).await;
-    f.sign_ons
-        .receive(AuthnRequest::new("_shared", f.now).post(None), None, f.now)
+    f.receive(AuthnRequest::new("_shared", f.now).post(None), None, f.now)
         .await
         .unwrap();
     let replay = f
-        .sign_ons
         .logout(
             ask("_shared", &f, "bo@acme.test", vec![]).post(),
             None,
@@ -162,7 +153,6 @@ async fn an_sp_without_a_logout_url_is_refused() {
     let f = Fixture::new().await;
     f.sp(|new| new.slo_url = None).await;
     let refused = f
-        .sign_ons
         .logout(
             ask("_l1", &f, "bo@acme.test", vec![]).post(),
             None,
@@ -181,7 +171,6 @@ async fn a_request_over_post_is_answered_over_post() {
     let f = Fixture::new().await;
     f.sp(|_| {}).await;
     let outcome = f
-        .sign_ons
         .logout(
             ask("_p", &f, "bo@acme.test", vec![]).post(),
             None,

@@ -14,8 +14,7 @@ async fn nobody_signed_in_is_kept_then_sent_to_sign_in_and_answered_after() {
     f.sp(|_| {}).await;
     let request = AuthnRequest::new("_r1", f.now);
     let next = redirected(
-        f.sign_ons
-            .receive(request.post(Some("ticket/42")), None, f.now)
+        f.receive(request.post(Some("ticket/42")), None, f.now)
             .await
             .unwrap(),
     );
@@ -46,8 +45,7 @@ async fn a_sign_on_is_answered_once() {
     let f = Fixture::new().await;
     f.sp(|_| {}).await;
     let next = redirected(
-        f.sign_ons
-            .receive(AuthnRequest::new("_r1", f.now).post(None), None, f.now)
+        f.receive(AuthnRequest::new("_r1", f.now).post(None), None, f.now)
             .await
             .unwrap(),
     );
@@ -69,7 +67,6 @@ async fn a_member_signed_in_already_is_answered_at_once_with_their_attributes() 
     f.sp(|_| {}).await;
     let (_, bo) = f.signed_in(&f.bo).await;
     let reply = f
-        .sign_ons
         .receive(AuthnRequest::new("_r1", f.now).post(None), Some(&bo), f.now)
         .await;
     let xml = posted(reply.unwrap()).response_xml();
@@ -90,14 +87,8 @@ async fn a_request_is_refused_when_received_again() {
     let f = Fixture::new().await;
     f.sp(|_| {}).await;
     let request = AuthnRequest::new("_once", f.now);
-    f.sign_ons
-        .receive(request.post(None), None, f.now)
-        .await
-        .unwrap();
-    let replay = f
-        .sign_ons
-        .receive(request.redirect(None, None), None, f.now)
-        .await;
+    f.receive(request.post(None), None, f.now).await.unwrap();
+    let replay = f.receive(request.redirect(None, None), None, f.now).await;
     assert!(matches!(replay, Err(Refusal::Replay)), "{replay:?}");
 }
 
@@ -107,7 +98,7 @@ async fn a_request_from_an_unregistered_sp_is_refused() {
     f.sp(|_| {}).await;
     let mut request = AuthnRequest::new("_r1", f.now);
     request.issuer = "https://stranger.example.test".to_owned();
-    let refused = f.sign_ons.receive(request.post(None), None, f.now).await;
+    let refused = f.receive(request.post(None), None, f.now).await;
     assert!(matches!(refused, Err(Refusal::UnknownSp)), "{refused:?}");
 }
 
@@ -119,7 +110,7 @@ async fn a_request_that_is_not_saml_is_refused_as_unreadable() {
         message: "bm90IFhNTA==".to_owned(),
         relay_state: None,
     };
-    let refused = f.sign_ons.receive(garbage, None, f.now).await;
+    let refused = f.receive(garbage, None, f.now).await;
     assert!(
         matches!(refused, Err(Refusal::Unreadable(_))),
         "{refused:?}"
@@ -131,7 +122,7 @@ async fn a_request_older_than_five_minutes_is_refused() {
     let f = Fixture::new().await;
     f.sp(|_| {}).await;
     let stale = AuthnRequest::new("_old", f.now - TimeDelta::minutes(11));
-    let refused = f.sign_ons.receive(stale.post(None), None, f.now).await;
+    let refused = f.receive(stale.post(None), None, f.now).await;
     assert!(
         matches!(refused, Err(Refusal::Unreadable(_))),
         "{refused:?}"
@@ -147,8 +138,7 @@ async fn force_authn_asks_for_a_sign_in_after_the_request() {
     let mut request = AuthnRequest::new("_force", f.now);
     request.force_authn = true;
     let id = kept_id(&redirected(
-        f.sign_ons
-            .receive(request.post(None), Some(&earlier), f.now)
+        f.receive(request.post(None), Some(&earlier), f.now)
             .await
             .unwrap(),
     ));
@@ -175,12 +165,7 @@ async fn is_passive_with_nobody_signed_in_is_answered_no_passive_once() {
     f.sp(|_| {}).await;
     let mut request = AuthnRequest::new("_passive", f.now);
     request.is_passive = true;
-    let next = redirected(
-        f.sign_ons
-            .receive(request.post(None), None, f.now)
-            .await
-            .unwrap(),
-    );
+    let next = redirected(f.receive(request.post(None), None, f.now).await.unwrap());
     assert!(next.ends_with("&passive=1"), "{next}");
     let id = kept_id(&next);
     let xml = posted(f.sign_ons.resume(&id, None, true, f.now).await.unwrap()).response_xml();
@@ -197,8 +182,7 @@ async fn a_kept_sign_on_expires_after_twenty_minutes() {
     let f = Fixture::new().await;
     f.sp(|_| {}).await;
     let id = kept_id(&redirected(
-        f.sign_ons
-            .receive(AuthnRequest::new("_slow", f.now).post(None), None, f.now)
+        f.receive(AuthnRequest::new("_slow", f.now).post(None), None, f.now)
             .await
             .unwrap(),
     ));
@@ -214,7 +198,6 @@ async fn someone_outside_the_sps_team_is_refused() {
     f.sp(|_| {}).await;
     let (_, cy) = f.signed_in(&f.cy).await;
     let refused = f
-        .sign_ons
         .receive(AuthnRequest::new("_cy", f.now).post(None), Some(&cy), f.now)
         .await;
     match refused {
@@ -238,7 +221,6 @@ async fn a_session_an_integration_opened_signs_in_to_its_own_team_only() {
     };
     let (_, bo) = f.bo.sign_in(&f.db, bound_elsewhere, f.now).await;
     let reply = f
-        .sign_ons
         .receive(
             AuthnRequest::new("_bound", f.now).post(None),
             Some(&bo),
@@ -275,7 +257,6 @@ async fn an_sp_with_a_certificate_must_sign_and_its_signature_is_checked() {
         .await;
     let (_, bo) = f.signed_in(&f.bo).await;
     let unsigned = f
-        .sign_ons
         .receive(
             AuthnRequest::new("_u", f.now).redirect(None, None),
             Some(&bo),
@@ -288,7 +269,6 @@ async fn an_sp_with_a_certificate_must_sign_and_its_signature_is_checked() {
     );
     let forged = SpKey::generate();
     let wrong = f
-        .sign_ons
         .receive(
             AuthnRequest::new("_w", f.now).redirect(None, Some(&forged)),
             Some(&bo),
@@ -297,7 +277,6 @@ async fn an_sp_with_a_certificate_must_sign_and_its_signature_is_checked() {
         .await;
     assert!(matches!(wrong, Err(Refusal::NotSigned { .. })), "{wrong:?}");
     let signed = f
-        .sign_ons
         .receive(
             AuthnRequest::new("_s", f.now).redirect(Some("r"), Some(&key)),
             Some(&bo),
@@ -313,7 +292,6 @@ async fn a_signed_request_from_an_sp_without_a_certificate_cannot_be_checked() {
     f.sp(|_| {}).await;
     let key = SpKey::generate();
     let refused = f
-        .sign_ons
         .receive(
             AuthnRequest::new("_s", f.now).redirect(None, Some(&key)),
             None,
