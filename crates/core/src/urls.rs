@@ -59,6 +59,13 @@ pub const SAML_SSO: &str = "/saml/sso";
 pub const SAML_INIT: &str = "/saml/init";
 pub const SAML_SLO: &str = "/saml/slo";
 pub const SAML_CONTINUE: &str = "/saml/continue";
+/// A team's own SAML identity provider: its metadata (the URL is its entity ID), sign-on and
+/// logout. `/saml/init` and `/saml/continue` serve every identity.
+pub const SAML_TEAM_METADATA: &str = "/saml/teams/{team}/metadata";
+pub const SAML_TEAM_SSO: &str = "/saml/teams/{team}/sso";
+pub const SAML_TEAM_SLO: &str = "/saml/teams/{team}/slo";
+/// The integrations page's actions on a team's SAML certificates.
+pub const INTEGRATIONS_SAML_CERTIFICATES: &str = "/dashboard/integrations/saml/certificates";
 
 /// The path of one join link (the route is [`JOIN`]).
 pub fn join(token: &str) -> String {
@@ -68,6 +75,11 @@ pub fn join(token: &str) -> String {
 /// The path of one connection's redirect URI (the route is [`SSO_OIDC_CALLBACK`]).
 pub fn sso_oidc_callback(connection_id: &str) -> String {
     format!("{SSO_OIDC_CALLBACK_BASE}/{connection_id}")
+}
+
+/// The path of a team's SAML identity provider endpoint: a `SAML_TEAM_*` route, for `team_id`.
+pub fn saml_team(route: &str, team_id: &str) -> String {
+    route.replace("{team}", team_id)
 }
 
 /// `path?name=value`, the value form-encoded.

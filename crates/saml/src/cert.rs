@@ -89,6 +89,8 @@ pub struct IdpCredential {
     pub activates_at: DateTime<Utc>,
     pub cert_pem: String,
     pub(crate) signer: crate::xml_signature::RsaSigner,
+    /// PKCS#8 DER, for saml-rs, which signs logout responses with it.
+    pub(crate) pkcs8_der: Vec<u8>,
 }
 
 impl IdpCredential {
@@ -130,6 +132,23 @@ impl IdpCredential {
             activates_at,
             cert_pem: cert.pem(),
             signer: crate::xml_signature::RsaSigner::from_pkcs8(pkcs8_der)?,
+            pkcs8_der: pkcs8_der.to_vec(),
+        })
+    }
+
+    /// The credential of a team certificate, as stored: its PEM and its key.
+    pub(crate) fn stored(
+        id: &str,
+        activates_at: DateTime<Utc>,
+        cert_pem: &str,
+        pkcs8_der: &[u8],
+    ) -> Result<Self, SamlError> {
+        Ok(Self {
+            kid: id.to_owned(),
+            activates_at,
+            cert_pem: cert_pem.to_owned(),
+            signer: crate::xml_signature::RsaSigner::from_pkcs8(pkcs8_der)?,
+            pkcs8_der: pkcs8_der.to_vec(),
         })
     }
 
@@ -137,6 +156,66 @@ impl IdpCredential {
     pub fn cert_base64(&self) -> String {
         base64_of_pem(&self.cert_pem)
     }
+}
+
+/// A new team signing certificate: a fresh RSA-2048 key (aws-lc-rs) and a self-signed
+/// certificate valid from a day ago (for SPs whose clocks run behind) for `lifetime`.
+pub(crate) struct Issued {
+    pub cert_pem: String,
+    pub pkcs8_der: Vec<u8>,
+    pub fingerprint: String,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+}
+
+pub(crate) fn issue(
+    subject: &str,
+    now: DateTime<Utc>,
+    lifetime: TimeDelta,
+) -> Result<Issued, SamlError> {
+    use aws_lc_rs::encoding::AsDer;
+    let failed = |e: String| SamlError::Signing(format!("making a certificate: {e}"));
+    let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+        .map_err(|e| failed(e.to_string()))?;
+    let pkcs8_der = pair
+        .as_der()
+        .map_err(|e| failed(e.to_string()))?
+        .as_ref()
+        .to_vec();
+    let key = rcgen::KeyPair::from_pem_and_sign_algo(
+        &private_key_pem(&pkcs8_der),
+        &rcgen::PKCS_RSA_SHA256,
+    )
+    .map_err(|e| failed(e.to_string()))?;
+    let mut params =
+        rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| failed(e.to_string()))?;
+    let mut name = rcgen::DistinguishedName::new();
+    name.push(rcgen::DnType::CommonName, subject.chars().take(64).collect::<String>());
+    name.push(rcgen::DnType::OrganizationName, "Latchkey");
+    params.distinguished_name = name;
+    let (not_before, not_after) = (now - TimeDelta::days(1), now + lifetime);
+    params.not_before = day(not_before);
+    params.not_after = day(not_after);
+    let mut serial = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut serial).map_err(|e| failed(e.to_string()))?;
+    serial[0] &= 0x7f;
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
+    let cert = params.self_signed(&key).map_err(|e| failed(e.to_string()))?;
+    let fingerprint = latchkey_core::secret::sha256_hex(cert.der());
+    Ok(Issued {
+        cert_pem: cert.pem(),
+        pkcs8_der,
+        fingerprint,
+        // The dates as the certificate holds them: whole days.
+        not_before: at_midnight(not_before),
+        not_after: at_midnight(not_after),
+    })
+}
+
+fn at_midnight(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map_or(at, |midnight| midnight.and_utc())
 }
 
 fn day(at: DateTime<Utc>) -> time::OffsetDateTime {

@@ -21,11 +21,15 @@ pub mod service_provider {
         pub signing_cert: Option<String>,
         pub encrypt_cert: Option<String>,
         pub encryption: String,
-        /// HMAC key of its persistent NameIDs and SessionIndexes (hex), never shown.
+        /// HMAC key of its persistent NameIDs and SessionIndexes, sealed under the master key
+        /// (`sealed:` and base64), or hex from before keys were sealed; never shown.
         pub pairwise_key: String,
         /// A sign-on may start at Latchkey (`/saml/init`).
         pub idp_initiated: bool,
         pub created_at: DateTimeUtc,
+        /// The team certificate that signs its responses; none: the shared identity of SPs
+        /// registered before teams had their own.
+        pub certificate_id: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -52,6 +56,36 @@ pub mod pending_request {
         pub created_at: DateTimeUtc,
         pub expires_at: DateTimeUtc,
         pub used_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod certificate {
+    use sea_orm::entity::prelude::*;
+
+    /// A team's SAML signing certificate (PEM) and its RSA key (PKCS#8, sealed under the
+    /// master key, bound to the certificate's id).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "saml_certificates")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub team_id: String,
+        pub cert_pem: String,
+        pub sealed_key: String,
+        /// SHA-256 of the certificate's DER, hex: what Zendesk and others ask for.
+        pub fingerprint: String,
+        pub not_before: DateTimeUtc,
+        pub not_after: DateTimeUtc,
+        pub created_at: DateTimeUtc,
+        /// When the team's SPs were switched to it; new SPs get the last one switched to.
+        pub activated_at: Option<DateTimeUtc>,
+        /// Taken out of the team's metadata.
+        pub retired_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,8 +8,28 @@ pub enum SamlError {
         "the entity ID must be 1 to 512 characters, without spaces (the SP's metadata names it entityID)"
     )]
     EntityId,
-    #[error("an SP with the entity ID {0:?} is already registered: remove it first")]
+    #[error(
+        "an SP with the entity ID {0:?} is already registered in this team: change or remove that one"
+    )]
     EntityIdTaken(String),
+    #[error(
+        "a team may publish at most {0} SAML certificates at once: retire one it no longer uses (`latchkey saml-cert retire`)"
+    )]
+    TooManyCertificates(usize),
+    #[error(
+        "there is no certificate {0:?} in this team's SAML metadata: publish one with `latchkey saml-cert add` and use the certificate_id it prints"
+    )]
+    CertificateNotPublished(String),
+    #[error("the certificate {0:?} has expired: publish a new one with `latchkey saml-cert add`")]
+    CertificateExpired(String),
+    #[error(
+        "the certificate {0:?} still signs ({1} service providers, or the team's next ones): switch them to another first (`latchkey saml-cert use`)"
+    )]
+    CertificateInUse(String, usize),
+    #[error(
+        "an SP registered before teams had their own SAML identity can only move to its team's (`--identity team`)"
+    )]
+    Identity,
     #[error("the name must be at most 200 characters on one line")]
     Name,
     #[error("give at least one ACS URL (--acs-url), where the SP receives responses")]
@@ -38,6 +58,10 @@ pub enum SamlError {
     Team(TeamError),
     #[error("there is no SAML service provider {0:?}")]
     NotFound(String),
+    #[error(
+        "this team has no SAML identity yet: it gets one with its first SAML service provider"
+    )]
+    NoIdentity,
     #[error("signing: {0}")]
     Signing(String),
     #[error("database: {0}")]

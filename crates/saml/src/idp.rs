@@ -21,8 +21,8 @@ use saml_rs::{
 use crate::cert::{IdpCredential, base64_of_pem};
 use crate::messages::{Inbound, LogoutAsk, Outgoing, RequestError, SignOnRequest, form_fields};
 use crate::response::{self, Issue};
+use crate::identity::{Addresses, Identity};
 use crate::{NameIdFormat, SamlError, ServiceProvider};
-use latchkey_core::urls;
 
 /// How old a request may be when it arrives (beside saml-rs's clock skew).
 pub const REQUEST_MAX_AGE: Duration = Duration::from_secs(300);
@@ -81,17 +81,13 @@ impl DescribedAs {
 const DESCRIPTORS: usize = 1024;
 
 impl IdentityProvider {
-    /// The entity ID of the identity provider under `issuer`: its metadata URL.
-    pub fn entity_id_of(issuer: &latchkey_core::Issuer) -> String {
-        issuer.endpoint(urls::SAML_METADATA)
-    }
-
+    /// The shared identity provider of SPs registered before teams had their own: the key
+    /// ring's RSA keys, the newest active one signing.
     pub fn new(
         issuer: &latchkey_core::Issuer,
         ring: &KeyRing,
         now: DateTime<Utc>,
     ) -> Result<Self, SamlError> {
-        let entity_id = Self::entity_id_of(issuer);
         let credentials = ring
             .rsa_signing_keys()
             .filter_map(|key| {
@@ -104,18 +100,51 @@ impl IdentityProvider {
                 ))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let signing = credentials
+        let signing_kid = credentials
             .iter()
             .rev()
             .find(|c| c.activates_at <= now)
+            .map(|c| c.kid.clone())
             .ok_or_else(|| {
                 SamlError::Signing("no RSA key is active: run `latchkey keys rotate`".to_owned())
             })?;
-        let sso_url = issuer.endpoint(urls::SAML_SSO);
-        let slo_url = issuer.endpoint(urls::SAML_SLO);
+        Self::build(
+            Identity::Shared.addresses(issuer),
+            credentials,
+            signing_kid,
+        )
+    }
+
+    /// A team's identity provider, signing with `signing` (a certificate id), its metadata
+    /// publishing every one of `credentials`.
+    pub(crate) fn for_team(
+        issuer: &latchkey_core::Issuer,
+        team_id: &latchkey_core::TeamId,
+        credentials: Vec<IdpCredential>,
+        signing: &str,
+    ) -> Result<Self, SamlError> {
+        let addresses = Identity::Team(team_id.clone()).addresses(issuer);
+        Self::build(addresses, credentials, signing.to_owned())
+    }
+
+    fn build(
+        addresses: Addresses,
+        credentials: Vec<IdpCredential>,
+        signing_kid: String,
+    ) -> Result<Self, SamlError> {
+        let Addresses {
+            idp_entity_id: entity_id,
+            sso_url,
+            slo_url,
+            ..
+        } = addresses;
+        let signing = credentials
+            .iter()
+            .find(|c| c.kid == signing_kid)
+            .ok_or_else(|| SamlError::Signing(format!("certificate {signing_kid} is gone")))?;
+        let key_pem = crate::cert::private_key_pem(&signing.pkcs8_der);
         let engine = |strict: bool| -> Result<Saml<Idp>, SamlError> {
             let failed = |e: saml_rs::SamlError| SamlError::Signing(e.to_string());
-            let key_pem = signing_key_pem(ring, &signing.kid)?;
             let requests = if strict {
                 LogoutSignaturePolicy::RequireSigned
             } else {
@@ -128,7 +157,7 @@ impl IdentityProvider {
                 .slo_endpoint(SloEndpoint::post(slo_url.clone()).map_err(failed)?)
                 .name_id_format(saml_rs::NameIdFormat::EmailAddress)
                 .credentials(Credentials {
-                    signing_key: Some(PrivateKeyPem::new(key_pem)),
+                    signing_key: Some(PrivateKeyPem::new(key_pem.clone())),
                     signing_certificate: Some(CertificatePem::new(signing.cert_pem.clone())),
                     ..Credentials::default()
                 })
@@ -147,7 +176,6 @@ impl IdentityProvider {
                 .map_err(failed)?;
             Saml::idp(config).map_err(failed)
         };
-        let signing_kid = signing.kid.clone();
         Ok(Self {
             strict: engine(true)?,
             lax: engine(false)?,
@@ -463,13 +491,4 @@ fn descriptor(sp: &ServiceProvider) -> Result<SpDescriptor, RequestError> {
         .map_err(|e| RequestError::Refused(e.to_string()))?;
     SpDescriptor::from_metadata_xml_for(entity, &xml, MetadataTrustPolicy::UnsignedForCompatibility)
         .map_err(|e| RequestError::Refused(format!("the SP's registration: {e}")))
-}
-
-fn signing_key_pem(ring: &KeyRing, kid: &str) -> Result<String, SamlError> {
-    let der = ring
-        .rsa_signing_keys()
-        .find(|k| k.kid == kid)
-        .and_then(|k| k.rsa_pkcs8_der())
-        .ok_or_else(|| SamlError::Signing(format!("key {kid} is gone")))?;
-    Ok(crate::cert::private_key_pem(der))
 }

@@ -11,12 +11,15 @@
 
 mod admission;
 mod cert;
+mod certificates;
 mod current;
 pub mod entities;
 mod error;
 mod idp;
+mod identity;
 mod logout;
 mod messages;
+mod pairwise_key;
 mod pending;
 mod refusal;
 mod registration;
@@ -34,13 +37,16 @@ use serde::{Deserialize, Serialize};
 
 pub use admission::{Account, Person};
 pub use cert::Certificate;
+pub use certificates::{Certificates, EXPIRY_WARNING, TeamCertificate};
 pub use current::CurrentIdentityProvider;
 pub use error::SamlError;
 pub use idp::IdentityProvider;
+pub use identity::{Addresses, Identity};
 pub use logout::{LogoutAsked, LogoutOutcome};
 pub use messages::{
     Inbound, LogoutAsk, MAX_MESSAGE, Outgoing, RequestError, SignOnRequest, peek_issuer,
 };
+pub use pairwise_key::seal_pairwise_keys;
 pub use pending::{HoldError, PENDING_TTL, PendingSignOn};
 pub use refusal::Refusal;
 pub use registry::{NewServiceProvider, ServiceProvider, ServiceProviders};

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use latchkey_login::SessionUser;
 
 use crate::sign_on::{PostBack, Reply};
-use crate::{Account, HoldError, Inbound, LogoutAsk, Outgoing, Refusal, ServiceProvider, SignOns};
+use crate::{Account, HoldError, Identity, Inbound, LogoutAsk, Outgoing, Refusal, ServiceProvider, SignOns};
 
 /// What a `LogoutRequest` does.
 #[derive(Debug)]
@@ -34,14 +34,15 @@ impl SignOns {
     /// request passed these checks.
     pub async fn check_logout(
         &self,
+        identity: &Identity,
         inbound: Inbound,
         now: DateTime<Utc>,
     ) -> Result<LogoutAsked, Refusal> {
-        let sp = self.sending_sp(&inbound).await?;
+        let sp = self.sending_sp(identity, &inbound).await?;
         let Some(slo_url) = sp.slo_url.clone() else {
             return Err(Refusal::NoLogoutUrl { sp: sp.name });
         };
-        let idp = self.idp.get(now)?;
+        let idp = self.idp.for_sp(&sp, now).await?;
         let ask = idp
             .read_logout_request(&sp, inbound, now)
             .map_err(|e| Refusal::request(&sp, e))?;
@@ -81,7 +82,7 @@ impl SignOns {
             self.end_named_sessions(&sp, &ask, now).await?;
         }
         tracing::info!(sp = %sp.sp_id, end_this_browser, "SAML logout answered");
-        let idp = self.idp.get(now)?;
+        let idp = self.idp.for_sp(&sp, now).await?;
         let reply = match idp.logout_response(&sp, &ask, post)? {
             Outgoing::Redirect(url) => Reply::Redirect(url),
             Outgoing::Post { action, fields } => Reply::Post(PostBack {

@@ -1,5 +1,5 @@
 //! What an administrator gives to register (or change) a service provider, checked: its
-//! entity ID, free within the provider; its ACS and logout URLs, https; its attributes and
+//! entity ID, free within its team; its ACS and logout URLs, https; its attributes and
 //! certificates.
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -119,16 +119,21 @@ pub(crate) fn check(new: NewServiceProvider) -> Result<Checked, SamlError> {
     })
 }
 
-/// Refuses an entity ID another SP has.
+/// Refuses an entity ID another SP of the team has (`except` the one being changed). Entity
+/// IDs are a team's own: another team's SP of the same name neither blocks nor is reached.
 pub(crate) async fn entity_id_free(
     conn: &impl sea_orm::ConnectionTrait,
+    team_id: &latchkey_core::TeamId,
     entity_id: &str,
+    except: Option<&str>,
 ) -> Result<(), SamlError> {
-    let taken = service_provider::Entity::find()
-        .filter(service_provider::Column::EntityId.eq(entity_id))
-        .one(conn)
-        .await?;
-    match taken {
+    let mut query = service_provider::Entity::find()
+        .filter(service_provider::Column::TeamId.eq(team_id.as_str()))
+        .filter(service_provider::Column::EntityId.eq(entity_id));
+    if let Some(id) = except {
+        query = query.filter(service_provider::Column::Id.ne(id));
+    }
+    match query.one(conn).await? {
         Some(_) => Err(SamlError::EntityIdTaken(entity_id.to_owned())),
         None => Ok(()),
     }

@@ -12,7 +12,11 @@ use sea_orm::{ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::certificates::Certificates;
 use crate::entities::service_provider;
+use crate::identity::Identity;
+use crate::pairwise_key::PairwiseKey;
+use latchkey_keys::MasterKey;
 use crate::error::SamlError;
 use crate::pending::Requests;
 use crate::registration::{check, entity_id_free};
@@ -59,6 +63,16 @@ pub struct ServiceProvider {
     pub encryption: Encryption,
     /// The identity provider's metadata to give the SP.
     pub metadata_url: String,
+    /// The identity provider the SP trusts: its entity ID and endpoints.
+    pub idp_entity_id: String,
+    pub idp_sso_url: String,
+    pub idp_slo_url: String,
+    /// The team certificate that signs its responses; none for an SP on the shared identity
+    /// (registered before teams had their own), signed with the key ring's RSA keys.
+    pub certificate_id: Option<String>,
+    /// When that certificate ends, and whether that is within the warning time.
+    pub certificate_expires_at: Option<String>,
+    pub certificate_expires_soon: bool,
     pub idp_initiated: bool,
     /// Where the SP's people start a sign-on from Latchkey's side, when it allows that.
     pub init_url: Option<String>,
@@ -71,37 +85,40 @@ pub struct ServiceProvider {
     pub(crate) pairwise_key: PairwiseKey,
 }
 
-/// The key of an SP's persistent NameIDs and SessionIndexes: kept out of logs and answers.
-#[derive(Clone, Default)]
-pub(crate) struct PairwiseKey(pub String);
-
-impl std::fmt::Debug for PairwiseKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PairwiseKey(…)")
-    }
-}
-
 impl ServiceProvider {
-    pub(crate) fn from_row(row: service_provider::Model, issuer: &latchkey_core::Issuer) -> Self {
+    pub(crate) fn from_row(
+        row: service_provider::Model,
+        issuer: &latchkey_core::Issuer,
+        master_key: &MasterKey,
+    ) -> Self {
         let acs_urls: Vec<String> = serde_json::from_str(&row.acs_urls).unwrap_or_default();
         let attributes: Vec<(String, Claim)> =
             serde_json::from_str(&row.attributes).unwrap_or_default();
-        let init_url = url::Url::parse_with_params(
-            &issuer.endpoint(latchkey_core::urls::SAML_INIT),
-            &[("sp", row.entity_id.as_str())],
-        )
-        .map(String::from)
-        .ok()
-        .filter(|_| row.idp_initiated);
+        let team_id = TeamId::from(row.team_id.as_str());
+        let identity = match row.certificate_id {
+            Some(_) => Identity::Team(team_id.clone()),
+            None => Identity::Shared,
+        };
+        let init_url = row
+            .idp_initiated
+            .then(|| identity.init_url(issuer, &row.entity_id));
+        let addresses = identity.addresses(issuer);
+        let pairwise_key = PairwiseKey::opened(&row.id, &row.pairwise_key, master_key);
         Self {
             sp_id: SamlSpId::from(row.id.as_str()),
-            team_id: TeamId::from(row.team_id.as_str()),
+            team_id,
             name_id_format: row.name_id_format.parse().unwrap_or_default(),
             sign: row.sign.parse().unwrap_or_default(),
             encryption: row.encryption.parse().unwrap_or_default(),
             signs_requests: row.signing_cert.is_some(),
             encrypts: row.encrypt_cert.is_some(),
-            metadata_url: issuer.endpoint(latchkey_core::urls::SAML_METADATA),
+            metadata_url: addresses.metadata_url,
+            idp_entity_id: addresses.idp_entity_id,
+            idp_sso_url: addresses.sso_url,
+            idp_slo_url: addresses.slo_url,
+            certificate_id: row.certificate_id,
+            certificate_expires_at: None,
+            certificate_expires_soon: false,
             init_url,
             created_at: row.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
             entity_id: row.entity_id,
@@ -111,8 +128,16 @@ impl ServiceProvider {
             attributes,
             signing_cert: row.signing_cert,
             encrypt_cert: row.encrypt_cert,
-            pairwise_key: PairwiseKey(row.pairwise_key),
+            pairwise_key,
             idp_initiated: row.idp_initiated,
+        }
+    }
+
+    /// The identity provider it trusts.
+    pub fn identity(&self) -> Identity {
+        match self.certificate_id {
+            Some(_) => Identity::Team(self.team_id.clone()),
+            None => Identity::Shared,
         }
     }
 
@@ -142,6 +167,7 @@ const SP_CACHE_CAPACITY: usize = 10_000;
 pub struct ServiceProviders {
     db: Db,
     issuer: latchkey_core::Issuer,
+    certificates: Certificates,
     /// By `entity:` and entity ID, and by `id:` and id. An unknown one is not kept, so one
     /// just registered works at once.
     cache: TtlCache<ServiceProvider>,
@@ -150,8 +176,9 @@ pub struct ServiceProviders {
 }
 
 impl ServiceProviders {
-    pub fn new(db: Db, issuer: latchkey_core::Issuer) -> Self {
+    pub fn new(db: Db, issuer: latchkey_core::Issuer, certificates: Certificates) -> Self {
         Self {
+            certificates,
             cache: TtlCache::new(SP_CACHE_TTL, SP_CACHE_CAPACITY),
             kept: (db.backend() == DbBackend::Sqlite)
                 .then(|| BatchWriter::start(Requests { db: db.clone() })),
@@ -175,7 +202,7 @@ impl ServiceProviders {
         let txn = latchkey_teams::administer(&self.db, &team_id, actor, now)
             .await
             .map_err(|e| admin_error(e, actor))?;
-        entity_id_free(&*txn, &checked.entity_id).await?;
+        entity_id_free(&*txn, &team_id, &checked.entity_id, None).await?;
         let existing = service_provider::Entity::find()
             .filter(service_provider::Column::TeamId.eq(team_id.as_str()))
             .all(&*txn)
@@ -183,17 +210,20 @@ impl ServiceProviders {
         if existing.len() >= MAX_PER_TEAM {
             return Err(SamlError::TooMany(MAX_PER_TEAM));
         }
+        let certificate_id = self.certificates.for_new_sp(&*txn, &team_id, now).await?;
+        let id = uuid::Uuid::now_v7().to_string();
         let row = checked.into_row(service_provider::Model {
-            id: uuid::Uuid::now_v7().to_string(),
+            pairwise_key: PairwiseKey::new_sealed(&id, self.certificates.master_key())?,
+            id,
             team_id: team_id.as_str().to_owned(),
-            pairwise_key: latchkey_core::secret::random_key_hex(),
             created_at: now,
+            certificate_id: Some(certificate_id),
             ..Default::default()
         });
         service_provider::Entity::insert(service_provider::ActiveModel::from(row.clone()))
             .exec_without_returning(&*txn)
             .await?;
-        let added = ServiceProvider::from_row(row, &self.issuer);
+        let added = self.from_row(row);
         AuditLog::record(
             &*txn,
             Some(&team_id),
@@ -238,12 +268,13 @@ impl ServiceProviders {
             }
             None => {}
         }
-        Ok(query
-            .all(self.db.read())
-            .await?
-            .into_iter()
-            .map(|row| ServiceProvider::from_row(row, &self.issuer))
-            .collect())
+        let rows = query.all(self.db.read()).await?;
+        let mut listed: Vec<ServiceProvider> =
+            rows.into_iter().map(|row| self.from_row(row)).collect();
+        for sp in &mut listed {
+            self.describe_certificate(sp).await?;
+        }
+        Ok(listed)
     }
 
     /// Removes a service provider; its pending sign-ons go with it.
@@ -271,7 +302,7 @@ impl ServiceProviders {
         if deleted.rows_affected == 0 {
             return Err(SamlError::NotFound(id.to_string()));
         }
-        let removed = ServiceProvider::from_row(row, &self.issuer);
+        let removed = self.from_row(row);
         AuditLog::record(
             &*txn,
             Some(&team_id),
@@ -287,19 +318,31 @@ impl ServiceProviders {
         Ok(removed)
     }
 
-    /// The service provider registered under an entity ID.
+    /// The service provider registered under an entity ID with `identity`: a team's own, or
+    /// (for SPs registered before teams had their own) the shared one.
     pub async fn by_entity_id(
         &self,
+        identity: &Identity,
         entity_id: &str,
     ) -> Result<Option<ServiceProvider>, sea_orm::DbErr> {
-        let key = format!("entity:{entity_id}");
+        let query = service_provider::Entity::find()
+            .filter(service_provider::Column::EntityId.eq(entity_id));
+        let (key, query) = match identity {
+            Identity::Shared => (
+                format!("shared:{entity_id}"),
+                query.filter(service_provider::Column::CertificateId.is_null()),
+            ),
+            Identity::Team(team) => (
+                format!("team:{team}:{entity_id}"),
+                query
+                    .filter(service_provider::Column::TeamId.eq(team.as_str()))
+                    .filter(service_provider::Column::CertificateId.is_not_null()),
+            ),
+        };
         if let Some(sp) = self.cache.get(&key) {
             return Ok(Some(sp));
         }
-        let found = service_provider::Entity::find()
-            .filter(service_provider::Column::EntityId.eq(entity_id))
-            .one(self.db.read())
-            .await?;
+        let found = query.one(self.db.read()).await?;
         Ok(self.kept(key, found))
     }
 
@@ -316,7 +359,7 @@ impl ServiceProviders {
     }
 
     fn kept(&self, key: String, row: Option<service_provider::Model>) -> Option<ServiceProvider> {
-        let sp = ServiceProvider::from_row(row?, &self.issuer);
+        let sp = self.from_row(row?);
         self.cache.insert(key, sp.clone());
         Some(sp)
     }
@@ -338,6 +381,30 @@ impl ServiceProviders {
 
     pub fn issuer(&self) -> &latchkey_core::Issuer {
         &self.issuer
+    }
+
+    pub fn certificates(&self) -> &Certificates {
+        &self.certificates
+    }
+
+    pub(crate) fn from_row(&self, row: service_provider::Model) -> ServiceProvider {
+        ServiceProvider::from_row(row, &self.issuer, self.certificates.master_key())
+    }
+
+    /// Fills in when the SP's certificate ends, for its administrators.
+    pub async fn describe_certificate(&self, sp: &mut ServiceProvider) -> Result<(), SamlError> {
+        let Some(id) = &sp.certificate_id else {
+            return Ok(());
+        };
+        let published = self.certificates.published(&sp.team_id).await?;
+        if let Some(row) = published.iter().find(|row| row.id == *id) {
+            let now = Utc::now();
+            sp.certificate_expires_at =
+                Some(row.not_after.to_rfc3339_opts(SecondsFormat::Secs, true));
+            sp.certificate_expires_soon =
+                row.not_after < now + crate::certificates::EXPIRY_WARNING;
+        }
+        Ok(())
     }
 }
 

@@ -13,7 +13,7 @@ use latchkey_login::SessionUser;
 
 use crate::response::Issue;
 use crate::{
-    Account, CurrentIdentityProvider, HoldError, IdentityProvider, Inbound, PendingSignOn, Refusal,
+    Account, CurrentIdentityProvider, Identity, HoldError, IdentityProvider, Inbound, PendingSignOn, Refusal,
     ServiceProvider, ServiceProviders, SignOnRequest, peek_issuer,
 };
 
@@ -105,18 +105,27 @@ impl SignOns {
         }
     }
 
-    /// The identity provider's metadata, for SP administrators.
-    pub fn metadata_xml(&self, now: DateTime<Utc>) -> Result<String, Refusal> {
-        Ok(self.idp.get(now)?.metadata_xml())
+    /// An identity provider's metadata, for SP administrators.
+    pub async fn metadata_xml(
+        &self,
+        identity: &Identity,
+        now: DateTime<Utc>,
+    ) -> Result<String, Refusal> {
+        Ok(self.idp.of(identity, now).await?.metadata_xml())
     }
 
     /// Reads and checks an `AuthnRequest` from a registered SP (its signature, destination,
     /// age, and the ACS URL it names). An authentic request the SP cannot be given what it
     /// asks is answered at once with a status. Nothing about the browser is read until a
     /// request passed these checks.
-    pub async fn check(&self, inbound: Inbound, now: DateTime<Utc>) -> Result<Checked, Refusal> {
-        let sp = self.sending_sp(&inbound).await?;
-        let idp = self.idp.get(now)?;
+    pub async fn check(
+        &self,
+        identity: &Identity,
+        inbound: Inbound,
+        now: DateTime<Utc>,
+    ) -> Result<Checked, Refusal> {
+        let sp = self.sending_sp(identity, &inbound).await?;
+        let idp = self.idp.for_sp(&sp, now).await?;
         let asked = idp
             .read_authn_request(&sp, inbound, now)
             .map_err(|e| Refusal::request(&sp, e))?;
@@ -182,13 +191,14 @@ impl SignOns {
     /// its first ACS URL once the person is signed in.
     pub async fn start(
         &self,
+        identity: &Identity,
         entity_id: &str,
         relay_state: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Reply, Refusal> {
         let sp = self
             .sps
-            .by_entity_id(entity_id.trim())
+            .by_entity_id(identity, entity_id.trim())
             .await?
             .ok_or(Refusal::UnknownSp)?;
         if !sp.idp_initiated {
@@ -231,7 +241,7 @@ impl SignOns {
         if !self.sps.answer(&pending.id, now).await? {
             return Err(Refusal::AlreadyCompleted);
         }
-        let idp = self.idp.get(now)?;
+        let idp = self.idp.for_sp(&pending.sp, now).await?;
         let (acs_url, relay_state) = (&pending.acs_url, pending.relay_state.as_deref());
         status(
             &idp,
@@ -263,7 +273,7 @@ impl SignOns {
         if !marked && !self.sps.answer(&pending.id, now).await? {
             return Err(Refusal::AlreadyCompleted);
         }
-        let idp = self.idp.get(now)?;
+        let idp = self.idp.for_sp(sp, now).await?;
         let (name_id, attributes) = (sp.name_id(&person), sp.attribute_values(&person));
         let session_index = sp.session_index(&user.sid);
         let issue = Issue {
@@ -299,10 +309,14 @@ impl SignOns {
         )))
     }
 
-    /// The registered SP that sent a message, by the issuer it names.
-    pub(crate) async fn sending_sp(&self, inbound: &Inbound) -> Result<ServiceProvider, Refusal> {
+    /// The SP registered with `identity` that sent a message, by the issuer it names.
+    pub(crate) async fn sending_sp(
+        &self,
+        identity: &Identity,
+        inbound: &Inbound,
+    ) -> Result<ServiceProvider, Refusal> {
         let issuer = peek_issuer(inbound).map_err(|e| Refusal::Unreadable(e.to_string()))?;
-        self.sps.by_entity_id(&issuer).await?.ok_or_else(|| {
+        self.sps.by_entity_id(identity, &issuer).await?.ok_or_else(|| {
             tracing::warn!(%issuer, "SAML request from an unknown service provider");
             Refusal::UnknownSp
         })

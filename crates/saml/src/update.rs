@@ -33,6 +33,9 @@ pub struct ServiceProviderChange {
     pub encrypt_cert: Option<Option<String>>,
     pub encryption: Option<Encryption>,
     pub idp_initiated: Option<bool>,
+    /// Move an SP registered before teams had their own SAML identity to its team's: its
+    /// administrator then gives the SP the team's metadata (or certificate and URLs).
+    pub move_to_team_identity: bool,
 }
 
 impl ServiceProviders {
@@ -49,7 +52,7 @@ impl ServiceProviders {
             .one(self.db().read())
             .await?
             .ok_or_else(|| SamlError::NotFound(id.to_string()))?;
-        let current = ServiceProvider::from_row(row.clone(), self.issuer());
+        let current = self.from_row(row.clone());
         let team_id = current.team_id.clone();
         let changed_to = NewServiceProvider {
             team_id: team_id.clone(),
@@ -65,22 +68,29 @@ impl ServiceProviders {
             encryption: change.encryption.unwrap_or(current.encryption),
             idp_initiated: change.idp_initiated.unwrap_or(current.idp_initiated),
         };
-        let updated = check(changed_to)?.into_row(row.clone());
-        let changed = changed_fields(&row, &updated);
+        let mut updated = check(changed_to)?.into_row(row.clone());
         let txn = latchkey_teams::administer(self.db(), &team_id, actor, now)
             .await
             .map_err(|e| admin_error(e, actor))?;
+        if change.move_to_team_identity && row.certificate_id.is_none() {
+            let certificate = self.certificates().for_new_sp(&*txn, &team_id, now).await?;
+            updated.certificate_id = Some(certificate);
+        }
+        let changed = changed_fields(&row, &updated);
         if changed.is_empty() {
-            return Ok((ServiceProvider::from_row(row, self.issuer()), changed));
+            return Ok((self.from_row(row), changed));
         }
         if updated.entity_id != row.entity_id {
-            entity_id_free(&*txn, &updated.entity_id).await?;
+            entity_id_free(&*txn, &team_id, &updated.entity_id, Some(&row.id)).await?;
+            if updated.certificate_id.is_none() {
+                shared_entity_id_free(&*txn, &updated.entity_id, &row.id).await?;
+            }
         }
         let saved = service_provider::ActiveModel::from(updated)
             .reset_all()
             .update(&*txn)
             .await?;
-        let sp = ServiceProvider::from_row(saved, self.issuer());
+        let sp = self.from_row(saved);
         AuditLog::record(
             &*txn,
             Some(&team_id),
@@ -118,8 +128,29 @@ fn changed_fields(
         ("encrypt_cert", before.encrypt_cert != after.encrypt_cert),
         ("encryption", before.encryption != after.encryption),
         ("idp_initiated", before.idp_initiated != after.idp_initiated),
+        ("identity", before.certificate_id != after.certificate_id),
     ]
     .into_iter()
     .filter_map(|(name, changed)| changed.then_some(name))
     .collect()
+}
+
+/// On the shared identity SPs are found by entity ID alone, across teams: an SP still there
+/// may not take the name of another one there.
+async fn shared_entity_id_free(
+    conn: &impl sea_orm::ConnectionTrait,
+    entity_id: &str,
+    sp_id: &str,
+) -> Result<(), SamlError> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let taken = service_provider::Entity::find()
+        .filter(service_provider::Column::EntityId.eq(entity_id))
+        .filter(service_provider::Column::CertificateId.is_null())
+        .filter(service_provider::Column::Id.ne(sp_id))
+        .one(conn)
+        .await?;
+    match taken {
+        Some(_) => Err(SamlError::EntityIdTaken(entity_id.to_owned())),
+        None => Ok(()),
+    }
 }
