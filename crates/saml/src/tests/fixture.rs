@@ -8,8 +8,8 @@ use latchkey_login::{Opening, SessionUser};
 use latchkey_testkit::{Member, Team};
 
 use crate::{
-    CurrentIdentityProvider, NewServiceProvider, PostBack, Reply, ServiceProvider,
-    ServiceProviders, SignOns,
+    Certificates, CurrentIdentityProvider, Identity, NewServiceProvider, PostBack, Reply,
+    ServiceProvider, ServiceProviders, SignOns,
 };
 
 pub const SP_ENTITY_ID: &str = "https://sp.example.test/metadata";
@@ -17,8 +17,31 @@ pub const ACS: &str = "https://sp.example.test/acs";
 pub const SECOND_ACS: &str = "https://sp.example.test/acs/second";
 pub const SLO: &str = "https://sp.example.test/slo";
 
+thread_local! {
+    /// The team whose identity provider this test's requests are addressed to: the request
+    /// builders write its endpoints as their Destination. Each test runs on one thread.
+    static TEAM_UNDER_TEST: std::cell::RefCell<Option<latchkey_core::TeamId>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Where a request of this test goes: `team_route` of the team under test, or `shared` when
+/// there is none.
+pub fn destination(shared: &str, team_route: &str) -> String {
+    let issuer = latchkey_testkit::issuer();
+    TEAM_UNDER_TEST.with(|team| match team.borrow().as_ref() {
+        Some(team) => issuer.endpoint(&latchkey_core::urls::saml_team(team_route, team.as_str())),
+        None => issuer.endpoint(shared),
+    })
+}
+
+/// How long team certificates last in tests, unless a test says otherwise.
+pub const CERTIFICATE_LIFETIME: TimeDelta = TimeDelta::days(5 * 365);
+
 pub struct Fixture {
     pub db: Db,
+    /// The identity provider the team's SPs trust.
+    pub identity: Identity,
+    pub master_key: std::sync::Arc<latchkey_keys::MasterKey>,
     pub now: DateTime<Utc>,
     pub sps: ServiceProviders,
     pub sign_ons: SignOns,
@@ -29,13 +52,28 @@ pub struct Fixture {
 
 impl Fixture {
     pub async fn new() -> Self {
+        Self::with_lifetime(CERTIFICATE_LIFETIME).await
+    }
+
+    /// The same, team certificates lasting `lifetime`.
+    pub async fn with_lifetime(lifetime: TimeDelta) -> Self {
         let ground = latchkey_testkit::Ground::new().await;
-        let sps = ServiceProviders::new(ground.db.clone(), ground.issuer.clone());
-        let idp = CurrentIdentityProvider::new(ground.issuer, ground.keys);
+        let (master_key, _) = latchkey_keys::MasterKey::generate().expect("a master key");
+        let master_key = std::sync::Arc::new(master_key);
+        let certificates = Certificates::new(ground.db.clone(), master_key.clone(), lifetime);
+        let sps = ServiceProviders::new(
+            ground.db.clone(),
+            ground.issuer.clone(),
+            certificates.clone(),
+        );
+        let idp = CurrentIdentityProvider::new(ground.issuer, ground.keys, certificates);
         let sessions = latchkey_testkit::sessions(&ground.db);
         let sign_ons = SignOns::new(sps.clone(), idp, sessions, TimeDelta::days(7));
         let acme = latchkey_testkit::Acme::found(&ground.db, ground.now).await;
+        TEAM_UNDER_TEST.with(|team| *team.borrow_mut() = Some(acme.team.id.clone()));
         Self {
+            identity: Identity::Team(acme.team.id.clone()),
+            master_key,
             db: ground.db,
             now: ground.now,
             sps,
@@ -77,7 +115,7 @@ impl Fixture {
         browser: Option<&SessionUser>,
         at: DateTime<Utc>,
     ) -> Result<Reply, crate::Refusal> {
-        match self.sign_ons.check(inbound, at).await? {
+        match self.sign_ons.check(&self.identity, inbound, at).await? {
             crate::Checked::Answered(reply) => Ok(reply),
             crate::Checked::Authentic(request) => self.sign_ons.receive(request, browser, at).await,
         }
@@ -91,7 +129,7 @@ impl Fixture {
         post: bool,
         at: DateTime<Utc>,
     ) -> Result<crate::LogoutOutcome, crate::Refusal> {
-        let request = self.sign_ons.check_logout(inbound, at).await?;
+        let request = self.sign_ons.check_logout(&self.identity, inbound, at).await?;
         self.sign_ons.logout(request, browser, post, at).await
     }
 

@@ -57,7 +57,10 @@ impl AuthnRequest {
             ),
             id = self.id,
             issued = crate::response::instant(self.issued),
-            destination = latchkey_testkit::issuer().endpoint(latchkey_core::urls::SAML_SSO),
+            destination = super::fixture::destination(
+                latchkey_core::urls::SAML_SSO,
+                latchkey_core::urls::SAML_TEAM_SSO
+            ),
             acs = acs,
             force = if self.force_authn {
                 " ForceAuthn=\"true\""
@@ -111,7 +114,10 @@ impl LogoutRequest {
             ),
             id = self.id,
             issued = crate::response::instant(self.issued),
-            destination = latchkey_testkit::issuer().endpoint(latchkey_core::urls::SAML_SLO),
+            destination = super::fixture::destination(
+                latchkey_core::urls::SAML_SLO,
+                latchkey_core::urls::SAML_TEAM_SLO
+            ),
             issuer = SP_ENTITY_ID,
             name_id = self.name_id,
             indexes = indexes,

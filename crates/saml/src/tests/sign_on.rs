@@ -310,7 +310,7 @@ async fn a_sign_on_started_here_answers_the_first_acs_url_unasked() {
     let sp = f.sp(|_| {}).await;
     let next = redirected(
         f.sign_ons
-            .start(&sp.entity_id, Some("home"), f.now)
+            .start(&f.identity, &sp.entity_id, Some("home"), f.now)
             .await
             .unwrap(),
     );
@@ -332,14 +332,14 @@ async fn a_sign_on_started_here_answers_the_first_acs_url_unasked() {
 async fn a_sign_on_started_here_is_refused_for_an_sp_that_starts_its_own_or_is_unknown() {
     let f = Fixture::new().await;
     let sp = f.sp(|new| new.idp_initiated = false).await;
-    let refused = f.sign_ons.start(&sp.entity_id, None, f.now).await;
+    let refused = f.sign_ons.start(&f.identity, &sp.entity_id, None, f.now).await;
     assert!(
         matches!(refused, Err(Refusal::StartsAtApplication { .. })),
         "{refused:?}"
     );
     let unknown = f
         .sign_ons
-        .start("https://nobody.example.test", None, f.now)
+        .start(&f.identity, "https://nobody.example.test", None, f.now)
         .await;
     assert!(matches!(unknown, Err(Refusal::UnknownSp)), "{unknown:?}");
 }
