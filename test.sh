@@ -2,8 +2,9 @@
 # Runs every test: unit tests and the end-to-end suite, on SQLite and on the PostgreSQL at
 # LATCHKEY_TEST_POSTGRES_URL (default: the local server on 127.0.0.1:5432, user postgres), with
 # the pages driven in real Chromium, and node-oidc-provider as a team's own identity provider.
-# Debian's chromium, chromium-driver, dnsmasq-base, caddy and xmlsec1 are installed when
-# missing (as root), the provider with npm and pysaml2 with pip; without them those tests fail rather than skip. The read-
+# Debian's chromium, chromium-driver, dnsmasq-base, caddy, xmlsec1, apache2 and
+# libapache2-mod-shib are installed when missing (as root), the provider with npm and pysaml2
+# with pip; without them those tests fail rather than skip. The read-
 # only and full SQLite disks are made in a mount namespace, which needs root: without it those
 # two tests say so and pass without running.
 set -euo pipefail
@@ -12,13 +13,16 @@ export LATCHKEY_TEST_POSTGRES_URL=${LATCHKEY_TEST_POSTGRES_URL:-postgres://postg
 
 # Debian packages the tests run: Chromium for the pages, dnsmasq as the DNS a domain proof is
 # checked against, Caddy as the load balancer in front of replicas (as in deploy/), xmlsec1
-# for the SAML service provider (pysaml2) and to verify saved responses.
+# for the SAML service provider (pysaml2) and to verify saved responses, Apache with
+# mod_shib as a second SAML service provider in its default configuration (the Shibboleth SP).
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
 command -v caddy >/dev/null || missing+=(caddy)
 command -v xmlsec1 >/dev/null || missing+=(xmlsec1)
+[ -x /usr/sbin/apache2 ] || missing+=(apache2)
+[ -x /usr/sbin/shibd ] && [ -e /usr/lib/apache2/modules/mod_shib.so ] || missing+=(libapache2-mod-shib)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "Installing Debian's ${missing[*]} for the tests"

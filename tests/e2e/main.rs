@@ -29,5 +29,6 @@ mod oidc;
 mod operations;
 mod outages;
 mod saml;
+mod shibboleth;
 mod sqlite_faults;
 mod teams;
