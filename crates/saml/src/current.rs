@@ -108,16 +108,19 @@ impl CurrentIdentityProvider {
         signing: Option<&str>,
     ) -> Result<Arc<IdentityProvider>, SamlError> {
         let published = self.certificates.published(team_id).await?;
-        let signing = match signing {
-            Some(id) => id.to_owned(),
-            None => published
-                .iter()
-                .filter(|row| row.activated_at.is_some())
-                .max_by_key(|row| row.activated_at)
-                .or_else(|| published.first())
-                .map(|row| row.id.clone())
-                .ok_or(SamlError::NoIdentity)?,
-        };
+        let default = published
+            .iter()
+            .filter(|row| row.activated_at.is_some())
+            .max_by_key(|row| row.activated_at)
+            .or_else(|| published.first())
+            .map(|row| row.id.clone());
+        // A copy of an SP kept a few seconds may name a certificate retired meanwhile (its SP
+        // was switched first): the team's current one signs then.
+        let signing = signing
+            .filter(|id| published.iter().any(|row| row.id == *id))
+            .map(str::to_owned)
+            .or(default)
+            .ok_or(SamlError::NoIdentity)?;
         let version: String = published.iter().map(|row| row.id.as_str()).collect();
         let key = (team_id.as_str().to_owned(), signing.clone());
         if let Some((made_for, idp)) = self.lock_teams().get(&key)

@@ -12,7 +12,7 @@ use latchkey_login::Login;
 use latchkey_login::mail::{MailTemplates, Outbox};
 use latchkey_oidc::remote_jwks::RemoteJwks;
 use latchkey_oidc::{ClientAuthenticator, Clients, Provider};
-use latchkey_saml::{CurrentIdentityProvider, ServiceProviders, SignOns};
+use latchkey_saml::{Certificates, CurrentIdentityProvider, ServiceProviders, SignOns};
 use latchkey_teams::Teams;
 
 use crate::config::Settings;
@@ -80,12 +80,17 @@ fn domain(settings: &Settings, ground: Ground) -> Result<Domain, StartError> {
         issuer.clone(),
         settings.tokens.clone(),
         authenticator,
-        master_key,
+        master_key.clone(),
     );
-    let saml_sps = ServiceProviders::new(db.clone(), issuer.clone());
+    let certificates = Certificates::new(
+        db.clone(),
+        master_key,
+        settings.saml_certificate_lifetime,
+    );
+    let saml_sps = ServiceProviders::new(db.clone(), issuer.clone(), certificates.clone());
     let saml = SignOns::new(
         saml_sps.clone(),
-        CurrentIdentityProvider::new(issuer.clone(), keys.clone()),
+        CurrentIdentityProvider::new(issuer.clone(), keys.clone(), certificates),
         login.sessions().clone(),
         settings.login.session_max_ttl,
     );

@@ -74,8 +74,8 @@ pub async fn keys_rotate(settings: &Settings, json: bool) -> Result<(), CliError
     Ok(())
 }
 
-/// `latchkey keys rotate-master`: seals every signing key, waiting mail and connection client
-/// secret under the new master key, with the previous one configured to open them. (Pending
+/// `latchkey keys rotate-master`: seals every signing key, waiting mail, connection client
+/// secret, SAML certificate key and SAML pairwise key under the new master key, with the previous one configured to open them. (Pending
 /// upstream sign-ins, sealed too, last ten minutes: they are left to expire.)
 pub async fn keys_rotate_master(settings: &Settings, json: bool) -> Result<(), CliError> {
     let master_key = master_key::resolve(&settings.master_key)?;
@@ -103,14 +103,26 @@ pub async fn keys_rotate_master(settings: &Settings, json: bool) -> Result<(), C
         .await?
         .reseal_secrets()
         .await?;
+    if !json {
+        eprintln!("  {secrets} client secrets done. Sealing the SAML certificates' keys and pairwise keys…");
+    }
+    let saml = crate::saml_commands::registry(settings).await?;
+    let certificates = saml.certificates().reseal().await?;
+    let pairwise = latchkey_saml::seal_pairwise_keys(&db, &master_key, true).await?;
     if json {
         println!(
             "{}",
-            serde_json::json!({ "signing_keys": keys, "mails": mails, "connection_secrets": secrets })
+            serde_json::json!({
+                "signing_keys": keys,
+                "mails": mails,
+                "connection_secrets": secrets,
+                "saml_certificates": certificates,
+                "saml_pairwise_keys": pairwise,
+            })
         );
     } else {
         println!(
-            "Sealed {keys} signing keys, {mails} waiting mails and {secrets} client secrets under the new master key. Remove keys.previous_master_key from every replica's configuration and restart them."
+            "Sealed {keys} signing keys, {mails} waiting mails, {secrets} client secrets, {certificates} SAML certificate keys and {pairwise} SAML pairwise keys under the new master key. Remove keys.previous_master_key from every replica's configuration and restart them."
         );
     }
     Ok(())

@@ -26,6 +26,8 @@ pub enum StartError {
     Mail(String),
     #[error("reading revocations from the database: {0}")]
     Revocations(String),
+    #[error("sealing the SAML service providers' pairwise keys: {0}")]
+    SealPairwiseKeys(latchkey_saml::SamlError),
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
 }

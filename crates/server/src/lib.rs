@@ -22,6 +22,7 @@ pub mod http_server;
 pub mod issuer_commands;
 pub mod master_key;
 pub mod resource_commands;
+pub mod saml_cert_commands;
 pub mod saml_commands;
 pub mod serve;
 pub mod team_commands;

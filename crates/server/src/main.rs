@@ -8,7 +8,7 @@ use latchkey_server::config::{Config, Settings};
 use latchkey_server::errors::{CliError, StartError};
 use latchkey_server::{
     client_commands, commands, connection_commands, issuer_commands, resource_commands,
-    saml_commands, serve, team_commands, telemetry, user_commands,
+    saml_cert_commands, saml_commands, serve, team_commands, telemetry, user_commands,
 };
 
 fn main() -> ExitCode {
@@ -90,5 +90,6 @@ async fn run(command: Command, settings: &Settings, json: bool) -> Result<(), Cl
         }
         Command::Resource(command) => resource_commands::run(settings, command, json).await,
         Command::SamlSp(command) => saml_commands::run(settings, command, json).await,
+        Command::SamlCert(command) => saml_cert_commands::run(settings, command, json).await,
     }
 }

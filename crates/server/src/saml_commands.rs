@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 use latchkey_saml::{
-    MAX_METADATA, NewServiceProvider, ServiceProvider, ServiceProviderChange, ServiceProviders,
+    Certificates, MAX_METADATA, NewServiceProvider, ServiceProvider, ServiceProviderChange, ServiceProviders,
     SpMetadata,
 };
 use latchkey_teams::Actor;
@@ -14,13 +14,22 @@ use crate::commands::open_database;
 use crate::config::Settings;
 use crate::errors::CliError;
 
+/// Every team's service providers and SAML certificates, on the configured database.
+pub async fn registry(settings: &Settings) -> Result<ServiceProviders, CliError> {
+    let db = open_database(settings).await?;
+    let master_key = crate::master_key::resolve(&settings.master_key)?;
+    let certificates = Certificates::new(db.clone(), master_key, settings.saml_certificate_lifetime);
+    Ok(ServiceProviders::new(db, settings.issuer.clone(), certificates))
+}
+
 pub async fn run(settings: &Settings, command: SamlSpCommand, json: bool) -> Result<(), CliError> {
-    let registry = ServiceProviders::new(open_database(settings).await?, settings.issuer.clone());
+    let registry = registry(settings).await?;
     let operator = Actor::operator();
     match command {
         SamlSpCommand::Add(args) => {
             let new = new_service_provider(*args, json).await?;
-            let added = registry.add(new, &operator, Utc::now()).await?;
+            let mut added = registry.add(new, &operator, Utc::now()).await?;
+            registry.describe_certificate(&mut added).await?;
             if json {
                 println!("{}", serde_json::to_string(&added).unwrap_or_default());
             } else {
@@ -31,6 +40,13 @@ pub async fn run(settings: &Settings, command: SamlSpCommand, json: bool) -> Res
                 println!(
                     "Give the SP this identity provider metadata: {}",
                     added.metadata_url
+                );
+                println!(
+                    "(or by hand: entity ID {}, sign-on URL {}, logout URL {}, and the certificate in the metadata, which lasts until {})",
+                    added.idp_entity_id,
+                    added.idp_sso_url,
+                    added.idp_slo_url,
+                    added.certificate_expires_at.as_deref().unwrap_or("-")
                 );
                 match &added.init_url {
                     Some(url) => println!("People can start signing in to it at: {url}"),
@@ -82,13 +98,20 @@ pub async fn run(settings: &Settings, command: SamlSpCommand, json: bool) -> Res
 }
 
 fn print_line(sp: &ServiceProvider) {
+    let certificate = match (&sp.certificate_expires_at, sp.certificate_expires_soon) {
+        (Some(at), true) => format!("certificate ends {at}: roll it over (saml-cert add, then use)"),
+        (Some(at), false) => format!("certificate until {at}"),
+        (None, _) => "shared identity: move it with --identity team".to_owned(),
+    };
     println!(
-        "{}  {}  team {}  {}  {}",
+        "{}  {}  team {}  {}  {}  IdP {}  {}",
         sp.sp_id,
         sp.name,
         sp.team_id,
         sp.entity_id,
-        sp.acs_urls.join(", ")
+        sp.acs_urls.join(", "),
+        sp.idp_entity_id,
+        certificate
     );
 }
 
@@ -159,6 +182,7 @@ async fn service_provider_change(
             None => metadata.encryption,
         },
         idp_initiated: args.idp_initiated,
+        move_to_team_identity: args.identity.is_some(),
     })
 }
 

@@ -86,6 +86,14 @@ pub async fn start_on(listener: TcpListener, settings: &Settings) -> Result<Runn
     store.maintain(clock.now()).await?;
     let keys: SharedKeyRing = Arc::new(ArcSwap::from_pointee(store.load(clock.now()).await?));
 
+    // Pairwise keys stored in clear before they were sealed are sealed now (a migration
+    // cannot: it has no master key).
+    let sealed = latchkey_saml::seal_pairwise_keys(&db, &sealing_key, false)
+        .await
+        .map_err(StartError::SealPairwiseKeys)?;
+    if sealed > 0 {
+        tracing::info!(sealed, "sealed the SAML service providers' pairwise keys under the master key");
+    }
     let outbox = Outbox::new(
         db.clone(),
         sealing_key.clone(),

@@ -5,13 +5,13 @@
 
 use axum::Router;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Query, RawQuery, State};
+use axum::extract::{Form, Path, Query, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use axum_extra::extract::CookieJar;
-use latchkey_core::{SamlRequestId, urls};
-use latchkey_saml::{Checked, Inbound, PostBack, Refusal, Reply};
+use latchkey_core::{SamlRequestId, TeamId, urls};
+use latchkey_saml::{Checked, Identity, Inbound, PostBack, Refusal, Reply, SamlError};
 use serde::{Deserialize, Serialize};
 
 use super::error::PageError;
@@ -36,11 +36,40 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
         .route(urls::SAML_INIT, limit.apply(get(init)))
         .route(urls::SAML_CONTINUE, get(continue_sign_on))
         .route(urls::SAML_SLO, get(slo_redirect).post(slo_post))
+        .route(urls::SAML_TEAM_METADATA, get(team_metadata))
+        .route(
+            urls::SAML_TEAM_SSO,
+            limit.apply(get(team_sso_redirect).post(team_sso_post)),
+        )
+        .route(
+            urls::SAML_TEAM_SLO,
+            get(team_slo_redirect).post(team_slo_post),
+        )
 }
 
-/// `GET /saml/metadata`: the identity provider's metadata, for SP administrators.
+/// `GET /saml/metadata`: the shared identity provider's metadata, for the SPs registered
+/// before teams had their own.
 async fn metadata(State(state): State<AppState>) -> PageResult {
-    let xml = state.saml.metadata_xml(state.now()).map_err(refusal)?;
+    metadata_of(&state, &Identity::Shared).await
+}
+
+/// `GET /saml/teams/{team}/metadata`: a team's identity provider's metadata.
+async fn team_metadata(State(state): State<AppState>, Path(team): Path<String>) -> PageResult {
+    metadata_of(&state, &Identity::Team(TeamId::from(team.as_str()))).await
+}
+
+async fn metadata_of(state: &AppState, identity: &Identity) -> PageResult {
+    let xml = state.saml.metadata_xml(identity, state.now()).await;
+    let xml = xml.map_err(|e| match e {
+        Refusal::Failed(SamlError::NoIdentity) => PageError {
+            status: StatusCode::NOT_FOUND,
+            title: "No SAML identity here",
+            message: "This team has no SAML service providers, so it has no SAML identity yet.".to_owned(),
+            hint: Some("Its administrators add one on the integrations page; its metadata is here after that."),
+            action: None,
+        },
+        other => refusal(other),
+    })?;
     let headers = [
         (
             header::CONTENT_TYPE,
@@ -78,7 +107,8 @@ async fn sso_redirect(
     jar: CookieJar,
     RawQuery(query): RawQuery,
 ) -> PageResult {
-    sign_on(&state, &jar, Inbound::Redirect(query.unwrap_or_default())).await
+    let inbound = Inbound::Redirect(query.unwrap_or_default());
+    sign_on(&state, &jar, &Identity::Shared, inbound).await
 }
 
 /// `POST /saml/sso`: an `AuthnRequest` over HTTP-POST.
@@ -87,14 +117,47 @@ async fn sso_post(
     jar: CookieJar,
     form: Result<Form<MessageForm>, FormRejection>,
 ) -> PageResult {
-    sign_on(&state, &jar, MessageForm::inbound(form)?).await
+    let inbound = MessageForm::inbound(form)?;
+    sign_on(&state, &jar, &Identity::Shared, inbound).await
+}
+
+/// `GET /saml/teams/{team}/sso`: an `AuthnRequest` to a team's identity provider.
+async fn team_sso_redirect(
+    State(state): State<AppState>,
+    Path(team): Path<String>,
+    jar: CookieJar,
+    RawQuery(query): RawQuery,
+) -> PageResult {
+    let inbound = Inbound::Redirect(query.unwrap_or_default());
+    sign_on(&state, &jar, &team_identity(&team), inbound).await
+}
+
+/// `POST /saml/teams/{team}/sso`.
+async fn team_sso_post(
+    State(state): State<AppState>,
+    Path(team): Path<String>,
+    jar: CookieJar,
+    form: Result<Form<MessageForm>, FormRejection>,
+) -> PageResult {
+    let inbound = MessageForm::inbound(form)?;
+    sign_on(&state, &jar, &team_identity(&team), inbound).await
+}
+
+fn team_identity(team: &str) -> Identity {
+    Identity::Team(TeamId::from(team))
 }
 
 /// The request is checked before the browser's session is read: a forged request touches
 /// no one's session.
-async fn sign_on(state: &AppState, jar: &CookieJar, inbound: Inbound) -> PageResult {
+async fn sign_on(
+    state: &AppState,
+    jar: &CookieJar,
+    identity: &Identity,
+    inbound: Inbound,
+) -> PageResult {
     let now = state.now();
-    let request = match state.saml.check(inbound, now).await.map_err(refusal)? {
+    let checked = state.saml.check(identity, inbound, now).await;
+    let request = match checked.map_err(refusal)? {
         Checked::Answered(reply) => return respond(state, reply),
         Checked::Authentic(request) => request,
     };
@@ -106,18 +169,27 @@ async fn sign_on(state: &AppState, jar: &CookieJar, inbound: Inbound) -> PageRes
     respond(state, reply.map_err(refusal)?)
 }
 
-/// `GET /saml/init?sp=ENTITY_ID[&RelayState=…]`: a sign-on started here (IdP-initiated).
+/// `GET /saml/init?sp=ENTITY_ID[&team=TEAM][&RelayState=…]`: a sign-on started here
+/// (IdP-initiated), to a team's SP (`team`) or to one on the shared identity.
 #[derive(Deserialize)]
 struct InitQuery {
     #[serde(default)]
     sp: String,
+    team: Option<String>,
     #[serde(rename = "RelayState")]
     relay_state: Option<String>,
 }
 
 async fn init(State(state): State<AppState>, Query(query): Query<InitQuery>) -> PageResult {
     let relay_state = query.relay_state.as_deref();
-    let reply = state.saml.start(&query.sp, relay_state, state.now()).await;
+    let identity = match &query.team {
+        Some(team) => team_identity(team),
+        None => Identity::Shared,
+    };
+    let reply = state
+        .saml
+        .start(&identity, &query.sp, relay_state, state.now())
+        .await;
     respond(&state, reply.map_err(refusal)?)
 }
 
@@ -152,7 +224,7 @@ async fn slo_redirect(
     RawQuery(query): RawQuery,
 ) -> PageResult {
     let inbound = Inbound::Redirect(query.unwrap_or_default());
-    logout(&state, jar, inbound, false).await
+    logout(&state, jar, &Identity::Shared, inbound, false).await
 }
 
 async fn slo_post(
@@ -160,13 +232,41 @@ async fn slo_post(
     jar: CookieJar,
     form: Result<Form<MessageForm>, FormRejection>,
 ) -> PageResult {
-    logout(&state, jar, MessageForm::inbound(form)?, true).await
+    let inbound = MessageForm::inbound(form)?;
+    logout(&state, jar, &Identity::Shared, inbound, true).await
+}
+
+/// `GET|POST /saml/teams/{team}/slo`: the same, at a team's identity provider.
+async fn team_slo_redirect(
+    State(state): State<AppState>,
+    Path(team): Path<String>,
+    jar: CookieJar,
+    RawQuery(query): RawQuery,
+) -> PageResult {
+    let inbound = Inbound::Redirect(query.unwrap_or_default());
+    logout(&state, jar, &team_identity(&team), inbound, false).await
+}
+
+async fn team_slo_post(
+    State(state): State<AppState>,
+    Path(team): Path<String>,
+    jar: CookieJar,
+    form: Result<Form<MessageForm>, FormRejection>,
+) -> PageResult {
+    let inbound = MessageForm::inbound(form)?;
+    logout(&state, jar, &team_identity(&team), inbound, true).await
 }
 
 /// The request is checked (and kept against replay) before the browser's session is read.
-async fn logout(state: &AppState, jar: CookieJar, inbound: Inbound, post: bool) -> PageResult {
+async fn logout(
+    state: &AppState,
+    jar: CookieJar,
+    identity: &Identity,
+    inbound: Inbound,
+    post: bool,
+) -> PageResult {
     let now = state.now();
-    let request = state.saml.check_logout(inbound, now).await;
+    let request = state.saml.check_logout(identity, inbound, now).await;
     let request = request.map_err(refusal)?;
     let browser = current_user(state, &jar).await?.map(|(_, user)| user);
     let outcome = state

@@ -42,6 +42,8 @@ pub struct Fixture {
     /// The identity provider the team's SPs trust.
     pub identity: Identity,
     pub master_key: std::sync::Arc<latchkey_keys::MasterKey>,
+    /// The key ring the shared identity provider signs with.
+    pub keys: latchkey_core::SharedKeyRing,
     pub now: DateTime<Utc>,
     pub sps: ServiceProviders,
     pub sign_ons: SignOns,
@@ -66,6 +68,7 @@ impl Fixture {
             ground.issuer.clone(),
             certificates.clone(),
         );
+        let keys = ground.keys.clone();
         let idp = CurrentIdentityProvider::new(ground.issuer, ground.keys, certificates);
         let sessions = latchkey_testkit::sessions(&ground.db);
         let sign_ons = SignOns::new(sps.clone(), idp, sessions, TimeDelta::days(7));
@@ -74,6 +77,7 @@ impl Fixture {
         Self {
             identity: Identity::Team(acme.team.id.clone()),
             master_key,
+            keys,
             db: ground.db,
             now: ground.now,
             sps,

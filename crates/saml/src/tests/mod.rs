@@ -6,7 +6,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod answers;
+mod certificates;
 mod fixture;
+mod identity;
 mod logout;
 mod messages;
 mod sign_on;

@@ -10,11 +10,13 @@ mod client;
 mod connection;
 mod issuer;
 mod saml;
+mod saml_cert;
 
 pub use client::{ClientCommand, ClientCreateArgs};
 pub use connection::{ConnectionAddArgs, ConnectionCommand};
 pub use issuer::{IssuerAddArgs, IssuerCommand};
 pub use saml::{SamlSpAddArgs, SamlSpCommand, SamlSpSettings, SamlSpUpdateArgs};
+pub use saml_cert::SamlCertCommand;
 
 /// Latchkey: a passwordless identity provider (OpenID Connect and SAML 2.0).
 ///
@@ -75,6 +77,10 @@ pub enum Command {
     /// Register the SAML 2.0 service providers (Genesys Cloud, Intercom…) a team signs in to.
     #[command(subcommand, name = "saml-sp")]
     SamlSp(SamlSpCommand),
+    /// Roll over a team's SAML signing certificate: publish a next one, switch to it, retire
+    /// the old one. Independent of the JWT keys; each lasts saml.certificate_lifetime.
+    #[command(subcommand, name = "saml-cert")]
+    SamlCert(SamlCertCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -71,6 +71,10 @@ pub struct SamlSpUpdateArgs {
     /// Whether a sign-on may start at Latchkey (/saml/init).
     #[arg(long = "idp-initiated", value_name = "BOOL")]
     pub idp_initiated: Option<bool>,
+    /// Move an SP registered before teams had their own SAML identity to its team's
+    /// (`team`); then give the SP the team's metadata URL this prints.
+    #[arg(long, value_name = "team", value_parser = ["team"])]
+    pub identity: Option<String>,
 }
 
 /// The flags `saml-sp add` and `update` share.

@@ -214,6 +214,20 @@ pub(super) fn check_teams(teams: &TeamsConfig) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// A SAML certificate lasts from 30 days (SPs hold a pasted one) to 20 years.
+pub(super) fn saml_certificate_lifetime(
+    saml: &super::SamlConfig,
+) -> Result<chrono::TimeDelta, ConfigError> {
+    let lifetime = saml.certificate_lifetime.as_time_delta();
+    if lifetime < chrono::TimeDelta::days(30) || lifetime > chrono::TimeDelta::days(20 * 366) {
+        return Err(invalid(
+            "saml.certificate_lifetime",
+            "must be from 30d to 20y: service providers hold the certificate until it is rolled over",
+        ));
+    }
+    Ok(lifetime)
+}
+
 /// The proxies trusted to name the client, and the token `/metrics` asks for, if any.
 pub(super) fn http_settings(
     http: &HttpConfig,

@@ -20,7 +20,7 @@ pub const DEFAULT_CONFIG_FILE: &str = "config/latchkey.toml";
 
 /// The top-level keys, the only ones `LATCHKEY_*` variables may set, so unrelated variables
 /// with the same prefix (a test's database URL, say) are not read as configuration.
-const TOP_LEVEL_KEYS: [&str; 13] = [
+const TOP_LEVEL_KEYS: [&str; 14] = [
     "issuer",
     "issuer_insecure_ok",
     "listen",
@@ -34,6 +34,7 @@ const TOP_LEVEL_KEYS: [&str; 13] = [
     "tokens",
     "teams",
     "federation",
+    "saml",
 ];
 
 /// The configuration as written, before it is checked.
@@ -56,6 +57,23 @@ pub struct Config {
     pub tokens: TokensConfig,
     pub teams: TeamsConfig,
     pub federation: FederationConfig,
+    pub saml: SamlConfig,
+}
+
+/// The SAML identity providers of teams.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SamlConfig {
+    /// How long a team's SAML signing certificate lasts (from 30 days to 20 years).
+    pub certificate_lifetime: Ttl,
+}
+
+impl Default for SamlConfig {
+    fn default() -> Self {
+        Self {
+            certificate_lifetime: Ttl::parse("5y").unwrap_or(Ttl::from_secs(5 * 365 * 86_400)),
+        }
+    }
 }
 
 /// Keys published by others (clients' and trusted issuers' `jwks_uri`), and teams' own
@@ -236,6 +254,7 @@ impl Default for Config {
             tokens: TokensConfig::default(),
             teams: TeamsConfig::default(),
             federation: FederationConfig::default(),
+            saml: SamlConfig::default(),
         }
     }
 }

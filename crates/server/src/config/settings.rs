@@ -11,7 +11,7 @@ use latchkey_keys::{KeyPolicy, MasterKey};
 use super::checks::{
     check_database, check_issuer, check_keys, check_listen, check_log_level, check_login,
     check_mail, check_shutdown_delay, check_teams, check_tokens, federation_settings,
-    http_settings, login_settings, read_master_key, token_settings,
+    http_settings, login_settings, read_master_key, saml_certificate_lifetime, token_settings,
 };
 use super::{Config, ConfigError, LogFormat, MailConfig};
 use crate::duration::Ttl;
@@ -53,6 +53,8 @@ pub struct Settings {
     pub allow_private_networks: bool,
     pub dns_server: Option<std::net::SocketAddr>,
     pub upstream_timeout: std::time::Duration,
+    /// How long a team's SAML signing certificate lasts.
+    pub saml_certificate_lifetime: chrono::TimeDelta,
 }
 
 impl Config {
@@ -75,6 +77,7 @@ impl Config {
         let (trusted_proxies, metrics_token) = http_settings(&self.http)?;
         check_mail(&self.mail)?;
         let (dns_server, upstream_timeout) = federation_settings(&self.federation)?;
+        let saml_certificate_lifetime = saml_certificate_lifetime(&self.saml)?;
         Ok(Settings {
             tokens: token_settings(tokens, login),
             mail: self.mail,
@@ -104,6 +107,7 @@ impl Config {
             allow_private_networks: self.federation.allow_private_networks,
             dns_server,
             upstream_timeout,
+            saml_certificate_lifetime,
         })
     }
 }

@@ -1,7 +1,8 @@
 //! `/dashboard/integrations`: what a team's administrator connects to Latchkey. The page
 //! (`page`) shows three sections, each with the forms that change it: the issuers a team
 //! trusts to sign tokens about its members (`issuers`), the team's own identity providers
-//! (`connections`), and its SAML applications (`saml`). Administrators only; the domain
+//! (`connections`), and its SAML applications (`saml`) with the team's SAML certificates
+//! (`saml_certificates`). Administrators only; the domain
 //! checks the role on every action.
 
 mod connections;
@@ -9,6 +10,7 @@ mod issuers;
 mod page;
 mod reply;
 mod saml;
+mod saml_certificates;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -33,4 +35,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route(urls::INTEGRATIONS_SAML, post(saml::add))
         .route(urls::INTEGRATIONS_SAML_REMOVE, post(saml::remove))
         .route(urls::INTEGRATIONS_SAML_UPDATE, post(saml::update))
+        .route(
+            urls::INTEGRATIONS_SAML_CERTIFICATES,
+            post(saml_certificates::act),
+        )
 }

@@ -55,8 +55,11 @@ struct IntegrationsView<'a> {
     /// A notice about SAML applications, shown in their section.
     saml_notice: bool,
     saml_sps: Vec<latchkey_saml::ServiceProvider>,
-    saml_metadata_url: String,
-    saml_sso_url: String,
+    /// The team's own SAML identity provider, and its certificates.
+    saml_identity: latchkey_saml::Addresses,
+    saml_certificates: Vec<latchkey_saml::TeamCertificate>,
+    /// A notice about the certificates, shown in their section.
+    saml_certificate_notice: bool,
 }
 
 /// `GET /dashboard/integrations`.
@@ -95,6 +98,13 @@ pub(super) async fn page(
         .list(Some(&team_id), &me)
         .await
         .map_err(super::saml::refused)?;
+    let saml_certificates = state
+        .saml_sps
+        .certificates()
+        .list(&team_id, &me, state.now())
+        .await
+        .map_err(super::saml::refused)?;
+    let saml_identity = latchkey_saml::Identity::Team(team_id.clone()).addresses(&state.issuer);
     let (jar, csrf) = csrf::token(jar, state.cookies);
     let team_login_url = format!(
         "{}?{}",
@@ -121,10 +131,11 @@ pub(super) async fn page(
         saml_notice: query
             .done
             .as_deref()
-            .is_some_and(|done| done.starts_with("saml-")),
+            .is_some_and(|done| done.starts_with("saml-") && !about_certificates(done)),
+        saml_certificate_notice: query.done.as_deref().is_some_and(about_certificates),
         saml_sps,
-        saml_metadata_url: state.issuer.endpoint(urls::SAML_METADATA),
-        saml_sso_url: state.issuer.endpoint(urls::SAML_SSO),
+        saml_identity,
+        saml_certificates,
     };
     Ok((
         jar,
@@ -153,6 +164,11 @@ impl From<TrustedIssuer> for IssuerRow {
     }
 }
 
+/// Whether a notice is about the team's SAML identity and certificates.
+fn about_certificates(done: &str) -> bool {
+    done.starts_with("saml-certificate-") || done == "saml-moved"
+}
+
 /// What the page says after an action (`?done=`).
 fn notice(done: &str) -> Option<&'static str> {
     Some(match done {
@@ -175,6 +191,16 @@ fn notice(done: &str) -> Option<&'static str> {
         }
         "saml-unchanged" => "Nothing was changed: the application is as it was.",
         "saml-removed" => "The application is removed: nobody signs in to it here any more.",
+        "saml-certificate-added" => {
+            "A next certificate is published in the team's metadata. Give it to each application, then sign with it."
+        }
+        "saml-certificate-used" => {
+            "Responses are now signed with the chosen certificate. The previous one stays published until you retire it."
+        }
+        "saml-certificate-retired" => "The certificate is out of the team's metadata.",
+        "saml-moved" => {
+            "The application now trusts the team's own SAML identity: give it the team's metadata (or its certificate and URLs) now, as its old one no longer signs for it."
+        }
         _ => return None,
     })
 }

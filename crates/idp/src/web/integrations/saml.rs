@@ -207,7 +207,7 @@ pub(super) async fn update(
 }
 
 /// Refuses an SP that is not one of `team`'s: a form names the team it was shown for.
-async fn one_of_the_team(
+pub(super) async fn one_of_the_team(
     state: &AppState,
     from: &Requester,
     user: &crate::web::extract::CurrentUser,
