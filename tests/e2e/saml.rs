@@ -90,9 +90,12 @@ impl ServiceProvider {
         self.dir.path().join("sp.crt").display().to_string()
     }
 
-    /// Reads Latchkey's metadata, as an SP administrator uploads it.
-    pub(crate) async fn trust(&self, p: &Provider) {
-        let metadata = p.app.get("/saml/metadata").await;
+    /// Reads the metadata of the identity provider this SP is registered with (its team's),
+    /// as an SP administrator uploads it.
+    pub(crate) async fn trust(&self, db: &TestDb, p: &Provider) {
+        let registered = registered(db, p, &self.entity_id);
+        let url = registered["metadata_url"].as_str().expect("metadata_url");
+        let metadata = p.app.get(url.trim_start_matches(&p.app.base_url)).await;
         assert_eq!(metadata.status(), StatusCode::OK);
         assert_eq!(
             metadata.headers()["content-type"],
@@ -127,6 +130,33 @@ impl ServiceProvider {
         .expect("write");
         path
     }
+}
+
+/// The registration of the SP `entity_id`, as `saml-sp list` shows it.
+pub(crate) fn registered(db: &TestDb, p: &Provider, entity_id: &str) -> Value {
+    let listed = cli_json(db, &p.app, &["saml-sp", "list"]);
+    listed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|sp| sp["entity_id"] == entity_id)
+        .cloned()
+        .unwrap_or_else(|| panic!("{entity_id} is registered: {listed}"))
+}
+
+/// The path of the identity provider endpoint a request `sp.py` made is addressed to.
+fn sent_to(asked: &Value) -> String {
+    asked["action"].as_str().expect("action").to_owned()
+}
+
+/// Where a team's SPs start a sign-on at Latchkey.
+fn init_path(entity_id: &str, team: &str, relay_state: Option<&str>) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("sp", entity_id).append_pair("team", team);
+    if let Some(relay_state) = relay_state {
+        query.append_pair("RelayState", relay_state);
+    }
+    format!("/saml/init?{}", query.finish())
 }
 
 /// A provider with a team (`agent@example.com` its administrator, named Ann Agent) and an SP
@@ -175,10 +205,10 @@ async fn set_up(db: &TestDb, sp_flags: &[&str]) -> (Provider, ServiceProvider, S
     assert_eq!(added["entity_id"], sp.entity_id.as_str(), "{added}");
     assert_eq!(
         added["metadata_url"],
-        p.app.url("/saml/metadata").as_str(),
+        p.app.url(&format!("/saml/teams/{team}/metadata")).as_str(),
         "{added}"
     );
-    sp.trust(&p).await;
+    sp.trust(db, &p).await;
     (p, sp, team)
 }
 
@@ -261,7 +291,7 @@ fn posted(page: &Page) -> (String, std::collections::HashMap<String, String>) {
 
 on_both_databases!(a_service_provider_signs_people_in_over_both_bindings);
 async fn a_service_provider_signs_people_in_over_both_bindings(db: TestDb) {
-    let (p, sp, _) = set_up(
+    let (p, sp, team) = set_up(
         &db,
         &[
             "--attribute",
@@ -317,7 +347,7 @@ async fn a_service_provider_signs_people_in_over_both_bindings(db: TestDb) {
         .collect();
     // Answered at once: the browser carries its session (a real one, posting across sites,
     // would not: it goes by /saml/continue, as in Chromium).
-    let page = browser.post("/saml/sso", &form).await;
+    let page = browser.post(&sent_to(&asked), &form).await;
     let (_, fields) = posted(&page);
     assert_eq!(fields["RelayState"], "by-post");
     let checked = sp.run(&["acs", &fields["SAMLResponse"]]);
@@ -325,7 +355,7 @@ async fn a_service_provider_signs_people_in_over_both_bindings(db: TestDb) {
     assert_eq!(checked["in_response_to"], asked["id"]);
 
     // The same request again is a replay.
-    let again = browser.post("/saml/sso", &form).await;
+    let again = browser.post(&sent_to(&asked), &form).await;
     assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.body);
     assert!(again.body.contains("already used"), "{}", again.body);
     assert!(!again.body.contains("SAMLResponse"));
@@ -336,8 +366,8 @@ async fn a_service_provider_signs_people_in_over_both_bindings(db: TestDb) {
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let pages =
-        futures_util::future::join_all((0..8).map(|_| browser.post("/saml/sso", &form))).await;
+    let to = sent_to(&asked);
+    let pages = futures_util::future::join_all((0..8).map(|_| browser.post(&to, &form))).await;
     let statuses: Vec<StatusCode> = pages.iter().map(|page| page.status).collect();
     let answered = pages
         .iter()
@@ -350,13 +380,7 @@ async fn a_service_provider_signs_people_in_over_both_bindings(db: TestDb) {
     assert_eq!((answered, refused), (1, 7), "{statuses:?}");
 
     // Started at Latchkey (IdP-initiated), as Genesys Cloud and Intercom links do.
-    let init = format!(
-        "/saml/init?{}",
-        url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("sp", &sp.entity_id)
-            .append_pair("RelayState", "/queue")
-            .finish()
-    );
+    let init = init_path(&sp.entity_id, &team, Some("/queue"));
     let page = follow(&browser, &init).await;
     let (action, fields) = posted(&page);
     assert_eq!(action, sp.acs);
@@ -464,11 +488,11 @@ async fn an_encrypted_assertion_is_decrypted_by_the_service_provider(db: TestDb)
             "Helpdesk",
         ]);
         assert_eq!(added["encrypts"], true, "{added}");
-        sp.trust(&p).await;
+        sp.trust(&db, &p).await;
         let asked = sp.run(&["login", "post", "enc"]);
         let form = form_of(&asked);
         let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let kept = browser.post("/saml/sso", &form).await;
+        let kept = browser.post(&sent_to(&asked), &form).await;
         // The first round signs in; the second is answered at once, from the session.
         let page = match kept.location() {
             Some(continue_at) => {
@@ -525,7 +549,7 @@ fn form_of(asked: &Value) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_a_page_and_nothing_signed() {
     let db = TestDb::sqlite();
-    let (p, sp, _) = set_up(&db, &[]).await;
+    let (p, sp, team) = set_up(&db, &[]).await;
     let browser = Browser::new(&p.app.base_url);
     let refused = |page: &Page, says: &str| {
         assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
@@ -625,12 +649,12 @@ async fn bad_requests_get_a_page_and_nothing_signed() {
     let wrapped_logout = format!(
         "<samlp:LogoutRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_evil\" Version=\"2.0\" IssueInstant=\"{}\" Destination=\"{}\"><saml:Issuer>{}</saml:Issuer><saml:NameID Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress\">agent@example.com</saml:NameID><samlp:SessionIndex>{session_index}</samlp:SessionIndex><samlp:Extensions>{inner}</samlp:Extensions></samlp:LogoutRequest>",
         now_instant(),
-        p.app.url("/saml/slo"),
+        p.app.url(&format!("/saml/teams/{team}/slo")),
         sp.entity_id
     );
     let answered = victim
         .post(
-            "/saml/slo",
+            &format!("/saml/teams/{team}/slo"),
             &[("SAMLRequest", &STANDARD.encode(&wrapped_logout))],
         )
         .await;
@@ -942,14 +966,7 @@ async fn saml_sp_commands_say_what_to_fix() {
     );
     assert_eq!(added["idp_initiated"], false, "{added}");
     assert_eq!(added["init_url"], Value::Null, "{added}");
-    let init = |entity_id: &str| {
-        format!(
-            "/saml/init?{}",
-            url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("sp", entity_id)
-                .finish()
-        )
-    };
+    let init = |entity_id: &str| init_path(entity_id, &team, None);
     let browser = Browser::new(&p.app.base_url);
     let refused = browser.get(&init(&no_init.entity_id)).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
@@ -1027,7 +1044,7 @@ async fn a_session_an_integration_opened_signs_in_to_its_own_team_only() {
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let page = browser.post("/saml/sso", &form).await;
+    let page = browser.post(&sent_to(&asked), &form).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     let kept = page.location().expect("kept").to_owned();
     assert!(kept.starts_with("/saml/continue"), "{kept}");
@@ -1073,7 +1090,7 @@ async fn persistent_name_ids_are_stable_per_sp_and_unlinkable() {
             "Helpdesk",
         ],
     );
-    second_sp.trust(&p).await;
+    second_sp.trust(&db, &p).await;
     let browser = Browser::new(&p.app.base_url);
     let asked = first_sp.run(&["login", "redirect", ""]);
     let first = browser.get(asked["url"].as_str().expect("url")).await;
@@ -1200,7 +1217,7 @@ async fn an_sp_rotating_its_signing_key_is_verified_with_each_certificate() {
         ],
     );
     assert_eq!(added["signs_requests"], true, "{added}");
-    rotating.trust(&p).await;
+    rotating.trust(&db, &p).await;
     let browser = Browser::new(&p.app.base_url);
     let kept = |page: &Page| page.status == StatusCode::SEE_OTHER;
     let asked = rotating.run(&["login", "redirect", ""]);
@@ -1212,7 +1229,7 @@ async fn an_sp_rotating_its_signing_key_is_verified_with_each_certificate() {
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let page = browser.post("/saml/sso", &form).await;
+    let page = browser.post(&sent_to(&asked), &form).await;
     assert!(kept(&page), "signed request verified: {}", page.body);
 
     // Only the other certificate now: its own signatures no longer verify.

@@ -147,6 +147,11 @@ impl AppState {
         &self.provider
     }
 
+    /// Teams' SAML certificates, for the workers that watch their expiry.
+    pub fn saml_certificates(&self) -> &latchkey_saml::Certificates {
+        self.saml_sps.certificates()
+    }
+
     pub fn connections(&self) -> &Connections {
         &self.connections
     }

@@ -307,6 +307,23 @@ impl Certificates {
         Ok(ending)
     }
 
+    /// Says which certificates in use end within [`EXPIRY_WARNING`]: a warning each in the
+    /// log, and the metrics `saml_certificates_expiring` (how many) and
+    /// `saml_certificate_expiry_seconds` (until the soonest ends, of every in use). Returns
+    /// how many end soon.
+    pub async fn report_expiring(&self, now: DateTime<Utc>) -> Result<usize, sea_orm::DbErr> {
+        let ending = self.expiring(now).await?;
+        for (team, certificate, not_after) in &ending {
+            tracing::warn!(%team, %certificate, %not_after, "a SAML signing certificate in use ends soon: publish a next one (`latchkey saml-cert add`) and switch to it");
+        }
+        metrics::gauge!("saml_certificates_expiring").set(ending.len() as f64);
+        if let Some((_, _, soonest)) = ending.first() {
+            let seconds = (*soonest - now).num_seconds().max(0);
+            metrics::gauge!("saml_certificate_expiry_seconds").set(seconds as f64);
+        }
+        Ok(ending.len())
+    }
+
     /// Seals every team certificate's key under the current master key (`keys
     /// rotate-master`); returns how many.
     pub async fn reseal(&self) -> Result<usize, SamlError> {

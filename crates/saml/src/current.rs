@@ -15,6 +15,10 @@ use crate::{Identity, IdentityProvider, SamlError, ServiceProvider};
 /// The most team identity providers kept; past it the cache starts again.
 const TEAM_PROVIDERS: usize = 4096;
 
+/// Team identity providers by team and signing certificate, each with the ids of the
+/// certificates it publishes (when those change, it is built again).
+type TeamProviders = HashMap<(String, String), (String, Arc<IdentityProvider>)>;
+
 /// Every identity provider, built when first needed and again when its keys change.
 #[derive(Clone)]
 pub struct CurrentIdentityProvider {
@@ -22,8 +26,7 @@ pub struct CurrentIdentityProvider {
     keys: SharedKeyRing,
     certificates: Certificates,
     built: Arc<Mutex<Option<Built>>>,
-    /// By team and signing certificate, with the ids of the certificates it publishes.
-    teams: Arc<Mutex<HashMap<(String, String), (String, Arc<IdentityProvider>)>>>,
+    teams: Arc<Mutex<TeamProviders>>,
 }
 
 struct Built {
@@ -147,10 +150,7 @@ impl CurrentIdentityProvider {
         Ok(idp)
     }
 
-    fn lock_teams(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(String, String), (String, Arc<IdentityProvider>)>>
-    {
+    fn lock_teams(&self) -> std::sync::MutexGuard<'_, TeamProviders> {
         self.teams
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

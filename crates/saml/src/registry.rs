@@ -223,7 +223,7 @@ impl ServiceProviders {
         service_provider::Entity::insert(service_provider::ActiveModel::from(row.clone()))
             .exec_without_returning(&*txn)
             .await?;
-        let added = self.from_row(row);
+        let added = self.read_row(row);
         AuditLog::record(
             &*txn,
             Some(&team_id),
@@ -270,7 +270,7 @@ impl ServiceProviders {
         }
         let rows = query.all(self.db.read()).await?;
         let mut listed: Vec<ServiceProvider> =
-            rows.into_iter().map(|row| self.from_row(row)).collect();
+            rows.into_iter().map(|row| self.read_row(row)).collect();
         for sp in &mut listed {
             self.describe_certificate(sp).await?;
         }
@@ -302,7 +302,7 @@ impl ServiceProviders {
         if deleted.rows_affected == 0 {
             return Err(SamlError::NotFound(id.to_string()));
         }
-        let removed = self.from_row(row);
+        let removed = self.read_row(row);
         AuditLog::record(
             &*txn,
             Some(&team_id),
@@ -359,7 +359,7 @@ impl ServiceProviders {
     }
 
     fn kept(&self, key: String, row: Option<service_provider::Model>) -> Option<ServiceProvider> {
-        let sp = self.from_row(row?);
+        let sp = self.read_row(row?);
         self.cache.insert(key, sp.clone());
         Some(sp)
     }
@@ -387,7 +387,7 @@ impl ServiceProviders {
         &self.certificates
     }
 
-    pub(crate) fn from_row(&self, row: service_provider::Model) -> ServiceProvider {
+    pub(crate) fn read_row(&self, row: service_provider::Model) -> ServiceProvider {
         ServiceProvider::from_row(row, &self.issuer, self.certificates.master_key())
     }
 

@@ -52,7 +52,7 @@ impl ServiceProviders {
             .one(self.db().read())
             .await?
             .ok_or_else(|| SamlError::NotFound(id.to_string()))?;
-        let current = self.from_row(row.clone());
+        let current = self.read_row(row.clone());
         let team_id = current.team_id.clone();
         let changed_to = NewServiceProvider {
             team_id: team_id.clone(),
@@ -78,7 +78,7 @@ impl ServiceProviders {
         }
         let changed = changed_fields(&row, &updated);
         if changed.is_empty() {
-            return Ok((self.from_row(row), changed));
+            return Ok((self.read_row(row), changed));
         }
         if updated.entity_id != row.entity_id {
             entity_id_free(&*txn, &team_id, &updated.entity_id, Some(&row.id)).await?;
@@ -90,7 +90,7 @@ impl ServiceProviders {
             .reset_all()
             .update(&*txn)
             .await?;
-        let sp = self.from_row(saved);
+        let sp = self.read_row(saved);
         AuditLog::record(
             &*txn,
             Some(&team_id),

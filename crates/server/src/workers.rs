@@ -15,6 +15,8 @@ use tokio::task::JoinHandle;
 const SWEEP_EVERY: Duration = Duration::from_secs(600);
 /// How often proven domains are looked up again (those a day old).
 const RECHECK_DOMAINS_EVERY: Duration = Duration::from_secs(3600);
+/// How often SAML certificates in use are checked for their end: a warning a day.
+const CHECK_CERTIFICATES_EVERY: Duration = Duration::from_secs(86_400);
 
 /// When a periodic task first runs.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -80,7 +82,7 @@ impl Schedule {
             jwks_cache,
             link_window,
         } = self;
-        let (revocations, domains) = (state.clone(), state);
+        let (revocations, domains, certificates) = (state.clone(), state.clone(), state);
         // The ring is reloaded within half the JWKS cache period of a rotation made anywhere.
         let key_period = (jwks_cache / 2).max(Duration::from_millis(200));
         let key_clock = clock.clone();
@@ -119,6 +121,21 @@ impl Schedule {
                         let now = state.now();
                         let rechecked = state.connections().recheck_domains(now).await;
                         rechecked.map(|_| ()).map_err(|e| e.to_string())
+                    }
+                },
+            ),
+            // SAML certificates in use that end soon: a log line a day and a metric.
+            every(
+                CHECK_CERTIFICATES_EVERY,
+                First::Now,
+                stopped.clone(),
+                "checking the SAML certificates' expiry failed; will try again",
+                move || {
+                    let state = certificates.clone();
+                    async move {
+                        let now = state.now();
+                        let checked = state.saml_certificates().report_expiring(now).await;
+                        checked.map(|_| ()).map_err(|e| e.to_string())
                     }
                 },
             ),

@@ -94,7 +94,7 @@ async fn an_administrator_adds_a_saml_application_and_signs_in_to_it(db: TestDb)
 
     // The application asks; the signed-in administrator's browser carries the response
     // there on its own.
-    sp.trust(&p).await;
+    sp.trust(&db, &p).await;
     let asked = sp.run(&["login", "redirect", "from-chromium"]);
     admin.open(asked["url"].as_str().expect("url")).await;
     admin.sees_heading("Signed in to the helpdesk").await;
@@ -129,6 +129,12 @@ async fn an_administrator_adds_a_saml_application_and_signs_in_to_it(db: TestDb)
             "/saml/init?{}",
             url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("sp", &sp.entity_id)
+                .append_pair(
+                    "team",
+                    crate::saml::registered(&db, &p, &sp.entity_id)["team_id"]
+                        .as_str()
+                        .expect("team_id"),
+                )
                 .finish()
         )))
         .await;
