@@ -473,3 +473,7 @@ fn signing_key_pem(ring: &KeyRing, kid: &str) -> Result<String, SamlError> {
         .ok_or_else(|| SamlError::Signing(format!("key {kid} is gone")))?;
     Ok(crate::cert::private_key_pem(der))
 }
+
+/// Logout requests Latchkey sends (single logout across SPs), and the answers read.
+mod single_logout;
+pub use single_logout::LogoutAnswer;

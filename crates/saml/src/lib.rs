@@ -16,6 +16,7 @@ pub mod entities;
 mod error;
 mod idp;
 mod logout;
+mod logout_chain;
 mod messages;
 mod pending;
 mod refusal;
@@ -23,6 +24,7 @@ mod registration;
 mod registry;
 pub mod response;
 mod sign_on;
+mod sign_on_records;
 mod sp_metadata;
 mod sweep;
 #[cfg(test)]
@@ -36,8 +38,9 @@ pub use admission::{Account, Person};
 pub use cert::Certificate;
 pub use current::CurrentIdentityProvider;
 pub use error::SamlError;
-pub use idp::IdentityProvider;
+pub use idp::{IdentityProvider, LogoutAnswer};
 pub use logout::{LogoutAsked, LogoutOutcome};
+pub use logout_chain::{LOGOUT_CHAIN_TTL, LogoutChain, SignOutNext, SignOutStatus, StepOutcome};
 pub use messages::{
     Inbound, LogoutAsk, MAX_MESSAGE, Outgoing, RequestError, SignOnRequest, peek_issuer,
 };
