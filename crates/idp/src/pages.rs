@@ -65,6 +65,10 @@ impl Pages {
                 "saml_post.html",
                 include_str!("../../../templates/pages/saml_post.html"),
             ),
+            (
+                "signed_out.html",
+                include_str!("../../../templates/pages/signed_out.html"),
+            ),
         ])?;
         Ok(Self { tera })
     }
