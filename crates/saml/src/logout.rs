@@ -86,7 +86,13 @@ impl SignOns {
                 ended.push(sid.clone());
             }
         }
-        if !ended.is_empty() {
+        if ended.is_empty() {
+            // Nothing to end, so nothing is written; a request kept before is still a replay.
+            if self.logout_kept(&sp, ask.id()).await? {
+                tracing::warn!(sp = %sp.sp_id, "SAML logout request replayed");
+                return Err(Refusal::LogoutReplay);
+            }
+        } else {
             self.sps
                 .received_logout(&sp, ask.id(), &slo_url, now)
                 .await
@@ -154,6 +160,17 @@ impl SignOns {
         }
         let person = self.sps.admit(sp, Account::of(user)).await?;
         Ok(person.is_some_and(|person| sp.name_id(&person) == *name_id))
+    }
+
+    /// Whether a `LogoutRequest` with this ID from `sp` was kept already (it named a session).
+    async fn logout_kept(&self, sp: &ServiceProvider, id: &str) -> Result<bool, Refusal> {
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        let kept = crate::entities::pending_request::Entity::find()
+            .filter(crate::entities::pending_request::Column::SpId.eq(sp.sp_id.as_str()))
+            .filter(crate::entities::pending_request::Column::RequestId.eq(id))
+            .count(self.sps.db().read())
+            .await?;
+        Ok(kept > 0)
     }
 
     /// The person a signed request names, and those of their live sessions whose

@@ -146,6 +146,9 @@ async fn a_logout_request_is_refused_when_received_again() {
         .unwrap();
     let replay = f.logout(request.post(), Some(&bo), true, f.now).await;
     assert!(matches!(replay, Err(Refusal::LogoutReplay)), "{replay:?}");
+    // Once the session is over it names nothing, and is still refused.
+    let replay = f.logout(request.post(), None, true, f.now).await;
+    assert!(matches!(replay, Err(Refusal::LogoutReplay)), "{replay:?}");
 }
 
 #[tokio::test]
