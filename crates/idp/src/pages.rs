@@ -116,6 +116,8 @@ pub(crate) struct EmailFormView<'a> {
     pub team: &'a str,
     /// Its connections: each a way to sign in with the team's own identity provider.
     pub connections: &'a [ConnectionChoice],
+    /// A single logout of this browser did not settle: the page points to how it went.
+    pub signing_out: bool,
 }
 
 /// A button to sign in through a team's identity provider.

@@ -132,12 +132,26 @@ pub struct SignOutStatus {
     pub returns_to_application: bool,
 }
 
+impl SignOutStatus {
+    /// Nothing left to tell the person: every application confirmed, none is awaited, and
+    /// no application waits for its answer.
+    pub fn settled(&self) -> bool {
+        self.may_be_signed_in.is_empty()
+            && self.waiting_on.is_none()
+            && self.not_yet.is_empty()
+            && !self.returns_to_application
+    }
+}
+
 /// What the browser does next in a chain.
 #[derive(Debug)]
 pub enum SignOutNext {
-    /// Go there: the next SP's `LogoutRequest`, or the `LogoutResponse` to the SP that
-    /// started the logout once every other SP confirmed.
+    /// Go there: the next SP's `LogoutRequest` (or, without a chain, the `LogoutResponse`).
     Go(Reply),
+    /// The chain is over and nothing is left to tell the person: the `LogoutResponse` to the
+    /// SP that started the logout, every other SP having confirmed or the person having seen
+    /// the chain's page.
+    Over(Reply),
     /// The chain is over (or waits for the person): its page says how it went.
     Done(SignOutStatus),
 }
@@ -276,7 +290,7 @@ impl SignOns {
                 Ok(self.advance(chain, Some(&request_id), now).await?.next)
             }
             _ => match self.take_finish(&chain).await? {
-                Some(reply) => Ok(SignOutNext::Go(reply)),
+                Some(reply) => Ok(SignOutNext::Over(reply)),
                 None => Ok(SignOutNext::Done(status(&chain))),
             },
         }
@@ -352,7 +366,7 @@ impl SignOns {
         tracing::info!(chain = %chain.id, signed_out = status.signed_out.len(), may_be_signed_in = status.may_be_signed_in.len(), "SAML single logout over");
         let next = match status.may_be_signed_in.is_empty() {
             true => match self.take_finish(&chain).await? {
-                Some(reply) => SignOutNext::Go(reply),
+                Some(reply) => SignOutNext::Over(reply),
                 None => SignOutNext::Done(status),
             },
             false => SignOutNext::Done(status),

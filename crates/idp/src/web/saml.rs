@@ -249,6 +249,10 @@ pub(super) fn sign_out_step(
     };
     match next {
         SignOutNext::Go(reply) => Ok((jar, respond(state, reply)?).into_response()),
+        SignOutNext::Over(reply) => {
+            let jar = jar.add(state.cookies.removal(super::cookies::Jar::SignOut));
+            Ok((jar, respond(state, reply)?).into_response())
+        }
         SignOutNext::Done(_) => Ok((jar, Redirect::to(urls::SIGN_OUT_STATUS)).into_response()),
     }
 }

@@ -25,6 +25,7 @@ fn ask(id: &str, f: &Fixture, name_id: &str, indexes: Vec<String>) -> LogoutRequ
 fn answered(next: SignOutNext) -> crate::Reply {
     match next {
         SignOutNext::Go(reply) => reply,
+        SignOutNext::Over(reply) => panic!("expected no chain, got its end: {reply:?}"),
         SignOutNext::Done(status) => panic!("expected the LogoutResponse, got {status:?}"),
     }
 }
@@ -405,7 +406,7 @@ mod chain {
 
     fn went_to(chain: &LogoutChain) -> String {
         match &chain.next {
-            SignOutNext::Go(reply) => match reply {
+            SignOutNext::Go(reply) | SignOutNext::Over(reply) => match reply {
                 crate::Reply::Redirect(to) => to.clone(),
                 crate::Reply::Post(form) => {
                     panic!("expected a redirect, got a post to {}", form.action)
@@ -420,7 +421,9 @@ mod chain {
     fn done(chain: LogoutChain) -> crate::SignOutStatus {
         match chain.next {
             SignOutNext::Done(status) => status,
-            SignOutNext::Go(reply) => panic!("expected the chain's page, got {reply:?}"),
+            SignOutNext::Go(reply) | SignOutNext::Over(reply) => {
+                panic!("expected the chain's page, got {reply:?}")
+            }
         }
     }
 

@@ -1,8 +1,10 @@
 //! The page of a single logout across SAML applications (`/logout/status`): which of the
 //! applications the person signed in to through Latchkey confirmed signing them out, which may
 //! still be signed in and why, and a way on when one does not answer. It is found by the
-//! chain's id in a cookie of this browser alone, kept as long as the chain; without one, it is
-//! the sign-in page.
+//! chain's id in a cookie of this browser alone, kept as long as the chain or until the page
+//! showed it settled; while the cookie is there, the sign-in page points here (a person whose
+//! browser was left at an application that never answered comes back to Latchkey there).
+//! Without one, this is the sign-in page.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -51,6 +53,11 @@ pub(super) async fn page(State(state): State<AppState>, jar: CookieJar) -> PageR
     };
     let (jar, csrf) = csrf::token(jar, state.cookies);
     let view = view(&status, &csrf);
+    // Shown once it is settled: the sign-in page stops pointing here.
+    let jar = match status.settled() {
+        true => jar.add(state.cookies.removal(Jar::SignOut)),
+        false => jar,
+    };
     Ok((jar, html(&state, StatusCode::OK, "signed_out.html", &view)?).into_response())
 }
 
