@@ -18,6 +18,7 @@ mod m20261130_000011_create_connections;
 mod m20261130_000012_create_saml;
 mod m20261201_000013_saml_sp_settings;
 mod m20261207_000014_saml_team_identity;
+mod m20261207_000016_saml_logout_chain;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000012_create_saml::Migration),
             Box::new(m20261201_000013_saml_sp_settings::Migration),
             Box::new(m20261207_000014_saml_team_identity::Migration),
+            Box::new(m20261207_000016_saml_logout_chain::Migration),
         ]
     }
 }

@@ -26,6 +26,8 @@ pub const LOGIN_VERIFY: &str = "/login/verify";
 pub const LOGIN_DEVICE: &str = "/login#device";
 pub const LOGOUT: &str = "/logout";
 pub const LOGOUT_EVERYWHERE: &str = "/logout/everywhere";
+/// Where a single logout across SAML applications says how it went.
+pub const SIGN_OUT_STATUS: &str = "/logout/status";
 pub const JOIN: &str = "/join/{token}";
 
 pub const DASHBOARD: &str = "/dashboard";

@@ -65,6 +65,10 @@ impl Pages {
                 "saml_post.html",
                 include_str!("../../../templates/pages/saml_post.html"),
             ),
+            (
+                "signed_out.html",
+                include_str!("../../../templates/pages/signed_out.html"),
+            ),
         ])?;
         Ok(Self { tera })
     }
@@ -112,6 +116,8 @@ pub(crate) struct EmailFormView<'a> {
     pub team: &'a str,
     /// Its connections: each a way to sign in with the team's own identity provider.
     pub connections: &'a [ConnectionChoice],
+    /// A single logout of this browser did not settle: the page points to how it went.
+    pub signing_out: bool,
 }
 
 /// A button to sign in through a team's identity provider.

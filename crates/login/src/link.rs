@@ -115,7 +115,7 @@ impl Login {
                     purpose,
                     jti: &jti,
                     code: (!codes_off).then_some(code.as_str()),
-                    application: continues.map(|c| c.application.as_str()),
+                    application: continues.and_then(Continuing::named_in_mail),
                 };
                 self.magic_link_mail(email, &sent, requester, now)?
             }
@@ -217,8 +217,9 @@ impl Login {
             .load()
             .sign(SigningAlgorithm::Es256, LINK_TYPE, &claims, now)?;
         let link = format!("{}?token={token}", self.audience());
-        // Nothing the asker typed goes into the mail: not the User-Agent as sent, and not the
-        // team's name, which the team's administrators choose (the link's page shows it).
+        // Nothing the asker typed goes into the mail: not the User-Agent as sent, not the
+        // team's name, which the team's administrators choose (the link's page shows it), and
+        // not a SAML application's name, which they choose too (`Continuing::named_in_mail`).
         let browser = browser_summary(&requester.user_agent);
         Ok(self.templates.magic_link(&MagicLinkMail {
             link: &link,

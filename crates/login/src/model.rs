@@ -60,13 +60,26 @@ impl Purpose {
     }
 }
 
-/// The authorization request a sign-in continues, and the application that sent it, named
-/// in the mail so the person knows where the link leads. Applications are registered by the
-/// operator, so their names are not the asker's words.
+/// The request a sign-in continues (an OIDC authorization request or a SAML sign-on), and the
+/// application that sent it. An OIDC client is registered by the operator, so its name is not
+/// the asker's words and the mail names it; a SAML application's is not (`named_in_mail`).
 #[derive(Clone, Debug)]
 pub struct Continuing {
     pub request: crate::Resume,
     pub application: String,
+}
+
+impl Continuing {
+    /// The application's name as the mail may print it: only an OIDC client's, which the
+    /// operator registers. A SAML service provider's name is typed by a team's administrator,
+    /// and the mail goes to any address that asks: it stays on Latchkey's own pages (the
+    /// sign-in form and the link's confirm page), where the person sees it in context.
+    pub fn named_in_mail(&self) -> Option<&str> {
+        match self.request {
+            crate::Resume::Authorization(_) => Some(&self.application),
+            crate::Resume::SamlSignOn(_) => None,
+        }
+    }
 }
 
 /// Who asked for a link, told in the mail so a person can spot a request that was not theirs.

@@ -291,6 +291,26 @@ impl Sessions {
 }
 
 impl Sessions {
+    /// The `sid`s of the live sessions of `user_id` that `matches` says, ending none: a
+    /// logout that names sessions learns whether it names any before it writes anything.
+    pub async fn live_matching(
+        &self,
+        user_id: &UserId,
+        matches: impl Fn(&str) -> bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, sea_orm::DbErr> {
+        Ok(session::Entity::find()
+            .filter(session::Column::UserId.eq(user_id))
+            .filter(session::Column::RevokedAt.is_null())
+            .filter(session::Column::ExpiresAt.gt(now))
+            .all(self.db.read())
+            .await?
+            .into_iter()
+            .map(|row| session_id(&row.id_hash))
+            .filter(|sid| matches(sid))
+            .collect())
+    }
+
     /// Ends the live sessions of `user_id` whose `sid` `matches` says: for a logout that
     /// names sessions by an identifier derived from their `sid` (SAML's `SessionIndex`).
     pub async fn end_matching(

@@ -93,3 +93,49 @@ pub mod certificate {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+pub mod sign_on_record {
+    use sea_orm::entity::prelude::*;
+
+    /// That a browser session (`sid`, its public identifier) signed in to an SP, and how the
+    /// SP was told of the person: what a logout names to it.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "saml_sign_ons")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub sid: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub sp_id: String,
+        pub name_id: String,
+        pub session_index: String,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod logout_chain {
+    use sea_orm::entity::prelude::*;
+
+    /// A single logout on its way through a person's SPs. `steps` and `finish` are JSON.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "saml_logout_chains")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub steps: String,
+        pub current: Option<i32>,
+        pub request_id: Option<String>,
+        pub finish: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

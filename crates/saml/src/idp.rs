@@ -492,3 +492,7 @@ fn descriptor(sp: &ServiceProvider) -> Result<SpDescriptor, RequestError> {
     SpDescriptor::from_metadata_xml_for(entity, &xml, MetadataTrustPolicy::UnsignedForCompatibility)
         .map_err(|e| RequestError::Refused(format!("the SP's registration: {e}")))
 }
+
+/// Logout requests Latchkey sends (single logout across SPs), and the answers read.
+mod single_logout;
+pub use single_logout::LogoutAnswer;

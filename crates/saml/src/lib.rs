@@ -18,6 +18,7 @@ mod error;
 mod idp;
 mod identity;
 mod logout;
+mod logout_chain;
 mod messages;
 mod pairwise_key;
 mod pending;
@@ -26,6 +27,7 @@ mod registration;
 mod registry;
 pub mod response;
 mod sign_on;
+mod sign_on_records;
 mod sp_metadata;
 mod sweep;
 #[cfg(test)]
@@ -40,9 +42,10 @@ pub use cert::Certificate;
 pub use certificates::{Certificates, EXPIRY_WARNING, TeamCertificate};
 pub use current::CurrentIdentityProvider;
 pub use error::SamlError;
-pub use idp::IdentityProvider;
 pub use identity::{Addresses, Identity};
+pub use idp::{IdentityProvider, LogoutAnswer};
 pub use logout::{LogoutAsked, LogoutOutcome};
+pub use logout_chain::{LOGOUT_CHAIN_TTL, LogoutChain, SignOutNext, SignOutStatus, StepOutcome};
 pub use messages::{
     Inbound, LogoutAsk, MAX_MESSAGE, Outgoing, RequestError, SignOnRequest, peek_issuer,
 };

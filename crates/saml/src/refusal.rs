@@ -32,6 +32,9 @@ pub enum Refusal {
     NoLogoutUrl { sp: String },
     #[error("this sign-out request was already received")]
     LogoutReplay,
+    /// A single logout's answer or page for a chain that is over, expired or moved on.
+    #[error("this sign-out is over")]
+    SignOutOver,
     /// Signing, or the key ring: nothing the person can fix.
     #[error("{0}")]
     Failed(#[from] SamlError),

@@ -173,6 +173,8 @@ pub struct ServiceProviders {
     cache: TtlCache<ServiceProvider>,
     /// The batching writer of sign-ons, on SQLite.
     pub(crate) kept: Option<BatchWriter<Requests>>,
+    /// The batching writer of which SPs each session signed in to, on SQLite.
+    pub(crate) recorded: Option<BatchWriter<crate::sign_on_records::Records>>,
 }
 
 impl ServiceProviders {
@@ -182,6 +184,8 @@ impl ServiceProviders {
             cache: TtlCache::new(SP_CACHE_TTL, SP_CACHE_CAPACITY),
             kept: (db.backend() == DbBackend::Sqlite)
                 .then(|| BatchWriter::start(Requests { db: db.clone() })),
+            recorded: (db.backend() == DbBackend::Sqlite)
+                .then(|| BatchWriter::start(crate::sign_on_records::Records { db: db.clone() })),
             db,
             issuer,
         }

@@ -276,6 +276,11 @@ impl SignOns {
         let idp = self.idp.for_sp(sp, now).await?;
         let (name_id, attributes) = (sp.name_id(&person), sp.attribute_values(&person));
         let session_index = sp.session_index(&user.sid);
+        // Kept so that a single logout can name the person to this SP as it was told.
+        let lasts = self.session_max_ttl;
+        self.sps
+            .signed_on(&sp.sp_id, &user.sid, &name_id, &session_index, lasts, now)
+            .await?;
         let issue = Issue {
             issuer: idp.entity_id(),
             audience: &sp.entity_id,

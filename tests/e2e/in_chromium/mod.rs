@@ -7,6 +7,7 @@ mod forgery;
 mod relying_party;
 mod saml;
 mod sign_in;
+mod single_logout;
 mod teams;
 mod widget;
 

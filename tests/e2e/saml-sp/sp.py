@@ -10,6 +10,9 @@ value: the test is the browser, this is the SP's server side.
                                                   response): {"ok", "name_id", "attributes", ...}
   sp.py DIR logout BINDING NAME_ID SESSION_INDEX  a signed LogoutRequest
   sp.py DIR logout-response BINDING MESSAGE       check a LogoutResponse (BINDING redirect: the query)
+  sp.py DIR idp-logout QUERY                      check a LogoutRequest the IdP sent over HTTP-Redirect
+                                                  (signed, to this SP) and answer it, signed:
+                                                  {"ok", "name_id", "session_indexes", "url"}
 
 The identity provider's metadata is DIR/idp.xml. Exit status 0 unless the command is wrong:
 a refused message is {"ok": false, "error": ...}.
@@ -244,6 +247,47 @@ def logout_response(d, args):
     }
 
 
+def idp_logout(d, args):
+    from urllib.parse import parse_qs
+
+    from saml2.sigver import verify_redirect_signature
+
+    cl = client(d)
+    q = {k: v[0] for k, v in parse_qs(args[0]).items()}
+    try:
+        certs = cl.metadata.certs(idp_entity(d), "idpsso", "signing")
+        signed = "Signature" in q and any(
+            verify_redirect_signature(q, cl.sec.sec_backend, cert) for _, cert in certs
+        )
+        if not signed:
+            return {"ok": False, "error": "the LogoutRequest is not signed by the IdP"}
+        req = cl.parse_logout_request(q["SAMLRequest"], BINDING_HTTP_REDIRECT)
+    except Exception as e:
+        return {"ok": False, "error": type(e).__name__ + ": " + str(e)[:500]}
+    msg = req.message
+    response = cl.create_logout_response(msg, [BINDING_HTTP_REDIRECT])
+    destination = cl.metadata.single_logout_service(idp_entity(d), BINDING_HTTP_REDIRECT, "idpsso")[0][
+        "location"
+    ]
+    info = cl.apply_binding(
+        BINDING_HTTP_REDIRECT,
+        str(response),
+        destination,
+        relay_state=q.get("RelayState", ""),
+        response=True,
+        sign=True,
+        sigalg=RSA_SHA256,
+    )
+    out = {
+        "ok": True,
+        "id": msg.id,
+        "name_id": msg.name_id.text,
+        "session_indexes": [s.text for s in msg.session_index],
+    }
+    out.update(outgoing(BINDING_HTTP_REDIRECT, info))
+    return out
+
+
 def main():
     d, command, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     if command == "init":
@@ -256,6 +300,8 @@ def main():
         out = logout(d, args)
     elif command == "logout-response":
         out = logout_response(d, args)
+    elif command == "idp-logout":
+        out = idp_logout(d, args)
     else:
         sys.exit("unknown command " + command)
     print(json.dumps(out))

@@ -16,6 +16,8 @@ pub(crate) enum Jar {
     Device,
     /// Binds a sign-in sent to a team's identity provider to the browser that started it.
     Upstream,
+    /// The single logout under way (its chain's id), for its page.
+    SignOut,
 }
 
 /// Names and attributes: `HttpOnly`, `SameSite=Lax`, path `/`; over https also `Secure` and
@@ -41,6 +43,8 @@ impl CookiePolicy {
             (Jar::Device, false) => "latchkey-device",
             (Jar::Upstream, true) => "__Host-latchkey-upstream",
             (Jar::Upstream, false) => "latchkey-upstream",
+            (Jar::SignOut, true) => "__Host-latchkey-signout",
+            (Jar::SignOut, false) => "latchkey-signout",
         }
     }
 

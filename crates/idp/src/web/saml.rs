@@ -11,7 +11,9 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use axum_extra::extract::CookieJar;
 use latchkey_core::{SamlRequestId, TeamId, urls};
-use latchkey_saml::{Checked, Identity, Inbound, PostBack, Refusal, Reply, SamlError};
+use latchkey_saml::{
+    Checked, Identity, Inbound, LOGOUT_CHAIN_TTL, PostBack, Refusal, Reply, SamlError, SignOutNext,
+};
 use serde::{Deserialize, Serialize};
 
 use super::error::PageError;
@@ -24,7 +26,7 @@ use crate::state::AppState;
 const AUTO_POST: &str = "document.getElementById(\"saml-post\").submit();";
 
 /// Keeping a sign-on writes a row, so the routes that do are limited per client IP, as
-/// `/authorize` is.
+/// `/authorize` is; so is `/saml/slo`, whose requests can end sessions and write rows too.
 pub(super) fn routes(state: &AppState) -> Router<AppState> {
     let limit = PerIpLimit::new(state);
     Router::new()
@@ -35,7 +37,10 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
         )
         .route(urls::SAML_INIT, limit.apply(get(init)))
         .route(urls::SAML_CONTINUE, get(continue_sign_on))
-        .route(urls::SAML_SLO, get(slo_redirect).post(slo_post))
+        .route(
+            urls::SAML_SLO,
+            limit.apply(get(slo_redirect).post(slo_post)),
+        )
         .route(urls::SAML_TEAM_METADATA, get(team_metadata))
         .route(
             urls::SAML_TEAM_SSO,
@@ -43,7 +48,7 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
         )
         .route(
             urls::SAML_TEAM_SLO,
-            get(team_slo_redirect).post(team_slo_post),
+            limit.apply(get(team_slo_redirect).post(team_slo_post)),
         )
 }
 
@@ -217,23 +222,34 @@ async fn continue_sign_on(
     respond(&state, reply.map_err(refusal)?)
 }
 
-/// `GET|POST /saml/slo`: an SP-initiated `LogoutRequest`, answered over the binding it used.
+/// The form of `/saml/slo`: an SP's `LogoutRequest`, or its `LogoutResponse` to one that
+/// Latchkey sent in a single logout.
+#[derive(Deserialize)]
+struct LogoutForm {
+    #[serde(rename = "SAMLRequest")]
+    saml_request: Option<String>,
+    #[serde(rename = "SAMLResponse")]
+    saml_response: Option<String>,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+/// `GET|POST /saml/slo`: an SP-initiated `LogoutRequest`, answered over the binding it used,
+/// or an SP's `LogoutResponse` in a single logout Latchkey leads.
 async fn slo_redirect(
     State(state): State<AppState>,
     jar: CookieJar,
     RawQuery(query): RawQuery,
 ) -> PageResult {
-    let inbound = Inbound::Redirect(query.unwrap_or_default());
-    logout(&state, jar, &Identity::Shared, inbound, false).await
+    slo_by_redirect(&state, jar, &Identity::Shared, query).await
 }
 
 async fn slo_post(
     State(state): State<AppState>,
     jar: CookieJar,
-    form: Result<Form<MessageForm>, FormRejection>,
+    form: Result<Form<LogoutForm>, FormRejection>,
 ) -> PageResult {
-    let inbound = MessageForm::inbound(form)?;
-    logout(&state, jar, &Identity::Shared, inbound, true).await
+    slo_by_post(&state, jar, &Identity::Shared, form).await
 }
 
 /// `GET|POST /saml/teams/{team}/slo`: the same, at a team's identity provider.
@@ -243,21 +259,64 @@ async fn team_slo_redirect(
     jar: CookieJar,
     RawQuery(query): RawQuery,
 ) -> PageResult {
-    let inbound = Inbound::Redirect(query.unwrap_or_default());
-    logout(&state, jar, &team_identity(&team), inbound, false).await
+    slo_by_redirect(&state, jar, &team_identity(&team), query).await
 }
 
 async fn team_slo_post(
     State(state): State<AppState>,
     Path(team): Path<String>,
     jar: CookieJar,
-    form: Result<Form<MessageForm>, FormRejection>,
+    form: Result<Form<LogoutForm>, FormRejection>,
 ) -> PageResult {
-    let inbound = MessageForm::inbound(form)?;
-    logout(&state, jar, &team_identity(&team), inbound, true).await
+    slo_by_post(&state, jar, &team_identity(&team), form).await
 }
 
-/// The request is checked (and kept against replay) before the browser's session is read.
+/// A `LogoutRequest`, or the `LogoutResponse` of an SP a logout chain asked, over
+/// HTTP-Redirect.
+async fn slo_by_redirect(
+    state: &AppState,
+    jar: CookieJar,
+    identity: &Identity,
+    query: Option<String>,
+) -> PageResult {
+    let query = query.unwrap_or_default();
+    let answers = url::form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == "SAMLResponse");
+    let inbound = Inbound::Redirect(query);
+    match answers {
+        true => logout_answered(state, jar, inbound).await,
+        false => logout(state, jar, identity, inbound, false).await,
+    }
+}
+
+/// The same over HTTP-POST.
+async fn slo_by_post(
+    state: &AppState,
+    jar: CookieJar,
+    identity: &Identity,
+    form: Result<Form<LogoutForm>, FormRejection>,
+) -> PageResult {
+    let Form(form) = form.map_err(|e| refusal(Refusal::Unreadable(e.to_string())))?;
+    let relay_state = form.relay_state;
+    match form.saml_response {
+        Some(message) => {
+            let inbound = Inbound::Post {
+                message,
+                relay_state,
+            };
+            logout_answered(state, jar, inbound).await
+        }
+        None => {
+            let inbound = Inbound::Post {
+                message: form.saml_request.unwrap_or_default(),
+                relay_state,
+            };
+            logout(state, jar, identity, inbound, true).await
+        }
+    }
+}
+
+/// The request is checked before the browser's session is read; it is kept against replay
+/// only if it names a session.
 async fn logout(
     state: &AppState,
     jar: CookieJar,
@@ -278,7 +337,44 @@ async fn logout(
         true => jar.add(state.cookies.removal(super::cookies::Jar::Session)),
         false => jar,
     };
-    Ok((jar, respond(state, outcome.reply)?).into_response())
+    sign_out_step(state, jar, outcome.chain, outcome.next)
+}
+
+/// An SP's answer in a single logout: the chain notes it and goes on.
+async fn logout_answered(state: &AppState, jar: CookieJar, inbound: Inbound) -> PageResult {
+    let chain = state.saml.logout_answered(inbound, state.now()).await;
+    let chain = chain.map_err(refusal)?;
+    sign_out_step(state, jar, Some(chain.id), chain.next)
+}
+
+/// The browser's next step in a single logout: to the next SP (or the one that started it),
+/// or to the page that says how it went. The chain's id is kept in a cookie while the chain
+/// lasts, so that its page can be found again from Latchkey.
+pub(super) fn sign_out_step(
+    state: &AppState,
+    jar: CookieJar,
+    chain: Option<String>,
+    next: SignOutNext,
+) -> PageResult {
+    let jar = match chain {
+        Some(id) => {
+            let lasts = LOGOUT_CHAIN_TTL.to_std().unwrap_or_default();
+            jar.add(
+                state
+                    .cookies
+                    .make_lasting(super::cookies::Jar::SignOut, id, lasts),
+            )
+        }
+        None => jar,
+    };
+    match next {
+        SignOutNext::Go(reply) => Ok((jar, respond(state, reply)?).into_response()),
+        SignOutNext::Over(reply) => {
+            let jar = jar.add(state.cookies.removal(super::cookies::Jar::SignOut));
+            Ok((jar, respond(state, reply)?).into_response())
+        }
+        SignOutNext::Done(_) => Ok((jar, Redirect::to(urls::SIGN_OUT_STATUS)).into_response()),
+    }
 }
 
 /// A redirect, or the page that posts a form to the SP.
@@ -391,6 +487,17 @@ fn refused_sign_on(refusal: Refusal) -> PageError {
             "A sign-out request works once. This one has been received before.",
             "Go back to the application and sign out again.",
         ),
+        Refusal::SignOutOver => PageError {
+            status: StatusCode::BAD_REQUEST,
+            title: "This sign-out is over",
+            message:
+                "Signing out of your applications finished or expired, or went on in another tab."
+                    .to_owned(),
+            hint: Some(
+                "You are signed out of Latchkey. To be sure you are signed out of an application, open it and sign out there.",
+            ),
+            action: Some((urls::LOGIN, "Sign in again")),
+        },
         Refusal::Failed(error) => PageError::failed(error),
         Refusal::Database(error) => PageError::internal(error),
         // The request's own refusals are `refusal`'s, which never hands them here.

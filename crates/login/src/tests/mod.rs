@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod address_limit;
+mod application_name;
 mod codes;
 mod fixture;
 mod links;

@@ -176,7 +176,12 @@ impl SpKey {
 
 /// HTTP-Redirect: the message deflated and base64-encoded in the query, and the query
 /// signed (SAML Bindings §3.4.4.1) when a key is given.
-fn redirect(field: &str, xml: &str, relay_state: Option<&str>, key: Option<&SpKey>) -> Inbound {
+pub(super) fn redirect(
+    field: &str,
+    xml: &str,
+    relay_state: Option<&str>,
+    key: Option<&SpKey>,
+) -> Inbound {
     use std::io::Write;
     let mut deflater =
         flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());

@@ -25,7 +25,7 @@ pub(super) struct DashboardQuery {
 
 /// A form with nothing but its CSRF token.
 #[derive(Deserialize)]
-pub(super) struct NoFields {}
+pub(crate) struct NoFields {}
 
 /// `GET /dashboard`: the signed-in landing page.
 pub(super) async fn dashboard(
@@ -59,17 +59,40 @@ pub(super) async fn dashboard(
     Ok((jar, html(&state, StatusCode::OK, "dashboard.html", &view)?).into_response())
 }
 
-/// `POST /logout`: ends this session.
+/// `POST /logout`: ends this session, then signs it out of the SAML applications it signed
+/// in to (one after another, in this browser), ending on the page that says how that went.
 pub(super) async fn logout(
     State(state): State<AppState>,
     jar: CookieJar,
     headers: HeaderMap,
     CsrfForm(NoFields {}): CsrfForm<NoFields>,
 ) -> PageResult {
-    if let Some((secret, _)) = current_user(&state, &jar).await? {
-        revoke_session(&state, &secret).await?;
-    }
-    Ok(signed_out(&state, jar, &headers))
+    let Some((secret, user)) = current_user(&state, &jar).await? else {
+        return Ok(signed_out(&state, jar, &headers));
+    };
+    // Latchkey's session ends first: whatever an application answers, or fails to, the
+    // person is signed out here.
+    revoke_session(&state, &secret).await?;
+    let chain = match framing::framed(&headers) {
+        // A framed page cannot take the person through other sites.
+        true => None,
+        false => match state
+            .saml
+            .sign_out_of_applications(&user.sid, state.now())
+            .await
+        {
+            Ok(chain) => chain,
+            Err(error) => {
+                tracing::warn!(%error, "could not start signing out of SAML applications");
+                None
+            }
+        },
+    };
+    let Some(chain) = chain else {
+        return Ok(signed_out(&state, jar, &headers));
+    };
+    let jar = jar.add(state.cookies.removal(Jar::Session));
+    crate::web::saml::sign_out_step(&state, jar, Some(chain.id), chain.next)
 }
 
 /// `POST /logout/everywhere`: ends every session of the signed-in person.

@@ -159,6 +159,7 @@ fn email_form(
             format!("{}?{query}", urls::REGISTER),
         )
     };
+    let signing_out = jar.get(state.cookies.name(Jar::SignOut)).is_some();
     let sign_in = continues.title("Sign in");
     let create = continues.title("Create your account");
     let view = match purpose {
@@ -178,6 +179,7 @@ fn email_form(
             other_link: "Create an account",
             team: &offered.team,
             connections: &offered.choices,
+            signing_out,
         },
         Purpose::Register | Purpose::Join => EmailFormView {
             title: &create,
@@ -195,6 +197,7 @@ fn email_form(
             other_link: "Sign in",
             team: &offered.team,
             connections: &offered.choices,
+            signing_out: false,
         },
     };
     let status = form_status(error);

@@ -88,6 +88,7 @@ async fn form(
     let connections = super::email::connection_choices(state, &team.id).await;
     let action = latchkey_core::urls::join(token);
     let view = EmailFormView {
+        signing_out: false,
         title: &title,
         lead: "Enter your email address. We will send you a link; you join the team when you open it. No password needed.",
         action: &action,
