@@ -29,5 +29,6 @@ mod oidc;
 mod operations;
 mod outages;
 mod saml;
+mod saml_attributes;
 mod sqlite_faults;
 mod teams;
