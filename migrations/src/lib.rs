@@ -19,6 +19,7 @@ mod m20261130_000012_create_saml;
 mod m20261201_000013_saml_sp_settings;
 mod m20261207_000014_saml_team_identity;
 mod m20261207_000016_saml_logout_chain;
+mod m20261207_000017_saml_attributes;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000013_saml_sp_settings::Migration),
             Box::new(m20261207_000014_saml_team_identity::Migration),
             Box::new(m20261207_000016_saml_logout_chain::Migration),
+            Box::new(m20261207_000017_saml_attributes::Migration),
         ]
     }
 }

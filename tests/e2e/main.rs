@@ -30,5 +30,6 @@ mod operations;
 mod outages;
 mod saml;
 mod shibboleth;
+mod saml_attributes;
 mod sqlite_faults;
 mod teams;

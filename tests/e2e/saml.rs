@@ -310,7 +310,9 @@ async fn a_service_provider_signs_people_in_over_both_bindings(db: TestDb) {
         &db,
         &[
             "--attribute",
-            "email=email,firstName=given_name,lastName=family_name,team=team,role=role",
+            "email=email,firstName=given_name,lastName=family_name,team=team,role=role,urn:oid:2.5.4.42=given_name",
+            "--attribute",
+            "OrganizationName=literal:Acme, Inc.",
         ],
     )
     .await;
@@ -339,6 +341,12 @@ async fn a_service_provider_signs_people_in_over_both_bindings(db: TestDb) {
     assert_eq!(attributes["lastName"][0], "Agent");
     assert_eq!(attributes["team"][0], "Support");
     assert_eq!(attributes["role"][0], "administrator");
+    assert_eq!(
+        attributes["OrganizationName"][0], "Acme, Inc.",
+        "a fixed value"
+    );
+    // Sent with the uri NameFormat, pysaml2 reads the OID as the attribute it names.
+    assert_eq!(attributes["givenName"][0], "Ann", "{checked}");
 
     // xmlsec1 verifies the saved response with the certificate from the metadata, and not
     // once a byte of what it says is changed.

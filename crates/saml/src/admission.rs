@@ -6,7 +6,8 @@ use latchkey_teams::Teams;
 use latchkey_teams::entities::user;
 use sea_orm::EntityTrait;
 
-use crate::{Claim, NameIdFormat, ServiceProvider, ServiceProviders};
+use crate::response::SentAttribute;
+use crate::{AttributeValue, Claim, NameIdFormat, ServiceProvider, ServiceProviders};
 
 /// What an assertion may say of a member.
 #[derive(Clone, Debug)]
@@ -71,21 +72,26 @@ impl ServiceProvider {
         format!("_{}", self.pairwise("session", sid))
     }
 
-    /// The attributes, by the SP's mapping.
-    pub fn attribute_values(&self, person: &Person) -> Vec<(String, String)> {
+    /// The attributes, by the SP's mapping: the person's claims and the fixed values.
+    pub fn attribute_values(&self, person: &Person) -> Vec<SentAttribute> {
         self.attributes
             .iter()
-            .map(|(name, claim)| {
-                let value = match claim {
-                    Claim::Email => Some(person.email.clone()),
-                    Claim::Name => person.name.clone(),
-                    Claim::GivenName => person.given_name.clone(),
-                    Claim::FamilyName => person.family_name.clone(),
-                    Claim::Team => Some(person.team.clone()),
-                    Claim::Role => Some(person.role.to_owned()),
-                    Claim::Sub => Some(person.user_id.to_string()),
+            .map(|attribute| {
+                let value = match &attribute.value {
+                    AttributeValue::Literal(value) => Some(value.clone()),
+                    AttributeValue::Claim(Claim::Email) => Some(person.email.clone()),
+                    AttributeValue::Claim(Claim::Name) => person.name.clone(),
+                    AttributeValue::Claim(Claim::GivenName) => person.given_name.clone(),
+                    AttributeValue::Claim(Claim::FamilyName) => person.family_name.clone(),
+                    AttributeValue::Claim(Claim::Team) => Some(person.team.clone()),
+                    AttributeValue::Claim(Claim::Role) => Some(person.role.to_owned()),
+                    AttributeValue::Claim(Claim::Sub) => Some(person.user_id.to_string()),
                 };
-                (name.clone(), value.unwrap_or_default())
+                SentAttribute {
+                    name: attribute.name.clone(),
+                    format: attribute.format,
+                    value: value.unwrap_or_default(),
+                }
             })
             .collect()
     }

@@ -4,7 +4,8 @@ pub mod service_provider {
     use sea_orm::entity::prelude::*;
 
     /// A team's SAML service provider. `acs_urls` is a JSON list and `attributes` a JSON list
-    /// of `[name, claim]` pairs; the certificates are PEM.
+    /// of `{name, claim | literal, format}` objects (or, in rows written before those,
+    /// `[name, claim]` pairs); the certificates are PEM.
     #[derive(Clone, Debug, Default, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "saml_service_providers")]
     pub struct Model {
@@ -30,6 +31,8 @@ pub mod service_provider {
         /// The team certificate that signs its responses; none: the shared identity of SPs
         /// registered before teams had their own.
         pub certificate_id: Option<String>,
+        /// The assertions' `Audience` when it is not the entity ID (Zendesk's is its host).
+        pub audience: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

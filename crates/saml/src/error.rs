@@ -43,9 +43,23 @@ pub enum SamlError {
     #[error("the attribute {0:?} is given twice")]
     AttributeTwice(String),
     #[error(
-        "{0:?} is not NAME=CLAIM; the claims are email, name, given_name, family_name, team, role and sub"
+        "{0:?} is not NAME=CLAIM or NAME=literal:VALUE; the claims are email, name, given_name, family_name, team, role and sub"
     )]
     Attribute(String),
+    #[error("the fixed value of {0:?} must be 1 to {1} characters on one line")]
+    Literal(String, usize),
+    #[error("{0:?} is not NAME=FORMAT; the formats are uri, basic and unspecified")]
+    AttributeFormat(String),
+    #[error(
+        "a format is given for {0:?}, which is not an attribute sent to this SP: give it as an attribute too"
+    )]
+    FormatOfUnsent(String),
+    #[error("an SP may be sent at most {0} attributes")]
+    TooManyAttributes(usize),
+    #[error(
+        "the audience must be 1 to 512 characters, without spaces (the SP's documentation names it audience or entity ID)"
+    )]
+    Audience,
     #[error("the {0} certificate cannot be read: {1}")]
     Certificate(&'static str, String),
     #[error("the SP's metadata cannot be used: {0}")]

@@ -10,6 +10,7 @@
 //! this crate reads the signed-in person and ends the sessions a logout names.
 
 mod admission;
+mod attributes;
 mod cert;
 mod certificates;
 mod current;
@@ -25,6 +26,7 @@ mod pending;
 mod refusal;
 mod registration;
 mod registry;
+mod requested;
 pub mod response;
 mod sign_on;
 mod sign_on_records;
@@ -38,6 +40,10 @@ mod xml_signature;
 use serde::{Deserialize, Serialize};
 
 pub use admission::{Account, Person};
+pub use attributes::{
+    Attribute, AttributeFormat, AttributeValue, LITERAL, MAX_LITERAL, default_attributes,
+    parse_attribute_format, split_attribute_list,
+};
 pub use cert::Certificate;
 pub use certificates::{Certificates, EXPIRY_WARNING, TeamCertificate};
 pub use current::CurrentIdentityProvider;
@@ -192,7 +198,8 @@ impl std::str::FromStr for Encryption {
     }
 }
 
-/// What an attribute carries.
+/// What of the person an attribute carries (a fixed value is an `AttributeValue::Literal`).
+/// Teams have no groups yet, so there is no claim of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Claim {
@@ -215,27 +222,4 @@ impl std::str::FromStr for Claim {
             format!("{s:?} is not a claim: email, name, given_name, family_name, team, role or sub")
         })
     }
-}
-
-/// Reads `NAME=CLAIM`.
-pub fn parse_attribute(pair: &str) -> Result<(String, Claim), SamlError> {
-    let (name, claim) = pair
-        .split_once('=')
-        .ok_or_else(|| SamlError::Attribute(pair.to_owned()))?;
-    let claim = claim
-        .trim()
-        .parse()
-        .map_err(|_| SamlError::Attribute(pair.to_owned()))?;
-    Ok((name.trim().to_owned(), claim))
-}
-
-/// The attributes an SP gets when it names none: what Intercom, Genesys Cloud and most SPs
-/// read.
-pub fn default_attributes() -> Vec<(String, Claim)> {
-    vec![
-        ("email".to_owned(), Claim::Email),
-        ("firstName".to_owned(), Claim::GivenName),
-        ("lastName".to_owned(), Claim::FamilyName),
-        ("displayName".to_owned(), Claim::Name),
-    ]
 }

@@ -1,13 +1,13 @@
 //! What an administrator gives to register (or change) a service provider, checked: its
-//! entity ID, free within its team; its ACS and logout URLs, https; its attributes and
-//! certificates.
+//! entity ID, free within its team; its ACS and logout URLs, https; its audience, its
+//! attributes and certificates.
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::cert::Certificate;
 use crate::entities::service_provider;
 use crate::error::SamlError;
-use crate::{Claim, Encryption, NameIdFormat, NewServiceProvider, Signing};
+use crate::{Attribute, Encryption, NameIdFormat, NewServiceProvider, Signing};
 
 /// The most ACS URLs one service provider may register.
 const MAX_ACS_URLS: usize = 10;
@@ -19,7 +19,8 @@ pub(crate) struct Checked {
     acs_urls: Vec<String>,
     slo_url: Option<String>,
     name_id_format: NameIdFormat,
-    attributes: Vec<(String, Claim)>,
+    attributes: Vec<Attribute>,
+    audience: Option<String>,
     sign: Signing,
     signing_cert: Option<String>,
     encrypt_cert: Option<String>,
@@ -36,7 +37,8 @@ impl Checked {
             acs_urls: serde_json::to_string(&self.acs_urls).unwrap_or_default(),
             slo_url: self.slo_url,
             name_id_format: self.name_id_format.as_str().to_owned(),
-            attributes: serde_json::to_string(&self.attributes).unwrap_or_default(),
+            attributes: crate::attributes::to_stored(&self.attributes),
+            audience: self.audience,
             sign: self.sign.as_str().to_owned(),
             signing_cert: self.signing_cert,
             encrypt_cert: self.encrypt_cert,
@@ -50,14 +52,13 @@ impl Checked {
 /// Checks every field of a registration, as given or as changed.
 pub(crate) fn check(new: NewServiceProvider) -> Result<Checked, SamlError> {
     let entity_id = new.entity_id.trim().to_owned();
-    if entity_id.is_empty()
-        || entity_id.len() > 512
-        || entity_id
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace())
-    {
+    if !is_identifier(&entity_id) {
         return Err(SamlError::EntityId);
     }
+    let audience = match new.audience.as_deref().map(str::trim) {
+        Some(audience) if !is_identifier(audience) => return Err(SamlError::Audience),
+        audience => audience.map(str::to_owned),
+    };
     let acs_urls = checked_urls(&new.acs_urls)?;
     let slo_url = match new.slo_url.as_deref().map(str::trim) {
         Some(url) if !url.is_empty() => Some(checked_url(url)?),
@@ -83,8 +84,9 @@ pub(crate) fn check(new: NewServiceProvider) -> Result<Checked, SamlError> {
     let attributes = if new.attributes.is_empty() {
         crate::default_attributes()
     } else {
-        checked_attributes(new.attributes)?
+        new.attributes
     };
+    let attributes = crate::attributes::checked(attributes, &new.attribute_formats)?;
     // Each certificate is parsed now, so a wrong file is said at once.
     for (pem, what) in [
         (&new.signing_cert, "signing"),
@@ -111,12 +113,18 @@ pub(crate) fn check(new: NewServiceProvider) -> Result<Checked, SamlError> {
         slo_url,
         name_id_format: new.name_id_format,
         attributes,
+        audience,
         sign,
         signing_cert: new.signing_cert,
         encrypt_cert: new.encrypt_cert,
         encryption: new.encryption,
         idp_initiated: new.idp_initiated,
     })
+}
+
+/// An entity ID or audience: 1 to 512 characters, none of them spaces or controls.
+fn is_identifier(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 512 && !id.chars().any(|c| c.is_control() || c.is_whitespace())
 }
 
 /// Refuses an entity ID another SP of the team has (`except` the one being changed). Entity
@@ -171,20 +179,4 @@ fn checked_url(url: &str) -> Result<String, SamlError> {
         return Err(SamlError::Url(url.to_owned()));
     }
     Ok(url.to_owned())
-}
-
-fn checked_attributes(pairs: Vec<(String, Claim)>) -> Result<Vec<(String, Claim)>, SamlError> {
-    let mut seen = std::collections::HashSet::new();
-    for (name, _) in &pairs {
-        let valid = !name.is_empty()
-            && name.len() <= 256
-            && !name.chars().any(|c| c.is_control() || c.is_whitespace());
-        if !valid {
-            return Err(SamlError::AttributeName(name.clone()));
-        }
-        if !seen.insert(name.clone()) {
-            return Err(SamlError::AttributeTwice(name.clone()));
-        }
-    }
-    Ok(pairs)
 }

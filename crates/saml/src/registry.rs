@@ -20,7 +20,7 @@ use latchkey_keys::MasterKey;
 use crate::error::SamlError;
 use crate::pending::Requests;
 use crate::registration::{check, entity_id_free};
-use crate::{Claim, Encryption, NameIdFormat, Signing};
+use crate::{Attribute, AttributeFormat, Encryption, NameIdFormat, Signing};
 
 /// The most service providers one team may register.
 const MAX_PER_TEAM: usize = 50;
@@ -34,8 +34,12 @@ pub struct NewServiceProvider {
     pub acs_urls: Vec<String>,
     pub slo_url: Option<String>,
     pub name_id_format: NameIdFormat,
-    /// `NAME=CLAIM` pairs; none: the usual `email`, `firstName`, `lastName`, `displayName`.
-    pub attributes: Vec<(String, Claim)>,
+    /// What to send; none: the usual `email`, `firstName`, `lastName`, `displayName`.
+    pub attributes: Vec<Attribute>,
+    /// Formats given by name, over the ones the attributes have; each names one sent.
+    pub attribute_formats: Vec<(String, AttributeFormat)>,
+    /// The assertions' `Audience`, when the SP expects another than its entity ID.
+    pub audience: Option<String>,
     pub sign: Signing,
     /// The certificate the SP signs its requests with (PEM): when set, requests must be signed.
     pub signing_cert: Option<String>,
@@ -56,7 +60,9 @@ pub struct ServiceProvider {
     pub acs_urls: Vec<String>,
     pub slo_url: Option<String>,
     pub name_id_format: NameIdFormat,
-    pub attributes: Vec<(String, Claim)>,
+    pub attributes: Vec<Attribute>,
+    /// The assertions' `Audience` when it is not the entity ID.
+    pub audience: Option<String>,
     pub sign: Signing,
     pub signs_requests: bool,
     pub encrypts: bool,
@@ -92,8 +98,7 @@ impl ServiceProvider {
         master_key: &MasterKey,
     ) -> Self {
         let acs_urls: Vec<String> = serde_json::from_str(&row.acs_urls).unwrap_or_default();
-        let attributes: Vec<(String, Claim)> =
-            serde_json::from_str(&row.attributes).unwrap_or_default();
+        let attributes = crate::attributes::from_stored(&row.attributes);
         let team_id = TeamId::from(row.team_id.as_str());
         let identity = match row.certificate_id {
             Some(_) => Identity::Team(team_id.clone()),
@@ -126,6 +131,7 @@ impl ServiceProvider {
             acs_urls,
             slo_url: row.slo_url,
             attributes,
+            audience: row.audience,
             signing_cert: row.signing_cert,
             encrypt_cert: row.encrypt_cert,
             pairwise_key,
@@ -139,6 +145,11 @@ impl ServiceProvider {
             Some(_) => Identity::Team(self.team_id.clone()),
             None => Identity::Shared,
         }
+    }
+
+    /// What the assertions' `Audience` says: the audience given, else the entity ID.
+    pub fn audience(&self) -> &str {
+        self.audience.as_deref().unwrap_or(&self.entity_id)
     }
 
     /// The registered ACS URL a request names, or the first when it names none. An ACS URL
@@ -242,6 +253,8 @@ impl ServiceProviders {
                 "signs_requests": added.signs_requests,
                 "encrypts": added.encrypts,
                 "idp_initiated": added.idp_initiated,
+                "audience": added.audience,
+                "attributes": added.attributes,
             }),
             now,
         )

@@ -7,7 +7,7 @@ use quick_xml::escape::escape;
 
 use crate::cert::IdpCredential;
 use crate::xml_signature::{after_issuer, sign_at};
-use crate::{Encryption, NameIdFormat, SamlError, Signing};
+use crate::{AttributeFormat, Encryption, NameIdFormat, SamlError, Signing};
 
 const RSA_OAEP: &str = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p";
 /// How long an assertion may be presented: the SP reads it at once, from an auto-posted form.
@@ -22,7 +22,7 @@ const AUTHN_CONTEXT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
 pub struct Issue<'a> {
     /// This identity provider's entity ID.
     pub issuer: &'a str,
-    /// The SP's entity ID: the audience.
+    /// The SP's audience: its entity ID unless it was given another.
     pub audience: &'a str,
     /// Where the response goes: a registered ACS URL.
     pub destination: &'a str,
@@ -33,12 +33,20 @@ pub struct Issue<'a> {
     pub session_index: &'a str,
     pub authenticated_at: DateTime<Utc>,
     pub session_expires_at: DateTime<Utc>,
-    /// Attribute names and values, in order; empty values are left out.
-    pub attributes: &'a [(String, String)],
+    /// The attributes, in order; empty values are left out.
+    pub attributes: &'a [SentAttribute],
     pub sign: Signing,
     /// The SP's encryption certificate (PEM) and cipher, when assertions are encrypted.
     pub encrypt_to: Option<(&'a str, Encryption)>,
     pub now: DateTime<Utc>,
+}
+
+/// One attribute as the assertion states it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SentAttribute {
+    pub name: String,
+    pub format: AttributeFormat,
+    pub value: String,
 }
 
 /// A response ready to post: its XML.
@@ -119,12 +127,13 @@ fn template(issue: &Issue<'_>) -> (String, String, String) {
     let attributes: String = issue
         .attributes
         .iter()
-        .filter(|(_, value)| !value.is_empty())
-        .map(|(name, value)| {
+        .filter(|attribute| !attribute.value.is_empty())
+        .map(|attribute| {
             format!(
-                "<saml:Attribute Name=\"{}\" NameFormat=\"urn:oasis:names:tc:SAML:2.0:attrname-format:basic\"><saml:AttributeValue xsi:type=\"xs:string\">{}</saml:AttributeValue></saml:Attribute>",
-                escape(name.as_str()),
-                escape(value.as_str())
+                "<saml:Attribute Name=\"{}\" NameFormat=\"{}\"><saml:AttributeValue xsi:type=\"xs:string\">{}</saml:AttributeValue></saml:Attribute>",
+                escape(attribute.name.as_str()),
+                attribute.format.urn(),
+                escape(attribute.value.as_str())
             )
         })
         .collect();

@@ -283,7 +283,7 @@ impl SignOns {
             .await?;
         let issue = Issue {
             issuer: idp.entity_id(),
-            audience: &sp.entity_id,
+            audience: sp.audience(),
             destination: &pending.acs_url,
             in_response_to: pending.request_id.as_deref(),
             name_id_format: sp.name_id_format,

@@ -1,6 +1,7 @@
 //! What a service provider's own metadata says about it: read with DTDs refused (roxmltree
 //! does not expand entities and refuses a DOCTYPE unless asked), and bounded in size.
 
+use crate::attributes::Attribute;
 use crate::{Encryption, NameIdFormat, SamlError};
 
 const MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
@@ -23,6 +24,9 @@ pub struct SpMetadata {
     /// PEM.
     pub encrypt_cert: Option<String>,
     pub encryption: Option<Encryption>,
+    /// What its `AttributeConsumingService` asks for that Latchkey can fill, in its order,
+    /// with the `NameFormat` it names.
+    pub attributes: Vec<Attribute>,
 }
 
 impl SpMetadata {
@@ -93,6 +97,7 @@ impl SpMetadata {
             .map(|(pem, _)| pem)
             .collect();
         let encrypting = keys("encryption").next();
+        let attributes = requested_attributes(sp);
         Ok(Self {
             entity_id: entity
                 .attribute("entityID")
@@ -104,6 +109,43 @@ impl SpMetadata {
             signing_cert: (!signing.is_empty()).then(|| signing.concat()),
             encryption: encrypting.as_ref().and_then(|(_, e)| *e),
             encrypt_cert: encrypting.map(|(pem, _)| pem),
+            attributes,
         })
     }
+}
+
+/// The attributes the SP's default `AttributeConsumingService` (the one marked `isDefault`,
+/// else the first) requests and Latchkey can fill, each name once.
+fn requested_attributes(sp: roxmltree::Node<'_, '_>) -> Vec<Attribute> {
+    let services: Vec<_> = sp
+        .children()
+        .filter(|n| n.has_tag_name((MD, "AttributeConsumingService")))
+        .collect();
+    let Some(service) = services
+        .iter()
+        .find(|n| n.attribute("isDefault") == Some("true"))
+        .or(services.first())
+    else {
+        return Vec::new();
+    };
+    let mut attributes: Vec<Attribute> = Vec::new();
+    for requested in service
+        .children()
+        .filter(|n| n.has_tag_name((MD, "RequestedAttribute")))
+    {
+        let Some(name) = requested.attribute("Name") else {
+            continue;
+        };
+        let known = crate::requested::requested(
+            name,
+            requested.attribute("NameFormat"),
+            requested.attribute("FriendlyName"),
+        );
+        if let Some(attribute) = known
+            && !attributes.iter().any(|a| a.name == attribute.name)
+        {
+            attributes.push(attribute);
+        }
+    }
+    attributes
 }

@@ -8,12 +8,14 @@ use latchkey_teams::{Actor, AuditLog, Subject};
 use sea_orm::{ActiveModelTrait, EntityTrait};
 use serde_json::json;
 
+use crate::attributes::from_stored;
 use crate::entities::service_provider;
 use crate::error::SamlError;
 use crate::registration::{check, entity_id_free};
 use crate::registry::admin_error;
 use crate::{
-    Claim, Encryption, NameIdFormat, NewServiceProvider, ServiceProvider, ServiceProviders, Signing,
+    Attribute, AttributeFormat, Encryption, NameIdFormat, NewServiceProvider, ServiceProvider,
+    ServiceProviders, Signing,
 };
 
 /// What to change; `None` keeps a field as it is.
@@ -25,7 +27,11 @@ pub struct ServiceProviderChange {
     /// `Some(None)` removes it.
     pub slo_url: Option<Option<String>>,
     pub name_id_format: Option<NameIdFormat>,
-    pub attributes: Option<Vec<(String, Claim)>>,
+    pub attributes: Option<Vec<Attribute>>,
+    /// Formats by name, for the attributes given or, without them, the registered ones.
+    pub attribute_formats: Vec<(String, AttributeFormat)>,
+    /// `Some(None)`: the entity ID is the audience again.
+    pub audience: Option<Option<String>>,
     pub sign: Option<Signing>,
     /// PEM; `Some(None)` removes it (the SP's requests need no signature then).
     pub signing_cert: Option<Option<String>>,
@@ -62,6 +68,8 @@ impl ServiceProviders {
             slo_url: change.slo_url.unwrap_or(current.slo_url),
             name_id_format: change.name_id_format.unwrap_or(current.name_id_format),
             attributes: change.attributes.unwrap_or(current.attributes),
+            attribute_formats: change.attribute_formats,
+            audience: change.audience.unwrap_or(current.audience),
             sign: change.sign.unwrap_or(current.sign),
             signing_cert: change.signing_cert.unwrap_or(current.signing_cert),
             encrypt_cert: change.encrypt_cert.unwrap_or(current.encrypt_cert),
@@ -97,7 +105,7 @@ impl ServiceProviders {
             "saml_sp.updated",
             actor,
             &Subject::new(sp.sp_id.as_str(), &sp.name),
-            json!({ "entity_id": sp.entity_id, "changed": changed }),
+            changed_details(&sp, &changed),
             now,
         )
         .await?;
@@ -106,6 +114,19 @@ impl ServiceProviders {
         tracing::info!(sp = %sp.sp_id, ?changed, "SAML service provider updated");
         Ok((sp, changed))
     }
+}
+
+/// What the audit log says of a change: the fields that changed, with the new audience and
+/// attributes when they are among them (what the SP is now told of people).
+fn changed_details(sp: &ServiceProvider, changed: &[&'static str]) -> serde_json::Value {
+    let mut details = json!({ "entity_id": sp.entity_id, "changed": changed });
+    if changed.contains(&"audience") {
+        details["audience"] = json!(sp.audience);
+    }
+    if changed.contains(&"attributes") {
+        details["attributes"] = json!(sp.attributes);
+    }
+    details
 }
 
 /// The fields that differ, by the names the CLI and the audit log use.
@@ -122,7 +143,12 @@ fn changed_fields(
             "name_id_format",
             before.name_id_format != after.name_id_format,
         ),
-        ("attributes", before.attributes != after.attributes),
+        // Read, not compared as text: a row written before formats holds pairs.
+        (
+            "attributes",
+            from_stored(&before.attributes) != from_stored(&after.attributes),
+        ),
+        ("audience", before.audience != after.audience),
         ("sign", before.sign != after.sign),
         ("signing_cert", before.signing_cert != after.signing_cert),
         ("encrypt_cert", before.encrypt_cert != after.encrypt_cert),

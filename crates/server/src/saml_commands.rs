@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 use latchkey_saml::{
-    Certificates, MAX_METADATA, NewServiceProvider, ServiceProvider, ServiceProviderChange, ServiceProviders,
-    SpMetadata,
+    Attribute, AttributeFormat, Certificates, MAX_METADATA, NewServiceProvider, ServiceProvider,
+    ServiceProviderChange, ServiceProviders, SpMetadata,
 };
 use latchkey_teams::Actor;
 
@@ -98,13 +98,19 @@ pub async fn run(settings: &Settings, command: SamlSpCommand, json: bool) -> Res
 }
 
 fn print_line(sp: &ServiceProvider) {
+    let audience = sp
+        .audience
+        .as_deref()
+        .map(|audience| format!("  audience {audience}"))
+        .unwrap_or_default();
+
     let certificate = match (&sp.certificate_expires_at, sp.certificate_expires_soon) {
         (Some(at), true) => format!("certificate ends {at}: roll it over (saml-cert add, then use)"),
         (Some(at), false) => format!("certificate until {at}"),
         (None, _) => "shared identity: move it with --identity team".to_owned(),
     };
     println!(
-        "{}  {}  team {}  {}  {}  IdP {}  {}",
+        "{}  {}  team {}  {}{audience}  {}  IdP {}  {}",
         sp.sp_id,
         sp.name,
         sp.team_id,
@@ -155,9 +161,17 @@ async fn service_provider_change(
             Some(format) => Some(format.parse().map_err(usage)?),
             None => metadata.name_id_format,
         },
+        // The metadata's requested attributes are not taken here: the registered ones may
+        // hold fixed values an administrator gave.
         attributes: match args.settings.attributes.is_empty() {
             false => Some(parse_attributes(&args.settings.attributes)?),
             true => None,
+        },
+        attribute_formats: parse_formats(&args.settings.attribute_formats)?,
+        audience: match (args.settings.audience, args.no_audience) {
+            (Some(audience), _) => Some(Some(audience)),
+            (None, true) => Some(None),
+            (None, false) => None,
         },
         sign: args
             .settings
@@ -217,10 +231,19 @@ fn read_pem(path: &Option<PathBuf>, flag: &str) -> Result<Option<String>, CliErr
         .transpose()
 }
 
-fn parse_attributes(pairs: &[String]) -> Result<Vec<(String, latchkey_saml::Claim)>, CliError> {
+/// Each `--attribute`, a comma list or one attribute (a fixed value takes the rest).
+fn parse_attributes(flags: &[String]) -> Result<Vec<Attribute>, CliError> {
+    Ok(flags
+        .iter()
+        .flat_map(|flag| latchkey_saml::split_attribute_list(flag))
+        .map(Attribute::parse)
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+fn parse_formats(pairs: &[String]) -> Result<Vec<(String, AttributeFormat)>, CliError> {
     Ok(pairs
         .iter()
-        .map(|pair| latchkey_saml::parse_attribute(pair))
+        .map(|pair| latchkey_saml::parse_attribute_format(pair))
         .collect::<Result<Vec<_>, _>>()?)
 }
 
@@ -237,7 +260,11 @@ async fn new_service_provider(
     )
     .await?
     .unwrap_or_default();
-    let attributes = parse_attributes(&args.settings.attributes)?;
+    // The flags, else what the SP's metadata requests (else, when both are empty, the usual).
+    let attributes = match parse_attributes(&args.settings.attributes)? {
+        given if given.is_empty() => metadata.attributes,
+        given => given,
+    };
     Ok(NewServiceProvider {
         team_id: args.team,
         entity_id: args.entity_id.unwrap_or(metadata.entity_id),
@@ -253,6 +280,8 @@ async fn new_service_provider(
             None => metadata.name_id_format.unwrap_or_default(),
         },
         attributes,
+        attribute_formats: parse_formats(&args.settings.attribute_formats)?,
+        audience: args.settings.audience,
         sign: match args.settings.sign {
             Some(sign) => sign.parse().map_err(usage)?,
             None => Default::default(),

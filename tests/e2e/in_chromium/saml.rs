@@ -64,9 +64,17 @@ async fn an_administrator_adds_a_saml_application_and_signs_in_to_it(db: TestDb)
             &std::fs::read_to_string(sp.cert()).expect("cert"),
         )
         .await;
+    // A fixed value beside a claim (Genesys Cloud reads OrganizationName).
+    admin
+        .fill(
+            "Attributes, one per line: NAME=CLAIM (email, name, given_name, family_name, team, role, sub) or NAME=literal:VALUE, the same for everyone (empty: what its metadata asks for, else email, firstName, lastName and displayName)",
+            "email=email\nOrganizationName=literal:Acme, Inc.",
+        )
+        .await;
     admin.press("Add this application").await;
     admin.sees("The application is added").await;
     admin.sees(&sp.entity_id).await;
+    admin.sees("OrganizationName").await;
     // IdP-initiated sign-on is allowed unless the box is unticked: its start link shows.
     admin.sees("Start a sign-on from here").await;
     admin.does_not_see("No SAML application yet.").await;
@@ -107,6 +115,10 @@ async fn an_administrator_adds_a_saml_application_and_signs_in_to_it(db: TestDb)
     let checked = sp.run(&["acs", &form["SAMLResponse"]]);
     assert_eq!(checked["ok"], true, "{checked}");
     assert_eq!(checked["name_id"], "ida@acme.test");
+    assert_eq!(
+        checked["attributes"]["OrganizationName"][0], "Acme, Inc.",
+        "{checked}"
+    );
 
     // Changed on the page: once it refuses sign-ons started here, its start link goes, and
     // /saml/init says where to start instead.

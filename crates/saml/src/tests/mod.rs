@@ -7,6 +7,7 @@
 
 mod answers;
 mod certificates;
+mod attributes;
 mod fixture;
 mod identity;
 mod logout;

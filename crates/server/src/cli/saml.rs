@@ -68,6 +68,9 @@ pub struct SamlSpUpdateArgs {
     /// Stop requiring signed requests.
     #[arg(long = "no-signing-cert", conflicts_with = "signing_cert")]
     pub no_signing_cert: bool,
+    /// Forget the audience: assertions name the entity ID again.
+    #[arg(long = "no-audience", conflicts_with = "audience")]
+    pub no_audience: bool,
     /// Whether a sign-on may start at Latchkey (/saml/init).
     #[arg(long = "idp-initiated", value_name = "BOOL")]
     pub idp_initiated: Option<bool>,
@@ -81,7 +84,8 @@ pub struct SamlSpUpdateArgs {
 #[derive(Debug, clap::Args)]
 pub struct SamlSpSettings {
     /// Read the entity ID, ACS URLs, logout URL, NameID format and certificates from the SP's
-    /// metadata file (again, when it rotates its certificates). Flags given beside it win.
+    /// metadata file (again, when it rotates its certificates), and on add the attributes it
+    /// requests that Latchkey can fill. Flags given beside it win.
     #[arg(
         long = "metadata-file",
         value_name = "FILE",
@@ -100,10 +104,25 @@ pub struct SamlSpSettings {
     /// How the person is named: email (their address) or persistent (an opaque id for this SP).
     #[arg(long = "name-id-format")]
     pub name_id_format: Option<String>,
-    /// An attribute NAME=CLAIM (claims: email, name, given_name, family_name, team, role, sub).
-    /// Repeatable; replaces every attribute. Default: email, firstName, lastName, displayName.
-    #[arg(long = "attribute", value_name = "NAME=CLAIM", value_delimiter = ',')]
+    /// An attribute: NAME=CLAIM (claims: email, name, given_name, family_name, team, role,
+    /// sub) or NAME=literal:VALUE, the same value for everyone (up to 1024 characters; it takes
+    /// the rest of a comma list, commas included). Repeatable; replaces every attribute.
+    /// Default: what the SP's metadata requests and Latchkey can fill (on add), else email,
+    /// firstName, lastName, displayName.
+    #[arg(long = "attribute", value_name = "NAME=CLAIM|NAME=literal:VALUE")]
     pub attributes: Vec<String>,
+    /// The NameFormat of an attribute sent: NAME=uri|basic|unspecified. Repeatable. Default:
+    /// uri for a name with a ':' (a URI such as urn:oid:2.5.4.42), else basic.
+    #[arg(
+        long = "attribute-format",
+        value_name = "NAME=FORMAT",
+        value_delimiter = ','
+    )]
+    pub attribute_formats: Vec<String>,
+    /// The assertions' Audience, when the SP expects another than its entity ID (Zendesk:
+    /// acme.zendesk.com). Default: the entity ID.
+    #[arg(long, value_name = "AUD")]
+    pub audience: Option<String>,
     /// Encrypt assertions to the certificate in this PEM file.
     #[arg(long = "encrypt-cert", value_name = "FILE")]
     pub encrypt_cert: Option<PathBuf>,

@@ -7,7 +7,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use latchkey_core::{SamlSpId, TeamId};
 use latchkey_login::Requester;
-use latchkey_saml::{NewServiceProvider, SamlError, ServiceProviderChange, SpMetadata};
+use latchkey_saml::{
+    Attribute, AttributeFormat, NewServiceProvider, SamlError, ServiceProviderChange, SpMetadata,
+};
 use latchkey_teams::TeamError;
 use serde::Deserialize;
 
@@ -36,6 +38,14 @@ pub(super) struct AddForm {
     acs_urls: String,
     #[serde(default)]
     slo_url: String,
+    #[serde(default)]
+    audience: String,
+    /// One per line: `NAME=CLAIM` or `NAME=literal:VALUE`.
+    #[serde(default)]
+    attributes: String,
+    /// One per line: `NAME=FORMAT`.
+    #[serde(default)]
+    attribute_formats: String,
     #[serde(default)]
     name_id_format: String,
     #[serde(default)]
@@ -107,7 +117,12 @@ pub(super) async fn add(
             Some(format) => format.parse().map_err(invalid)?,
             None => metadata.name_id_format.unwrap_or_default(),
         },
-        attributes: Vec::new(),
+        attributes: match attributes_of(&form.attributes).map_err(refused)? {
+            given if given.is_empty() => metadata.attributes,
+            given => given,
+        },
+        attribute_formats: formats_of(&form.attribute_formats).map_err(refused)?,
+        audience: given(&form.audience),
         sign: match given(&form.sign) {
             Some(sign) => sign.parse().map_err(invalid)?,
             None => Default::default(),
@@ -145,12 +160,41 @@ pub(super) struct UpdateForm {
     #[serde(default)]
     acs_urls: String,
     #[serde(default)]
+    audience: String,
+    /// The checkbox: present when ticked, the entity ID is the audience again.
+    #[serde(default)]
+    no_audience: Option<String>,
+    /// One per line, replacing the registered ones.
+    #[serde(default)]
+    attributes: String,
+    /// One per line, for the attributes given or the registered ones.
+    #[serde(default)]
+    attribute_formats: String,
+    #[serde(default)]
     signing_cert: String,
     #[serde(default)]
     encrypt_cert: String,
     /// The checkbox: present when ticked.
     #[serde(default)]
     idp_initiated: Option<String>,
+}
+
+/// The attributes a form gives, one per line.
+fn attributes_of(text: &str) -> Result<Vec<Attribute>, SamlError> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(Attribute::parse)
+        .collect()
+}
+
+/// The attribute formats a form gives, one per line.
+fn formats_of(text: &str) -> Result<Vec<(String, AttributeFormat)>, SamlError> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(latchkey_saml::parse_attribute_format)
+        .collect()
 }
 
 /// `POST /dashboard/integrations/saml/update`.
@@ -183,8 +227,16 @@ pub(super) async fn update(
         },
         None => ServiceProviderChange::default(),
     };
+    let attributes = attributes_of(&form.attributes).map_err(refused)?;
     let change = ServiceProviderChange {
         name: given(&form.name),
+        audience: match (given(&form.audience), form.no_audience.is_some()) {
+            (Some(audience), _) => Some(Some(audience)),
+            (None, true) => Some(None),
+            (None, false) => None,
+        },
+        attributes: Some(attributes).filter(|given| !given.is_empty()),
+        attribute_formats: formats_of(&form.attribute_formats).map_err(refused)?,
         acs_urls: Some(acs_urls)
             .filter(|urls| !urls.is_empty())
             .or(change.acs_urls),
