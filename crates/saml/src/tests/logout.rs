@@ -390,7 +390,10 @@ mod chain {
                 ),
                 id = asked.id.trim_start_matches('_'),
                 issued = crate::response::instant(at),
-                destination = latchkey_testkit::issuer().endpoint(latchkey_core::urls::SAML_SLO),
+                destination = super::super::fixture::destination(
+                    latchkey_core::urls::SAML_SLO,
+                    latchkey_core::urls::SAML_TEAM_SLO
+                ),
                 in_response_to = in_response_to,
                 issuer = self.entity_id,
                 status = status,
