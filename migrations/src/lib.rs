@@ -17,6 +17,7 @@ mod m20261130_000010_browser_sign_on;
 mod m20261130_000011_create_connections;
 mod m20261130_000012_create_saml;
 mod m20261201_000013_saml_sp_settings;
+mod m20261207_000015_saml_request_defaults;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000011_create_connections::Migration),
             Box::new(m20261130_000012_create_saml::Migration),
             Box::new(m20261201_000013_saml_sp_settings::Migration),
+            Box::new(m20261207_000015_saml_request_defaults::Migration),
         ]
     }
 }

@@ -65,6 +65,10 @@ impl Pages {
                 "saml_post.html",
                 include_str!("../../../templates/pages/saml_post.html"),
             ),
+            (
+                "saml_confirm.html",
+                include_str!("../../../templates/pages/saml_confirm.html"),
+            ),
         ])?;
         Ok(Self { tera })
     }

@@ -26,6 +26,16 @@ pub enum SamlError {
         "{0:?} is not NAME=CLAIM; the claims are email, name, given_name, family_name, team, role and sub"
     )]
     Attribute(String),
+    #[error(
+        "requiring signed requests needs the SP's signing certificate (--signing-cert, or its metadata's)"
+    )]
+    SignedRequestsNeedCertificate,
+    #[error("the SP's metadata lists the ACS index {0} twice")]
+    AcsIndexTwice(u16),
+    #[error(
+        "the ACS URLs must be the SP's HTTP-POST assertion consumer services: give both from its metadata, or the URLs alone"
+    )]
+    AcsEndpointsDisagree,
     #[error("the {0} certificate cannot be read: {1}")]
     Certificate(&'static str, String),
     #[error("the SP's metadata cannot be used: {0}")]

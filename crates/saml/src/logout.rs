@@ -77,7 +77,7 @@ impl SignOns {
                 .end_matching(&user.user_id, |sid| sid == user.sid, now)
                 .await?;
         }
-        if sp.signs_requests {
+        if sp.requires_signed_requests {
             self.end_named_sessions(&sp, &ask, now).await?;
         }
         tracing::info!(sp = %sp.sp_id, end_this_browser, "SAML logout answered");
@@ -108,11 +108,11 @@ impl SignOns {
             return Ok(false);
         };
         let names_session = ask.session_indexes.contains(&sp.session_index(&user.sid));
-        if !sp.signs_requests && !names_session {
+        if !sp.requires_signed_requests && !names_session {
             return Ok(false);
         }
         let person = self.sps.admit(sp, Account::of(user)).await?;
-        Ok(person.is_some_and(|person| sp.name_id(&person) == *name_id))
+        Ok(person.is_some_and(|person| sp.is_name_id_of(name_id, &person, &user.sid)))
     }
 
     /// Ends, wherever they are, the sessions of the person a signed request names whose

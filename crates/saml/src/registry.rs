@@ -16,7 +16,7 @@ use crate::entities::service_provider;
 use crate::error::SamlError;
 use crate::pending::Requests;
 use crate::registration::{check, entity_id_free};
-use crate::{Claim, Encryption, NameIdFormat, Signing};
+use crate::{AcsEndpoint, Claim, Encryption, NameIdFormat, Signing};
 
 /// The most service providers one team may register.
 const MAX_PER_TEAM: usize = 50;
@@ -33,8 +33,17 @@ pub struct NewServiceProvider {
     /// `NAME=CLAIM` pairs; none: the usual `email`, `firstName`, `lastName`, `displayName`.
     pub attributes: Vec<(String, Claim)>,
     pub sign: Signing,
-    /// The certificate the SP signs its requests with (PEM): when set, requests must be signed.
+    /// The certificate(s) the SP signs its requests with (PEM): a signed request is verified
+    /// with them.
     pub signing_cert: Option<String>,
+    /// Its requests must be signed (its metadata says `AuthnRequestsSigned="true"`, or the
+    /// administrator asks): needs `signing_cert`.
+    pub requires_signed_requests: bool,
+    /// Request signatures made with SHA-1 are accepted from it (refused otherwise).
+    pub allow_sha1: bool,
+    /// Its assertion consumer services as its metadata lists them, with their index and
+    /// binding; empty: `acs_urls`, indexed by position from 0.
+    pub acs_endpoints: Vec<AcsEndpoint>,
     /// The certificate assertions are encrypted to (PEM): when set, they are.
     pub encrypt_cert: Option<String>,
     pub encryption: Encryption,
@@ -54,7 +63,15 @@ pub struct ServiceProvider {
     pub name_id_format: NameIdFormat,
     pub attributes: Vec<(String, Claim)>,
     pub sign: Signing,
-    pub signs_requests: bool,
+    /// Its requests must be signed; otherwise one that is signed is still verified.
+    pub requires_signed_requests: bool,
+    /// A certificate is registered to verify its signed requests with.
+    pub verifies_signed_requests: bool,
+    /// SHA-1 request signatures are accepted from it.
+    pub allow_sha1: bool,
+    /// Every assertion consumer service, by its index: a request naming an index is
+    /// answered at the POST one it names.
+    pub acs_endpoints: Vec<AcsEndpoint>,
     pub encrypts: bool,
     pub encryption: Encryption,
     /// The identity provider's metadata to give the SP.
@@ -86,6 +103,10 @@ impl ServiceProvider {
         let acs_urls: Vec<String> = serde_json::from_str(&row.acs_urls).unwrap_or_default();
         let attributes: Vec<(String, Claim)> =
             serde_json::from_str(&row.attributes).unwrap_or_default();
+        let acs_endpoints = match serde_json::from_str::<Vec<AcsEndpoint>>(&row.acs_endpoints) {
+            Ok(listed) if !listed.is_empty() => listed,
+            _ => AcsEndpoint::by_position(&acs_urls),
+        };
         let init_url = url::Url::parse_with_params(
             &issuer.endpoint(latchkey_core::urls::SAML_INIT),
             &[("sp", row.entity_id.as_str())],
@@ -99,7 +120,10 @@ impl ServiceProvider {
             name_id_format: row.name_id_format.parse().unwrap_or_default(),
             sign: row.sign.parse().unwrap_or_default(),
             encryption: row.encryption.parse().unwrap_or_default(),
-            signs_requests: row.signing_cert.is_some(),
+            requires_signed_requests: row.requests_signed,
+            verifies_signed_requests: row.signing_cert.is_some(),
+            allow_sha1: row.allow_sha1,
+            acs_endpoints,
             encrypts: row.encrypt_cert.is_some(),
             metadata_url: issuer.endpoint(latchkey_core::urls::SAML_METADATA),
             init_url,
@@ -205,7 +229,8 @@ impl ServiceProviders {
                 "acs_urls": added.acs_urls,
                 "name_id_format": added.name_id_format,
                 "sign": added.sign,
-                "signs_requests": added.signs_requests,
+                "requires_signed_requests": added.requires_signed_requests,
+                "allow_sha1": added.allow_sha1,
                 "encrypts": added.encrypts,
                 "idp_initiated": added.idp_initiated,
             }),

@@ -78,7 +78,10 @@ async fn a_signed_request_ends_the_sessions_it_names_wherever_they_are() {
     let f = Fixture::new().await;
     let key = SpKey::generate();
     let sp = f
-        .sp(|new| new.signing_cert = Some(key.cert_pem.clone()))
+        .sp(|new| {
+            new.signing_cert = Some(key.cert_pem.clone());
+            new.requires_signed_requests = true;
+        })
         .await;
     let (named_secret, named) = f.signed_in(&f.bo).await;
     let (other_secret, _) = f.bo.sign_in(&f.db, Opening::default(), f.now).await;
@@ -99,8 +102,11 @@ async fn a_signed_request_ends_the_sessions_it_names_wherever_they_are() {
 async fn a_signed_request_ends_this_browser_by_its_person_alone() {
     let f = Fixture::new().await;
     let key = SpKey::generate();
-    f.sp(|new| new.signing_cert = Some(key.cert_pem.clone()))
-        .await;
+    f.sp(|new| {
+        new.signing_cert = Some(key.cert_pem.clone());
+        new.requires_signed_requests = true;
+    })
+    .await;
     let (_, bo) = f.signed_in(&f.bo).await;
     let request = ask("_l1", &f, "bo@acme.test", vec![]);
     let outcome = f

@@ -6,7 +6,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod answers;
+mod defaults;
 mod fixture;
 mod logout;
 mod messages;
 mod sign_on;
+mod unsolicited;
