@@ -186,27 +186,30 @@ impl SignOns {
             signed: asked.signed,
             name_id_format,
         };
-        let ask_first = user.is_some() && asks_first(&sp, asked.signed);
+        let next = match user {
+            _ if name_id_format.is_none() => {
+                tracing::info!(sp = %sp.sp_id, asked = ?asked.name_id_format, "SAML request asks for a NameID format Latchkey does not give");
+                Next::Status(INVALID_NAME_ID_POLICY, asked.signed || member.is_some())
+            }
+            Some(_) if asks_first(&sp, asked.signed) && asked.is_passive => {
+                Next::Status(NO_PASSIVE, true)
+            }
+            Some(user) if asks_first(&sp, asked.signed) => Next::Ask(user),
+            Some(user) => Next::Answer(user),
+            None => Next::SignIn,
+        };
         // Kept even when answered with a status at once, so that a replay is refused.
-        let answered_now = name_id_format.is_none() || (user.is_some() && !ask_first);
-        let answered_now = answered_now || (ask_first && asked.is_passive);
+        let answered_now = matches!(next, Next::Status(..) | Next::Answer(_));
         let pending = self
             .sps
             .hold(&sp, keep, answered_now, now)
             .await
             .map_err(|e| held(&sp, &asked.id, e))?;
-        if name_id_format.is_none() {
-            tracing::info!(sp = %sp.sp_id, asked = ?asked.name_id_format, "SAML request asks for a NameID format Latchkey does not give");
-            let posts = asked.signed || member.is_some();
-            return self.status(&pending, INVALID_NAME_ID_POLICY, posts, now);
-        }
-        match user {
-            Some(_) if ask_first && asked.is_passive => {
-                self.status(&pending, NO_PASSIVE, true, now)
-            }
-            Some(user) if ask_first => self.confirmation(&pending, user).await,
-            Some(user) => self.answer(&pending, user, true, now).await,
-            None => Ok(Reply::Redirect(continue_path(&pending.id))),
+        match next {
+            Next::Status(status, posts) => self.status(&pending, status, posts, now),
+            Next::Ask(user) => self.confirmation(&pending, user).await,
+            Next::Answer(user) => self.answer(&pending, user, true, now).await,
+            Next::SignIn => Ok(Reply::Redirect(continue_path(&pending.id))),
         }
     }
 
@@ -430,6 +433,17 @@ impl SignOns {
             Refusal::UnknownSp
         })
     }
+}
+
+/// What a received request gets.
+enum Next<'a> {
+    /// A status, posted at once or on a press.
+    Status((&'static str, &'static str), bool),
+    /// The signed-in person is asked first.
+    Ask(&'a SessionUser),
+    Answer(&'a SessionUser),
+    /// Kept, while the person signs in.
+    SignIn,
 }
 
 /// Whether a signed-in person is asked before an answer goes: for a request anyone could
