@@ -18,6 +18,7 @@ mod m20261130_000011_create_connections;
 mod m20261130_000012_create_saml;
 mod m20261201_000013_saml_sp_settings;
 mod m20261207_000014_saml_team_identity;
+mod m20261207_000015_saml_request_defaults;
 mod m20261207_000016_saml_logout_chain;
 mod m20261207_000017_saml_attributes;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000012_create_saml::Migration),
             Box::new(m20261201_000013_saml_sp_settings::Migration),
             Box::new(m20261207_000014_saml_team_identity::Migration),
+            Box::new(m20261207_000015_saml_request_defaults::Migration),
             Box::new(m20261207_000016_saml_logout_chain::Migration),
             Box::new(m20261207_000017_saml_attributes::Migration),
         ]

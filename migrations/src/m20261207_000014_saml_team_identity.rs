@@ -78,7 +78,10 @@ impl MigrationTrait for Migration {
             _ => SQLITE_REBUILD,
         };
         for statement in statements {
-            manager.get_connection().execute_unprepared(statement).await?;
+            manager
+                .get_connection()
+                .execute_unprepared(statement)
+                .await?;
         }
         manager
             .create_index(

@@ -29,7 +29,7 @@ mod oidc;
 mod operations;
 mod outages;
 mod saml;
-mod shibboleth;
 mod saml_attributes;
+mod shibboleth;
 mod sqlite_faults;
 mod teams;

@@ -174,7 +174,7 @@ fn init_path(entity_id: &str, team: &str, relay_state: Option<&str>) -> String {
 }
 
 /// A provider with a team (`agent@example.com` its administrator, named Ann Agent) and an SP
-/// of that team that signs its requests.
+/// of that team that signs its requests, and whose requests must be signed.
 async fn set_up(db: &TestDb, sp_flags: &[&str]) -> (Provider, ServiceProvider, String) {
     let p = provider(db, |_| {}).await;
     let cli = |args: &[&str]| cli_json(db, &p.app, args);
@@ -214,6 +214,7 @@ async fn set_up(db: &TestDb, sp_flags: &[&str]) -> (Provider, ServiceProvider, S
     ];
     let cert = sp.cert();
     args.extend(["--signing-cert", cert.as_str()]);
+    args.extend(["--require-signed-requests", "true"]);
     args.extend(sp_flags);
     let added = cli(&args);
     assert_eq!(added["entity_id"], sp.entity_id.as_str(), "{added}");
@@ -600,6 +601,26 @@ async fn bad_requests_get_a_page_and_nothing_signed() {
         "not signed by the application",
     );
 
+    // A RelayState longer than Latchkey keeps (4 KiB): a page says the return address is
+    // too long. (Over HTTP-POST: a 100 KB URL is more than HTTP clients send.)
+    let asked = sp.run(&["login", "post", "mine"]);
+    let huge = "x".repeat(100 * 1024);
+    let fields_sent: Vec<(String, String)> = form_of(&asked)
+        .into_iter()
+        .map(|(k, v)| match k.as_str() {
+            "RelayState" => (k, huge.clone()),
+            _ => (k, v),
+        })
+        .collect();
+    let form: Vec<(&str, &str)> = fields_sent
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    refused(
+        &browser.post("/saml/sso", &form).await,
+        "The address to return to is too long",
+    );
+
     // An ACS URL the SP did not register.
     let asked = sp.run(&["login", "redirect", "", "--acs", "https://evil.example/acs"]);
     refused(
@@ -703,6 +724,94 @@ async fn bad_requests_get_a_page_and_nothing_signed() {
     p.app.stop().await;
 }
 
+/// Requests anyone could write, for an SP that takes no sign-on it did not ask for and has
+/// no certificate: a signed-in member is asked "Continue to …?" first (a CSRF-checked form),
+/// and a status for a browser nobody is signed in to waits for a press of its button.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_requests_ask_before_anything_is_posted() {
+    let db = TestDb::sqlite();
+    let (p, sp, team) = set_up(&db, &[]).await;
+    let asks = ServiceProvider::new("asks");
+    let added = cli_json(
+        &db,
+        &p.app,
+        &[
+            "saml-sp",
+            "add",
+            "--team",
+            &team,
+            "--name",
+            "Asks",
+            "--entity-id",
+            &asks.entity_id,
+            "--acs-url",
+            &asks.acs,
+            "--idp-initiated",
+            "false",
+        ],
+    );
+    assert_eq!(added["requires_signed_requests"], false, "{added}");
+    // Signed in through the other SP.
+    let browser = Browser::new(&p.app.base_url);
+    let asked = sp.run(&["login", "redirect", ""]);
+    let first = browser.get(asked["url"].as_str().expect("url")).await;
+    let continued = browser.get(first.location().expect("kept")).await;
+    posted(&sign_in(&p, &browser, &continued, "agent@example.com").await);
+
+    let unsigned = unsigned_authn_request(&asks.entity_id, &asks.acs, "");
+    let question = browser
+        .post(
+            "/saml/sso",
+            &[
+                ("SAMLRequest", &STANDARD.encode(&unsigned)),
+                ("RelayState", "r"),
+            ],
+        )
+        .await;
+    assert_eq!(question.status, StatusCode::OK, "{}", question.body);
+    assert!(
+        question.body.contains("Continue to Asks?"),
+        "{}",
+        question.body
+    );
+    assert!(question.body.contains("agent@example.com"));
+    assert!(
+        !question.body.contains("SAMLResponse"),
+        "nothing signed yet"
+    );
+    let (csrf, request) = (question.field("csrf"), question.field("request"));
+    let forged = browser
+        .post(
+            "/saml/continue",
+            &[("csrf", "wrong"), ("request", &request)],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.body);
+    let answered = browser
+        .post("/saml/continue", &[("csrf", &csrf), ("request", &request)])
+        .await;
+    let (action, fields) = posted(&answered);
+    assert_eq!(action, asks.acs);
+    assert_eq!(fields["RelayState"], "r");
+
+    // A NameID format Latchkey cannot give, from a browser nobody signed in to: a page says
+    // so, and posts the status only when its button is pressed.
+    let stranger = Browser::new(&p.app.base_url);
+    let unmet = unsigned_authn_request(
+        &asks.entity_id,
+        &asks.acs,
+        "<samlp:NameIDPolicy Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName\"/>",
+    );
+    let page = stranger
+        .post("/saml/sso", &[("SAMLRequest", &STANDARD.encode(&unmet))])
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Return to Asks"), "{}", page.body);
+    assert!(page.body.contains("SAMLResponse"), "a form to press");
+    assert!(!page.body.contains("<script>"), "not posted on its own");
+    p.app.stop().await;
+}
+
 /// A document without its XML declaration, to put inside another.
 fn without_declaration(xml: &str) -> &str {
     let xml = xml.trim_start();
@@ -795,6 +904,21 @@ async fn saml_sp_commands_say_what_to_fix() {
         .concat(),
         "is not NAME=CLAIM",
     );
+    fails(
+        &[
+            &add[..],
+            &[
+                "--entity-id",
+                "https://z.example",
+                "--acs-url",
+                "https://z.example/acs",
+                "--require-signed-requests",
+                "true",
+            ],
+        ]
+        .concat(),
+        "requiring signed requests needs the SP's signing certificate",
+    );
     let junk = crate::harness::write_file(db.dir.path(), "junk.pem", "not a certificate");
     fails(
         &[
@@ -846,7 +970,10 @@ async fn saml_sp_commands_say_what_to_fix() {
     assert_eq!(added["acs_urls"][0], other.acs.as_str());
     assert_eq!(added["slo_url"], other.slo.as_str());
     assert_eq!(added["name_id_format"], "persistent");
-    assert_eq!(added["signs_requests"], true);
+    assert_eq!(
+        added["requires_signed_requests"], true,
+        "its AuthnRequestsSigned"
+    );
     assert_eq!(added["encrypts"], true);
     assert_eq!(added["encryption"], "aes256-cbc");
     assert_eq!(added["sign"], "both", "CBC is signed over: {added}");
@@ -888,11 +1015,12 @@ async fn saml_sp_commands_say_what_to_fix() {
     assert_eq!(updated["name"], "Genesys Cloud");
     assert_eq!(updated["acs_urls"][0], "https://genesys.sp.example/acs2");
     assert_eq!(updated["encrypts"], false);
-    assert_eq!(updated["signs_requests"], true, "kept: {updated}");
+    assert_eq!(updated["requires_signed_requests"], true, "kept: {updated}");
     assert_eq!(updated["slo_url"], other.slo.as_str(), "kept: {updated}");
     assert_eq!(
         updated["changed"],
-        serde_json::json!(["name", "acs_urls", "encrypt_cert"])
+        serde_json::json!(["name", "acs_urls", "encrypt_cert", "acs_endpoints"]),
+        "URLs given alone forget the metadata's indexed endpoints"
     );
     // The metadata again brings its ACS URL and encryption certificate back.
     let again = cli_json(
@@ -1239,7 +1367,7 @@ async fn an_sp_rotating_its_signing_key_is_verified_with_each_certificate() {
             &file.display().to_string(),
         ],
     );
-    assert_eq!(added["signs_requests"], true, "{added}");
+    assert_eq!(added["requires_signed_requests"], true, "{added}");
     rotating.trust(&db, &p).await;
     let browser = Browser::new(&p.app.base_url);
     let kept = |page: &Page| page.status == StatusCode::SEE_OTHER;

@@ -69,6 +69,10 @@ impl Pages {
                 "signed_out.html",
                 include_str!("../../../templates/pages/signed_out.html"),
             ),
+            (
+                "saml_confirm.html",
+                include_str!("../../../templates/pages/saml_confirm.html"),
+            ),
         ])?;
         Ok(Self { tera })
     }

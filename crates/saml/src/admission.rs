@@ -58,13 +58,31 @@ impl ServiceProviders {
 }
 
 impl ServiceProvider {
-    /// The person's NameID for this SP: their address, or an identifier of theirs that only
-    /// this SP is given.
-    pub fn name_id(&self, person: &Person) -> String {
-        match self.name_id_format {
-            NameIdFormat::Email => person.email.clone(),
+    /// The person's NameID for this SP in `format`, in the session `sid`: their address, an
+    /// identifier of theirs that only this SP is given (persistent), or one of this session's
+    /// at this SP only (transient).
+    pub fn name_id(&self, person: &Person, format: NameIdFormat, sid: &str) -> String {
+        match format {
+            NameIdFormat::Email | NameIdFormat::Unspecified => person.email.clone(),
             NameIdFormat::Persistent => self.pairwise("persistent", person.user_id.as_str()),
+            // Derived from the session, not stored: another session, or another SP, gets
+            // another one that cannot be linked to it (HMAC under this SP's own key), and a
+            // `LogoutRequest` naming it is still matched, by deriving it again for the
+            // session it arrives in, without a table of the transient ids ever given.
+            NameIdFormat::Transient => self.pairwise("transient", sid),
         }
+    }
+
+    /// Whether `name_id` is a NameID this SP may have been given for `person` in the session
+    /// `sid`: a request chooses the format, so any of them.
+    pub fn is_name_id_of(&self, name_id: &str, person: &Person, sid: &str) -> bool {
+        [
+            NameIdFormat::Email,
+            NameIdFormat::Persistent,
+            NameIdFormat::Transient,
+        ]
+        .into_iter()
+        .any(|format| self.name_id(person, format, sid) == name_id)
     }
 
     /// The `SessionIndex` of a session (by its `sid`) at this SP: another SP cannot link it.
@@ -111,34 +129,35 @@ impl ServiceProvider {
 }
 
 impl ServiceProviders {
-    /// The member of the SP's team a NameID it was given names.
+    /// The member of the SP's team a NameID it was given names: by address, or by the
+    /// persistent identifier it was given (a request chooses the format). A transient one
+    /// names a session, not a person: it is matched only in the session it names (see
+    /// [`ServiceProvider::is_name_id_of`]).
     pub async fn user_named(
         &self,
         sp: &ServiceProvider,
         name_id: &str,
     ) -> Result<Option<UserId>, latchkey_teams::TeamError> {
+        use latchkey_teams::entities::membership;
         use sea_orm::{ColumnTrait, QueryFilter};
         let team_id = TeamId::from(sp.team_id.as_str());
-        let candidates: Vec<UserId> = match sp.name_id_format {
-            NameIdFormat::Email => user::Entity::find()
-                .filter(user::Column::Email.eq(name_id))
+        let mut candidates: Vec<UserId> = user::Entity::find()
+            .filter(user::Column::Email.eq(name_id))
+            .all(self.db().read())
+            .await?
+            .into_iter()
+            .map(|u| UserId::from(u.id.as_str()))
+            .collect();
+        if candidates.is_empty() {
+            candidates = membership::Entity::find()
+                .filter(membership::Column::TeamId.eq(team_id.as_str()))
                 .all(self.db().read())
                 .await?
                 .into_iter()
-                .map(|u| UserId::from(u.id.as_str()))
-                .collect(),
-            NameIdFormat::Persistent => {
-                use latchkey_teams::entities::membership;
-                membership::Entity::find()
-                    .filter(membership::Column::TeamId.eq(team_id.as_str()))
-                    .all(self.db().read())
-                    .await?
-                    .into_iter()
-                    .map(|m| UserId::from(m.user_id.as_str()))
-                    .filter(|user_id| sp.pairwise("persistent", user_id.as_str()) == name_id)
-                    .collect()
-            }
-        };
+                .map(|m| UserId::from(m.user_id.as_str()))
+                .filter(|user_id| sp.pairwise("persistent", user_id.as_str()) == name_id)
+                .collect();
+        }
         for user_id in candidates {
             if Teams::role_of(self.db().read(), &team_id, &user_id)
                 .await?

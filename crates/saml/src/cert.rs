@@ -190,7 +190,10 @@ pub(crate) fn issue(
     let mut params =
         rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| failed(e.to_string()))?;
     let mut name = rcgen::DistinguishedName::new();
-    name.push(rcgen::DnType::CommonName, subject.chars().take(64).collect::<String>());
+    name.push(
+        rcgen::DnType::CommonName,
+        subject.chars().take(64).collect::<String>(),
+    );
     name.push(rcgen::DnType::OrganizationName, "Latchkey");
     params.distinguished_name = name;
     let (not_before, not_after) = (now - TimeDelta::days(1), now + lifetime);
@@ -200,7 +203,9 @@ pub(crate) fn issue(
     aws_lc_rs::rand::fill(&mut serial).map_err(|e| failed(e.to_string()))?;
     serial[0] &= 0x7f;
     params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
-    let cert = params.self_signed(&key).map_err(|e| failed(e.to_string()))?;
+    let cert = params
+        .self_signed(&key)
+        .map_err(|e| failed(e.to_string()))?;
     let fingerprint = latchkey_core::secret::sha256_hex(cert.der());
     Ok(Issued {
         cert_pem: cert.pem(),

@@ -152,7 +152,16 @@ impl Certificates {
         certificate::Entity::insert(certificate::ActiveModel::from(row.clone()))
             .exec_without_returning(&*txn)
             .await?;
-        record(&*txn, team_id, "saml_certificate.added", actor, &row, json!({}), now).await?;
+        record(
+            &*txn,
+            team_id,
+            "saml_certificate.added",
+            actor,
+            &row,
+            json!({}),
+            now,
+        )
+        .await?;
         txn.commit().await?;
         self.published.forget(team_id.as_str());
         tracing::info!(team = %team_id, certificate = %row.id, not_after = %row.not_after, "SAML certificate published");
@@ -174,7 +183,9 @@ impl Certificates {
             .map_err(|e| admin_error(e, actor))?;
         let published = published_rows(&*txn, team_id).await?;
         let Some(row) = published.into_iter().find(|row| row.id == certificate_id) else {
-            return Err(SamlError::CertificateNotPublished(certificate_id.to_owned()));
+            return Err(SamlError::CertificateNotPublished(
+                certificate_id.to_owned(),
+            ));
         };
         if row.not_after <= now {
             return Err(SamlError::CertificateExpired(certificate_id.to_owned()));
@@ -204,7 +215,16 @@ impl Certificates {
             }
         };
         let details = json!({ "sp_id": sp.map(SamlSpId::as_str), "service_providers": switched });
-        record(&*txn, team_id, "saml_certificate.used", actor, &row, details, now).await?;
+        record(
+            &*txn,
+            team_id,
+            "saml_certificate.used",
+            actor,
+            &row,
+            details,
+            now,
+        )
+        .await?;
         txn.commit().await?;
         self.published.forget(team_id.as_str());
         tracing::info!(team = %team_id, certificate = %row.id, switched, "SAML service providers switched to a certificate");
@@ -244,7 +264,16 @@ impl Certificates {
         let mut retired = certificate::ActiveModel::from(row);
         retired.retired_at = sea_orm::ActiveValue::Set(Some(now));
         let row = sea_orm::ActiveModelTrait::update(retired, &*txn).await?;
-        record(&*txn, &team_id, "saml_certificate.retired", actor, &row, json!({}), now).await?;
+        record(
+            &*txn,
+            &team_id,
+            "saml_certificate.retired",
+            actor,
+            &row,
+            json!({}),
+            now,
+        )
+        .await?;
         txn.commit().await?;
         self.published.forget(team_id.as_str());
         Ok(view(row, 0, false, now))

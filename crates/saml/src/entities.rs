@@ -33,6 +33,14 @@ pub mod service_provider {
         pub certificate_id: Option<String>,
         /// The assertions' `Audience` when it is not the entity ID (Zendesk's is its host).
         pub audience: Option<String>,
+        /// Its requests must be signed (its metadata's `AuthnRequestsSigned`, or the
+        /// administrator's choice); otherwise a signature is verified when there is one.
+        pub requests_signed: bool,
+        /// Request signatures made with SHA-1 are accepted from it.
+        pub allow_sha1: bool,
+        /// Its assertion consumer services as its metadata lists them, a JSON list of
+        /// `{index, binding, url}`; empty: `acs_urls`, indexed by position.
+        pub acs_endpoints: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -59,6 +67,12 @@ pub mod pending_request {
         pub created_at: DateTimeUtc,
         pub expires_at: DateTimeUtc,
         pub used_at: Option<DateTimeUtc>,
+        /// The request asked not to be interrupted (`IsPassive`).
+        pub passive: bool,
+        /// The request was signed (and its signature verified).
+        pub signed: bool,
+        /// The NameID format it is answered in (`NameIdFormat::as_str`); none: the SP's.
+        pub name_id_format: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

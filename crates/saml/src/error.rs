@@ -60,6 +60,16 @@ pub enum SamlError {
         "the audience must be 1 to 512 characters, without spaces (the SP's documentation names it audience or entity ID)"
     )]
     Audience,
+    #[error(
+        "requiring signed requests needs the SP's signing certificate (--signing-cert, or its metadata's)"
+    )]
+    SignedRequestsNeedCertificate,
+    #[error("the SP's metadata lists the ACS index {0} twice")]
+    AcsIndexTwice(u16),
+    #[error(
+        "the ACS URLs must be the SP's HTTP-POST assertion consumer services: give both from its metadata, or the URLs alone"
+    )]
+    AcsEndpointsDisagree,
     #[error("the {0} certificate cannot be read: {1}")]
     Certificate(&'static str, String),
     #[error("the SP's metadata cannot be used: {0}")]
@@ -72,9 +82,7 @@ pub enum SamlError {
     Team(TeamError),
     #[error("there is no SAML service provider {0:?}")]
     NotFound(String),
-    #[error(
-        "this team has no SAML identity yet: it gets one with its first SAML service provider"
-    )]
+    #[error("this team has no SAML identity yet: it gets one with its first SAML service provider")]
     NoIdentity,
     #[error("signing: {0}")]
     Signing(String),

@@ -19,10 +19,14 @@ use saml_rs::{
 };
 
 use crate::cert::{IdpCredential, base64_of_pem};
-use crate::messages::{Inbound, LogoutAsk, Outgoing, RequestError, SignOnRequest, form_fields};
-use crate::response::{self, Issue};
 use crate::identity::{Addresses, Identity};
+use crate::messages::{
+    Inbound, LogoutAsk, Outgoing, RequestError, SignOnRequest, bounded_relay_state, form_fields,
+    is_sha1, posted_signature, query_relay_state,
+};
+use crate::response::{self, Issue};
 use crate::{NameIdFormat, SamlError, ServiceProvider};
+use saml_rs::raw::{Binding, HttpRequest};
 
 /// How old a request may be when it arrives (beside saml-rs's clock skew).
 pub const REQUEST_MAX_AGE: Duration = Duration::from_secs(300);
@@ -46,9 +50,11 @@ pub struct IdentityProvider {
     lax: Saml<Idp>,
     /// Each SP as saml-rs reads it, by `sp_id`, with what it was made from (an update
     /// changes that), so its metadata is not written and parsed again for every request.
-    descriptors:
-        std::sync::Mutex<std::collections::HashMap<String, (DescribedAs, Arc<SpDescriptor>)>>,
+    descriptors: std::sync::Mutex<std::collections::HashMap<String, (DescribedAs, Described)>>,
 }
+
+/// An SP as saml-rs reads it, and as its lower level (which reads sign-on requests) does.
+type Described = (Arc<SpDescriptor>, Arc<saml_rs::raw::ServiceProvider>);
 
 /// The fields of a registration an SP descriptor is made from.
 #[derive(PartialEq, Eq)]
@@ -57,6 +63,7 @@ struct DescribedAs {
     acs_urls: Vec<String>,
     slo_url: Option<String>,
     signing_cert: Option<String>,
+    requires_signed_requests: bool,
 }
 
 impl DescribedAs {
@@ -66,6 +73,7 @@ impl DescribedAs {
             acs_urls: sp.acs_urls.clone(),
             slo_url: sp.slo_url.clone(),
             signing_cert: sp.signing_cert.clone(),
+            requires_signed_requests: sp.requires_signed_requests,
         }
     }
 
@@ -74,6 +82,7 @@ impl DescribedAs {
             && self.acs_urls == sp.acs_urls
             && self.slo_url == sp.slo_url
             && self.signing_cert == sp.signing_cert
+            && self.requires_signed_requests == sp.requires_signed_requests
     }
 }
 
@@ -108,11 +117,7 @@ impl IdentityProvider {
             .ok_or_else(|| {
                 SamlError::Signing("no RSA key is active: run `latchkey keys rotate`".to_owned())
             })?;
-        Self::build(
-            Identity::Shared.addresses(issuer),
-            credentials,
-            signing_kid,
-        )
+        Self::build(Identity::Shared.addresses(issuer), credentials, signing_kid)
     }
 
     /// A team's identity provider, signing with `signing` (a certificate id), its metadata
@@ -232,6 +237,8 @@ impl IdentityProvider {
                 "<md:SingleLogoutService Binding=\"{post}\" Location=\"{slo}\"/>",
                 "<md:NameIDFormat>{email}</md:NameIDFormat>",
                 "<md:NameIDFormat>{persistent}</md:NameIDFormat>",
+                "<md:NameIDFormat>{transient}</md:NameIDFormat>",
+                "<md:NameIDFormat>{unspecified}</md:NameIDFormat>",
                 "<md:SingleSignOnService Binding=\"{redirect}\" Location=\"{sso}\"/>",
                 "<md:SingleSignOnService Binding=\"{post}\" Location=\"{sso}\"/>",
                 "</md:IDPSSODescriptor></md:EntityDescriptor>\n"
@@ -245,29 +252,80 @@ impl IdentityProvider {
             sso = sso,
             email = NameIdFormat::Email.urn(),
             persistent = NameIdFormat::Persistent.urn(),
+            transient = NameIdFormat::Transient.urn(),
+            unspecified = NameIdFormat::Unspecified.urn(),
         )
     }
 
-    /// Reads and checks an `AuthnRequest` from `sp`: its signature (required when the SP
-    /// registered a signing certificate), its destination and its age.
+    /// Reads and checks an `AuthnRequest` from `sp`: its signature (verified when present,
+    /// required when the SP requires signed requests; SHA-1 only for an SP allowed it), its
+    /// destination, its age and its `RelayState` (at most [`crate::MAX_RELAY_STATE`] bytes).
+    ///
+    /// saml-rs's `receive_sso` refuses a `RelayState` over 80 bytes (SAML Bindings' rule for
+    /// senders, which SPs' deep links break), so the request is read one level down, by
+    /// `parse_login_request`: the same parser and the same signature checks (with HTTP-Redirect
+    /// the detached signature still covers the `RelayState` as sent), and the checks
+    /// `receive_sso` adds to them, its destination and its age, are made here. Over HTTP-POST
+    /// the XML signature does not cover `RelayState`, so it is not handed to saml-rs at all.
     pub fn read_authn_request(
         &self,
         sp: &ServiceProvider,
         inbound: Inbound,
         now: DateTime<Utc>,
     ) -> Result<SignOnRequest, RequestError> {
-        let descriptor = self.descriptor(sp)?;
-        let input = match inbound {
-            Inbound::Redirect(query) => BrowserInput::<AuthnRequest>::redirect(query),
+        let (_, raw_sp) = self.described(sp)?;
+        let (binding, request, relay_state, posted) = match inbound {
+            Inbound::Redirect(query) => {
+                let relay_state = query_relay_state(&query)?;
+                let input = BrowserInput::<AuthnRequest>::redirect(query);
+                (
+                    Binding::Redirect,
+                    HttpRequest::try_from(input)?,
+                    relay_state,
+                    None,
+                )
+            }
             Inbound::Post {
                 message,
                 relay_state,
-            } => BrowserInput::<AuthnRequest>::post(form_fields(message, relay_state)),
+            } => {
+                let relay_state = bounded_relay_state(relay_state)?;
+                let posted = posted_signature(&message)?;
+                let input = BrowserInput::<AuthnRequest>::post(form_fields(message, None));
+                (
+                    Binding::Post,
+                    HttpRequest::try_from(input)?,
+                    relay_state,
+                    Some(posted),
+                )
+            }
         };
-        let received = self
-            .engine(sp)
-            .receive_sso(&descriptor, input, validation(now))?;
-        let message = received.message();
+        let engine = self.engine(sp).raw_identity_provider();
+        let flow = engine.parse_login_request(&raw_sp, binding, &request)?;
+        let message = AuthnRequest::try_from(flow)?;
+        // Parsed, a signature that was there verified: over HTTP-Redirect saml-rs says which
+        // algorithm it verified; over HTTP-POST it verifies the root's signature when present.
+        let (signed, sha1) = match &posted {
+            None => {
+                let sig_alg = message.raw_flow().sig_alg.as_deref();
+                (sig_alg.is_some(), sig_alg.is_some_and(is_sha1))
+            }
+            Some(posted) => (posted.present, posted.present && posted.sha1),
+        };
+        if sha1 && !sp.allow_sha1 {
+            return Err(RequestError::Sha1);
+        }
+        // As `receive_sso`: a Destination, when there is one, or when a signature verified
+        // that only had to be checked if present, must be this sign-on URL.
+        if message.destination().is_some() || (signed && !sp.requires_signed_requests) {
+            let expected = engine.metadata.get_single_sign_on_service(binding);
+            if message.destination().map(|d| d.as_str()) != expected.as_deref() {
+                return Err(RequestError::Refused(
+                    "its Destination is not this identity provider's sign-on URL".to_owned(),
+                ));
+            }
+        }
+        issued_recently(message.issue_instant().as_str(), now)?;
         // Kept in a column of 256: saml-rs takes IDs of up to 16 KiB.
         if message.id().as_str().len() > 256 {
             return Err(RequestError::Unreadable(
@@ -292,9 +350,10 @@ impl IdentityProvider {
             acs_url: message.acs_url().map(|u| u.as_str().to_owned()),
             force_authn: message.force_authn() == Some(ForceAuthn::Required),
             is_passive: message.is_passive() == Some(IsPassive::Required),
-            relay_state: received.relay_state().as_deref().map(str::to_owned),
+            relay_state,
             acs_index: message.acs_index(),
             name_id_format,
+            signed,
         })
     }
 
@@ -411,6 +470,11 @@ impl IdentityProvider {
     }
 
     fn descriptor(&self, sp: &ServiceProvider) -> Result<Arc<SpDescriptor>, RequestError> {
+        Ok(self.described(sp)?.0)
+    }
+
+    /// The SP as saml-rs reads it, at both levels, made once per registration.
+    fn described(&self, sp: &ServiceProvider) -> Result<Described, RequestError> {
         let mut cache = self
             .descriptors
             .lock()
@@ -420,7 +484,13 @@ impl IdentityProvider {
         {
             return Ok(found.clone());
         }
-        let made = Arc::new(descriptor(sp)?);
+        let descriptor = descriptor(sp)?;
+        let raw = saml_rs::raw::ServiceProvider::from_metadata(
+            descriptor.metadata_xml(),
+            saml_rs::raw::EntitySetting::default(),
+        )
+        .map_err(|e| RequestError::Refused(format!("the SP's registration: {e}")))?;
+        let made = (Arc::new(descriptor), Arc::new(raw));
         if cache.len() >= DESCRIPTORS {
             cache.clear();
         }
@@ -428,13 +498,31 @@ impl IdentityProvider {
         Ok(made)
     }
 
+    /// Strict for an SP that requires signed requests; otherwise a signature is verified
+    /// when there is one.
     fn engine(&self, sp: &ServiceProvider) -> &Saml<Idp> {
-        if sp.signing_cert.is_some() {
+        if sp.requires_signed_requests {
             &self.strict
         } else {
             &self.lax
         }
     }
+}
+
+/// Refuses a request issued more than [`REQUEST_MAX_AGE`] ago or in the future, beside five
+/// minutes of clock skew (as saml-rs's `AuthnRequestAgePolicy` does).
+fn issued_recently(issue_instant: &str, now: DateTime<Utc>) -> Result<(), RequestError> {
+    let issued = chrono::DateTime::parse_from_rfc3339(issue_instant)
+        .map_err(|_| RequestError::Unreadable("its IssueInstant is not a time".to_owned()))?
+        .with_timezone(&Utc);
+    let skew = chrono::TimeDelta::minutes(5);
+    let max_age = chrono::TimeDelta::from_std(REQUEST_MAX_AGE).unwrap_or(skew);
+    if issued < now - max_age - skew || issued > now + skew {
+        return Err(RequestError::Refused(
+            "it was issued too long ago, or in the future".to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 fn validation(now: DateTime<Utc>) -> SamlValidationContext<'static> {
@@ -484,7 +572,7 @@ fn descriptor(sp: &ServiceProvider) -> Result<SpDescriptor, RequestError> {
     let xml = format!(
         "<md:EntityDescriptor xmlns:md=\"{MD}\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"{}\"><md:SPSSODescriptor AuthnRequestsSigned=\"{}\" protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">{key}{slo}<md:NameIDFormat>{}</md:NameIDFormat>{acs}</md:SPSSODescriptor></md:EntityDescriptor>",
         escape(sp.entity_id.as_str()),
-        sp.signing_cert.is_some(),
+        sp.requires_signed_requests,
         sp.name_id_format.urn(),
     );
     let entity = EntityId::try_new(sp.entity_id.clone())

@@ -9,6 +9,7 @@
 //! browser or what to post (`Reply`), or why not (`Refusal`). Sessions are `latchkey_login`'s;
 //! this crate reads the signed-in person and ends the sessions a logout names.
 
+mod acs;
 mod admission;
 mod attributes;
 mod cert;
@@ -16,8 +17,8 @@ mod certificates;
 mod current;
 pub mod entities;
 mod error;
-mod idp;
 mod identity;
+mod idp;
 mod logout;
 mod logout_chain;
 mod messages;
@@ -39,6 +40,7 @@ mod xml_signature;
 
 use serde::{Deserialize, Serialize};
 
+pub use acs::AcsEndpoint;
 pub use admission::{Account, Person};
 pub use attributes::{
     Attribute, AttributeFormat, AttributeValue, LITERAL, MAX_LITERAL, default_attributes,
@@ -53,13 +55,14 @@ pub use idp::{IdentityProvider, LogoutAnswer};
 pub use logout::{LogoutAsked, LogoutOutcome};
 pub use logout_chain::{LOGOUT_CHAIN_TTL, LogoutChain, SignOutNext, SignOutStatus, StepOutcome};
 pub use messages::{
-    Inbound, LogoutAsk, MAX_MESSAGE, Outgoing, RequestError, SignOnRequest, peek_issuer,
+    Inbound, LogoutAsk, MAX_MESSAGE, MAX_RELAY_STATE, Outgoing, RequestError, SignOnRequest,
+    peek_issuer,
 };
 pub use pairwise_key::seal_pairwise_keys;
-pub use pending::{HoldError, PENDING_TTL, PendingSignOn};
+pub use pending::{HoldError, Keep, PENDING_TTL, PendingSignOn};
 pub use refusal::Refusal;
 pub use registry::{NewServiceProvider, ServiceProvider, ServiceProviders};
-pub use sign_on::{Checked, PostBack, Reply, SignOnAsked, SignOns};
+pub use sign_on::{Confirmation, PostBack, Reply, SignOnAsked, SignOns, StatusPage};
 pub use sp_metadata::{MAX_METADATA, SpMetadata};
 pub use sweep::sweep_expired;
 pub use update::ServiceProviderChange;
@@ -73,13 +76,28 @@ pub enum NameIdFormat {
     Email,
     /// An opaque identifier, stable for the person and this SP only.
     Persistent,
+    /// An opaque identifier for one session at this SP only: another sign-on in another
+    /// session gets another one.
+    Transient,
+    /// Their address, under the format that says nothing of what it is (`unspecified`), for
+    /// SPs that ask for it.
+    Unspecified,
 }
 
 impl NameIdFormat {
+    const ALL: [Self; 4] = [
+        Self::Email,
+        Self::Persistent,
+        Self::Transient,
+        Self::Unspecified,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Email => "email",
             Self::Persistent => "persistent",
+            Self::Transient => "transient",
+            Self::Unspecified => "unspecified",
         }
     }
 
@@ -87,27 +105,37 @@ impl NameIdFormat {
         match self {
             Self::Email => "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
             Self::Persistent => "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+            Self::Transient => "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
+            Self::Unspecified => "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
         }
     }
 
     /// The format a request or metadata names by URN, if Latchkey gives it.
     pub fn from_urn(urn: &str) -> Option<Self> {
-        [Self::Email, Self::Persistent]
-            .into_iter()
-            .find(|f| f.urn() == urn)
+        Self::ALL.into_iter().find(|f| f.urn() == urn)
+    }
+
+    /// The format a request's `NameIDPolicy` is answered in, for an SP registered with
+    /// `self`: the one it asks for, or (asking none, or `unspecified`) the registered one;
+    /// none when it asks for one Latchkey cannot produce (`InvalidNameIDPolicy`). Latchkey
+    /// can name anyone by address, pairwise identifier or transient identifier.
+    pub fn answering(self, asked: Option<&str>) -> Option<Self> {
+        match asked.map(Self::from_urn) {
+            None | Some(Some(Self::Unspecified)) => Some(self),
+            Some(format) => format,
+        }
     }
 }
 
 impl std::str::FromStr for NameIdFormat {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "email" => Ok(Self::Email),
-            "persistent" => Ok(Self::Persistent),
-            other => Err(format!(
-                "{other:?} is not a NameID format: email or persistent"
-            )),
-        }
+        Self::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| {
+                format!("{s:?} is not a NameID format: email, persistent, transient or unspecified")
+            })
     }
 }
 

@@ -17,7 +17,9 @@ use latchkey_login::SessionUser;
 
 use crate::logout_chain::SignOutNext;
 use crate::sign_on::{PostBack, Reply};
-use crate::{Account, HoldError, Identity, Inbound, LogoutAsk, Outgoing, Refusal, ServiceProvider, SignOns};
+use crate::{
+    Account, HoldError, Identity, Inbound, LogoutAsk, Outgoing, Refusal, ServiceProvider, SignOns,
+};
 
 /// What a `LogoutRequest` does.
 #[derive(Debug)]
@@ -74,7 +76,7 @@ impl SignOns {
             Some(user) if self.names(&sp, &ask, user).await? => Some(user),
             _ => None,
         };
-        let elsewhere = match sp.signs_requests {
+        let elsewhere = match sp.requires_signed_requests {
             true => self.named_sessions(&sp, &ask, now).await?,
             false => None,
         };
@@ -156,11 +158,11 @@ impl SignOns {
             return Ok(false);
         };
         let names_session = ask.session_indexes.contains(&sp.session_index(&user.sid));
-        if !sp.signs_requests && !names_session {
+        if !sp.requires_signed_requests && !names_session {
             return Ok(false);
         }
         let person = self.sps.admit(sp, Account::of(user)).await?;
-        Ok(person.is_some_and(|person| sp.name_id(&person) == *name_id))
+        Ok(person.is_some_and(|person| sp.is_name_id_of(name_id, &person, &user.sid)))
     }
 
     /// Whether a `LogoutRequest` with this ID from `sp` was kept already (it named a session).

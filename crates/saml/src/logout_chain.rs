@@ -93,6 +93,11 @@ impl Finish {
                 action: form.action,
                 fields: form.fields,
             },
+            // A LogoutResponse is redirected or posted; these sign-on replies never finish a
+            // chain, and would end on its page.
+            Reply::StatusPage(_) | Reply::Confirm(_) => {
+                Self::Redirect(latchkey_core::urls::SIGN_OUT_STATUS.to_owned())
+            }
         }
     }
 

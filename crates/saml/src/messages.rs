@@ -8,6 +8,11 @@ use saml_rs::{FormField, LogoutRequest, Received};
 
 /// The largest SAML message read, encoded (a form field or a query parameter).
 pub const MAX_MESSAGE: usize = 64 * 1024;
+/// The longest `RelayState` kept and returned, in bytes. SAML Bindings §3.4.3 asks senders
+/// for at most 80, but SPs put the page the person was going to there (a help-center
+/// article, a ticket), and the identity providers they are used with take longer ones.
+pub const MAX_RELAY_STATE: usize = 4096;
+const DS: &str = "http://www.w3.org/2000/09/xmldsig#";
 /// A message as a binding carried it.
 pub enum Inbound {
     /// HTTP-Redirect: the raw query string, as sent (its signature covers the encoded bytes).
@@ -30,6 +35,10 @@ pub enum RequestError {
     Signature,
     #[error("the request was refused: {0}")]
     Refused(String),
+    #[error("its RelayState is longer than {MAX_RELAY_STATE} bytes")]
+    RelayStateTooLong,
+    #[error("it is signed with SHA-1, which this service provider is not allowed")]
+    Sha1,
 }
 
 impl From<saml_rs::SamlError> for RequestError {
@@ -58,6 +67,8 @@ pub struct SignOnRequest {
     pub acs_index: Option<u16>,
     /// The NameID format it asks for, if any.
     pub name_id_format: Option<String>,
+    /// It was signed, and the signature verified with the SP's certificate.
+    pub signed: bool,
 }
 
 /// What a `LogoutRequest` asks.
@@ -89,6 +100,67 @@ pub(crate) fn form_fields(message: String, relay_state: Option<String>) -> Vec<F
         fields.push(FormField::new("RelayState", relay_state));
     }
     fields
+}
+
+/// A Redirect query's `RelayState`, bounded; a query that carries it twice is refused (its
+/// signature could cover one and the other be used).
+pub(crate) fn query_relay_state(query: &str) -> Result<Option<String>, RequestError> {
+    let mut found = url::form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
+        .filter(|(k, _)| k == "RelayState")
+        .map(|(_, v)| v.into_owned());
+    let relay_state = found.next();
+    if found.next().is_some() {
+        return Err(RequestError::Unreadable(
+            "it carries RelayState twice".to_owned(),
+        ));
+    }
+    bounded_relay_state(relay_state)
+}
+
+/// A `RelayState` of at most [`MAX_RELAY_STATE`] bytes.
+pub(crate) fn bounded_relay_state(
+    relay_state: Option<String>,
+) -> Result<Option<String>, RequestError> {
+    match relay_state {
+        Some(r) if r.len() > MAX_RELAY_STATE => Err(RequestError::RelayStateTooLong),
+        other => Ok(other),
+    }
+}
+
+/// Whether a posted request carries an XML signature of its own (a `ds:Signature` child of
+/// its root: where saml-rs looks for one, and verifies it when present), and whether that
+/// signature, or any digest in it, uses SHA-1.
+pub(crate) struct PostedSignature {
+    pub present: bool,
+    pub sha1: bool,
+}
+
+pub(crate) fn posted_signature(message: &str) -> Result<PostedSignature, RequestError> {
+    let xml = String::from_utf8(decode_base64(message)?)
+        .map_err(|_| RequestError::Unreadable("it is not UTF-8".to_owned()))?;
+    let document = roxmltree::Document::parse(&xml).map_err(|e| {
+        RequestError::Unreadable(format!("not well-formed XML without a DTD ({e})"))
+    })?;
+    let present = document
+        .root_element()
+        .children()
+        .any(|n| n.has_tag_name((DS, "Signature")));
+    // Any SignatureMethod or DigestMethod in the document, not only the root's: a SHA-1
+    // algorithm has no business anywhere in a request.
+    let sha1 = document
+        .descendants()
+        .filter(|n| n.has_tag_name((DS, "SignatureMethod")) || n.has_tag_name((DS, "DigestMethod")))
+        .filter_map(|n| n.attribute("Algorithm"))
+        .any(is_sha1);
+    Ok(PostedSignature { present, sha1 })
+}
+
+/// An XML-DSig or XML-DSig-more algorithm URI built on SHA-1: `#sha1`, `#rsa-sha1`,
+/// `#dsa-sha1`, `#ecdsa-sha1`, `#hmac-sha1`.
+pub(crate) fn is_sha1(algorithm: &str) -> bool {
+    algorithm
+        .rsplit_once('#')
+        .is_some_and(|(_, name)| name.eq_ignore_ascii_case("sha1") || name.ends_with("-sha1"))
 }
 
 /// The issuer an encoded request names, read before anything else is known of it: which SP

@@ -11,7 +11,7 @@ use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryTrait};
 
 use crate::entities::pending_request;
-use crate::{ServiceProvider, ServiceProviders};
+use crate::{NameIdFormat, ServiceProvider, ServiceProviders};
 
 /// How long a sign-on waits: long enough to ask for, and follow, a magic link; longer than a
 /// request is accepted, so a replay meets its row.
@@ -29,7 +29,27 @@ pub struct PendingSignOn {
     pub relay_state: Option<String>,
     /// The person must sign in again, whatever session they have.
     pub force_authn: bool,
+    /// Nobody is to be asked anything (`IsPassive`): kept here, never read from a URL.
+    pub passive: bool,
+    /// The request was signed by the SP (none is, for a sign-on started here).
+    pub signed: bool,
+    /// The NameID format the request asked for; none: the SP's.
+    pub name_id_format: Option<NameIdFormat>,
     pub created_at: DateTime<Utc>,
+}
+
+/// What a sign-on is kept with: its request's facts.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Keep<'a> {
+    /// The AuthnRequest's ID; none for a sign-on started here.
+    pub request_id: Option<&'a str>,
+    /// A registered ACS URL.
+    pub acs_url: &'a str,
+    pub relay_state: Option<&'a str>,
+    pub force_authn: bool,
+    pub passive: bool,
+    pub signed: bool,
+    pub name_id_format: Option<NameIdFormat>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +72,7 @@ impl BatchCommit for Requests {
     /// Stored; false for a replay (its SP and request ID are kept already).
     type Output = bool;
     const WHAT: &'static str = "SAML sign-ons";
-    /// Nine columns: 1,152 parameters, far below SQLite's 32,766.
+    /// Twelve columns: 1,536 parameters, far below SQLite's 32,766.
     const MAX_BATCH: usize = 128;
 
     /// One statement: `INSERT … ON CONFLICT (sp_id, request_id) DO NOTHING RETURNING id`. A
@@ -88,15 +108,11 @@ impl BatchCommit for Requests {
 
 impl ServiceProviders {
     /// Stores a sign-on for `sp` and returns it; `answered` when it is answered at once (the
-    /// person is signed in), so it is kept only to refuse a replay.
-    #[allow(clippy::too_many_arguments)] // each is a distinct fact of the request
+    /// person is signed in, or the SP hears a status), so it is kept only to refuse a replay.
     pub async fn hold(
         &self,
         sp: &ServiceProvider,
-        request_id: Option<&str>,
-        acs_url: &str,
-        relay_state: Option<&str>,
-        force_authn: bool,
+        keep: Keep<'_>,
         answered: bool,
         now: DateTime<Utc>,
     ) -> Result<PendingSignOn, HoldError> {
@@ -104,13 +120,16 @@ impl ServiceProviders {
         let row = pending_request::Model {
             id: id.to_string(),
             sp_id: sp.sp_id.to_string(),
-            request_id: request_id.map(str::to_owned),
-            acs_url: acs_url.to_owned(),
-            relay_state: relay_state.map(str::to_owned),
-            force_authn,
+            request_id: keep.request_id.map(str::to_owned),
+            acs_url: keep.acs_url.to_owned(),
+            relay_state: keep.relay_state.map(str::to_owned),
+            force_authn: keep.force_authn,
             created_at: now,
             expires_at: now + PENDING_TTL,
             used_at: answered.then_some(now),
+            passive: keep.passive,
+            signed: keep.signed,
+            name_id_format: keep.name_id_format.map(|f| f.as_str().to_owned()),
         };
         let stored = match &self.kept {
             Some(batches) => batches.write(row).await?,
@@ -122,10 +141,13 @@ impl ServiceProviders {
         Ok(PendingSignOn {
             id,
             sp: sp.clone(),
-            request_id: request_id.map(str::to_owned),
-            acs_url: acs_url.to_owned(),
-            relay_state: relay_state.map(str::to_owned),
-            force_authn,
+            request_id: keep.request_id.map(str::to_owned),
+            acs_url: keep.acs_url.to_owned(),
+            relay_state: keep.relay_state.map(str::to_owned),
+            force_authn: keep.force_authn,
+            passive: keep.passive,
+            signed: keep.signed,
+            name_id_format: keep.name_id_format,
             created_at: now,
         })
     }
@@ -139,9 +161,12 @@ impl ServiceProviders {
         slo_url: &str,
         now: DateTime<Utc>,
     ) -> Result<(), HoldError> {
-        self.hold(sp, Some(request_id), slo_url, None, false, true, now)
-            .await
-            .map(|_| ())
+        let keep = Keep {
+            request_id: Some(request_id),
+            acs_url: slo_url,
+            ..Keep::default()
+        };
+        self.hold(sp, keep, true, now).await.map(|_| ())
     }
 
     /// The sign-on `id` if it still waits, with its SP.
@@ -172,6 +197,9 @@ impl ServiceProviders {
             acs_url: row.acs_url,
             relay_state: row.relay_state,
             force_authn: row.force_authn,
+            passive: row.passive,
+            signed: row.signed,
+            name_id_format: row.name_id_format.and_then(|f| f.parse().ok()),
             created_at: row.created_at,
         }))
     }

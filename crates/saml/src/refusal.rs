@@ -18,6 +18,20 @@ pub enum Refusal {
     NotSigned { sp: String },
     #[error("{sp} asked for the answer at an ACS URL it has not registered")]
     AcsNotRegistered { sp: String },
+    /// SAML Core §3.4.1: `AssertionConsumerServiceIndex` excludes a URL.
+    #[error("{sp} named the ACS both by index and by URL")]
+    AcsIndexAndUrl { sp: String },
+    #[error("{sp} asked for the answer at ACS index {index}, which it has not registered")]
+    AcsIndexNotRegistered { sp: String, index: u16 },
+    /// The index names an endpoint of a binding Latchkey does not answer over.
+    #[error("{sp} asks for the answer over the {binding} binding; Latchkey answers over HTTP-POST")]
+    AcsBinding { sp: String, binding: String },
+    /// The `RelayState` (where the SP returns the person) is longer than Latchkey keeps.
+    #[error("the return address is longer than {max} bytes", max = crate::MAX_RELAY_STATE)]
+    RelayStateTooLong { sp: String },
+    /// Signed with SHA-1, and the SP is not allowed it.
+    #[error("{sp} signed its request with SHA-1, which is not accepted")]
+    Sha1 { sp: String },
     #[error("{sp} does not take sign-ons started at Latchkey")]
     StartsAtApplication { sp: String },
     #[error("this sign-in request was already received")]
@@ -56,10 +70,16 @@ impl Refusal {
     pub(crate) fn request(sp: &crate::ServiceProvider, error: RequestError) -> Self {
         tracing::warn!(sp = %sp.sp_id, %error, "SAML request refused");
         match error {
-            RequestError::Signature if !sp.signs_requests => Self::Unchecked {
+            RequestError::Signature if sp.signing_cert.is_none() => Self::Unchecked {
                 sp: sp.name.clone(),
             },
             RequestError::Signature => Self::NotSigned {
+                sp: sp.name.clone(),
+            },
+            RequestError::RelayStateTooLong => Self::RelayStateTooLong {
+                sp: sp.name.clone(),
+            },
+            RequestError::Sha1 => Self::Sha1 {
                 sp: sp.name.clone(),
             },
             other => Self::Unreadable(other.to_string()),

@@ -7,10 +7,12 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use crate::cert::Certificate;
 use crate::entities::service_provider;
 use crate::error::SamlError;
-use crate::{Attribute, Encryption, NameIdFormat, NewServiceProvider, Signing};
+use crate::{AcsEndpoint, Attribute, Encryption, NameIdFormat, NewServiceProvider, Signing};
 
 /// The most ACS URLs one service provider may register.
 const MAX_ACS_URLS: usize = 10;
+/// The most assertion consumer services of every binding kept from an SP's metadata.
+const MAX_ACS_ENDPOINTS: usize = 2 * MAX_ACS_URLS;
 
 /// A registration's fields, checked: what a row stores of them.
 pub(crate) struct Checked {
@@ -26,6 +28,9 @@ pub(crate) struct Checked {
     encrypt_cert: Option<String>,
     encryption: Encryption,
     idp_initiated: bool,
+    requires_signed_requests: bool,
+    allow_sha1: bool,
+    acs_endpoints: Vec<AcsEndpoint>,
 }
 
 impl Checked {
@@ -44,6 +49,10 @@ impl Checked {
             encrypt_cert: self.encrypt_cert,
             encryption: self.encryption.as_str().to_owned(),
             idp_initiated: self.idp_initiated,
+            requests_signed: self.requires_signed_requests,
+            allow_sha1: self.allow_sha1,
+            acs_endpoints: serde_json::to_string(&self.acs_endpoints)
+                .unwrap_or_else(|_| "[]".to_owned()),
             ..row
         }
     }
@@ -106,6 +115,11 @@ pub(crate) fn check(new: NewServiceProvider) -> Result<Checked, SamlError> {
             "give one certificate: assertions are encrypted to one".to_owned(),
         ));
     }
+    // A certificate alone verifies signed requests; requiring them needs one.
+    if new.requires_signed_requests && new.signing_cert.is_none() {
+        return Err(SamlError::SignedRequestsNeedCertificate);
+    }
+    let acs_endpoints = checked_endpoints(new.acs_endpoints, &acs_urls)?;
     Ok(Checked {
         entity_id,
         name,
@@ -119,6 +133,9 @@ pub(crate) fn check(new: NewServiceProvider) -> Result<Checked, SamlError> {
         encrypt_cert: new.encrypt_cert,
         encryption: new.encryption,
         idp_initiated: new.idp_initiated,
+        requires_signed_requests: new.requires_signed_requests,
+        allow_sha1: new.allow_sha1,
+        acs_endpoints,
     })
 }
 
@@ -162,6 +179,44 @@ fn checked_urls(urls: &[String]) -> Result<Vec<String>, SamlError> {
         return Err(SamlError::TooManyAcsUrls(MAX_ACS_URLS));
     }
     Ok(urls)
+}
+
+/// The assertion consumer services of an SP's metadata, each index once; the HTTP-POST ones
+/// are checked as ACS URLs are, and must be the ACS URLs registered (answers go to those
+/// only). None: the ACS URLs, indexed by position.
+fn checked_endpoints(
+    endpoints: Vec<AcsEndpoint>,
+    acs_urls: &[String],
+) -> Result<Vec<AcsEndpoint>, SamlError> {
+    if endpoints.is_empty() {
+        return Ok(endpoints);
+    }
+    if endpoints.len() > MAX_ACS_ENDPOINTS {
+        return Err(SamlError::TooManyAcsUrls(MAX_ACS_ENDPOINTS));
+    }
+    let mut indexes = std::collections::HashSet::new();
+    for endpoint in &endpoints {
+        // Only the HTTP-POST ones are ever posted to; the others are kept to refuse clearly
+        // a request that names them.
+        let unusable = |text: &str| text.len() > 2048 || text.chars().any(char::is_control);
+        if endpoint.is_post() {
+            checked_url(&endpoint.url)?;
+        } else if unusable(&endpoint.url) || unusable(&endpoint.binding) {
+            return Err(SamlError::Url(endpoint.url.clone()));
+        }
+        if !indexes.insert(endpoint.index) {
+            return Err(SamlError::AcsIndexTwice(endpoint.index));
+        }
+    }
+    let posted: std::collections::HashSet<&str> = endpoints
+        .iter()
+        .filter(|e| e.is_post())
+        .map(|e| e.url.as_str())
+        .collect();
+    if posted != acs_urls.iter().map(String::as_str).collect() {
+        return Err(SamlError::AcsEndpointsDisagree);
+    }
+    Ok(endpoints)
 }
 
 /// An https URL, or http on loopback (for development).

@@ -14,13 +14,13 @@ use serde_json::json;
 
 use crate::certificates::Certificates;
 use crate::entities::service_provider;
+use crate::error::SamlError;
 use crate::identity::Identity;
 use crate::pairwise_key::PairwiseKey;
-use latchkey_keys::MasterKey;
-use crate::error::SamlError;
 use crate::pending::Requests;
 use crate::registration::{check, entity_id_free};
-use crate::{Attribute, AttributeFormat, Encryption, NameIdFormat, Signing};
+use crate::{AcsEndpoint, Attribute, AttributeFormat, Encryption, NameIdFormat, Signing};
+use latchkey_keys::MasterKey;
 
 /// The most service providers one team may register.
 const MAX_PER_TEAM: usize = 50;
@@ -41,8 +41,17 @@ pub struct NewServiceProvider {
     /// The assertions' `Audience`, when the SP expects another than its entity ID.
     pub audience: Option<String>,
     pub sign: Signing,
-    /// The certificate the SP signs its requests with (PEM): when set, requests must be signed.
+    /// The certificate(s) the SP signs its requests with (PEM): a signed request is verified
+    /// with them.
     pub signing_cert: Option<String>,
+    /// Its requests must be signed (its metadata says `AuthnRequestsSigned="true"`, or the
+    /// administrator asks): needs `signing_cert`.
+    pub requires_signed_requests: bool,
+    /// Request signatures made with SHA-1 are accepted from it (refused otherwise).
+    pub allow_sha1: bool,
+    /// Its assertion consumer services as its metadata lists them, with their index and
+    /// binding; empty: `acs_urls`, indexed by position from 0.
+    pub acs_endpoints: Vec<AcsEndpoint>,
     /// The certificate assertions are encrypted to (PEM): when set, they are.
     pub encrypt_cert: Option<String>,
     pub encryption: Encryption,
@@ -64,7 +73,15 @@ pub struct ServiceProvider {
     /// The assertions' `Audience` when it is not the entity ID.
     pub audience: Option<String>,
     pub sign: Signing,
-    pub signs_requests: bool,
+    /// Its requests must be signed; otherwise one that is signed is still verified.
+    pub requires_signed_requests: bool,
+    /// A certificate is registered to verify its signed requests with.
+    pub verifies_signed_requests: bool,
+    /// SHA-1 request signatures are accepted from it.
+    pub allow_sha1: bool,
+    /// Every assertion consumer service, by its index: a request naming an index is
+    /// answered at the POST one it names.
+    pub acs_endpoints: Vec<AcsEndpoint>,
     pub encrypts: bool,
     pub encryption: Encryption,
     /// The identity provider's metadata to give the SP.
@@ -109,13 +126,20 @@ impl ServiceProvider {
             .then(|| identity.init_url(issuer, &row.entity_id));
         let addresses = identity.addresses(issuer);
         let pairwise_key = PairwiseKey::opened(&row.id, &row.pairwise_key, master_key);
+        let acs_endpoints = match serde_json::from_str::<Vec<AcsEndpoint>>(&row.acs_endpoints) {
+            Ok(listed) if !listed.is_empty() => listed,
+            _ => AcsEndpoint::by_position(&acs_urls),
+        };
         Self {
             sp_id: SamlSpId::from(row.id.as_str()),
             team_id,
             name_id_format: row.name_id_format.parse().unwrap_or_default(),
             sign: row.sign.parse().unwrap_or_default(),
             encryption: row.encryption.parse().unwrap_or_default(),
-            signs_requests: row.signing_cert.is_some(),
+            requires_signed_requests: row.requests_signed,
+            verifies_signed_requests: row.signing_cert.is_some(),
+            allow_sha1: row.allow_sha1,
+            acs_endpoints,
             encrypts: row.encrypt_cert.is_some(),
             metadata_url: addresses.metadata_url,
             idp_entity_id: addresses.idp_entity_id,
@@ -250,7 +274,8 @@ impl ServiceProviders {
                 "acs_urls": added.acs_urls,
                 "name_id_format": added.name_id_format,
                 "sign": added.sign,
-                "signs_requests": added.signs_requests,
+                "requires_signed_requests": added.requires_signed_requests,
+                "allow_sha1": added.allow_sha1,
                 "encrypts": added.encrypts,
                 "idp_initiated": added.idp_initiated,
                 "audience": added.audience,
@@ -418,8 +443,7 @@ impl ServiceProviders {
             let now = Utc::now();
             sp.certificate_expires_at =
                 Some(row.not_after.to_rfc3339_opts(SecondsFormat::Secs, true));
-            sp.certificate_expires_soon =
-                row.not_after < now + crate::certificates::EXPIRY_WARNING;
+            sp.certificate_expires_soon = row.not_after < now + crate::certificates::EXPIRY_WARNING;
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! does not expand entities and refuses a DOCTYPE unless asked), and bounded in size.
 
 use crate::attributes::Attribute;
-use crate::{Encryption, NameIdFormat, SamlError};
+use crate::{AcsEndpoint, Encryption, NameIdFormat, SamlError};
 
 const MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
 const DS: &str = "http://www.w3.org/2000/09/xmldsig#";
@@ -17,7 +17,12 @@ pub struct SpMetadata {
     pub entity_id: String,
     /// Its HTTP-POST assertion consumer services, by their index.
     pub acs_urls: Vec<String>,
+    /// Every assertion consumer service, of any binding, with its index.
+    pub acs_endpoints: Vec<AcsEndpoint>,
+    /// Its `AuthnRequestsSigned`, when it says (absent means false).
+    pub authn_requests_signed: Option<bool>,
     pub slo_url: Option<String>,
+    /// The first NameID format it lists that Latchkey gives.
     pub name_id_format: Option<NameIdFormat>,
     /// PEM.
     pub signing_cert: Option<String>,
@@ -46,19 +51,33 @@ impl SpMetadata {
             .children()
             .find(|n| n.has_tag_name((MD, "SPSSODescriptor")))
             .ok_or_else(|| bad("there is no SPSSODescriptor: is this an SP's metadata?"))?;
-        let mut acs: Vec<(u32, String)> = sp
+        // Each with its index (by position when it has none, as an SP registered with URLs
+        // alone), in index order.
+        let mut acs_endpoints: Vec<AcsEndpoint> = sp
             .children()
             .filter(|n| n.has_tag_name((MD, "AssertionConsumerService")))
-            .filter(|n| n.attribute("Binding") == Some(POST))
-            .filter_map(|n| {
+            .enumerate()
+            .filter_map(|(position, n)| {
                 let index = n
                     .attribute("index")
-                    .and_then(|i| i.parse().ok())
-                    .unwrap_or(0);
-                n.attribute("Location").map(|l| (index, l.to_owned()))
+                    .and_then(|i| i.trim().parse().ok())
+                    .unwrap_or(u16::try_from(position).unwrap_or(u16::MAX));
+                Some(AcsEndpoint {
+                    index,
+                    binding: n.attribute("Binding")?.to_owned(),
+                    url: n.attribute("Location")?.to_owned(),
+                })
             })
             .collect();
-        acs.sort_by_key(|(index, _)| *index);
+        acs_endpoints.sort_by_key(|e| e.index);
+        let acs_urls = acs_endpoints
+            .iter()
+            .filter(|e| e.is_post())
+            .map(|e| e.url.clone())
+            .collect();
+        let authn_requests_signed = sp
+            .attribute("AuthnRequestsSigned")
+            .map(|v| matches!(v.trim(), "true" | "1"));
         let slo_url = [REDIRECT, POST].iter().find_map(|binding| {
             sp.children()
                 .filter(|n| n.has_tag_name((MD, "SingleLogoutService")))
@@ -103,7 +122,9 @@ impl SpMetadata {
                 .attribute("entityID")
                 .ok_or_else(|| bad("the EntityDescriptor has no entityID"))?
                 .to_owned(),
-            acs_urls: acs.into_iter().map(|(_, url)| url).collect(),
+            acs_urls,
+            acs_endpoints,
+            authn_requests_signed,
             slo_url,
             name_id_format,
             signing_cert: (!signing.is_empty()).then(|| signing.concat()),

@@ -14,8 +14,8 @@ use crate::error::SamlError;
 use crate::registration::{check, entity_id_free};
 use crate::registry::admin_error;
 use crate::{
-    Attribute, AttributeFormat, Encryption, NameIdFormat, NewServiceProvider, ServiceProvider,
-    ServiceProviders, Signing,
+    AcsEndpoint, Attribute, AttributeFormat, Encryption, NameIdFormat, NewServiceProvider,
+    ServiceProvider, ServiceProviders, Signing,
 };
 
 /// What to change; `None` keeps a field as it is.
@@ -33,8 +33,14 @@ pub struct ServiceProviderChange {
     /// `Some(None)`: the entity ID is the audience again.
     pub audience: Option<Option<String>>,
     pub sign: Option<Signing>,
-    /// PEM; `Some(None)` removes it (the SP's requests need no signature then).
+    /// PEM; `Some(None)` removes it (the SP's requests are then neither required to be
+    /// signed, unless `requires_signed_requests` says so and fails, nor verifiable).
     pub signing_cert: Option<Option<String>>,
+    pub requires_signed_requests: Option<bool>,
+    pub allow_sha1: Option<bool>,
+    /// The assertion consumer services of the SP's metadata. New `acs_urls` without them
+    /// forget the ones registered: the URLs are then indexed by position.
+    pub acs_endpoints: Option<Vec<AcsEndpoint>>,
     /// PEM; `Some(None)` removes it (assertions are no longer encrypted).
     pub encrypt_cert: Option<Option<String>>,
     pub encryption: Option<Encryption>,
@@ -60,6 +66,18 @@ impl ServiceProviders {
             .ok_or_else(|| SamlError::NotFound(id.to_string()))?;
         let current = self.read_row(row.clone());
         let team_id = current.team_id.clone();
+        // As stored: an SP registered with URLs alone keeps none.
+        let registered_endpoints: Vec<AcsEndpoint> =
+            serde_json::from_str(&row.acs_endpoints).unwrap_or_default();
+        let acs_endpoints = match (change.acs_endpoints, &change.acs_urls) {
+            (Some(endpoints), _) => endpoints,
+            (None, Some(_)) => Vec::new(),
+            (None, None) => registered_endpoints,
+        };
+        let forgets_certificate = matches!(change.signing_cert, Some(None));
+        let requires_signed_requests = change
+            .requires_signed_requests
+            .unwrap_or(current.requires_signed_requests && !forgets_certificate);
         let changed_to = NewServiceProvider {
             team_id: team_id.clone(),
             entity_id: change.entity_id.unwrap_or(current.entity_id),
@@ -75,6 +93,9 @@ impl ServiceProviders {
             encrypt_cert: change.encrypt_cert.unwrap_or(current.encrypt_cert),
             encryption: change.encryption.unwrap_or(current.encryption),
             idp_initiated: change.idp_initiated.unwrap_or(current.idp_initiated),
+            requires_signed_requests,
+            allow_sha1: change.allow_sha1.unwrap_or(current.allow_sha1),
+            acs_endpoints,
         };
         let mut updated = check(changed_to)?.into_row(row.clone());
         let txn = latchkey_teams::administer(self.db(), &team_id, actor, now)
@@ -155,6 +176,12 @@ fn changed_fields(
         ("encryption", before.encryption != after.encryption),
         ("idp_initiated", before.idp_initiated != after.idp_initiated),
         ("identity", before.certificate_id != after.certificate_id),
+        (
+            "requires_signed_requests",
+            before.requests_signed != after.requests_signed,
+        ),
+        ("allow_sha1", before.allow_sha1 != after.allow_sha1),
+        ("acs_endpoints", before.acs_endpoints != after.acs_endpoints),
     ]
     .into_iter()
     .filter_map(|(name, changed)| changed.then_some(name))

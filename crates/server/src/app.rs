@@ -82,11 +82,8 @@ fn domain(settings: &Settings, ground: Ground) -> Result<Domain, StartError> {
         authenticator,
         master_key.clone(),
     );
-    let certificates = Certificates::new(
-        db.clone(),
-        master_key,
-        settings.saml_certificate_lifetime,
-    );
+    let certificates =
+        Certificates::new(db.clone(), master_key, settings.saml_certificate_lifetime);
     let saml_sps = ServiceProviders::new(db.clone(), issuer.clone(), certificates.clone());
     let saml = SignOns::new(
         saml_sps.clone(),

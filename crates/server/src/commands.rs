@@ -104,7 +104,9 @@ pub async fn keys_rotate_master(settings: &Settings, json: bool) -> Result<(), C
         .reseal_secrets()
         .await?;
     if !json {
-        eprintln!("  {secrets} client secrets done. Sealing the SAML certificates' keys and pairwise keys…");
+        eprintln!(
+            "  {secrets} client secrets done. Sealing the SAML certificates' keys and pairwise keys…"
+        );
     }
     let saml = crate::saml_commands::registry(settings).await?;
     let certificates = saml.certificates().reseal().await?;

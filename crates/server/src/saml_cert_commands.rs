@@ -8,7 +8,11 @@ use crate::cli::SamlCertCommand;
 use crate::config::Settings;
 use crate::errors::CliError;
 
-pub async fn run(settings: &Settings, command: SamlCertCommand, json: bool) -> Result<(), CliError> {
+pub async fn run(
+    settings: &Settings,
+    command: SamlCertCommand,
+    json: bool,
+) -> Result<(), CliError> {
     let registry = crate::saml_commands::registry(settings).await?;
     let certificates = registry.certificates();
     let operator = Actor::operator();
@@ -19,7 +23,9 @@ pub async fn run(settings: &Settings, command: SamlCertCommand, json: bool) -> R
             if json {
                 println!("{}", serde_json::to_string(&listed).unwrap_or_default());
             } else if listed.is_empty() {
-                println!("No SAML certificates: the team gets one with its first SAML service provider.");
+                println!(
+                    "No SAML certificates: the team gets one with its first SAML service provider."
+                );
             } else {
                 listed.iter().for_each(print_line);
             }

@@ -18,8 +18,13 @@ use crate::errors::CliError;
 pub async fn registry(settings: &Settings) -> Result<ServiceProviders, CliError> {
     let db = open_database(settings).await?;
     let master_key = crate::master_key::resolve(&settings.master_key)?;
-    let certificates = Certificates::new(db.clone(), master_key, settings.saml_certificate_lifetime);
-    Ok(ServiceProviders::new(db, settings.issuer.clone(), certificates))
+    let certificates =
+        Certificates::new(db.clone(), master_key, settings.saml_certificate_lifetime);
+    Ok(ServiceProviders::new(
+        db,
+        settings.issuer.clone(),
+        certificates,
+    ))
 }
 
 pub async fn run(settings: &Settings, command: SamlSpCommand, json: bool) -> Result<(), CliError> {
@@ -105,7 +110,9 @@ fn print_line(sp: &ServiceProvider) {
         .unwrap_or_default();
 
     let certificate = match (&sp.certificate_expires_at, sp.certificate_expires_soon) {
-        (Some(at), true) => format!("certificate ends {at}: roll it over (saml-cert add, then use)"),
+        (Some(at), true) => {
+            format!("certificate ends {at}: roll it over (saml-cert add, then use)")
+        }
         (Some(at), false) => format!("certificate until {at}"),
         (None, _) => "shared identity: move it with --identity team".to_owned(),
     };
@@ -148,10 +155,18 @@ async fn service_provider_change(
             .entity_id
             .or(from_metadata.then_some(metadata.entity_id)),
         name: args.settings.name,
+        // The metadata's endpoints come with its URLs; URLs given alone forget them.
+        acs_endpoints: (args.acs_urls.is_empty() && from_metadata && !metadata.acs_urls.is_empty())
+            .then(|| metadata.acs_endpoints.clone()),
         acs_urls: match args.acs_urls.is_empty() {
             false => Some(args.acs_urls),
             true => (from_metadata && !metadata.acs_urls.is_empty()).then_some(metadata.acs_urls),
         },
+        requires_signed_requests: args
+            .settings
+            .require_signed_requests
+            .or(metadata.authn_requests_signed),
+        allow_sha1: args.settings.allow_sha1_signatures,
         slo_url: match (args.settings.slo_url, args.no_slo_url) {
             (Some(url), _) => Some(Some(url)),
             (None, true) => Some(None),
@@ -269,11 +284,22 @@ async fn new_service_provider(
         team_id: args.team,
         entity_id: args.entity_id.unwrap_or(metadata.entity_id),
         name: args.settings.name,
+        // The metadata's endpoints (each with its index) come with its URLs only.
+        acs_endpoints: match args.acs_urls.is_empty() {
+            true => metadata.acs_endpoints,
+            false => Vec::new(),
+        },
         acs_urls: if args.acs_urls.is_empty() {
             metadata.acs_urls
         } else {
             args.acs_urls
         },
+        requires_signed_requests: args
+            .settings
+            .require_signed_requests
+            .or(metadata.authn_requests_signed)
+            .unwrap_or(false),
+        allow_sha1: args.settings.allow_sha1_signatures.unwrap_or(false),
         slo_url: args.settings.slo_url.or(metadata.slo_url),
         name_id_format: match args.settings.name_id_format {
             Some(format) => format.parse().map_err(usage)?,

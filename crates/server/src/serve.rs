@@ -92,7 +92,10 @@ pub async fn start_on(listener: TcpListener, settings: &Settings) -> Result<Runn
         .await
         .map_err(StartError::SealPairwiseKeys)?;
     if sealed > 0 {
-        tracing::info!(sealed, "sealed the SAML service providers' pairwise keys under the master key");
+        tracing::info!(
+            sealed,
+            "sealed the SAML service providers' pairwise keys under the master key"
+        );
     }
     let outbox = Outbox::new(
         db.clone(),

@@ -60,7 +60,7 @@ async fn an_administrator_adds_a_saml_application_and_signs_in_to_it(db: TestDb)
     // pysaml2 signs its requests: without its certificate they could not be checked.
     admin
         .fill(
-            "Its request-signing certificate (PEM, optional: its requests must then be signed)",
+            "Its request-signing certificate (PEM, optional: the requests it signs are verified with it)",
             &std::fs::read_to_string(sp.cert()).expect("cert"),
         )
         .await;

@@ -1,7 +1,9 @@
 //! The SAML 2.0 identity provider's endpoints: metadata, single sign-on (HTTP-Redirect and
 //! HTTP-POST, and started here with `/saml/init`), and single logout. Every decision is
 //! `latchkey_saml`'s (`SignOns`); this reads the bindings, hands over the person signed in,
-//! and turns the answer into a redirect, an auto-posted form, or a page.
+//! and turns the answer into a redirect, an auto-posted form, or a page (a status to carry
+//! back on a press of a button, or the question whether to continue to the SP, answered by a
+//! CSRF-checked form).
 
 use axum::Router;
 use axum::extract::rejection::FormRejection;
@@ -12,13 +14,15 @@ use axum::routing::get;
 use axum_extra::extract::CookieJar;
 use latchkey_core::{SamlRequestId, TeamId, urls};
 use latchkey_saml::{
-    Checked, Identity, Inbound, LOGOUT_CHAIN_TTL, PostBack, Refusal, Reply, SamlError, SignOutNext,
+    Confirmation, Identity, Inbound, LOGOUT_CHAIN_TTL, PostBack, Refusal, Reply, SamlError,
+    SignOutNext,
 };
 use serde::{Deserialize, Serialize};
 
+use super::csrf;
 use super::error::PageError;
-use super::extract::current_user;
-use super::page::PageResult;
+use super::extract::{CsrfForm, current_user};
+use super::page::{PageResult, html};
 use super::per_ip_limit::PerIpLimit;
 use crate::state::AppState;
 
@@ -36,7 +40,10 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
             limit.apply(get(sso_redirect).post(sso_post)),
         )
         .route(urls::SAML_INIT, limit.apply(get(init)))
-        .route(urls::SAML_CONTINUE, get(continue_sign_on))
+        .route(
+            urls::SAML_CONTINUE,
+            get(continue_sign_on).post(confirm_sign_on),
+        )
         .route(
             urls::SAML_SLO,
             limit.apply(get(slo_redirect).post(slo_post)),
@@ -161,17 +168,14 @@ async fn sign_on(
     inbound: Inbound,
 ) -> PageResult {
     let now = state.now();
-    let checked = state.saml.check(identity, inbound, now).await;
-    let request = match checked.map_err(refusal)? {
-        Checked::Answered(reply) => return respond(state, reply),
-        Checked::Authentic(request) => request,
-    };
+    let request = state.saml.check(identity, inbound, now).await;
+    let request = request.map_err(refusal)?;
     let browser = match request.takes_a_session() {
         true => current_user(state, jar).await?.map(|(_, user)| user),
         false => None,
     };
     let reply = state.saml.receive(request, browser.as_ref(), now).await;
-    respond(state, reply.map_err(refusal)?)
+    respond(state, jar.clone(), reply.map_err(refusal)?)
 }
 
 /// `GET /saml/init?sp=ENTITY_ID[&team=TEAM][&RelayState=…]`: a sign-on started here
@@ -185,7 +189,11 @@ struct InitQuery {
     relay_state: Option<String>,
 }
 
-async fn init(State(state): State<AppState>, Query(query): Query<InitQuery>) -> PageResult {
+async fn init(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(query): Query<InitQuery>,
+) -> PageResult {
     let relay_state = query.relay_state.as_deref();
     let identity = match &query.team {
         Some(team) => team_identity(team),
@@ -195,15 +203,15 @@ async fn init(State(state): State<AppState>, Query(query): Query<InitQuery>) -> 
         .saml
         .start(&identity, &query.sp, relay_state, state.now())
         .await;
-    respond(&state, reply.map_err(refusal)?)
+    respond(&state, jar, reply.map_err(refusal)?)
 }
 
+/// What the request was (IsPassive, signed…) is read from the kept sign-on, never from this
+/// URL: any other parameter is ignored.
 #[derive(Deserialize)]
 struct ContinueQuery {
     #[serde(default)]
     request: String,
-    #[serde(default)]
-    passive: Option<String>,
 }
 
 /// `GET /saml/continue?request=…`: a kept sign-on, answered once the person is signed in.
@@ -214,12 +222,27 @@ async fn continue_sign_on(
 ) -> PageResult {
     let id = SamlRequestId::recognise(&query.request).ok_or_else(|| refusal(Refusal::Expired))?;
     let browser = current_user(&state, &jar).await?.map(|(_, user)| user);
-    let passive = query.passive.is_some();
-    let reply = state
-        .saml
-        .resume(&id, browser.as_ref(), passive, state.now())
-        .await;
-    respond(&state, reply.map_err(refusal)?)
+    let reply = state.saml.resume(&id, browser.as_ref(), state.now()).await;
+    respond(&state, jar, reply.map_err(refusal)?)
+}
+
+#[derive(Deserialize)]
+struct ConfirmForm {
+    #[serde(default)]
+    request: String,
+}
+
+/// `POST /saml/continue`: the person pressed "Continue" on the question whether to sign in
+/// to the SP (a form of this site's only: CSRF-checked).
+async fn confirm_sign_on(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    CsrfForm(form): CsrfForm<ConfirmForm>,
+) -> PageResult {
+    let id = SamlRequestId::recognise(&form.request).ok_or_else(|| refusal(Refusal::Expired))?;
+    let browser = current_user(&state, &jar).await?.map(|(_, user)| user);
+    let reply = state.saml.confirm(&id, browser.as_ref(), state.now()).await;
+    respond(&state, jar, reply.map_err(refusal)?)
 }
 
 /// The form of `/saml/slo`: an SP's `LogoutRequest`, or its `LogoutResponse` to one that
@@ -368,21 +391,52 @@ pub(super) fn sign_out_step(
         None => jar,
     };
     match next {
-        SignOutNext::Go(reply) => Ok((jar, respond(state, reply)?).into_response()),
+        SignOutNext::Go(reply) => respond(state, jar, reply),
         SignOutNext::Over(reply) => {
             let jar = jar.add(state.cookies.removal(super::cookies::Jar::SignOut));
-            Ok((jar, respond(state, reply)?).into_response())
+            respond(state, jar, reply)
         }
         SignOutNext::Done(_) => Ok((jar, Redirect::to(urls::SIGN_OUT_STATUS)).into_response()),
     }
 }
 
-/// A redirect, or the page that posts a form to the SP.
-fn respond(state: &AppState, reply: Reply) -> PageResult {
-    match reply {
-        Reply::Redirect(to) => Ok(Redirect::to(&to).into_response()),
-        Reply::Post(form) => auto_post(state, &form),
-    }
+/// A redirect, the page that posts a form to the SP (at once, or when the person presses
+/// its button), or the question whether to continue.
+fn respond(state: &AppState, jar: CookieJar, reply: Reply) -> PageResult {
+    let page = match reply {
+        Reply::Redirect(to) => Redirect::to(&to).into_response(),
+        Reply::Post(form) => post_page(state, &form, None)?,
+        Reply::StatusPage(page) => {
+            post_page(state, &page.form, Some((&page.message, &page.button)))?
+        }
+        Reply::Confirm(question) => return confirm_page(state, jar, &question),
+    };
+    Ok((jar, page).into_response())
+}
+
+#[derive(Serialize)]
+struct ConfirmView<'a> {
+    title: String,
+    sp: &'a str,
+    email: &'a str,
+    request: &'a str,
+    csrf: &'a str,
+    action: &'a str,
+}
+
+/// "Continue to {SP} as {address}?": its button posts back to `/saml/continue`.
+fn confirm_page(state: &AppState, jar: CookieJar, question: &Confirmation) -> PageResult {
+    let (jar, csrf) = csrf::token(jar, state.cookies);
+    let view = ConfirmView {
+        title: format!("Continue to {}?", question.sp),
+        sp: &question.sp,
+        email: &question.email,
+        request: question.request.as_str(),
+        csrf: &csrf,
+        action: urls::SAML_CONTINUE,
+    };
+    let page = html(state, StatusCode::OK, "saml_confirm.html", &view)?;
+    Ok((jar, page).into_response())
 }
 
 /// The page a refusal shows, with what the person, or the SP's administrator, can do.
@@ -408,15 +462,13 @@ fn refusal(refusal: Refusal) -> PageError {
         Refusal::Unchecked { sp } => page(
             "This sign-in request cannot be checked",
             format!(
-                "{sp} signs its requests, and Latchkey has no certificate of it to check them with."
+                "{sp} signed this request, and Latchkey has no certificate of it to check it with."
             ),
             "Tell the team's administrator: register the application's signing certificate with it (its metadata has it).",
         ),
         Refusal::NotSigned { sp } => page(
             "This sign-in request is not signed by the application",
-            format!(
-                "{sp} signs its requests, and this one's signature is missing or does not match its certificate."
-            ),
+            format!("This request's signature is missing, or does not match {sp}'s certificate."),
             "Go back to the application and try again. If this keeps happening, its certificate may have changed: tell its administrator.",
         ),
         Refusal::AcsNotRegistered { sp } => page(
@@ -425,6 +477,56 @@ fn refusal(refusal: Refusal) -> PageError {
                 "{sp} asked for the answer to go to an address it has not registered with Latchkey."
             ),
             "Tell the application's administrator: the address it answers at (its ACS URL) must be registered with Latchkey.",
+        ),
+        Refusal::AcsIndexNotRegistered { sp, index } => page(
+            "This sign-in request cannot be completed",
+            format!(
+                "{sp} asked for the answer to go to its address number {index} (AssertionConsumerServiceIndex), which it has not registered with Latchkey."
+            ),
+            "Tell the application's administrator: register it again from its current metadata, which lists that index.",
+        ),
+        Refusal::AcsBinding { sp, binding } => page(
+            "This sign-in request cannot be completed",
+            format!(
+                "{sp} asks for the answer over the {binding} binding; Latchkey answers over HTTP-POST."
+            ),
+            "Tell the application's administrator: have it ask for the answer at an HTTP-POST address (its AssertionConsumerService).",
+        ),
+        other => refused_request(other),
+    }
+}
+
+/// The page of a request refused for what it asks, or how it is signed.
+fn refused_request(refusal: Refusal) -> PageError {
+    let page = |title, message: String, hint| PageError {
+        status: StatusCode::BAD_REQUEST,
+        title,
+        message,
+        hint: Some(hint),
+        action: None,
+    };
+    match refusal {
+        Refusal::AcsIndexAndUrl { sp } => page(
+            "This sign-in request cannot be read",
+            format!(
+                "{sp} named where the answer goes twice, by number and by address: a request names one (SAML Core §3.4.1)."
+            ),
+            "Tell the application's administrator about this page: its sign-in requests are malformed.",
+        ),
+        Refusal::RelayStateTooLong { sp } => page(
+            "The address to return to is too long",
+            format!(
+                "{sp} asked to bring you back to a page whose address (RelayState) is longer than Latchkey keeps ({} bytes).",
+                latchkey_saml::MAX_RELAY_STATE
+            ),
+            "Go back to the application and open its start page rather than a deep link, or tell its administrator about this page.",
+        ),
+        Refusal::Sha1 { sp } => page(
+            "This sign-in request is signed with an outdated algorithm",
+            format!(
+                "{sp} signed its request with SHA-1, which Latchkey does not accept: such signatures can be forged."
+            ),
+            "Tell the application's administrator: sign requests with RSA-SHA256. If it cannot, Latchkey's operator can allow SHA-1 for it (saml-sp update --allow-sha1-signatures true).",
         ),
         other => refused_sign_on(other),
     }
@@ -512,17 +614,25 @@ struct PostView<'a> {
     button: &'a str,
     action: &'a str,
     fields: &'a [(String, String)],
+    /// Posted by the page's script at once.
+    auto: bool,
 }
 
 /// The page that posts a form to the SP: at once with the one script the page allows, or
-/// with its button without JavaScript.
-fn auto_post(state: &AppState, form: &PostBack) -> PageResult {
+/// with its button without JavaScript; or, with `explained` (its message and button), only
+/// when the person presses the button.
+fn post_page(state: &AppState, form: &PostBack, explained: Option<(&str, &str)>) -> PageResult {
+    let (message, button) = explained.unwrap_or((
+        "Latchkey is sending you back to the application.",
+        "Continue",
+    ));
     let view = PostView {
         title: &form.title,
-        message: "Latchkey is sending you back to the application.",
-        button: "Continue",
+        message,
+        button,
         action: &form.action,
         fields: &form.fields,
+        auto: explained.is_none(),
     };
     let page = state
         .pages

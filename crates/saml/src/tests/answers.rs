@@ -8,6 +8,7 @@ use crate::{NameIdFormat, Refusal};
 const PERSISTENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent";
 const UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified";
 const EMAIL: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
+const X509: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName";
 
 #[tokio::test]
 async fn an_acs_url_the_sp_has_not_registered_is_refused() {
@@ -62,17 +63,20 @@ async fn an_acs_index_picks_a_registered_url_and_an_unknown_index_is_refused() {
     (unknown.acs_url, unknown.acs_index) = (None, Some(9));
     let refused = f.receive(unknown.post(None), Some(&bo), f.now).await;
     assert!(
-        matches!(refused, Err(Refusal::AcsNotRegistered { .. })),
+        matches!(
+            refused,
+            Err(Refusal::AcsIndexNotRegistered { index: 9, .. })
+        ),
         "{refused:?}"
     );
 }
 
 #[tokio::test]
-async fn a_name_id_format_the_sp_is_not_given_is_answered_with_invalid_name_id_policy() {
+async fn a_name_id_format_latchkey_cannot_give_is_answered_with_invalid_name_id_policy() {
     let f = Fixture::new().await;
     f.sp(|_| {}).await;
     let mut request = AuthnRequest::new("_p1", f.now);
-    request.name_id_format = Some(PERSISTENT.to_owned());
+    request.name_id_format = Some(X509.to_owned());
     let (_, bo) = f.signed_in(&f.bo).await;
     let form = posted(
         f.receive(request.post(Some("back")), Some(&bo), f.now)

@@ -55,7 +55,8 @@ async fn a_year_with_two_rollovers_and_monthly_key_rotations_never_breaks_an_sp(
         // The JWT keys rotate every 30 days; the SAML certificate does not follow them.
         if day % 30 == 0 {
             let keys = latchkey_testkit::memory_db().await;
-            f.keys.store(latchkey_testkit::key_ring(&keys, at).await.load_full());
+            f.keys
+                .store(latchkey_testkit::key_ring(&keys, at).await.load_full());
         }
         match day {
             // A rollover: published ahead, given to the SP, then signed with, then the old
@@ -81,7 +82,10 @@ async fn a_year_with_two_rollovers_and_monthly_key_rotations_never_breaks_an_sp(
         }
         if day % 7 == 0 || (118..=122).contains(&day) {
             let response = sign_on(&f, &bo, at).await;
-            assert!(pasted.accepts(&response), "the SP refused the response of day {day}");
+            assert!(
+                pasted.accepts(&response),
+                "the SP refused the response of day {day}"
+            );
         }
     }
     assert_eq!(rollovers, 2);
@@ -114,7 +118,13 @@ async fn one_sp_can_be_switched_alone_and_the_others_keep_their_certificate() {
     let admin = &f.team.admin.actor;
     let next = certificates.add(&f.team.id, admin, f.now).await.unwrap();
     let (_, switched) = certificates
-        .use_for(&f.team.id, &next.certificate_id, Some(&sp.sp_id), admin, f.now)
+        .use_for(
+            &f.team.id,
+            &next.certificate_id,
+            Some(&sp.sp_id),
+            admin,
+            f.now,
+        )
         .await
         .unwrap();
     assert_eq!(switched, 1);
@@ -130,7 +140,10 @@ async fn one_sp_can_be_switched_alone_and_the_others_keep_their_certificate() {
     // The old one still signs for the other SP, and for the SPs the team adds next.
     let old = other.certificate_id.clone().unwrap();
     let refused = certificates.retire(&old, admin, f.now).await;
-    assert!(matches!(refused, Err(SamlError::CertificateInUse(_, 1))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(SamlError::CertificateInUse(_, 1))),
+        "{refused:?}"
+    );
     let third = f
         .sp(|new| new.entity_id = "https://third.example.test/sp".to_owned())
         .await;
@@ -146,18 +159,29 @@ async fn rollovers_to_certificates_not_published_are_refused() {
     let unknown = certificates
         .use_for(&f.team.id, "no-such-certificate", None, admin, f.now)
         .await;
-    assert!(matches!(unknown, Err(SamlError::CertificateNotPublished(_))), "{unknown:?}");
+    assert!(
+        matches!(unknown, Err(SamlError::CertificateNotPublished(_))),
+        "{unknown:?}"
+    );
     // Another team's certificate is not this team's to use.
     let globex = latchkey_testkit::Team::found(&f.db, "Globex", "gus@globex.test", f.now).await;
-    let theirs = certificates.add(&globex.id, &globex.admin.actor, f.now).await;
+    let theirs = certificates
+        .add(&globex.id, &globex.admin.actor, f.now)
+        .await;
     let theirs = theirs.expect("a team may publish before its first SP");
     let crossed = certificates
         .use_for(&f.team.id, &theirs.certificate_id, None, admin, f.now)
         .await;
-    assert!(matches!(crossed, Err(SamlError::CertificateNotPublished(_))), "{crossed:?}");
+    assert!(
+        matches!(crossed, Err(SamlError::CertificateNotPublished(_))),
+        "{crossed:?}"
+    );
     // Nor may Acme's administrator publish for Globex.
     let forbidden = certificates.add(&globex.id, admin, f.now).await;
-    assert!(matches!(forbidden, Err(SamlError::Team(_))), "{forbidden:?}");
+    assert!(
+        matches!(forbidden, Err(SamlError::Team(_))),
+        "{forbidden:?}"
+    );
     // A retired one is published no more.
     let next = certificates.add(&f.team.id, admin, f.now).await.unwrap();
     certificates
@@ -167,13 +191,19 @@ async fn rollovers_to_certificates_not_published_are_refused() {
     let retired = certificates
         .use_for(&f.team.id, &next.certificate_id, None, admin, f.now)
         .await;
-    assert!(matches!(retired, Err(SamlError::CertificateNotPublished(_))), "{retired:?}");
+    assert!(
+        matches!(retired, Err(SamlError::CertificateNotPublished(_))),
+        "{retired:?}"
+    );
     // At most four published at once.
     for _ in 0..3 {
         certificates.add(&f.team.id, admin, f.now).await.unwrap();
     }
     let fifth = certificates.add(&f.team.id, admin, f.now).await;
-    assert!(matches!(fifth, Err(SamlError::TooManyCertificates(4))), "{fifth:?}");
+    assert!(
+        matches!(fifth, Err(SamlError::TooManyCertificates(4))),
+        "{fifth:?}"
+    );
 }
 
 #[tokio::test]
@@ -202,5 +232,8 @@ async fn a_certificate_ending_soon_is_warned_about_and_an_ended_one_is_not_switc
             f.now + TimeDelta::days(100),
         )
         .await;
-    assert!(matches!(ended, Err(SamlError::CertificateExpired(_))), "{ended:?}");
+    assert!(
+        matches!(ended, Err(SamlError::CertificateExpired(_))),
+        "{ended:?}"
+    );
 }

@@ -119,10 +119,9 @@ impl Fixture {
         browser: Option<&SessionUser>,
         at: DateTime<Utc>,
     ) -> Result<Reply, crate::Refusal> {
-        match self.sign_ons.check(&self.identity, inbound, at).await? {
-            crate::Checked::Answered(reply) => Ok(reply),
-            crate::Checked::Authentic(request) => self.sign_ons.receive(request, browser, at).await,
-        }
+        let request = self.sign_ons.check(&self.identity, inbound, at).await?;
+        let browser = browser.filter(|_| request.takes_a_session());
+        self.sign_ons.receive(request, browser, at).await
     }
 
     /// A `LogoutRequest` as the web layer takes it: checked, then answered.
@@ -133,7 +132,10 @@ impl Fixture {
         post: bool,
         at: DateTime<Utc>,
     ) -> Result<crate::LogoutOutcome, crate::Refusal> {
-        let request = self.sign_ons.check_logout(&self.identity, inbound, at).await?;
+        let request = self
+            .sign_ons
+            .check_logout(&self.identity, inbound, at)
+            .await?;
         self.sign_ons.logout(request, browser, post, at).await
     }
 
@@ -142,19 +144,35 @@ impl Fixture {
     }
 }
 
-/// The path a reply redirects to; fails on a post.
+/// The path a reply redirects to; fails on anything else.
 pub fn redirected(reply: Reply) -> String {
     match reply {
         Reply::Redirect(to) => to,
-        Reply::Post(form) => panic!("expected a redirect, got a post to {}", form.action),
+        other => panic!("expected a redirect, got {other:?}"),
     }
 }
 
-/// The form a reply posts; fails on a redirect.
+/// The form a reply posts at once; fails on anything else.
 pub fn posted(reply: Reply) -> PostBack {
     match reply {
         Reply::Post(form) => form,
-        Reply::Redirect(to) => panic!("expected a post, got a redirect to {to}"),
+        other => panic!("expected a post, got {other:?}"),
+    }
+}
+
+/// The page of a status posted only on the person's press; fails on anything else.
+pub fn status_page(reply: Reply) -> crate::StatusPage {
+    match reply {
+        Reply::StatusPage(page) => page,
+        other => panic!("expected a page with a button, got {other:?}"),
+    }
+}
+
+/// The question whether to continue to the SP; fails on anything else.
+pub fn asked_first(reply: Reply) -> crate::Confirmation {
+    match reply {
+        Reply::Confirm(question) => question,
+        other => panic!("expected the question whether to continue, got {other:?}"),
     }
 }
 

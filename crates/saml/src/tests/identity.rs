@@ -47,14 +47,20 @@ async fn one_entity_id_in_two_teams_reaches_each_team_only_and_twice_in_one_is_r
         assert_eq!(found.sp_id, sp.sp_id);
     }
     let shared = f.sps.by_entity_id(&Identity::Shared, SP_ENTITY_ID).await;
-    assert!(shared.unwrap().is_none(), "no new SP is on the shared identity");
+    assert!(
+        shared.unwrap().is_none(),
+        "no new SP is on the shared identity"
+    );
 
     // The same entity ID twice in one team is refused.
     let again = f
         .sps
         .add(registration(&f.team), &f.team.admin.actor, f.now)
         .await;
-    assert!(matches!(again, Err(SamlError::EntityIdTaken(_))), "{again:?}");
+    assert!(
+        matches!(again, Err(SamlError::EntityIdTaken(_))),
+        "{again:?}"
+    );
 
     // Each team's responses verify only with its own metadata's certificates.
     let acme = TrustingSp::reads_metadata(&f, &f.identity).await;
@@ -76,9 +82,17 @@ async fn a_request_to_another_teams_identity_finds_no_sp() {
     // Globex registers nothing; its identity has no SAML SP and no metadata.
     let refused = f
         .sign_ons
-        .start(&Identity::Team(globex.id.clone()), SP_ENTITY_ID, None, f.now)
+        .start(
+            &Identity::Team(globex.id.clone()),
+            SP_ENTITY_ID,
+            None,
+            f.now,
+        )
         .await;
-    assert!(matches!(refused, Err(crate::Refusal::UnknownSp)), "{refused:?}");
+    assert!(
+        matches!(refused, Err(crate::Refusal::UnknownSp)),
+        "{refused:?}"
+    );
     let metadata = f
         .sign_ons
         .metadata_xml(&Identity::Team(globex.id.clone()), f.now)
@@ -115,7 +129,10 @@ async fn an_sp_registered_before_teams_had_their_own_identity_keeps_the_shared_o
     assert_eq!(on_shared.identity(), Identity::Shared);
     assert!(on_shared.metadata_url.ends_with("/saml/metadata"));
     let on_team = f.sps.by_entity_id(&f.identity, SP_ENTITY_ID).await.unwrap();
-    assert!(on_team.is_none(), "not reached through the team's identity yet");
+    assert!(
+        on_team.is_none(),
+        "not reached through the team's identity yet"
+    );
     // It is answered, signed with the key ring's key, as before.
     let (_, bo) = f.signed_in(&f.bo).await;
     let shared_trust = TrustingSp::reads_metadata(&f, &Identity::Shared).await;
@@ -193,6 +210,6 @@ pub async fn sign_on_at(
 ) -> String {
     let started = f.sign_ons.start(identity, SP_ENTITY_ID, None, at).await;
     let id = super::fixture::kept_id(&redirected(started.expect("started")));
-    let answered = f.sign_ons.resume(&id, Some(user), false, at).await;
+    let answered = f.sign_ons.resume(&id, Some(user), at).await;
     posted(answered.expect("answered")).response_xml()
 }

@@ -96,7 +96,10 @@ async fn a_signed_request_ends_the_sessions_it_names_wherever_they_are() {
     let f = Fixture::new().await;
     let key = SpKey::generate();
     let sp = f
-        .sp(|new| new.signing_cert = Some(key.cert_pem.clone()))
+        .sp(|new| {
+            new.signing_cert = Some(key.cert_pem.clone());
+            new.requires_signed_requests = true;
+        })
         .await;
     let (named_secret, named) = f.signed_in(&f.bo).await;
     let (other_secret, _) = f.bo.sign_in(&f.db, Opening::default(), f.now).await;
@@ -117,8 +120,11 @@ async fn a_signed_request_ends_the_sessions_it_names_wherever_they_are() {
 async fn a_signed_request_ends_this_browser_by_its_person_alone() {
     let f = Fixture::new().await;
     let key = SpKey::generate();
-    f.sp(|new| new.signing_cert = Some(key.cert_pem.clone()))
-        .await;
+    f.sp(|new| {
+        new.signing_cert = Some(key.cert_pem.clone());
+        new.requires_signed_requests = true;
+    })
+    .await;
     let (_, bo) = f.signed_in(&f.bo).await;
     let request = ask("_l1", &f, "bo@acme.test", vec![]);
     let outcome = f
@@ -336,7 +342,10 @@ mod chain {
                 .unwrap();
             let sp = Saml::sp(config).unwrap();
             let metadata = f.sign_ons.metadata_xml(&f.identity, f.now).await.unwrap();
-            let idp_entity = f.identity.addresses(&latchkey_testkit::issuer()).idp_entity_id;
+            let idp_entity = f
+                .identity
+                .addresses(&latchkey_testkit::issuer())
+                .idp_entity_id;
             let idp = IdpDescriptor::from_metadata_xml_for(
                 EntityId::try_new(idp_entity).unwrap(),
                 &metadata,
@@ -402,7 +411,10 @@ mod chain {
                 "SAMLResponse",
                 &xml,
                 Some(&asked.relay_state),
-                Some(key.unwrap_or(&self.key)),
+                Some((
+                    key.unwrap_or(&self.key),
+                    super::super::messages::Hash::Sha256,
+                )),
             )
         }
     }
@@ -411,9 +423,7 @@ mod chain {
         match &chain.next {
             SignOutNext::Go(reply) | SignOutNext::Over(reply) => match reply {
                 crate::Reply::Redirect(to) => to.clone(),
-                crate::Reply::Post(form) => {
-                    panic!("expected a redirect, got a post to {}", form.action)
-                }
+                other => panic!("expected a redirect, got {other:?}"),
             },
             SignOutNext::Done(status) => {
                 panic!("expected a next step, the chain is over: {status:?}")
@@ -622,8 +632,17 @@ mod chain {
         let xml = request
             .xml()
             .replace(super::super::fixture::SP_ENTITY_ID, &one.entity_id);
-        let inbound = redirect("SAMLRequest", &xml, Some("back-to-one"), Some(&one.key));
-        let asked_by_one = f.sign_ons.check_logout(&f.identity, inbound, f.now).await.unwrap();
+        let inbound = redirect(
+            "SAMLRequest",
+            &xml,
+            Some("back-to-one"),
+            Some((&one.key, crate::tests::messages::Hash::Sha256)),
+        );
+        let asked_by_one = f
+            .sign_ons
+            .check_logout(&f.identity, inbound, f.now)
+            .await
+            .unwrap();
         let outcome = f
             .sign_ons
             .logout(asked_by_one, Some(&bo), false, f.now)

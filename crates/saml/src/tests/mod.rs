@@ -6,10 +6,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod answers;
-mod certificates;
 mod attributes;
+mod certificates;
+mod defaults;
 mod fixture;
 mod identity;
 mod logout;
 mod messages;
 mod sign_on;
+mod unsolicited;

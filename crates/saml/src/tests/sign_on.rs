@@ -4,7 +4,7 @@
 use chrono::TimeDelta;
 use latchkey_login::Opening;
 
-use super::fixture::{ACS, Fixture, kept_id, posted, redirected};
+use super::fixture::{ACS, Fixture, kept_id, posted, redirected, status_page};
 use super::messages::{AuthnRequest, SpKey};
 use crate::Refusal;
 
@@ -20,15 +20,10 @@ async fn nobody_signed_in_is_kept_then_sent_to_sign_in_and_answered_after() {
     );
     assert!(next.starts_with("/saml/continue?request=saml"), "{next}");
     let id = kept_id(&next);
-    let login = redirected(f.sign_ons.resume(&id, None, false, f.now).await.unwrap());
+    let login = redirected(f.sign_ons.resume(&id, None, f.now).await.unwrap());
     assert_eq!(login, format!("/login?request={id}"));
     let (_, bo) = f.signed_in(&f.bo).await;
-    let form = posted(
-        f.sign_ons
-            .resume(&id, Some(&bo), false, f.now)
-            .await
-            .unwrap(),
-    );
+    let form = posted(f.sign_ons.resume(&id, Some(&bo), f.now).await.unwrap());
     assert_eq!(form.action, ACS);
     assert_eq!(form.field("RelayState"), Some("ticket/42"));
     let xml = form.response_xml();
@@ -51,13 +46,8 @@ async fn a_sign_on_is_answered_once() {
     );
     let id = kept_id(&next);
     let (_, bo) = f.signed_in(&f.bo).await;
-    posted(
-        f.sign_ons
-            .resume(&id, Some(&bo), false, f.now)
-            .await
-            .unwrap(),
-    );
-    let again = f.sign_ons.resume(&id, Some(&bo), false, f.now).await;
+    posted(f.sign_ons.resume(&id, Some(&bo), f.now).await.unwrap());
+    let again = f.sign_ons.resume(&id, Some(&bo), f.now).await;
     assert!(matches!(again, Err(Refusal::Expired)), "{again:?}");
 }
 
@@ -142,21 +132,11 @@ async fn force_authn_asks_for_a_sign_in_after_the_request() {
             .await
             .unwrap(),
     ));
-    let login = redirected(
-        f.sign_ons
-            .resume(&id, Some(&earlier), false, f.now)
-            .await
-            .unwrap(),
-    );
+    let login = redirected(f.sign_ons.resume(&id, Some(&earlier), f.now).await.unwrap());
     assert!(login.starts_with("/login?"), "{login}");
     let later = f.later(TimeDelta::seconds(30));
     let (_, fresh) = f.bo.sign_in(&f.db, Opening::default(), later).await;
-    posted(
-        f.sign_ons
-            .resume(&id, Some(&fresh), false, later)
-            .await
-            .unwrap(),
-    );
+    posted(f.sign_ons.resume(&id, Some(&fresh), later).await.unwrap());
 }
 
 #[tokio::test]
@@ -166,15 +146,38 @@ async fn is_passive_with_nobody_signed_in_is_answered_no_passive_once() {
     let mut request = AuthnRequest::new("_passive", f.now);
     request.is_passive = true;
     let next = redirected(f.receive(request.post(None), None, f.now).await.unwrap());
-    assert!(next.ends_with("&passive=1"), "{next}");
+    assert!(!next.contains("passive"), "kept, not in the URL: {next}");
     let id = kept_id(&next);
-    let xml = posted(f.sign_ons.resume(&id, None, true, f.now).await.unwrap()).response_xml();
+    // Unsigned, and nobody signed in: a page says so, and posts only on a press (L2).
+    let page = status_page(f.sign_ons.resume(&id, None, f.now).await.unwrap());
+    let xml = page.form.response_xml();
     assert!(
         xml.contains("status:NoPassive") && xml.contains("InResponseTo=\"_passive\""),
         "{xml}"
     );
-    let again = f.sign_ons.resume(&id, None, true, f.now).await;
+    assert_eq!(page.button, "Return to Helpdesk");
+    let again = f.sign_ons.resume(&id, None, f.now).await;
     assert!(matches!(again, Err(Refusal::Expired)), "{again:?}");
+}
+
+#[tokio::test]
+async fn a_sign_on_that_was_not_passive_never_becomes_so() {
+    let f = Fixture::new().await;
+    let sp = f.sp(|_| {}).await;
+    let started = redirected(
+        f.sign_ons
+            .start(&f.identity, &sp.entity_id, None, f.now)
+            .await
+            .unwrap(),
+    );
+    // Whatever the URL says: the kept sign-on is not passive, so nobody gets a status.
+    let next = redirected(
+        f.sign_ons
+            .resume(&kept_id(&format!("{started}&passive=1")), None, f.now)
+            .await
+            .unwrap(),
+    );
+    assert!(next.starts_with("/login?"), "{next}");
 }
 
 #[tokio::test]
@@ -188,7 +191,7 @@ async fn a_kept_sign_on_expires_after_twenty_minutes() {
     ));
     let late = f.later(TimeDelta::minutes(21));
     let (_, bo) = f.bo.sign_in(&f.db, Opening::default(), late).await;
-    let refused = f.sign_ons.resume(&id, Some(&bo), false, late).await;
+    let refused = f.sign_ons.resume(&id, Some(&bo), late).await;
     assert!(matches!(refused, Err(Refusal::Expired)), "{refused:?}");
 }
 
@@ -228,12 +231,7 @@ async fn a_session_an_integration_opened_signs_in_to_its_own_team_only() {
         )
         .await;
     let id = kept_id(&redirected(reply.unwrap()));
-    let login = redirected(
-        f.sign_ons
-            .resume(&id, Some(&bo), false, f.now)
-            .await
-            .unwrap(),
-    );
+    let login = redirected(f.sign_ons.resume(&id, Some(&bo), f.now).await.unwrap());
     assert!(login.starts_with("/login?"), "{login}");
     let bound_here = Opening {
         team_id: Some(&f.team.id),
@@ -241,20 +239,18 @@ async fn a_session_an_integration_opened_signs_in_to_its_own_team_only() {
         ..Opening::default()
     };
     let (_, bo) = f.bo.sign_in(&f.db, bound_here, f.now).await;
-    posted(
-        f.sign_ons
-            .resume(&id, Some(&bo), false, f.now)
-            .await
-            .unwrap(),
-    );
+    posted(f.sign_ons.resume(&id, Some(&bo), f.now).await.unwrap());
 }
 
 #[tokio::test]
-async fn an_sp_with_a_certificate_must_sign_and_its_signature_is_checked() {
+async fn an_sp_that_requires_signed_requests_must_sign_and_its_signature_is_checked() {
     let f = Fixture::new().await;
     let key = SpKey::generate();
-    f.sp(|new| new.signing_cert = Some(key.cert_pem.clone()))
-        .await;
+    f.sp(|new| {
+        new.signing_cert = Some(key.cert_pem.clone());
+        new.requires_signed_requests = true;
+    })
+    .await;
     let (_, bo) = f.signed_in(&f.bo).await;
     let unsigned = f
         .receive(
@@ -317,7 +313,7 @@ async fn a_sign_on_started_here_answers_the_first_acs_url_unasked() {
     let (_, bo) = f.signed_in(&f.bo).await;
     let form = posted(
         f.sign_ons
-            .resume(&kept_id(&next), Some(&bo), false, f.now)
+            .resume(&kept_id(&next), Some(&bo), f.now)
             .await
             .unwrap(),
     );
@@ -332,7 +328,10 @@ async fn a_sign_on_started_here_answers_the_first_acs_url_unasked() {
 async fn a_sign_on_started_here_is_refused_for_an_sp_that_starts_its_own_or_is_unknown() {
     let f = Fixture::new().await;
     let sp = f.sp(|new| new.idp_initiated = false).await;
-    let refused = f.sign_ons.start(&f.identity, &sp.entity_id, None, f.now).await;
+    let refused = f
+        .sign_ons
+        .start(&f.identity, &sp.entity_id, None, f.now)
+        .await;
     assert!(
         matches!(refused, Err(Refusal::StartsAtApplication { .. })),
         "{refused:?}"
@@ -349,12 +348,7 @@ async fn an_id_that_was_never_kept_has_expired() {
     let f = Fixture::new().await;
     let refused = f
         .sign_ons
-        .resume(
-            &latchkey_core::SamlRequestId::generate(),
-            None,
-            false,
-            f.now,
-        )
+        .resume(&latchkey_core::SamlRequestId::generate(), None, f.now)
         .await;
     assert!(matches!(refused, Err(Refusal::Expired)), "{refused:?}");
 }

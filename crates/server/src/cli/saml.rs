@@ -65,7 +65,8 @@ pub struct SamlSpUpdateArgs {
     /// Stop encrypting assertions.
     #[arg(long = "no-encrypt-cert", conflicts_with = "encrypt_cert")]
     pub no_encrypt_cert: bool,
-    /// Stop requiring signed requests.
+    /// Forget the SP's signing certificate: its requests are then neither verified nor
+    /// required to be signed.
     #[arg(long = "no-signing-cert", conflicts_with = "signing_cert")]
     pub no_signing_cert: bool,
     /// Forget the audience: assertions name the entity ID again.
@@ -101,7 +102,9 @@ pub struct SamlSpSettings {
     /// Where the SP receives logout requests and responses.
     #[arg(long = "slo-url")]
     pub slo_url: Option<String>,
-    /// How the person is named: email (their address) or persistent (an opaque id for this SP).
+    /// How the person is named when a request does not ask: email (their address),
+    /// persistent (an opaque id for this SP), transient (an opaque id for one session) or
+    /// unspecified (their address, under the unspecified format).
     #[arg(long = "name-id-format")]
     pub name_id_format: Option<String>,
     /// An attribute: NAME=CLAIM (claims: email, name, given_name, family_name, team, role,
@@ -129,10 +132,20 @@ pub struct SamlSpSettings {
     /// The cipher of encrypted assertions: aes256-gcm or aes256-cbc.
     #[arg(long)]
     pub encryption: Option<String>,
-    /// Verify the SP's requests with the certificate(s) in this PEM file (while it rotates its
-    /// key, the current and the next one after the other); unsigned ones are then refused.
+    /// Verify the SP's signed requests with the certificate(s) in this PEM file (while it
+    /// rotates its key, the current and the next one after the other). Unsigned ones are
+    /// refused only when signed requests are required (--require-signed-requests).
     #[arg(long = "signing-cert", value_name = "FILE")]
     pub signing_cert: Option<PathBuf>,
+    /// Whether the SP's requests must be signed (needs its signing certificate). Default:
+    /// what its metadata's AuthnRequestsSigned says, else false; a signed request is
+    /// verified either way.
+    #[arg(long = "require-signed-requests", value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub require_signed_requests: Option<bool>,
+    /// Whether request signatures made with SHA-1 are accepted from the SP (default false:
+    /// only for an SP that cannot sign with SHA-256).
+    #[arg(long = "allow-sha1-signatures", value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub allow_sha1_signatures: Option<bool>,
     /// What to sign: assertion, response or both.
     #[arg(long)]
     pub sign: Option<String>,

@@ -59,6 +59,9 @@ pub(super) struct AddForm {
     /// The checkbox: present when ticked.
     #[serde(default)]
     idp_initiated: Option<String>,
+    /// The checkbox: present when ticked (the metadata's `AuthnRequestsSigned` also requires).
+    #[serde(default)]
+    require_signed_requests: Option<String>,
 }
 
 /// `POST …/saml/remove`.
@@ -103,15 +106,24 @@ pub(super) async fn add(
         .split_whitespace()
         .map(str::to_owned)
         .collect();
+    let requires_signed_requests =
+        form.require_signed_requests.is_some() || metadata.authn_requests_signed == Some(true);
     let new = NewServiceProvider {
         team_id: form.team.clone(),
         entity_id: given(&form.entity_id).unwrap_or(metadata.entity_id),
         name: given(&form.name),
+        // The metadata's endpoints (each with its index) come with its URLs only.
+        acs_endpoints: match acs_urls.is_empty() {
+            true => metadata.acs_endpoints,
+            false => Vec::new(),
+        },
         acs_urls: if acs_urls.is_empty() {
             metadata.acs_urls
         } else {
             acs_urls
         },
+        requires_signed_requests,
+        allow_sha1: false,
         slo_url: given(&form.slo_url).or(metadata.slo_url),
         name_id_format: match given(&form.name_id_format) {
             Some(format) => format.parse().map_err(invalid)?,
@@ -177,6 +189,10 @@ pub(super) struct UpdateForm {
     /// The checkbox: present when ticked.
     #[serde(default)]
     idp_initiated: Option<String>,
+    /// The checkbox: present when ticked (pasted metadata saying `AuthnRequestsSigned="true"`
+    /// also requires).
+    #[serde(default)]
+    require_signed_requests: Option<String>,
 }
 
 /// The attributes a form gives, one per line.
@@ -215,8 +231,12 @@ pub(super) async fn update(
         .split_whitespace()
         .map(str::to_owned)
         .collect();
+    let metadata_requires = metadata
+        .as_ref()
+        .is_some_and(|m| m.authn_requests_signed == Some(true));
     let change = match metadata {
         Some(metadata) => ServiceProviderChange {
+            acs_endpoints: Some(metadata.acs_endpoints).filter(|_| !metadata.acs_urls.is_empty()),
             acs_urls: Some(metadata.acs_urls).filter(|urls| !urls.is_empty()),
             slo_url: Some(metadata.slo_url),
             name_id_format: metadata.name_id_format,
@@ -237,9 +257,12 @@ pub(super) async fn update(
         },
         attributes: Some(attributes).filter(|given| !given.is_empty()),
         attribute_formats: formats_of(&form.attribute_formats).map_err(refused)?,
+        // URLs given alone forget the metadata's endpoints.
+        acs_endpoints: change.acs_endpoints.filter(|_| acs_urls.is_empty()),
         acs_urls: Some(acs_urls)
             .filter(|urls| !urls.is_empty())
             .or(change.acs_urls),
+        requires_signed_requests: Some(form.require_signed_requests.is_some() || metadata_requires),
         signing_cert: given(&form.signing_cert).map(Some).or(change.signing_cert),
         encrypt_cert: given(&form.encrypt_cert).map(Some).or(change.encrypt_cert),
         idp_initiated: Some(form.idp_initiated.is_some()),
