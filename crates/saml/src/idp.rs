@@ -365,6 +365,7 @@ impl IdentityProvider {
         now: DateTime<Utc>,
     ) -> Result<LogoutAsk, RequestError> {
         let descriptor = self.descriptor(sp)?;
+        let engine = self.logout_engine(sp, &inbound);
         let input = match inbound {
             Inbound::Redirect(query) => BrowserInput::<LogoutRequest>::redirect(query),
             Inbound::Post {
@@ -372,9 +373,7 @@ impl IdentityProvider {
                 relay_state,
             } => BrowserInput::<LogoutRequest>::post(form_fields(message, relay_state)),
         };
-        let received = self
-            .engine(sp)
-            .receive_slo(&descriptor, input, validation(now))?;
+        let received = engine.receive_slo(&descriptor, input, validation(now))?;
         let message = received.message();
         // saml-rs checks a logout request's age only by its optional NotOnOrAfter: a signed
         // request found later (in a log, a history) must not end sessions again.
@@ -500,6 +499,18 @@ impl IdentityProvider {
 
     /// Strict for an SP that requires signed requests; otherwise a signature is verified
     /// when there is one.
+    /// The engine that reads a logout message from `sp`: the strict one when the SP requires
+    /// signatures, and also when the message carries one and the SP has a certificate to
+    /// check it with, since saml-rs's lax logout policy would not verify it: a signature
+    /// present is verified, as for sign-on requests.
+    pub(crate) fn logout_engine(&self, sp: &ServiceProvider, inbound: &Inbound) -> &Saml<Idp> {
+        if sp.verifies_signed_requests && inbound.is_signed() {
+            &self.strict
+        } else {
+            self.engine(sp)
+        }
+    }
+
     fn engine(&self, sp: &ServiceProvider) -> &Saml<Idp> {
         if sp.requires_signed_requests {
             &self.strict

@@ -24,6 +24,23 @@ pub enum Inbound {
     },
 }
 
+impl Inbound {
+    /// Whether the message carries a signature: HTTP-Redirect's `Signature` parameter, or an
+    /// XML signature in a posted message. Which key made it, and whether it verifies, is the
+    /// reader's to check.
+    pub fn is_signed(&self) -> bool {
+        match self {
+            Inbound::Redirect(query) => {
+                url::form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == "Signature")
+            }
+            Inbound::Post { message, .. } => decode_base64(message)
+                .ok()
+                .and_then(|xml| String::from_utf8(xml).ok())
+                .is_some_and(|xml| xml.contains("SignatureValue")),
+        }
+    }
+}
+
 /// Why a request from a service provider is refused.
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {

@@ -78,6 +78,7 @@ impl IdentityProvider {
             Ok(descriptor) => descriptor,
             Err(e) => return refused(&e),
         };
+        let engine = self.logout_engine(sp, &inbound);
         // Answered over whichever binding the SP chose: the binding proves nothing, its
         // checks do.
         let (binding, input) = match inbound {
@@ -111,10 +112,7 @@ impl IdentityProvider {
             Ok(pending) => pending,
             Err(e) => return refused(&e),
         };
-        match self
-            .engine(sp)
-            .finish_slo(&descriptor, &pending, input, validation(now))
-        {
+        match engine.finish_slo(&descriptor, &pending, input, validation(now)) {
             Ok(_) => LogoutAnswer::SignedOut,
             Err(saml_rs::SamlError::StatusNotSuccess { top, second }) => {
                 LogoutAnswer::Failed(second.unwrap_or(top))

@@ -153,6 +153,7 @@ async fn email_or_persistent_asked_is_given_whatever_is_registered() {
 #[tokio::test]
 async fn transient_and_unspecified_are_in_the_identity_providers_metadata() {
     let f = Fixture::new().await;
+    f.sp(|_| {}).await;
     let xml = f.sign_ons.metadata_xml(&f.identity, f.now).await.unwrap();
     for format in [TRANSIENT, UNSPECIFIED, PERSISTENT, EMAIL] {
         assert!(xml.contains(&format!("<md:NameIDFormat>{format}</md:NameIDFormat>")));
