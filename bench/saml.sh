@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # SAML sign-on under load: a complete SP-initiated sign-on for a signed-in person (POST
-# /saml/sso with a fresh AuthnRequest, read, checked, kept as answered and answered with a
+# /saml/teams/TEAM/sso with a fresh AuthnRequest, read, checked, kept as answered and answered with a
 # signed Response), for an SP that takes signed assertions, and for one that also has them
 # encrypted (AES-256-GCM, RSA-OAEP). Beside them, for where the time goes: the same request
 # from a browser that is not signed in (read, checked and kept; a redirect to sign in), and
-# /saml/metadata (served from the identity provider built once per key). On SQLite by default (LATCHKEY_BENCH_DATABASE_URL for
+# the team's metadata (served from the identity provider built once per team certificate). On SQLite by default (LATCHKEY_BENCH_DATABASE_URL for
 # another database).
 #   bench/saml.sh [SECONDS]       needs: wrk, python3, curl, openssl
 #   PROFILE=1 bench/saml.sh       also records the signed sign-ons with perf into /tmp/perf.data
@@ -50,6 +50,8 @@ export LATCHKEY_URL=$iss WIDGET_ISSUER=https://helpdesk.bench.example AGENT_EMAI
 field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
 team=$("$bin" team create --json --name Bench --admin admin@bench.example 2>/dev/null | field team_id)
+# The team's own SAML identity provider.
+sso=/saml/teams/$team/sso metadata=/saml/teams/$team/metadata
 (cd "$work" && "$widget" mint 1 >/dev/null && "$widget" mint 1 same >token.txt)
 "$bin" issuer add --team "$team" --issuer "$WIDGET_ISSUER" --public-key-file "$work/widget-public.pem" >/dev/null
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/sp.key" -out "$work/sp.crt" -days 2 \
@@ -100,7 +102,7 @@ function request()
   n = n + 1
   local xml = string.format('<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_b$3_%d_%d_%d" Version="2.0" IssueInstant="%s" AssertionConsumerServiceURL="$1/acs"><saml:Issuer>$1</saml:Issuer></samlp:AuthnRequest>',
     id, n, math.random(1, 1000000000), os.date('!%Y-%m-%dT%H:%M:%SZ'))
-  return wrk.format("POST", "/saml/sso", { ["Content-Type"] = "application/x-www-form-urlencoded", Cookie = cookie },
+  return wrk.format("POST", "$sso", { ["Content-Type"] = "application/x-www-form-urlencoded", Cookie = cookie },
     "SAMLRequest=" .. urlencode(base64(xml)))
 end
 local statuses = {}
@@ -124,7 +126,7 @@ metric() { curl -fsS "$iss/metrics" | awk '/^saml_sign_ons_total/{print $2}' | c
 run() { # NAME ENTITY_ID SIGNED_OUT NOTE
   lua "$2" "$3" "$1" >"$work/$1.lua"
   before=$(metric); before=${before:-0}
-  full=$(wrk -t8 -c8 -d"${secs}s" --latency -s "$work/$1.lua" "$iss/saml/sso")
+  full=$(wrk -t8 -c8 -d"${secs}s" --latency -s "$work/$1.lua" "$iss$sso")
   out=$(grep "^RESULT" <<<"$full")
   [ -n "${SHOW_STATUSES:-}" ] && grep "^STATUSES" <<<"$full" | head -2
   read -r rate p50 p99 errors <<<"${out#RESULT }"
@@ -137,7 +139,7 @@ run() { # NAME ENTITY_ID SIGNED_OUT NOTE
   fi
 }
 echo "idle_rss_mb $(awk '/VmRSS/{printf "%.1f", $2/1024}' /proc/$pid/status)"
-out=$(wrk -t2 -c16 -d"${secs}s" --latency -s <(echo 'done = function(s, l, r) io.write(string.format("RESULT %.0f %.2f %.2f %d\n", s.requests / (s.duration / 1e6), l:percentile(50) / 1000, l:percentile(99) / 1000, s.errors.status)) end') "$iss/saml/metadata" | grep '^RESULT')
+out=$(wrk -t2 -c16 -d"${secs}s" --latency -s <(echo 'done = function(s, l, r) io.write(string.format("RESULT %.0f %.2f %.2f %d\n", s.requests / (s.duration / 1e6), l:percentile(50) / 1000, l:percentile(99) / 1000, s.errors.status)) end') "$iss$metadata" | grep '^RESULT')
 echo "metadata ${out#RESULT } (req/s p50 p99 errors: the cached identity provider, no signing)"
 run signed_out https://plain.bench.example 1 "(read and check the AuthnRequest, keep it: one insert; a redirect to sign in)"
 [ -n "${PROFILE:-}" ] && { perf record -e cpu-clock -F 499 -g -o /tmp/perf.data -p "$pid" -- sleep 4 >/dev/null 2>&1 & }
