@@ -48,16 +48,18 @@ enum SamlServiceProviders {
 }
 
 /// SQLite: both tables made anew, as they were but for the entity ID's UNIQUE, with the
-/// certificate column and a wider pairwise key; the requests' foreign key follows the rename.
+/// certificate column and a wider pairwise key: the old ones renamed away first (the requests'
+/// foreign key follows), the new ones made under the old names, the rows copied, the old
+/// tables dropped.
 const SQLITE_REBUILD: &[&str] = &[
-    r#"CREATE TABLE "saml_service_providers_v2" ( "id" varchar(36) NOT NULL PRIMARY KEY, "team_id" varchar(36) NOT NULL, "entity_id" varchar(512) NOT NULL, "name" varchar(200) NOT NULL, "acs_urls" text NOT NULL, "slo_url" varchar(2048) NULL, "name_id_format" varchar(16) NOT NULL, "attributes" text NOT NULL, "sign" varchar(16) NOT NULL, "signing_cert" text NULL, "encrypt_cert" text NULL, "encryption" varchar(16) NOT NULL, "created_at" timestamp_with_timezone_text NOT NULL, "pairwise_key" text NOT NULL DEFAULT '', "idp_initiated" boolean NOT NULL DEFAULT TRUE, "certificate_id" varchar(36) NULL, FOREIGN KEY ("team_id") REFERENCES "teams" ("id") ON DELETE CASCADE )"#,
-    r#"INSERT INTO "saml_service_providers_v2" ("id", "team_id", "entity_id", "name", "acs_urls", "slo_url", "name_id_format", "attributes", "sign", "signing_cert", "encrypt_cert", "encryption", "created_at", "pairwise_key", "idp_initiated") SELECT "id", "team_id", "entity_id", "name", "acs_urls", "slo_url", "name_id_format", "attributes", "sign", "signing_cert", "encrypt_cert", "encryption", "created_at", "pairwise_key", "idp_initiated" FROM "saml_service_providers""#,
-    r#"CREATE TABLE "saml_requests_v2" ( "id" varchar(64) NOT NULL PRIMARY KEY, "sp_id" varchar(36) NOT NULL, "request_id" varchar(256) NULL, "acs_url" varchar(2048) NOT NULL, "relay_state" text NULL, "force_authn" boolean NOT NULL, "created_at" timestamp_with_timezone_text NOT NULL, "expires_at" timestamp_with_timezone_text NOT NULL, "used_at" timestamp_with_timezone_text NULL, FOREIGN KEY ("sp_id") REFERENCES "saml_service_providers_v2" ("id") ON DELETE CASCADE )"#,
-    r#"INSERT INTO "saml_requests_v2" SELECT "id", "sp_id", "request_id", "acs_url", "relay_state", "force_authn", "created_at", "expires_at", "used_at" FROM "saml_requests""#,
-    r#"DROP TABLE "saml_requests""#,
-    r#"DROP TABLE "saml_service_providers""#,
-    r#"ALTER TABLE "saml_service_providers_v2" RENAME TO "saml_service_providers""#,
-    r#"ALTER TABLE "saml_requests_v2" RENAME TO "saml_requests""#,
+    r#"ALTER TABLE "saml_requests" RENAME TO "saml_requests_before_14""#,
+    r#"ALTER TABLE "saml_service_providers" RENAME TO "saml_service_providers_before_14""#,
+    r#"CREATE TABLE "saml_service_providers" ( "id" varchar(36) NOT NULL PRIMARY KEY, "team_id" varchar(36) NOT NULL, "entity_id" varchar(512) NOT NULL, "name" varchar(200) NOT NULL, "acs_urls" text NOT NULL, "slo_url" varchar(2048) NULL, "name_id_format" varchar(16) NOT NULL, "attributes" text NOT NULL, "sign" varchar(16) NOT NULL, "signing_cert" text NULL, "encrypt_cert" text NULL, "encryption" varchar(16) NOT NULL, "created_at" timestamp_with_timezone_text NOT NULL, "pairwise_key" text NOT NULL DEFAULT '', "idp_initiated" boolean NOT NULL DEFAULT TRUE, "certificate_id" varchar(36) NULL, FOREIGN KEY ("team_id") REFERENCES "teams" ("id") ON DELETE CASCADE )"#,
+    r#"INSERT INTO "saml_service_providers" ("id", "team_id", "entity_id", "name", "acs_urls", "slo_url", "name_id_format", "attributes", "sign", "signing_cert", "encrypt_cert", "encryption", "created_at", "pairwise_key", "idp_initiated") SELECT "id", "team_id", "entity_id", "name", "acs_urls", "slo_url", "name_id_format", "attributes", "sign", "signing_cert", "encrypt_cert", "encryption", "created_at", "pairwise_key", "idp_initiated" FROM "saml_service_providers_before_14""#,
+    r#"CREATE TABLE "saml_requests" ( "id" varchar(64) NOT NULL PRIMARY KEY, "sp_id" varchar(36) NOT NULL, "request_id" varchar(256) NULL, "acs_url" varchar(2048) NOT NULL, "relay_state" text NULL, "force_authn" boolean NOT NULL, "created_at" timestamp_with_timezone_text NOT NULL, "expires_at" timestamp_with_timezone_text NOT NULL, "used_at" timestamp_with_timezone_text NULL, FOREIGN KEY ("sp_id") REFERENCES "saml_service_providers" ("id") ON DELETE CASCADE )"#,
+    r#"INSERT INTO "saml_requests" SELECT "id", "sp_id", "request_id", "acs_url", "relay_state", "force_authn", "created_at", "expires_at", "used_at" FROM "saml_requests_before_14""#,
+    r#"DROP TABLE "saml_requests_before_14""#,
+    r#"DROP TABLE "saml_service_providers_before_14""#,
     r#"CREATE UNIQUE INDEX "saml_requests_replay" ON "saml_requests" ("sp_id", "request_id")"#,
     r#"CREATE INDEX "saml_requests_expires" ON "saml_requests" ("expires_at")"#,
 ];
