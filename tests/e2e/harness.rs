@@ -152,6 +152,9 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The provider's clock: a test moves it forward rather than sleeping.
     pub clock: Clock,
+    /// Its master key (base64), which the CLI run beside it is given too: what one seals
+    /// (SAML certificates, pairwise keys), the other opens.
+    pub master_key: String,
 }
 
 impl TestApp {
@@ -169,6 +172,7 @@ impl TestApp {
             config.issuer = format!("http://localhost:{}", bound.port());
         }
         config.listen = bound.to_string();
+        let master_key = config.keys.master_key.clone();
         let mut settings = config.check().expect("test configuration is valid");
         settings.clock = Clock::adjustable();
         let clock = settings.clock.clone();
@@ -186,6 +190,7 @@ impl TestApp {
             running,
             http,
             clock,
+            master_key,
         }
     }
 

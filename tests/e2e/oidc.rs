@@ -83,13 +83,18 @@ pub(crate) fn create_client(db: &TestDb, app: &TestApp, args: &[&str]) -> Value 
 }
 
 pub(crate) fn cli_env<'a>(db: &'a TestDb, app: &'a TestApp) -> Vec<(&'a str, &'a str)> {
-    vec![
+    let mut env = vec![
         ("LATCHKEY_DATABASE_URL", db.url.as_str()),
         ("LATCHKEY_ISSUER", app.base_url.as_str()),
         ("LATCHKEY_LOG__LEVEL", "warn"),
         // The tests publish keys on 127.0.0.1 over http.
         ("LATCHKEY_FEDERATION__ALLOW_PRIVATE_NETWORKS", "true"),
-    ]
+    ];
+    // As one configuration gives both: what the CLI seals, the provider opens.
+    if !app.master_key.is_empty() {
+        env.push(("LATCHKEY_KEYS__MASTER_KEY", app.master_key.as_str()));
+    }
+    env
 }
 
 /// A web application's client: confidential, authorization code + refresh, consent required.

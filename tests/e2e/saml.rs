@@ -617,7 +617,9 @@ async fn bad_requests_get_a_page_and_nothing_signed() {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     refused(
-        &browser.post("/saml/sso", &form).await,
+        &browser
+            .post(&format!("/saml/teams/{team}/sso"), &form)
+            .await,
         "The address to return to is too long",
     );
 
@@ -629,13 +631,10 @@ async fn bad_requests_get_a_page_and_nothing_signed() {
     );
 
     // Malformed, oversized, and XML with a DOCTYPE and an entity.
+    let sso = format!("/saml/teams/{team}/sso");
     let post = |message: String| {
-        let browser = browser.clone();
-        async move {
-            browser
-                .post("/saml/sso", &[("SAMLRequest", &message)])
-                .await
-        }
+        let (browser, sso) = (browser.clone(), sso.clone());
+        async move { browser.post(&sso, &[("SAMLRequest", &message)]).await }
     };
     refused(&post("not base64 at all!".to_owned()).await, "malformed");
     refused(&post("A".repeat(100 * 1024)).await, "larger than");
@@ -761,7 +760,7 @@ async fn unsigned_requests_ask_before_anything_is_posted() {
     let unsigned = unsigned_authn_request(&asks.entity_id, &asks.acs, "");
     let question = browser
         .post(
-            "/saml/sso",
+            &format!("/saml/teams/{team}/sso"),
             &[
                 ("SAMLRequest", &STANDARD.encode(&unsigned)),
                 ("RelayState", "r"),
@@ -803,7 +802,10 @@ async fn unsigned_requests_ask_before_anything_is_posted() {
         "<samlp:NameIDPolicy Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName\"/>",
     );
     let page = stranger
-        .post("/saml/sso", &[("SAMLRequest", &STANDARD.encode(&unmet))])
+        .post(
+            &format!("/saml/teams/{team}/sso"),
+            &[("SAMLRequest", &STANDARD.encode(&unmet))],
+        )
         .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains("Return to Asks"), "{}", page.body);

@@ -138,7 +138,21 @@ pub async fn migrate(db: &Db, url: &str) -> Result<(), DatabaseError> {
     } else {
         None
     };
-    let migrated = Migrator::up(&*db.write().await, None).await.map_err(failed);
+    // On SQLite, on a connection of its own: a table a migration drops and makes again would
+    // still be in the cached schema of another connection of the pool, and SQLite checks a
+    // new table's name against that cache.
+    let migrated = if url.starts_with("sqlite") {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options.max_connections(1).sqlx_logging(false);
+        options.map_sqlx_sqlite_opts(|o| o.foreign_keys(true).busy_timeout(Duration::from_secs(5)));
+        let conn = Database::connect(options).await.map_err(failed)?;
+        let _writing = db.write().await;
+        let migrated = Migrator::up(&conn, None).await.map_err(failed);
+        let _ = conn.close().await;
+        migrated
+    } else {
+        Migrator::up(&*db.write().await, None).await.map_err(failed)
+    };
     if let Some(conn) = lock {
         let _ = conn
             .execute_unprepared(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))

@@ -237,3 +237,22 @@ async fn a_certificate_ending_soon_is_warned_about_and_an_ended_one_is_not_switc
         "{ended:?}"
     );
 }
+
+#[tokio::test]
+async fn a_certificate_published_before_the_first_sp_signs_for_it() {
+    let f = Fixture::new().await;
+    let certificates = f.sps.certificates();
+    let admin = &f.team.admin.actor;
+    // As for Salesforce, whose form wants the certificate before the SP can be registered.
+    let first = certificates.add(&f.team.id, admin, f.now).await.unwrap();
+    let metadata = TrustingSp::reads_metadata(&f, &f.identity).await;
+    let sp = f.sp(|_| {}).await;
+    assert_eq!(
+        sp.certificate_id.as_deref(),
+        Some(first.certificate_id.as_str())
+    );
+    let listed = certificates.list(&f.team.id, admin, f.now).await.unwrap();
+    assert_eq!(listed.len(), 1, "no second certificate was made");
+    let (_, bo) = f.signed_in(&f.bo).await;
+    assert!(metadata.accepts(&sign_on(&f, &bo, f.now).await));
+}
