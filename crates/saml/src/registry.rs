@@ -210,6 +210,9 @@ pub struct ServiceProviders {
     pub(crate) kept: Option<BatchWriter<Requests>>,
     /// The batching writer of which SPs each session signed in to, on SQLite.
     pub(crate) recorded: Option<BatchWriter<crate::sign_on_records::Records>>,
+    /// The records this replica wrote lately, so that signing in to the same SP again in the
+    /// same session writes nothing.
+    pub(crate) recently_recorded: TtlCache<()>,
 }
 
 impl ServiceProviders {
@@ -221,6 +224,10 @@ impl ServiceProviders {
                 .then(|| BatchWriter::start(Requests { db: db.clone() })),
             recorded: (db.backend() == DbBackend::Sqlite)
                 .then(|| BatchWriter::start(crate::sign_on_records::Records { db: db.clone() })),
+            recently_recorded: TtlCache::new(
+                crate::sign_on_records::RECENT,
+                crate::sign_on_records::RECENT_CAPACITY,
+            ),
             db,
             issuer,
         }

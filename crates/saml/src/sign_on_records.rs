@@ -15,6 +15,15 @@ use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
 use crate::ServiceProviders;
 use crate::entities::sign_on_record;
 
+/// How long a replica remembers a record it wrote: signing in to the same SP again in the
+/// same session, as the same person, within this time writes nothing. The row it wrote
+/// outlives the session whatever this is (it lasts as long as a session can, from a sign-on
+/// after the session began), and only the sweep of expired rows, or the session's end,
+/// removes it.
+pub(crate) const RECENT: std::time::Duration = std::time::Duration::from_secs(600);
+/// Records remembered before that memory starts over.
+pub(crate) const RECENT_CAPACITY: usize = 100_000;
+
 /// The batching writer's committer.
 #[derive(Clone)]
 pub(crate) struct Records {
@@ -76,6 +85,10 @@ impl ServiceProviders {
         lasts: TimeDelta,
         now: DateTime<Utc>,
     ) -> Result<(), DbErr> {
+        let key = format!("{sid}\u{1f}{sp}\u{1f}{name_id}\u{1f}{session_index}");
+        if self.recently_recorded.get(&key).is_some() {
+            return Ok(());
+        }
         let row = sign_on_record::Model {
             sid: sid.to_owned(),
             sp_id: sp.to_string(),
@@ -85,9 +98,11 @@ impl ServiceProviders {
             expires_at: now + lasts,
         };
         match &self.recorded {
-            Some(batches) => batches.write(row).await,
-            None => self.records().commit(vec![row]).await.map(|_| ()),
+            Some(batches) => batches.write(row).await?,
+            None => self.records().commit(vec![row]).await.map(|_| ())?,
         }
+        self.recently_recorded.insert(key, ());
+        Ok(())
     }
 
     /// The sign-ons of these sessions, oldest first.
