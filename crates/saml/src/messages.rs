@@ -25,6 +25,16 @@ pub enum Inbound {
 }
 
 impl Inbound {
+    /// Whether the message is signed with SHA-1 (its `SigAlg`, or any algorithm of its XML
+    /// signature): refused unless the SP is allowed it, for logout messages as for sign-ons.
+    pub(crate) fn uses_sha1(&self) -> Result<bool, RequestError> {
+        match self {
+            Inbound::Redirect(query) => Ok(url::form_urlencoded::parse(query.as_bytes())
+                .any(|(k, v)| k == "SigAlg" && is_sha1(&v))),
+            Inbound::Post { message, .. } => Ok(posted_signature(message)?.sha1),
+        }
+    }
+
     /// Whether the message carries a signature: HTTP-Redirect's `Signature` parameter, or an
     /// XML signature in a posted message. Which key made it, and whether it verifies, is the
     /// reader's to check.

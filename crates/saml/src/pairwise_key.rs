@@ -27,22 +27,15 @@ impl std::fmt::Debug for PairwiseKey {
 }
 
 impl PairwiseKey {
-    /// The key as stored for the SP `sp_id`, opened; a key that cannot be opened is empty,
-    /// so its NameIDs differ and nothing is linked (the log says why).
+    /// The key as stored for the SP `sp_id`, opened. One that cannot be opened (a replica on
+    /// another master key) is replaced by a random key of this process's: its NameIDs are
+    /// then wrong, but nobody can compute or link them (the log says why).
     pub(crate) fn opened(sp_id: &str, stored: &str, master_key: &MasterKey) -> Self {
-        let Some(sealed) = stored.strip_prefix(SEALED) else {
-            return Self(stored.to_owned());
-        };
-        let opened = STANDARD
-            .decode(sealed)
-            .ok()
-            .and_then(|bytes| master_key.open(sp_id, &bytes).ok())
-            .and_then(|bytes| String::from_utf8(bytes).ok());
-        match opened {
+        match open_stored(sp_id, stored, master_key) {
             Some(key) => Self(key),
             None => {
                 tracing::error!(sp = %sp_id, "the SAML SP's pairwise key cannot be opened with the master key");
-                Self(String::new())
+                Self(latchkey_core::secret::random_key_hex())
             }
         }
     }
@@ -53,6 +46,15 @@ impl PairwiseKey {
     }
 }
 
+/// The key as stored (sealed, or in clear from before keys were sealed), opened.
+fn open_stored(sp_id: &str, stored: &str, master_key: &MasterKey) -> Option<String> {
+    let Some(sealed) = stored.strip_prefix(SEALED) else {
+        return Some(stored.to_owned());
+    };
+    let bytes = STANDARD.decode(sealed).ok()?;
+    String::from_utf8(master_key.open(sp_id, &bytes).ok()?).ok()
+}
+
 fn sealed(sp_id: &str, key: &str, master_key: &MasterKey) -> Result<String, SamlError> {
     let sealed = master_key
         .seal(sp_id, key.as_bytes())
@@ -61,7 +63,8 @@ fn sealed(sp_id: &str, key: &str, master_key: &MasterKey) -> Result<String, Saml
 }
 
 /// Seals every pairwise key stored in clear; returns how many. With `reseal`, also those
-/// sealed already, anew under the current master key (`keys rotate-master`).
+/// sealed already, anew under the current master key (`keys rotate-master`). Refuses when one
+/// cannot be opened with the master key: a replica on the wrong key does not start.
 pub async fn seal_pairwise_keys(
     db: &Db,
     master_key: &MasterKey,
@@ -70,20 +73,19 @@ pub async fn seal_pairwise_keys(
     let rows = service_provider::Entity::find().all(db.read()).await?;
     let mut done = 0;
     for row in rows {
+        let key = open_stored(&row.id, &row.pairwise_key, master_key).ok_or_else(|| {
+            SamlError::Signing(format!(
+                "the pairwise key of SAML SP {} cannot be opened with the master key",
+                row.id
+            ))
+        })?;
         if row.pairwise_key.starts_with(SEALED) && !reseal {
             continue;
-        }
-        let key = PairwiseKey::opened(&row.id, &row.pairwise_key, master_key);
-        if key.0.is_empty() {
-            return Err(SamlError::Signing(format!(
-                "the pairwise key of SAML SP {} cannot be opened",
-                row.id
-            )));
         }
         service_provider::Entity::update_many()
             .col_expr(
                 service_provider::Column::PairwiseKey,
-                Expr::value(sealed(&row.id, &key.0, master_key)?),
+                Expr::value(sealed(&row.id, &key, master_key)?),
             )
             .filter(service_provider::Column::Id.eq(row.id.as_str()))
             .filter(service_provider::Column::PairwiseKey.eq(row.pairwise_key.as_str()))

@@ -203,8 +203,8 @@ pub struct ServiceProviders {
     db: Db,
     issuer: latchkey_core::Issuer,
     certificates: Certificates,
-    /// By `entity:` and entity ID, and by `id:` and id. An unknown one is not kept, so one
-    /// just registered works at once.
+    /// By identity and entity ID (`shared:…`, `team:TEAM:…`), and by `id:` and id. An unknown
+    /// one is not kept, so one just registered works at once.
     cache: TtlCache<ServiceProvider>,
     /// The batching writer of sign-ons, on SQLite.
     pub(crate) kept: Option<BatchWriter<Requests>>,

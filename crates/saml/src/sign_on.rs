@@ -191,13 +191,18 @@ impl SignOns {
             signed: asked.signed,
             name_id_format,
         };
+        // A status goes to the SP at once only for a signed request or a member of its team.
+        let admitted = match name_id_format.is_none() || asked.is_passive {
+            true => self.admitted(&sp, member).await?,
+            false => false,
+        };
         let next = match user {
             _ if name_id_format.is_none() => {
                 tracing::info!(sp = %sp.sp_id, asked = ?asked.name_id_format, "SAML request asks for a NameID format Latchkey does not give");
-                Next::Status(INVALID_NAME_ID_POLICY, asked.signed || member.is_some())
+                Next::Status(INVALID_NAME_ID_POLICY, asked.signed || admitted)
             }
             Some(_) if asks_first(&sp, asked.signed) && asked.is_passive => {
-                Next::Status(NO_PASSIVE, true)
+                Next::Status(NO_PASSIVE, asked.signed || admitted)
             }
             Some(user) if asks_first(&sp, asked.signed) => Next::Ask(user),
             Some(user) => Next::Answer(user),
@@ -285,8 +290,21 @@ impl SignOns {
         if !self.sps.answer(&pending.id, now).await? {
             return Err(Refusal::AlreadyCompleted);
         }
-        let posts = pending.signed || member.is_some();
+        let posts = pending.signed || self.admitted(&pending.sp, member).await?;
         self.status(&pending, NO_PASSIVE, posts, now).await
+    }
+
+    /// Whether the browser's person is a member of the SP's team (not only signed in with a
+    /// session that may act for it).
+    async fn admitted(
+        &self,
+        sp: &ServiceProvider,
+        user: Option<&SessionUser>,
+    ) -> Result<bool, Refusal> {
+        match user {
+            Some(user) => Ok(self.sps.admit(sp, Account::of(user)).await?.is_some()),
+            None => Ok(false),
+        }
     }
 
     /// The person said yes to [`Reply::Confirm`] (`POST /saml/continue`, CSRF-checked by the

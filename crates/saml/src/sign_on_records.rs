@@ -18,8 +18,7 @@ use crate::entities::sign_on_record;
 /// How long a replica remembers a record it wrote: signing in to the same SP again in the
 /// same session, as the same person, within this time writes nothing. The row it wrote
 /// outlives the session whatever this is (it lasts as long as a session can, from a sign-on
-/// after the session began), and only the sweep of expired rows, or the session's end,
-/// removes it.
+/// after the session began), and only the sweep of expired rows removes it.
 pub(crate) const RECENT: std::time::Duration = std::time::Duration::from_secs(600);
 /// Records remembered before that memory starts over.
 pub(crate) const RECENT_CAPACITY: usize = 100_000;

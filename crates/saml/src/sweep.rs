@@ -1,5 +1,5 @@
 //! Kept sign-ons and logout request IDs, deleted once they can no longer be answered or
-//! replayed; which SPs each session signed in to, once the session is over; and single
+//! replayed; which SPs each session signed in to, once the session can no longer be live; and single
 //! logouts, once their page is no longer offered.
 
 use chrono::{DateTime, Utc};

@@ -121,6 +121,9 @@ impl IdentityProvider {
         inbound: Inbound,
         now: DateTime<Utc>,
     ) -> Result<LogoutAsk, RequestError> {
+        if !sp.allow_sha1 && inbound.uses_sha1()? {
+            return Err(RequestError::Sha1);
+        }
         let descriptor = self.descriptor(sp)?;
         let engine = self.logout_engine(sp, &inbound);
         let input = match inbound {

@@ -1,7 +1,9 @@
 //! The identity provider's side of single logout across SPs: a signed `LogoutRequest` to an
 //! SP naming the person as it was told of them, and the `LogoutResponse` it sends back,
-//! checked (its issuer, destination, `InResponseTo` and RelayState, and its signature when
-//! the SP registered a certificate) through saml-rs.
+//! checked (its issuer, destination, `InResponseTo` and RelayState, its signature whenever it
+//! carries one and the SP registered a certificate, SHA-1 only for an SP allowed it) through
+//! saml-rs. An unsigned answer is taken from an SP that does not require signed messages: at
+//! worst it marks that SP signed out on the page, and ends nothing.
 
 use saml_rs::{
     BrowserInput, EntityId, FormField, LogoutBinding, LogoutResponse, LogoutSubject, MessageId,
@@ -78,6 +80,12 @@ impl IdentityProvider {
             Ok(descriptor) => descriptor,
             Err(e) => return refused(&e),
         };
+        match inbound.uses_sha1() {
+            Ok(false) => {}
+            Ok(true) if sp.allow_sha1 => {}
+            Ok(true) => return refused(&crate::RequestError::Sha1),
+            Err(e) => return refused(&e),
+        }
         let engine = self.logout_engine(sp, &inbound);
         // Answered over whichever binding the SP chose: the binding proves nothing, its
         // checks do.

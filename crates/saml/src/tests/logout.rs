@@ -159,6 +159,40 @@ async fn a_logout_request_is_refused_when_received_again() {
 }
 
 #[tokio::test]
+async fn a_logout_request_signed_with_sha1_is_refused_unless_the_sp_is_allowed_it() {
+    let f = Fixture::new().await;
+    let key = SpKey::generate();
+    let sp = f
+        .sp(|new| {
+            new.signing_cert = Some(key.cert_pem.clone());
+            new.requires_signed_requests = true;
+        })
+        .await;
+    let (_, bo) = f.signed_in(&f.bo).await;
+    let request = ask("_sha1", &f, "bo@acme.test", vec![index_of(&sp, &bo.sid)]);
+    let sha1 = request.redirect_hashed(&key, super::messages::Hash::Sha1);
+    let refused = f.logout(sha1, Some(&bo), false, f.now).await;
+    assert!(matches!(refused, Err(Refusal::Sha1 { .. })), "{refused:?}");
+    let allowed = f
+        .sps
+        .update(
+            &sp.sp_id,
+            crate::ServiceProviderChange {
+                allow_sha1: Some(true),
+                ..Default::default()
+            },
+            &f.team.admin.actor,
+            f.now,
+        )
+        .await;
+    allowed.unwrap();
+    f.sps.forget_copies();
+    let sha1 = request.redirect_hashed(&key, super::messages::Hash::Sha1);
+    let answered = f.logout(sha1, Some(&bo), false, f.now).await;
+    assert!(answered.is_ok(), "{answered:?}");
+}
+
+#[tokio::test]
 async fn an_authn_request_id_cannot_be_used_again_as_a_logout_request() {
     let f = Fixture::new().await;
     let sp = f.sp(|_| {}).await;

@@ -265,6 +265,11 @@ impl LogoutRequest {
         )
     }
 
+    /// Over HTTP-Redirect, signed with `key` and `hash`.
+    pub fn redirect_hashed(&self, key: &SpKey, hash: Hash) -> Inbound {
+        redirect("SAMLRequest", &self.xml(), None, Some((key, hash)))
+    }
+
     pub fn post(&self) -> Inbound {
         Inbound::Post {
             message: STANDARD.encode(self.xml()),

@@ -161,3 +161,33 @@ async fn a_status_for_a_signed_request_is_posted_at_once() {
     );
     assert!(form.response_xml().contains("status:NoPassive"));
 }
+
+#[tokio::test]
+async fn a_status_for_an_unsigned_request_is_posted_at_once_to_a_member_only() {
+    let f = Fixture::new().await;
+    f.sp(|_| {}).await;
+    // Cy is signed in, in no team: the status waits for a press, as for nobody signed in.
+    let (_, cy) = f.signed_in(&f.cy).await;
+    let mut request = AuthnRequest::new("_cy", f.now);
+    request.name_id_format = Some(X509.to_owned());
+    let page = status_page(
+        f.receive(request.post(None), Some(&cy), f.now)
+            .await
+            .unwrap(),
+    );
+    assert!(
+        page.form
+            .response_xml()
+            .contains("status:InvalidNameIDPolicy")
+    );
+    // Bo is a member of the SP's team: posted at once.
+    let (_, bo) = f.signed_in(&f.bo).await;
+    let mut request = AuthnRequest::new("_bo", f.now);
+    request.name_id_format = Some(X509.to_owned());
+    let form = posted(
+        f.receive(request.post(None), Some(&bo), f.now)
+            .await
+            .unwrap(),
+    );
+    assert!(form.response_xml().contains("status:InvalidNameIDPolicy"));
+}
