@@ -245,8 +245,11 @@ impl Certificates {
 
     /// Takes a certificate out of its team's metadata; refused while an SP signs with it or
     /// it is the one new SPs get.
+    /// `team`, when given, is the team the administrator acts for (a page's form names it): a
+    /// certificate of another team is not published there.
     pub async fn retire(
         &self,
+        team: Option<&TeamId>,
         certificate_id: &str,
         actor: &Actor,
         now: DateTime<Utc>,
@@ -255,6 +258,7 @@ impl Certificates {
             .one(self.db.read())
             .await?
             .filter(|row| row.retired_at.is_none())
+            .filter(|row| team.is_none_or(|team| team.as_str() == row.team_id))
             .ok_or_else(|| SamlError::CertificateNotPublished(certificate_id.to_owned()))?;
         let team_id = TeamId::from(row.team_id.as_str());
         let txn = latchkey_teams::administer(&self.db, &team_id, actor, now)

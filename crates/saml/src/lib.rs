@@ -27,6 +27,7 @@ mod pending;
 mod refusal;
 mod registration;
 mod registry;
+mod reply;
 mod requested;
 pub mod response;
 mod sign_on;

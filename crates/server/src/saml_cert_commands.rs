@@ -63,7 +63,9 @@ pub async fn run(
             }
         }
         SamlCertCommand::Retire { certificate } => {
-            let retired = certificates.retire(&certificate, &operator, now).await?;
+            let retired = certificates
+                .retire(None, &certificate, &operator, now)
+                .await?;
             if json {
                 println!("{}", serde_json::to_string(&retired).unwrap_or_default());
             } else {

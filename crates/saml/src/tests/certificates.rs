@@ -75,7 +75,7 @@ async fn a_year_with_two_rollovers_and_monthly_key_rotations_never_breaks_an_sp(
                     .unwrap();
                 assert_eq!((used.state, switched), ("signing", 1));
                 let old = std::mem::replace(&mut current, switch_to);
-                certificates.retire(&old, admin, at).await.unwrap();
+                certificates.retire(None, &old, admin, at).await.unwrap();
                 rollovers += 1;
             }
             _ => {}
@@ -139,7 +139,7 @@ async fn one_sp_can_be_switched_alone_and_the_others_keep_their_certificate() {
     assert_eq!(certificate_of(&other), other.certificate_id);
     // The old one still signs for the other SP, and for the SPs the team adds next.
     let old = other.certificate_id.clone().unwrap();
-    let refused = certificates.retire(&old, admin, f.now).await;
+    let refused = certificates.retire(None, &old, admin, f.now).await;
     assert!(
         matches!(refused, Err(SamlError::CertificateInUse(_, 1))),
         "{refused:?}"
@@ -176,6 +176,14 @@ async fn rollovers_to_certificates_not_published_are_refused() {
         matches!(crossed, Err(SamlError::CertificateNotPublished(_))),
         "{crossed:?}"
     );
+    // Nor retired through Acme's page.
+    let elsewhere = certificates
+        .retire(Some(&f.team.id), &theirs.certificate_id, admin, f.now)
+        .await;
+    assert!(
+        matches!(elsewhere, Err(SamlError::CertificateNotPublished(_))),
+        "{elsewhere:?}"
+    );
     // Nor may Acme's administrator publish for Globex.
     let forbidden = certificates.add(&globex.id, admin, f.now).await;
     assert!(
@@ -185,7 +193,7 @@ async fn rollovers_to_certificates_not_published_are_refused() {
     // A retired one is published no more.
     let next = certificates.add(&f.team.id, admin, f.now).await.unwrap();
     certificates
-        .retire(&next.certificate_id, admin, f.now)
+        .retire(None, &next.certificate_id, admin, f.now)
         .await
         .unwrap();
     let retired = certificates

@@ -12,6 +12,7 @@ mod defaults;
 mod fixture;
 mod identity;
 mod logout;
+mod logout_chain;
 mod messages;
 mod sign_on;
 mod unsolicited;

@@ -64,17 +64,8 @@ pub(super) async fn act(
             "saml-certificate-used"
         }
         "retire" => {
-            let listed = certificates
-                .list(&form.team, &actor, now)
-                .await
-                .map_err(refused)?;
-            if !listed.iter().any(|c| c.certificate_id == form.certificate) {
-                return Err(refused(SamlError::CertificateNotPublished(
-                    form.certificate.clone(),
-                )));
-            }
             certificates
-                .retire(&form.certificate, &actor, now)
+                .retire(Some(&form.team), &form.certificate, &actor, now)
                 .await
                 .map_err(refused)?;
             "saml-certificate-retired"
