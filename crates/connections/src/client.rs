@@ -10,6 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use latchkey_core::Clock;
 use openidconnect::core::{CoreClient, CoreClientAuthMethod, CoreProviderMetadata};
 use openidconnect::{
     AsyncHttpClient, AuthType, ClientId, ClientSecret, EndpointMaybeSet, EndpointNotSet,
@@ -18,6 +19,8 @@ use openidconnect::{
 use url::Url;
 
 use latchkey_egress::Egress;
+
+use crate::provider_cache::ProviderCache;
 
 /// How long one request upstream may take, connecting included.
 pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(10);
@@ -57,13 +60,24 @@ pub struct Upstream {
     /// and the code exchange together), so a slow provider fails the sign-in rather than the
     /// route.
     egress: Egress,
+    /// Providers' discovery documents and keys, kept between sign-ins (`discovery`).
+    pub(crate) cache: ProviderCache,
 }
 
 impl Upstream {
     pub fn new(allow_private_networks: bool, timeout: Duration) -> Result<Self, reqwest::Error> {
         Ok(Self {
             egress: Egress::new(timeout, allow_private_networks)?,
+            cache: ProviderCache::new(Clock::system()),
         })
+    }
+
+    /// The same, keeping what it fetches by `clock` (tests move it on).
+    pub fn with_clock(self, clock: Clock) -> Self {
+        Self {
+            cache: ProviderCache::new(clock),
+            ..self
+        }
     }
 
     pub(crate) fn timeout(&self) -> Duration {
@@ -85,17 +99,13 @@ impl Upstream {
         IssuerUrl::new(issuer.to_owned()).map_err(|_| UpstreamError::IssuerUrl)
     }
 
-    /// Fetches the provider's metadata and keys (every request checked), and checks that the
-    /// endpoints it names are ones this policy reaches. The crate checks that the metadata
-    /// names exactly this issuer.
-    pub async fn discover(&self, issuer: &str) -> Result<CoreProviderMetadata, UpstreamError> {
-        let url = self.issuer_url(issuer)?;
-        let metadata = CoreProviderMetadata::discover_async(url, self)
-            .await
-            .map_err(|e| {
-                tracing::warn!(%issuer, error = %error_chain(&e), "discovery failed");
-                UpstreamError::Discovery(issuer.to_owned())
-            })?;
+    /// Checks that the endpoints a discovery document names are ones this policy reaches
+    /// (the `openidconnect` crate has checked that it names exactly the issuer it came from).
+    pub(crate) fn reachable_endpoints(
+        &self,
+        issuer: &str,
+        metadata: &CoreProviderMetadata,
+    ) -> Result<(), UpstreamError> {
         let endpoints = [
             Some(metadata.authorization_endpoint().as_str()),
             metadata.token_endpoint().map(|u| u.as_str()),
@@ -107,7 +117,7 @@ impl Upstream {
             tracing::warn!(%issuer, "the discovery document names endpoints this provider may not reach");
             return Err(UpstreamError::Discovery(issuer.to_owned()));
         }
-        Ok(metadata)
+        Ok(())
     }
 
     /// A client of the provider for this connection, sending its secret the way the provider
@@ -140,7 +150,7 @@ impl Upstream {
     }
 
     /// One request, checked against the policy, its answer read up to [`LONGEST_BODY`].
-    async fn send(
+    pub(crate) async fn send(
         &self,
         request: HttpRequest,
     ) -> Result<HttpResponse, HttpClientError<reqwest::Error>> {

@@ -3,7 +3,8 @@
 //! `registry` keeps a team's connections, `domain_proof` the domains they have proven by
 //! DNS; `sign_in` runs the authorization code flow with the provider, `token` redeems its code
 //! for the person its ID token names, and `accounts` admits them; `failure` says why a
-//! sign-in did not happen. All of its outbound HTTP goes through `latchkey_egress`.
+//! sign-in did not happen. All of its outbound HTTP goes through `latchkey_egress`;
+//! `discovery` keeps each provider's document and keys between sign-ins (`provider_cache`).
 //!
 //! This crate owns Latchkey as a relying party of a team's own provider: which connections a
 //! team has, which domains they prove, and who a provider's ID token admits. The OpenID
@@ -12,11 +13,15 @@
 
 mod accounts;
 mod client;
+mod discovery;
+#[cfg(test)]
+mod discovery_tests;
 mod domain_proof;
 pub mod domains;
 pub mod entities;
 mod failure;
 mod model;
+mod provider_cache;
 mod registry;
 mod sign_in;
 mod token;

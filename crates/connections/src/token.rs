@@ -5,7 +5,10 @@
 use latchkey_core::Email;
 use latchkey_teams::PersonName;
 use openidconnect::core::{CoreIdTokenClaims, CoreTokenResponse};
-use openidconnect::{AuthorizationCode, Nonce, PkceCodeVerifier, RequestTokenError, TokenResponse};
+use openidconnect::{
+    AuthorizationCode, ClaimsVerificationError, Nonce, PkceCodeVerifier, RequestTokenError,
+    SignatureVerificationError, TokenResponse,
+};
 
 use crate::accounts::Person;
 use crate::client::{Upstream, UpstreamClient, error_chain};
@@ -27,13 +30,38 @@ impl Connections {
         let client = self.provider_client(row).await?;
         let tokens = self.exchange(&client, row, code, verifier).await?;
         let id_token = tokens.id_token().ok_or(SignInFailure::NoIdToken)?;
-        let claims = id_token
-            .claims(
-                &client.id_token_verifier(),
-                &Nonce::new(pending.nonce.clone()),
-            )
-            .map_err(|e| SignInFailure::IdToken(error_chain(&e)))?;
+        let nonce = Nonce::new(pending.nonce.clone());
+        let claims = match id_token.claims(&client.id_token_verifier(), &nonce) {
+            // Signed by a key the kept set lacks: the provider rotated. Its keys again (at
+            // most once a minute), and one more try.
+            Err(ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::NoMatchingKey,
+            )) => {
+                let refreshed = self.refreshed_client(row).await?;
+                id_token.claims(&refreshed.id_token_verifier(), &nonce)
+            }
+            verified => verified,
+        }
+        .map_err(|e| SignInFailure::IdToken(error_chain(&e)))?;
         person_named(row, claims)
+    }
+
+    /// A client of the provider with its keys fetched again; the kept one's failure stands
+    /// when they cannot be.
+    async fn refreshed_client(
+        &self,
+        row: &connection::Model,
+    ) -> Result<UpstreamClient, SignInFailure> {
+        let metadata = self.upstream.refresh_keys(&row.issuer).await.ok_or_else(|| {
+            SignInFailure::IdToken("it is signed by a key the provider does not publish".into())
+        })?;
+        Upstream::client(
+            metadata,
+            &row.client_id,
+            self.client_secret(row)?,
+            &self.redirect_uri(&row.id),
+        )
+        .map_err(unreachable)
     }
 
     /// A client of the connection's provider, as its discovery document describes it now.

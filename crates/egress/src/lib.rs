@@ -13,6 +13,8 @@
 
 mod address;
 mod egress;
+mod freshness;
 
 pub use address::is_public;
 pub use egress::{Egress, FetchError, acceptable_url, error_chain};
+pub use freshness::max_age;

@@ -229,9 +229,9 @@ impl RemoteJwks {
         if !response.status().is_success() {
             return Err(failed(format!("HTTP {}", response.status())));
         }
-        let fresh_for = max_age(response.headers())
+        let fresh_for = latchkey_egress::max_age(response.headers())
             .unwrap_or(DEFAULT_MAX_AGE)
-            .max(SHORTEST_MAX_AGE);
+            .clamp(SHORTEST_MAX_AGE, LONGEST_MAX_AGE);
         let body = Egress::read(response, LARGEST_JWKS)
             .await
             .map_err(|e| failed(e.to_string()))?;
@@ -241,22 +241,6 @@ impl RemoteJwks {
         tracing::info!(%url, keys = set.keys.len(), "fetched a JWKS");
         Ok((set, fresh_for))
     }
-}
-
-/// `max-age` from `Cache-Control` (`no-store`/`no-cache` count as zero), capped at a day.
-fn max_age(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers.get(reqwest::header::CACHE_CONTROL)?.to_str().ok()?;
-    let mut seconds = None;
-    for directive in value.split(',').map(str::trim) {
-        if directive.eq_ignore_ascii_case("no-store") || directive.eq_ignore_ascii_case("no-cache")
-        {
-            return Some(Duration::ZERO);
-        }
-        if let Some(v) = directive.strip_prefix("max-age=") {
-            seconds = v.trim_matches('"').parse::<u64>().ok();
-        }
-    }
-    seconds.map(|s| Duration::from_secs(s).min(LONGEST_MAX_AGE))
 }
 
 #[cfg(test)]
