@@ -82,10 +82,7 @@ impl Upstream {
     }
 
     /// Fetches the document and the keys it names.
-    async fn fetch_provider(
-        &self,
-        url: openidconnect::IssuerUrl,
-    ) -> Result<Entry, UpstreamError> {
+    async fn fetch_provider(&self, url: openidconnect::IssuerUrl) -> Result<Entry, UpstreamError> {
         let issuer = url.as_str().to_owned();
         let recording = Recording::new(self);
         let metadata = CoreProviderMetadata::discover_async(url, &recording)

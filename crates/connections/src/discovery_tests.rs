@@ -109,7 +109,11 @@ async fn sign_ins_reuse_the_document_and_keys_while_they_are_fresh() {
     for _ in 0..5 {
         upstream.discover(&issuer).await.unwrap();
     }
-    assert_eq!(provider.counts(), (1, 1), "one fetch of each for five sign-ins");
+    assert_eq!(
+        provider.counts(),
+        (1, 1),
+        "one fetch of each for five sign-ins"
+    );
     // Unsaid: kept an hour.
     clock.advance(TimeDelta::minutes(59));
     upstream.discover(&issuer).await.unwrap();
@@ -174,7 +178,10 @@ async fn rotated_keys_are_fetched_again_at_most_once_a_minute() {
     let refreshed = upstream.refresh_keys(&issuer).await.unwrap();
     assert_eq!(kids(&refreshed), ["k1", "k2"]);
     // What sign-ins then use, without another fetch.
-    assert_eq!(kids(&upstream.discover(&issuer).await.unwrap()), ["k1", "k2"]);
+    assert_eq!(
+        kids(&upstream.discover(&issuer).await.unwrap()),
+        ["k1", "k2"]
+    );
     assert_eq!(provider.counts(), (1, 2));
     // A made-up kid a second later fetches nothing.
     upstream.refresh_keys(&issuer).await.unwrap();
@@ -190,7 +197,11 @@ async fn a_provider_that_goes_down_is_answered_for_from_what_it_said_for_a_day()
     provider.down.store(true, Ordering::SeqCst);
     clock.advance(TimeDelta::hours(2));
     assert!(upstream.discover(&issuer).await.is_ok(), "stale, but known");
-    assert_eq!(provider.counts(), (1, 1), "the failed request is not counted");
+    assert_eq!(
+        provider.counts(),
+        (1, 1),
+        "the failed request is not counted"
+    );
     // Not asked again within the minute after a failure.
     upstream.discover(&issuer).await.unwrap();
     clock.advance(TimeDelta::hours(23));

@@ -52,9 +52,13 @@ impl Connections {
         &self,
         row: &connection::Model,
     ) -> Result<UpstreamClient, SignInFailure> {
-        let metadata = self.upstream.refresh_keys(&row.issuer).await.ok_or_else(|| {
-            SignInFailure::IdToken("it is signed by a key the provider does not publish".into())
-        })?;
+        let metadata = self
+            .upstream
+            .refresh_keys(&row.issuer)
+            .await
+            .ok_or_else(|| {
+                SignInFailure::IdToken("it is signed by a key the provider does not publish".into())
+            })?;
         Upstream::client(
             metadata,
             &row.client_id,

@@ -37,7 +37,10 @@ mod tests {
 
     #[test]
     fn max_age_is_read_and_no_cache_counts_as_zero() {
-        assert_eq!(said("public, max-age=3600"), Some(Duration::from_secs(3600)));
+        assert_eq!(
+            said("public, max-age=3600"),
+            Some(Duration::from_secs(3600))
+        );
         assert_eq!(said("max-age=\"60\""), Some(Duration::from_secs(60)));
         assert_eq!(said("no-cache, max-age=600"), Some(Duration::ZERO));
         assert_eq!(said("private, no-store"), Some(Duration::ZERO));
