@@ -143,7 +143,7 @@ function loginPage(res, params) {
   res.setHeader('content-type', 'text/html; charset=utf-8');
   res.end(`<!doctype html><html lang="en"><head><title>Acme IdP sign-in</title></head><body>
 <h1>Acme IdP: sign in</h1><p>Enter your password to continue as <strong>${who}</strong>.</p>
-<form method="post"><label>Password <input type="password" name="password" id="password"></label>
+<form method="post"><label for="password">Password</label> <input type="password" name="password" id="password">
 <button type="submit" id="sign-in">Sign in</button></form></body></html>`);
 }
 
