@@ -75,13 +75,18 @@ impl Claims {
     /// address in its email claim, `email_verified` (it decides whether the provider vouches
     /// for an `email`), or a name.
     pub(crate) fn thin_for(&self, row: &connection::Model) -> bool {
+        self.lacks_identity(row) || (self.name.is_none() && self.given_name.is_none())
+    }
+
+    /// Whether the claims lack what decides who the person is: the address, or
+    /// `email_verified` beside an `email`. Without it, a failed UserInfo request fails the
+    /// sign-in; with it, only the name is lost.
+    pub(crate) fn lacks_identity(&self, row: &connection::Model) -> bool {
         let address = match row.email_claim.as_str() {
             "preferred_username" => &self.preferred_username,
             _ => &self.email,
         };
-        address.is_none()
-            || (row.email_claim == "email" && self.email_verified.is_none())
-            || (self.name.is_none() && self.given_name.is_none())
+        address.is_none() || (row.email_claim == "email" && self.email_verified.is_none())
     }
 
     /// These claims completed with UserInfo's, which must speak of the same person (Core

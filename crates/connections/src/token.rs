@@ -61,10 +61,17 @@ impl Connections {
         let auth_time = verified.auth_time();
         let mut claims = Claims::from_id_token(verified);
         if claims.thin_for(row) && client.user_info_url().is_some() {
-            let user_info = self
+            match self
                 .user_info(&client, row, tokens.access_token(), &claims)
-                .await?;
-            claims = claims.completed_with(Claims::from_user_info(&user_info))?;
+                .await
+            {
+                Ok(answer) => {
+                    claims = claims.completed_with(Claims::from_user_info(&answer))?;
+                }
+                // Only a name was missing: the ID token alone signs the person in.
+                Err(SignInFailure::UserInfo(_)) if !claims.lacks_identity(row) => {}
+                Err(failure) => return Err(failure),
+            }
         }
         Ok(Redeemed {
             person: person_named(row, claims)?,
