@@ -21,6 +21,7 @@ mod m20261207_000014_saml_team_identity;
 mod m20261207_000015_saml_request_defaults;
 mod m20261207_000016_saml_logout_chain;
 mod m20261207_000017_saml_attributes;
+mod m20261208_000018_connection_reauthentication;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000015_saml_request_defaults::Migration),
             Box::new(m20261207_000016_saml_logout_chain::Migration),
             Box::new(m20261207_000017_saml_attributes::Migration),
+            Box::new(m20261208_000018_connection_reauthentication::Migration),
         ]
     }
 }

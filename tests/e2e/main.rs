@@ -17,6 +17,7 @@ mod audiences;
 mod browser_sign_on;
 mod cluster;
 mod config_errors;
+mod connection_claims;
 mod connections;
 mod discovery;
 mod faults;

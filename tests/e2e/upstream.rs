@@ -28,6 +28,16 @@ impl UpstreamOp {
     /// Starts the provider with `accounts` (account key → claims) and the client `latchkey`;
     /// `add_connection` registers each connection's redirect URI with it.
     pub(crate) async fn start(accounts: Value) -> Self {
+        Self::start_with(accounts, false).await
+    }
+
+    /// Starts the provider giving thin ID tokens, as Okta's code flow does: `sub`,
+    /// `auth_time` and the like, the person's claims at UserInfo only.
+    pub(crate) async fn start_thin(accounts: Value) -> Self {
+        Self::start_with(accounts, true).await
+    }
+
+    async fn start_with(accounts: Value, thin: bool) -> Self {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/upstream-op");
         assert!(
             dir.join("node_modules/oidc-provider").exists(),
@@ -42,6 +52,7 @@ impl UpstreamOp {
             .arg(CLIENT_SECRET)
             .current_dir(&dir)
             .env("ACCOUNTS", accounts.to_string())
+            .env("THIN_ID_TOKENS", if thin { "1" } else { "0" })
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -71,7 +82,8 @@ impl UpstreamOp {
     }
 
     /// Tells the provider how to behave next (`login-as?account=…`, `deny`, `slow?ms=…`,
-    /// `tamper?mode=audience|key`).
+    /// `tamper?mode=audience|key|no-auth-time`, `auth-time?ago=SECONDS`, `userinfo-sub?sub=…`,
+    /// `interactive?on=1`).
     pub(crate) async fn control(&self, what: &str) {
         let response = self
             .http
@@ -80,6 +92,37 @@ impl UpstreamOp {
             .await
             .expect("control");
         assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    /// The provider's answer to `/_control/{what}`, as JSON.
+    async fn report(&self, what: &str) -> Value {
+        self.http
+            .get(format!("{}/_control/{what}", self.issuer))
+            .send()
+            .await
+            .expect("control")
+            .json()
+            .await
+            .expect("JSON")
+    }
+
+    /// The authorization requests the provider received, oldest first: each one's `prompt`,
+    /// `max_age`, `hd` and `login_hint` (null where absent).
+    pub(crate) async fn authorizations(&self) -> Vec<Value> {
+        self.report("authorizations")
+            .await
+            .as_array()
+            .expect("a list")
+            .clone()
+    }
+
+    /// How many times the provider asked someone for their credential (its login prompt).
+    pub(crate) async fn logins(&self) -> usize {
+        self.report("logins")
+            .await
+            .as_array()
+            .expect("a list")
+            .len()
     }
 
     /// How many token requests the provider has answered.

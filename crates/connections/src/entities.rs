@@ -19,6 +19,8 @@ pub mod connection {
         pub email_claim: String,
         pub require_email_verified: bool,
         pub created_at: DateTimeUtc,
+        /// Google's `hd`: the one Workspace domain the connection admits, if set.
+        pub hosted_domain: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -87,6 +89,10 @@ pub mod upstream_login {
         pub request_id: Option<String>,
         pub created_at: DateTimeUtc,
         pub expires_at: DateTimeUtc,
+        /// The application demanded a fresh sign-in (`prompt=login`).
+        pub prompt_login: bool,
+        /// The application's `max_age`, in seconds.
+        pub max_age: Option<i64>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -38,6 +38,23 @@ pub enum SignInFailure {
     OutsideDomains(String),
     #[error("the domain of {0} is no longer proven for this identity provider")]
     NoLongerProven(String),
+    #[error("the identity provider's UserInfo answer speaks of another person than its ID token")]
+    UserInfoSubject,
+    #[error("the identity provider's UserInfo endpoint did not answer as expected ({0})")]
+    UserInfo(String),
+    #[error("the account is not one of the Google Workspace domain {expected} (its hosted domain is {})", found.as_deref().unwrap_or("missing"))]
+    HostedDomain {
+        expected: String,
+        found: Option<String>,
+    },
+    #[error(
+        "the application asked for a fresh sign-in, and the identity provider did not say when you signed in (no auth_time)"
+    )]
+    NoAuthTime,
+    #[error(
+        "the application asked for a fresh sign-in, and the identity provider answered with an older one"
+    )]
+    StaleAuthentication,
     #[error("the sign-in could not be completed")]
     Internal,
 }

@@ -1,10 +1,12 @@
 //! Connections: a team signs its people in through its own OpenID provider (Okta, Entra ID,
 //! Google Workspace…), as Keycloak's identity brokering and Auth0's enterprise connections do.
 //! `registry` keeps a team's connections, `domain_proof` the domains they have proven by
-//! DNS; `sign_in` runs the authorization code flow with the provider, `token` redeems its code
-//! for the person its ID token names, and `accounts` admits them; `failure` says why a
-//! sign-in did not happen. All of its outbound HTTP goes through `latchkey_egress`;
-//! `discovery` keeps each provider's document and keys between sign-ins (`provider_cache`).
+//! DNS; `sign_in` runs the authorization code flow with the provider (passing on the
+//! re-authentication an application demands, `reauthentication`), `token` redeems its code
+//! for the person its ID token (completed from UserInfo where thin, `claims`) names, and
+//! `accounts` admits them; `failure` says why a sign-in did not happen. All of its outbound
+//! HTTP goes through `latchkey_egress`; `discovery` keeps each provider's document and keys
+//! between sign-ins (`provider_cache`).
 //!
 //! This crate owns Latchkey as a relying party of a team's own provider: which connections a
 //! team has, which domains they prove, and who a provider's ID token admits. The OpenID
@@ -12,6 +14,7 @@
 //! sign-in, and the server sweeps what it keeps.
 
 mod accounts;
+mod claims;
 mod client;
 mod discovery;
 #[cfg(test)]
@@ -22,6 +25,7 @@ pub mod entities;
 mod failure;
 mod model;
 mod provider_cache;
+mod reauthentication;
 mod registry;
 mod sign_in;
 mod token;
@@ -30,6 +34,7 @@ pub use client::{UPSTREAM_TIMEOUT, Upstream, UpstreamError};
 pub use domains::{DnsError, TxtLookup};
 pub use failure::SignInFailure;
 pub use model::{Connection, ConnectionDomain, ConnectionError, NewConnection, Offered};
+pub use reauthentication::Reauthentication;
 pub use registry::Connections;
 pub use sign_in::{Callback, Started, UpstreamSignIn};
 

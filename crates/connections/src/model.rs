@@ -22,6 +22,8 @@ pub struct NewConnection {
     /// `email`, or `preferred_username` (Entra ID puts the sign-in address there).
     pub email_claim: String,
     pub require_email_verified: bool,
+    /// Google's hosted domain (`hd`): sent with each sign-in and required in the ID token.
+    pub hosted_domain: Option<String>,
 }
 
 impl NewConnection {
@@ -37,6 +39,7 @@ impl NewConnection {
             scopes: vec!["openid".into(), "email".into(), "profile".into()],
             email_claim: "email".into(),
             require_email_verified: true,
+            hosted_domain: None,
         }
     }
 }
@@ -57,6 +60,8 @@ pub struct Connection {
     pub scopes: Vec<String>,
     pub email_claim: String,
     pub require_email_verified: bool,
+    /// The Google Workspace domain (`hd`) every ID token must name, if set.
+    pub hosted_domain: Option<String>,
     pub domains: Vec<ConnectionDomain>,
     pub created_at: String,
 }
@@ -106,6 +111,10 @@ pub enum ConnectionError {
     ClientSecret,
     #[error("{0:?} is not a domain name (for example acme.example)")]
     Domain(String),
+    #[error(
+        "the hosted domain {0:?} is not a domain name: give the Google Workspace domain, for example acme.example"
+    )]
+    HostedDomain(String),
     #[error("a connection may sign in at most {MAX_DOMAINS} domains")]
     TooManyDomains,
     #[error(
@@ -160,6 +169,16 @@ pub(crate) fn checked_domains(raw: &[String]) -> Result<Vec<String>, ConnectionE
         return Err(ConnectionError::TooManyDomains);
     }
     Ok(domains)
+}
+
+/// The hosted domain as given, if any: a domain name, lower case.
+pub(crate) fn checked_hosted_domain(raw: Option<&str>) -> Result<Option<String>, ConnectionError> {
+    match raw.map(str::trim).filter(|d| !d.is_empty()) {
+        None => Ok(None),
+        Some(raw) => parse_domain(raw)
+            .map(Some)
+            .ok_or_else(|| ConnectionError::HostedDomain(raw.to_owned())),
+    }
 }
 
 pub(crate) fn checked_scopes(raw: &[String]) -> Result<Vec<String>, ConnectionError> {

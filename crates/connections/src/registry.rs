@@ -19,7 +19,7 @@ use crate::domains::{TxtLookup, challenge_record};
 use crate::entities::{connection, connection_domain};
 use crate::model::{
     Connection, ConnectionDomain, ConnectionError, EMAIL_CLAIMS, NewConnection, Offered,
-    checked_domains, checked_scopes,
+    checked_domains, checked_hosted_domain, checked_scopes,
 };
 
 /// The connections of every team, with what they need: the database, the master key that
@@ -70,6 +70,7 @@ impl Connections {
             secret,
             domains,
             scopes,
+            hosted_domain,
         } = Settings::checked(&new)?;
         // Only the team's administrators make Latchkey fetch anything for it.
         Teams::require_admin(self.db.read(), &new.team_id, actor)
@@ -98,6 +99,7 @@ impl Connections {
             email_claim: new.email_claim,
             require_email_verified: new.require_email_verified,
             created_at: now,
+            hosted_domain,
         };
         connection::Entity::insert(connection::ActiveModel::from(row.clone()))
             .exec_without_returning(&*txn)
@@ -269,6 +271,7 @@ impl Connections {
             scopes: row.scopes.split_whitespace().map(str::to_owned).collect(),
             email_claim: row.email_claim,
             require_email_verified: row.require_email_verified,
+            hosted_domain: row.hosted_domain,
             domains: domains.into_iter().map(domain_view).collect(),
             created_at: row.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
         }
@@ -283,6 +286,7 @@ struct Settings<'a> {
     secret: &'a str,
     domains: Vec<String>,
     scopes: Vec<String>,
+    hosted_domain: Option<String>,
 }
 
 impl<'a> Settings<'a> {
@@ -302,6 +306,7 @@ impl<'a> Settings<'a> {
         }
         let domains = checked_domains(&new.domains)?;
         let scopes = checked_scopes(&new.scopes)?;
+        let hosted_domain = checked_hosted_domain(new.hosted_domain.as_deref())?;
         if !EMAIL_CLAIMS.contains(&new.email_claim.as_str()) {
             return Err(ConnectionError::EmailClaim);
         }
@@ -315,6 +320,7 @@ impl<'a> Settings<'a> {
             secret,
             domains,
             scopes,
+            hosted_domain,
         })
     }
 }
@@ -354,6 +360,7 @@ async fn record_added(
             "scopes": scopes,
             "email_claim": row.email_claim,
             "require_email_verified": row.require_email_verified,
+            "hosted_domain": row.hosted_domain,
         }),
         now,
     )

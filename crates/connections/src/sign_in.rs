@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use latchkey_core::secret::{SecretToken, constant_time_eq};
 use latchkey_core::{ConnectionId, Email, TeamId, UserId};
 use latchkey_login::{Opening, Requester, Sessions};
-use openidconnect::core::CoreAuthenticationFlow;
+use openidconnect::core::{CoreAuthPrompt, CoreAuthenticationFlow};
 use openidconnect::{CsrfToken, LoginHint, Nonce, PkceCodeChallenge, Scope};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -16,6 +16,7 @@ use crate::accounts::{self, Admitted};
 use crate::domain_proof::domain_and_parents;
 use crate::entities::{connection, upstream_login};
 use crate::failure::{SignInFailure, printable, refused};
+use crate::reauthentication::{Reauthentication, takes_prompt_login};
 use crate::registry::Connections;
 
 /// How long the provider has to send the person back.
@@ -49,12 +50,15 @@ pub struct UpstreamSignIn {
 
 impl Connections {
     /// Starts a sign-in through a connection: discovers its provider, remembers the state,
-    /// nonce and PKCE verifier, and returns the provider's authorization URL.
+    /// nonce and PKCE verifier, and returns the provider's authorization URL. `request`: the
+    /// request the sign-in continues, and `demand` the re-authentication it asks for, passed
+    /// on to the provider and checked when it answers.
     pub async fn begin(
         &self,
         id: &ConnectionId,
         login_hint: Option<&Email>,
         request: Option<&str>,
+        demand: Reauthentication,
         now: DateTime<Utc>,
     ) -> Result<Started, SignInFailure> {
         let row = self.find(id).await?;
@@ -77,6 +81,18 @@ impl Connections {
         if let Some(hint) = login_hint {
             authorize = authorize.set_login_hint(LoginHint::new(hint.as_str().to_owned()));
         }
+        let asked = demand.asked_of(takes_prompt_login(&row.issuer));
+        if asked.prompt_login {
+            authorize = authorize.add_prompt(CoreAuthPrompt::Login);
+        }
+        if let Some(max_age) = asked.max_age {
+            let seconds = u64::try_from(max_age).unwrap_or_default();
+            authorize = authorize.set_max_age(std::time::Duration::from_secs(seconds));
+        }
+        // Google's account chooser narrowed to the domain; the ID token's `hd` is what counts.
+        if let Some(domain) = &row.hosted_domain {
+            authorize = authorize.add_extra_param("hd", domain.clone());
+        }
         let (url, _, _) = authorize.url();
         let state_hash = state.hash();
         let sealed = self
@@ -94,6 +110,8 @@ impl Connections {
                 .map(str::to_owned),
             created_at: now,
             expires_at: now + PENDING_TTL,
+            prompt_login: demand.login,
+            max_age: demand.max_age,
         }))
         .exec_without_returning(&*self.db.write().await)
         .await?;
@@ -122,17 +140,30 @@ impl Connections {
             .answering_connection(&pending, connection_id, now)
             .await?;
         let code = answered_code(&row, callback)?;
-        let person = self
+        let redeemed = self
             .within_timeout(self.redeem(&row, &pending, code))
             .await?;
+        let demand = Reauthentication {
+            login: pending.prompt_login,
+            max_age: pending.max_age,
+        };
+        let authenticated_at = demand
+            .authenticated_at(redeemed.auth_time, pending.created_at, now)
+            .inspect_err(|e| tracing::warn!(connection = %row.id, reason = %e, "the provider's sign-in is not fresh enough"))?;
+        let person = redeemed.person;
         self.check_domains(&row, &person.email).await?;
         // The account that owns the address only where this connection's proof is the one
         // that covers it, and the provider vouches for the address (an unverified `email`
         // claim may be one its users set themselves).
         let proven = person.vouched
             && self.domain_owner(&person.email).await?.as_deref() == Some(row.id.as_str());
+        let signed_in = SignedInAt {
+            from,
+            authenticated_at,
+            now,
+        };
         let (admitted, session) = self
-            .admit_with_session(&row, &person, proven, from, sessions, now)
+            .admit_with_session(&row, &person, proven, sessions, signed_in)
             .await?;
         let Admitted {
             user_id,
@@ -192,16 +223,21 @@ impl Connections {
         Ok(())
     }
 
-    /// Admits the person and opens their session, in one transaction.
+    /// Admits the person and opens their session, in one transaction. The session's sign-in
+    /// time is when the person presented their credential to the provider.
     async fn admit_with_session(
         &self,
         row: &connection::Model,
         person: &accounts::Person,
         proven: bool,
-        from: &Requester,
         sessions: &Sessions,
-        now: DateTime<Utc>,
+        signed_in: SignedInAt<'_>,
     ) -> Result<(Admitted, SecretToken), SignInFailure> {
+        let SignedInAt {
+            from,
+            authenticated_at,
+            now,
+        } = signed_in;
         let txn = self.db.transaction().await?;
         let admitted = accounts::admit(&txn, row, person, proven, from, now).await?;
         let team_id = TeamId::from(row.team_id.as_str());
@@ -214,7 +250,7 @@ impl Connections {
             connection: Some(&row.id),
         };
         let session = sessions
-            .open(&*txn, &admitted.user_id, opening, now)
+            .open_authenticated(&*txn, &admitted.user_id, opening, authenticated_at, now)
             .await?;
         txn.commit().await?;
         tracing::info!(user = %admitted.user_id, team = %team_id, connection = %row.id, "signed in through a connection");
@@ -251,6 +287,14 @@ impl Connections {
         }
         Ok(pending)
     }
+}
+
+/// Who signed in, from where, when they presented their credential, and when the session
+/// opens.
+struct SignedInAt<'a> {
+    from: &'a Requester,
+    authenticated_at: DateTime<Utc>,
+    now: DateTime<Utc>,
 }
 
 /// The state the provider sent back, if it is the one bound to this browser.

@@ -2,20 +2,37 @@
 //! and the person its ID token names, once the `openidconnect` crate has verified the token:
 //! signature against the provider's keys, `iss`, `aud`, `azp`, `exp` and the sign-in's `nonce`.
 
-use latchkey_core::Email;
-use latchkey_teams::PersonName;
-use openidconnect::core::{CoreIdTokenClaims, CoreTokenResponse};
+use chrono::{DateTime, Utc};
+use openidconnect::core::{
+    CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreTokenResponse,
+};
 use openidconnect::{
-    AuthorizationCode, ClaimsVerificationError, Nonce, PkceCodeVerifier, RequestTokenError,
-    SignatureVerificationError, TokenResponse,
+    AccessToken, AuthorizationCode, ClaimsVerificationError, IdToken, Nonce, OAuth2TokenResponse,
+    PkceCodeVerifier, RequestTokenError, SignatureVerificationError, TokenResponse, UserInfoError,
 };
 
 use crate::accounts::Person;
+use crate::claims::{Claims, ProviderClaims, ProviderUserInfo, person_named};
 use crate::client::{Upstream, UpstreamClient, error_chain};
 use crate::entities::{connection, upstream_login};
 use crate::failure::{SignInFailure, refused, unreachable};
 use crate::registry::Connections;
 use crate::sign_in::verifier_context;
+
+/// The provider's ID token, read with the claims beyond Core's a connection needs (`hd`).
+type ProviderIdToken = IdToken<
+    ProviderClaims,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+
+/// The person the provider's answer names, and when they last presented their credential to
+/// it (`auth_time`), if it says.
+pub(crate) struct Redeemed {
+    pub person: Person,
+    pub auth_time: Option<DateTime<Utc>>,
+}
 
 impl Connections {
     /// Exchanges the code (with the PKCE verifier) and verifies the ID token: the person it
@@ -25,13 +42,18 @@ impl Connections {
         row: &connection::Model,
         pending: &upstream_login::Model,
         code: String,
-    ) -> Result<Person, SignInFailure> {
+    ) -> Result<Redeemed, SignInFailure> {
         let verifier = self.opened_verifier(pending)?;
         let client = self.provider_client(row).await?;
         let tokens = self.exchange(&client, row, code, verifier).await?;
-        let id_token = tokens.id_token().ok_or(SignInFailure::NoIdToken)?;
+        let id_token: ProviderIdToken = tokens
+            .id_token()
+            .ok_or(SignInFailure::NoIdToken)?
+            .to_string()
+            .parse()
+            .map_err(|e| SignInFailure::IdToken(error_chain(&e)))?;
         let nonce = Nonce::new(pending.nonce.clone());
-        let claims = match id_token.claims(&client.id_token_verifier(), &nonce) {
+        let verified = match id_token.claims(&client.id_token_verifier(), &nonce) {
             // Signed by a key the kept set lacks: the provider rotated. Its keys again (at
             // most once a minute), and one more try.
             Err(ClaimsVerificationError::SignatureVerification(
@@ -43,7 +65,52 @@ impl Connections {
             verified => verified,
         }
         .map_err(|e| SignInFailure::IdToken(error_chain(&e)))?;
-        person_named(row, claims)
+        let auth_time = verified.auth_time();
+        let mut claims = Claims::from_id_token(verified);
+        if claims.thin_for(row) && client.user_info_url().is_some() {
+            match self
+                .user_info(&client, row, tokens.access_token(), &claims)
+                .await
+            {
+                Ok(answer) => {
+                    claims = claims.completed_with(Claims::from_user_info(&answer))?;
+                }
+                // Only a name was missing: the ID token alone signs the person in.
+                Err(SignInFailure::UserInfo(_)) if !claims.lacks_identity(row) => {}
+                Err(failure) => return Err(failure),
+            }
+        }
+        Ok(Redeemed {
+            person: person_named(row, claims)?,
+            auth_time,
+        })
+    }
+
+    /// The provider's UserInfo answer for the person the ID token names (the crate checks its
+    /// `sub`, and verifies an answer signed as a JWT against the provider's keys).
+    async fn user_info(
+        &self,
+        client: &UpstreamClient,
+        row: &connection::Model,
+        access_token: &AccessToken,
+        id_token: &Claims,
+    ) -> Result<ProviderUserInfo, SignInFailure> {
+        let subject = openidconnect::SubjectIdentifier::new(id_token.subject.clone());
+        client
+            .user_info(access_token.clone(), Some(subject))
+            .map_err(|e| SignInFailure::UserInfo(e.to_string()))?
+            .request_async(&self.upstream)
+            .await
+            .map_err(|error| match error {
+                UserInfoError::ClaimsVerification(ClaimsVerificationError::InvalidSubject(_)) => {
+                    tracing::warn!(connection = %row.id, error = %error_chain(&error), "UserInfo named another subject");
+                    SignInFailure::UserInfoSubject
+                }
+                other => {
+                    tracing::warn!(connection = %row.id, error = %error_chain(&other), "the UserInfo request failed");
+                    SignInFailure::UserInfo("its answer could not be used".into())
+                }
+            })
     }
 
     /// A client of the provider with its keys fetched again; the kept one's failure stands
@@ -124,60 +191,4 @@ impl Connections {
                 }
             })
     }
-}
-
-/// The person the verified claims name: their address from the connection's email claim
-/// (verified where the connection requires it), their name if given, and their `sub`.
-fn person_named(
-    row: &connection::Model,
-    claims: &CoreIdTokenClaims,
-) -> Result<Person, SignInFailure> {
-    let email = claimed_email(row, claims)?;
-    if row.require_email_verified && claims.email_verified() != Some(true) {
-        return Err(SignInFailure::UnverifiedEmail(email.as_str().to_owned()));
-    }
-    let name = claimed_name(claims);
-    let subject = claims.subject().as_str();
-    if subject.is_empty() || subject.len() > 255 {
-        return Err(SignInFailure::IdToken(
-            "sub must be 1 to 255 characters".into(),
-        ));
-    }
-    Ok(Person {
-        subject: subject.to_owned(),
-        email,
-        vouched: row.email_claim == "preferred_username" || claims.email_verified() == Some(true),
-        name,
-    })
-}
-
-/// The address in the claim the connection reads it from.
-fn claimed_email(
-    row: &connection::Model,
-    claims: &CoreIdTokenClaims,
-) -> Result<Email, SignInFailure> {
-    let raw_email = match row.email_claim.as_str() {
-        "preferred_username" => claims.preferred_username().map(|u| u.as_str().to_owned()),
-        _ => claims.email().map(|e| e.as_str().to_owned()),
-    };
-    raw_email
-        .and_then(|raw| Email::parse(&raw).ok())
-        .ok_or_else(|| SignInFailure::MissingEmail(row.email_claim.clone()))
-}
-
-/// The person's name: `name`, else `given_name` and `family_name` together.
-fn claimed_name(claims: &CoreIdTokenClaims) -> Option<PersonName> {
-    claims
-        .name()
-        .and_then(|n| n.get(None))
-        .map(|n| n.as_str().to_owned())
-        .or_else(|| {
-            let given = claims.given_name().and_then(|n| n.get(None))?;
-            let family = claims.family_name().and_then(|n| n.get(None));
-            Some(match family {
-                Some(family) => format!("{} {}", given.as_str(), family.as_str()),
-                None => given.as_str().to_owned(),
-            })
-        })
-        .and_then(|raw| PersonName::parse(&raw))
 }

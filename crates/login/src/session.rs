@@ -108,6 +108,26 @@ impl Sessions {
         Ok(secret)
     }
 
+    /// Opens a new session for a person who presented their credential at `authenticated_at`
+    /// (a team's identity provider's `auth_time`), not now: its sign-in time, which
+    /// `max_age`, `prompt=login` and ID tokens' `auth_time` read, is then, never later than
+    /// now. Its lifetimes run from now.
+    pub async fn open_authenticated<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        user_id: &UserId,
+        opening: Opening<'_>,
+        authenticated_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<SecretToken, sea_orm::DbErr> {
+        let (secret, mut row) = self.row(user_id, opening, now);
+        row.created_at = Set(authenticated_at.min(now));
+        session::Entity::insert(row)
+            .exec_without_returning(conn)
+            .await?;
+        Ok(secret)
+    }
+
     /// Opens sessions made with [`Sessions::row`], many in one statement.
     pub async fn open_many<C: ConnectionTrait>(
         conn: &C,

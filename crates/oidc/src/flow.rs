@@ -41,6 +41,15 @@ pub enum Next {
     Redirect(String),
 }
 
+/// The re-authentication an authorization request demands (Core §3.1.2.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SignInDemand {
+    /// `prompt=login`: a sign-in after the request.
+    pub login: bool,
+    /// `max_age`, in seconds.
+    pub max_age: Option<i64>,
+}
+
 /// Which team an authorization speaks for.
 pub(crate) enum TeamFor {
     /// No team: the client is not bound to one and did not ask for the `team` scope.
@@ -125,6 +134,21 @@ impl Provider {
     ) -> Option<String> {
         let (_, _, client) = self.pending(request_id, now).await.ok()?;
         Some(client.name.clone())
+    }
+
+    /// What a request still waiting demands of the sign-in it waits for (`prompt=login`,
+    /// `max_age`): a team's identity provider the person signs in through is asked the same.
+    /// None once the request has ended.
+    pub async fn pending_sign_in_demand(
+        &self,
+        request_id: &RequestId,
+        now: DateTime<Utc>,
+    ) -> Option<SignInDemand> {
+        let (_, request, _) = self.pending(request_id, now).await.ok()?;
+        Some(SignInDemand {
+            login: request.prompt.login,
+            max_age: request.max_age,
+        })
     }
 
     /// The person's answer on the consent page. Sign-in requirements are checked again: the

@@ -48,7 +48,7 @@ pub use authorize::{AuthorizationRequest, AuthorizeError, AuthorizeParams};
 pub use client::{AuthMethod, Client, ClientError, Clients, CreatedClient, GrantType, NewClient};
 pub use client_auth::{ClientAuthenticator, Presented};
 pub use error::{ErrorCode, OAuthError};
-pub use flow::Next;
+pub use flow::{Next, SignInDemand};
 pub use provider::{Provider, TokenSettings};
 pub use resource_servers::{NewResourceServer, ResourceError, ResourceServer, ResourceServers};
 pub use revocations::Revocations;

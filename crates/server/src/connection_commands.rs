@@ -57,6 +57,7 @@ async fn add(
         scopes: args.scopes,
         email_claim: args.email_claim,
         require_email_verified: args.require_email_verified,
+        hosted_domain: args.hosted_domain,
         ..NewConnection::new(args.team, args.name, args.issuer, args.client_id)
     };
     if !json {
@@ -74,6 +75,9 @@ async fn add(
             "Register this redirect URI at the identity provider: {}",
             added.redirect_uri
         );
+        if let Some(hd) = &added.hosted_domain {
+            println!("Only accounts of the Google Workspace domain {hd} (hd) sign in.");
+        }
         print_domains(&added);
     }
     Ok(())

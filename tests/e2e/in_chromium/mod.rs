@@ -4,6 +4,7 @@
 
 mod connections;
 mod forgery;
+mod reauthentication;
 mod relying_party;
 mod saml;
 mod sign_in;

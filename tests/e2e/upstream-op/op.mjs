@@ -4,10 +4,15 @@
 // The client's redirect URIs are added with /_control/redirect?uri=… once Latchkey has made
 // the connection (each has its own). ACCOUNTS (JSON, in the environment) maps an account key
 // to its claims. The interaction signs in as the login_hint, or else as the account chosen
-// with /_control/login-as, and grants what was asked: the tests drive it over HTTP.
-// /_control/token-calls counts its token requests; the rest of /_control/* makes it misbehave
-// the ways a provider can: refuse (access_denied), answer slowly, or send an ID token for
-// another audience or signed by a key it does not publish.
+// with /_control/login-as, and grants what was asked: the tests drive it over HTTP. With
+// /_control/interactive?on=1 its login prompt is a page with a button instead, for a browser.
+// THIN_ID_TOKENS=1 (in the environment) makes its code-flow ID tokens thin, as Okta's are:
+// `sub`, `auth_time` and the like, the person's claims at UserInfo only.
+// /_control/token-calls counts its token requests, /_control/authorizations lists the
+// authorization requests it received (prompt, max_age, hd, login_hint) and /_control/logins
+// the login prompts it showed; the rest of /_control/* makes it misbehave the ways a provider
+// can: refuse (access_denied), answer slowly, send an ID token for another audience, signed
+// by a key it does not publish, or with an old auth_time, or answer UserInfo for another sub.
 import crypto from 'node:crypto';
 import http from 'node:http';
 import Provider from 'oidc-provider';
@@ -18,7 +23,11 @@ const issuer = `http://127.0.0.1:${port}`;
 const accounts = JSON.parse(process.env.ACCOUNTS || '{}');
 // sub → the account key it last signed in as.
 const signedInAs = {};
-const control = { account: null, deny: false, slowMs: 0, tamper: null, tokenCalls: 0 };
+const thin = process.env.THIN_ID_TOKENS === '1';
+const control = {
+  account: null, deny: false, slowMs: 0, tamper: null, tokenCalls: 0,
+  authTimeAgo: null, userinfoSub: null, interactive: false, authorizations: [], logins: [],
+};
 
 const newKey = (kid) => {
   const { privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -38,12 +47,14 @@ const provider = new Provider(issuer, {
   }],
   jwks: { keys: [signingKey] },
   claims: {
-    openid: ['sub'],
+    // Google's `hd`, for the accounts that have one.
+    openid: ['sub', 'hd'],
     email: ['email', 'email_verified'],
     profile: ['name', 'given_name', 'family_name'],
   },
-  // The claims in the ID token itself, as Okta and Entra ID put them.
-  conformIdTokenClaims: false,
+  // By default the claims are in the ID token itself, as Google puts them (and Entra ID the
+  // ones it has); thin, as Okta's code flow gives them, they are at UserInfo only.
+  conformIdTokenClaims: thin,
   features: { devInteractions: { enabled: false } },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   // An account's `sub` is its "sub" (or its key); the claims are those of the key it last
@@ -61,19 +72,38 @@ const provider = new Provider(issuer, {
   },
 });
 
-// The token endpoint's answer, changed on request.
+// The authorization requests received, the token endpoint's and UserInfo's answers changed
+// on request.
 provider.use(async (ctx, next) => {
+  if (ctx.path === '/auth') {
+    const { prompt, max_age: maxAge, hd, login_hint: loginHint } = ctx.query;
+    control.authorizations.push({
+      prompt: prompt ?? null, max_age: maxAge ?? null, hd: hd ?? null, login_hint: loginHint ?? null,
+    });
+  }
   if (ctx.path === '/token') control.tokenCalls += 1;
   if (ctx.path === '/token' && control.slowMs) {
     await new Promise((resolve) => setTimeout(resolve, control.slowMs));
   }
   await next();
+  if (ctx.path === '/me' && control.userinfoSub && ctx.body && ctx.body.sub) {
+    ctx.body = { ...ctx.body, sub: control.userinfoSub };
+    control.userinfoSub = null;
+  }
+  if (ctx.path === '/token' && control.authTimeAgo !== null && ctx.body && ctx.body.id_token) {
+    control.tamper = 'auth-time';
+  }
   if (ctx.path === '/token' && control.tamper && ctx.body && ctx.body.id_token) {
     const claims = decodeJwt(ctx.body.id_token);
     const mode = control.tamper;
     control.tamper = null;
     const key = mode === 'key' ? newKey('unknown-1') : signingKey;
     if (mode === 'audience') claims.aud = 'someone-else';
+    if (mode === 'no-auth-time') delete claims.auth_time;
+    if (mode === 'auth-time') {
+      claims.auth_time = Math.floor(Date.now() / 1000) - control.authTimeAgo;
+      control.authTimeAgo = null;
+    }
     ctx.body.id_token = await new SignJWT(claims)
       .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'JWT' })
       .sign(await importJWK(key, 'ES256'));
@@ -90,6 +120,10 @@ async function interaction(req, res) {
       { mergeWithLastSubmission: false });
   }
   if (prompt.name === 'login') {
+    if (control.interactive && req.method !== 'POST') {
+      return loginPage(res, params);
+    }
+    control.logins.push({ reasons: prompt.reasons });
     const key = params.login_hint || control.account;
     const accountId = (accounts[key] && accounts[key].sub) || key;
     signedInAs[accountId] = key;
@@ -101,6 +135,16 @@ async function interaction(req, res) {
   const grantId = await grant.save();
   return provider.interactionFinished(req, res, { consent: { grantId } },
     { mergeWithLastSubmission: true });
+}
+
+// The provider's own sign-in page: the person presents their credential (here, a button).
+function loginPage(res, params) {
+  const who = String(params.login_hint || control.account || '').replace(/[^\w@.+-]/g, '');
+  res.setHeader('content-type', 'text/html; charset=utf-8');
+  res.end(`<!doctype html><html lang="en"><head><title>Acme IdP sign-in</title></head><body>
+<h1>Acme IdP: sign in</h1><p>Enter your password to continue as <strong>${who}</strong>.</p>
+<form method="post"><label for="password">Password</label> <input type="password" name="password" id="password">
+<button type="submit" id="sign-in">Sign in</button></form></body></html>`);
 }
 
 const callback = provider.callback();
@@ -120,6 +164,16 @@ http.createServer(async (req, res) => {
       control.tamper = url.searchParams.get('mode');
     } else if (url.pathname === '/_control/token-calls') {
       return res.end(String(control.tokenCalls));
+    } else if (url.pathname === '/_control/authorizations') {
+      return res.end(JSON.stringify(control.authorizations));
+    } else if (url.pathname === '/_control/logins') {
+      return res.end(JSON.stringify(control.logins));
+    } else if (url.pathname === '/_control/auth-time') {
+      control.authTimeAgo = Number(url.searchParams.get('ago') || 0);
+    } else if (url.pathname === '/_control/userinfo-sub') {
+      control.userinfoSub = url.searchParams.get('sub');
+    } else if (url.pathname === '/_control/interactive') {
+      control.interactive = url.searchParams.get('on') === '1';
     } else if (url.pathname.startsWith('/interaction/')) {
       return await interaction(req, res);
     } else {

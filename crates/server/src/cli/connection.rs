@@ -63,4 +63,8 @@ pub struct ConnectionAddArgs {
     /// Refuse an address the provider does not say is verified (Entra ID never says: false).
     #[arg(long = "require-email-verified", value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     pub require_email_verified: bool,
+    /// Google Workspace: the domain every account must belong to (the ID token's `hd` claim),
+    /// also sent as `hd` to narrow Google's account chooser.
+    #[arg(long = "hosted-domain", value_name = "DOMAIN")]
+    pub hosted_domain: Option<String>,
 }

@@ -36,6 +36,9 @@ pub(super) struct ConnectionForm {
     domains: String,
     #[serde(default)]
     email_claim: String,
+    /// Google Workspace's hosted domain (`hd`); empty for none.
+    #[serde(default)]
+    hosted_domain: String,
     /// A checkbox: present when ticked.
     #[serde(default)]
     require_email_verified: Option<String>,
@@ -91,6 +94,7 @@ pub(super) async fn add(
             claim => claim.to_owned(),
         },
         require_email_verified: form.require_email_verified.is_some(),
+        hosted_domain: Some(form.hosted_domain).filter(|d| !d.trim().is_empty()),
         ..NewConnection::new(form.team.clone(), form.name, form.issuer, form.client_id)
     };
     state

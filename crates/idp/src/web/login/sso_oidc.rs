@@ -6,9 +6,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
-use latchkey_connections::{Callback, SignInFailure};
+use latchkey_connections::{Callback, Reauthentication, SignInFailure};
 use latchkey_core::{ConnectionId, Email};
-use latchkey_login::{Requester, SignedIn};
+use latchkey_login::{Requester, Resume, SignedIn};
 use serde::Deserialize;
 
 use crate::state::AppState;
@@ -40,9 +40,16 @@ pub(super) async fn start(
         .login_hint
         .as_deref()
         .and_then(|raw| Email::parse(raw).ok());
+    let demand = demand_of(&state, query.request.as_deref()).await;
     let started = state
         .connections
-        .begin(&id, hint.as_ref(), query.request.as_deref(), state.now())
+        .begin(
+            &id,
+            hint.as_ref(),
+            query.request.as_deref(),
+            demand,
+            state.now(),
+        )
         .await
         .map_err(failure_page)?;
     let jar = jar.add(
@@ -51,6 +58,23 @@ pub(super) async fn start(
             .make(Jar::Upstream, started.state.expose().to_owned()),
     );
     Ok((jar, Redirect::to(&started.redirect)).into_response())
+}
+
+/// The re-authentication the authorization request the sign-in continues demands, to pass on
+/// to the team's provider; none for any other sign-in.
+async fn demand_of(state: &AppState, request: Option<&str>) -> Reauthentication {
+    let Some(Resume::Authorization(id)) = request.and_then(Resume::parse) else {
+        return Reauthentication::default();
+    };
+    let demand = state
+        .provider
+        .pending_sign_in_demand(&id, state.now())
+        .await
+        .unwrap_or_default();
+    Reauthentication {
+        login: demand.login,
+        max_age: demand.max_age,
+    }
 }
 
 /// `GET /sso/oidc/callback/{connection}?code=…&state=…[&iss=…]` or `?error=…&state=…`.
@@ -131,10 +155,19 @@ fn failure_page(failure: SignInFailure) -> PageError {
             ),
             Some((urls::LOGIN, "Start again")),
         ),
+        SignInFailure::NoAuthTime | SignInFailure::StaleAuthentication => (
+            StatusCode::FORBIDDEN,
+            "Your identity provider did not sign you in again",
+            Some(
+                "The application asked you to sign in again. Start again from the application; if this keeps happening, your administrator can check that the identity provider asks for your credentials again and says when (auth_time).",
+            ),
+            Some((urls::LOGIN, "Start again")),
+        ),
         SignInFailure::MissingEmail(_)
         | SignInFailure::UnverifiedEmail(_)
         | SignInFailure::OutsideDomains(_)
-        | SignInFailure::NoLongerProven(_) => (
+        | SignInFailure::NoLongerProven(_)
+        | SignInFailure::HostedDomain { .. } => (
             StatusCode::FORBIDDEN,
             "Your identity provider's answer cannot sign you in",
             Some(
@@ -143,6 +176,8 @@ fn failure_page(failure: SignInFailure) -> PageError {
             email_instead,
         ),
         SignInFailure::WrongIssuer(_)
+        | SignInFailure::UserInfoSubject
+        | SignInFailure::UserInfo(_)
         | SignInFailure::NoCode
         | SignInFailure::NoIdToken
         | SignInFailure::IdToken(_) => (
