@@ -20,7 +20,7 @@ pub const DEFAULT_CONFIG_FILE: &str = "config/latchkey.toml";
 
 /// The top-level keys, the only ones `LATCHKEY_*` variables may set, so unrelated variables
 /// with the same prefix (a test's database URL, say) are not read as configuration.
-const TOP_LEVEL_KEYS: [&str; 14] = [
+const TOP_LEVEL_KEYS: [&str; 15] = [
     "issuer",
     "issuer_insecure_ok",
     "listen",
@@ -31,6 +31,7 @@ const TOP_LEVEL_KEYS: [&str; 14] = [
     "mail",
     "login",
     "http",
+    "oauth",
     "tokens",
     "teams",
     "federation",
@@ -54,10 +55,28 @@ pub struct Config {
     pub mail: MailConfig,
     pub login: LoginConfig,
     pub http: HttpConfig,
+    pub oauth: OauthConfig,
     pub tokens: TokensConfig,
     pub teams: TeamsConfig,
     pub federation: FederationConfig,
     pub saml: SamlConfig,
+}
+
+/// How clients authenticate at the token, introspection and revocation endpoints.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OauthConfig {
+    /// What a client's `private_key_jwt` assertion may name as `aud`: `issuer-or-endpoint`
+    /// or `issuer` (FAPI 2.0).
+    pub client_assertion_audience: String,
+}
+
+impl Default for OauthConfig {
+    fn default() -> Self {
+        Self {
+            client_assertion_audience: "issuer-or-endpoint".into(),
+        }
+    }
 }
 
 /// The SAML identity providers of teams.
@@ -251,6 +270,7 @@ impl Default for Config {
             mail: MailConfig::default(),
             login: LoginConfig::default(),
             http: HttpConfig::default(),
+            oauth: OauthConfig::default(),
             tokens: TokensConfig::default(),
             teams: TeamsConfig::default(),
             federation: FederationConfig::default(),
