@@ -177,8 +177,14 @@ pub struct LoginConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     pub rate_limit_per_ip: u32,
-    /// How long a client may take to send a request's headers.
+    /// How long a client may take to send a request's headers, and a connection its first
+    /// request.
     pub header_read_timeout: Ttl,
+    /// How long a connection may go without a request under way before it is closed.
+    pub idle_timeout: Ttl,
+    /// How many connections one client address (an IPv6 /64) may hold at once; the trusted
+    /// proxies are not counted.
+    pub max_connections_per_ip: u32,
     /// On SIGTERM, how long to go on serving, not ready, before closing the listener.
     pub shutdown_delay: Ttl,
     /// On SIGTERM, how long requests under way may take to finish before the process exits.
@@ -218,6 +224,8 @@ impl Default for HttpConfig {
         Self {
             rate_limit_per_ip: 120,
             header_read_timeout: Ttl::from_secs(10),
+            idle_timeout: Ttl::from_secs(60),
+            max_connections_per_ip: 256,
             shutdown_delay: Ttl::from_secs(0),
             shutdown_grace: Ttl::from_secs(25),
             trusted_proxies: Vec::new(),
