@@ -3,8 +3,8 @@
 # LATCHKEY_TEST_POSTGRES_URL (default: the local server on 127.0.0.1:5432, user postgres), with
 # the pages driven in real Chromium, and node-oidc-provider as a team's own identity provider.
 # Debian's chromium, chromium-driver, dnsmasq-base, caddy, xmlsec1, apache2 and
-# libapache2-mod-shib are installed when missing (as root), the provider with npm and pysaml2
-# with pip; without them those tests fail rather than skip. The read-
+# libapache2-mod-shib are installed when missing (as root), the provider with npm, pysaml2 and
+# Authlib with pip; without them those tests fail rather than skip. The read-
 # only and full SQLite disks are made in a mount namespace, which needs root: without it those
 # two tests say so and pass without running.
 set -euo pipefail
@@ -46,6 +46,14 @@ if [ ! -x tests/e2e/saml-sp/.venv/bin/python ] || ! tests/e2e/saml-sp/.venv/bin/
   echo "Installing pysaml2 for the SAML tests"
   python3 -m venv tests/e2e/saml-sp/.venv
   tests/e2e/saml-sp/.venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/saml-sp/requirements.txt
+fi
+
+# Authlib, a library whose private_key_jwt assertions the client-assertion tests present, in a
+# virtual environment of its own.
+if [ ! -x tests/e2e/authlib-client/.venv/bin/python ] || ! tests/e2e/authlib-client/.venv/bin/python -c 'import authlib' 2>/dev/null; then
+  echo "Installing Authlib for the client-assertion tests"
+  python3 -m venv tests/e2e/authlib-client/.venv
+  tests/e2e/authlib-client/.venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/authlib-client/requirements.txt
 fi
 
 exec cargo test --workspace --locked "$@"

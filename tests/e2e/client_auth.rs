@@ -137,27 +137,39 @@ async fn clients_sign_their_own_assertions(db: TestDb) {
     let token_endpoint = app.url("/token");
     let issuer = app.base_url.clone();
 
-    // Accepted with the issuer as the one audience (draft-ietf-oauth-rfc7523bis).
+    // Accepted with the issuer as the one audience, or the token endpoint (OpenID Connect Core
+    // §9, RFC 9126 §2), as libraries sign it.
     let first = key.assertion(Algorithm::ES256, &claims(&issuer, now + 60, "jti-1"));
     let (status, body) = token_with_assertion(&app, &first).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["scope"], "api");
-    // Not the token endpoint, nor the issuer in a list: an assertion for a URL can be
-    // replayed by whoever claims that URL.
+    let for_endpoint = key.assertion(
+        Algorithm::ES256,
+        &claims(&token_endpoint, now + 60, "jti-te"),
+    );
+    let (status, body) = token_with_assertion(&app, &for_endpoint).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Not a list, another server's token endpoint, the authorization endpoint, nor another
+    // endpoint's URL: each says what aud must be.
     for (what, aud) in [
-        ("the token endpoint", json!(token_endpoint)),
         ("a list", json!([issuer, "https://elsewhere.example"])),
+        ("a list of the token endpoint", json!([token_endpoint])),
+        (
+            "another server's token endpoint",
+            json!("https://elsewhere.example/token"),
+        ),
+        ("the authorization endpoint", json!(app.url("/authorize"))),
+        ("the introspection endpoint", json!(app.url("/introspect"))),
     ] {
         let mut listed = claims(&issuer, now + 60, "jti-2");
         listed["aud"] = aud;
         let (status, body) =
             token_with_assertion(&app, &key.assertion(Algorithm::ES256, &listed)).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {body}");
+        assert_eq!(body["error"], "invalid_client", "{what}");
+        let said = body["error_description"].as_str().unwrap_or_default();
         assert!(
-            body["error_description"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("aud must be"),
+            said.contains("aud must be one string") && said.contains(&token_endpoint),
             "{what}: {body}"
         );
     }

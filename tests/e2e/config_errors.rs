@@ -66,6 +66,32 @@ fn a_database_pool_of_one_and_a_long_shutdown_delay_are_refused() {
 }
 
 #[test]
+fn connection_limits_and_the_assertion_audience_outside_their_ranges_are_refused() {
+    refuses(
+        &[("LATCHKEY_HTTP__IDLE_TIMEOUT", "0s")],
+        &["migrate"],
+        &["http.idle_timeout", "from 1s to 10m"],
+    );
+    refuses(
+        &[("LATCHKEY_HTTP__MAX_CONNECTIONS_PER_IP", "0")],
+        &["migrate"],
+        &["http.max_connections_per_ip", "from 1 to 10000"],
+    );
+    refuses(
+        &[(
+            "LATCHKEY_OAUTH__CLIENT_ASSERTION_AUDIENCE",
+            "token-endpoint",
+        )],
+        &["migrate"],
+        &[
+            "oauth.client_assertion_audience",
+            "not issuer-or-endpoint",
+            "FAPI 2.0",
+        ],
+    );
+}
+
+#[test]
 fn a_trusted_proxy_that_is_not_an_address_or_cidr_is_refused() {
     refuses(
         &[(

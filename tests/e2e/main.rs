@@ -15,6 +15,7 @@ mod upstream;
 
 mod audiences;
 mod browser_sign_on;
+mod client_assertion_libraries;
 mod cluster;
 mod config_errors;
 mod connection_claims;

@@ -299,7 +299,8 @@ fn one_shot_commands_answer_without_migration_logs_or_colour() {
 }
 
 /// A client that trickles its headers is cut off, so slow clients cannot hold connections
-/// open; one that sends its request in time is served on the same server.
+/// open, and so is one that sends nothing or only the HTTP/2 preface; one that sends its
+/// request in time is served on the same server.
 #[tokio::test]
 async fn a_connection_that_never_finishes_its_headers_is_closed() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -320,6 +321,22 @@ async fn a_connection_that_never_finishes_its_headers_is_closed() {
         closed.is_ok(),
         "the server closed the connection within its header timeout"
     );
+    for (what, sent) in [
+        ("nothing", &b""[..]),
+        (
+            "the HTTP/2 preface and SETTINGS",
+            &b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"[..],
+        ),
+    ] {
+        let mut silent = tokio::net::TcpStream::connect(app.addr)
+            .await
+            .expect("connect");
+        silent.write_all(sent).await.expect("write");
+        let mut rest = Vec::new();
+        let closed =
+            tokio::time::timeout(Duration::from_secs(5), silent.read_to_end(&mut rest)).await;
+        assert!(closed.is_ok(), "a connection that sent {what} was closed");
+    }
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
     app.stop().await;
 }

@@ -12,10 +12,12 @@ use chrono::{DateTime, Utc};
 use jsonwebtoken::Algorithm;
 
 use super::assertion::{self, Refused, Rules, Unverified};
+use super::assertion_audience::{AudiencePolicy, ClientAssertionAudiences, Endpoint};
 use super::client::{AuthMethod, Client, Clients};
 use super::error::OAuthError;
 use crate::remote_jwks::{JwksError, RemoteJwks, select};
 use latchkey_core::secret::{constant_time_eq, sha256_hex};
+use latchkey_core::{Issuer, urls};
 
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Assertions that live longer than this are refused: a short life bounds replays and the
@@ -70,9 +72,11 @@ pub struct ClientAuthenticator {
     clients: Clients,
     jwks: RemoteJwks,
     db: latchkey_core::Db,
-    /// The issuer, then the token endpoint: a client's assertion must name the issuer alone;
-    /// an integration's jwt-bearer grant assertion may name either.
+    /// The issuer, then the token endpoint: an integration's jwt-bearer grant assertion may
+    /// name either.
     audiences: [String; 2],
+    /// What a client's own assertion may name (`oauth.client_assertion_audience`).
+    client_audiences: ClientAssertionAudiences,
 }
 
 impl ClientAuthenticator {
@@ -80,13 +84,15 @@ impl ClientAuthenticator {
         clients: Clients,
         jwks: RemoteJwks,
         db: latchkey_core::Db,
-        audiences: [String; 2],
+        issuer: &Issuer,
+        policy: AudiencePolicy,
     ) -> Self {
         Self {
             clients,
             jwks,
             db,
-            audiences,
+            audiences: [issuer.to_string(), issuer.endpoint(urls::TOKEN)],
+            client_audiences: ClientAssertionAudiences::new(issuer, policy),
         }
     }
 
@@ -105,10 +111,12 @@ impl ClientAuthenticator {
         &self.audiences
     }
 
-    /// The client the credentials prove, or `invalid_client` saying what was wrong.
+    /// The client the credentials presented at `endpoint` prove, or `invalid_client` saying
+    /// what was wrong.
     pub async fn authenticate(
         &self,
         presented: Presented,
+        endpoint: Endpoint,
         now: DateTime<Utc>,
     ) -> Result<Arc<Client>, OAuthError> {
         let methods = [
@@ -148,7 +156,7 @@ impl ClientAuthenticator {
                 )));
             }
             return self
-                .check_assertion(&assertion, presented.client_id.as_deref(), now)
+                .check_assertion(&assertion, presented.client_id.as_deref(), endpoint, now)
                 .await;
         }
         match presented.client_id {
@@ -180,6 +188,7 @@ impl ClientAuthenticator {
         &self,
         assertion: &str,
         client_id: Option<&str>,
+        endpoint: Endpoint,
         now: DateTime<Utc>,
     ) -> Result<Arc<Client>, OAuthError> {
         let invalid =
@@ -198,12 +207,15 @@ impl ClientAuthenticator {
             (Some(id), _) | (None, Some(id)) => id.to_owned(),
             (None, None) => return Err(invalid(Refused("no sub".into()))),
         };
-        // One audience only: an assertion that names several could have been made for
-        // another server and replayed here.
-        if unverified.text("aud").is_none() {
-            return Err(invalid(Refused(
-                "aud must be one string: the issuer or the token endpoint URL".into(),
-            )));
+        // One audience, naming this server (`assertion_audience`): an assertion that names
+        // several, or another server, could have been made for another and replayed here. The
+        // signature checks it again below.
+        let accepted = self.client_audiences.at(endpoint);
+        if !unverified
+            .text("aud")
+            .is_some_and(|aud| accepted.iter().any(|ok| ok == aud))
+        {
+            return Err(invalid(Refused(self.client_audiences.explain(endpoint))));
         }
         let client = self.registered(&id, AuthMethod::PrivateKeyJwt).await?;
         let kid = unverified.header.kid.as_deref();
@@ -222,10 +234,8 @@ impl ClientAuthenticator {
         let rules = Rules {
             issuer: &client.id,
             subject: Some(&client.id),
-            // The issuer alone, as the one value (draft-ietf-oauth-rfc7523bis §4): an
-            // assertion made for a token endpoint URL could be replayed by whoever names
-            // that URL as theirs.
-            audiences: std::slice::from_ref(&self.audiences[0]),
+            // The issuer or an endpoint's URL, as `assertion_audience` says.
+            audiences: &accepted,
             sole_audience: true,
             // iat is required and, with exp, bounded (draft-ietf-oauth-rfc7523bis).
             max_lifetime: Some(LONGEST_ASSERTION),

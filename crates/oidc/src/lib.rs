@@ -10,6 +10,7 @@
 //! `latchkey_teams` and `latchkey_login`; this crate sweeps its own (`sweep_expired`).
 
 mod assertion;
+pub mod assertion_audience;
 pub mod authorize;
 pub mod client;
 pub mod client_auth;
@@ -44,6 +45,7 @@ mod parser_properties;
 #[cfg(test)]
 mod tests;
 
+pub use assertion_audience::{AudiencePolicy, Endpoint};
 pub use authorize::{AuthorizationRequest, AuthorizeError, AuthorizeParams};
 pub use client::{AuthMethod, Client, ClientError, Clients, CreatedClient, GrantType, NewClient};
 pub use client_auth::{ClientAuthenticator, Presented};

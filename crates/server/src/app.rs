@@ -62,10 +62,8 @@ fn domain(settings: &Settings, ground: Ground) -> Result<Domain, StartError> {
         Clients::new(db.clone()),
         RemoteJwks::new(clock.clone(), settings.allow_private_networks)?,
         db.clone(),
-        [
-            issuer.to_string(),
-            issuer.endpoint(latchkey_core::urls::TOKEN),
-        ],
+        &issuer,
+        settings.client_assertion_audience,
     );
     let connections = Connections::new(
         db.clone(),

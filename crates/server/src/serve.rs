@@ -135,7 +135,7 @@ pub async fn start_on(listener: TcpListener, settings: &Settings) -> Result<Runn
     let server = tokio::spawn(crate::http_server::serve(
         listener,
         latchkey_idp::web::router(state.clone()),
-        settings.header_read_timeout,
+        crate::http_server::ConnectionLimits::of(settings),
         settings.shutdown_grace,
         stopped,
     ));

@@ -71,7 +71,8 @@ impl TrustedProxies {
             })
     }
 
-    pub(crate) fn trusts(&self, address: IpAddr) -> bool {
+    /// Whether `address` is one of the trusted proxies (whose connections are many clients').
+    pub fn trusts(&self, address: IpAddr) -> bool {
         self.nets.iter().any(|net| net.contains(&address))
     }
 

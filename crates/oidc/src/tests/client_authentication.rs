@@ -1,8 +1,8 @@
-//! Client authentication at the token endpoint: a confidential client proves itself with
-//! its secret, by the method it registered.
+//! Client authentication at the token, introspection and revocation endpoints: a confidential
+//! client proves itself with its secret or its signed assertion, by the method it registered.
 
 use super::fixture::Fixture;
-use crate::{ErrorCode, Presented};
+use crate::{Endpoint, ErrorCode, Presented};
 
 #[tokio::test]
 async fn the_registered_secret_authenticates_the_client() {
@@ -42,7 +42,7 @@ async fn a_confidential_client_cannot_pass_as_public_by_leaving_out_its_secret()
     let refused = f
         .provider
         .authenticator()
-        .authenticate(presented, f.now)
+        .authenticate(presented, Endpoint::Token, f.now)
         .await
         .unwrap_err();
 

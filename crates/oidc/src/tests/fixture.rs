@@ -14,8 +14,8 @@ use latchkey_testkit::{Member, Team};
 use crate::remote_jwks::RemoteJwks;
 use crate::tokens::TokenResponse;
 use crate::{
-    AuthorizeError, AuthorizeParams, Client, ClientAuthenticator, Clients, NewClient, Next,
-    OAuthError, Presented, Provider, TokenRequest, TokenSettings,
+    AudiencePolicy, AuthorizeError, AuthorizeParams, Client, ClientAuthenticator, Clients,
+    Endpoint, NewClient, Next, OAuthError, Presented, Provider, TokenRequest, TokenSettings,
 };
 
 pub const REDIRECT_URI: &str = "https://app.example.test/callback";
@@ -64,10 +64,8 @@ impl Fixture {
             Clients::new(db.clone()),
             RemoteJwks::new(Clock::system(), false).expect("a JWKS fetcher"),
             db.clone(),
-            [
-                issuer.to_string(),
-                issuer.endpoint(latchkey_core::urls::TOKEN),
-            ],
+            &issuer,
+            AudiencePolicy::default(),
         );
         let (master_key, _) = MasterKey::generate().expect("a master key");
         let provider = Provider::new(
@@ -265,7 +263,7 @@ impl Fixture {
         };
         self.provider
             .authenticator()
-            .authenticate(presented, self.now)
+            .authenticate(presented, Endpoint::Token, self.now)
             .await
     }
 }

@@ -238,6 +238,17 @@ pub(super) fn http_settings(
     if http.header_read_timeout.as_duration() < Duration::from_secs(1) {
         return Err(invalid("http.header_read_timeout", "must be at least 1s"));
     }
+    let idle_timeout = http.idle_timeout.as_duration();
+    if idle_timeout < Duration::from_secs(1) || idle_timeout > Duration::from_secs(600) {
+        return Err(invalid("http.idle_timeout", "must be from 1s to 10m"));
+    }
+    let most = crate::http_server::MAX_CONNECTIONS;
+    if http.max_connections_per_ip == 0 || http.max_connections_per_ip as usize > most {
+        return Err(invalid(
+            "http.max_connections_per_ip",
+            format!("must be from 1 to {most} (the connections the server holds in all)"),
+        ));
+    }
     let forwarded_header = ForwardedHeader::parse(&http.forwarded_header)
         .map_err(|e| invalid("http.forwarded_header", e))?;
     let trusted_proxies = TrustedProxies::parse(&http.trusted_proxies, forwarded_header)

@@ -20,7 +20,7 @@ pub const DEFAULT_CONFIG_FILE: &str = "config/latchkey.toml";
 
 /// The top-level keys, the only ones `LATCHKEY_*` variables may set, so unrelated variables
 /// with the same prefix (a test's database URL, say) are not read as configuration.
-const TOP_LEVEL_KEYS: [&str; 14] = [
+const TOP_LEVEL_KEYS: [&str; 15] = [
     "issuer",
     "issuer_insecure_ok",
     "listen",
@@ -31,6 +31,7 @@ const TOP_LEVEL_KEYS: [&str; 14] = [
     "mail",
     "login",
     "http",
+    "oauth",
     "tokens",
     "teams",
     "federation",
@@ -54,10 +55,28 @@ pub struct Config {
     pub mail: MailConfig,
     pub login: LoginConfig,
     pub http: HttpConfig,
+    pub oauth: OauthConfig,
     pub tokens: TokensConfig,
     pub teams: TeamsConfig,
     pub federation: FederationConfig,
     pub saml: SamlConfig,
+}
+
+/// How clients authenticate at the token, introspection and revocation endpoints.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OauthConfig {
+    /// What a client's `private_key_jwt` assertion may name as `aud`: `issuer-or-endpoint`
+    /// or `issuer` (FAPI 2.0).
+    pub client_assertion_audience: String,
+}
+
+impl Default for OauthConfig {
+    fn default() -> Self {
+        Self {
+            client_assertion_audience: "issuer-or-endpoint".into(),
+        }
+    }
 }
 
 /// The SAML identity providers of teams.
@@ -158,8 +177,14 @@ pub struct LoginConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     pub rate_limit_per_ip: u32,
-    /// How long a client may take to send a request's headers.
+    /// How long a client may take to send a request's headers, and a connection its first
+    /// request.
     pub header_read_timeout: Ttl,
+    /// How long a connection may go without a request under way before it is closed.
+    pub idle_timeout: Ttl,
+    /// How many connections one client address (an IPv6 /64) may hold at once; the trusted
+    /// proxies are not counted.
+    pub max_connections_per_ip: u32,
     /// On SIGTERM, how long to go on serving, not ready, before closing the listener.
     pub shutdown_delay: Ttl,
     /// On SIGTERM, how long requests under way may take to finish before the process exits.
@@ -199,6 +224,8 @@ impl Default for HttpConfig {
         Self {
             rate_limit_per_ip: 120,
             header_read_timeout: Ttl::from_secs(10),
+            idle_timeout: Ttl::from_secs(60),
+            max_connections_per_ip: 256,
             shutdown_delay: Ttl::from_secs(0),
             shutdown_grace: Ttl::from_secs(25),
             trusted_proxies: Vec::new(),
@@ -251,6 +278,7 @@ impl Default for Config {
             mail: MailConfig::default(),
             login: LoginConfig::default(),
             http: HttpConfig::default(),
+            oauth: OauthConfig::default(),
             tokens: TokensConfig::default(),
             teams: TeamsConfig::default(),
             federation: FederationConfig::default(),

@@ -41,8 +41,12 @@ pub struct Settings {
     pub mail: MailConfig,
     pub login: latchkey_login::LoginSettings,
     pub tokens: latchkey_oidc::TokenSettings,
+    /// `oauth.client_assertion_audience`.
+    pub client_assertion_audience: latchkey_oidc::AudiencePolicy,
     pub rate_limit_per_ip: u32,
     pub header_read_timeout: std::time::Duration,
+    pub idle_timeout: std::time::Duration,
+    pub max_connections_per_ip: usize,
     pub shutdown_delay: std::time::Duration,
     pub shutdown_grace: std::time::Duration,
     pub trusted_proxies: latchkey_idp::web::TrustedProxies,
@@ -74,16 +78,26 @@ impl Config {
         let tokens = &self.tokens;
         check_tokens(tokens, keys)?;
         check_teams(&self.teams)?;
+        let client_assertion_audience = latchkey_oidc::AudiencePolicy::parse(
+            &self.oauth.client_assertion_audience,
+        )
+        .map_err(|problem| ConfigError::Invalid {
+            key: "oauth.client_assertion_audience",
+            problem,
+        })?;
         let (trusted_proxies, metrics_token) = http_settings(&self.http)?;
         check_mail(&self.mail)?;
         let (dns_server, upstream_timeout) = federation_settings(&self.federation)?;
         let saml_certificate_lifetime = saml_certificate_lifetime(&self.saml)?;
         Ok(Settings {
             tokens: token_settings(tokens, login),
+            client_assertion_audience,
             mail: self.mail,
             login: login_settings(login),
             rate_limit_per_ip: self.http.rate_limit_per_ip,
             header_read_timeout: self.http.header_read_timeout.as_duration(),
+            idle_timeout: self.http.idle_timeout.as_duration(),
+            max_connections_per_ip: self.http.max_connections_per_ip as usize,
             shutdown_delay: self.http.shutdown_delay.as_duration(),
             shutdown_grace: self.http.shutdown_grace.as_duration(),
             trusted_proxies,

@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, FromRequest, Request, State};
+use axum::extract::{Form, FromRequest, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::oauth_response::{no_store_json, oauth_error, single_valued};
 use crate::state::AppState;
-use latchkey_oidc::{Client, OAuthError, Presented, TokenRequest};
+use latchkey_oidc::{Client, Endpoint, OAuthError, Presented, TokenRequest};
 
 type Params = HashMap<String, String>;
 
@@ -24,9 +24,10 @@ fn params(body: Result<Form<Vec<(String, String)>>, FormRejection>) -> Result<Pa
     single_valued(pairs)
 }
 
-/// The client the request authenticates as.
+/// The client the request to `endpoint` authenticates as.
 async fn client(
     state: &AppState,
+    endpoint: Endpoint,
     authorization: Option<&HeaderValue>,
     params: &mut Params,
 ) -> Result<std::sync::Arc<Client>, OAuthError> {
@@ -46,7 +47,7 @@ async fn client(
     state
         .provider
         .authenticator()
-        .authenticate(presented, state.now())
+        .authenticate(presented, endpoint, state.now())
         .await
 }
 
@@ -63,10 +64,18 @@ impl FromRequest<AppState> for ClientRequest {
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let authorization = request.headers().get(header::AUTHORIZATION).cloned();
+        // Which endpoint the client authenticates at decides what its assertion may name.
+        let endpoint = request
+            .extensions()
+            .get::<MatchedPath>()
+            .and_then(|path| Endpoint::at_path(path.as_str()));
         let body = Form::<Vec<(String, String)>>::from_request(request, state).await;
         let read = async {
+            let endpoint = endpoint.ok_or_else(|| {
+                OAuthError::internal("client authentication on a route that is not an endpoint")
+            })?;
             let mut params = params(body)?;
-            let client = client(state, authorization.as_ref(), &mut params).await?;
+            let client = client(state, endpoint, authorization.as_ref(), &mut params).await?;
             Ok(Self { client, params })
         };
         read.await.map_err(oauth_error)
