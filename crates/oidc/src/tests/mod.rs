@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod authorization_code;
+mod browser_sign_on;
 mod client_authentication;
 mod client_credentials;
 mod consent;
