@@ -31,5 +31,6 @@ mod outages;
 mod saml;
 mod saml_attributes;
 mod shibboleth;
+mod sign_on_per_team;
 mod sqlite_faults;
 mod teams;
