@@ -8,6 +8,7 @@
 
 mod authorization_code;
 mod browser_sign_on;
+mod browser_sign_on_session;
 mod client_authentication;
 mod client_credentials;
 mod consent;
