@@ -373,3 +373,38 @@ async fn a_token_refused_after_it_verified_cannot_be_used_later(db: TestDb) {
     assert_eq!(later.status, StatusCode::UNAUTHORIZED, "{}", later.body);
     assert!(later.body.contains("used before"), "{}", later.body);
 }
+
+/// A SQLite file another process holds locked: the sign-on says the database cannot take
+/// it now (503, as every page does), and the token is not spent: it works once the lock goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_database_answers_503_and_leaves_the_token_unspent() {
+    let db = TestDb::sqlite();
+    let p = provider(&db, |_| {}).await;
+    let app = &p.app;
+    let customer = create_team(&db, app, "admin@customer.example");
+    let key = trust_helpdesk(&db, app, &customer, &["--email-claim", "sub"]);
+    let url = format!("/sso/jwt/teams/{customer}");
+    let held = token(app, &key, "pat@customer.example", "1");
+
+    let lock = crate::sqlite_faults::Lock::take(&db.dir.path().join("latchkey.db"));
+    let page = Browser::new(&app.base_url)
+        .post(&url, &[("token", held.as_str())])
+        .await;
+    lock.release();
+    assert_eq!(
+        page.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("cannot use its database right now"),
+        "{}",
+        page.body
+    );
+
+    let again = Browser::new(&app.base_url)
+        .post(&url, &[("token", held.as_str())])
+        .await;
+    assert_eq!(again.location(), Some("/dashboard"), "{}", again.body);
+}
