@@ -612,7 +612,17 @@ async fn a_session_an_integration_opened_works_in_its_team_only(db: TestDb) {
     );
     let url = invitation["url"].as_str().expect("url");
     let path = &url[url.find("/join/").expect("join path")..];
-    crate::teams::join(&p, path, "bea@bea.test").await;
+    // Her second mail: the first was the one she registered with.
+    let asked = Browser::new(&app.base_url)
+        .submit(path, path, &[("email", "bea@bea.test")])
+        .await;
+    assert_eq!(asked.location(), Some("/login/sent"), "{}", asked.body);
+    let mail = p
+        .smtp
+        .nth_mail_to("bea@bea.test", 2, std::time::Duration::from_secs(10))
+        .await;
+    let joined = Browser::new(&app.base_url).follow_link(&mail.link()).await;
+    assert_eq!(joined.location(), Some("/dashboard"), "{}", joined.body);
     let key = trust_helpdesk(&db, app, &customer, &[]);
     // The customer's helpdesk signs her in: her own account, linked by address.
     let now = Utc::now().timestamp();
@@ -623,6 +633,12 @@ async fn a_session_an_integration_opened_works_in_its_team_only(db: TestDb) {
     let helpdesk = Browser::new(&app.base_url);
     let page = helpdesk.get(&sign_on_path(&token, None)).await;
     assert_eq!(page.location(), Some("/dashboard"), "{}", page.body);
+    let members = cli(&db, app, &["team", "members", "--team", &customer]);
+    let bea = members
+        .as_array()
+        .and_then(|all| all.iter().find(|m| m["email"] == "bea@bea.test"))
+        .unwrap_or_else(|| panic!("bea is a member: {members}"));
+    assert_eq!(bea["unclaimed"], Value::Null, "her own account: {bea}");
     // That session cannot reach her own team, whatever the page or form names.
     let settings = helpdesk
         .get(&format!("/dashboard/settings/team?team={own_team}"))

@@ -705,13 +705,11 @@ async fn administrators_trust_issuers_on_the_integrations_page(db: TestDb) {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["algorithms"], json!(["ES256"]));
     let id = listed[0]["id"].as_str().expect("id").to_owned();
-    assert!(
-        alice
-            .get(&page)
-            .await
-            .body
-            .contains("agent.customer.example")
-    );
+    let shown = alice.get(&page).await.body;
+    assert!(shown.contains("agent.customer.example"));
+    // With the team's own sign-on URL, where no other team's trust counts.
+    let own_url = format!("{}/sso/jwt/teams/{team}", app.base_url).replace('/', "&#x2F;");
+    assert!(shown.contains(&own_url), "{own_url} in {shown}");
     // A bad key set is refused with a sentence, and nothing is added.
     let bad = act(
         &alice,

@@ -33,5 +33,6 @@ mod outages;
 mod saml;
 mod saml_attributes;
 mod shibboleth;
+mod sign_on_per_team;
 mod sqlite_faults;
 mod teams;

@@ -53,10 +53,10 @@ fn assert_no_panic(logs: &str) {
 }
 
 /// Another process holding the write lock on the file (`BEGIN EXCLUSIVE`) until dropped.
-struct Lock(std::process::Child);
+pub(crate) struct Lock(std::process::Child);
 
 impl Lock {
-    fn take(file: &Path) -> Self {
+    pub(crate) fn take(file: &Path) -> Self {
         let mut child = Command::new("python3")
             .args([
                 "-c",
@@ -79,7 +79,7 @@ impl Lock {
         Self(child)
     }
 
-    fn release(mut self) {
+    pub(crate) fn release(mut self) {
         drop(self.0.stdin.take());
         let _ = self.0.wait();
     }

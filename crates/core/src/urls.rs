@@ -51,6 +51,9 @@ pub const INTEGRATIONS_SAML_REMOVE: &str = "/dashboard/integrations/saml/remove"
 pub const INTEGRATIONS_SAML_UPDATE: &str = "/dashboard/integrations/saml/update";
 
 pub const SSO_JWT: &str = "/sso/jwt";
+/// A team's own browser sign-on: only that team's trusted issuers count there, so no other
+/// team can take over or block it by trusting the same issuer.
+pub const SSO_JWT_TEAM: &str = "/sso/jwt/teams/{team}";
 pub const SSO_OIDC_START: &str = "/sso/oidc/start";
 /// Each connection's own redirect URI: [`SSO_OIDC_CALLBACK_BASE`] and the connection's id.
 pub const SSO_OIDC_CALLBACK: &str = "/sso/oidc/callback/{connection}";
@@ -79,6 +82,11 @@ pub fn sso_oidc_callback(connection_id: &str) -> String {
     format!("{SSO_OIDC_CALLBACK_BASE}/{connection_id}")
 }
 
+/// The path of a team's own browser sign-on (the route is [`SSO_JWT_TEAM`]).
+pub fn sso_jwt_team(team_id: &str) -> String {
+    SSO_JWT_TEAM.replace("{team}", team_id)
+}
+
 /// The path of a team's SAML identity provider endpoint: a `SAML_TEAM_*` route, for `team_id`.
 pub fn saml_team(route: &str, team_id: &str) -> String {
     route.replace("{team}", team_id)
@@ -104,6 +112,7 @@ mod tests {
             sso_oidc_callback("c1"),
             SSO_OIDC_CALLBACK.replace("{connection}", "c1")
         );
+        assert_eq!(sso_jwt_team("t1"), "/sso/jwt/teams/t1");
     }
 
     #[test]

@@ -73,6 +73,10 @@ impl Pages {
                 "saml_confirm.html",
                 include_str!("../../../templates/pages/saml_confirm.html"),
             ),
+            (
+                "sso_jwt_confirm.html",
+                include_str!("../../../templates/pages/sso_jwt_confirm.html"),
+            ),
         ])?;
         Ok(Self { tera })
     }
@@ -179,4 +183,6 @@ pub(crate) struct DashboardView<'a> {
     /// The team the session works in, and the person's role there.
     pub team: Option<(String, &'static str)>,
     pub left_team: bool,
+    /// Whether this session may sign out everywhere (it speaks for the whole account).
+    pub may_change_account: bool,
 }

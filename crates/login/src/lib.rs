@@ -7,6 +7,7 @@
 //! open them through it; it reaches none of them. It sweeps its own tables
 //! (`sweep_expired`).
 
+mod account;
 mod address_limits;
 mod confirm;
 mod device;
@@ -23,6 +24,7 @@ mod sweep;
 #[cfg(test)]
 mod tests;
 
+pub use account::AccountError;
 pub use address_limits::{MAX_WRONG_CODES, WRONG_CODES_WINDOW};
 pub use device::DEVICE_TTL;
 pub use link::Login;

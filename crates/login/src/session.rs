@@ -38,6 +38,9 @@ pub struct SessionUser {
     pub opened_by: Option<String>,
     /// The origins that may frame its pages (space-separated), when it was opened in a frame.
     pub frame_ancestors: Option<String>,
+    /// The team whose integration or identity provider made the account, when it is that
+    /// team's alone (no one signs in to it any other way).
+    pub account_team: Option<TeamId>,
 }
 
 impl SessionUser {
@@ -46,6 +49,21 @@ impl SessionUser {
     /// pages, applications and service providers need the person to sign in themselves.
     pub fn acts_for(&self, team: &TeamId) -> bool {
         self.opened_by.is_none() || self.team_id.as_ref() == Some(team)
+    }
+
+    /// Whether this session may change what the account is in every team (its name) or end
+    /// all its sessions and grants ("sign out everywhere"). A session bound to a team (opened
+    /// by an integration's token, or a team's identity provider for an identity of its own)
+    /// speaks for that team only: it may not, since an integration of one team would
+    /// otherwise rename a person for all their teams and sign them out of them all. Unless
+    /// the account is that team's own: then nothing outside the team is touched, and there is
+    /// no other session that could do it.
+    pub fn may_change_account(&self) -> bool {
+        self.opened_by.is_none()
+            || self
+                .account_team
+                .as_ref()
+                .is_some_and(|team| self.team_id.as_ref() == Some(team))
     }
 
     /// Whether this session may sign in to an application of `team`, or of no team when none.
@@ -76,6 +94,10 @@ impl Sessions {
             idle_ttl,
             max_ttl,
         }
+    }
+
+    pub(crate) fn db(&self) -> &latchkey_core::Db {
+        &self.db
     }
 
     /// Opens a new session; the caller puts the secret in the cookie.
@@ -204,6 +226,7 @@ impl Sessions {
             team_id: found.team_id.map(TeamId::from),
             opened_by: found.opened_by,
             frame_ancestors: found.frame_ancestors,
+            account_team: account.provisioned_by.map(TeamId::from),
         }))
     }
 

@@ -31,8 +31,16 @@ async fn add(
 ) -> Result<(), CliError> {
     let new = new_issuer(args)?;
     let added = issuers.add(new, &Actor::operator(), Utc::now()).await?;
+    // The team's own browser sign-on URL: only its trusts count there (see `urls::SSO_JWT_TEAM`).
+    let sign_on_url = settings
+        .issuer
+        .endpoint(&latchkey_core::urls::sso_jwt_team(added.team_id.as_str()));
     if json {
-        println!("{}", serde_json::to_string(&added).unwrap_or_default());
+        let mut shown = serde_json::to_value(&added).unwrap_or_default();
+        if let Some(fields) = shown.as_object_mut() {
+            fields.insert("sign_on_url".into(), sign_on_url.into());
+        }
+        println!("{shown}");
         return Ok(());
     }
     println!(
@@ -44,8 +52,7 @@ async fn add(
         settings.issuer.endpoint(latchkey_core::urls::TOKEN)
     );
     println!(
-        "or sign a person in to Latchkey at {}?token=JWT.",
-        settings.issuer.endpoint(latchkey_core::urls::SSO_JWT)
+        "or sign a person in to Latchkey by posting the form field token=JWT to {sign_on_url}."
     );
     for kid in &added.key_ids {
         println!("Key id (RFC 7638 thumbprint): {kid}");

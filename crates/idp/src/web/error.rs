@@ -53,7 +53,7 @@ impl PageError {
         }
     }
 
-    fn database_unavailable() -> Self {
+    pub(crate) fn database_unavailable() -> Self {
         PageError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             title: "Latchkey cannot use its database right now",

@@ -49,8 +49,8 @@ fn refused(why: impl Into<String>) -> Rejection {
 
 impl Federation {
     /// The token, verified against the issuer that signed it among those `trusting` allows.
-    /// Several teams may trust one issuer: the one whose key and audience the token fits is
-    /// the one, and a token that fits more than one is refused rather than guessed at.
+    /// Within one team an `iss` is trusted once. Across teams (the shared `/sso/jwt`), see
+    /// [`Federation::verify_among`] for which team's trust a token fitting several goes to.
     pub(crate) async fn verify_issuer_token(
         &self,
         token: &str,
@@ -79,6 +79,18 @@ impl Federation {
         }
     }
 
+    /// The first trust, oldest first, whose key and audience the token fits.
+    ///
+    /// Issuer strings and public keys are public, so any team can trust another team's `iss`
+    /// with that team's own key, and every token of it then fits both. Refusing such a token
+    /// (as this once did) let any team break another's sign-on at will, and told its people
+    /// that someone else trusts their issuer. Taking the oldest trust instead means a later
+    /// copy never takes over nor breaks a team's sign-on: the team that trusted the issuer
+    /// first keeps it, and the copy is not even consulted while the first trust verifies the
+    /// token (so a slow key set URL of the copy's cannot slow it down either). A team that
+    /// trusts an issuer after another can still use it at its own URL
+    /// (`/sso/jwt/teams/{team}`), where only its own trust counts; that URL is what the
+    /// integrations page and `issuer add` give.
     async fn verify_among(
         &self,
         token: &str,
@@ -88,22 +100,28 @@ impl Federation {
         trusting: Trusting<'_>,
         now: DateTime<Utc>,
     ) -> Result<(trusted_issuer::Model, Verified), Stale> {
-        let candidates: Vec<&Trust> = trusts
+        let mut candidates: Vec<&Trust> = trusts
             .iter()
-            .filter(|trust| match trusting {
-                Trusting::Team(team) => trust.row.team_id == team.as_str(),
-                Trusting::AnyTeam => true,
+            .filter(|trust| {
+                trusting
+                    .only_team()
+                    .is_none_or(|team| trust.row.team_id == team.as_str())
             })
             .collect();
+        candidates
+            .sort_by(|a, b| (a.row.created_at, &a.row.id).cmp(&(b.row.created_at, &b.row.id)));
         if candidates.is_empty() {
             return Err(Stale::maybe(refused(match trusting {
                 Trusting::Team(_) => {
                     format!("the issuer {iss:?} is not trusted by this client's team")
                 }
+                Trusting::TeamSignOn(_) => {
+                    format!("the issuer {iss:?} is not trusted by this team")
+                }
                 Trusting::AnyTeam => format!("the issuer {iss:?} is not trusted by any team"),
             })));
         }
-        let mut fitting = Vec::new();
+        let several = candidates.len() > 1;
         let mut last_refusal = None;
         let mut unknown_kid = false;
         for trust in candidates {
@@ -111,7 +129,16 @@ impl Federation {
                 .verify_with(token, unverified, trust, trusting, now)
                 .await
             {
-                Ok(verified) => fitting.push((trust.row.clone(), verified)),
+                Ok(verified) => {
+                    if several {
+                        tracing::info!(
+                            issuer = iss,
+                            team = %trust.row.team_id,
+                            "several teams trust this issuer: the token went to the oldest trust it fits; other teams should use their own sign-on URL"
+                        );
+                    }
+                    return Ok((trust.row.clone(), verified));
+                }
                 Err(rejection @ Rejection::Internal(_)) => return Err(Stale::not(rejection)),
                 Err(refusal) => {
                     unknown_kid |=
@@ -120,20 +147,11 @@ impl Federation {
                 }
             }
         }
-        match fitting.len() {
-            1 => Ok(fitting.remove(0)),
-            0 => {
-                let refusal =
-                    last_refusal.unwrap_or_else(|| refused("no trusted issuer verifies it"));
-                Err(match unknown_kid {
-                    true => Stale::maybe(refusal),
-                    false => Stale::not(refusal),
-                })
-            }
-            _ => Err(Stale::maybe(refused(
-                "more than one team trusts this issuer with this key and audience: give each team's issuer its own audience (--audience)",
-            ))),
-        }
+        let refusal = last_refusal.unwrap_or_else(|| refused("no trusted issuer verifies it"));
+        Err(match unknown_kid {
+            true => Stale::maybe(refusal),
+            false => Stale::not(refusal),
+        })
     }
 
     async fn verify_with(
@@ -150,6 +168,12 @@ impl Federation {
             (Some(audience), _) => vec![audience.clone()],
             (None, Trusting::Team(_)) => self.token_audiences.clone(),
             (None, Trusting::AnyTeam) => vec![self.issuer.as_str().to_owned()],
+            // The team's own sign-on URL too: a token made out to it fits no other team's.
+            (None, Trusting::TeamSignOn(team)) => vec![
+                self.issuer.as_str().to_owned(),
+                self.issuer
+                    .endpoint(&latchkey_core::urls::sso_jwt_team(team.as_str())),
+            ],
         };
         let rules = Rules {
             issuer: &trusted.issuer,

@@ -1,22 +1,53 @@
-//! Browser sign-on with a trusted issuer's token (`/sso/jwt`): the integration signs a short
-//! JWT naming the agent and opens it in the agent's browser, often inside an iframe. The issuer
-//! decides the team; the member is admitted as for the jwt-bearer grant, and a session opened
-//! in the same transaction, so a refused or failed sign-on leaves nothing behind.
+//! Browser sign-on with a trusted issuer's token (`/sso/jwt/teams/{team}`, or the shared
+//! `/sso/jwt`): the integration signs a short JWT naming the agent and opens it in the agent's
+//! browser, often inside an iframe. The team's trust decides; the member is admitted as for
+//! the jwt-bearer grant, and a session opened in the same transaction, so a failed sign-on
+//! leaves nothing behind but the spent token.
 
 use chrono::{DateTime, Utc};
 use latchkey_core::secret::SecretToken;
 use latchkey_core::{TeamId, UserId};
-use latchkey_login::{Opening, Requester, Sessions};
+use latchkey_login::{Opening, Requester, SessionUser, Sessions};
 use latchkey_teams::{Actor, AuditLog, Subject};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 use serde_json::json;
 
-use super::members::{Admitted, admit, replayed};
+use super::members::{Admitted, admit, replay_scope, replayed};
 use super::rejection::{Rejection, Trusting};
+use super::replacing::{self, Replacing};
 use super::service::Federation;
 use super::sign_on_batch::{Job, Outcome, SignOnWriter};
-use crate::assertion::{Unverified, Verified};
+use crate::assertion::{self, Unverified, Verified};
 use crate::entities::trusted_issuer;
+use crate::error::ErrorCode;
+
+/// A browser's sign-on: the token, where it was brought, and what the browser already has.
+#[derive(Clone, Copy)]
+pub struct BrowserRequest<'a> {
+    pub token: &'a str,
+    /// The team whose own sign-on URL the token was brought to (`/sso/jwt/teams/{team}`):
+    /// only its trusts count. `None` at the shared `/sso/jwt`.
+    pub team: Option<&'a TeamId>,
+    /// The browser says it opened the sign-on inside a frame.
+    pub framed: bool,
+    /// Whether a framed session's cookie can be kept (it must be `Secure`: https, or this
+    /// machine).
+    pub framable: bool,
+    /// The browser's live session, if it has one.
+    pub current: Option<&'a SessionUser>,
+    /// The person confirmed replacing it, on the page a [`BrowserOutcome::Ask`] led to.
+    pub confirmed: bool,
+}
+
+/// What a browser sign-on came to.
+#[derive(Debug)]
+pub enum BrowserOutcome {
+    /// Signed in: the session is open.
+    SignedOn(BrowserSignOn),
+    /// The browser's own session would be replaced: ask the person first. Nothing was spent
+    /// or written.
+    Ask(Replacing),
+}
 
 /// Who a token signed in, where, and through whom, with the session it opened.
 #[derive(Debug)]
@@ -36,6 +67,10 @@ pub enum SignOnRefused {
     /// A check the token failed, in words for the integrator.
     #[error("{0}")]
     Check(String),
+    /// The database cannot take requests now (out of reach, or a SQLite file locked,
+    /// read-only or full): the token is not spent, and works once it passes.
+    #[error("the database cannot take requests now")]
+    Unavailable,
     /// A failure of ours (logged where it happened).
     #[error("the sign-on could not be completed")]
     Internal,
@@ -45,6 +80,9 @@ impl From<Rejection> for SignOnRefused {
     fn from(rejection: Rejection) -> Self {
         match rejection {
             Rejection::Refused(why) => Self::Check(why),
+            Rejection::Internal(error) if error.code == ErrorCode::TemporarilyUnavailable => {
+                Self::Unavailable
+            }
             Rejection::Internal(_) => Self::Internal,
         }
     }
@@ -52,6 +90,10 @@ impl From<Rejection> for SignOnRefused {
 
 impl From<sea_orm::DbErr> for SignOnRefused {
     fn from(error: sea_orm::DbErr) -> Self {
+        if latchkey_core::database_unavailable(&error) {
+            tracing::warn!(%error, "browser sign-on: the database cannot take requests now");
+            return Self::Unavailable;
+        }
         tracing::error!(%error, "browser sign-on failed");
         Self::Internal
     }
@@ -70,33 +112,92 @@ struct SignOn<'a> {
 }
 
 impl Federation {
-    /// Verifies `token` against the issuers every team trusts, admits the member it names in
-    /// the issuer's team, audits `member.signed_in` (via jwt), and opens a session in
-    /// `sessions`, bound to the team, all in one transaction. `framed`: the browser opened it
-    /// inside a frame, which the issuer must allow (a frame origin); otherwise nothing is
-    /// spent, and the session keeps those origins.
+    /// Verifies the token against the issuers the request's team trusts (any team's, oldest
+    /// first, at the shared URL), admits the member it names in the issuer's team, audits
+    /// `member.signed_in` (via jwt), and opens a session in `sessions`, bound to the team,
+    /// all in one transaction. Inside a frame the issuer must allow framing (a frame origin)
+    /// and the session keeps those origins. A top-level browser's own session is not replaced
+    /// without asking (see `replacing`).
+    ///
+    /// A token whose signature verified but that is refused after that (framed where it may
+    /// not be, naming someone the integration may not sign in, …) is spent all the same: a
+    /// copy in a proxy's log cannot be used later. A failure of the database spends nothing.
     pub async fn sign_on_in_browser(
         &self,
-        token: &str,
+        request: BrowserRequest<'_>,
         from: &Requester,
-        framed: bool,
         sessions: &Sessions,
         now: DateTime<Utc>,
-    ) -> Result<BrowserSignOn, SignOnRefused> {
+    ) -> Result<BrowserOutcome, SignOnRefused> {
+        let trusting = match request.team {
+            Some(team) => Trusting::TeamSignOn(team),
+            None => Trusting::AnyTeam,
+        };
         let (trusted, verified) = self
-            .verify_issuer_token(token, Trusting::AnyTeam, now)
+            .verify_issuer_token(request.token, trusting, now)
             .await?;
+        match self
+            .sign_on_verified(request, &trusted, &verified, from, sessions, now)
+            .await
+        {
+            Err(SignOnRefused::Check(why)) => {
+                self.spend(&trusted, &verified).await;
+                Err(SignOnRefused::Check(why))
+            }
+            outcome => outcome,
+        }
+    }
+
+    /// Spends a token the person declined on the page that asked: a copy of it cannot be
+    /// used later. A token that does not verify is left alone (it can sign no one in).
+    pub async fn decline_in_browser(&self, token: &str, team: Option<&TeamId>, now: DateTime<Utc>) {
+        let trusting = match team {
+            Some(team) => Trusting::TeamSignOn(team),
+            None => Trusting::AnyTeam,
+        };
+        if let Ok((trusted, verified)) = self.verify_issuer_token(token, trusting, now).await {
+            self.spend(&trusted, &verified).await;
+        }
+    }
+
+    async fn sign_on_verified(
+        &self,
+        request: BrowserRequest<'_>,
+        trusted: &trusted_issuer::Model,
+        verified: &Verified,
+        from: &Requester,
+        sessions: &Sessions,
+        now: DateTime<Utc>,
+    ) -> Result<BrowserOutcome, SignOnRefused> {
         let team_id = TeamId::from(trusted.team_id.as_str());
         let frame_origins = split_origins(trusted.frame_origins.as_deref());
-        if framed && frame_origins.is_empty() {
+        // Inside another site's frame only a `Secure; SameSite=None` cookie is kept, which
+        // needs https (or this machine): refused rather than a sign-in page.
+        if request.framed && !request.framable {
+            return Err(SignOnRefused::Check(
+                "a sign-on inside a frame needs Latchkey on https (its issuer is plain http)"
+                    .into(),
+            ));
+        }
+        if request.framed && frame_origins.is_empty() {
             return Err(SignOnRefused::Check(
                 "this issuer's tokens may not sign in inside a frame: its team must name the framing site (--frame-origin)".into(),
             ));
         }
-        let frame_ancestors = framed.then(|| frame_origins.join(" "));
+        let browser = replacing::Browser {
+            current: request.current,
+            framed: request.framed,
+            confirmed: request.confirmed,
+        };
+        if let Some(question) =
+            replacing::question(self.db.read(), browser, trusted, verified).await?
+        {
+            return Ok(BrowserOutcome::Ask(question));
+        }
+        let frame_ancestors = request.framed.then(|| frame_origins.join(" "));
         let sign_on = SignOn {
-            trusted: &trusted,
-            verified: &verified,
+            trusted,
+            verified,
             from,
             sessions,
             frame_ancestors: frame_ancestors.as_deref(),
@@ -111,13 +212,22 @@ impl Federation {
             None => self.sign_on_alone(&sign_on).await?,
         };
         tracing::info!(user = %member.user_id, team = %team_id, issuer = %trusted.issuer, "signed on with an integration's token");
-        Ok(BrowserSignOn {
+        Ok(BrowserOutcome::SignedOn(BrowserSignOn {
             user_id: member.user_id,
             team_id,
-            issuer: trusted.issuer,
+            issuer: trusted.issuer.clone(),
             frame_origins,
             session,
-        })
+        }))
+    }
+
+    /// Remembers the token as used, in its team's scope, as a sign-on would have.
+    async fn spend(&self, trusted: &trusted_issuer::Model, verified: &Verified) {
+        let spent =
+            assertion::first_use(&*self.db.write().await, &replay_scope(trusted), verified).await;
+        if let Err(error) = spent {
+            tracing::warn!(%error, "a refused token could not be spent");
+        }
     }
 
     /// The general path, one transaction of its own: the member admitted (linked, or
@@ -192,9 +302,9 @@ impl Federation {
     }
 
     /// The origins that may frame the page refusing `token`: those of the issuers its (not
-    /// verified) `iss` names, so the integrator sees why inside their own frame. Showing a
-    /// refusal there reveals nothing and signs no one in.
-    pub async fn frame_origins_named_by(&self, token: &str) -> Vec<String> {
+    /// verified) `iss` names (in `team` alone, at a team's own URL), so the integrator sees why
+    /// inside their own frame. Showing a refusal there reveals nothing and signs no one in.
+    pub async fn frame_origins_named_by(&self, token: &str, team: Option<&TeamId>) -> Vec<String> {
         let Ok(unverified) = Unverified::read(token, &super::ALLOWED.map(|(_, alg)| alg), "")
         else {
             return Vec::new();
@@ -206,6 +316,9 @@ impl Federation {
             .select_only()
             .column(trusted_issuer::Column::FrameOrigins)
             .filter(trusted_issuer::Column::Issuer.eq(iss))
+            .apply_if(team, |query, team| {
+                query.filter(trusted_issuer::Column::TeamId.eq(team.as_str()))
+            })
             .into_tuple()
             .all(self.db.read())
             .await

@@ -139,8 +139,8 @@ async fn linked_member(
 }
 
 /// The member linked to the external identity, with their role.
-async fn linked(
-    txn: &DatabaseTransaction,
+pub(crate) async fn linked<C: sea_orm::ConnectionTrait>(
+    txn: &C,
     trusted: &trusted_issuer::Model,
     sub: &str,
 ) -> Result<Option<(user::Model, Role)>, Rejection> {

@@ -10,11 +10,13 @@ mod cap_tests;
 pub(crate) mod issuer_cache;
 pub(crate) mod members;
 pub(crate) mod rejection;
+mod replacing;
 mod service;
 mod settings;
 pub(crate) mod sign_on_batch;
 
-pub use browser::{BrowserSignOn, SignOnRefused};
+pub use browser::{BrowserOutcome, BrowserRequest, BrowserSignOn, SignOnRefused};
+pub use replacing::Replacing;
 pub use service::Federation;
 pub use settings::{AdminClaim, LONGEST_LIFETIME, MAX_FRAME_ORIGINS, NewIssuer, TrustedIssuer};
 

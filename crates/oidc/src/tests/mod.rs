@@ -7,6 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod authorization_code;
+mod browser_sign_on;
+mod browser_sign_on_session;
 mod client_assertions;
 mod client_authentication;
 mod client_credentials;

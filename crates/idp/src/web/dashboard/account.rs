@@ -55,6 +55,7 @@ pub(super) async fn dashboard(
         csrf: &csrf,
         team,
         left_team: q.done.as_deref() == Some("left"),
+        may_change_account: user.may_change_account(),
     };
     Ok((jar, html(&state, StatusCode::OK, "dashboard.html", &view)?).into_response())
 }
@@ -95,7 +96,8 @@ pub(super) async fn logout(
     crate::web::saml::sign_out_step(&state, jar, Some(chain.id), chain.next)
 }
 
-/// `POST /logout/everywhere`: ends every session of the signed-in person.
+/// `POST /logout/everywhere`: ends every session of the signed-in person, unless this session
+/// speaks for one team only (`SessionUser::may_change_account`).
 pub(super) async fn logout_everywhere(
     State(state): State<AppState>,
     jar: CookieJar,
@@ -106,9 +108,9 @@ pub(super) async fn logout_everywhere(
         let ended = state
             .login
             .sessions()
-            .revoke_all(&user.user_id, state.now())
+            .end_everywhere(&user, state.now())
             .await
-            .map_err(PageError::internal)?;
+            .map_err(super::profile::account_refused)?;
         // And out of every application: their refresh tokens are revoked too.
         let grants = state
             .provider

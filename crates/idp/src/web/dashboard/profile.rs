@@ -1,10 +1,13 @@
 //! `/dashboard/profile`: the person's name, as applications asking for the `profile` scope
-//! see it. Once edited here, an integration's name claim no longer changes it.
+//! see it. Once edited here, an integration's name claim no longer changes it. A session that
+//! speaks for one team only cannot change it (`SessionUser::may_change_account`): the page
+//! says so and shows the name.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum_extra::extract::CookieJar;
+use latchkey_login::AccountError;
 use latchkey_teams::PersonName;
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +38,8 @@ struct ProfileView<'a> {
     family_name: Option<String>,
     error: Option<&'a str>,
     saved: bool,
+    /// Whether this session may change the name (see the module's comment).
+    editable: bool,
 }
 
 /// `GET /dashboard/profile`.
@@ -55,6 +60,7 @@ pub(super) async fn page(
         family_name: parsed.and_then(|p| p.family_name),
         error: None,
         saved: query.done.as_deref() == Some("saved"),
+        editable: user.may_change_account(),
     };
     Ok((jar, html(&state, StatusCode::OK, "profile.html", &view)?).into_response())
 }
@@ -66,6 +72,9 @@ pub(super) async fn save(
     jar: CookieJar,
     SignedInForm { user, form }: SignedInForm<NameForm>,
 ) -> PageResult {
+    if !user.user.may_change_account() {
+        return Err(account_refused(AccountError::BoundToTeam));
+    }
     let Some(name) = PersonName::parse(&form.name) else {
         let error = "Type your name: up to 200 characters, on one line.";
         let (jar, csrf) = csrf::token(jar, state.cookies);
@@ -77,6 +86,7 @@ pub(super) async fn save(
             family_name: None,
             error: Some(error),
             saved: false,
+            editable: true,
         };
         return Ok((
             jar,
@@ -84,14 +94,28 @@ pub(super) async fn save(
         )
             .into_response());
     };
-    latchkey_teams::set_name(
-        &*state.db.write().await,
-        user.user.user_id.as_str(),
-        &name,
-        state.now(),
-    )
-    .await
-    .map_err(PageError::internal)?;
+    state
+        .login
+        .sessions()
+        .rename_account(&user.user, &name, state.now())
+        .await
+        .map_err(account_refused)?;
     tracing::info!(user = %user.user.user_id, "name changed");
     Ok(Redirect::to(&format!("{}?done=saved", urls::PROFILE)).into_response())
+}
+
+/// The page for a change this session may not make to the account, or a failure.
+pub(super) fn account_refused(error: AccountError) -> PageError {
+    match error {
+        AccountError::BoundToTeam => PageError {
+            status: StatusCode::FORBIDDEN,
+            title: "This sign-in is for one team",
+            message: "An integration or your team's identity provider signed you in for one team only, so this session cannot change your account for your other teams.".into(),
+            hint: Some(
+                "You can sign out of this session. To change your name or sign out everywhere, sign in with your email address.",
+            ),
+            action: Some((urls::DASHBOARD, "Back to your account")),
+        },
+        AccountError::Database(error) => PageError::internal(error),
+    }
 }

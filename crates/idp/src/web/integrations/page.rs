@@ -119,7 +119,7 @@ pub(super) async fn page(
         team_name: &team.team.name,
         issuers: issuers.into_iter().map(IssuerRow::from).collect(),
         token_endpoint: state.issuer.endpoint(urls::TOKEN),
-        sign_on_url: state.issuer.endpoint(urls::SSO_JWT),
+        sign_on_url: state.issuer.endpoint(&urls::sso_jwt_team(team_id.as_str())),
         grant_type: JWT_BEARER,
         notice: query.done.as_deref().and_then(notice),
         connection_notice: query

@@ -6,6 +6,7 @@
 mod email;
 mod join;
 mod sso_jwt;
+mod sso_jwt_confirm;
 mod sso_oidc;
 mod verify;
 
@@ -41,6 +42,10 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
         .route(
             urls::SSO_JWT,
             get(sso_jwt::sign_on_get).post(sso_jwt::sign_on_post),
+        )
+        .route(
+            urls::SSO_JWT_TEAM,
+            get(sso_jwt::team_sign_on_get).post(sso_jwt::team_sign_on_post),
         )
         // Starting writes a pending sign-in; the callback signs in.
         .route(urls::SSO_OIDC_START, limited(post(sso_oidc::start)))

@@ -1,21 +1,28 @@
-//! `GET|POST /sso/jwt`: an integration opens Latchkey in the agent's browser (often inside an
-//! iframe of its own) with a short JWT it signed naming the agent; the agent is signed in with
-//! no second login. No CSRF token on the form: the signed, single-use token is what
-//! authenticates it, and it is posted from the integration's site by design.
+//! `GET|POST /sso/jwt/teams/{team}` (a team's own) and `GET|POST /sso/jwt` (shared by every
+//! team): an integration opens Latchkey in the agent's browser (often inside an iframe of its
+//! own) with a short JWT it signed naming the agent; the agent is signed in with no second
+//! login. No CSRF token on the form: the signed, single-use token is what authenticates it,
+//! and it is posted from the integration's site by design. Where that would replace the
+//! browser's own session, the person is asked first on a page of ours (`sso_jwt_confirm`),
+//! whose answer is a CSRF-checked form.
 
 use axum::Extension;
-use axum::extract::{Form, Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
+use latchkey_core::TeamId;
 use latchkey_core::secret::SecretToken;
 use latchkey_login::{Requester, Resume};
-use latchkey_oidc::federation::SignOnRefused;
+use latchkey_oidc::federation::{BrowserOutcome, BrowserRequest, BrowserSignOn, SignOnRefused};
 use serde::Deserialize;
 
+use super::sso_jwt_confirm::{self, Decision};
 use crate::state::AppState;
 use crate::web::cookies::Jar;
+use crate::web::csrf;
 use crate::web::error::PageError;
+use crate::web::extract::current_user;
 use crate::web::framing::{self, FramePermit};
 use latchkey_core::urls;
 
@@ -28,11 +35,18 @@ const LONGEST_TOKEN: usize = 16 * 1024;
 #[derive(Deserialize)]
 pub(super) struct SignOnParams {
     #[serde(default)]
-    token: String,
+    pub(super) token: String,
     /// A path on this origin to land on.
-    return_to: Option<String>,
+    pub(super) return_to: Option<String>,
     /// A pending request to continue.
-    request: Option<String>,
+    pub(super) request: Option<String>,
+    /// The person's answer on the page that asked before replacing their session (a form
+    /// only).
+    #[serde(default)]
+    decision: Option<Decision>,
+    /// That page's form token.
+    #[serde(default)]
+    csrf: String,
 }
 
 /// `GET /sso/jwt?token=JWT[&return_to=/path][&request=ID]`.
@@ -44,18 +58,22 @@ pub(super) async fn sign_on_get(
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, PageError> {
-    if uri.query().map_or(0, str::len) > LONGEST_QUERY {
-        tracing::warn!(reason = "query over 8 KB", "browser sign-on refused");
-        return Err(PageError {
-            status: StatusCode::URI_TOO_LONG,
-            title: "This sign-on link is too long",
-            message: "The token in this link is longer than 8 KB, more than browsers and proxies keep in an address.".into(),
-            hint: Some("If you build this integration: POST the token to /sso/jwt as the form field token instead, or make it smaller."),
-            action: Some((urls::LOGIN, "Sign in with your email address")),
-        });
-    }
-    let Query(params) = Query::<SignOnParams>::try_from_uri(&uri).map_err(|_| unreadable())?;
-    sign_on(&state, &permit, &from, jar, &headers, params).await
+    let params = query(&uri)?;
+    sign_on(&state, &permit, &from, jar, &headers, params, None).await
+}
+
+/// `GET /sso/jwt/teams/{team}?token=JWT[&return_to=/path][&request=ID]`.
+pub(super) async fn team_sign_on_get(
+    State(state): State<AppState>,
+    Extension(permit): Extension<FramePermit>,
+    Path(team): Path<TeamId>,
+    from: Requester,
+    jar: CookieJar,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, PageError> {
+    let params = query(&uri)?;
+    sign_on(&state, &permit, &from, jar, &headers, params, Some(team)).await
 }
 
 /// `POST /sso/jwt` with the form fields `token`, `return_to` and `request`.
@@ -68,7 +86,39 @@ pub(super) async fn sign_on_post(
     form: Result<Form<SignOnParams>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, PageError> {
     let Form(params) = form.map_err(|_| unreadable())?;
-    sign_on(&state, &permit, &from, jar, &headers, params).await
+    sign_on(&state, &permit, &from, jar, &headers, params, None).await
+}
+
+/// `POST /sso/jwt/teams/{team}` with the form fields `token`, `return_to` and `request`.
+pub(super) async fn team_sign_on_post(
+    State(state): State<AppState>,
+    Extension(permit): Extension<FramePermit>,
+    Path(team): Path<TeamId>,
+    from: Requester,
+    jar: CookieJar,
+    headers: HeaderMap,
+    form: Result<Form<SignOnParams>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, PageError> {
+    let Form(params) = form.map_err(|_| unreadable())?;
+    sign_on(&state, &permit, &from, jar, &headers, params, Some(team)).await
+}
+
+/// The parameters of a sign-on by GET. Only a form may answer the page that asks before
+/// replacing a session.
+fn query(uri: &Uri) -> Result<SignOnParams, PageError> {
+    if uri.query().map_or(0, str::len) > LONGEST_QUERY {
+        tracing::warn!(reason = "query over 8 KB", "browser sign-on refused");
+        return Err(PageError {
+            status: StatusCode::URI_TOO_LONG,
+            title: "This sign-on link is too long",
+            message: "The token in this link is longer than 8 KB, more than browsers and proxies keep in an address.".into(),
+            hint: Some("If you build this integration: POST the token to your team's sign-on URL as the form field token instead, or make it smaller."),
+            action: Some((urls::LOGIN, "Sign in with your email address")),
+        });
+    }
+    let Query(mut params) = Query::<SignOnParams>::try_from_uri(uri).map_err(|_| unreadable())?;
+    params.decision = None;
+    Ok(params)
 }
 
 async fn sign_on(
@@ -78,47 +128,77 @@ async fn sign_on(
     jar: CookieJar,
     headers: &HeaderMap,
     params: SignOnParams,
+    team: Option<TeamId>,
 ) -> Result<Response, PageError> {
     let token = params.token.trim();
-    let framed = framing::framed(headers);
     if token.is_empty() || token.len() > LONGEST_TOKEN {
         return Err(refused(
             "no token was given (the token parameter is empty or over 16 KB)",
         ));
     }
-    // Inside another site's frame only a `Secure; SameSite=None` cookie is kept, which needs
-    // https (or localhost): refused before the token is spent, rather than a sign-in page.
-    if framed && !state.cookies.framable {
-        return Err(refused(
-            "a sign-on inside a frame needs Latchkey on https (its issuer is plain http)",
-        ));
+    let federation = state.provider.federation();
+    if let Some(decision) = params.decision {
+        csrf::check(&jar, headers, &params.csrf, state.cookies, &state.issuer)?;
+        if decision == Decision::Cancel {
+            federation
+                .decline_in_browser(token, team.as_ref(), state.now())
+                .await;
+            return Ok(Redirect::to(urls::DASHBOARD).into_response());
+        }
     }
-    let outcome = state
-        .provider
-        .federation()
-        .sign_on_in_browser(token, from, framed, state.login.sessions(), state.now())
+    let framed = framing::framed(headers);
+    // Inside a frame the browser sends the frame's own partitioned cookie, never the
+    // person's top-level session: only a top-level session is asked about.
+    let current = match framed {
+        true => None,
+        false => current_user(state, &jar).await?.map(|(_, user)| user),
+    };
+    let request = BrowserRequest {
+        token,
+        team: team.as_ref(),
+        framed,
+        framable: state.cookies.framable,
+        current: current.as_ref(),
+        confirmed: params.decision == Some(Decision::Continue),
+    };
+    let outcome = federation
+        .sign_on_in_browser(request, from, state.login.sessions(), state.now())
         .await;
-    let signed_on = match outcome {
-        Ok(signed_on) => signed_on,
+    match outcome {
+        Ok(BrowserOutcome::SignedOn(signed_on)) => {
+            Ok(signed_in(state, permit, jar, framed, &params, signed_on).await)
+        }
+        Ok(BrowserOutcome::Ask(question)) => {
+            sso_jwt_confirm::page(state, jar, &question, &params, team.as_ref())
+        }
         Err(SignOnRefused::Check(why)) => {
             tracing::warn!(reason = %why, framed, "browser sign-on refused");
             if framed {
                 // The integrator sees why inside their own frame.
                 permit.allow(
-                    &state
-                        .provider
-                        .federation()
-                        .frame_origins_named_by(token)
+                    &federation
+                        .frame_origins_named_by(token, team.as_ref())
                         .await
                         .join(" "),
                 );
             }
-            return Err(refused(&why));
+            Err(refused(&why))
         }
-        Err(SignOnRefused::Internal) => {
-            return Err(PageError::failed("browser sign-on failed"));
-        }
-    };
+        Err(SignOnRefused::Unavailable) => Err(PageError::database_unavailable()),
+        Err(SignOnRefused::Internal) => Err(PageError::failed("browser sign-on failed")),
+    }
+}
+
+/// The browser signed in: its previous session ended, the new one's cookies set (inside a
+/// frame, partitioned ones), and on to where the sign-on said.
+async fn signed_in(
+    state: &AppState,
+    permit: &FramePermit,
+    jar: CookieJar,
+    framed: bool,
+    params: &SignOnParams,
+    signed_on: BrowserSignOn,
+) -> Response {
     super::verify::end_previous_session(state, &jar).await;
     let cookie = |jar: Jar, value: String| {
         match framed {
@@ -146,7 +226,7 @@ async fn sign_on(
             .and_then(|raw| local_path(&state.issuer, raw))
             .unwrap_or_else(|| urls::DASHBOARD.to_owned()),
     };
-    Ok((jar, Redirect::to(&next)).into_response())
+    (jar, Redirect::to(&next)).into_response()
 }
 
 /// `return_to` as a path on this origin, or `None` for anything that could leave it:
@@ -194,7 +274,7 @@ fn unreadable() -> PageError {
         message: "The request does not carry the fields token, return_to and request as expected."
             .into(),
         hint: Some(
-            "If you build this integration: send token (and optionally return_to or request) in the query or as a form.",
+            "If you build this integration: post token (and optionally return_to or request) as a form to your team's sign-on URL.",
         ),
         action: Some((urls::LOGIN, "Sign in with your email address")),
     }
