@@ -16,7 +16,7 @@ use serde::Serialize;
 use super::entities::client;
 pub use super::registration::{ClientError, NewClient};
 use super::scope::Scopes;
-use latchkey_core::secret::{SecretToken, random_id};
+use latchkey_core::secret::{SecretToken, constant_time_eq, sha256_hex};
 
 /// How long a replica trusts its copy of a client. A client deleted on another replica (or by
 /// the CLI) stops working within this time; in exchange the token endpoint reads no row.
@@ -93,6 +93,8 @@ pub struct Client {
     pub id: ClientId,
     pub name: String,
     secret_hash: Option<String>,
+    /// The secret before the last rotation and when it stops (see `secret_rotation`).
+    previous_secret: Option<(String, DateTime<Utc>)>,
     pub auth_method: AuthMethod,
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
@@ -131,6 +133,29 @@ impl Client {
         self.secret_hash.as_deref()
     }
 
+    /// Whether `secret` is the client's: its current secret, or the one before the last
+    /// rotation until its grace period ends. Both compared in constant time, both always, so
+    /// the time taken does not tell which matched.
+    pub fn accepts_secret(&self, secret: &str, now: DateTime<Utc>) -> bool {
+        let presented = sha256_hex(secret.as_bytes());
+        let matches =
+            |expected: &str| !expected.is_empty() && constant_time_eq(&presented, expected);
+        let current = matches(self.secret_hash.as_deref().unwrap_or_default());
+        let previous = self
+            .previous_secret
+            .as_ref()
+            .is_some_and(|(hash, until)| matches(hash) & (now < *until));
+        current | previous
+    }
+
+    /// When the previous secret stops being accepted, if one still is at `now`.
+    pub fn previous_secret_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.previous_secret
+            .as_ref()
+            .map(|(_, until)| *until)
+            .filter(|until| now < *until)
+    }
+
     /// A client for tests of the parsers: `public` or confidential, with one redirect URI,
     /// the default scopes, the code flow and PKCE required.
     #[cfg(test)]
@@ -139,6 +164,7 @@ impl Client {
             id: ClientId::from("client-1"),
             name: "Test".into(),
             secret_hash: None,
+            previous_secret: None,
             auth_method: if public {
                 AuthMethod::None
             } else {
@@ -158,7 +184,7 @@ impl Client {
         }
     }
 
-    fn from_row(row: client::Model) -> Result<Self, ClientError> {
+    pub(crate) fn from_row(row: client::Model) -> Result<Self, ClientError> {
         let list = |raw: &str| -> Result<Vec<String>, ClientError> {
             serde_json::from_str(raw)
                 .map_err(|e| ClientError::Corrupt(row.id.clone(), e.to_string()))
@@ -182,6 +208,7 @@ impl Client {
             id: row.id.into(),
             name: row.name,
             secret_hash: row.secret_hash,
+            previous_secret: row.previous_secret_hash.zip(row.previous_secret_expires_at),
             jwks_uri: row.jwks_uri,
             jwks: row.jwks,
             team_id: row.team_id.map(TeamId::from),
@@ -199,6 +226,19 @@ pub struct CreatedClient {
     pub client_secret: Option<String>,
     #[serde(flatten)]
     pub details: ClientSummary,
+}
+
+impl CreatedClient {
+    /// The client whose row was just written, with the secret it was given.
+    pub(crate) fn of(row: client::Model, secret: Option<SecretToken>) -> Result<Self, ClientError> {
+        let created = Client::from_row(row)?;
+        tracing::info!(client = %created.id, name = %created.name, "client created");
+        Ok(Self {
+            client_id: created.id.to_string(),
+            client_secret: secret.map(|s| s.expose().to_owned()),
+            details: ClientSummary::from(&created),
+        })
+    }
 }
 
 /// A client as `client list` shows it (no secret).
@@ -279,58 +319,23 @@ impl Clients {
         new: NewClient,
         now: DateTime<Utc>,
     ) -> Result<CreatedClient, ClientError> {
-        let name = new.name.trim().to_owned();
-        if name.is_empty() {
-            return Err(ClientError::NoName);
-        }
-        if let Some(team) = &new.team_id
-            && (team.as_str().is_empty() || team.as_str().len() > 36)
-        {
-            return Err(ClientError::Team(team.to_string()));
-        }
-        let auth_method = new.checked_auth_method()?;
-        let grant_types = new.checked_grant_types()?;
-        let redirect_uris = new.checked_uris(&new.redirect_uris)?;
-        if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
-            return Err(ClientError::RedirectUriRequired);
-        }
-        let post_logout_redirect_uris = new.checked_uris(&new.post_logout_redirect_uris)?;
-        new.check_keys(auth_method)?;
-        let scopes = new.checked_scopes(&grant_types)?;
-        let id_token_alg = new.id_token_alg.unwrap_or(SigningAlgorithm::Es256);
-        let secret = (auth_method == AuthMethod::ClientSecretBasic
-            || auth_method == AuthMethod::ClientSecretPost)
-            .then(SecretToken::generate);
-        let id = random_id();
-        let json =
-            |items: Vec<String>| serde_json::to_string(&items).unwrap_or_else(|_| "[]".into());
-        let row = client::Model {
-            id: id.clone(),
-            name,
-            secret_hash: secret.as_ref().map(SecretToken::hash),
-            auth_method: auth_method.as_str().to_owned(),
-            redirect_uris: json(redirect_uris),
-            post_logout_redirect_uris: json(post_logout_redirect_uris),
-            grant_types: json(grant_types.iter().map(|g| g.as_str().to_owned()).collect()),
-            scopes: json(scopes.to_vec()),
-            jwks_uri: new.jwks_uri,
-            jwks: new.jwks,
-            team_id: new.team_id.map(TeamId::into_string),
-            first_party: new.first_party,
-            require_pkce: new.public || !new.pkce_optional,
-            id_token_alg: id_token_alg.as_str().to_owned(),
-            created_at: now,
-        };
+        let (row, secret) = new.into_row(now)?;
         client::Entity::insert(row.clone().into_active_model())
             .exec_without_returning(&*self.db.write().await)
             .await?;
-        let created = Client::from_row(row)?;
-        tracing::info!(client = %id, name = %created.name, "client created");
-        Ok(CreatedClient {
-            client_id: id,
-            client_secret: secret.map(|s| s.expose().to_owned()),
-            details: ClientSummary::from(&created),
-        })
+        CreatedClient::of(row, secret)
+    }
+
+    /// The database the clients live in (for the team path, which writes in a team's
+    /// transaction).
+    pub(crate) fn db(&self) -> &latchkey_core::Db {
+        &self.db
+    }
+
+    /// Forgets this replica's copy of a client just changed, so the change applies at once
+    /// here (other replicas within [`CLIENT_CACHE_TTL`]).
+    pub(crate) fn forget(&self, id: &str) {
+        self.cache.forget(id);
     }
 
     /// Every client, oldest first.

@@ -16,7 +16,6 @@ use super::assertion_audience::{AudiencePolicy, ClientAssertionAudiences, Endpoi
 use super::client::{AuthMethod, Client, Clients};
 use super::error::OAuthError;
 use crate::remote_jwks::{JwksError, RemoteJwks, select};
-use latchkey_core::secret::{constant_time_eq, sha256_hex};
 use latchkey_core::{Issuer, urls};
 
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -140,14 +139,14 @@ impl ClientAuthenticator {
                 ));
             }
             let client = self.registered(&id, AuthMethod::ClientSecretBasic).await?;
-            return check_secret(client, &secret);
+            return check_secret(client, &secret, now);
         }
         if let Some(secret) = presented.client_secret {
             let id = presented
                 .client_id
                 .ok_or_else(|| OAuthError::invalid_client("client_secret without client_id"))?;
             let client = self.registered(&id, AuthMethod::ClientSecretPost).await?;
-            return check_secret(client, &secret);
+            return check_secret(client, &secret, now);
         }
         if let Some(assertion) = presented.assertion {
             if presented.assertion_type.as_deref() != Some(ASSERTION_TYPE) {
@@ -251,9 +250,13 @@ impl ClientAuthenticator {
     }
 }
 
-fn check_secret(client: Arc<Client>, secret: &str) -> Result<Arc<Client>, OAuthError> {
-    let expected = client.secret_hash().unwrap_or_default();
-    if expected.is_empty() || !constant_time_eq(&sha256_hex(secret.as_bytes()), expected) {
+/// The client, if `secret` is its current one or its previous one still in its grace period.
+fn check_secret(
+    client: Arc<Client>,
+    secret: &str,
+    now: DateTime<Utc>,
+) -> Result<Arc<Client>, OAuthError> {
+    if !client.accepts_secret(secret, now) {
         return Err(OAuthError::invalid_client("the client secret is wrong"));
     }
     Ok(client)

@@ -32,6 +32,9 @@ pub mod client {
         pub require_pkce: bool,
         pub id_token_alg: String,
         pub created_at: DateTimeUtc,
+        /// The secret before the last rotation, accepted until `previous_secret_expires_at`.
+        pub previous_secret_hash: Option<String>,
+        pub previous_secret_expires_at: Option<DateTimeUtc>,
     }
 
     no_relations!();

@@ -5,6 +5,8 @@ use url::{Host, Url};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RedirectUriError {
+    #[error("is longer than {0} characters; give the application's exact callback URL")]
+    TooLong(usize),
     #[error("{0:?} is not an absolute URI")]
     NotAbsolute(String),
     #[error("{0:?} has a fragment; redirect URIs must not (RFC 6749 §3.1.2)")]

@@ -1,8 +1,12 @@
 //! What registering a client asks for, each field checked on its own, and why a client could
 //! not be registered.
 
+use chrono::{DateTime, Utc};
 use latchkey_core::TeamId;
+use latchkey_core::secret::{SecretToken, random_id};
 use latchkey_keys::SigningAlgorithm;
+
+use crate::entities::client;
 
 use crate::client::{AuthMethod, GrantType};
 use crate::redirect::{self, RedirectUriError};
@@ -35,6 +39,8 @@ pub struct NewClient {
 pub enum ClientError {
     #[error("--name must not be empty")]
     NoName,
+    #[error("a name must be at most {MAX_NAME_LENGTH} characters, without control characters")]
+    BadName,
     #[error("--team {0:?} is not a team id (the id `latchkey team create` prints)")]
     Team(String),
     #[error("a client allowed authorization_code needs at least one --redirect-uri")]
@@ -71,8 +77,62 @@ pub enum ClientError {
     Database(#[from] sea_orm::DbErr),
 }
 
-/// Each field of a new client, checked on its own.
+/// The longest redirect URI registered: longer ones are no one's real callback, and each is
+/// compared with every request.
+pub const MAX_URI_LENGTH: usize = 2000;
+/// The longest client name, in characters.
+pub const MAX_NAME_LENGTH: usize = 100;
+
 impl NewClient {
+    /// The row to store for this client after checking every field, and its secret (to show
+    /// once) when it is confidential with a secret.
+    pub(crate) fn into_row(
+        self,
+        now: DateTime<Utc>,
+    ) -> Result<(client::Model, Option<SecretToken>), ClientError> {
+        let name = checked_name(&self.name)?;
+        if let Some(team) = &self.team_id
+            && (team.as_str().is_empty() || team.as_str().len() > 36)
+        {
+            return Err(ClientError::Team(team.to_string()));
+        }
+        let auth_method = self.checked_auth_method()?;
+        let grant_types = self.checked_grant_types()?;
+        let redirect_uris = self.checked_uris(&self.redirect_uris)?;
+        if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
+            return Err(ClientError::RedirectUriRequired);
+        }
+        let post_logout_redirect_uris = self.checked_uris(&self.post_logout_redirect_uris)?;
+        self.check_keys(auth_method)?;
+        let scopes = self.checked_scopes(&grant_types)?;
+        let id_token_alg = self.id_token_alg.unwrap_or(SigningAlgorithm::Es256);
+        let secret = matches!(
+            auth_method,
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost
+        )
+        .then(SecretToken::generate);
+        let row = client::Model {
+            id: random_id(),
+            name,
+            secret_hash: secret.as_ref().map(SecretToken::hash),
+            auth_method: auth_method.as_str().to_owned(),
+            redirect_uris: json_list(redirect_uris),
+            post_logout_redirect_uris: json_list(post_logout_redirect_uris),
+            grant_types: json_list(grant_types.iter().map(|g| g.as_str().to_owned()).collect()),
+            scopes: json_list(scopes.to_vec()),
+            jwks_uri: self.jwks_uri,
+            jwks: self.jwks,
+            team_id: self.team_id.map(TeamId::into_string),
+            first_party: self.first_party,
+            require_pkce: self.public || !self.pkce_optional,
+            id_token_alg: id_token_alg.as_str().to_owned(),
+            created_at: now,
+            previous_secret_hash: None,
+            previous_secret_expires_at: None,
+        };
+        Ok((row, secret))
+    }
+
     pub(crate) fn checked_auth_method(&self) -> Result<AuthMethod, ClientError> {
         let auth_method = match self.auth_method {
             Some(method) => method,
@@ -122,10 +182,16 @@ impl NewClient {
         Ok(grant_types)
     }
 
-    /// Redirect URIs, each matched exactly later, so each must parse now.
+    /// Redirect URIs, each matched exactly later, so each must parse now, and be of a length a
+    /// real callback has.
     pub(crate) fn checked_uris(&self, uris: &[String]) -> Result<Vec<String>, ClientError> {
         uris.iter()
-            .map(|raw| redirect::parse(raw, self.public).map(|_| raw.clone()))
+            .map(|raw| {
+                if raw.len() > MAX_URI_LENGTH {
+                    return Err(RedirectUriError::TooLong(MAX_URI_LENGTH));
+                }
+                redirect::parse(raw, self.public).map(|_| raw.clone())
+            })
             .collect::<Result<_, _>>()
             .map_err(ClientError::from)
     }
@@ -167,4 +233,21 @@ impl NewClient {
         }
         Ok(scopes)
     }
+}
+
+/// The name trimmed, if it is one: not empty, not too long, without control characters.
+pub(crate) fn checked_name(raw: &str) -> Result<String, ClientError> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(ClientError::NoName);
+    }
+    if name.chars().count() > MAX_NAME_LENGTH || name.chars().any(char::is_control) {
+        return Err(ClientError::BadName);
+    }
+    Ok(name.to_owned())
+}
+
+/// A list as the row stores it: a JSON array of strings.
+pub(crate) fn json_list(items: Vec<String>) -> String {
+    serde_json::to_string(&items).unwrap_or_else(|_| "[]".into())
 }

@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod applications;
 mod authorization_code;
 mod browser_sign_on;
 mod browser_sign_on_session;
