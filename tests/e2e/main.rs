@@ -13,6 +13,7 @@ mod process;
 mod smtp;
 mod upstream;
 
+mod applications;
 mod audiences;
 mod browser_sign_on;
 mod client_assertion_libraries;

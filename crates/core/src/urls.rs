@@ -40,6 +40,13 @@ pub const TEAM_JOIN_LINK_REVOKE: &str = "/dashboard/settings/team/join-links/rev
 pub const TEAM_MEMBER_ROLE: &str = "/dashboard/settings/team/members/role";
 pub const TEAM_MEMBER_REMOVE: &str = "/dashboard/settings/team/members/remove";
 
+pub const APPLICATIONS: &str = "/dashboard/applications";
+pub const APPLICATION_NEW: &str = "/dashboard/applications/new";
+/// One of a team's OpenID applications, by its client id.
+pub const APPLICATION: &str = "/dashboard/applications/{client}";
+pub const APPLICATION_SECRET: &str = "/dashboard/applications/{client}/secret";
+pub const APPLICATION_REMOVE: &str = "/dashboard/applications/{client}/remove";
+
 pub const INTEGRATIONS: &str = "/dashboard/integrations";
 pub const INTEGRATIONS_ADD: &str = "/dashboard/integrations/issuers";
 pub const INTEGRATIONS_REMOVE: &str = "/dashboard/integrations/issuers/remove";
@@ -122,4 +129,9 @@ mod tests {
             "/login?request=a+b%26c&x=1"
         );
     }
+}
+
+/// The page of one of a team's OpenID applications.
+pub fn application(client_id: &str) -> String {
+    APPLICATION.replace("{client}", client_id)
 }

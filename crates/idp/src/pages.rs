@@ -42,6 +42,22 @@ impl Pages {
                 include_str!("../../../templates/pages/integrations.html"),
             ),
             (
+                "applications.html",
+                include_str!("../../../templates/pages/applications.html"),
+            ),
+            (
+                "applications_form.html",
+                include_str!("../../../templates/pages/applications_form.html"),
+            ),
+            (
+                "applications_new.html",
+                include_str!("../../../templates/pages/applications_new.html"),
+            ),
+            (
+                "application.html",
+                include_str!("../../../templates/pages/application.html"),
+            ),
+            (
                 "profile.html",
                 include_str!("../../../templates/pages/profile.html"),
             ),

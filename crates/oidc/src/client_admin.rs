@@ -165,9 +165,10 @@ impl TeamApplications {
             id_token_alg: Some(settings.id_token_alg),
             ..NewClient::default()
         };
+        // The role first: someone who may not register learns nothing from the checks.
+        let txn = administer(self.clients.db(), team, actor, now).await?;
         check_fields(&new)?;
         let (row, secret) = new.into_row(now)?;
-        let txn = administer(self.clients.db(), team, actor, now).await?;
         client::Entity::insert(row.clone().into_active_model())
             .exec_without_returning(&*txn)
             .await?;

@@ -28,6 +28,7 @@ mod id_token_hint;
 mod membership;
 mod mint;
 pub mod pkce;
+pub mod presets;
 mod provider;
 pub mod redirect;
 mod registration;

@@ -5,6 +5,7 @@
 //! the groups share (extractors, cookies, CSRF, errors, layers). Paths are
 //! `latchkey_core::urls`, so no handler imports this file.
 
+mod applications;
 mod assets;
 pub mod client_address;
 pub(crate) mod cookies;
@@ -110,5 +111,6 @@ fn pages(state: &AppState) -> Router<AppState> {
         .merge(dashboard::routes())
         .merge(team::routes())
         .merge(integrations::routes())
+        .merge(applications::routes())
         .merge(saml::routes(state))
 }
