@@ -108,6 +108,11 @@ pub fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
     format!("{path}?{}", query.finish())
 }
 
+/// The page of one of a team's OpenID applications.
+pub fn application(client_id: &str) -> String {
+    APPLICATION.replace("{client}", client_id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,9 +134,4 @@ mod tests {
             "/login?request=a+b%26c&x=1"
         );
     }
-}
-
-/// The page of one of a team's OpenID applications.
-pub fn application(client_id: &str) -> String {
-    APPLICATION.replace("{client}", client_id)
 }

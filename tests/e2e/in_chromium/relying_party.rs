@@ -37,8 +37,8 @@ struct App {
 }
 
 /// The application's address, e.g. `http://127.0.0.1:PORT`.
-struct Helpdesk {
-    url: String,
+pub(super) struct Helpdesk {
+    pub(super) url: String,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -50,26 +50,44 @@ impl Drop for Helpdesk {
 
 /// Registers "Helpdesk" with the provider and serves it.
 async fn helpdesk(db: &TestDb, p: &Provider) -> Helpdesk {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the application");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (listener, url) = listen().await;
     let callback = format!("{url}/callback");
     let created = create_client(
         db,
         &p.app,
         &["--name", "Helpdesk", "--redirect-uri", &callback],
     );
+    let client_id = created["client_id"].as_str().expect("client_id");
+    let secret = created["client_secret"].as_str().expect("secret");
+    serve(p, "Helpdesk", (listener, url), client_id, secret)
+}
+
+/// A port for an application, and its address (its callback is `{address}/callback`).
+pub(super) async fn listen() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the application");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    (listener, url)
+}
+
+/// Serves an application called `name` that signs people in with these credentials.
+pub(super) fn serve(
+    p: &Provider,
+    name: &str,
+    (listener, url): (tokio::net::TcpListener, String),
+    client_id: &str,
+    secret: &str,
+) -> Helpdesk {
+    let callback = format!("{url}/callback");
     let rp = CoreClient::from_provider_metadata(
         p.metadata.clone(),
-        ClientId::new(created["client_id"].as_str().expect("client_id").into()),
-        Some(ClientSecret::new(
-            created["client_secret"].as_str().expect("secret").into(),
-        )),
+        ClientId::new(client_id.into()),
+        Some(ClientSecret::new(secret.into())),
     )
     .set_redirect_uri(RedirectUrl::new(callback).expect("redirect URI"));
     let app = Arc::new(App {
-        name: "Helpdesk".into(),
+        name: name.into(),
         rp,
         issuer: p.app.base_url.clone(),
         http: p.http.clone(),
