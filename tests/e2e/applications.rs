@@ -7,8 +7,8 @@
 use reqwest::StatusCode;
 
 use crate::browser::{Browser, Page};
-use crate::harness::TestDb;
-use crate::oidc::{Provider, provider};
+use crate::harness::{TestDb, latchkey, stderr};
+use crate::oidc::{Provider, REDIRECT_URI, cli_env, create_client, provider};
 use crate::on_both_databases;
 use crate::teams::{act, join, register};
 
@@ -303,4 +303,45 @@ async fn members_get_403_and_other_teams_404_on_every_page_and_form(db: TestDb) 
     assert!(authenticates(&p, &id, &secret).await);
     let listed = carol.get("/dashboard/applications").await;
     assert!(listed.body.contains("Globex desk"), "{}", listed.body);
+}
+
+on_both_databases!(the_operator_rotates_any_clients_secret_from_the_command_line);
+async fn the_operator_rotates_any_clients_secret_from_the_command_line(db: TestDb) {
+    let p = provider(&db, |_| {}).await;
+    let created = create_client(
+        &db,
+        &p.app,
+        &["--name", "Backend", "--redirect-uri", REDIRECT_URI],
+    );
+    let id = created["client_id"].as_str().unwrap().to_owned();
+    let first = created["client_secret"].as_str().unwrap().to_owned();
+    let rotate = |grace: &str| {
+        let args = ["client", "rotate-secret", id.as_str(), "--grace", grace];
+        crate::harness::cli_json(&db, &p.app, &args)
+    };
+
+    let kept = rotate("1d");
+    let second = kept["client_secret"].as_str().unwrap().to_owned();
+    assert!(kept["previous_secret_until"].is_string(), "{kept}");
+    assert!(authenticates(&p, &id, &first).await && authenticates(&p, &id, &second).await);
+    let now = rotate("none");
+    let third = now["client_secret"].as_str().unwrap().to_owned();
+    assert!(now["previous_secret_until"].is_null(), "{now}");
+    // The server trusts its copy of a client for a few seconds (as it does a deleted one).
+    tokio::time::sleep(latchkey_oidc::client::CLIENT_CACHE_TTL + std::time::Duration::from_secs(1))
+        .await;
+    assert!(!authenticates(&p, &id, &first).await);
+    assert!(!authenticates(&p, &id, &second).await);
+    assert!(authenticates(&p, &id, &third).await);
+
+    // A wrong grace is refused, saying what to give.
+    let args = ["client", "rotate-secret", id.as_str(), "--grace", "2d"];
+    let refused = latchkey(db.dir.path(), &cli_env(&db, &p.app), &args);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("none, 1h, 1d or 7d"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(authenticates(&p, &id, &third).await);
 }

@@ -71,6 +71,10 @@ pub enum ClientError {
     RefreshWithoutCode,
     #[error("no client {0}")]
     NotFound(String),
+    #[error(
+        "client {0} has no secret to rotate: it is public or authenticates with private_key_jwt"
+    )]
+    NoSecret(String),
     #[error("client {0} is stored damaged ({1})")]
     Corrupt(String, String),
     #[error("database: {0}")]

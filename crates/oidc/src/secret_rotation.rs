@@ -3,14 +3,16 @@
 //! Only hashes are stored; the new secret is shown once.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use latchkey_core::TeamId;
 use latchkey_core::secret::SecretToken;
+use latchkey_core::{ClientId, TeamId};
 use latchkey_teams::{Actor, administer};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel};
 use serde_json::json;
 
-use crate::client::Client;
+use crate::client::{Client, Clients};
 use crate::client_admin::{ApplicationError, TeamApplications, WithSecret, audit, team_row};
+use crate::entities::client;
+use crate::registration::ClientError;
 
 /// How long the old secret keeps working after a rotation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +61,48 @@ impl Grace {
     }
 }
 
+/// The row with a new secret, the current one kept until the grace period ends; `None` for a
+/// client without a secret.
+fn rekeyed(
+    row: client::Model,
+    grace: Grace,
+    now: DateTime<Utc>,
+) -> Option<(client::ActiveModel, SecretToken, Option<DateTime<Utc>>)> {
+    let old_hash = row.secret_hash.clone()?;
+    let secret = SecretToken::generate();
+    let until = (grace != Grace::None).then(|| now + grace.length());
+    let mut change = row.into_active_model();
+    change.secret_hash = Set(Some(secret.hash()));
+    change.previous_secret_hash = Set(until.map(|_| old_hash));
+    change.previous_secret_expires_at = Set(until);
+    Some((change, secret, until))
+}
+
+impl Clients {
+    /// Gives any client with a secret a new one (the operator, at the command line); the
+    /// current one stays valid for `grace`. Returns the client, its new secret (shown once)
+    /// and when the old one stops, if it still works.
+    pub async fn rotate_secret(
+        &self,
+        id: &ClientId,
+        grace: Grace,
+        now: DateTime<Utc>,
+    ) -> Result<(Client, String, Option<DateTime<Utc>>), ClientError> {
+        let db = self.db().write().await;
+        let row = client::Entity::find_by_id(id)
+            .one(&*db)
+            .await?
+            .ok_or_else(|| ClientError::NotFound(id.to_string()))?;
+        let Some((change, secret, until)) = rekeyed(row, grace, now) else {
+            return Err(ClientError::NoSecret(id.to_string()));
+        };
+        let rotated = Client::from_row(change.update(&*db).await?)?;
+        drop(db);
+        self.forget(id.as_str());
+        Ok((rotated, secret.expose().to_owned(), until))
+    }
+}
+
 impl TeamApplications {
     /// Gives one of the team's confidential applications a new secret; the current one stays
     /// valid for `grace`. A secret still in an earlier grace period stops now: only the one
@@ -73,15 +117,9 @@ impl TeamApplications {
     ) -> Result<WithSecret, ApplicationError> {
         let txn = administer(self.clients().db(), team, actor, now).await?;
         let row = team_row(&*txn, team, id).await?;
-        let Some(old_hash) = row.secret_hash.clone() else {
+        let Some((change, secret, until)) = rekeyed(row, grace, now) else {
             return Err(ApplicationError::NoSecret);
         };
-        let secret = SecretToken::generate();
-        let until = (grace != Grace::None).then(|| now + grace.length());
-        let mut change = row.into_active_model();
-        change.secret_hash = Set(Some(secret.hash()));
-        change.previous_secret_hash = Set(until.map(|_| old_hash));
-        change.previous_secret_expires_at = Set(until);
         let application = Client::from_row(change.update(&*txn).await?)?;
         audit(
             &*txn,

@@ -1,4 +1,4 @@
-//! `latchkey client create | list | delete`.
+//! `latchkey client create | list | delete | rotate-secret`.
 
 use chrono::Utc;
 use latchkey_oidc::{Clients, NewClient};
@@ -165,4 +165,44 @@ pub async fn delete(
         println!("Deleted client {client_id} and everything issued to it.");
     }
     Ok(())
+}
+
+/// `latchkey client rotate-secret`: prints the new secret, which is not stored.
+pub async fn rotate_secret(
+    settings: &Settings,
+    client_id: &latchkey_core::ClientId,
+    grace: latchkey_oidc::Grace,
+    json: bool,
+) -> Result<(), CliError> {
+    let db = open_database(settings).await?;
+    let (client, secret, until) = Clients::new(db.clone())
+        .rotate_secret(client_id, grace, Utc::now())
+        .await?;
+    let until = until.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "client_id": client_id,
+                "client_secret": secret,
+                "previous_secret_until": until,
+            })
+        );
+    } else {
+        println!("New secret of client {client_id} (shown once, only its hash is kept):");
+        println!("  client_secret: {secret}");
+        match &until {
+            Some(at) => println!("The previous secret keeps working until {at}."),
+            None => println!("The previous secret no longer works."),
+        }
+    }
+    // Recorded after the secret is printed: a failure to write the log must not lose it.
+    record_client_event(
+        &*db.write().await,
+        client.team_id.as_ref(),
+        "client.secret_rotated",
+        client_id,
+        &client.name,
+    )
+    .await
 }

@@ -73,6 +73,9 @@ async fn run(command: Command, settings: &Settings, json: bool) -> Result<(), Cl
         Command::Client(ClientCommand::Delete { client_id }) => {
             client_commands::delete(settings, &client_id, json).await
         }
+        Command::Client(ClientCommand::RotateSecret { client_id, grace }) => {
+            client_commands::rotate_secret(settings, &client_id, grace, json).await
+        }
         Command::Team(TeamCommand::Create { name, admin }) => {
             team_commands::create(settings, &name, &admin, json).await
         }

@@ -19,6 +19,20 @@ pub enum ClientCommand {
         /// The client_id to delete.
         client_id: latchkey_core::ClientId,
     },
+    /// Give a client a new secret, printed once; the current one keeps working for --grace.
+    RotateSecret {
+        /// The client_id whose secret to replace.
+        client_id: latchkey_core::ClientId,
+        /// How long the current secret keeps working: none, 1h, 1d or 7d.
+        #[arg(long, default_value = "1d", value_parser = parse_grace)]
+        grace: latchkey_oidc::Grace,
+    },
+}
+
+/// `--grace`: one of the periods the console offers too.
+fn parse_grace(raw: &str) -> Result<latchkey_oidc::Grace, String> {
+    latchkey_oidc::Grace::parse(raw)
+        .ok_or_else(|| format!("{raw:?} is not a grace period: use none, 1h, 1d or 7d"))
 }
 
 /// Repeatable flags may be repeated or given as a comma list.
