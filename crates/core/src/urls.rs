@@ -16,6 +16,8 @@ pub const HEALTHZ: &str = "/healthz";
 pub const READYZ: &str = "/readyz";
 pub const METRICS: &str = "/metrics";
 pub const STYLESHEET: &str = "/assets/latchkey.css";
+/// The application page's copy buttons (the page works without it).
+pub const COPY_SCRIPT: &str = "/assets/copy.js";
 
 pub const LOGIN: &str = "/login";
 pub const REGISTER: &str = "/register";

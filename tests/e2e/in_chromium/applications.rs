@@ -69,6 +69,9 @@ async fn a_new_administrator_connects_a_zendesk_application_and_a_member_signs_i
         admin.value_of("Token URL (discovery off)").await,
         p.app.url("/token")
     );
+    // With JavaScript each value has a copy button.
+    admin.press("Copy").await;
+    admin.sees("Copied").await;
     let desk = serve(&p, "Zendesk", (listener, desk_url), &client_id, &secret);
 
     // A member joins the team with a link made on the team page.

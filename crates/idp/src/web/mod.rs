@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route(urls::READYZ, get(health::readyz))
         .route(urls::METRICS, get(health::metrics))
         .route(urls::STYLESHEET, get(assets::stylesheet))
+        .route(urls::COPY_SCRIPT, get(assets::copy_script))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

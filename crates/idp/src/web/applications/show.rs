@@ -3,7 +3,7 @@
 //! forms that edit it, rotate its secret and remove it.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum_extra::extract::CookieJar;
 use latchkey_core::TeamId;
@@ -21,6 +21,9 @@ use crate::state::AppState;
 use crate::web::csrf;
 use crate::web::extract::CurrentUser;
 use crate::web::page::{PageResult, html};
+
+/// The pages' policy, with the provider's own scripts allowed.
+const WITH_COPY_SCRIPT: &str = "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 #[derive(Deserialize, Default)]
 pub(super) struct ShowQuery {
@@ -161,5 +164,11 @@ pub(super) async fn render(
     } else {
         StatusCode::OK
     };
-    Ok((jar, html(state, status, "application.html", &view)?).into_response())
+    let mut page = html(state, status, "application.html", &view)?;
+    // This page alone runs a script of ours: the copy buttons (`/assets/copy.js`).
+    page.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(WITH_COPY_SCRIPT),
+    );
+    Ok((jar, page).into_response())
 }
