@@ -161,6 +161,29 @@ async fn an_administrator_registers_rotates_and_removes_an_application_on_the_pa
     let after = alice.get(&page).await.body.replace("&#x2F;", "/");
     assert!(after.contains("https://desk.example.com/other"), "{after}");
     assert!(authenticates(&p, &id, &third).await);
+    // A refused edit is shown again with the error by its field, and changes nothing.
+    let refused = act(
+        &alice,
+        &page,
+        &[
+            ("team", &team),
+            ("name", "Renamed"),
+            ("redirect_uris", "https://desk.example.com/callback"),
+            ("post_logout_redirect_uris", "http://desk.example.com/bye"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.body.contains("id=\"app-logout-error\""),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("value=\"Renamed\""),
+        "what was typed is kept"
+    );
+    assert!(!alice.get(&page).await.body.contains("Renamed"));
     let unconfirmed = act(&alice, &format!("{page}/remove"), &[("team", &team)]).await;
     assert_eq!(unconfirmed.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(authenticates(&p, &id, &third).await);
