@@ -18,6 +18,30 @@ impl Pages {
                 include_str!("../../../templates/pages/base.html"),
             ),
             (
+                "macros.html",
+                include_str!("../../../templates/pages/macros.html"),
+            ),
+            (
+                "audit.html",
+                include_str!("../../../templates/pages/audit.html"),
+            ),
+            (
+                "audit_log.html",
+                include_str!("../../../templates/pages/audit_log.html"),
+            ),
+            (
+                "integrations_issuers.html",
+                include_str!("../../../templates/pages/integrations_issuers.html"),
+            ),
+            (
+                "integrations_connections.html",
+                include_str!("../../../templates/pages/integrations_connections.html"),
+            ),
+            (
+                "integrations_saml.html",
+                include_str!("../../../templates/pages/integrations_saml.html"),
+            ),
+            (
                 "error.html",
                 include_str!("../../../templates/pages/error.html"),
             ),
@@ -178,7 +202,7 @@ pub(crate) struct DashboardView<'a> {
     pub name: Option<&'a str>,
     /// The integration whose token opened the session, if one did.
     pub opened_by: Option<&'a str>,
-    pub signed_in_at: String,
+    pub signed_in_at: crate::web::Moment,
     pub csrf: &'a str,
     /// The team the session works in, and the person's role there.
     pub team: Option<(String, &'static str)>,
