@@ -9,99 +9,46 @@ pub(crate) struct Pages {
 /// The stylesheet every page links to.
 pub(crate) const STYLESHEET: &str = include_str!("../../../templates/assets/latchkey.css");
 
+/// A page template by its name, embedded from `templates/pages/`.
+macro_rules! template {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!("../../../templates/pages/", $name)),
+        )
+    };
+}
+
+/// Every page template; `macros.html` holds the macros the others import.
+const TEMPLATES: &[(&str, &str)] = &[
+    template!("base.html"),
+    template!("macros.html"),
+    template!("audit.html"),
+    template!("audit_log.html"),
+    template!("integrations_issuers.html"),
+    template!("integrations_connections.html"),
+    template!("integrations_saml.html"),
+    template!("error.html"),
+    template!("email_form.html"),
+    template!("sent.html"),
+    template!("confirm.html"),
+    template!("dashboard.html"),
+    template!("integrations.html"),
+    template!("profile.html"),
+    template!("team.html"),
+    template!("consent.html"),
+    template!("end_session.html"),
+    template!("upstream.html"),
+    template!("saml_post.html"),
+    template!("signed_out.html"),
+    template!("saml_confirm.html"),
+    template!("sso_jwt_confirm.html"),
+];
+
 impl Pages {
     pub(crate) fn load() -> Result<Self, tera::Error> {
         let mut tera = Tera::default();
-        tera.add_raw_templates([
-            (
-                "base.html",
-                include_str!("../../../templates/pages/base.html"),
-            ),
-            (
-                "macros.html",
-                include_str!("../../../templates/pages/macros.html"),
-            ),
-            (
-                "audit.html",
-                include_str!("../../../templates/pages/audit.html"),
-            ),
-            (
-                "audit_log.html",
-                include_str!("../../../templates/pages/audit_log.html"),
-            ),
-            (
-                "integrations_issuers.html",
-                include_str!("../../../templates/pages/integrations_issuers.html"),
-            ),
-            (
-                "integrations_connections.html",
-                include_str!("../../../templates/pages/integrations_connections.html"),
-            ),
-            (
-                "integrations_saml.html",
-                include_str!("../../../templates/pages/integrations_saml.html"),
-            ),
-            (
-                "error.html",
-                include_str!("../../../templates/pages/error.html"),
-            ),
-            (
-                "email_form.html",
-                include_str!("../../../templates/pages/email_form.html"),
-            ),
-            (
-                "sent.html",
-                include_str!("../../../templates/pages/sent.html"),
-            ),
-            (
-                "confirm.html",
-                include_str!("../../../templates/pages/confirm.html"),
-            ),
-            (
-                "dashboard.html",
-                include_str!("../../../templates/pages/dashboard.html"),
-            ),
-            (
-                "integrations.html",
-                include_str!("../../../templates/pages/integrations.html"),
-            ),
-            (
-                "profile.html",
-                include_str!("../../../templates/pages/profile.html"),
-            ),
-            (
-                "team.html",
-                include_str!("../../../templates/pages/team.html"),
-            ),
-            (
-                "consent.html",
-                include_str!("../../../templates/pages/consent.html"),
-            ),
-            (
-                "end_session.html",
-                include_str!("../../../templates/pages/end_session.html"),
-            ),
-            (
-                "upstream.html",
-                include_str!("../../../templates/pages/upstream.html"),
-            ),
-            (
-                "saml_post.html",
-                include_str!("../../../templates/pages/saml_post.html"),
-            ),
-            (
-                "signed_out.html",
-                include_str!("../../../templates/pages/signed_out.html"),
-            ),
-            (
-                "saml_confirm.html",
-                include_str!("../../../templates/pages/saml_confirm.html"),
-            ),
-            (
-                "sso_jwt_confirm.html",
-                include_str!("../../../templates/pages/sso_jwt_confirm.html"),
-            ),
-        ])?;
+        tera.add_raw_templates(TEMPLATES.iter().copied())?;
         Ok(Self { tera })
     }
 

@@ -3,6 +3,7 @@
 //! `openidconnect` crate, and axe-core on each distinct page.
 
 mod connections;
+mod console;
 mod forgery;
 mod reauthentication;
 mod relying_party;
