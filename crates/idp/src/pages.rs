@@ -157,3 +157,45 @@ pub(crate) struct DashboardView<'a> {
     /// Whether this session may sign out everywhere (it speaks for the whole account).
     pub may_change_account: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn nav(team: &str) -> serde_json::Value {
+        json!({
+            "links": [
+                { "href": "/dashboard", "label": "Your account", "current": false },
+                { "href": "/dashboard/settings/team", "label": "Team", "current": true },
+            ],
+            "team": team,
+            "is_admin": false,
+        })
+    }
+
+    #[test]
+    fn a_signed_in_page_has_the_navigation_with_the_current_page_marked_and_escaped() {
+        let pages = Pages::load().unwrap();
+        let view = json!({ "title": "Team", "message": "m", "nav": nav("<b>Acme</b>") });
+        let page = pages.render("error.html", &view).unwrap();
+        assert!(page.contains(r#"<nav class="console-nav" aria-label="Console">"#));
+        assert!(page.contains(r#"aria-current="page">Team</a>"#), "{page}");
+        assert_eq!(page.matches("aria-current").count(), 1, "{page}");
+        assert!(page.contains("&lt;b&gt;Acme&lt;&#x2F;b&gt;"), "{page}");
+        assert!(!page.contains("<b>Acme"), "{page}");
+    }
+
+    #[test]
+    fn a_page_without_a_session_has_no_navigation() {
+        let pages = Pages::load().unwrap();
+        let page = pages
+            .render(
+                "error.html",
+                &json!({ "title": "Not found", "message": "m" }),
+            )
+            .unwrap();
+        assert!(!page.contains("<nav"), "{page}");
+    }
+}

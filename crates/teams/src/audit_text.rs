@@ -143,6 +143,8 @@ fn label(key: &str) -> String {
         "method" => Some("Sign-in link"),
         "txt_name" => Some("TXT record"),
         "require_jti" => Some("jti required"),
+        "allow_sha1" => Some("SHA-1 accepted"),
+        "idp_initiated" => Some("Sign-on may start here"),
         "acs_urls" => Some("ACS URLs"),
         "name_id_format" => Some("NameID"),
         "fingerprint_sha256" => Some("SHA-256 fingerprint"),
