@@ -150,6 +150,23 @@ impl Chromium {
         }
     }
 
+    /// The links of the page's navigation landmark, each with whether it is marked as the
+    /// current page (`aria-current="page"`); empty when the page has no navigation.
+    pub async fn navigation(&self) -> Vec<(String, bool)> {
+        let script = r#"
+            const nav = document.querySelector("nav[aria-label]");
+            if (!nav) return [];
+            return [...nav.querySelectorAll("a")].map(a =>
+                [a.innerText.trim(), a.getAttribute("aria-current") === "page"]);
+        "#;
+        let links = self
+            .client
+            .execute(script, vec![])
+            .await
+            .expect("navigation");
+        serde_json::from_value(links).expect("navigation links")
+    }
+
     /// Waits until the main heading reads `expected`, and fails with what the page shows
     /// instead.
     pub async fn sees_heading(&self, expected: &str) {

@@ -383,7 +383,7 @@ async fn an_unproven_address_never_reaches_its_owners_account(db: TestDb) {
 
     // Bob administers his own team (sign-up made one). He cannot act on the other team's
     // connection, whichever team he names; nor can the identity, a plain member.
-    let page = own.get("/dashboard/integrations").await;
+    let page = own.get("/dashboard/integrations/connections").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let bobs_team = page.field("team");
     let csrf = page.field("csrf");

@@ -669,7 +669,7 @@ async fn administrators_trust_issuers_on_the_integrations_page(db: TestDb) {
     );
     let (bob, _) = join(&p, link["url"].as_str().expect("url"), "bob@elsewhere.test").await;
     let carol = register(&p, "carol@other.test").await;
-    let page = format!("/dashboard/integrations?team={team}");
+    let page = format!("/dashboard/integrations/issuers?team={team}");
     assert_eq!(alice.get(&page).await.status, StatusCode::OK);
     assert_eq!(bob.get(&page).await.status, StatusCode::FORBIDDEN);
     assert_eq!(carol.get(&page).await.status, StatusCode::NOT_FOUND);

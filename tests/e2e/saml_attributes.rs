@@ -218,7 +218,7 @@ async fn the_integrations_page_sets_an_audience_fixed_values_and_formats() {
         .nth_mail_to(email, before + 1, Duration::from_secs(10))
         .await;
     browser.follow_link(&mail.link()).await;
-    let page_path = format!("/dashboard/integrations?team={team}");
+    let page_path = format!("/dashboard/integrations/saml?team={team}");
     let registration = |entity_id: &'static str, attributes: &'static str| {
         [
             ("team", team.clone()),

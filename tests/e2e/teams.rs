@@ -274,6 +274,21 @@ async fn administrators_manage_their_team_through_join_links(db: TestDb) {
     assert!(
         !member_view.body.contains("Audit log") && !member_view.body.contains("members/remove")
     );
+    // Nor do the console's pages for administrators open to a member, or to someone outside.
+    for (who, browser, expected) in [
+        ("bob", &bob, StatusCode::FORBIDDEN),
+        ("carol", &carol, StatusCode::NOT_FOUND),
+    ] {
+        let audit = browser
+            .get(&format!("/dashboard/settings/team/audit?team={team}"))
+            .await;
+        assert_eq!(audit.status, expected, "{who}: {}", audit.body);
+        assert!(
+            !audit.body.contains("alice@acme.test"),
+            "{who}: {}",
+            audit.body
+        );
+    }
 
     // The last administrator can neither step down nor leave.
     for (path, fields) in [
@@ -407,16 +422,20 @@ async fn administrators_manage_their_team_through_join_links(db: TestDb) {
             .unwrap_or_default()
             .starts_with("member.")
     }));
-    // Administrators read it on the page too.
-    let page = alice
-        .get(&format!("{SETTINGS}?action=member.removed"))
-        .await;
-    assert!(
-        page.body.contains("<td>dave@elsewhere.test</td>")
-            && !page.body.contains("<td>member.joined</td>"),
-        "{}",
-        page.body
-    );
+    // Administrators read it on the team page and the audit page too, as sentences with
+    // readable details, never raw JSON.
+    for path in [SETTINGS, "/dashboard/settings/team/audit"] {
+        let page = alice.get(&format!("{path}?action=member.removed")).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert!(
+            page.body
+                .contains("alice@acme.test removed dave@elsewhere.test from the team")
+                && !page.body.contains("<code>member.joined</code></p>")
+                && !page.body.contains("{&quot;"),
+            "{}",
+            page.body
+        );
+    }
     p.app.stop().await;
 }
 

@@ -41,6 +41,8 @@ pub const TEAM_JOIN_LINKS: &str = "/dashboard/settings/team/join-links";
 pub const TEAM_JOIN_LINK_REVOKE: &str = "/dashboard/settings/team/join-links/revoke";
 pub const TEAM_MEMBER_ROLE: &str = "/dashboard/settings/team/members/role";
 pub const TEAM_MEMBER_REMOVE: &str = "/dashboard/settings/team/members/remove";
+/// The team's audit log on a page of its own (the team page shows it too).
+pub const TEAM_AUDIT: &str = "/dashboard/settings/team/audit";
 
 pub const APPLICATIONS: &str = "/dashboard/applications";
 pub const APPLICATION_NEW: &str = "/dashboard/applications/new";

@@ -9,91 +9,50 @@ pub(crate) struct Pages {
 /// The stylesheet every page links to.
 pub(crate) const STYLESHEET: &str = include_str!("../../../templates/assets/latchkey.css");
 
+/// A page template by its name, embedded from `templates/pages/`.
+macro_rules! template {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!("../../../templates/pages/", $name)),
+        )
+    };
+}
+
+/// Every page template; `macros.html` holds the macros the others import.
+const TEMPLATES: &[(&str, &str)] = &[
+    template!("base.html"),
+    template!("macros.html"),
+    template!("audit.html"),
+    template!("audit_log.html"),
+    template!("integrations_issuers.html"),
+    template!("integrations_connections.html"),
+    template!("integrations_saml.html"),
+    template!("error.html"),
+    template!("email_form.html"),
+    template!("sent.html"),
+    template!("confirm.html"),
+    template!("dashboard.html"),
+    template!("integrations.html"),
+    template!("applications.html"),
+    template!("applications_form.html"),
+    template!("applications_new.html"),
+    template!("application.html"),
+    template!("profile.html"),
+    template!("team.html"),
+    template!("consent.html"),
+    template!("end_session.html"),
+    template!("upstream.html"),
+    template!("saml_post.html"),
+    template!("signed_out.html"),
+    template!("saml_confirm.html"),
+    template!("sso_jwt_confirm.html"),
+];
+
 impl Pages {
     pub(crate) fn load() -> Result<Self, tera::Error> {
         let mut tera = Tera::default();
-        tera.add_raw_templates([
-            (
-                "base.html",
-                include_str!("../../../templates/pages/base.html"),
-            ),
-            (
-                "error.html",
-                include_str!("../../../templates/pages/error.html"),
-            ),
-            (
-                "email_form.html",
-                include_str!("../../../templates/pages/email_form.html"),
-            ),
-            (
-                "sent.html",
-                include_str!("../../../templates/pages/sent.html"),
-            ),
-            (
-                "confirm.html",
-                include_str!("../../../templates/pages/confirm.html"),
-            ),
-            (
-                "dashboard.html",
-                include_str!("../../../templates/pages/dashboard.html"),
-            ),
-            (
-                "integrations.html",
-                include_str!("../../../templates/pages/integrations.html"),
-            ),
-            (
-                "applications.html",
-                include_str!("../../../templates/pages/applications.html"),
-            ),
-            (
-                "applications_form.html",
-                include_str!("../../../templates/pages/applications_form.html"),
-            ),
-            (
-                "applications_new.html",
-                include_str!("../../../templates/pages/applications_new.html"),
-            ),
-            (
-                "application.html",
-                include_str!("../../../templates/pages/application.html"),
-            ),
-            (
-                "profile.html",
-                include_str!("../../../templates/pages/profile.html"),
-            ),
-            (
-                "team.html",
-                include_str!("../../../templates/pages/team.html"),
-            ),
-            (
-                "consent.html",
-                include_str!("../../../templates/pages/consent.html"),
-            ),
-            (
-                "end_session.html",
-                include_str!("../../../templates/pages/end_session.html"),
-            ),
-            (
-                "upstream.html",
-                include_str!("../../../templates/pages/upstream.html"),
-            ),
-            (
-                "saml_post.html",
-                include_str!("../../../templates/pages/saml_post.html"),
-            ),
-            (
-                "signed_out.html",
-                include_str!("../../../templates/pages/signed_out.html"),
-            ),
-            (
-                "saml_confirm.html",
-                include_str!("../../../templates/pages/saml_confirm.html"),
-            ),
-            (
-                "sso_jwt_confirm.html",
-                include_str!("../../../templates/pages/sso_jwt_confirm.html"),
-            ),
-        ])?;
+        tera.add_raw_templates(TEMPLATES.iter().copied())?;
         Ok(Self { tera })
     }
 
@@ -194,11 +153,53 @@ pub(crate) struct DashboardView<'a> {
     pub name: Option<&'a str>,
     /// The integration whose token opened the session, if one did.
     pub opened_by: Option<&'a str>,
-    pub signed_in_at: String,
+    pub signed_in_at: crate::web::Moment,
     pub csrf: &'a str,
     /// The team the session works in, and the person's role there.
     pub team: Option<(String, &'static str)>,
     pub left_team: bool,
     /// Whether this session may sign out everywhere (it speaks for the whole account).
     pub may_change_account: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn nav(team: &str) -> serde_json::Value {
+        json!({
+            "links": [
+                { "href": "/dashboard", "label": "Your account", "current": false },
+                { "href": "/dashboard/settings/team", "label": "Team", "current": true },
+            ],
+            "team": team,
+            "is_admin": false,
+        })
+    }
+
+    #[test]
+    fn a_signed_in_page_has_the_navigation_with_the_current_page_marked_and_escaped() {
+        let pages = Pages::load().unwrap();
+        let view = json!({ "title": "Team", "message": "m", "nav": nav("<b>Acme</b>") });
+        let page = pages.render("error.html", &view).unwrap();
+        assert!(page.contains(r#"<nav class="console-nav" aria-label="Console">"#));
+        assert!(page.contains(r#"aria-current="page">Team</a>"#), "{page}");
+        assert_eq!(page.matches("aria-current").count(), 1, "{page}");
+        assert!(page.contains("&lt;b&gt;Acme&lt;&#x2F;b&gt;"), "{page}");
+        assert!(!page.contains("<b>Acme"), "{page}");
+    }
+
+    #[test]
+    fn a_page_without_a_session_has_no_navigation() {
+        let pages = Pages::load().unwrap();
+        let page = pages
+            .render(
+                "error.html",
+                &json!({ "title": "Not found", "message": "m" }),
+            )
+            .unwrap();
+        assert!(!page.contains("<nav"), "{page}");
+    }
 }

@@ -4,6 +4,7 @@
 
 mod asserted_role;
 mod audit;
+mod audit_text;
 pub mod entities;
 mod error;
 mod join_links;
@@ -18,6 +19,7 @@ mod tests;
 
 pub use asserted_role::assert_role;
 pub use audit::{Actor, AuditEvent, AuditFilter, AuditLog, Subject};
+pub use audit_text::{Detail, ReadableEvent, readable_time};
 pub use error::{JoinError, TeamError};
 pub use join_links::{JoinLink, JoinLinkState, Joined, NewJoinLink};
 pub use members::{Member, Membership};

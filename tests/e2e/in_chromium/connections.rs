@@ -79,7 +79,7 @@ async fn a_person_of_a_proven_domain_signs_in_with_the_teams_provider(db: TestDb
     let browser = Chromium::launch("connection-admin").await;
     sign_in_as_admin(&browser, &latchkey).await;
     browser
-        .open(&format!("{latchkey}/dashboard/integrations"))
+        .open(&format!("{latchkey}/dashboard/integrations/connections"))
         .await;
     browser.sees("acme.example: proven").await;
     browser.check_accessibility().await;
@@ -96,7 +96,7 @@ async fn a_person_of_a_proven_domain_signs_in_with_the_teams_provider(db: TestDb
     browser.fill("Client secret", "entra-secret").await;
     browser.press("Add this identity provider").await;
     browser.sees("The identity provider is added.").await;
-    browser.sees_heading("Integrations of Customer").await;
+    browser.sees_heading("Identity provider of Customer").await;
     browser.sees("Acme Entra").await;
     browser.screenshot("integrations").await;
     browser.close().await;
@@ -105,9 +105,7 @@ async fn a_person_of_a_proven_domain_signs_in_with_the_teams_provider(db: TestDb
     let browser = Chromium::with_screen("connection-admin-phone", Screen::Phone).await;
     sign_in_as_admin(&browser, &latchkey).await;
     browser
-        .open(&format!(
-            "{latchkey}/dashboard/integrations#connections-heading"
-        ))
+        .open(&format!("{latchkey}/dashboard/integrations/connections"))
         .await;
     browser
         .sees("Redirect URI to register at the provider")

@@ -4,6 +4,7 @@
 
 mod applications;
 mod connections;
+mod console;
 mod forgery;
 mod reauthentication;
 mod relying_party;

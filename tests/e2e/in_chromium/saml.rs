@@ -49,6 +49,7 @@ async fn an_administrator_adds_a_saml_application_and_signs_in_to_it(db: TestDb)
     sign_up(&admin, &p, "ida@acme.test").await;
     admin.follow("Team settings").await;
     admin.follow("Integrations").await;
+    admin.follow("SAML applications").await;
     admin.sees("No SAML application yet.").await;
 
     // Added on the page, by its entity ID and ACS URL.
@@ -85,6 +86,7 @@ async fn an_administrator_adds_a_saml_application_and_signs_in_to_it(db: TestDb)
     sign_in(&phone, &p, "ida@acme.test").await;
     phone.follow("Team settings").await;
     phone.follow("Integrations").await;
+    phone.follow("SAML applications").await;
     phone.sees(&sp.entity_id).await;
     // With the form that changes it open, too.
     phone.expand("Change Helpdesk").await;
@@ -124,6 +126,7 @@ async fn an_administrator_adds_a_saml_application_and_signs_in_to_it(db: TestDb)
     // /saml/init says where to start instead.
     admin.open(&p.app.url("/dashboard/settings/team")).await;
     admin.follow("Integrations").await;
+    admin.follow("SAML applications").await;
     admin.expand("Change Helpdesk").await;
     admin.check_accessibility().await;
     // Focusing its first field brings the form into view for the screenshot.
@@ -157,6 +160,7 @@ async fn an_administrator_adds_a_saml_application_and_signs_in_to_it(db: TestDb)
     // Removed on the page: the application's requests are refused from then on.
     admin.open(&p.app.url("/dashboard/settings/team")).await;
     admin.follow("Integrations").await;
+    admin.follow("SAML applications").await;
     admin.press("Remove Helpdesk").await;
     admin.sees("The application is removed").await;
     admin.sees("No SAML application yet.").await;

@@ -27,7 +27,7 @@ async fn an_administrator_brings_a_person_in_and_manages_the_team(db: TestDb) {
     admin.press("Save").await;
     admin.sees("Your name is saved").await;
     admin.sees("family name: Lovelace").await;
-    admin.follow("Back to your account").await;
+    admin.follow("Your account").await;
     admin.sees("Signed in as Ada King Lovelace").await;
     admin.follow("Team settings").await;
     admin.sees_heading("acme.test").await;
@@ -121,6 +121,9 @@ async fn an_administrator_trusts_and_removes_an_issuer_on_the_integrations_page(
     admin.follow("Team settings").await;
     admin.follow("Integrations").await;
     admin.sees_heading("Integrations of acme.test").await;
+    admin.check_accessibility().await;
+    admin.follow("Trusted issuers").await;
+    admin.sees_heading("Trusted issuers of acme.test").await;
     admin.sees("No trusted issuers yet.").await;
     admin.check_accessibility().await;
 
@@ -144,6 +147,7 @@ async fn an_administrator_trusts_and_removes_an_issuer_on_the_integrations_page(
     .expect("jwks");
     admin.open(&p.app.url("/dashboard/settings/team")).await;
     admin.follow("Integrations").await;
+    admin.follow("Trusted issuers").await;
     admin
         .fill(
             "Issuer (the iss of its JWTs)",
@@ -155,14 +159,14 @@ async fn an_administrator_trusts_and_removes_an_issuer_on_the_integrations_page(
         .fill("Algorithms (ES256, RS256, EdDSA)", "ES256")
         .await;
     admin.press("Trust this issuer").await;
-    admin.sees_heading("Integrations of acme.test").await;
+    admin.sees_heading("Trusted issuers of acme.test").await;
     admin.sees("https://agent.customer.example").await;
     admin.does_not_see("No trusted issuers yet.").await;
 
     admin
         .press_in_row("https://agent.customer.example", "Remove")
         .await;
-    admin.sees_heading("Integrations of acme.test").await;
+    admin.sees_heading("Trusted issuers of acme.test").await;
     admin.sees("No trusted issuers yet.").await;
     admin.close().await;
 }

@@ -8,6 +8,7 @@
 mod applications;
 mod assets;
 pub mod client_address;
+mod console;
 pub(crate) mod cookies;
 mod csrf;
 mod dashboard;
@@ -44,6 +45,7 @@ use layers::page_layers;
 
 pub use crate::state::StateError;
 pub use client_address::{ForwardedHeader, TrustedProxies};
+pub(crate) use console::Moment;
 pub use error::PageError;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

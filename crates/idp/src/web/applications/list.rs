@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 use super::view::Row;
 use super::{applications, refused, team_of};
 use crate::state::AppState;
+use crate::web::console::{self, Section};
 use crate::web::extract::CurrentUser;
-use crate::web::page::{PageResult, html};
+use crate::web::page::PageResult;
 use latchkey_teams::Actor;
 
 #[derive(Deserialize, Default)]
@@ -58,7 +59,15 @@ pub(super) async fn page(
     };
     Ok((
         jar,
-        html(&state, StatusCode::OK, "applications.html", &view)?,
+        console::page(
+            &state,
+            &user,
+            Section::Applications,
+            StatusCode::OK,
+            "applications.html",
+            &view,
+        )
+        .await?,
     )
         .into_response())
 }

@@ -16,9 +16,10 @@ use super::show::{Shown, render};
 use super::view::{Choice, choices};
 use super::{applications, refused, team_of};
 use crate::state::AppState;
+use crate::web::console::{self, Section};
 use crate::web::csrf;
 use crate::web::extract::{CurrentUser, SignedInForm};
-use crate::web::page::{PageResult, form_status, html};
+use crate::web::page::{PageResult, form_status};
 
 #[derive(Deserialize, Default)]
 pub(super) struct NewQuery {
@@ -136,5 +137,14 @@ async fn show_form(
         preset: preset.map(PresetView::from),
         form,
     };
-    Ok((jar, html(state, status, "applications_new.html", &view)?).into_response())
+    let page = console::page(
+        state,
+        user,
+        Section::Applications,
+        status,
+        "applications_new.html",
+        &view,
+    )
+    .await?;
+    Ok((jar, page).into_response())
 }

@@ -18,9 +18,10 @@ use super::form::FormView;
 use super::view::{Choice, When, choices, discovery, kind, preset_or_custom, values};
 use super::{applications, refused, team_of};
 use crate::state::AppState;
+use crate::web::console::{self, Section};
 use crate::web::csrf;
 use crate::web::extract::CurrentUser;
-use crate::web::page::{PageResult, html};
+use crate::web::page::PageResult;
 
 /// The pages' policy, with the provider's own scripts allowed.
 const WITH_COPY_SCRIPT: &str = "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -164,7 +165,15 @@ pub(super) async fn render(
     } else {
         StatusCode::OK
     };
-    let mut page = html(state, status, "application.html", &view)?;
+    let mut page = console::page(
+        state,
+        user,
+        Section::Applications,
+        status,
+        "application.html",
+        &view,
+    )
+    .await?;
     // This page alone runs a script of ours: the copy buttons (`/assets/copy.js`).
     page.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,

@@ -4,11 +4,13 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
-use chrono::SecondsFormat;
-use serde::Deserialize;
+use latchkey_teams::{Actor, Role};
+use serde::{Deserialize, Serialize};
 
+use super::overview::Overview;
 use crate::pages::DashboardView;
 use crate::state::AppState;
+use crate::web::console::{self, Moment, Section};
 use crate::web::cookies::Jar;
 use crate::web::csrf;
 use crate::web::error::PageError;
@@ -16,7 +18,7 @@ use crate::web::extract::{CsrfForm, CurrentUser, current_user, revoke_session};
 use crate::web::framing;
 use latchkey_core::urls;
 
-use crate::web::page::{PageResult, html};
+use crate::web::page::PageResult;
 
 #[derive(Deserialize)]
 pub(super) struct DashboardQuery {
@@ -27,6 +29,16 @@ pub(super) struct DashboardQuery {
 #[derive(Deserialize)]
 pub(crate) struct NoFields {}
 
+/// What `/dashboard` shows beside the account: the person's teams, and for an administrator
+/// of the team the session works in, its overview.
+#[derive(Serialize)]
+struct DashboardPage<'a> {
+    #[serde(flatten)]
+    account: DashboardView<'a>,
+    teams: Vec<(String, &'static str)>,
+    overview: Option<Overview>,
+}
+
 /// `GET /dashboard`: the signed-in landing page.
 pub(super) async fn dashboard(
     State(state): State<AppState>,
@@ -34,13 +46,28 @@ pub(super) async fn dashboard(
     jar: CookieJar,
     Query(q): Query<DashboardQuery>,
 ) -> PageResult {
-    let team = match &user.team_id {
+    let membership = match &user.team_id {
         Some(team) => state.teams.open(team, &user.user_id).await.ok(),
         None => None,
-    }
-    .map(|m| (m.team.name, m.role.as_str()));
+    };
+    let overview = match &membership {
+        Some(m) if m.role == Role::Administrator => {
+            let me = Actor::person(&user.user_id, &user.email, "", "");
+            Some(Overview::of(&state, &m.team.id, &me).await?)
+        }
+        _ => None,
+    };
+    let teams = state
+        .teams
+        .memberships(&user.user_id)
+        .await
+        .map_err(PageError::internal)?
+        .into_iter()
+        .filter(|m| user.acts_for(&m.team.id))
+        .map(|m| (m.team.name, m.role.as_str()))
+        .collect();
     let (jar, csrf) = csrf::token(jar, state.cookies);
-    let view = DashboardView {
+    let account = DashboardView {
         email: &user.shown_email,
         name: user.name.as_deref(),
         // A connection's id says nothing to the person: the page names the team's own sign-in.
@@ -51,13 +78,27 @@ pub(super) async fn dashboard(
                 by
             }
         }),
-        signed_in_at: user.signed_in_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        signed_in_at: Moment::new(user.signed_in_at, state.now()),
         csrf: &csrf,
-        team,
+        team: membership.map(|m| (m.team.name, m.role.as_str())),
         left_team: q.done.as_deref() == Some("left"),
         may_change_account: user.may_change_account(),
     };
-    Ok((jar, html(&state, StatusCode::OK, "dashboard.html", &view)?).into_response())
+    let view = DashboardPage {
+        account,
+        teams,
+        overview,
+    };
+    let page = console::page(
+        &state,
+        &user,
+        Section::Account,
+        StatusCode::OK,
+        "dashboard.html",
+        &view,
+    )
+    .await?;
+    Ok((jar, page).into_response())
 }
 
 /// `POST /logout`: ends this session, then signs it out of the SAML applications it signed

@@ -1,8 +1,9 @@
 //! `/dashboard`: a signed-in person's own account (`account`: where they are signed in, and
-//! signing out) and their name (`profile`); the page of a single logout across SAML
+//! signing out, with the team's overview for its administrators, `overview`) and their name (`profile`); the page of a single logout across SAML
 //! applications (`sign_out`).
 
 mod account;
+mod overview;
 mod profile;
 mod sign_out;
 

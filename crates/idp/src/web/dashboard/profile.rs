@@ -12,10 +12,11 @@ use latchkey_teams::PersonName;
 use serde::{Deserialize, Serialize};
 
 use crate::state::AppState;
+use crate::web::console::{self, Section};
 use crate::web::csrf;
 use crate::web::error::PageError;
 use crate::web::extract::{CurrentUser, SignedInForm};
-use crate::web::page::{PageResult, form_status, html};
+use crate::web::page::{PageResult, form_status};
 use latchkey_core::urls;
 
 #[derive(Deserialize)]
@@ -62,7 +63,16 @@ pub(super) async fn page(
         saved: query.done.as_deref() == Some("saved"),
         editable: user.may_change_account(),
     };
-    Ok((jar, html(&state, StatusCode::OK, "profile.html", &view)?).into_response())
+    let page = console::page(
+        &state,
+        &user,
+        Section::Account,
+        StatusCode::OK,
+        "profile.html",
+        &view,
+    )
+    .await?;
+    Ok((jar, page).into_response())
 }
 
 /// `POST /dashboard/profile`: sets the name; an unusable one shows the form again with what
@@ -88,11 +98,17 @@ pub(super) async fn save(
             saved: false,
             editable: true,
         };
-        return Ok((
-            jar,
-            html(&state, form_status(Some(error)), "profile.html", &view)?,
+        let status = form_status(Some(error));
+        let page = console::page(
+            &state,
+            &user.user,
+            Section::Account,
+            status,
+            "profile.html",
+            &view,
         )
-            .into_response());
+        .await?;
+        return Ok((jar, page).into_response());
     };
     state
         .login

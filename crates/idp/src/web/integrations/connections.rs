@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use latchkey_connections::{ConnectionError, NewConnection};
+use latchkey_core::urls;
 use latchkey_core::{ConnectionId, TeamId};
 use latchkey_login::Requester;
 use latchkey_teams::TeamError;
@@ -102,7 +103,12 @@ pub(super) async fn add(
         .add(new, &user.actor(&from), state.now())
         .await
         .map_err(refused)?;
-    Ok(back_to(&form.team, "connection-added", SECTION))
+    Ok(back_to(
+        urls::INTEGRATIONS_CONNECTIONS,
+        &form.team,
+        "connection-added",
+        SECTION,
+    ))
 }
 
 /// `POST /dashboard/integrations/connections/remove`.
@@ -149,7 +155,12 @@ async fn act(
             .await
             .map(|_| "domain-proven"),
     };
-    Ok(back_to(&form.team, done.map_err(refused)?, SECTION))
+    Ok(back_to(
+        urls::INTEGRATIONS_CONNECTIONS,
+        &form.team,
+        done.map_err(refused)?,
+        SECTION,
+    ))
 }
 
 /// The connection a form names, if it is the team's the form names and the session works in:

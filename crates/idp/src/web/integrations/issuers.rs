@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::TimeDelta;
+use latchkey_core::urls;
 use latchkey_core::{TeamId, TrustedIssuerId};
 use latchkey_login::Requester;
 use latchkey_oidc::federation::{
@@ -76,7 +77,7 @@ pub(super) fn refused(error: IssuerError) -> PageError {
 }
 
 fn back(team: &TeamId, done: &str) -> Response {
-    back_to(team, done, "")
+    back_to(urls::INTEGRATIONS_ADD, team, done, "")
 }
 
 /// `POST /dashboard/integrations/issuers`: trusts an issuer, by key URL, pasted key set or

@@ -1,176 +1,123 @@
-//! `GET /dashboard/integrations`: a team's trusted issuers, its own identity providers
-//! (connections) and its SAML applications, each section with the forms that change it.
+//! `GET /dashboard/integrations`: an overview of what a team's administrator connects to
+//! Latchkey (what each kind is for, how many the team has, a link to its page), and what the
+//! pages of each kind (`kinds`) share: the team they show, and the sentence after an action.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
-use chrono::SecondsFormat;
-use latchkey_core::{TeamId, TrustedIssuerId};
+use latchkey_core::TeamId;
+use latchkey_login::SessionUser;
+use latchkey_oidc::federation::{IssuerError, TrustedIssuers};
 use latchkey_teams::{Actor, TeamError};
 use serde::{Deserialize, Serialize};
 
 use crate::state::AppState;
-use crate::web::csrf;
+use crate::web::console::{self, Section};
 use crate::web::error::PageError;
 use crate::web::extract::{CurrentUser, works_in};
-use crate::web::page::html;
-use latchkey_connections::Connection;
-use latchkey_core::urls;
-use latchkey_oidc::federation::{IssuerError, JWT_BEARER, TrustedIssuer, TrustedIssuers};
 
 #[derive(Deserialize, Default)]
 pub(super) struct PageQuery {
     team: Option<TeamId>,
-    done: Option<String>,
+    pub done: Option<String>,
+}
+
+/// The team a page of integrations shows, for the person asking: its administrators only
+/// (every list below checks the role again).
+pub(super) struct Shown {
+    pub team_id: TeamId,
+    pub team_name: String,
+    pub me: Actor,
+}
+
+impl Shown {
+    pub(super) async fn resolve(
+        state: &AppState,
+        user: &SessionUser,
+        query: &PageQuery,
+    ) -> Result<Self, PageError> {
+        let team_id = query
+            .team
+            .clone()
+            .or(user.team_id.clone())
+            .ok_or_else(|| super::issuers::refused(IssuerError::Team(TeamError::NotFound)))?;
+        works_in(user, &team_id)?;
+        let team = state
+            .teams
+            .open(&team_id, &user.user_id)
+            .await
+            .map_err(|e| super::issuers::refused(IssuerError::Team(e)))?;
+        Ok(Self {
+            team_id,
+            team_name: team.team.name,
+            me: Actor::person(&user.user_id, &user.email, "", ""),
+        })
+    }
 }
 
 #[derive(Serialize)]
-struct IssuerRow {
-    id: TrustedIssuerId,
-    issuer: String,
-    keys: String,
-    algorithms: String,
-    max_lifetime_secs: i32,
-    require_jti: bool,
-    admin_claim: Option<String>,
-    frame_origins: String,
-    created_at: String,
-}
-
-#[derive(Serialize)]
-struct IntegrationsView<'a> {
-    csrf: &'a str,
+struct OverviewView<'a> {
     team_id: &'a TeamId,
     team_name: &'a str,
-    issuers: Vec<IssuerRow>,
-    token_endpoint: String,
-    sign_on_url: String,
-    grant_type: &'static str,
-    notice: Option<&'static str>,
-    /// A notice about connections, shown in their section.
-    connection_notice: bool,
-    connections: Vec<Connection>,
-    team_login_url: String,
-    /// A notice about SAML applications, shown in their section.
-    saml_notice: bool,
-    saml_sps: Vec<latchkey_saml::ServiceProvider>,
-    /// The team's own SAML identity provider, and its certificates.
-    saml_identity: latchkey_saml::Addresses,
-    saml_certificates: Vec<latchkey_saml::TeamCertificate>,
-    /// A notice about the certificates, shown in their section.
-    saml_certificate_notice: bool,
+    issuers: usize,
+    connections: usize,
+    unproven_domains: usize,
+    saml_sps: usize,
 }
 
 /// `GET /dashboard/integrations`.
-pub(super) async fn page(
+pub(super) async fn overview(
     State(state): State<AppState>,
     CurrentUser { user, .. }: CurrentUser,
     jar: CookieJar,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, PageError> {
-    let team_id = query
-        .team
-        .clone()
-        .or(user.team_id.clone())
-        .ok_or_else(|| super::issuers::refused(IssuerError::Team(TeamError::NotFound)))?;
-    works_in(&user, &team_id)?;
-    let me = Actor::person(&user.user_id, &user.email, "", "");
+    let shown = Shown::resolve(&state, &user, &query).await?;
+    let (team_id, me) = (&shown.team_id, &shown.me);
     let issuers = TrustedIssuers::new(
         state.db.clone(),
         state.provider.authenticator().jwks().clone(),
     )
-    .list(&team_id, &me)
+    .list(team_id, me)
     .await
     .map_err(super::issuers::refused)?;
-    let team = state
-        .teams
-        .open(&team_id, &user.user_id)
-        .await
-        .map_err(|e| super::issuers::refused(IssuerError::Team(e)))?;
     let connections = state
         .connections
-        .list(Some(&team_id), &me)
+        .list(Some(team_id), me)
         .await
         .map_err(super::connections::refused)?;
     let saml_sps = state
         .saml_sps
-        .list(Some(&team_id), &me)
+        .list(Some(team_id), me)
         .await
         .map_err(super::saml::refused)?;
-    let saml_certificates = state
-        .saml_sps
-        .certificates()
-        .list(&team_id, &me, state.now())
-        .await
-        .map_err(super::saml::refused)?;
-    let saml_identity = latchkey_saml::Identity::Team(team_id.clone()).addresses(&state.issuer);
-    let (jar, csrf) = csrf::token(jar, state.cookies);
-    let team_login_url = format!(
-        "{}?{}",
-        state.issuer.endpoint(urls::LOGIN),
-        url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("team", team_id.as_str())
-            .finish()
-    );
-    let view = IntegrationsView {
-        csrf: &csrf,
-        team_id: &team_id,
-        team_name: &team.team.name,
-        issuers: issuers.into_iter().map(IssuerRow::from).collect(),
-        token_endpoint: state.issuer.endpoint(urls::TOKEN),
-        sign_on_url: state.issuer.endpoint(&urls::sso_jwt_team(team_id.as_str())),
-        grant_type: JWT_BEARER,
-        notice: query.done.as_deref().and_then(notice),
-        connection_notice: query
-            .done
-            .as_deref()
-            .is_some_and(|done| done.starts_with("connection-") || done == "domain-proven"),
-        connections,
-        team_login_url,
-        saml_notice: query
-            .done
-            .as_deref()
-            .is_some_and(|done| done.starts_with("saml-") && !about_certificates(done)),
-        saml_certificate_notice: query.done.as_deref().is_some_and(about_certificates),
-        saml_sps,
-        saml_identity,
-        saml_certificates,
+    let view = OverviewView {
+        team_id,
+        team_name: &shown.team_name,
+        issuers: issuers.len(),
+        unproven_domains: connections
+            .iter()
+            .flat_map(|c| &c.domains)
+            .filter(|d| !d.proven)
+            .count(),
+        connections: connections.len(),
+        saml_sps: saml_sps.len(),
     };
-    Ok((
-        jar,
-        html(&state, StatusCode::OK, "integrations.html", &view)?,
+    let page = console::page(
+        &state,
+        &user,
+        Section::Integrations,
+        StatusCode::OK,
+        "integrations.html",
+        &view,
     )
-        .into_response())
+    .await?;
+    Ok((jar, page).into_response())
 }
 
-impl From<TrustedIssuer> for IssuerRow {
-    fn from(i: TrustedIssuer) -> Self {
-        Self {
-            keys: match &i.jwks_uri {
-                Some(uri) => uri.clone(),
-                None if i.key_ids.is_empty() => "registered key set".to_owned(),
-                None => format!("kid {}", i.key_ids.join(", ")),
-            },
-            require_jti: i.require_jti,
-            admin_claim: i.admin_claim.clone(),
-            frame_origins: i.frame_origins.join(" "),
-            algorithms: i.algorithms.join(", "),
-            created_at: i.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-            id: i.id,
-            issuer: i.issuer,
-            max_lifetime_secs: i.max_lifetime_secs,
-        }
-    }
-}
-
-/// Whether a notice is about the team's SAML identity and certificates.
-fn about_certificates(done: &str) -> bool {
-    done.starts_with("saml-certificate-") || done == "saml-moved"
-}
-
-/// What the page says after an action (`?done=`).
-fn notice(done: &str) -> Option<&'static str> {
+/// What a page says after an action (`?done=`).
+pub(super) fn notice(done: &str) -> Option<&'static str> {
     Some(match done {
         "added" => "The issuer is trusted. Its assertions work at once.",
         "removed" => "The issuer is no longer trusted.",
@@ -203,4 +150,9 @@ fn notice(done: &str) -> Option<&'static str> {
         }
         _ => return None,
     })
+}
+
+/// Whether a notice is about the team's SAML identity and certificates.
+pub(super) fn about_certificates(done: &str) -> bool {
+    done.starts_with("saml-certificate-") || done == "saml-moved"
 }

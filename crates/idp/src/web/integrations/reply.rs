@@ -22,11 +22,12 @@ pub(super) fn refusal(
     }
 }
 
-/// Back to the page after an action, saying what was done, at `anchor` (or the top).
-pub(super) fn back_to(team: &TeamId, done: &str, anchor: &str) -> Response {
+/// Back to `page` (the page of the integration's kind) after an action, saying what was done,
+/// at `anchor` (or the top).
+pub(super) fn back_to(page: &str, team: &TeamId, done: &str, anchor: &str) -> Response {
     let query = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("team", team.as_str())
         .append_pair("done", done)
         .finish();
-    Redirect::to(&format!("{}?{query}{anchor}", urls::INTEGRATIONS)).into_response()
+    Redirect::to(&format!("{page}?{query}{anchor}")).into_response()
 }

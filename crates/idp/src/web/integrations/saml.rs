@@ -5,6 +5,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use latchkey_core::urls;
 use latchkey_core::{SamlSpId, TeamId};
 use latchkey_login::Requester;
 use latchkey_saml::{
@@ -152,7 +153,12 @@ pub(super) async fn add(
         .add(new, &user.actor(&from), state.now())
         .await
         .map_err(refused)?;
-    Ok(back_to(&form.team, "saml-added", SECTION))
+    Ok(back_to(
+        urls::INTEGRATIONS_SAML,
+        &form.team,
+        "saml-added",
+        SECTION,
+    ))
 }
 
 /// `POST …/saml/update`: what is filled in replaces what is registered; an empty field keeps it.
@@ -278,7 +284,7 @@ pub(super) async fn update(
     } else {
         "saml-updated"
     };
-    Ok(back_to(&form.team, done, SECTION))
+    Ok(back_to(urls::INTEGRATIONS_SAML, &form.team, done, SECTION))
 }
 
 /// Refuses an SP that is not one of `team`'s: a form names the team it was shown for.
@@ -313,5 +319,10 @@ pub(super) async fn remove(
         .remove(&form.id, &user.actor(&from), state.now())
         .await
         .map_err(refused)?;
-    Ok(back_to(&form.team, "saml-removed", SECTION))
+    Ok(back_to(
+        urls::INTEGRATIONS_SAML,
+        &form.team,
+        "saml-removed",
+        SECTION,
+    ))
 }

@@ -5,6 +5,7 @@
 
 use axum::extract::State;
 use axum::response::Response;
+use latchkey_core::urls;
 use latchkey_core::{SamlSpId, TeamId};
 use latchkey_login::Requester;
 use latchkey_saml::{SamlError, ServiceProviderChange};
@@ -86,5 +87,5 @@ pub(super) async fn act(
         }
         _ => return Err(refused(SamlError::Identity)),
     };
-    Ok(back_to(&form.team, done, SECTION))
+    Ok(back_to(urls::INTEGRATIONS_SAML, &form.team, done, SECTION))
 }

@@ -17,6 +17,7 @@ use latchkey_login::Requester;
 
 use super::outcome::{back, bad_request, team_error};
 use super::page::{SettingsQuery, render};
+use crate::web::console::Section;
 
 /// `POST …/rename`.
 #[derive(Deserialize)]
@@ -115,7 +116,7 @@ pub(super) async fn create_join_link(
         .map_err(team_error)?;
     let url = state.issuer.endpoint(&urls::join(token.expose()));
     let query = SettingsQuery::for_team(form.team);
-    render(&state, jar, &user.user, &query, Some(&url)).await
+    render(&state, jar, &user.user, &query, Some(&url), Section::Team).await
 }
 
 fn hours(raw: &str) -> Result<i64, PageError> {

@@ -17,6 +17,7 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route(urls::TEAM_SWITCH, post(actions::switch))
         .route(urls::TEAM_SETTINGS, get(page::settings_page))
+        .route(urls::TEAM_AUDIT, get(page::audit_page))
         .route(urls::TEAM_RENAME, post(actions::rename))
         .route(urls::TEAM_JOIN_LINKS, post(actions::create_join_link))
         .route(urls::TEAM_JOIN_LINK_REVOKE, post(actions::revoke_join_link))

@@ -5,17 +5,16 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
-use chrono::{SecondsFormat, Utc};
 use latchkey_core::{JoinLinkId, TeamId, UserId};
-use latchkey_teams::{Actor, AuditFilter, Role, TeamError};
+use latchkey_teams::{Actor, AuditFilter, ReadableEvent, Role, TeamError};
 use serde::{Deserialize, Serialize};
 
 use crate::state::AppState;
+use crate::web::console::{self, Moment, Section};
 use crate::web::csrf;
 use crate::web::error::PageError;
 use crate::web::extract::CurrentUser;
 use crate::web::extract::works_in;
-use crate::web::page::html;
 use latchkey_core::urls;
 use latchkey_login::SessionUser;
 
@@ -56,7 +55,7 @@ struct MemberRow {
     user_id: UserId,
     email: String,
     role: &'static str,
-    joined_at: String,
+    joined_at: Moment,
     via: String,
     you: bool,
 }
@@ -66,8 +65,8 @@ struct LinkRow {
     id: JoinLinkId,
     role: &'static str,
     created_by: String,
-    created_at: String,
-    expires_at: String,
+    created_at: Moment,
+    expires_at: Moment,
     uses: String,
     state: &'static str,
     active: bool,
@@ -75,11 +74,9 @@ struct LinkRow {
 
 #[derive(Serialize)]
 struct EventRow {
-    at: String,
+    at: Moment,
     action: String,
-    actor: String,
-    subject: String,
-    details: String,
+    event: ReadableEvent,
     ip: String,
 }
 
@@ -99,11 +96,9 @@ struct SettingsView<'a> {
     filter_action: &'a str,
     filter_person: &'a str,
     next_page: Option<String>,
+    /// Where the audit log's filter form goes: the page it is on.
+    audit_path: &'static str,
     notice: Option<&'static str>,
-}
-
-fn time(at: chrono::DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// `GET /dashboard/settings/team`: the current team, or `?team=` another of the person's.
@@ -113,15 +108,27 @@ pub(super) async fn settings_page(
     jar: CookieJar,
     Query(query): Query<SettingsQuery>,
 ) -> Result<Response, PageError> {
-    render(&state, jar, &user, &query, None).await
+    render(&state, jar, &user, &query, None, Section::Team).await
 }
 
+/// `GET /dashboard/settings/team/audit`: the team's audit log alone, for administrators.
+pub(super) async fn audit_page(
+    State(state): State<AppState>,
+    CurrentUser { user, .. }: CurrentUser,
+    jar: CookieJar,
+    Query(query): Query<SettingsQuery>,
+) -> Result<Response, PageError> {
+    render(&state, jar, &user, &query, None, Section::Audit).await
+}
+
+/// The team page (`Section::Team`) or its audit log (`Section::Audit`).
 pub(super) async fn render(
     state: &AppState,
     jar: CookieJar,
     user: &SessionUser,
     query: &SettingsQuery,
     new_link: Option<&str>,
+    section: Section,
 ) -> Result<Response, PageError> {
     let memberships = state
         .teams
@@ -142,11 +149,14 @@ pub(super) async fn render(
         .map_err(team_error)?;
     let me = Actor::person(&user.user_id, &user.email, "", "");
     let is_admin = membership.role == Role::Administrator;
+    if section == Section::Audit && !is_admin {
+        return Err(team_error(TeamError::Forbidden));
+    }
     let members = member_rows(state, &team_id, &me, user).await?;
     let (links, (events, next_page)) = if is_admin {
         (
             link_rows(state, &team_id, &me).await?,
-            audit_rows(state, &team_id, &me, query).await?,
+            audit_rows(state, &team_id, &me, query, section).await?,
         )
     } else {
         (Vec::new(), (Vec::new(), None))
@@ -175,9 +185,18 @@ pub(super) async fn render(
         filter_action: query.action.as_deref().unwrap_or(""),
         filter_person: query.person.as_deref().unwrap_or(""),
         next_page,
+        audit_path: match section {
+            Section::Audit => urls::TEAM_AUDIT,
+            _ => urls::TEAM_SETTINGS,
+        },
         notice: query.done.as_deref().and_then(notice),
     };
-    Ok((jar, html(state, StatusCode::OK, "team.html", &view)?).into_response())
+    let template = match section {
+        Section::Audit => "audit.html",
+        _ => "team.html",
+    };
+    let page = console::page(state, user, section, StatusCode::OK, template, &view).await?;
+    Ok((jar, page).into_response())
 }
 
 /// The member table.
@@ -203,7 +222,7 @@ async fn member_rows(
             user_id: m.user_id,
             email: m.email,
             role: m.role.as_str(),
-            joined_at: time(m.joined_at),
+            joined_at: Moment::new(m.joined_at, state.now()),
         })
         .collect())
 }
@@ -236,8 +255,8 @@ async fn link_rows(
             id: l.id,
             role: l.role.as_str(),
             created_by: l.created_by,
-            created_at: time(l.created_at),
-            expires_at: time(l.expires_at),
+            created_at: Moment::new(l.created_at, state.now()),
+            expires_at: Moment::new(l.expires_at, state.now()),
         })
         .collect())
 }
@@ -248,6 +267,7 @@ async fn audit_rows(
     team_id: &TeamId,
     me: &Actor,
     query: &SettingsQuery,
+    section: Section,
 ) -> Result<(Vec<EventRow>, Option<String>), PageError> {
     let filter = AuditFilter {
         action: query.action.clone(),
@@ -273,16 +293,18 @@ async fn audit_rows(
             if let Some(person) = &filter.person {
                 next.append_pair("person", person);
             }
-            format!("{}?{}", urls::TEAM_SETTINGS, next.finish())
+            let page = match section {
+                Section::Audit => urls::TEAM_AUDIT,
+                _ => urls::TEAM_SETTINGS,
+            };
+            format!("{page}?{}", next.finish())
         });
     let events = found
         .into_iter()
         .map(|e| EventRow {
-            at: time(e.at),
+            at: Moment::new(e.at, state.now()),
+            event: e.readable(),
             action: e.action,
-            actor: e.actor,
-            subject: e.subject,
-            details: e.details.to_string(),
             ip: e.ip,
         })
         .collect();
