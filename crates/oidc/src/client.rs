@@ -105,6 +105,9 @@ pub struct Client {
     pub require_pkce: bool,
     pub id_token_alg: SigningAlgorithm,
     pub created_at: DateTime<Utc>,
+    /// Where the application starts a sign-in opened from the launcher (OpenID Connect Core
+    /// §4), checked when it was registered.
+    pub initiate_login_uri: Option<String>,
 }
 
 impl Client {
@@ -155,10 +158,11 @@ impl Client {
             require_pkce: true,
             id_token_alg: SigningAlgorithm::Es256,
             created_at: DateTime::<Utc>::UNIX_EPOCH,
+            initiate_login_uri: None,
         }
     }
 
-    fn from_row(row: client::Model) -> Result<Self, ClientError> {
+    pub(crate) fn from_row(row: client::Model) -> Result<Self, ClientError> {
         let list = |raw: &str| -> Result<Vec<String>, ClientError> {
             serde_json::from_str(raw)
                 .map_err(|e| ClientError::Corrupt(row.id.clone(), e.to_string()))
@@ -188,6 +192,7 @@ impl Client {
             first_party: row.first_party,
             require_pkce: row.require_pkce,
             created_at: row.created_at,
+            initiate_login_uri: row.initiate_login_uri,
         })
     }
 }
@@ -215,6 +220,7 @@ pub struct ClientSummary {
     pub require_pkce: bool,
     pub id_token_signed_response_alg: &'static str,
     pub jwks_uri: Option<String>,
+    pub initiate_login_uri: Option<String>,
     pub created_at: String,
 }
 
@@ -232,6 +238,7 @@ impl From<&Client> for ClientSummary {
             require_pkce: c.require_pkce,
             id_token_signed_response_alg: c.id_token_alg.as_str(),
             jwks_uri: c.jwks_uri.clone(),
+            initiate_login_uri: c.initiate_login_uri.clone(),
             created_at: c
                 .created_at
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -252,6 +259,10 @@ impl Clients {
             db,
             cache: TtlCache::new(CLIENT_CACHE_TTL, CLIENT_CACHE_CAPACITY),
         }
+    }
+
+    pub(crate) fn db(&self) -> &latchkey_core::Db {
+        &self.db
     }
 
     /// The client with this id, if registered (cached for [`CLIENT_CACHE_TTL`]).
@@ -297,6 +308,7 @@ impl Clients {
         let post_logout_redirect_uris = new.checked_uris(&new.post_logout_redirect_uris)?;
         new.check_keys(auth_method)?;
         let scopes = new.checked_scopes(&grant_types)?;
+        let initiate_login_uri = new.checked_initiate_login_uri(&grant_types)?;
         let id_token_alg = new.id_token_alg.unwrap_or(SigningAlgorithm::Es256);
         let secret = (auth_method == AuthMethod::ClientSecretBasic
             || auth_method == AuthMethod::ClientSecretPost)
@@ -320,6 +332,7 @@ impl Clients {
             require_pkce: new.public || !new.pkce_optional,
             id_token_alg: id_token_alg.as_str().to_owned(),
             created_at: now,
+            initiate_login_uri,
         };
         client::Entity::insert(row.clone().into_active_model())
             .exec_without_returning(&*self.db.write().await)

@@ -32,6 +32,9 @@ pub mod client {
         pub require_pkce: bool,
         pub id_token_alg: String,
         pub created_at: DateTimeUtc,
+        /// Where the application starts a sign-in opened from Latchkey's side (OpenID
+        /// Connect Core §4); none: it cannot be opened from the launcher.
+        pub initiate_login_uri: Option<String>,
     }
 
     no_relations!();
