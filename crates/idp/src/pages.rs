@@ -34,6 +34,10 @@ impl Pages {
                 include_str!("../../../templates/pages/confirm.html"),
             ),
             (
+                "apps.html",
+                include_str!("../../../templates/pages/apps.html"),
+            ),
+            (
                 "dashboard.html",
                 include_str!("../../../templates/pages/dashboard.html"),
             ),

@@ -2,6 +2,7 @@
 //! SMTP, links and codes read from the delivered mail, a relying party built on the
 //! `openidconnect` crate, and axe-core on each distinct page.
 
+mod apps;
 mod connections;
 mod forgery;
 mod reauthentication;

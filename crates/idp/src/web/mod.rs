@@ -1,10 +1,11 @@
 //! The router: every route group, with request ids, tracing, metrics and security headers.
 //! Each folder holds one group of handlers and its `routes()`: sign-in (`login`), a person's
-//! account (`dashboard`), team settings (`team`), integrations (`integrations`), the OpenID
+//! account (`dashboard`), a member's application launcher (`apps`), team settings (`team`), integrations (`integrations`), the OpenID
 //! provider (`oauth`) and the SAML identity provider (`saml`); the files beside them are what
 //! the groups share (extractors, cookies, CSRF, errors, layers). Paths are
 //! `latchkey_core::urls`, so no handler imports this file.
 
+mod apps;
 mod assets;
 pub mod client_address;
 pub(crate) mod cookies;
@@ -108,6 +109,7 @@ fn pages(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(login::routes(state))
         .merge(dashboard::routes())
+        .merge(apps::routes())
         .merge(team::routes())
         .merge(integrations::routes())
         .merge(saml::routes(state))
