@@ -178,14 +178,13 @@ async fn a_member_opens_a_saml_and_an_openid_application_from_apps(db: TestDb) {
     browser.close().await;
 }
 
-on_both_databases!(apps_reads_on_a_phone_with_the_keyboard_alone_and_sends_strangers_to_sign_in);
-async fn apps_reads_on_a_phone_with_the_keyboard_alone_and_sends_strangers_to_sign_in(db: TestDb) {
+on_both_databases!(
+    apps_reads_on_a_phone_with_the_keyboard_alone_and_brings_people_back_after_sign_in
+);
+async fn apps_reads_on_a_phone_with_the_keyboard_alone_and_brings_people_back_after_sign_in(
+    db: TestDb,
+) {
     let p = provider(&db, |_| {}).await;
-    let stranger = Chromium::with_screen("apps-stranger", Screen::Phone).await;
-    stranger.open(&p.app.url("/apps")).await;
-    stranger.sees_heading("Sign in").await;
-    stranger.close().await;
-
     // A new team's administrator: nothing to open yet, and where to add applications.
     let phone = Chromium::with_screen("apps-phone", Screen::Phone).await;
     sign_up(&phone, &p, "ida@initech.test").await;
@@ -228,6 +227,23 @@ async fn apps_reads_on_a_phone_with_the_keyboard_alone_and_sends_strangers_to_si
         .await;
     assert!(phone.url().await.as_str().starts_with(&notes.url));
     phone.close().await;
+
+    // Not signed in: to the sign-in page, and back to the launcher once signed in.
+    let browser = Chromium::launch("apps-and-back").await;
+    browser.open(&p.app.url("/apps")).await;
+    browser
+        .sees_heading("Sign in to continue to your applications")
+        .await;
+    ask_for_link(&browser, "mo@acme.test", "Email me a sign-in link").await;
+    browser
+        .open(&mail(&p, "mo@acme.test", 2).await.link())
+        .await;
+    browser.press("Sign me in").await;
+    browser.sees_heading("Your applications").await;
+    browser
+        .sees("Open Notes with a rather long name to wrap")
+        .await;
+    browser.close().await;
 }
 
 #[tokio::test]

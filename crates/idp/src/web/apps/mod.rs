@@ -10,15 +10,17 @@ mod view;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
+use axum_extra::extract::CookieJar;
 use latchkey_core::TeamId;
-use latchkey_login::SessionUser;
+use latchkey_login::{Resume, SessionUser};
 use latchkey_oidc::LauncherError;
 use latchkey_saml::SamlError;
 
 use crate::state::AppState;
 use crate::web::error::PageError;
-use crate::web::extract::CurrentUser;
+use crate::web::extract::current_user;
 use crate::web::page::{PageResult, html};
 use latchkey_core::urls;
 use view::{AppTile, AppsView};
@@ -29,7 +31,12 @@ pub(super) fn routes() -> Router<AppState> {
 
 /// `GET /apps`: the tiles of the applications the member may open, or a sentence saying
 /// there are none yet (and, to an administrator, where to add them).
-async fn page(State(state): State<AppState>, CurrentUser { user, .. }: CurrentUser) -> PageResult {
+/// Someone not signed in is sent to sign in, and comes back here once they have.
+async fn page(State(state): State<AppState>, jar: CookieJar) -> PageResult {
+    let Some((_, user)) = current_user(&state, &jar).await? else {
+        let login = urls::with_query(urls::LOGIN, &[("request", Resume::Launcher.as_str())]);
+        return Ok(Redirect::to(&login).into_response());
+    };
     let membership = match &user.team_id {
         Some(team) => state.teams.open(team, &user.user_id).await.ok(),
         None => None,
