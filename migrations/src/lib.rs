@@ -22,6 +22,7 @@ mod m20261207_000015_saml_request_defaults;
 mod m20261207_000016_saml_logout_chain;
 mod m20261207_000017_saml_attributes;
 mod m20261208_000018_connection_reauthentication;
+mod m20261208_000019_client_login_uri;
 mod m20261208_000020_client_secret_rotation;
 
 /// Every migration, oldest first.
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000016_saml_logout_chain::Migration),
             Box::new(m20261207_000017_saml_attributes::Migration),
             Box::new(m20261208_000018_connection_reauthentication::Migration),
+            Box::new(m20261208_000019_client_login_uri::Migration),
             Box::new(m20261208_000020_client_secret_rotation::Migration),
         ]
     }

@@ -33,6 +33,8 @@ pub const SIGN_OUT_STATUS: &str = "/logout/status";
 pub const JOIN: &str = "/join/{token}";
 
 pub const DASHBOARD: &str = "/dashboard";
+/// A member's application launcher: the team's applications they may open from here.
+pub const APPS: &str = "/apps";
 pub const PROFILE: &str = "/dashboard/profile";
 pub const TEAM_SWITCH: &str = "/dashboard/team";
 pub const TEAM_SETTINGS: &str = "/dashboard/settings/team";

@@ -38,6 +38,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     template!("applications_form.html"),
     template!("applications_new.html"),
     template!("application.html"),
+    template!("apps.html"),
     template!("profile.html"),
     template!("team.html"),
     template!("consent.html"),

@@ -77,7 +77,7 @@ impl Continuing {
     pub fn named_in_mail(&self) -> Option<&str> {
         match self.request {
             crate::Resume::Authorization(_) => Some(&self.application),
-            crate::Resume::SamlSignOn(_) => None,
+            crate::Resume::SamlSignOn(_) | crate::Resume::Launcher => None,
         }
     }
 }

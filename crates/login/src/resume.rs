@@ -10,13 +10,21 @@ pub enum Resume {
     Authorization(RequestId),
     /// A SAML sign-on.
     SamlSignOn(SamlRequestId),
+    /// The person's application launcher (`/apps`), which sent them to sign in first.
+    Launcher,
 }
+
+/// How [`Resume::Launcher`] is carried: no request id is ever this word.
+const LAUNCHER: &str = "apps";
 
 impl Resume {
     /// The request a page, link or row carries; none for an empty value.
     pub fn parse(carried: &str) -> Option<Self> {
         if carried.is_empty() {
             return None;
+        }
+        if carried == LAUNCHER {
+            return Some(Self::Launcher);
         }
         Some(match SamlRequestId::recognise(carried) {
             Some(id) => Self::SamlSignOn(id),
@@ -29,6 +37,7 @@ impl Resume {
         match self {
             Self::Authorization(id) => id.as_str(),
             Self::SamlSignOn(id) => id.as_str(),
+            Self::Launcher => LAUNCHER,
         }
     }
 
@@ -37,6 +46,7 @@ impl Resume {
         let at = match self {
             Self::Authorization(_) => urls::AUTHORIZE_CONTINUE,
             Self::SamlSignOn(_) => urls::SAML_CONTINUE,
+            Self::Launcher => return urls::APPS.to_owned(),
         };
         urls::with_query(at, &[("request", self.as_str())])
     }
@@ -66,5 +76,9 @@ mod tests {
         );
         assert_eq!(Resume::parse(oidc.as_str()), Some(oidc));
         assert_eq!(Resume::parse(""), None);
+        let launcher = Resume::parse("apps").unwrap();
+        assert_eq!(launcher, Resume::Launcher);
+        assert_eq!(launcher.path(), "/apps");
+        assert_eq!(Resume::parse(launcher.as_str()), Some(Resume::Launcher));
     }
 }

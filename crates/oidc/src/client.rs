@@ -107,6 +107,9 @@ pub struct Client {
     pub require_pkce: bool,
     pub id_token_alg: SigningAlgorithm,
     pub created_at: DateTime<Utc>,
+    /// Where the application starts a sign-in opened from the launcher (OpenID Connect Core
+    /// §4), checked when it was registered.
+    pub initiate_login_uri: Option<String>,
 }
 
 impl Client {
@@ -181,6 +184,7 @@ impl Client {
             require_pkce: true,
             id_token_alg: SigningAlgorithm::Es256,
             created_at: DateTime::<Utc>::UNIX_EPOCH,
+            initiate_login_uri: None,
         }
     }
 
@@ -215,6 +219,7 @@ impl Client {
             first_party: row.first_party,
             require_pkce: row.require_pkce,
             created_at: row.created_at,
+            initiate_login_uri: row.initiate_login_uri,
         })
     }
 }
@@ -255,6 +260,7 @@ pub struct ClientSummary {
     pub require_pkce: bool,
     pub id_token_signed_response_alg: &'static str,
     pub jwks_uri: Option<String>,
+    pub initiate_login_uri: Option<String>,
     pub created_at: String,
 }
 
@@ -272,6 +278,7 @@ impl From<&Client> for ClientSummary {
             require_pkce: c.require_pkce,
             id_token_signed_response_alg: c.id_token_alg.as_str(),
             jwks_uri: c.jwks_uri.clone(),
+            initiate_login_uri: c.initiate_login_uri.clone(),
             created_at: c
                 .created_at
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

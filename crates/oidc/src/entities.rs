@@ -35,6 +35,9 @@ pub mod client {
         /// The secret before the last rotation, accepted until `previous_secret_expires_at`.
         pub previous_secret_hash: Option<String>,
         pub previous_secret_expires_at: Option<DateTimeUtc>,
+        /// Where the application starts a sign-in opened from Latchkey's side (OpenID
+        /// Connect Core §4); none: it cannot be opened from the launcher.
+        pub initiate_login_uri: Option<String>,
     }
 
     no_relations!();

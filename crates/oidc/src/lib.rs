@@ -8,6 +8,11 @@
 //! identity provider (Latchkey as a relying party) is `latchkey_connections`'s, and every
 //! outbound request `latchkey_egress`'s. Teams' and sessions' rows are written through
 //! `latchkey_teams` and `latchkey_login`; this crate sweeps its own (`sweep_expired`).
+//!
+//! A member's application launcher (`/apps`) is composed in the web layer from two domain
+//! queries, since no crate below it knows both protocols: the team's OpenID applications with
+//! a login URI (`Clients::openable_by`, `launcher`) and its SAML applications that allow a
+//! sign-on started at Latchkey (`latchkey_saml::ServiceProviders::openable_by`).
 
 mod assertion;
 pub mod assertion_audience;
@@ -25,6 +30,8 @@ mod flow;
 mod flow_answer;
 mod grant;
 mod id_token_hint;
+pub mod initiate_login;
+mod launcher;
 mod membership;
 mod mint;
 pub mod pkce;
@@ -57,6 +64,7 @@ pub use client_admin::{
 pub use client_auth::{ClientAuthenticator, Presented};
 pub use error::{ErrorCode, OAuthError};
 pub use flow::{Next, SignInDemand};
+pub use launcher::{LauncherError, OpenableApplication};
 pub use provider::{Provider, TokenSettings};
 pub use resource_servers::{NewResourceServer, ResourceError, ResourceServer, ResourceServers};
 pub use revocations::Revocations;

@@ -9,6 +9,7 @@ use latchkey_keys::SigningAlgorithm;
 use crate::entities::client;
 
 use crate::client::{AuthMethod, GrantType};
+use crate::initiate_login::{self, InitiateLoginUriError};
 use crate::redirect::{self, RedirectUriError};
 use crate::scope::{DEFAULT_SCOPES, ScopeError, Scopes, USER_SCOPES};
 
@@ -32,6 +33,9 @@ pub struct NewClient {
     pub pkce_optional: bool,
     /// None: ES256.
     pub id_token_alg: Option<SigningAlgorithm>,
+    /// Where the application starts a sign-in opened from Latchkey's launcher (OpenID
+    /// Connect Core §4); none: it is not listed there.
+    pub initiate_login_uri: Option<String>,
 }
 
 /// Why a client could not be registered or read; each says what to fix.
@@ -69,6 +73,12 @@ pub enum ClientError {
     UserScopeForMachine(String),
     #[error("refresh_token needs authorization_code as well: refresh tokens come from a sign-in")]
     RefreshWithoutCode,
+    #[error("{0}")]
+    InitiateLoginUri(#[from] InitiateLoginUriError),
+    #[error(
+        "--initiate-login-uri needs the authorization_code grant: the application signs people in with it"
+    )]
+    InitiateLoginWithoutCode,
     #[error("no client {0}")]
     NotFound(String),
     #[error(
@@ -109,6 +119,7 @@ impl NewClient {
         let post_logout_redirect_uris = self.checked_uris(&self.post_logout_redirect_uris)?;
         self.check_keys(auth_method)?;
         let scopes = self.checked_scopes(&grant_types)?;
+        let initiate_login_uri = self.checked_initiate_login_uri(&grant_types)?;
         let id_token_alg = self.id_token_alg.unwrap_or(SigningAlgorithm::Es256);
         let secret = matches!(
             auth_method,
@@ -133,6 +144,7 @@ impl NewClient {
             created_at: now,
             previous_secret_hash: None,
             previous_secret_expires_at: None,
+            initiate_login_uri,
         };
         Ok((row, secret))
     }
@@ -236,6 +248,22 @@ impl NewClient {
             return Err(ClientError::UserScopeForMachine(user_scope.to_owned()));
         }
         Ok(scopes)
+    }
+
+    /// The login URI, checked as a redirect URI is; only for an application that signs
+    /// people in.
+    pub(crate) fn checked_initiate_login_uri(
+        &self,
+        grant_types: &[GrantType],
+    ) -> Result<Option<String>, ClientError> {
+        let Some(raw) = self.initiate_login_uri.as_deref() else {
+            return Ok(None);
+        };
+        initiate_login::parse(raw)?;
+        if !grant_types.contains(&GrantType::AuthorizationCode) {
+            return Err(ClientError::InitiateLoginWithoutCode);
+        }
+        Ok(Some(raw.to_owned()))
     }
 }
 

@@ -8,6 +8,11 @@
 //! in what a binding carried and the person signed in, and gets back where to send the
 //! browser or what to post (`Reply`), or why not (`Refusal`). Sessions are `latchkey_login`'s;
 //! this crate reads the signed-in person and ends the sessions a logout names.
+//!
+//! A member's application launcher (`/apps`) lists the team's SPs that allow a sign-on
+//! started at Latchkey (`ServiceProviders::openable_by`, `launcher`), beside the team's
+//! OpenID applications with a login URI (`latchkey_oidc::Clients::openable_by`): no crate
+//! below the web layer knows both protocols, so it composes the two.
 
 mod acs;
 mod admission;
@@ -19,6 +24,7 @@ pub mod entities;
 mod error;
 mod identity;
 mod idp;
+mod launcher;
 mod logout;
 mod logout_chain;
 mod messages;
@@ -53,6 +59,7 @@ pub use current::CurrentIdentityProvider;
 pub use error::SamlError;
 pub use identity::{Addresses, Identity};
 pub use idp::{IdentityProvider, LogoutAnswer};
+pub use launcher::OpenableServiceProvider;
 pub use logout::{LogoutAsked, LogoutOutcome};
 pub use logout_chain::{LOGOUT_CHAIN_TTL, LogoutChain, SignOutNext, SignOutStatus, StepOutcome};
 pub use messages::{

@@ -52,6 +52,7 @@ pub async fn create(
                 first_party: args.first_party,
                 pkce_optional: args.pkce_optional,
                 id_token_alg: args.id_token_alg,
+                initiate_login_uri: args.initiate_login_uri,
             },
             Utc::now(),
         )
@@ -74,6 +75,9 @@ pub async fn create(
             "  client_secret: none ({})",
             created.details.token_endpoint_auth_method
         ),
+    }
+    if let Some(uri) = &created.details.initiate_login_uri {
+        println!("  login URI:     {uri} (members open it from /apps)");
     }
     println!("  issuer:        {}", settings.issuer);
     println!(
@@ -132,6 +136,9 @@ pub async fn list(settings: &Settings, json: bool) -> Result<(), CliError> {
             c.token_endpoint_auth_method,
             c.grant_types.join(",")
         );
+        if let Some(uri) = &c.initiate_login_uri {
+            println!("{:<24} opens from /apps at {uri}", "");
+        }
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! `openidconnect` crate, and axe-core on each distinct page.
 
 mod applications;
+mod apps;
 mod connections;
 mod console;
 mod forgery;

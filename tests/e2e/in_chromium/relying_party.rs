@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use fantoccini::key::Key;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, Nonce, PkceCodeChallenge,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, LoginHint, Nonce, PkceCodeChallenge,
     PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 
@@ -50,16 +50,27 @@ impl Drop for Helpdesk {
 
 /// Registers "Helpdesk" with the provider and serves it.
 async fn helpdesk(db: &TestDb, p: &Provider) -> Helpdesk {
+    application(db, p, "Helpdesk", |_| Vec::new()).await
+}
+
+/// Registers an application named `name` with the provider, with the further `client create`
+/// flags `more` gives for its address, and serves it: `/` starts a sign-in, `/login` is its
+/// login-initiation endpoint (OpenID Connect Core §4), `/callback` ends the flow.
+pub(super) async fn application(
+    db: &TestDb,
+    p: &Provider,
+    name: &str,
+    more: impl FnOnce(&str) -> Vec<String>,
+) -> Helpdesk {
     let (listener, url) = listen().await;
     let callback = format!("{url}/callback");
-    let created = create_client(
-        db,
-        &p.app,
-        &["--name", "Helpdesk", "--redirect-uri", &callback],
-    );
+    let more = more(&url);
+    let mut args = vec!["--name", name, "--redirect-uri", &callback];
+    args.extend(more.iter().map(String::as_str));
+    let created = create_client(db, &p.app, &args);
     let client_id = created["client_id"].as_str().expect("client_id");
     let secret = created["client_secret"].as_str().expect("secret");
-    serve(p, "Helpdesk", (listener, url), client_id, secret)
+    serve(p, name, (listener, url), client_id, secret)
 }
 
 /// A port for an application, and its address (its callback is `{address}/callback`).
@@ -95,6 +106,7 @@ pub(super) fn serve(
     });
     let router = axum::Router::new()
         .route("/", axum::routing::get(start))
+        .route("/login", axum::routing::get(initiated))
         .route("/callback", axum::routing::get(callback_page))
         .with_state(app);
     let server = tokio::spawn(async move {
@@ -105,8 +117,29 @@ pub(super) fn serve(
 
 /// `GET /`: "Sign in with Latchkey".
 async fn start(State(app): State<Arc<App>>) -> Response {
+    authorize(&app, None)
+}
+
+/// `GET /login?iss=…&login_hint=…`: a sign-in started at the provider (OpenID Connect Core
+/// §4). The application checks `iss` is the provider it trusts before it sends anyone there.
+async fn initiated(
+    State(app): State<Arc<App>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    if params.get("iss") != Some(&app.issuer) {
+        return Html(format!(
+            "<!doctype html><html lang=en><title>{0}</title><main><h1>Sign-in failed</h1><p>unknown iss</p></main></html>",
+            app.name
+        ))
+        .into_response();
+    }
+    authorize(&app, params.get("login_hint").cloned())
+}
+
+/// Sends the browser to the provider's authorization endpoint, with PKCE and a nonce.
+fn authorize(app: &App, login_hint: Option<String>) -> Response {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, state, nonce) = app
+    let mut request = app
         .rp
         .authorize_url(
             CoreAuthenticationFlow::AuthorizationCode,
@@ -114,8 +147,11 @@ async fn start(State(app): State<Arc<App>>) -> Response {
             Nonce::new_random,
         )
         .add_scope(Scope::new("email".into()))
-        .set_pkce_challenge(challenge)
-        .url();
+        .set_pkce_challenge(challenge);
+    if let Some(hint) = login_hint {
+        request = request.set_login_hint(LoginHint::new(hint));
+    }
+    let (url, state, nonce) = request.url();
     app.pending
         .lock()
         .expect("lock")
@@ -170,7 +206,10 @@ async fn callback_page(
             let email = claims.email().map(|e| e.to_string()).unwrap_or_default();
             page(
                 &format!("Welcome to {}", app.name),
-                &format!("Signed in as {email}"),
+                &format!(
+                    "Signed in as {email}, subject {}",
+                    claims.subject().as_str()
+                ),
             )
         }
         Err(e) => page("Sign-in failed", &format!("ID token: {e}")),

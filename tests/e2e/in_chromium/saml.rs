@@ -14,7 +14,7 @@ use crate::saml::ServiceProvider;
 use super::{sign_in, sign_up};
 
 /// An assertion consumer service on this machine: it keeps what browsers post to it.
-async fn acs_sink() -> (String, Arc<Mutex<Vec<HashMap<String, String>>>>) {
+pub(super) async fn acs_sink() -> (String, Arc<Mutex<Vec<HashMap<String, String>>>>) {
     use axum::routing::post;
     let received = Arc::new(Mutex::new(Vec::new()));
     let keep = received.clone();

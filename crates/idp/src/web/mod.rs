@@ -1,11 +1,12 @@
 //! The router: every route group, with request ids, tracing, metrics and security headers.
 //! Each folder holds one group of handlers and its `routes()`: sign-in (`login`), a person's
-//! account (`dashboard`), team settings (`team`), integrations (`integrations`), the OpenID
+//! account (`dashboard`), a member's application launcher (`apps`), team settings (`team`), integrations (`integrations`), the OpenID
 //! provider (`oauth`) and the SAML identity provider (`saml`); the files beside them are what
 //! the groups share (extractors, cookies, CSRF, errors, layers). Paths are
 //! `latchkey_core::urls`, so no handler imports this file.
 
 mod applications;
+mod apps;
 mod assets;
 pub mod client_address;
 mod console;
@@ -112,6 +113,7 @@ fn pages(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(login::routes(state))
         .merge(dashboard::routes())
+        .merge(apps::routes())
         .merge(team::routes())
         .merge(integrations::routes())
         .merge(applications::routes())

@@ -15,6 +15,7 @@ mod client_authentication;
 mod client_credentials;
 mod consent;
 mod fixture;
+mod launcher;
 mod pkce;
 mod refresh_token;
 mod sign_in;

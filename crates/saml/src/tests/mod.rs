@@ -11,6 +11,7 @@ mod certificates;
 mod defaults;
 mod fixture;
 mod identity;
+mod launcher;
 mod logout;
 mod logout_chain;
 mod messages;

@@ -81,6 +81,10 @@ pub struct ClientCreateArgs {
     /// ID token signature: ES256 (default) or RS256.
     #[arg(long = "id-token-alg", value_name = "ALG", value_parser = id_token_alg)]
     pub id_token_alg: Option<SigningAlgorithm>,
+    /// Where the application starts a sign-in when a member opens it from /apps (OpenID
+    /// Connect Core §4): https, or http on a loopback address; no fragment.
+    #[arg(long = "initiate-login-uri", value_name = "URI")]
+    pub initiate_login_uri: Option<String>,
 }
 
 /// `--grant-type`, parsed where it is typed.

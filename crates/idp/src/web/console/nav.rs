@@ -11,7 +11,6 @@ use crate::state::AppState;
 
 /// A team's OpenID applications (`/dashboard/applications`) and a member's launcher (`/apps`):
 /// their pages are built beside this one; the navigation names them already.
-const APPS: &str = "/apps";
 
 /// Which page of the console a handler renders, marked `aria-current="page"`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -54,7 +53,7 @@ impl Nav {
             .is_some_and(|m| m.role == Role::Administrator);
         let mut sections = vec![
             (Section::Account, urls::DASHBOARD, "Your account"),
-            (Section::Apps, APPS, "Apps"),
+            (Section::Apps, urls::APPS, "Apps"),
         ];
         if membership.is_some() {
             sections.push((Section::Team, urls::TEAM_SETTINGS, "Team"));
