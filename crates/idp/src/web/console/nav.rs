@@ -9,9 +9,6 @@ use serde::Serialize;
 
 use crate::state::AppState;
 
-/// A team's OpenID applications (`/dashboard/applications`) and a member's launcher (`/apps`):
-/// their pages are built beside this one; the navigation names them already.
-
 /// Which page of the console a handler renders, marked `aria-current="page"`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Section {
